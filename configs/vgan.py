@@ -1,0 +1,74 @@
+"""Video WGAN of the poster: noise -> 32 frames of 64x64 RGB, two-stream generator, 3D critic.
+
+  relive train --config=configs/vgan.py --workdir=runs/vgan            # the poster's sizes
+  relive train --config=configs/vgan.py:tiny --workdir=runs/vgan_tiny  # CPU-sized widths
+  relive train --config=configs/vgan.py:tiny,gp --workdir=runs/gp      # WGAN-GP instead of clipping
+
+Variants (comma-separated): default, tiny, gp.
+"""
+
+import ml_collections
+
+
+def get_config(arg="default"):
+  variants = set(arg.split(",")) if arg else {"default"}
+  unknown = variants - {"default", "tiny", "gp"}
+  if unknown:
+    raise ValueError(f"unknown variant(s) {sorted(unknown)} of configs/vgan.py: use default, tiny, gp")
+
+  config = ml_collections.ConfigDict()
+  config.model_type = "vgan"
+  config.seed = 0
+
+  config.model = ml_collections.ConfigDict()
+  config.model.noise_dim = 100
+  # generator_widths[0] is the latent code's channels (2x4x4x512); the rest feed the streams.
+  config.model.generator_widths = (512, 256, 128, 64)
+  config.model.critic_widths = (64, 128, 256, 512)
+  config.model.two_stream = True
+  config.model.critic_norm = "batch"  # batch (with clipping), layer or none (with a gradient penalty)
+
+  config.data = ml_collections.ConfigDict()
+  config.data.source = "synthetic"  # or "shards" (written by `relive prepare`)
+  config.data.path = ""  # folder of prepared shards
+  config.data.frames = 32
+  config.data.size = 64
+
+  config.train = ml_collections.ConfigDict()
+  config.train.num_steps = 20_000  # generator updates
+  config.train.batch_size = 64  # global, split over the replicas
+  config.train.critic_steps = 5  # critic updates per generator update
+  config.train.loss = "wgan"  # wgan: weight clipping (the poster's); wgan-gp: gradient penalty
+  config.train.optimizer = "rmsprop"  # rmsprop (WGAN paper) or adam
+  config.train.learning_rate = 5e-5
+  config.train.adam_beta1 = 0.0
+  config.train.adam_beta2 = 0.9
+  config.train.clip_value = 0.01  # wgan
+  config.train.gradient_penalty_weight = 10.0  # wgan-gp
+  config.train.mask_l1_weight = 0.0  # sparsity of the foreground mask
+  config.train.log_every = 10
+  config.train.summary_every = 200
+  config.train.checkpoint_every = 1000
+  config.train.max_checkpoints = 3
+  config.train.num_samples = 8  # videos in each GIF summary
+
+  if "gp" in variants:
+    config.train.loss = "wgan-gp"
+    config.train.optimizer = "adam"
+    config.train.learning_rate = 1e-4
+    config.model.critic_norm = "layer"
+
+  if "tiny" in variants:
+    config.model.noise_dim = 32
+    config.model.generator_widths = (64, 32, 16, 8)
+    config.model.critic_widths = (8, 16, 32, 64)
+    config.train.num_steps = 300
+    config.train.batch_size = 8
+    config.train.log_every = 10
+    config.train.summary_every = 50
+    config.train.checkpoint_every = 100
+    config.train.num_samples = 4
+    if "gp" not in variants:
+      config.train.learning_rate = 2e-4  # small nets tolerate, and need, a larger step
+
+  return config.lock()

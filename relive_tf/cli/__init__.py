@@ -1,0 +1,73 @@
+"""The `relive` command: picks a subcommand, whose module defines its flags and calls the library."""
+
+import importlib
+import sys
+
+from relive_tf import errors
+
+# name -> (module under relive_tf.cli, one line of help). Each module has define_flags() and main(argv).
+SUBCOMMANDS = {
+    "train": ("train", "train a model from a config (configs/*.py) in a workdir, or resume it"),
+    "generate": ("generate", "write videos sampled from a trained video WGAN"),
+}
+
+USAGE = """usage: relive SUBCOMMAND [--flags]
+
+subcommands:
+{lines}
+
+`relive SUBCOMMAND --help` lists the flags of one subcommand."""
+
+
+def _usage():
+  width = max(map(len, SUBCOMMANDS))
+  lines = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())
+  return USAGE.format(lines=lines)
+
+
+def run(argv=None):
+  """Entry point of the `relive` console script."""
+  argv = list(sys.argv if argv is None else argv)
+  if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+    print(_usage())
+    sys.exit(0 if len(argv) >= 2 else 2)
+  name = argv[1]
+  if name not in SUBCOMMANDS:
+    sys.stderr.write(f"relive: unknown subcommand {name!r}\n\n{_usage()}\n")
+    sys.exit(2)
+  module = importlib.import_module(f"relive_tf.cli.{SUBCOMMANDS[name][0]}")
+  module.define_flags()
+
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+
+  if {"-h", "--help", "--helpshort"} & set(argv[2:]):
+    # absl's own --help describes the script's module, not the subcommand's.
+    print(f"usage: relive {name} [--flags]\n\n{module.__doc__.strip()}\n\n"
+          f"{flags.FLAGS.module_help(module.__name__)}")
+    sys.exit(0)
+
+  program = f"relive {name}"
+  try:
+    args = flags.FLAGS([program] + argv[2:])
+  except flags.Error as error:
+    _exit_with_error(program, f"{error}; `{program} --help` lists the flags", status=2)
+  except (AttributeError, KeyError) as error:  # ml_collections: --config.KEY names no key
+    _exit_with_error(program, f"unknown config key {str(error).strip(chr(34))}; the config file lists the keys",
+                     status=2)
+  except (TypeError, ValueError) as error:  # ml_collections: a value of the wrong type
+    _exit_with_error(program, f"bad config override: {error}", status=2)
+
+  def main(args):
+    try:
+      module.main(args)
+    except errors.UserError as error:
+      _exit_with_error(program, str(error), status=1)
+
+  app.run(main, argv=args, flags_parser=lambda _: args)
+
+
+def _exit_with_error(program, message, status):
+  """Usage errors exit with 2, errors found while running with 1; neither prints a traceback."""
+  sys.stderr.write(f"{program}: error: {message}\n")
+  sys.exit(status)

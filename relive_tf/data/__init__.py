@@ -1,0 +1,1 @@
+"""Video data: the built-in synthetic clips, video files, dataset layouts, shards and tf.data."""

@@ -1,0 +1,273 @@
+"""TFRecord shards of prepared clips: writing them atomically, manifest.json, and reading them back.
+
+A prepared folder holds `<split>-NNNNN.tfrecord` shards and `manifest.json`. Each record is a
+tf.train.Example with "clip" (the frames encoded by video_read.encode_clip), "video_id", "label" and
+"start_frame" (the clip's first frame in the source file).
+"""
+
+import json
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from relive_tf.data import video_read
+from relive_tf.errors import UserError
+
+MANIFEST = "manifest.json"
+PROGRESS = "progress.json"
+_SHARD_NAME = re.compile(r"^(train|test)-\d{5}\.tfrecord(\.partial)?$")
+_PARTIAL = ".partial"
+# Serialized clips held by the shuffle buffer; with JPEG clips of 32x64x64 (~0.1 MB) about 1,300.
+_SHUFFLE_BUFFER_BYTES = 128 << 20
+_READ_PARALLEL_FILES = 8
+_RECORD_OVERHEAD_BYTES = 16  # TFRecord framing: length, its CRC, and the data's CRC
+
+
+def shard_name(split, number):
+  """File name of shard `number` of a split: "train-00003.tfrecord"."""
+  return f"{split}-{number:05d}.tfrecord"
+
+
+def is_shard_file(name):
+  """Whether a file name is a shard or the temporary name of an unfinished one."""
+  return bool(_SHARD_NAME.match(name))
+
+
+def write_json(path, value):
+  """Writes JSON to `path` atomically: a temporary name, then os.replace."""
+  temporary = f"{path}{_PARTIAL}"
+  with open(temporary, "w", encoding="utf-8") as f:
+    json.dump(value, f, indent=2)
+    f.write("\n")
+  os.replace(temporary, path)
+
+
+def clip_example(encoded_clip, *, video_id, label, start_frame):
+  """A serialized tf.train.Example for one clip.
+
+  Args:
+    encoded_clip: bytes from video_read.encode_clip.
+    video_id: the source file's id (layouts.Item.id).
+    label: the class, or "".
+    start_frame: the clip's first frame, counted in the source file's frames.
+
+  Returns:
+    bytes.
+  """
+
+  def bytes_feature(value):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+  return tf.train.Example(features=tf.train.Features(feature={
+      "clip": bytes_feature(encoded_clip),
+      "video_id": bytes_feature(video_id.encode()),
+      "label": bytes_feature(label.encode()),
+      "start_frame": tf.train.Feature(int64_list=tf.train.Int64List(value=[start_frame])),
+  })).SerializeToString()
+
+
+class ShardWriter:
+  """Writes one split's records into shards of about `shard_bytes`.
+
+  A shard is written under a temporary name and renamed when complete, so every file under a final
+  name is whole. Shards end only between source files (`end_of_file`), so a finished shard holds
+  every clip of the files it covers, which is what lets an interrupted run resume.
+  """
+
+  def __init__(self, folder, split, shard_bytes, first_number=0):
+    """Prepares to write `split` shards into `folder`, numbered from `first_number`."""
+    self._folder = folder
+    self._split = split
+    self._shard_bytes = shard_bytes
+    self._number = first_number
+    self._writer = None
+    self._clips = 0
+    self._bytes = 0
+
+  def _final_path(self):
+    return os.path.join(self._folder, shard_name(self._split, self._number))
+
+  def write(self, record):
+    """Appends one serialized record to the open shard, opening one when needed."""
+    if self._writer is None:
+      self._writer = tf.io.TFRecordWriter(self._final_path() + _PARTIAL)
+      self._clips = self._bytes = 0
+    self._writer.write(record)
+    self._clips += 1
+    self._bytes += len(record) + _RECORD_OVERHEAD_BYTES
+
+  def end_of_file(self):
+    """Marks the end of a source file's clips; closes the shard once it holds `shard_bytes`.
+
+    Returns:
+      The closed shard's {"file", "split", "clips", "bytes"}, or None while it stays open.
+    """
+    if self._writer is None or self._bytes < self._shard_bytes:
+      return None
+    return self.close()
+
+  def close(self):
+    """Completes the open shard under its final name.
+
+    Returns:
+      The shard's {"file", "split", "clips", "bytes"}, or None when no shard was open.
+    """
+    if self._writer is None:
+      return None
+    self._writer.close()
+    self._writer = None
+    final = self._final_path()
+    os.replace(final + _PARTIAL, final)
+    self._number += 1
+    return {"file": os.path.basename(final), "split": self._split, "clips": self._clips,
+            "bytes": os.path.getsize(final)}
+
+  def abort(self):
+    """Drops the open shard: its temporary file is deleted and no final name appears."""
+    if self._writer is None:
+      return
+    self._writer.close()
+    self._writer = None
+    os.remove(self._final_path() + _PARTIAL)
+
+
+def read_manifest(path):
+  """Reads a prepared folder's manifest.json.
+
+  Raises:
+    UserError: the folder is missing, holds no finished preparation, or its manifest is unreadable.
+  """
+  if not os.path.isdir(path):
+    raise UserError(f"data path {path!r} is not a folder; prepare shards with `relive prepare "
+                    f"--format=... --source=VIDEOS --out={path}`")
+  manifest_path = os.path.join(path, MANIFEST)
+  if not os.path.isfile(manifest_path):
+    if os.path.isfile(os.path.join(path, PROGRESS)):
+      raise UserError(f"{path!r} holds an unfinished `relive prepare` run; run the same command "
+                      "again to finish it")
+    raise UserError(f"{path!r} holds no prepared shards (no {MANIFEST}); prepare them with "
+                    f"`relive prepare --format=... --source=VIDEOS --out={path}`")
+  try:
+    with open(manifest_path, encoding="utf-8") as f:
+      return json.load(f)
+  except (OSError, ValueError) as error:
+    raise UserError(f"cannot read {manifest_path}: {error}; prepare the folder again with "
+                    "`relive prepare ... --overwrite`") from None
+
+
+def _split_shards(path, manifest, split, frames, size):
+  """The shard paths and clip count of a split, after checking they fit the requested clips."""
+  if (manifest["frames"], manifest["size"]) != (frames, size):
+    raise UserError(
+        f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
+        f"{manifest['size']}, but {frames} frames of {size}x{size} were asked for; prepare shards "
+        f"with --frames={frames} --size={size}, or set the data frames and size to match")
+  shards = [shard for shard in manifest["shards"] if shard["split"] == split]
+  clips = sum(shard["clips"] for shard in shards)
+  if not clips:
+    available = sorted({shard["split"] for shard in manifest["shards"]})
+    raise UserError(f"{path!r} holds no clips in split {split!r}; it has {available or 'none'}")
+  files = [os.path.join(path, shard["file"]) for shard in shards]
+  missing = [name for name in files if not os.path.isfile(name)]
+  if missing:
+    raise UserError(f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
+                    f"{missing[0]!r}; prepare the folder again with `relive prepare ... --overwrite`")
+  return files, clips, sum(shard["bytes"] for shard in shards)
+
+
+def _decoder(encoding, frames, size):
+  """A function serialized Example -> (clip uint8 [frames, size, size, 3], its other features)."""
+  features = {"clip": tf.io.FixedLenFeature([], tf.string),
+              "video_id": tf.io.FixedLenFeature([], tf.string),
+              "label": tf.io.FixedLenFeature([], tf.string),
+              "start_frame": tf.io.FixedLenFeature([], tf.int64)}
+  decode = {"jpeg": lambda data: tf.io.decode_jpeg(data, channels=3),
+            "png": lambda data: tf.io.decode_png(data, channels=3),
+            "raw": lambda data: tf.io.decode_raw(data, tf.uint8)}[encoding]
+
+  def parse(record):
+    example = tf.io.parse_single_example(record, features)
+    clip = tf.reshape(decode(example.pop("clip")), [frames, size, size, 3])
+    return clip, example
+
+  return parse
+
+
+def clip_records(path, *, split, frames, size):
+  """One pass over a split's clips in stored order, with what is known of each.
+
+  Args:
+    path: a prepared folder.
+    split: "train" or "test".
+    frames, size: the clip shape the caller expects; another shape is an error.
+
+  Returns:
+    A finite dataset of dicts: "clip" uint8 [frames, size, size, 3], "video_id" and "label"
+    string [], "start_frame" int64 [].
+  """
+  manifest = read_manifest(path)
+  files, _, _ = _split_shards(path, manifest, split, frames, size)
+  parse = _decoder(manifest["encoding"], frames, size)
+
+  def to_dict(record):
+    clip, example = parse(record)
+    return dict(example, clip=clip)
+
+  return tf.data.TFRecordDataset(files).map(to_dict, num_parallel_calls=tf.data.AUTOTUNE,
+                                            deterministic=True)
+
+
+def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, shard_index=0):
+  """Endless, shuffled (index, clip) pairs from prepared shards, from example number `start`.
+
+  Example i is a function of (seed, i) alone: epoch e = i // clips reads the shard files in an
+  order drawn from (seed, e), interleaved, through a shuffle buffer seeded from (seed, e). Starting
+  at `start` skips the serialized records before any decoding, so a resumed run continues exactly.
+  With num_shards > 1 (one per input pipeline of a multi-worker run) this pipeline keeps the examples
+  whose index is shard_index modulo num_shards, also before decoding.
+
+  Args:
+    path: a folder written by `relive prepare`.
+    split: "train" or "test".
+    seed: data seed.
+    frames, size: the clip shape; shards of another shape are an error.
+    start: index of the first example.
+    num_shards: number of input pipelines sharing the examples.
+    shard_index: this pipeline's number, in [0, num_shards).
+
+  Returns:
+    A dataset of (index int64 [], clip uint8 [frames, size, size, 3]).
+
+  Raises:
+    UserError: no prepared shards at `path`, no clips in `split`, or clips of another shape.
+  """
+  manifest = read_manifest(path)
+  files, clips, total_bytes = _split_shards(path, manifest, split, frames, size)
+  parse = _decoder(manifest["encoding"], frames, size)
+  buffer_size = int(np.clip(_SHUFFLE_BUFFER_BYTES * clips // total_bytes, 1, clips))
+  files = tf.constant(files)
+  seed = tf.constant(seed, tf.int64)
+
+  def epoch_records(epoch):
+    epoch_seed = tf.stack([seed, epoch])
+    order = tf.argsort(tf.random.stateless_uniform([len(files)], seed=epoch_seed))
+    shuffle_seed = tf.random.stateless_uniform([], seed=epoch_seed + [0, 1 << 32], minval=0,
+                                               maxval=np.iinfo(np.int64).max, dtype=tf.int64)
+    records = tf.data.Dataset.from_tensor_slices(tf.gather(files, order)).interleave(
+        tf.data.TFRecordDataset, cycle_length=min(len(files), _READ_PARALLEL_FILES),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return records.shuffle(buffer_size, seed=shuffle_seed)
+
+  first_epoch, offset = divmod(start, clips)
+  endless = np.iinfo(np.int64).max
+  records = tf.data.Dataset.range(first_epoch, endless).flat_map(epoch_records).skip(offset)
+  dataset = tf.data.Dataset.zip(tf.data.Dataset.range(start, endless), records)
+  if num_shards > 1:
+    dataset = dataset.shard(num_shards, shard_index)
+
+  def decode(index, record):
+    return index, parse(record)[0]
+
+  return dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -1,0 +1,64 @@
+"""Writing videos to GIF and H.264 MP4 (what browsers and TensorBoard play)."""
+
+import io
+import os
+
+import numpy as np
+from PIL import Image
+
+from relive_tf.errors import UserError
+
+DEFAULT_FPS = 8
+VIDEO_FORMATS = ("gif", "mp4")
+
+
+def _check_video(video):
+  video = np.asarray(video)
+  if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
+    raise ValueError(f"expected a uint8 video [frames, height, width, 3], got {video.dtype} "
+                     f"{list(video.shape)}")
+  return video
+
+
+def encode_gif(video, fps=DEFAULT_FPS):
+  """uint8 [frames, height, width, 3] -> the bytes of an endlessly looping animated GIF."""
+  video = _check_video(video)
+  images = [Image.fromarray(frame) for frame in video]
+  buffer = io.BytesIO()
+  images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
+                 duration=round(1000 / fps), loop=0)
+  return buffer.getvalue()
+
+
+def write_video(path, video, fps=DEFAULT_FPS):
+  """Writes uint8 [frames, height, width, 3] to `path`, GIF or H.264 MP4 by its extension.
+
+  The file appears under its name only when complete (written to a temporary name, then renamed).
+  """
+  video = _check_video(video)
+  extension = os.path.splitext(path)[1].lower().lstrip(".")
+  if extension not in VIDEO_FORMATS:
+    raise UserError(f"cannot write {path!r}: the extension must be one of {VIDEO_FORMATS}")
+  temporary = f"{path}.partial.{extension}"
+  if extension == "gif":
+    with open(temporary, "wb") as f:
+      f.write(encode_gif(video, fps))
+  else:
+    import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top (loads ffmpeg; MP4 only)
+    # yuv420p needs even sides; macro_block_size=1 keeps 64x64 as it is.
+    with imageio.get_writer(temporary, format="FFMPEG", fps=fps, codec="libx264",
+                            pixelformat="yuv420p", macro_block_size=1) as writer:
+      for frame in video:
+        writer.append_data(frame)
+  os.replace(temporary, path)
+
+
+def tile_videos(videos, columns):
+  """Lays out uint8 [n, frames, h, w, 3] as one grid video [frames, rows * h, columns * w, 3]."""
+  videos = np.asarray(videos)
+  count, frames, height, width, channels = videos.shape
+  rows = -(-count // columns)
+  padded = np.zeros((rows * columns, frames, height, width, channels), videos.dtype)
+  padded[:count] = videos
+  grid = padded.reshape(rows, columns, frames, height, width, channels)
+  return grid.transpose(2, 0, 3, 1, 4, 5).reshape(frames, rows * height, columns * width, channels)

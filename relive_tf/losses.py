@@ -1,0 +1,80 @@
+"""GAN losses as pure functions, named by role: `*_critic_loss`, `*_generator_loss`, regularizers.
+
+Each returns a scalar averaged over `global_batch_size` examples (default: the local batch), so that
+under tf.distribute the replicas' losses, and hence their summed gradients, add up to the global mean.
+"""
+
+import tensorflow as tf
+
+
+def _average(per_example, global_batch_size):
+  """Sum of per-example values over the global batch size (tf.nn.compute_average_loss's rule)."""
+  per_example = tf.convert_to_tensor(per_example)
+  if global_batch_size is None:
+    return tf.reduce_mean(per_example)
+  return tf.reduce_sum(per_example) / tf.cast(global_batch_size, per_example.dtype)
+
+
+def wasserstein_critic_loss(real_scores, fake_scores, global_batch_size=None):
+  """E[D(G(z))] - E[D(x)]: the critic's maximisation of E[D(x)] - E[D(G(z))], negated.
+
+  Arjovsky et al. 2017, "Wasserstein GAN", https://arxiv.org/abs/1701.07875.
+
+  Args:
+    real_scores: critic scores of real videos, [batch].
+    fake_scores: critic scores of generated videos, [batch].
+    global_batch_size: number of examples the mean is over (all replicas).
+
+  Returns:
+    Scalar loss; its negation estimates the Wasserstein-1 distance.
+  """
+  return _average(fake_scores - real_scores, global_batch_size)
+
+
+def wasserstein_generator_loss(fake_scores, global_batch_size=None):
+  """-E[D(G(z))] (Arjovsky et al. 2017). fake_scores: [batch]. Returns a scalar."""
+  return _average(-fake_scores, global_batch_size)
+
+
+def gradient_penalty(critic_fn, real, fake, alpha, global_batch_size=None, epsilon=1e-10):
+  """E[(||grad_x D(x_hat)||_2 - 1)^2] at x_hat = alpha * real + (1 - alpha) * fake.
+
+  Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", https://arxiv.org/abs/1704.00028.
+
+  Args:
+    critic_fn: maps a batch like `real` to scores [batch].
+    real, fake: [batch, ...] of any rank.
+    alpha: interpolation weights ~ U[0, 1], [batch].
+    global_batch_size: number of examples the mean is over.
+    epsilon: keeps the norm's gradient finite at zero.
+
+  Returns:
+    Scalar penalty (unweighted).
+  """
+  alpha = tf.reshape(alpha, [-1] + [1] * (real.shape.rank - 1))
+  interpolated = alpha * real + (1.0 - alpha) * fake
+  with tf.GradientTape() as tape:
+    tape.watch(interpolated)
+    scores = critic_fn(interpolated)
+  gradients = tape.gradient(scores, interpolated)
+  squared_norm = tf.reduce_sum(tf.square(gradients), axis=list(range(1, real.shape.rank)))
+  return _average(tf.square(tf.sqrt(squared_norm + epsilon) - 1.0), global_batch_size)
+
+
+def mask_l1_penalty(mask, global_batch_size=None):
+  """Mean |mask| per video: pushes the two-stream generator to explain static pixels by the background.
+
+  Vondrick et al. 2016, "Generating Videos with Scene Dynamics", https://arxiv.org/abs/1609.02612.
+
+  Args:
+    mask: [batch, frames, height, width, 1] in [0, 1].
+    global_batch_size: number of examples the mean is over.
+  """
+  per_example = tf.reduce_mean(tf.abs(mask), axis=list(range(1, mask.shape.rank)))
+  return _average(per_example, global_batch_size)
+
+
+def clip_weights(variables, clip_value):
+  """Clips each variable to [-clip_value, clip_value] in place: WGAN's Lipschitz constraint."""
+  for variable in variables:
+    variable.assign(tf.clip_by_value(variable, -clip_value, clip_value))

@@ -1,0 +1,88 @@
+"""Per-frame MSE, PSNR and SSIM between two videos, averaged per prediction horizon."""
+
+import tensorflow as tf
+
+from relive_tf.errors import UserError
+
+# tf.image.ssim's Gaussian window (11x11, sigma 1.5, as in Wang et al. 2004) needs frames this large.
+_SSIM_FILTER_SIZE = 11
+
+
+def to_unit_range(videos):
+  """uint8 in [0, 255] or float in [-1, 1] (the generators' tanh range) -> float32 in [0, 1]."""
+  videos = tf.convert_to_tensor(videos)
+  if videos.dtype == tf.uint8:
+    return tf.cast(videos, tf.float32) / 255.0
+  if not videos.dtype.is_floating:
+    raise UserError(f"expected uint8 videos in [0, 255] or float videos in [-1, 1], got {videos.dtype}")
+  return (tf.cast(videos, tf.float32) + 1.0) / 2.0
+
+
+def _check_pair(predicted, target):
+  predicted, target = to_unit_range(predicted), to_unit_range(target)
+  if predicted.shape.rank != 5 or predicted.shape[-1] != 3 or predicted.shape != target.shape:
+    raise UserError(f"expected two videos of the same shape [batch, frames, height, width, 3], got "
+                    f"{predicted.shape.as_list()} and {target.shape.as_list()}")
+  return predicted, target
+
+
+def frame_mse(predicted, target):
+  """Mean squared error of each frame, pixels scaled to [0, 1].
+
+  Args:
+    predicted, target: [batch, frames, height, width, 3], both uint8 in [0, 255] or float in [-1, 1]
+      (the two may differ in dtype).
+
+  Returns:
+    float32 [batch, frames].
+  """
+  predicted, target = _check_pair(predicted, target)
+  return tf.reduce_mean(tf.square(predicted - target), axis=[2, 3, 4])
+
+
+def frame_psnr(predicted, target):
+  """Peak signal-to-noise ratio of each frame in dB, peak 1 on pixels scaled to [0, 1].
+
+  Args:
+    predicted, target: [batch, frames, height, width, 3], uint8 in [0, 255] or float in [-1, 1].
+
+  Returns:
+    float32 [batch, frames]; +inf where a frame is reproduced exactly.
+  """
+  predicted, target = _check_pair(predicted, target)
+  return tf.image.psnr(predicted, target, max_val=1.0)
+
+
+def frame_ssim(predicted, target):
+  """Structural similarity of each frame (Wang et al. 2004; tf.image.ssim's 11x11 Gaussian window).
+
+  Args:
+    predicted, target: [batch, frames, height, width, 3] with height, width >= 11, uint8 in [0, 255]
+      or float in [-1, 1].
+
+  Returns:
+    float32 [batch, frames] in [-1, 1]; 1 where a frame is reproduced exactly.
+  """
+  predicted, target = _check_pair(predicted, target)
+  height, width = predicted.shape[2:4]
+  if height < _SSIM_FILTER_SIZE or width < _SSIM_FILTER_SIZE:
+    raise UserError(f"SSIM needs frames of at least {_SSIM_FILTER_SIZE}x{_SSIM_FILTER_SIZE} pixels, "
+                    f"got {height}x{width}")
+  return tf.image.ssim(predicted, target, max_val=1.0, filter_size=_SSIM_FILTER_SIZE)
+
+
+def per_horizon(predicted, target):
+  """MSE, PSNR and SSIM of each frame averaged over the batch: quality at each prediction horizon.
+
+  Args:
+    predicted: [batch, frames, height, width, 3], frame t the prediction t + 1 steps ahead.
+    target: the true frames, same shape; each uint8 in [0, 255] or float in [-1, 1].
+
+  Returns:
+    {"mse": [frames], "psnr": [frames], "ssim": [frames]}, float32 tensors.
+  """
+  return {
+      "mse": tf.reduce_mean(frame_mse(predicted, target), axis=0),
+      "psnr": tf.reduce_mean(frame_psnr(predicted, target), axis=0),
+      "ssim": tf.reduce_mean(frame_ssim(predicted, target), axis=0),
+  }

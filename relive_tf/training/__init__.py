@@ -1,0 +1,1 @@
+"""Training: strategies, per-model train steps, the loop, checkpoints, summaries."""

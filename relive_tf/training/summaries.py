@@ -1,0 +1,34 @@
+"""TensorBoard summaries: scalars, poster-named kernel histograms and animated GIF samples."""
+
+import numpy as np
+import tensorflow as tf
+from tensorboard.plugins.image import metadata as image_metadata
+
+from relive_tf.data import video_io
+
+
+def write_scalars(metrics, step, prefix="train/"):
+  for name, value in metrics.items():
+    tf.summary.scalar(prefix + name, value, step=step)
+
+
+def write_kernel_histograms(networks, step):
+  """A histogram per kernel, tagged by its Keras path: generator/noise_up/kernel,
+  generator/foreground_stream/deconv1/kernel, discriminator/disc3/kernel, as in the poster."""
+  for network in networks.values():
+    for variable in network.trainable_variables:
+      if variable.path.endswith("kernel"):
+        tf.summary.histogram(variable.path, variable.value, step=step)
+
+
+def write_gif(tag, videos, step, columns=4, fps=video_io.DEFAULT_FPS):
+  """One animated GIF of uint8 videos [n, t, h, w, 3] laid out in a grid, in TensorBoard's image tab.
+
+  tf.summary.image only encodes PNG stills; the image plugin shows any encoded image it is given,
+  so the GIF's bytes are written with the plugin's metadata directly.
+  """
+  grid = video_io.tile_videos(np.asarray(videos), min(columns, len(videos)))
+  gif = video_io.encode_gif(grid, fps)
+  tensor = tf.constant([str(grid.shape[2]), str(grid.shape[1]), gif])
+  metadata = image_metadata.create_summary_metadata(display_name=tag, description="animated GIF")
+  tf.summary.write(tag, tensor, step=step, metadata=metadata)

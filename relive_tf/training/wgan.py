@@ -1,0 +1,173 @@
+"""The video WGAN's networks, optimizers and train step: critic_steps critic updates, then one
+generator update.
+
+The conditional WGAN subclasses VideoWGAN and overrides the three hooks `fake_videos`,
+`critic_scores` and `generator_penalties`; the steps themselves are shared.
+"""
+
+import keras
+import tensorflow as tf
+
+from relive_tf import losses
+from relive_tf.errors import UserError
+from relive_tf.models import vgan
+
+LOSSES = ("wgan", "wgan-gp")
+OPTIMIZERS = ("rmsprop", "adam")
+
+
+def make_optimizer(name, learning_rate, adam_beta1, adam_beta2):
+  """RMSProp (the WGAN paper's, for weight clipping) or Adam (WGAN-GP's betas)."""
+  if name == "rmsprop":
+    return keras.optimizers.RMSprop(learning_rate)
+  if name == "adam":
+    return keras.optimizers.Adam(learning_rate, beta_1=adam_beta1, beta_2=adam_beta2)
+  raise UserError(f"train.optimizer is {name!r}; use one of {OPTIMIZERS}")
+
+
+class VideoWGAN:
+  """Generator, critic, their optimizers and the compiled train step, built in a strategy's scope."""
+
+  networks_to_export = ("generator",)
+
+  def __init__(self, *, strategy, generator, critic, loss, optimizer, learning_rate, adam_beta1,
+               adam_beta2, clip_value, gradient_penalty_weight, mask_l1_weight, critic_steps,
+               global_batch_size, seed, num_samples, sample_batch):
+    if loss not in LOSSES:
+      raise UserError(f"train.loss is {loss!r}; use one of {LOSSES}")
+    self.strategy = strategy
+    self.loss = loss
+    self.clip_value = clip_value
+    self.gradient_penalty_weight = gradient_penalty_weight
+    self.mask_l1_weight = mask_l1_weight
+    self.critic_steps = critic_steps
+    self.global_batch_size = global_batch_size
+    self.seed = seed
+    with strategy.scope():
+      self.generator = generator
+      self.critic = critic
+      self.generator_optimizer = make_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2)
+      self.critic_optimizer = make_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2)
+      self.build(sample_batch)
+    self.sample_inputs = self.fixed_samples(num_samples, sample_batch)
+
+  @property
+  def networks(self):
+    """The Keras models, by name: what checkpoints save and summaries histogram."""
+    return {"generator": self.generator, "critic": self.critic}
+
+  @property
+  def optimizers(self):
+    return {"generator_optimizer": self.generator_optimizer,
+            "critic_optimizer": self.critic_optimizer}
+
+  @property
+  def batches_per_step(self):
+    return self.critic_steps
+
+  def build(self, batch):
+    """Creates every weight and optimizer slot, so a checkpoint restores into them at once."""
+    fake, _ = self.fake_videos(batch, training=False)
+    self.critic_scores(fake, batch, training=False)
+    self.generator_optimizer.build(self.generator.trainable_variables)
+    self.critic_optimizer.build(self.critic.trainable_variables)
+
+  def fixed_samples(self, count, batch):
+    """Generator inputs for the summaries' sample GIF: the same every time, from the seed."""
+    del batch  # the unconditional generator needs noise only
+    return {"noise": tf.random.stateless_normal([count, self.generator.noise_dim],
+                                                seed=[self.seed, 0x5A3])}
+
+  # Hooks the conditional WGAN overrides.
+
+  def fake_videos(self, batch, training):
+    """Generated videos [b, t, h, w, 3] and their masks (None with one stream) for a batch."""
+    foreground, mask, background = self.generator.streams(batch["noise"], training=training)
+    return vgan.compose_video(foreground, mask, background), mask
+
+  def critic_scores(self, videos, batch, training):
+    del batch  # the unconditional critic sees the video alone
+    return self.critic(videos, training=training)
+
+  def generator_penalties(self, batch, fake, mask):
+    """Weighted extra generator loss terms, by summary name."""
+    del batch, fake
+    if mask is None or not self.mask_l1_weight:
+      return {}
+    return {"mask_l1": self.mask_l1_weight * losses.mask_l1_penalty(mask, self.global_batch_size)}
+
+  # Per-replica steps.
+
+  def critic_step(self, batch):
+    """One critic update on one replica's share of the batch; returns its share of the metrics."""
+    with tf.GradientTape() as tape:
+      fake, _ = self.fake_videos(batch, training=True)
+      real_scores = self.critic_scores(batch["video"], batch, training=True)
+      fake_scores = self.critic_scores(fake, batch, training=True)
+      critic_loss = losses.wasserstein_critic_loss(real_scores, fake_scores, self.global_batch_size)
+      metrics = {"critic_loss": critic_loss, "wasserstein_estimate": -critic_loss}
+      total = critic_loss
+      if self.loss == "wgan-gp":
+        # One uniform draw per example, from the seed and this share's first example index.
+        alpha = tf.random.stateless_uniform(tf.shape(batch["index"]),
+                                            seed=tf.stack([self.seed + 1, batch["index"][0]]))
+        penalty = losses.gradient_penalty(
+            lambda videos: self.critic_scores(videos, batch, training=True), batch["video"], fake,
+            alpha, self.global_batch_size)
+        metrics["gradient_penalty"] = penalty
+        total += self.gradient_penalty_weight * penalty
+    variables = self.critic.trainable_variables
+    self.critic_optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+    return metrics
+
+  def generator_step(self, batch):
+    """One generator update on one replica's share of the batch; returns its share of the metrics."""
+    with tf.GradientTape() as tape:
+      fake, mask = self.fake_videos(batch, training=True)
+      generator_loss = losses.wasserstein_generator_loss(
+          self.critic_scores(fake, batch, training=True), self.global_batch_size)
+      penalties = self.generator_penalties(batch, fake, mask)
+      total = generator_loss + tf.add_n(list(penalties.values())) if penalties else generator_loss
+    variables = self.generator.trainable_variables
+    self.generator_optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+    return {"generator_loss": generator_loss, **penalties}
+
+  @tf.function
+  def train_step(self, iterator):
+    """critic_steps critic updates, then one generator update on the last batch's inputs.
+
+    Returns:
+      Scalar metrics of the last critic update and of the generator update, summed over replicas
+      (each replica's share is already divided by the global batch size).
+    """
+    for _ in range(self.critic_steps):
+      batch = next(iterator)
+      critic_metrics = self.strategy.run(self.critic_step, args=(batch,))
+      if self.loss == "wgan":
+        losses.clip_weights(self.critic.trainable_variables, self.clip_value)
+    generator_metrics = self.strategy.run(self.generator_step, args=(batch,))
+    return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+            for name, value in {**critic_metrics, **generator_metrics}.items()}
+
+  def sample_videos(self):
+    """Videos from the fixed sample inputs, generator in inference mode: [n, t, h, w, 3] in [-1, 1]."""
+    return self.fake_videos(self.sample_inputs, training=False)[0]
+
+
+def build_video_wgan(config, strategy, sample_batch):
+  """The video WGAN described by a configs/vgan.py config."""
+  model, train, data = config.model, config.train, config.data
+  if train.loss == "wgan-gp" and model.critic_norm == "batch":
+    raise UserError("train.loss=wgan-gp with model.critic_norm=batch: a gradient penalty is "
+                    "per sample and batchnorm mixes samples; set model.critic_norm to layer or none")
+  with strategy.scope():
+    generator = vgan.VideoGenerator(model.noise_dim, model.generator_widths, data.frames, data.size,
+                                    two_stream=model.two_stream)
+    critic = vgan.VideoCritic(model.critic_widths, normalization=model.critic_norm)
+  return VideoWGAN(
+      strategy=strategy, generator=generator, critic=critic, loss=train.loss,
+      optimizer=train.optimizer, learning_rate=train.learning_rate, adam_beta1=train.adam_beta1,
+      adam_beta2=train.adam_beta2, clip_value=train.clip_value,
+      gradient_penalty_weight=train.gradient_penalty_weight, mask_l1_weight=train.mask_l1_weight,
+      critic_steps=train.critic_steps, global_batch_size=train.batch_size, seed=config.seed,
+      num_samples=train.num_samples, sample_batch=sample_batch)
