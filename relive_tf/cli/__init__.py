@@ -9,6 +9,13 @@ from relive_tf import errors
 SUBCOMMANDS = {
     "train": ("train", "train a model from a config (configs/*.py) in a workdir, or resume it"),
     "generate": ("generate", "write videos sampled from a trained video WGAN"),
+    "relive": ("relive", "write the video a trained conditional WGAN makes around a photo"),
+    "predict": ("predict", "continue a real video with a trained next-frame predictor"),
+    "prepare": ("prepare", "turn a folder of videos (UCF-101, ASLAN, Vondrick et al., any) into "
+                "TFRecord shards for training"),
+    "evaluate": ("evaluate", "measure a trained workdir: distances of generated to real clips"),
+    "gallery": ("gallery", "build a static web page of workdirs' videos, training curves and metrics"),
+    "export": ("export", "write a trained model as a versioned SavedModel for TF Serving"),
 }
 
 USAGE = """usage: relive SUBCOMMAND [--flags]

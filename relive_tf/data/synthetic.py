@@ -10,21 +10,20 @@ import functools
 import cv2
 import numpy as np
 
-_GLYPH_SCALE = 1.0
-_GLYPH_THICKNESS = 2
 
 
 @functools.lru_cache(maxsize=None)
-def _digit_glyphs():
-  """Ten float32 [h, w] alpha masks, one per digit, drawn once with OpenCV's Hershey font."""
+def _digit_glyphs(size):
+  """Ten float32 [h, w] alpha masks, one per digit, about a third of a size x size frame tall."""
+  scale = size / 64
+  thickness = max(1, round(2 * scale))
   glyphs = []
   for digit in range(10):
     text = str(digit)
-    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, _GLYPH_SCALE,
-                                                _GLYPH_THICKNESS)
-    canvas = np.zeros((height + baseline + 4, width + 4), np.uint8)
-    cv2.putText(canvas, text, (2, height + 2), cv2.FONT_HERSHEY_SIMPLEX, _GLYPH_SCALE, 255,
-                _GLYPH_THICKNESS, cv2.LINE_AA)
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    canvas = np.zeros((height + baseline + 2, width + 2), np.uint8)
+    cv2.putText(canvas, text, (1, height + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness,
+                cv2.LINE_AA)
     glyphs.append(canvas.astype(np.float32) / 255.0)
   return glyphs
 
@@ -54,7 +53,7 @@ def moving_digits_clip(seed, index, frames=32, size=64, max_digits=2):
   rng = np.random.default_rng([int(seed), int(index)])
   background = _background(rng, size)
   video = np.repeat(background[None], frames, axis=0)
-  glyphs = _digit_glyphs()
+  glyphs = _digit_glyphs(size)
   for _ in range(rng.integers(1, max_digits + 1)):
     glyph = glyphs[rng.integers(10)]
     height, width = glyph.shape

@@ -134,13 +134,15 @@ class VideoGenerator(keras.Model):
 
   def streams(self, noise, training=False):
     """foreground [b, t, h, w, 3], mask [b, t, h, w, 1] and background [b, h, w, 3] (None: one stream)."""
+    return self(noise, training=training, return_streams=True)
+
+  def call(self, noise, training=False, return_streams=False):
     foreground, mask = self.foreground_stream(self.latent_code(noise, training), training=training)
     background = (self.background_stream(noise, training=training)
                   if self.background_stream is not None else None)
-    return foreground, mask, background
-
-  def call(self, noise, training=False):
-    return compose_video(*self.streams(noise, training=training))
+    if return_streams:
+      return foreground, mask, background
+    return compose_video(foreground, mask, background)
 
 
 class VideoCritic(keras.Model):

@@ -119,7 +119,7 @@ def train_and_evaluate(config, workdir, strategy=None):
       max_to_keep=train.max_checkpoints)
   restore_from = tf.train.latest_checkpoint(checkpoint_dir)
   if restore_from:
-    checkpoint.restore(restore_from).assert_existing_objects_matched()
+    checkpoint.restore(restore_from).assert_consumed()
     logging.info("resumed from %s at step %d", restore_from, int(step))
   if int(step) >= train.num_steps:
     logging.info("already trained to step %d (train.num_steps=%d): nothing to do", int(step),

@@ -4,11 +4,15 @@ import keras
 
 from relive_tf.data import pipeline
 from relive_tf.errors import UserError
+from relive_tf.training import cvgan
+from relive_tf.training import predictor
 from relive_tf.training import wgan
 
 # model_type -> builder(config, strategy, sample_batch) returning a recipe (see wgan.VideoWGAN).
 BUILDERS = {
     "vgan": wgan.build_video_wgan,
+    "cvgan": cvgan.build_conditional_wgan,
+    "lstm": predictor.build_predictor,
 }
 
 

@@ -56,8 +56,19 @@ def save_config(workdir, config):
 
 
 def make_checkpoint(recipe, **counters):
-  """A tf.train.Checkpoint of the recipe's networks, optimizers and the given counter variables."""
-  return tf.train.Checkpoint(**recipe.networks, **recipe.optimizers, **counters)
+  """A tf.train.Checkpoint of the recipe's networks, optimizers and the given counter variables.
+
+  Variables are keyed by their Keras paths rather than by the object graph, which misses layers
+  held in Python lists; optimizer variables by their path without the optimizer's name, which Keras
+  numbers per process. The learning rate is left out so that a resumed run takes the config's.
+  """
+  networks = {name: {variable.path: variable for variable in network.weights}
+              for name, network in recipe.networks.items()}
+  optimizers = {name: {variable.path.split("/", 1)[-1]: variable
+                       for variable in optimizer.variables
+                       if not variable.path.endswith("/learning_rate")}
+                for name, optimizer in recipe.optimizers.items()}
+  return tf.train.Checkpoint(networks=networks, optimizers=optimizers, **counters)
 
 
 def restore_trained(workdir):

@@ -1,0 +1,77 @@
+"""The conditional WGAN's train step: the video WGAN's, with the photo taken from each real clip."""
+
+import tensorflow as tf
+
+from relive_tf import losses
+from relive_tf.errors import UserError
+from relive_tf.models import cvgan
+from relive_tf.models import vgan
+from relive_tf.training import wgan
+
+
+class ConditionalWGAN(wgan.VideoWGAN):
+  """The video WGAN's steps with a photo-conditioned generator and critic and an L2 term.
+
+  The photo of each example is its real clip's frame at `condition_index`; the generator makes the
+  video around it and the critic scores the video beside it.
+  """
+
+  def __init__(self, *, condition_index, l2_weight, **kwargs):
+    self.condition_index = condition_index
+    self.l2_weight = l2_weight
+    super().__init__(**kwargs)
+
+  def photos(self, batch):
+    """The conditioning photos of a batch: [b, size, size, 3] in [-1, 1]."""
+    return batch["video"][:, self.condition_index]
+
+  def fixed_samples(self, count, batch):
+    """The first `count` clips of the sample batch (their photos) and noise from the seed."""
+    samples = {"video": batch["video"][:count]}
+    if self.generator.noise_dim:
+      samples["noise"] = tf.random.stateless_normal([count, self.generator.noise_dim],
+                                                    seed=[self.seed, 0x5A3])
+    return samples
+
+  def fake_videos(self, batch, training):
+    foreground, mask, background = self.generator.streams(
+        self.photos(batch), batch.get("noise"), training=training)
+    return vgan.compose_video(foreground, mask, background), mask
+
+  def critic_scores(self, videos, batch, training):
+    return self.critic(videos, self.photos(batch), training=training)
+
+  def generator_penalties(self, batch, fake, mask):
+    penalties = super().generator_penalties(batch, fake, mask)
+    penalties["conditioning_l2"] = self.l2_weight * losses.conditioning_l2_loss(
+        fake[:, self.condition_index], self.photos(batch), self.global_batch_size)
+    return penalties
+
+  def sample_videos(self):
+    """The sample clips beside the videos made from their photos: [n, t, h, 2 * w, 3] in [-1, 1]."""
+    fake = self.fake_videos(self.sample_inputs, training=False)[0]
+    return tf.concat([self.sample_inputs["video"], fake], axis=3)
+
+
+def build_conditional_wgan(config, strategy, sample_batch):
+  """The conditional WGAN described by a configs/cvgan.py config."""
+  model, train, data = config.model, config.train, config.data
+  if train.loss == "wgan-gp" and model.critic_norm == "batch":
+    raise UserError("train.loss=wgan-gp with model.critic_norm=batch: a gradient penalty is "
+                    "per sample and batchnorm mixes samples; set model.critic_norm to layer or none")
+  if train.l2_weight < 0:
+    raise UserError(f"train.l2_weight is {train.l2_weight}; it must be 0 or more")
+  index = cvgan.condition_index(model.condition_frame, data.frames)
+  with strategy.scope():
+    generator = cvgan.ConditionalGenerator(model.noise_dim, model.encoder_widths,
+                                           model.generator_widths, data.frames, data.size,
+                                           two_stream=model.two_stream)
+    critic = cvgan.ConditionalCritic(model.critic_widths, normalization=model.critic_norm)
+  return ConditionalWGAN(
+      condition_index=index, l2_weight=train.l2_weight,
+      strategy=strategy, generator=generator, critic=critic, loss=train.loss,
+      optimizer=train.optimizer, learning_rate=train.learning_rate, adam_beta1=train.adam_beta1,
+      adam_beta2=train.adam_beta2, clip_value=train.clip_value,
+      gradient_penalty_weight=train.gradient_penalty_weight, mask_l1_weight=train.mask_l1_weight,
+      critic_steps=train.critic_steps, global_batch_size=train.batch_size, seed=config.seed,
+      num_samples=train.num_samples, sample_batch=sample_batch)

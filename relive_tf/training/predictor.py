@@ -1,0 +1,158 @@
+"""The LSTM next-frame predictor's network, optimizer and train step: L2 loss on each next frame."""
+
+import keras
+import tensorflow as tf
+
+from relive_tf.errors import UserError
+from relive_tf.models import lstm
+from relive_tf.training import wgan
+
+
+def check_rollout(context, future, clip_frames):
+  """Rejects rollout lengths a predictor trained on clips of `clip_frames` frames cannot serve.
+
+  Args:
+    context: frames given, at least 1.
+    future: frames to predict, at least 1.
+    clip_frames: the training clips' length (data.frames): context + future may not exceed it, the
+      longest sequence the LSTM was trained on.
+
+  Raises:
+    UserError: naming the value, the limit and what to do.
+  """
+  if context < 1:
+    raise UserError(f"--context is {context}; give at least 1 frame to predict from")
+  if future < 1:
+    raise UserError(f"--future is {future}; ask for at least 1 frame")
+  if context + future > clip_frames:
+    raise UserError(f"--context={context} plus --future={future} is {context + future} frames, but "
+                    f"the model was trained on clips of {clip_frames} frames (data.frames); ask for "
+                    f"at most {clip_frames} in all")
+
+
+def sampling_probability(step, *, probability, start_step, ramp_steps):
+  """Scheduled sampling's chance of feeding a prediction back: 0 until start_step, then rising
+  linearly to `probability` over ramp_steps steps.
+
+  Args:
+    step: the optimizer's update count, int64 scalar tensor.
+    probability: final probability in [0, 1].
+    start_step, ramp_steps: where the ramp starts and how long it lasts (0: a jump).
+
+  Returns:
+    float32 scalar tensor.
+  """
+  progress = tf.cast(step - start_step, tf.float32) / max(ramp_steps, 1)
+  return probability * tf.clip_by_value(progress, 0.0, 1.0)
+
+
+class NextFramePrediction:
+  """Predictor, its optimizer and the compiled train step, built in a strategy's scope."""
+
+  networks_to_export = ("predictor",)
+  batches_per_step = 1
+
+  def __init__(self, *, strategy, predictor, optimizer, learning_rate, adam_beta1, adam_beta2,
+               context_frames, sampling_probability, sampling_start_step, sampling_ramp_steps,
+               global_batch_size, seed, num_samples, sample_batch):
+    frames = sample_batch["video"].shape[1]
+    if not 1 <= context_frames < frames:
+      raise UserError(f"train.context_frames is {context_frames}; it must be in [1, {frames - 1}] "
+                      f"for clips of {frames} frames (data.frames), leaving frames to predict")
+    if not 0.0 <= sampling_probability <= 1.0:
+      raise UserError(f"train.sampling_probability is {sampling_probability}; it must be in [0, 1]")
+    self.strategy = strategy
+    self.context_frames = context_frames
+    self.sampling = dict(probability=sampling_probability, start_step=sampling_start_step,
+                         ramp_steps=sampling_ramp_steps)
+    self.global_batch_size = global_batch_size
+    self.seed = seed
+    with strategy.scope():
+      self.predictor = predictor
+      self.optimizer = wgan.make_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2)
+      self.build(sample_batch)
+    self.sample_clips = sample_batch["video"][:num_samples]
+
+  @property
+  def networks(self):
+    """The Keras models, by name: what checkpoints save and summaries histogram."""
+    return {"predictor": self.predictor}
+
+  @property
+  def optimizers(self):
+    return {"optimizer": self.optimizer}
+
+  def build(self, batch):
+    """Creates every weight and optimizer slot, so a checkpoint restores into them at once."""
+    self.predictor(batch["video"][:, :2])
+    self.optimizer.build(self.predictor.trainable_variables)
+
+  def predictions(self, batch, probability):
+    """The prediction of frames 1..T-1 of each clip, [b, T-1, h, w, 3].
+
+    With probability 0, every input is a true frame (teacher forcing, the whole clip in one LSTM
+    call). Otherwise inputs after the first context_frames are, per clip and frame, the model's
+    own previous prediction with that probability (scheduled sampling), gradients stopped there.
+    """
+    video = batch["video"]
+    if not self.sampling["probability"]:
+      return self.predictor(video[:, :-1])
+    predicted, state = self.predictor.observe(video[:, :self.context_frames])
+    frames = [predicted[:, t] for t in range(self.context_frames)]
+    for t in range(self.context_frames, video.shape[1] - 1):
+      draw = tf.random.stateless_uniform(
+          [tf.shape(video)[0], 1, 1, 1], seed=tf.stack([self.seed + t, batch["index"][0]]))
+      frame = tf.where(draw < probability, tf.stop_gradient(frames[-1]), video[:, t])
+      predicted_frame, state = self.predictor.step(frame, state)
+      frames.append(predicted_frame)
+    return tf.stack(frames, axis=1)
+
+  def train_replica_step(self, batch, probability):
+    """One update on one replica's share of the batch; returns its share of the loss."""
+    with tf.GradientTape() as tape:
+      errors = tf.square(self.predictions(batch, probability) - batch["video"][:, 1:])
+      loss = tf.nn.compute_average_loss(tf.reduce_mean(errors, axis=[1, 2, 3, 4]),
+                                        global_batch_size=self.global_batch_size)
+    variables = self.predictor.trainable_variables
+    self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    return loss
+
+  @tf.function
+  def train_step(self, iterator):
+    """One update on the next global batch.
+
+    Returns:
+      {"next_frame_mse": the L2 loss (frames in [-1, 1]) summed over replicas, each share already
+      divided by the global batch size; "sampling_probability": the scheduled sampling chance used}.
+    """
+    probability = sampling_probability(self.optimizer.iterations, **self.sampling)
+    loss = self.strategy.run(self.train_replica_step, args=(next(iterator), probability))
+    return {"next_frame_mse": self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+            "sampling_probability": probability}
+
+  def sample_videos(self):
+    """The fixed sample clips, context_frames true frames then the rollout, beside the true clip.
+
+    Returns:
+      float32 [num_samples, frames, size, 2 * size, 3] in [-1, 1].
+    """
+    context = self.sample_clips[:, :self.context_frames]
+    future = self.sample_clips.shape[1] - self.context_frames
+    predicted = tf.concat([context, self.predictor.rollout(context, future)], axis=1)
+    return tf.concat([predicted, self.sample_clips], axis=3)
+
+
+def build_predictor(config, strategy, sample_batch):
+  """The next-frame predictor described by a configs/lstm.py config."""
+  model, train = config.model, config.train
+  with strategy.scope():
+    predictor = lstm.NextFramePredictor(model.encoder_widths, model.embedding_dim, model.lstm_units,
+                                        model.decoder_widths, config.data.size,
+                                        blend_input=model.blend_input)
+  return NextFramePrediction(
+      strategy=strategy, predictor=predictor, optimizer=train.optimizer,
+      learning_rate=train.learning_rate, adam_beta1=train.adam_beta1, adam_beta2=train.adam_beta2,
+      context_frames=train.context_frames, sampling_probability=train.sampling_probability,
+      sampling_start_step=train.sampling_start_step, sampling_ramp_steps=train.sampling_ramp_steps,
+      global_batch_size=train.batch_size, seed=config.seed, num_samples=train.num_samples,
+      sample_batch=sample_batch)
