@@ -1,7 +1,6 @@
 """How close a video WGAN's or conditional WGAN's clips are to real ones: Frechet and kernel distances."""
 
 import json
-import math
 import os
 
 from absl import logging
@@ -25,15 +24,14 @@ ROWS = (("real_vs_real", "real vs real (floor)"), ("generated", "generated"),
 
 
 def _real_data(config, data):
-  """(source, path, split, seed) of the real clips: held-out synthetic clips or the test shards."""
-  source = "synthetic" if (data or config.data.source) == "synthetic" else "shards"
-  path = "" if source == "synthetic" else (data or config.data.path)
-  if source == "shards" and not os.path.isdir(path):
+  """Where the real clips come from: {"source", "seed"} plus, for shards, "path" and "split"."""
+  if (data or config.data.source) == "synthetic":
+    return {"source": "synthetic", "seed": config.seed + HELD_OUT_SEED_OFFSET}
+  path = data or config.data.path
+  if not os.path.isdir(path):
     raise UserError(f"--data={path!r} is neither 'synthetic' nor a folder of prepared shards; pass "
                     f"one written by `relive prepare`")
-  if source == "synthetic":
-    return source, path, "test", config.seed + HELD_OUT_SEED_OFFSET
-  return source, path, "test", config.seed
+  return {"source": "shards", "seed": config.seed, "path": path, "split": "test"}
 
 
 def _feature_extractor(workdir, config, i3d, feature_network):
@@ -45,13 +43,31 @@ def _feature_extractor(workdir, config, i3d, feature_network):
     logging.info("no built-in feature network in %s: training one for %dx%dx%d clips (once; some "
                  "minutes on a CPU)", path, config.data.frames, config.data.size, config.data.size)
     features.train_feature_network(path, frames=config.data.frames, size=config.data.size)
-  return features.BuiltinFeatures(path)
+  extract = features.BuiltinFeatures(path)
+  extract.check_clip_shape(config.data.frames, config.data.size)
+  return extract
 
 
 def _untrained_recipe(config):
   """The same model freshly initialized (from the config's seed): the distance's upper reference."""
   keras.utils.set_random_seed(config.seed)
   return recipes.build(config, tf.distribute.get_strategy())
+
+
+def _embed_next(iterator, videos_of, extract, num_samples):
+  """Features of num_samples clips made from the next batches by each fn of `videos_of`."""
+  parts = {name: [] for name in videos_of}
+  count = 0
+  while count < num_samples:
+    batch = next(iterator, None)
+    if batch is None:
+      raise UserError(f"the real data ran out before 2 x {num_samples} clips; lower --num_samples")
+    for name, videos in videos_of.items():
+      parts[name].append(extract(pipeline.to_uint8_video(videos(batch)).numpy()))
+    count += len(batch["video"])
+    logging.log_every_n_seconds(logging.INFO, "embedded %d of %d clips per set", 30,
+                                min(count, num_samples), num_samples)
+  return {name: np.concatenate(features_parts)[:num_samples] for name, features_parts in parts.items()}
 
 
 def gan_distances(generators, batches, extract, num_samples):
@@ -70,27 +86,13 @@ def gan_distances(generators, batches, extract, num_samples):
   Returns:
     {"real_vs_real" or a generator's name: {"frechet": float, "kernel": float}}.
   """
-  embedded = {"reference": [], "real_vs_real": [], **{name: [] for name in generators}}
-  batch_count = 0
-  for batch in batches:
-    reference_done = sum(map(len, embedded["reference"])) >= num_samples
-    if reference_done and sum(map(len, embedded["real_vs_real"])) >= num_samples:
-      break
-    if not reference_done:
-      embedded["reference"].append(extract(pipeline.to_uint8_video(batch["video"]).numpy()))
-    else:
-      embedded["real_vs_real"].append(extract(pipeline.to_uint8_video(batch["video"]).numpy()))
-      for name, generate in generators.items():
-        embedded[name].append(extract(pipeline.to_uint8_video(generate(batch)).numpy()))
-    batch_count += 1
-    logging.log_every_n_seconds(logging.INFO, "embedded %d batches of clips", 30, batch_count)
-  sets = {name: np.concatenate(parts)[:num_samples] for name, parts in embedded.items() if parts}
-  if any(len(features_set) < num_samples for features_set in sets.values()) or len(sets) < len(embedded):
-    raise UserError(f"the real data gave fewer than 2 x {num_samples} clips; lower --num_samples")
-  reference = sets.pop("reference")
+  real = lambda batch: batch["video"]
+  iterator = iter(batches)
+  reference = _embed_next(iterator, {"reference": real}, extract, num_samples)["reference"]
+  compared = _embed_next(iterator, {"real_vs_real": real, **generators}, extract, num_samples)
   return {name: {"frechet": frechet.frechet_distance(reference, features_set),
                  "kernel": frechet.kernel_distance(reference, features_set)}
-          for name, features_set in sets.items()}
+          for name, features_set in compared.items()}
 
 
 def format_table(report):
@@ -136,14 +138,15 @@ def evaluate_gan(workdir, *, data=None, num_samples=256, i3d=None, feature_netwo
   if num_samples < 2 or batch_size < 1:
     raise UserError(f"--num_samples is {num_samples} and --batch_size {batch_size}; the distances "
                     f"need at least 2 clips per set and batches of at least 1")
-  source, path, split, seed = _real_data(config, data)
+  real_data = _real_data(config, data)
   extract = _feature_extractor(workdir, config, i3d, feature_network)
   logging.info("restoring the %s model in %s", config.model_type, workdir)
   config, recipe, step = workdir_lib.restore_trained(workdir)
   untrained = _untrained_recipe(config)
   batches = pipeline.training_batches(
-      source=source, path=path, seed=seed, frames=config.data.frames, size=config.data.size,
-      batch_size=batch_size, noise_dim=recipes.noise_dim(config), split=split)
+      source=real_data["source"], path=real_data.get("path", ""), seed=real_data["seed"],
+      frames=config.data.frames, size=config.data.size, batch_size=batch_size,
+      noise_dim=recipes.noise_dim(config), split="test")  # synthetic data ignores the split
   logging.info("embedding %d real, %d real, %d generated and %d untrained clips with %s", num_samples,
                num_samples, num_samples, num_samples, extract.description)
   distances = gan_distances(
@@ -153,7 +156,7 @@ def evaluate_gan(workdir, *, data=None, num_samples=256, i3d=None, feature_netwo
   report = {
       "workdir": workdir, "model_type": config.model_type, "step": step,
       "num_samples": num_samples, "frames": config.data.frames, "size": config.data.size,
-      "data": {"source": source, "path": path, "split": split, "seed": seed},
+      "data": real_data,
       "features": {"name": extract.name, "description": extract.description},
       "distances": distances,
   }

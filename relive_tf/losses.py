@@ -78,3 +78,23 @@ def clip_weights(variables, clip_value):
   """Clips each variable to [-clip_value, clip_value] in place: WGAN's Lipschitz constraint."""
   for variable in variables:
     variable.assign(tf.clip_by_value(variable, -clip_value, clip_value))
+
+
+def conditioning_l2_loss(generated_frame, photo, global_batch_size=None):
+  """Mean squared error between the generated frame at the conditioning index and the photo.
+
+  The conditional WGAN's reconstruction term (the poster's "L2 loss function"): it ties the video
+  to the photo it was made from, as pix2pix's L1 term does (Isola et al. 2017,
+  https://arxiv.org/abs/1611.07004).
+
+  Args:
+    generated_frame: the generated video's frame at the conditioning index, [batch, h, w, c].
+    photo: the conditioning photo, same shape and range.
+    global_batch_size: number of examples the mean is over.
+
+  Returns:
+    Scalar loss: the per-pixel mean of each example, averaged over the batch.
+  """
+  squared = tf.square(generated_frame - photo)
+  return _average(tf.reduce_mean(squared, axis=list(range(1, squared.shape.rank))),
+                  global_batch_size)

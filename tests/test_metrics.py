@@ -235,28 +235,34 @@ def test_i3d_rejects_a_signature_that_does_not_take_224x224_clips(tmp_path):
 # Built-in feature network.
 
 
-def test_digit_tracks_replay_what_the_synthetic_clips_draw():
-  glyphs = synthetic._digit_glyphs()  # pylint: disable=protected-access
+@pytest.mark.parametrize("size", [32, 64])
+def test_digit_tracks_replay_what_the_synthetic_clips_draw(size):
+  glyphs = synthetic._digit_glyphs(size)  # pylint: disable=protected-access
+
+  def box(track, frame):
+    """[top, left, bottom, right] of a digit at frame 0 or 1 (a bounce clips the first move)."""
+    height, width = glyphs[track.digit].shape
+    position = track.position if frame == 0 else np.clip(track.position + track.velocity, 0,
+                                                         [size - height, size - width])
+    top, left = np.round(position).astype(int)
+    return top, left, top + height, left + width
+
+  checked = 0
   for index in range(20):
-    clip = synthetic.moving_digits_clip(3, index, frames=2, size=64)
-    tracks = digit_labels.digit_tracks(3, index, size=64)
+    clip = synthetic.moving_digits_clip(3, index, frames=2, size=size)
+    tracks = digit_labels.digit_tracks(3, index, size=size)
     for number, track in enumerate(tracks):
-      height, width = glyphs[track.digit].shape
-      later_tracks = tracks[number + 1:]
-      for frame, position in enumerate([
-          track.position,
-          np.clip(track.position + track.velocity, 0, [64 - height, 64 - width])]):
-        top, left = np.round(position).astype(int)
+      for frame in (0, 1):
+        top, left, bottom, right = box(track, frame)
         opaque = glyphs[track.digit] == 1.0
-        for later in later_tracks:  # pixels a later digit may cover say nothing about this one
-          later_position = later.position if frame == 0 else later.position + later.velocity
-          later_top, later_left = np.round(later_position).astype(int) - [top, left]
-          later_height, later_width = glyphs[later.digit].shape
-          opaque[max(later_top, 0):max(later_top + later_height, 0),
-                 max(later_left, 0):max(later_left + later_width, 0)] = False
-        patch = clip[frame, top:top + height, left:left + width]
-        np.testing.assert_array_equal(patch[opaque],
-                                      np.broadcast_to(np.round(track.color * 255), patch[opaque].shape))
+        for later in tracks[number + 1:]:  # a digit drawn later may cover this one
+          later_top, later_left, later_bottom, later_right = box(later, frame)
+          opaque[max(later_top - top, 0):max(later_bottom - top, 0),
+                 max(later_left - left, 0):max(later_right - left, 0)] = False
+        drawn = clip[frame, top:bottom, left:right][opaque]
+        np.testing.assert_array_equal(drawn, np.broadcast_to(np.round(track.color * 255), drawn.shape))
+        checked += len(drawn)
+  assert checked > 200  # enough opaque glyph pixels were compared to pin digit, color and motion
 
 
 def test_clip_labels_mark_each_drawn_digit_and_start_direction():

@@ -51,7 +51,7 @@ def _relative(path, source):
 
 
 def _walk(source, ignore=()):
-  """Every regular, non-hidden file under `source`, in a fixed (sorted) order, except `ignore`."""
+  """Every non-hidden file under `source`, in a fixed (sorted) order, except those in `ignore`."""
   ignore = {os.path.abspath(path) for path in ignore}
   for folder, subfolders, files in os.walk(source):
     subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
@@ -198,7 +198,9 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
     test_fraction: share of groups in the test split when no split files are given.
 
   Returns:
-    (items, skipped): a list of Item in a fixed order, and Skipped entries for every other file.
+    (items, skipped): a list of Item in a fixed order, and Skipped entries for the other files
+    under `source` (with `index_file`: for the listed files that are missing; the unlisted ones
+    are not looked at, since a subset of a large tree is what an index is for).
 
   Raises:
     UserError: unknown layout, a missing or unreadable source or list, or no usable file.

@@ -5,6 +5,7 @@ tf.train.Example with "clip" (the frames encoded by video_read.encode_clip), "vi
 "start_frame" (the clip's first frame in the source file).
 """
 
+import copy
 import json
 import os
 import re
@@ -12,15 +13,14 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from relive_tf.data import video_read
 from relive_tf.errors import UserError
 
 MANIFEST = "manifest.json"
 PROGRESS = "progress.json"
 _SHARD_NAME = re.compile(r"^(train|test)-\d{5}\.tfrecord(\.partial)?$")
 _PARTIAL = ".partial"
-# Serialized clips held by the shuffle buffer; with JPEG clips of 32x64x64 (~0.1 MB) about 1,300.
-_SHUFFLE_BUFFER_BYTES = 128 << 20
+# Serialized clips shuffled together; with JPEG clips of 32x64x64 (~0.1 MB), about 1,300.
+_SHUFFLE_WINDOW_BYTES = 128 << 20
 _READ_PARALLEL_FILES = 8
 _RECORD_OVERHEAD_BYTES = 16  # TFRecord framing: length, its CRC, and the data's CRC
 
@@ -133,6 +133,157 @@ class ShardWriter:
     os.remove(self._final_path() + _PARTIAL)
 
 
+class PreparedFolder:
+  """The output folder of a `relive prepare` run, being filled split by split.
+
+  Each split's clips go through a ShardWriter. Whenever a shard completes, the state of every
+  split up to its last completed shard is saved in progress.json, so an interrupted run resumes
+  after the files whose clips are all in completed shards. manifest.json marks the end.
+
+  Attributes:
+    manifest: the manifest of this same run when it already finished in the folder, else None.
+  """
+
+  _EMPTY_SPLIT = {"files_done": 0, "videos": 0, "clips": 0, "shards": [], "skipped": []}
+
+  def __init__(self, out, *, splits, fingerprint, shard_bytes, overwrite):
+    """Readies `out` (created when missing) for a run.
+
+    Without `overwrite`, a folder holding another run's shards (other settings or source files, as
+    told by `fingerprint`) is refused; with it, the shards, manifest and progress file there are
+    deleted, and nothing else. Temporary files of unfinished shards are deleted either way.
+
+    Args:
+      out: the output folder.
+      splits: the split names.
+      fingerprint: a digest of the run's settings and file list.
+      shard_bytes: a shard ends at the first file boundary past this size.
+      overwrite: replace another run's shards instead of refusing.
+
+    Raises:
+      UserError: `out` is a file, or holds another run's shards and `overwrite` is off.
+    """
+    self._out = out
+    self._fingerprint = fingerprint
+    self.manifest = None
+    progress = self._claim(overwrite)
+    self._committed = progress["splits"] if progress else {
+        split: copy.deepcopy(self._EMPTY_SPLIT) for split in splits}
+    self._running = copy.deepcopy(self._committed)
+    self._writers = {split: ShardWriter(out, split, shard_bytes, len(state["shards"]))
+                     for split, state in self._running.items()}
+
+  def _claim(self, overwrite):
+    """Applies the rules above; returns the saved progress of this run, or None."""
+    out = self._out
+    if os.path.exists(out) and not os.path.isdir(out):
+      raise UserError(f"--out={out} is a file; give a folder for the shards")
+    os.makedirs(out, exist_ok=True)
+    ours = [name for name in sorted(os.listdir(out)) if is_shard_file(name)]
+    states = [name for name in (MANIFEST, PROGRESS) if os.path.isfile(os.path.join(out, name))]
+    for name in ours + states if overwrite else ours:
+      if overwrite or name.endswith(_PARTIAL):
+        os.remove(os.path.join(out, name))
+    if overwrite:
+      return None
+    for name in states:
+      path = os.path.join(out, name)
+      try:
+        with open(path, encoding="utf-8") as f:
+          state = json.load(f)
+      except ValueError:
+        raise UserError(f"{path} is not valid JSON; give another --out, or --overwrite to start "
+                        "again") from None
+      if state.get("fingerprint") != self._fingerprint:
+        raise UserError(f"--out={out} holds shards prepared with other settings or from other "
+                        "source files; give another --out, or --overwrite to replace them")
+      if name == MANIFEST:
+        self.manifest = state
+        return None
+      return state
+    finished = [name for name in ours if not name.endswith(_PARTIAL)]
+    if finished:
+      raise UserError(f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
+                      "another --out, or --overwrite to replace them")
+    return None
+
+  def files_done(self, split):
+    """How many of the split's files (in their fixed order) a resumed run can leave out."""
+    return self._committed[split]["files_done"]
+
+  @property
+  def clips(self):
+    """Clips written so far, in all splits."""
+    return sum(state["clips"] for state in self._running.values())
+
+  def add_file(self, split, *, path, video_id, label, clips=(), reason=None):
+    """Records the split's next file: its clips, or the reason it gave none.
+
+    Args:
+      split: the file's split.
+      path: the file's path, listed with `reason` when it is skipped.
+      video_id, label: stored with each clip (see clip_example).
+      clips: (start_frame, encoded clip) pairs.
+      reason: why the file gives no clip; None when it gave clips.
+    """
+    state = self._running[split]
+    writer = self._writers[split]
+    if reason is None:
+      for start_frame, encoded in clips:
+        writer.write(clip_example(encoded, video_id=video_id, label=label,
+                                  start_frame=start_frame))
+      state["videos"] += 1
+      state["clips"] += len(clips)
+    else:
+      state["skipped"].append({"path": path, "reason": reason})
+    state["files_done"] += 1
+    shard = writer.end_of_file()
+    if shard:
+      state["shards"].append(shard)
+      self._committed[split] = copy.deepcopy(state)
+      write_json(os.path.join(self._out, PROGRESS),
+                 {"fingerprint": self._fingerprint, "splits": self._committed})
+
+  def finish(self, manifest):
+    """Completes the last shards and writes manifest.json.
+
+    Args:
+      manifest: the run's own manifest fields, first in the file; the counts ("videos", "clips",
+        "splits"), "shards", "skipped" (added to any given) and "fingerprint" are filled in here.
+
+    Returns:
+      The manifest written.
+    """
+    for split, writer in self._writers.items():
+      shard = writer.close()
+      if shard:
+        self._running[split]["shards"].append(shard)
+    splits = self._running
+    manifest = dict(manifest)
+    skipped = list(manifest.pop("skipped", []))
+    for state in splits.values():
+      skipped.extend(state["skipped"])
+    manifest = dict(
+        manifest,
+        videos=sum(state["videos"] for state in splits.values()),
+        clips=sum(state["clips"] for state in splits.values()),
+        shards=[shard for state in splits.values() for shard in state["shards"]],
+        splits={split: {"videos": state["videos"], "clips": state["clips"],
+                        "shards": len(state["shards"])} for split, state in splits.items()},
+        skipped=sorted(skipped, key=lambda entry: entry["path"]),
+        fingerprint=self._fingerprint)
+    write_json(os.path.join(self._out, MANIFEST), manifest)
+    if os.path.exists(os.path.join(self._out, PROGRESS)):
+      os.remove(os.path.join(self._out, PROGRESS))
+    self.manifest = manifest
+    return manifest
+
+  def abort(self):
+    """Drops the shards being written; the completed ones and the saved progress stay."""
+    for writer in self._writers.values():
+      writer.abort()
+
+
 def read_manifest(path):
   """Reads a prepared folder's manifest.json.
 
@@ -173,7 +324,8 @@ def _split_shards(path, manifest, split, frames, size):
   missing = [name for name in files if not os.path.isfile(name)]
   if missing:
     raise UserError(f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
-                    f"{missing[0]!r}; prepare the folder again with `relive prepare ... --overwrite`")
+                    f"{missing[0]!r}; prepare the folder again with `relive prepare ... "
+                    "--overwrite`")
   return files, clips, sum(shard["bytes"] for shard in shards)
 
 
@@ -223,9 +375,10 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
   """Endless, shuffled (index, clip) pairs from prepared shards, from example number `start`.
 
   Example i is a function of (seed, i) alone: epoch e = i // clips reads the shard files in an
-  order drawn from (seed, e), interleaved, through a shuffle buffer seeded from (seed, e). Starting
-  at `start` skips the serialized records before any decoding, so a resumed run continues exactly.
-  With num_shards > 1 (one per input pipeline of a multi-worker run) this pipeline keeps the examples
+  order drawn from (seed, e), interleaved, and shuffles each window of consecutive records (about
+  128 MB of them) in an order drawn from (seed, e, window). Starting at `start` skips serialized
+  records before any decoding, so a resumed run continues exactly where it stopped. With
+  num_shards > 1 (one per input pipeline of a multi-worker run) this pipeline keeps the examples
   whose index is shard_index modulo num_shards, also before decoding.
 
   Args:
@@ -246,19 +399,25 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
   manifest = read_manifest(path)
   files, clips, total_bytes = _split_shards(path, manifest, split, frames, size)
   parse = _decoder(manifest["encoding"], frames, size)
-  buffer_size = int(np.clip(_SHUFFLE_BUFFER_BYTES * clips // total_bytes, 1, clips))
+  window = int(np.clip(_SHUFFLE_WINDOW_BYTES * clips // total_bytes, 1, clips))
+  cycle_length = min(len(files), _READ_PARALLEL_FILES)
   files = tf.constant(files)
   seed = tf.constant(seed, tf.int64)
 
+  def shuffled(epoch_seed, number, records):
+    # Stateless, unlike Dataset.shuffle, whose order also follows the trainer's global seed.
+    window_seed = tf.random.experimental.stateless_fold_in(epoch_seed, number + 1)
+    order = tf.argsort(tf.random.stateless_uniform(tf.shape(records), seed=window_seed))
+    return tf.data.Dataset.from_tensor_slices(tf.gather(records, order))
+
   def epoch_records(epoch):
     epoch_seed = tf.stack([seed, epoch])
-    order = tf.argsort(tf.random.stateless_uniform([len(files)], seed=epoch_seed))
-    shuffle_seed = tf.random.stateless_uniform([], seed=epoch_seed + [0, 1 << 32], minval=0,
-                                               maxval=np.iinfo(np.int64).max, dtype=tf.int64)
+    order = tf.argsort(tf.random.stateless_uniform(tf.shape(files), seed=epoch_seed))
     records = tf.data.Dataset.from_tensor_slices(tf.gather(files, order)).interleave(
-        tf.data.TFRecordDataset, cycle_length=min(len(files), _READ_PARALLEL_FILES),
+        tf.data.TFRecordDataset, cycle_length=cycle_length,
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return records.shuffle(buffer_size, seed=shuffle_seed)
+    return records.batch(window).enumerate().flat_map(
+        lambda number, batch: shuffled(epoch_seed, number, batch))
 
   first_epoch, offset = divmod(start, clips)
   endless = np.iinfo(np.int64).max

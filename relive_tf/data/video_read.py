@@ -48,9 +48,9 @@ def square_frame(frame, size):
 
 
 def _check_file(path):
-  if not os.path.isfile(path):
+  if not os.path.exists(path):
     raise UnusableVideoError("file not found")
-  if os.path.getsize(path) == 0:
+  if os.path.isfile(path) and os.path.getsize(path) == 0:
     raise UnusableVideoError("empty file (0 bytes)")
 
 
@@ -116,12 +116,12 @@ def read_strip(path, *, size, frame_step=1):
   _check_file(path)
   with open(path, "rb") as f:
     data = f.read()
+  # libjpeg may fill the rows missing from a cut JPEG with gray; the end marker is what is gone.
+  if data[:2] == _JPEG_START and _JPEG_END not in data[-_JPEG_TAIL_BYTES:]:
+    raise UnusableVideoError("truncated: the JPEG has no end-of-image marker")
   image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
   if image is None:
     raise UnusableVideoError("cannot be decoded as an image (corrupt or not a JPEG)")
-  # libjpeg fills the missing rows of a cut JPEG with gray without failing; its end marker is gone.
-  if data[:2] == _JPEG_START and _JPEG_END not in data[-_JPEG_TAIL_BYTES:]:
-    raise UnusableVideoError("truncated: the JPEG has no end-of-image marker")
   height, width = image.shape[:2]
   if height % width:
     raise UnusableVideoError(f"not a strip of square frames: {height}x{width} pixels (height x "

@@ -30,7 +30,7 @@ def digit_tracks(seed, index, size=64, max_digits=2):
   """
   rng = np.random.default_rng([int(seed), int(index)])
   synthetic._background(rng, size)  # pylint: disable=protected-access (consumes the same draws)
-  glyphs = synthetic._digit_glyphs()  # pylint: disable=protected-access
+  glyphs = synthetic._digit_glyphs(size)  # pylint: disable=protected-access
   tracks = []
   for _ in range(rng.integers(1, max_digits + 1)):
     digit = int(rng.integers(10))

@@ -50,10 +50,10 @@ def i3d_preprocess(videos):
   """
   videos = _to_0_255(videos)
   batch, frames, height, width, _ = tf.unstack(tf.shape(videos))
-  frames_only = tf.reshape(videos, [batch * frames, height, width, 3])
+  all_frames = tf.reshape(videos, [batch * frames, height, width, 3])
   # The reference used TF1's tf.image.resize_bilinear, whose sampling grid is not half-pixel
   # centered; TF2's tf.image.resize is. The legacy op keeps FVD comparable with published numbers.
-  resized = tf.raw_ops.ResizeBilinear(images=frames_only, size=[I3D_RESOLUTION, I3D_RESOLUTION],
+  resized = tf.raw_ops.ResizeBilinear(images=all_frames, size=[I3D_RESOLUTION, I3D_RESOLUTION],
                                       align_corners=False, half_pixel_centers=False)
   resized = tf.reshape(resized, [batch, frames, I3D_RESOLUTION, I3D_RESOLUTION, 3])
   return 2.0 * resized / 255.0 - 1.0
@@ -137,7 +137,7 @@ class I3DFeatures:
     if self._frames is not None and videos.shape[1] != self._frames:
       raise UserError(f"the I3D model at {self.path} takes {self._frames} frames per clip; these clips "
                       f"have {videos.shape[1]}")
-    features = []
+    embedded = []
     for start in range(0, len(videos), self._batch_size):
       chunk = videos[start:start + self._batch_size]
       count = len(chunk)
@@ -152,8 +152,8 @@ class I3DFeatures:
       if output.shape.rank != 2:
         raise UserError(f"the I3D model at {self.path} returned shape {output.shape}; expected "
                         f"[batch, dims]")
-      features.append(output.numpy()[:count])
-    return np.concatenate(features).astype(np.float64)
+      embedded.append(output.numpy()[:count])
+    return np.concatenate(embedded).astype(np.float64)
 
 
 def build_feature_network(*, frames, size, width=16, embedding_dim=128):
@@ -254,28 +254,31 @@ def train_feature_network(out_dir, *, frames=32, size=64, width=16, embedding_di
       logging.info("feature network step %d/%d: loss %.4f, %.2f steps/s, %.0f s left", step, num_steps,
                    losses["loss"], steps_per_second, (num_steps - step) / steps_per_second)
 
+  heads = {"digits": "digit_set_accuracy", "directions": "direction_set_accuracy"}
+  predicted, expected = {head: [] for head in heads}, {head: [] for head in heads}
   held_out = labeled_batches(seed=seed + 1, frames=frames, size=size, batch_size=batch_size)
-  predicted, expected = {"digits": [], "directions": []}, {"digits": [], "directions": []}
   for videos, labels in held_out.take(max(1, eval_clips // batch_size)):
     logits = model(videos, training=False)
-    for head in predicted:
+    for head in heads:
       predicted[head].append(keras.ops.convert_to_numpy(logits[head]))
       expected[head].append(labels[head].numpy())
-  for head in predicted:
-    info[f"{head[:-1]}_set_accuracy"] = _set_accuracy(np.concatenate(predicted[head]),
-                                                      np.concatenate(expected[head]))
+  for head, key in heads.items():
+    info[key] = _set_accuracy(np.concatenate(predicted[head]), np.concatenate(expected[head]))
   logging.info("feature network held-out accuracy: digit sets %.3f, direction sets %.3f",
                info["digit_set_accuracy"], info["direction_set_accuracy"])
 
   os.makedirs(out_dir, exist_ok=True)
+  info_path = os.path.join(out_dir, FEATURE_NETWORK_INFO)
+  if os.path.exists(info_path):
+    os.remove(info_path)  # the description marks a complete network; it would not match the new one
   temporary = os.path.join(out_dir, f"partial.{FEATURE_NETWORK_MODEL}")
   model.save(temporary)
   os.replace(temporary, os.path.join(out_dir, FEATURE_NETWORK_MODEL))
   # The description is written last: a directory with it holds a complete network.
-  temporary = os.path.join(out_dir, f"{FEATURE_NETWORK_INFO}.partial")
+  temporary = f"{info_path}.partial"
   with open(temporary, "w") as f:
     json.dump(info, f, indent=2)
-  os.replace(temporary, os.path.join(out_dir, FEATURE_NETWORK_INFO))
+  os.replace(temporary, info_path)
   logging.info("saved the feature network in %s", out_dir)
   return info
 
@@ -316,12 +319,21 @@ class BuiltinFeatures:
       float64 [num_clips, embedding_dim].
     """
     videos = _check_videos(videos)
-    expected = [self.info["frames"], self.info["size"], self.info["size"], 3]
-    if list(videos.shape[1:]) != expected:
-      raise UserError(f"the feature network in {self.path} was trained on clips {expected}, these are "
-                      f"{list(videos.shape[1:])}; train one for this shape (train_feature_network)")
-    features = [
-        self._model(_to_0_255(videos[start:start + self._batch_size]) / 127.5 - 1.0, training=False)
+    frames, height, width = videos.shape[1:4]
+    if height != width:
+      raise UserError(f"the built-in feature network takes square frames; these are {height}x{width}")
+    self.check_clip_shape(frames, height)
+    embedded = [
+        keras.ops.convert_to_numpy(self._model(
+            _to_0_255(videos[start:start + self._batch_size]) / 127.5 - 1.0, training=False))
         for start in range(0, len(videos), self._batch_size)
     ]
-    return np.concatenate(features).astype(np.float64)
+    return np.concatenate(embedded).astype(np.float64)
+
+  def check_clip_shape(self, frames, size):
+    """Raises a UserError unless the network was trained on clips of `frames` x `size` x `size`."""
+    if (frames, size) != (self.info["frames"], self.info["size"]):
+      raise UserError(f"the feature network in {self.path} was trained on clips of "
+                      f"{self.info['frames']}x{self.info['size']}x{self.info['size']}, these are "
+                      f"{frames}x{size}x{size}; train one for this shape (train_feature_network, or "
+                      f"`relive evaluate` with another --feature_network folder)")

@@ -1,6 +1,5 @@
 """The LSTM next-frame predictor's network, optimizer and train step: L2 loss on each next frame."""
 
-import keras
 import tensorflow as tf
 
 from relive_tf.errors import UserError
@@ -26,8 +25,8 @@ def check_rollout(context, future, clip_frames):
     raise UserError(f"--future is {future}; ask for at least 1 frame")
   if context + future > clip_frames:
     raise UserError(f"--context={context} plus --future={future} is {context + future} frames, but "
-                    f"the model was trained on clips of {clip_frames} frames (data.frames); ask for "
-                    f"at most {clip_frames} in all")
+                    f"the model was trained on clips of {clip_frames} frames (data.frames); ask "
+                    f"for at most {clip_frames} in all")
 
 
 def sampling_probability(step, *, probability, start_step, ramp_steps):

@@ -1,0 +1,38 @@
+# Two entry points (README.md): `make demo` and `make test`. Both build .venv from requirements.txt once.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+DEMO := runs/demo
+
+.PHONY: demo test bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+# Trains the tiny video WGAN on the built-in moving digits (a few minutes on 2 cores), writes sample
+# GIFs and a gallery page, and prints where they and the TensorBoard logs are.
+demo: $(STAMP)
+	$(BIN)/relive train --config=configs/vgan.py:tiny --workdir=$(DEMO)
+	$(BIN)/relive generate --workdir=$(DEMO) --num=8 --out=$(DEMO)/samples
+	$(BIN)/relive gallery --workdir=$(DEMO) --out=$(DEMO)/site
+	@echo
+	@echo "sample GIFs:      $(DEMO)/samples/"
+	@echo "gallery page:     $(DEMO)/site/index.html"
+	@echo "TensorBoard logs: $(DEMO)/tb   ($(BIN)/tensorboard --logdir $(DEMO)/tb)"
+
+# The whole test suite; the gallery's browser test needs Debian's Chromium, installed here once.
+test: $(STAMP)
+	bash .ci/install_browser.sh
+	$(BIN)/python -m pytest -q --durations=15
+
+bench: $(STAMP)
+	$(BIN)/python bench/train_step.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,80 @@
+"""The poster's LSTM next-frame predictor: frames encoded to vectors, an LSTM, next frames decoded.
+
+  relive train --config=configs/lstm.py --workdir=runs/lstm            # the poster's sizes
+  relive train --config=configs/lstm.py:tiny --workdir=runs/lstm_tiny  # CPU-sized widths
+  relive predict --workdir=runs/lstm_tiny --video=clip.mp4 --context=10 --future=10 --out=p.gif
+
+Variants: default, tiny.
+"""
+
+import ml_collections
+
+
+def get_config(arg="default"):
+  variants = set(arg.split(",")) if arg else {"default"}
+  unknown = variants - {"default", "tiny"}
+  if unknown:
+    raise ValueError(f"unknown variant(s) {sorted(unknown)} of configs/lstm.py: use default, tiny")
+
+  config = ml_collections.ConfigDict()
+  config.model_type = "lstm"
+  config.seed = 0
+
+  config.model = ml_collections.ConfigDict()
+  # Each encoder convolution halves the frame: 64x64 -> 4x4x512, flattened, then to the embedding.
+  config.model.encoder_widths = (64, 128, 256, 512)
+  config.model.embedding_dim = 1024  # the poster's "input vector of size 1024"
+  config.model.lstm_units = 1024
+  # decoder_widths[0] is the channels of the 4x4 code the LSTM output is projected to; each width
+  # after it is a transposed convolution doubling the side, and a last one makes the RGB frame.
+  config.model.decoder_widths = (512, 256, 128, 64)
+  # True: the decoder also draws a mask, and the prediction blends the decoded frame with the input
+  # frame (mask * decoded + (1 - mask) * input), so still pixels are copied instead of redrawn
+  # through the embedding. False is the poster's decoder exactly; it learns far slower
+  # (docs/results.md, "LSTM next-frame predictor").
+  config.model.blend_input = True
+
+  config.data = ml_collections.ConfigDict()
+  config.data.source = "synthetic"  # or "shards" (written by `relive prepare`)
+  config.data.path = ""  # folder of prepared shards
+  config.data.frames = 32  # training clip length; context + future of a rollout is at most this
+  config.data.size = 64
+
+  config.train = ml_collections.ConfigDict()
+  config.train.num_steps = 50_000
+  config.train.batch_size = 32  # global, split over the replicas
+  config.train.optimizer = "adam"
+  config.train.learning_rate = 2e-4
+  config.train.adam_beta1 = 0.9
+  config.train.adam_beta2 = 0.999
+  # Frames always given as true frames; later inputs may be the model's own predictions.
+  config.train.context_frames = 10
+  # Scheduled sampling (Bengio et al. 2015): after context_frames, each input frame is the model's
+  # own previous prediction with a probability that rises linearly from 0 at sampling_start_step to
+  # sampling_probability sampling_ramp_steps later. 0 trains with teacher forcing alone.
+  config.train.sampling_probability = 0.5
+  config.train.sampling_start_step = 10_000
+  config.train.sampling_ramp_steps = 20_000
+  config.train.log_every = 50
+  config.train.summary_every = 500
+  config.train.checkpoint_every = 2000
+  config.train.max_checkpoints = 3
+  config.train.num_samples = 8  # clips in each GIF summary: context + prediction beside the truth
+
+  if "tiny" in variants:
+    config.model.encoder_widths = (16, 32, 64, 128)
+    config.model.embedding_dim = 256
+    config.model.lstm_units = 256
+    config.model.decoder_widths = (128, 64, 32, 16)
+    config.data.frames = 20  # 10 context + 10 future frames
+    config.train.num_steps = 2400  # about 30 minutes on 2 shared CPU cores
+    config.train.batch_size = 8
+    config.train.learning_rate = 1e-3
+    config.train.sampling_start_step = 1000
+    config.train.sampling_ramp_steps = 1000
+    config.train.log_every = 10
+    config.train.summary_every = 200
+    config.train.checkpoint_every = 200
+    config.train.num_samples = 4
+
+  return config.lock()

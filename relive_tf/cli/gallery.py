@@ -1,0 +1,25 @@
+"""`relive gallery`: builds a static web page of trained workdirs' videos, curves and metrics."""
+
+from absl import app
+from absl import flags
+
+from relive_tf import gallery
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_multi_string("workdir", None, "a workdir written by `relive train`")
+  flags.DEFINE_string("out", None, "the site folder for index.html and its media: new, empty or a "
+                      "gallery built before")
+  flags.DEFINE_integer("num", 8, "per workdir: videos sampled (vgan), photos relived (cvgan) or "
+                       "clips continued (lstm)")
+  flags.DEFINE_integer("seed", 0, "noise seed of the sampled videos")
+  flags.mark_flags_as_required(["workdir", "out"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  path = gallery.build_gallery(FLAGS.workdir, FLAGS.out, num_videos=FLAGS.num, seed=FLAGS.seed)
+  print(f"gallery: {path}")

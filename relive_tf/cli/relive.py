@@ -1,0 +1,27 @@
+"""`relive relive`: writes the video a trained conditional WGAN makes around a photo."""
+
+from absl import app
+from absl import flags
+
+from relive_tf import relive
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string("workdir", None, "a conditional WGAN workdir (relive train "
+                      "--config=configs/cvgan.py)")
+  flags.DEFINE_string("photo", None, "a JPEG, PNG, BMP or WebP image, any size")
+  flags.DEFINE_string("out", None, "the video to write: .gif or .mp4 (H.264)")
+  flags.DEFINE_integer("num", 1, "videos to make from the photo, side by side in one file")
+  flags.DEFINE_integer("seed", 0, "noise seed: the same seed gives the same videos")
+  flags.DEFINE_boolean("side_by_side", False, "put the photo, held still, left of the video(s)")
+  flags.mark_flags_as_required(["workdir", "photo", "out"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  path = relive.relive(FLAGS.workdir, FLAGS.photo, FLAGS.out, num=FLAGS.num, seed=FLAGS.seed,
+                       side_by_side=FLAGS.side_by_side)
+  print(f"wrote {path}")

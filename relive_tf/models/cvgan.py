@@ -1,0 +1,141 @@
+"""The poster's conditional WGAN: a photo encoder before the video WGAN's streams, a photo-aware critic.
+
+Layer names follow the poster's TensorBoard histograms: generator/encoder/encode1..encode5,
+generator/foreground_stream, generator/background_stream, discriminator/disc1..disc5.
+"""
+
+import keras
+from keras import layers
+
+from relive_tf.errors import UserError
+from relive_tf.models import vgan
+
+
+def condition_index(condition_frame, frames):
+  """The frame a photo stands for: "middle" (frames // 2), "first" (0) or an index in [0, frames).
+
+  Args:
+    condition_frame: "middle", "first", or an index as an int or a string of digits.
+    frames: clip length.
+
+  Returns:
+    The frame index, an int.
+  """
+  if condition_frame == "middle":
+    return frames // 2
+  if condition_frame == "first":
+    return 0
+  text = str(condition_frame).strip()
+  if text.isdigit() and int(text) < frames:
+    return int(text)
+  raise UserError(f"model.condition_frame is {condition_frame!r}; use 'middle', 'first' or a frame "
+                  f"index from 0 to {frames - 1} (--config.model.condition_frame=middle)")
+
+
+class PhotoEncoder(keras.layers.Layer):
+  """Photo [b, size, size, 3] in [-1, 1] -> latent code [b, time, size / 16, size / 16, channels].
+
+  encode1..encode4: 4x4 Conv2D, stride 2, batchnorm, LeakyReLU, halving 64x64 to 4x4. encode5: a 4x4
+  Conv2D with stride 1 (4x4 is already the code's size) to time * channels, batchnorm and ReLU like
+  the video WGAN's noise_up, split into the code's time steps.
+  """
+
+  def __init__(self, widths, code_shape, name="encoder"):
+    super().__init__(name=name)
+    if len(widths) != vgan.UPSAMPLING_LAYERS:
+      raise UserError(f"model.encoder_widths is {tuple(widths)}; give {vgan.UPSAMPLING_LAYERS} widths, "
+                      "one per stride-2 layer")
+    self.code_shape = code_shape
+    time, _, _, channels = code_shape
+    self.blocks = []
+    for i, width in enumerate(widths, start=1):
+      self.blocks += [
+          layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, name=f"encode{i}"),
+          layers.BatchNormalization(synchronized=True, name=f"encode{i}_bn"),
+          layers.LeakyReLU(0.2),
+      ]
+    last = len(widths) + 1
+    self.blocks += [
+        layers.Conv2D(time * channels, 4, padding="same", use_bias=False, name=f"encode{last}"),
+        layers.BatchNormalization(synchronized=True, name=f"encode{last}_bn"),
+        layers.ReLU(),
+    ]
+
+  def call(self, photo, training=False):
+    features = photo
+    for block in self.blocks:
+      features = block(features, training=training)
+    time, height, width, channels = self.code_shape
+    code = keras.ops.reshape(features, [-1, height, width, time, channels])
+    return keras.ops.transpose(code, [0, 3, 1, 2, 4])
+
+
+class ConditionalGenerator(keras.Model):
+  """Photo [b, size, size, 3] (and noise [b, noise_dim]) -> video [b, frames, size, size, 3] in [-1, 1].
+
+  The encoder maps the photo to the latent code (2x4x4x512 at the poster's sizes), joined with the
+  noise along channels; the video WGAN's foreground stream decodes it to a video and a mask. Its
+  background stream decodes a vector of what stays still: the code averaged over time, narrowed by
+  a 1x1 convolution to an eighth of its channels (keeping the stream's dense projection small) and
+  flattened, joined with the noise.
+  """
+
+  def __init__(self, noise_dim, encoder_widths, widths, frames, size, two_stream=True,
+               name="generator"):
+    super().__init__(name=name)
+    self.noise_dim = noise_dim
+    self.code_shape = vgan.latent_shape(frames, size, widths[0])
+    _, height, width, channels = self.code_shape
+    self.encoder = PhotoEncoder(encoder_widths, self.code_shape)
+    self.foreground_stream = vgan.ForegroundStream(widths[1:], with_mask=two_stream)
+    if two_stream:
+      self.background_code = layers.Conv2D(max(channels // 8, 1), 1, name="background_code")
+      self.background_stream = vgan.BackgroundStream([height, width, channels], widths[1:])
+    else:
+      self.background_code = self.background_stream = None
+
+  def _join_noise(self, code, noise):
+    """The code [b, time, h, w, c] with the noise [b, noise_dim] at every position appended."""
+    if (noise is None) != (self.noise_dim == 0):
+      raise ValueError(f"this generator takes noise of size {self.noise_dim}, got "
+                       f"{'none' if noise is None else keras.ops.shape(noise)}")
+    if noise is None:
+      return code
+    time, height, width, _ = self.code_shape
+    tiled = keras.ops.broadcast_to(noise[:, None, None, None, :],
+                                   [keras.ops.shape(noise)[0], time, height, width, self.noise_dim])
+    return keras.ops.concatenate([code, tiled], axis=-1)
+
+  def latent_code(self, photo, noise=None, training=False):
+    """[b, time, h, w, channels + noise_dim]: the photo's code joined with the noise."""
+    return self._join_noise(self.encoder(photo, training=training), noise)
+
+  def streams(self, photo, noise=None, training=False):
+    """foreground [b, t, h, w, 3], mask [b, t, h, w, 1] and background [b, h, w, 3] (None: one stream)."""
+    # Through __call__, so that weights built here are named generator/... like the poster's.
+    return self(photo, noise, training=training, return_streams=True)
+
+  def call(self, photo, noise=None, training=False, return_streams=False):
+    code = self.encoder(photo, training=training)
+    foreground, mask = self.foreground_stream(self._join_noise(code, noise), training=training)
+    background = None
+    if self.background_stream is not None:
+      still = self.background_code(keras.ops.mean(code, axis=1))
+      still = keras.ops.reshape(still, [keras.ops.shape(code)[0], -1])
+      if noise is not None:
+        still = keras.ops.concatenate([still, noise], axis=-1)
+      background = self.background_stream(still, training=training)
+    if return_streams:
+      return foreground, mask, background
+    return vgan.compose_video(foreground, mask, background)
+
+
+class ConditionalCritic(vgan.VideoCritic):
+  """Video [b, frames, size, size, 3] and photo [b, size, size, 3] -> one score per video [b].
+
+  The video critic on 6 channels: the video concatenated with the photo repeated over time.
+  """
+
+  def call(self, video, photo, training=False):
+    repeated = keras.ops.repeat(photo[:, None], keras.ops.shape(video)[1], axis=1)
+    return super().call(keras.ops.concatenate([video, repeated], axis=-1), training=training)

@@ -1,0 +1,152 @@
+"""The poster's next-frame predictor: frames convolved to vectors, an LSTM, deconvolved to the next.
+
+Layer names follow the TensorBoard histograms: predictor/encoder/conv1..convN and embed,
+predictor/lstm, predictor/decoder/project, deconv1..deconvN-1 and frame.
+"""
+
+import keras
+from keras import layers
+
+from relive_tf.errors import UserError
+
+
+def code_side(size, num_layers):
+  """Side of the feature map after `num_layers` stride-2 convolutions of a size x size frame."""
+  factor = 2**num_layers
+  if size % factor:
+    raise UserError(f"data.size {size} must be a multiple of {factor}: the frame encoder halves it "
+                    f"{num_layers} times (one per model.encoder_widths entry)")
+  return size // factor
+
+
+class FrameEncoder(keras.layers.Layer):
+  """Frames [n, size, size, 3] -> vectors [n, embedding_dim].
+
+  4x4 Conv2D layers of stride 2 with ReLU, flattened, then a dense layer to the embedding.
+  """
+
+  def __init__(self, widths, embedding_dim, name="encoder"):
+    super().__init__(name=name)
+    self.convs = [layers.Conv2D(width, 4, strides=2, padding="same", name=f"conv{i}")
+                  for i, width in enumerate(widths, start=1)]
+    self.flatten = layers.Flatten()
+    self.embed = layers.Dense(embedding_dim, name="embed")
+
+  def call(self, frames):
+    features = frames
+    for conv in self.convs:
+      features = keras.ops.relu(conv(features))
+    return self.embed(self.flatten(features))
+
+
+class FrameDecoder(keras.layers.Layer):
+  """Vectors [n, units] -> frames [n, side * 2**len(widths), same, 3] in [-1, 1], and masks.
+
+  A dense projection to a side x side x widths[0] code, 4x4 Conv2DTranspose layers of stride 2 with
+  ReLU for widths[1:], and a last one to RGB with tanh; with `with_mask`, another last one to a
+  sigmoid mask [n, h, w, 1] (None without).
+  """
+
+  def __init__(self, side, widths, with_mask, name="decoder"):
+    super().__init__(name=name)
+    self.code_shape = (side, side, widths[0])
+    self.project = layers.Dense(side * side * widths[0], name="project")
+    self.deconvs = [layers.Conv2DTranspose(width, 4, strides=2, padding="same", name=f"deconv{i}")
+                    for i, width in enumerate(widths[1:], start=1)]
+    self.frame = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh",
+                                        name="frame")
+    self.mask = (layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid",
+                                        name="mask") if with_mask else None)
+
+  def call(self, vectors):
+    features = keras.ops.relu(keras.ops.reshape(self.project(vectors), (-1, *self.code_shape)))
+    for deconv in self.deconvs:
+      features = keras.ops.relu(deconv(features))
+    return self.frame(features), self.mask(features) if self.mask is not None else None
+
+
+class NextFramePredictor(keras.Model):
+  """Frames [batch, time, size, size, 3] in [-1, 1] -> the next frame after each one, same shape.
+
+  The LSTM runs over the encoded frames; its output at time t decodes to the prediction of frame
+  t + 1. `step` advances it by one frame from a given state, which `rollout` uses to feed the
+  model's own predictions back as inputs.
+
+  With `blend_input`, the decoder also draws a mask and the prediction is
+  mask * decoded + (1 - mask) * input frame, as the video WGAN composes its two streams: pixels that
+  stay put are copied from the input instead of being redrawn through the embedding.
+  """
+
+  def __init__(self, encoder_widths, embedding_dim, lstm_units, decoder_widths, size,
+               blend_input=False, name="predictor"):
+    super().__init__(name=name)
+    if len(decoder_widths) != len(encoder_widths):
+      raise UserError(f"model.decoder_widths {tuple(decoder_widths)} must have as many entries as "
+                      f"model.encoder_widths {tuple(encoder_widths)}: the decoder doubles the side "
+                      "once per entry to undo the encoder's halvings")
+    self.size = size
+    self.encoder = FrameEncoder(encoder_widths, embedding_dim)
+    self.lstm = layers.LSTM(lstm_units, return_sequences=True, return_state=True, name="lstm")
+    self.decoder = FrameDecoder(code_side(size, len(encoder_widths)), decoder_widths,
+                                with_mask=blend_input)
+
+  def _encode(self, frames):
+    """[b, t, h, w, 3] -> [b, t, embedding_dim], all frames in one encoder call."""
+    batch, time = keras.ops.shape(frames)[0], keras.ops.shape(frames)[1]
+    codes = self.encoder(keras.ops.reshape(frames, (-1, self.size, self.size, 3)))
+    return keras.ops.reshape(codes, (batch, time, codes.shape[-1]))
+
+  def _predict(self, outputs, inputs):
+    """LSTM outputs [n, units] and the input frames [n, h, w, 3] -> the next frames [n, h, w, 3]."""
+    frames, mask = self.decoder(outputs)
+    return frames if mask is None else mask * frames + (1.0 - mask) * inputs
+
+  def observe(self, frames, state=None):
+    """Runs the LSTM over given frames (teacher forcing).
+
+    Args:
+      frames: [batch, time, size, size, 3] in [-1, 1].
+      state: [h, c] ([batch, units] each) to continue from, or None to start afresh.
+
+    Returns:
+      (predictions [batch, time, size, size, 3]: entry t predicts frame t + 1, state [h, c]).
+    """
+    outputs, hidden, cell = self.lstm(self._encode(frames), initial_state=state)
+    batch, time = keras.ops.shape(frames)[0], keras.ops.shape(frames)[1]
+    predictions = self._predict(keras.ops.reshape(outputs, (-1, outputs.shape[-1])),
+                                keras.ops.reshape(frames, (-1, self.size, self.size, 3)))
+    return keras.ops.reshape(predictions, (batch, time, self.size, self.size, 3)), [hidden, cell]
+
+  def call(self, frames):
+    return self.observe(frames)[0]
+
+  def step(self, frame, state):
+    """One frame in, the next frame out.
+
+    Args:
+      frame: [batch, size, size, 3].
+      state: [h, c] from `observe` or an earlier step.
+
+    Returns:
+      (the predicted next frame [batch, size, size, 3], the new state).
+    """
+    output, state = self.lstm.cell(self.encoder(frame), state)
+    return self._predict(output, frame), state
+
+  def rollout(self, context, future):
+    """Predicts `future` frames after `context`, feeding each prediction back as the next input.
+
+    Args:
+      context: [batch, k, size, size, 3] true frames, k >= 1.
+      future: number of frames to predict, >= 1.
+
+    Returns:
+      [batch, future, size, size, 3]: frames k, k + 1, ... of the clip.
+    """
+    predictions, state = self.observe(context)
+    frame = predictions[:, -1]
+    frames = [frame]
+    for _ in range(future - 1):
+      frame, state = self.step(frame, state)
+      frames.append(frame)
+    return keras.ops.stack(frames, axis=1)

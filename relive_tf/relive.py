@@ -1,0 +1,178 @@
+"""Reliving a photo: a trained conditional WGAN makes the video the photo could have come from."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from PIL import Image
+from PIL import ImageOps
+from PIL import UnidentifiedImageError
+
+from relive_tf.data import pipeline
+from relive_tf.data import synthetic
+from relive_tf.data import video_io
+from relive_tf.errors import UserError
+from relive_tf.metrics import image_quality
+from relive_tf.training import workdir as workdir_lib
+
+PHOTO_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
+_MATTE = (255, 255, 255)  # what shows through transparent pixels
+
+
+def _not_a_photo(path, reason):
+  return UserError(f"{path!r} {reason}: give a JPEG, PNG, BMP or WebP photo")
+
+
+def load_photo(path, size):
+  """Reads a photo as the conditional WGAN sees it.
+
+  Any size and aspect; grayscale, palette and 16-bit images become RGB, transparent pixels show
+  white, camera rotation (EXIF) is applied. The shorter side is resized to `size` and the longer one
+  center-cropped.
+
+  Args:
+    path: a JPEG, PNG, BMP or WebP file (the first frame of an animated one).
+    size: side of the square result in pixels.
+
+  Returns:
+    uint8 [size, size, 3].
+  """
+  if not os.path.isfile(path):
+    raise _not_a_photo(path, "is not a file" if os.path.exists(path) else "does not exist")
+  try:
+    with Image.open(path) as image:
+      if image.format not in PHOTO_FORMATS:
+        raise _not_a_photo(path, f"is a {image.format} image")
+      image = ImageOps.exif_transpose(image)
+      image.load()
+  except UnidentifiedImageError:
+    raise _not_a_photo(path, "is not an image") from None
+  except (OSError, Image.DecompressionBombError) as error:  # truncated, corrupt or huge
+    raise _not_a_photo(path, f"cannot be read ({error})") from None
+  image = _to_rgb(image)
+  width, height = image.size
+  scale = size / min(width, height)
+  resized = (max(size, round(width * scale)), max(size, round(height * scale)))
+  image = image.resize(resized, Image.Resampling.LANCZOS, reducing_gap=3.0)
+  left, top = (resized[0] - size) // 2, (resized[1] - size) // 2
+  return np.asarray(image.crop((left, top, left + size, top + size)), np.uint8)
+
+
+def _to_rgb(image):
+  """A PIL image of any mode -> RGB, alpha composited over the matte."""
+  if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    # 16-bit and float grayscale: scale to 8 bits by the image's own range rather than clipping.
+    values = np.asarray(image, np.float64)
+    low, high = values.min(), values.max()
+    scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+    image = Image.fromarray(np.round(scaled).astype(np.uint8), "L")
+  if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    matte = Image.new("RGBA", image.size, _MATTE + (255,))
+    return Image.alpha_composite(matte, image.convert("RGBA")).convert("RGB")
+  return image.convert("RGB")
+
+
+def relive_videos(generator, photo, num, seed):
+  """num videos made around one photo, each from its own noise.
+
+  Args:
+    generator: a trained cvgan.ConditionalGenerator.
+    photo: uint8 [size, size, 3].
+    num: number of videos.
+    seed: noise seed: the same seed gives the same videos.
+
+  Returns:
+    uint8 [num, frames, size, size, 3].
+  """
+  photos = tf.repeat(pipeline.to_float_video(photo)[None], num, axis=0)
+  noise = (tf.random.stateless_normal([num, generator.noise_dim], seed=[seed, 0])
+           if generator.noise_dim else None)
+  return pipeline.to_uint8_video(generator(photos, noise, training=False)).numpy()
+
+
+def _load_conditional_config(workdir):
+  """The config of a conditional WGAN workdir; a UserError for any other model type."""
+  config = workdir_lib.load_config(workdir)
+  if config.model_type != "cvgan":
+    raise UserError(f"{workdir!r} holds a {config.model_type!r} model; reliving a photo needs a "
+                    "conditional WGAN workdir ('cvgan', trained with configs/cvgan.py)")
+  return config
+
+
+def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
+  """Writes the video(s) a trained conditional WGAN makes around a photo.
+
+  Args:
+    workdir: a conditional WGAN workdir written by `relive train --config=configs/cvgan.py`.
+    photo: path of a JPEG, PNG, BMP or WebP image.
+    out: the video to write, GIF or MP4 by its extension.
+    num: videos to make from the photo, laid out side by side in one file.
+    seed: noise seed: the same seed gives the same videos.
+    side_by_side: put the photo, held still, to the left of the videos.
+
+  Returns:
+    out.
+  """
+  if num <= 0:
+    raise UserError(f"--num is {num}; ask for at least one video")
+  extension = os.path.splitext(out)[1].lower().lstrip(".")
+  if extension not in video_io.VIDEO_FORMATS:
+    raise UserError(f"--out is {out!r}; its extension must be one of {video_io.VIDEO_FORMATS}")
+  config = _load_conditional_config(workdir)
+  picture = load_photo(photo, config.data.size)
+  _, recipe, step = workdir_lib.restore_trained(workdir)
+  if num > 1 and not config.model.noise_dim:
+    logging.warning("this model has no noise (model.noise_dim=0): the %d videos are the same", num)
+  logging.info("reliving %s with %s at step %d (the photo is frame %d of %d)", photo, workdir, step,
+               recipe.condition_index, config.data.frames)
+  videos = relive_videos(recipe.generator, picture, num, seed)
+  if side_by_side:
+    still = np.repeat(picture[None, None], config.data.frames, axis=1)
+    videos = np.concatenate([still, videos], axis=0)
+  if os.path.dirname(out):
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+  video_io.write_video(out, video_io.tile_videos(videos, columns=len(videos)))
+  return out
+
+
+def conditioning_psnr(workdir, num_clips=64, data_seed=1, batch_size=16, seed=0):
+  """PSNR of a conditional WGAN's videos against held-out synthetic clips, frame by frame.
+
+  Each clip's frame at the conditioning index is the photo; the generated video is compared with
+  the whole clip. The baseline holds the photo still for every frame: what a model that only copies
+  the photo would score.
+
+  Args:
+    workdir: a conditional WGAN workdir.
+    num_clips: held-out clips, indices 0..num_clips-1 of the synthetic data drawn with `data_seed`
+      (training draws with config.seed; pick another seed to hold them out).
+    data_seed: seed of the held-out clips.
+    batch_size: clips per generator call.
+    seed: noise seed.
+
+  Returns:
+    A dict: "condition_index" (int), "step" (int), and float64 [frames] arrays "psnr" and
+    "still_psnr" (dB, the mean over clips of each frame's PSNR, pixels in [0, 1]).
+  """
+  config = _load_conditional_config(workdir)
+  if data_seed == config.seed:
+    raise UserError(f"data_seed is {data_seed}, the training seed: the clips would not be held out; "
+                    "pick another seed")
+  _, recipe, step = workdir_lib.restore_trained(workdir)
+  index, data = recipe.condition_index, config.data
+  generator = recipe.generator
+  psnr, still_psnr = [], []
+  for start in range(0, num_clips, batch_size):
+    clips = np.stack([synthetic.moving_digits_clip(data_seed, i, frames=data.frames, size=data.size)
+                      for i in range(start, min(start + batch_size, num_clips))])
+    photos = clips[:, index]
+    noise = (tf.random.stateless_normal([len(clips), generator.noise_dim], seed=[seed, start])
+             if generator.noise_dim else None)
+    videos = generator(pipeline.to_float_video(photos), noise, training=False)
+    psnr.append(image_quality.frame_psnr(pipeline.to_uint8_video(videos), clips).numpy())
+    still = np.repeat(photos[:, None], data.frames, axis=1)
+    still_psnr.append(image_quality.frame_psnr(still, clips).numpy())
+  return {"condition_index": index, "step": step,
+          "psnr": np.concatenate(psnr).astype(np.float64).mean(axis=0),
+          "still_psnr": np.concatenate(still_psnr).astype(np.float64).mean(axis=0)}

@@ -1,0 +1,271 @@
+"""The conditional WGAN: shapes and names, the L2 term, reliving photos of every kind, clear errors."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from relive_tf import losses
+from relive_tf import relive
+from relive_tf.data import pipeline
+from relive_tf.data import synthetic
+from relive_tf.errors import UserError
+from relive_tf.metrics import image_quality
+from relive_tf.models import cvgan
+from relive_tf.training import loop
+from relive_tf.training import recipes
+from relive_tf.training import workdir as workdir_lib
+
+
+def _generator(model, noise_dim=None):
+  return cvgan.ConditionalGenerator(
+      model.noise_dim if noise_dim is None else noise_dim, model.encoder_widths,
+      model.generator_widths, frames=32, size=64)
+
+
+def _photos(count, seed=0):
+  return np.random.default_rng(seed).uniform(-1, 1, (count, 64, 64, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("variant", ["default", "tiny"])
+def test_encoder_code_video_and_critic_score_shapes(make_config, variant):
+  model = make_config("cvgan", variant).model
+  generator = _generator(model)
+  photos = _photos(2)
+  noise = np.ones((2, model.noise_dim), np.float32)
+  assert generator.encoder(photos).shape == (2, 2, 4, 4, model.generator_widths[0])
+  assert generator.latent_code(photos, noise).shape == (
+      2, 2, 4, 4, model.generator_widths[0] + model.noise_dim)
+  video = generator(photos, noise)
+  assert video.shape == (2, 32, 64, 64, 3) and np.all(np.abs(video) <= 1.0)
+  critic = cvgan.ConditionalCritic(model.critic_widths, model.critic_norm)
+  assert critic(video, photos).shape == (2,)
+  assert critic.get_layer("disc1").kernel.shape[-2] == 6  # the video's 3 channels and the photo's
+
+
+def test_default_latent_code_is_the_posters(make_config):
+  model = make_config("cvgan", "default").model
+  assert _generator(model).encoder(_photos(1)).shape == (1, 2, 4, 4, 512)
+
+
+def test_weights_read_like_the_poster_when_built_through_streams(make_config):
+  model = make_config("cvgan", "tiny").model
+  generator = _generator(model)
+  photos, noise = _photos(1), np.zeros((1, model.noise_dim), np.float32)
+  foreground, _, _ = generator.streams(photos, noise)  # how the trainer first calls it
+  critic = cvgan.ConditionalCritic(model.critic_widths)
+  critic(foreground, photos)
+  paths = {v.path for v in generator.weights + critic.weights}
+  assert {f"generator/encoder/encode{i}/kernel" for i in range(1, 6)} <= paths
+  assert "generator/foreground_stream/deconv1/kernel" in paths
+  assert "generator/background_stream/deconv1/kernel" in paths
+  assert {f"discriminator/disc{i}/kernel" for i in range(1, 6)} <= paths
+
+
+def test_noise_gives_one_photo_several_videos(make_config):
+  model = make_config("cvgan", "tiny").model
+  generator = _generator(model)
+  photos = np.repeat(_photos(1), 2, axis=0)
+  noise = np.random.default_rng(0).normal(size=(2, model.noise_dim)).astype(np.float32)
+  video = generator(photos, noise)
+  assert not np.allclose(video[0], video[1], atol=1e-4)
+
+
+def test_a_generator_without_noise_takes_the_photo_alone(make_config):
+  generator = _generator(make_config("cvgan", "tiny").model, noise_dim=0)
+  assert generator(_photos(1)).shape == (1, 32, 64, 64, 3)
+
+
+@pytest.mark.parametrize("condition_frame,index", [
+    ("middle", 16), ("first", 0), ("7", 7), (31, 31)])
+def test_condition_frame_names_an_index(condition_frame, index):
+  assert cvgan.condition_index(condition_frame, frames=32) == index
+
+
+@pytest.mark.parametrize("condition_frame", ["last", "32", "-1", 40])
+def test_a_bad_condition_frame_is_refused(condition_frame):
+  with pytest.raises(UserError, match="model.condition_frame is .* from 0 to 31"):
+    cvgan.condition_index(condition_frame, frames=32)
+
+
+def test_conditioning_l2_loss_is_the_mean_squared_error_per_photo():
+  generated = tf.constant([0.0, 1.0, 0.5, 0.5], shape=[2, 1, 2, 1])
+  photo = tf.constant([0.0, 0.0, -0.5, 0.5], shape=[2, 1, 2, 1])
+  # Example errors: (0 + 1) / 2 = 0.5 and (1 + 0) / 2 = 0.5.
+  assert float(losses.conditioning_l2_loss(generated, photo)) == pytest.approx(0.5)
+  # One replica's 2 of 8 examples contribute their sum / 8.
+  assert float(losses.conditioning_l2_loss(generated, photo, global_batch_size=8)) == pytest.approx(
+      0.125)
+
+
+# The L2 term: a tiny model fit to one clip.
+
+def _fit_one_clip(make_config, steps):
+  """Conditioning-frame PSNR (dB) before and after `steps` updates of a tiny model on one clip.
+
+  Measured with batch statistics, as the L2 term sees the frame: batchnorm's moving averages
+  (momentum 0.99) take hundreds of steps to catch up.
+  """
+  config = make_config("cvgan", "tiny", train__batch_size=2, train__critic_steps=1,
+                       train__num_samples=2)
+  clip = pipeline.to_float_video(synthetic.moving_digits_clip(seed=0, index=3))
+  batch = {"index": tf.constant([0, 1], tf.int64), "video": tf.stack([clip, clip]),
+           "noise": tf.random.stateless_normal([2, config.model.noise_dim], seed=[0, 1])}
+  strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+  recipe = recipes.build(config, strategy, batch)
+  index = recipe.condition_index
+
+  def psnr():
+    video = recipe.generator(recipe.photos(batch), batch["noise"], training=True)
+    return float(tf.reduce_mean(image_quality.frame_psnr(video[:, index:index + 1],
+                                                         batch["video"][:, index:index + 1])))
+
+  before = psnr()
+  iterator = iter(strategy.experimental_distribute_dataset(
+      tf.data.Dataset.from_tensors(batch).repeat()))
+  for _ in range(steps):
+    recipe.train_step(iterator)
+  return before, psnr()
+
+
+def test_the_l2_term_pulls_the_conditioning_frame_to_the_photo(make_config):
+  before, after = _fit_one_clip(make_config, steps=30)
+  # The untrained generator scores about 12 dB; +5 dB is a squared error 3x smaller.
+  assert after > before + 5.0, (before, after)
+
+
+# Reliving photos end to end.
+
+@pytest.fixture(name="trained_workdir", scope="module")
+def trained_workdir_fixture(tmp_path_factory):
+  from conftest import load_config  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path_factory.mktemp("cvgan"))
+  config = load_config("cvgan", "tiny", train__num_steps=1, train__batch_size=2,
+                       train__critic_steps=1, train__num_samples=1)
+  loop.train_and_evaluate(config, workdir, tf.distribute.OneDeviceStrategy("/cpu:0"))
+  return workdir
+
+
+def test_the_shared_loop_writes_encoder_histograms(trained_workdir):
+  tags = set()
+  for path in tf.io.gfile.glob(os.path.join(trained_workdir, "tb", "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      tags |= {value.tag for value in event.summary.value}
+  assert {"generator/encoder/encode1/kernel", "generator/foreground_stream/deconv1/kernel",
+          "discriminator/disc1/kernel", "train/conditioning_l2", "train/samples"} <= tags
+
+
+def _write_image(path, mode, size, image_format):
+  rng = np.random.default_rng(len(path))
+  channels = {"L": None, "LA": 2, "RGB": 3, "RGBA": 4}[mode]
+  shape = size[::-1] if channels is None else (*size[::-1], channels)
+  Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(path, image_format)
+  return path
+
+
+PHOTO_KINDS = {
+    "landscape.jpg": ("RGB", (120, 80), "JPEG"),
+    "portrait_gray.jpg": ("L", (48, 100), "JPEG"),
+    "gray_alpha.png": ("LA", (300, 200), "PNG"),
+    "tiny.bmp": ("RGB", (20, 30), "BMP"),
+    "alpha.webp": ("RGBA", (100, 64), "WEBP"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PHOTO_KINDS))
+def test_every_image_kind_is_relived(trained_workdir, tmp_path, name):
+  photo = _write_image(str(tmp_path / name), *PHOTO_KINDS[name])
+  out = relive.relive(trained_workdir, photo, str(tmp_path / "video.gif"))
+  with Image.open(out) as gif:
+    assert (gif.n_frames, gif.size) == (32, (64, 64))
+
+
+def test_side_by_side_mp4_holds_the_photo_then_each_video(trained_workdir, tmp_path):
+  import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top (ffmpeg, for this test only)
+  ramp = np.linspace(0, 255, 80).astype(np.uint8)  # smooth, so that H.264 keeps it nearly intact
+  photo = str(tmp_path / "photo.png")
+  Image.fromarray(np.stack([np.tile(ramp, (64, 1))] * 3, axis=-1)).save(photo)
+  out = relive.relive(trained_workdir, photo, str(tmp_path / "out" / "video.mp4"), num=2,
+                      side_by_side=True)
+  frames = np.stack(imageio.mimread(out, format="FFMPEG"))
+  assert frames.shape == (32, 64, 3 * 64, 3)
+  assert np.abs(frames[:, :, 64:128].astype(np.float32) - frames[:, :, 128:]).mean() > 1  # own noise
+  # The left tile is the photo held still (up to H.264's loss).
+  still = relive.load_photo(photo, 64).astype(np.float32)
+  assert np.abs(frames[:, :, :64].astype(np.float32) - still).mean() < 4
+
+
+def test_photos_become_rgb_center_crops_of_the_shorter_side(tmp_path):
+  wide = np.zeros((128, 256, 3), np.uint8)
+  wide[..., 2] = 255
+  wide[:, 48:208] = (255, 0, 0)  # a red middle, blue sides cropped away
+  Image.fromarray(wide).save(tmp_path / "wide.png")
+  assert np.array_equal(relive.load_photo(str(tmp_path / "wide.png"), 64),
+                        np.broadcast_to(np.uint8([255, 0, 0]), (64, 64, 3)))
+  gray = relive.load_photo(_write_image(str(tmp_path / "gray.jpg"), "L", (64, 90), "JPEG"), 64)
+  assert gray.shape == (64, 64, 3) and np.array_equal(gray[..., 0], gray[..., 2])
+  clear = Image.new("RGBA", (64, 64), (10, 200, 30, 0))
+  clear.save(tmp_path / "clear.png")
+  assert np.all(relive.load_photo(str(tmp_path / "clear.png"), 64) == 255)  # white shows through
+
+
+def test_sixteen_bit_grayscale_keeps_its_contrast(tmp_path):
+  ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (64, 1))
+  Image.fromarray(ramp).save(tmp_path / "deep.png")
+  photo = relive.load_photo(str(tmp_path / "deep.png"), 64)
+  assert photo[0, 0, 0] == 0 and photo[0, -1, 0] == 255
+
+
+def test_bad_photos_are_refused_by_name(tmp_path):
+  (tmp_path / "notes.jpg").write_text("not an image")
+  Image.new("RGB", (64, 64)).save(tmp_path / "still.gif")
+  _write_image(str(tmp_path / "whole.jpg"), "RGB", (256, 256), "JPEG")
+  (tmp_path / "cut.jpg").write_bytes((tmp_path / "whole.jpg").read_bytes()[:2000])
+  for name, reason in [("missing.png", "does not exist"), ("notes.jpg", "is not an image"),
+                       ("still.gif", "is a GIF image"), ("cut.jpg", "cannot be read")]:
+    path = str(tmp_path / name)
+    with pytest.raises(UserError, match=f"{re.escape(path)}.* {reason}.*give a JPEG, PNG, BMP or WebP"):
+      relive.load_photo(path, 64)
+
+
+def test_a_workdir_of_another_model_type_is_refused(make_config, tmp_path):
+  workdir_lib.save_config(str(tmp_path), make_config("vgan", "tiny"))
+  photo = _write_image(str(tmp_path / "photo.png"), "RGB", (64, 64), "PNG")
+  with pytest.raises(UserError, match="holds a 'vgan' model.*conditional WGAN"):
+    relive.relive(str(tmp_path), photo, str(tmp_path / "video.gif"))
+
+
+def test_an_unknown_video_extension_is_refused(trained_workdir, tmp_path):
+  photo = _write_image(str(tmp_path / "photo.png"), "RGB", (64, 64), "PNG")
+  with pytest.raises(UserError, match="extension must be one of"):
+    relive.relive(trained_workdir, photo, str(tmp_path / "video.avi"))
+
+
+def _relive_command(*flags):
+  command = os.path.join(os.path.dirname(sys.executable), "relive")
+  return subprocess.run([command, "relive", *flags], capture_output=True, text=True, check=False)
+
+
+def test_the_cli_relives_a_photo(trained_workdir, tmp_path):
+  photo = _write_image(str(tmp_path / "photo.png"), "RGBA", (64, 96), "PNG")
+  done = _relive_command(f"--workdir={trained_workdir}", f"--photo={photo}",
+                         f"--out={tmp_path / 'video.gif'}")
+  assert done.returncode == 0, done.stderr
+  with Image.open(tmp_path / "video.gif") as gif:
+    assert (gif.n_frames, gif.size) == (32, (64, 64))
+
+
+def test_the_cli_names_a_file_that_is_not_an_image_without_a_traceback(trained_workdir, tmp_path):
+  not_a_photo = tmp_path / "notes.jpg"
+  not_a_photo.write_text("not an image")
+  done = _relive_command(f"--workdir={trained_workdir}", f"--photo={not_a_photo}",
+                         f"--out={tmp_path / 'video.gif'}")
+  assert done.returncode == 1
+  assert f"relive relive: error: '{not_a_photo}' is not an image" in done.stderr
+  assert "Traceback" not in done.stderr
+  assert not os.path.exists(tmp_path / "video.gif")

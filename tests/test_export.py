@@ -1,0 +1,329 @@
+"""SavedModel exports for TF Serving: versions, atomicity, signatures, warm-up requests, the check."""
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_serving.apis import prediction_log_pb2
+from tensorflow_serving.config import model_server_config_pb2
+
+from relive_tf import export
+from relive_tf import generate
+from relive_tf import relive
+from relive_tf.data import pipeline
+from relive_tf.data import synthetic
+from relive_tf.errors import UserError
+from relive_tf.training import loop
+from relive_tf.training import workdir as workdir_lib
+
+VENV_BIN = os.path.dirname(sys.executable)
+MODEL_TYPES = ("vgan", "cvgan", "lstm")
+LSTM_CLIP_FRAMES = 6
+# Tiny networks, trained for one step: what matters is that the trained weights are exported.
+TINY = {
+    "vgan": dict(model__noise_dim=8, model__generator_widths=(16, 8, 8, 4),
+                 model__critic_widths=(4, 8, 8, 8), train__critic_steps=1),
+    "cvgan": dict(model__encoder_widths=(4, 8, 8, 8), model__generator_widths=(16, 8, 8, 4),
+                  model__critic_widths=(4, 8, 8, 8), train__critic_steps=1),
+    "lstm": dict(model__encoder_widths=(4, 8, 8, 8), model__embedding_dim=16, model__lstm_units=16,
+                 model__decoder_widths=(8, 8, 8, 4), data__frames=LSTM_CLIP_FRAMES,
+                 train__context_frames=3),
+}
+
+
+@pytest.fixture(name="workdirs", scope="module")
+def workdirs_fixture(tmp_path_factory):
+  """model type -> a workdir trained for one step."""
+  from conftest import load_config  # pylint: disable=g-import-not-at-top
+  workdirs = {}
+  for model_type in MODEL_TYPES:
+    config = load_config(model_type, "tiny", train__num_steps=1, train__batch_size=2,
+                         train__num_samples=2, **TINY[model_type])
+    workdirs[model_type] = str(tmp_path_factory.mktemp(f"{model_type}_workdir"))
+    loop.train_and_evaluate(config, workdirs[model_type], tf.distribute.OneDeviceStrategy("/cpu:0"))
+  return workdirs
+
+
+@pytest.fixture(name="exports", scope="module")
+def exports_fixture(workdirs, tmp_path_factory):
+  """model type -> version 1 of it under one export root (which also holds a README); read only."""
+  root = tmp_path_factory.mktemp("export")
+  (root / "README.md").write_text("not a model")
+  return {model_type: export.export(workdir, str(root / model_type))
+          for model_type, workdir in workdirs.items()}
+
+
+def _network(workdir):
+  recipe = workdir_lib.restore_trained(workdir)[1]
+  return recipe.predictor if hasattr(recipe, "predictor") else recipe.generator
+
+
+def _max_difference(first, second):
+  return int(np.max(np.abs(first.astype(np.int64) - second.astype(np.int64))))
+
+
+def _entries(folder):
+  return sorted(os.listdir(folder))
+
+
+def _clip(frames):
+  return synthetic.moving_digits_clip(3, 5, frames=frames, size=64)
+
+
+# Versions and where they are written.
+
+
+def test_exports_are_numbered_versions_side_by_side(workdirs, tmp_path):
+  model_dir = str(tmp_path / "vgan")
+  first = export.export(workdirs["vgan"], model_dir)
+  second = export.export(workdirs["vgan"], model_dir)
+  assert (first, second) == (os.path.join(model_dir, "1"), os.path.join(model_dir, "2"))
+  assert _entries(model_dir) == ["1", "2"]  # and no temporary folder left behind
+  assert export.model_versions(model_dir) == [1, 2]
+
+
+def test_an_existing_version_is_refused_and_kept(workdirs, exports):
+  model_dir = os.path.dirname(exports["vgan"])
+  saved_model = os.path.join(exports["vgan"], "saved_model.pb")
+  before = os.stat(saved_model).st_mtime_ns
+  with pytest.raises(UserError, match="already exists"):
+    export.export(workdirs["vgan"], model_dir, version=1)
+  assert os.stat(saved_model).st_mtime_ns == before
+  assert _entries(model_dir) == ["1"]
+
+
+def test_an_explicit_version_is_used(workdirs, tmp_path):
+  path = export.export(workdirs["vgan"], str(tmp_path / "vgan"), version=7)
+  assert path == str(tmp_path / "vgan" / "7")
+
+
+@pytest.mark.parametrize("version", [0, -3])
+def test_a_version_below_one_is_refused(workdirs, tmp_path, version):
+  with pytest.raises(UserError, match="positive integers"):
+    export.export(workdirs["vgan"], str(tmp_path / "vgan"), version=version)
+
+
+def test_a_version_folder_as_export_dir_is_refused(workdirs, tmp_path):
+  with pytest.raises(UserError, match="export/NAME"):
+    export.export(workdirs["vgan"], str(tmp_path / "vgan" / "3"))
+
+
+def test_an_interrupted_export_leaves_no_version_folder(workdirs, tmp_path, monkeypatch):
+  def fail_midway(export_path, model_name, requests):
+    del model_name, requests
+    assert os.path.isfile(os.path.join(export_path, "saved_model.pb"))  # half written
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(export, "_write_warmup_requests", fail_midway)
+  with pytest.raises(KeyboardInterrupt):
+    export.export(workdirs["vgan"], str(tmp_path / "vgan"))
+  assert _entries(tmp_path / "vgan") == []
+  assert not os.path.exists(tmp_path / export.MODELS_CONFIG)
+
+
+def test_models_config_lists_every_exported_model(exports):
+  root = os.path.dirname(os.path.dirname(exports["vgan"]))
+  with open(os.path.join(root, export.MODELS_CONFIG)) as f:
+    config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
+  entries = [(c.name, c.base_path, c.model_platform) for c in config.model_config_list.config]
+  assert entries == [(name, f"/models/{name}", "tensorflow") for name in sorted(MODEL_TYPES)]
+
+
+# What the SavedModels hold.
+
+
+def test_a_clean_process_without_relive_tf_serves_what_the_keras_models_compute(workdirs, exports,
+                                                                                 tmp_path):
+  noise = tf.random.stateless_normal([3, 8], seed=[4, 2]).numpy()
+  photos = _clip(3)
+  context = _clip(2)[None]  # 2 frames: not the training context length
+  np.savez(tmp_path / "inputs.npz", noise=noise, photos=photos, context=context)
+  script = textwrap.dedent("""
+      import sys
+      sys.modules["relive_tf"] = None  # importing relive_tf now fails
+      import numpy as np
+      import tensorflow as tf
+      vgan, cvgan, lstm = (tf.saved_model.load(path).signatures for path in sys.argv[1:])
+      inputs = np.load("inputs.npz")
+      np.savez("outputs.npz",
+               video=vgan["serving_default"](noise=inputs["noise"])["video"],
+               sample=vgan["sample"](count=tf.constant(2), seed=tf.constant(7, tf.int64))["video"],
+               relived=cvgan["serving_default"](photo=inputs["photos"])["video"],
+               frames=lstm["serving_default"](context=inputs["context"],
+                                              future=tf.constant(3))["frames"])
+      assert not [name for name in sys.modules if name.startswith("relive_tf.")]
+      """)
+  env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+  subprocess.run([sys.executable, "-I", "-c", script, exports["vgan"], exports["cvgan"],
+                  exports["lstm"]], cwd=tmp_path, env=env, check=True)
+  outputs = np.load(tmp_path / "outputs.npz")
+  generator = _network(workdirs["vgan"])
+  expected = {
+      "video": pipeline.to_uint8_video(generator(noise, training=False)).numpy(),
+      "sample": generate.sample_videos(generator, 2, 7),  # what `relive generate --seed=7` writes
+      "relived": np.concatenate([relive.relive_videos(_network(workdirs["cvgan"]), photo, 1, 0)
+                                 for photo in photos]),
+      "frames": pipeline.to_uint8_video(
+          _network(workdirs["lstm"]).rollout(pipeline.to_float_video(context), 3)).numpy(),
+  }
+  for name, value in expected.items():
+    assert outputs[name].dtype == np.uint8, name
+    assert outputs[name].shape == value.shape, name
+    assert _max_difference(outputs[name], value) <= export.CHECK_TOLERANCE, name
+  assert expected["video"].shape == (3, 32, 64, 64, 3)
+  assert expected["frames"].shape == (1, 3, 64, 64, 3)
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_the_warmup_file_holds_one_request_per_signature_and_each_runs(exports, model_type):
+  records = tf.data.TFRecordDataset(os.path.join(exports[model_type], export.WARMUP_FILE))
+  requests = [prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+              for record in records]
+  model = tf.saved_model.load(exports[model_type])
+  assert sorted(r.model_spec.signature_name for r in requests) == sorted(model.signatures)
+  for request in requests:
+    assert request.model_spec.name == model_type
+    inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+    (output,) = model.signatures[request.model_spec.signature_name](**inputs).values()
+    assert output.dtype == tf.uint8 and output.shape[2:] == (64, 64, 3)
+
+
+SIGNATURES = {
+    "vgan": {"serving_default": {"noise": ("DT_FLOAT", "(-1, 8)")},
+             "sample": {"count": ("DT_INT32", "()"), "seed": ("DT_INT64", "()")}},
+    "cvgan": {"serving_default": {"photo": ("DT_UINT8", "(-1, 64, 64, 3)")},
+              "relive_image": {"image_bytes": ("DT_STRING", "(-1)")}},
+    "lstm": {"serving_default": {"context": ("DT_UINT8", "(-1, -1, 64, 64, 3)"),
+                                 "future": ("DT_INT32", "()")}},
+}
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_saved_model_cli_lists_the_signatures(exports, model_type):
+  shown = subprocess.run([os.path.join(VENV_BIN, "saved_model_cli"), "show", "--dir",
+                          exports[model_type], "--all"], capture_output=True, text=True,
+                         check=True).stdout
+  listed = {}
+  for block in shown.split("signature_def['")[1:]:
+    name, body = block.split("']", 1)
+    inputs = re.findall(r"inputs\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: (.+)", body)
+    listed[name] = {input_name: (dtype, shape) for input_name, dtype, shape in inputs}
+  del listed["__saved_model_init_op"]
+  assert listed == SIGNATURES[model_type]
+
+
+# Bad requests.
+
+
+BAD_SHAPES = [
+    ("vgan", "serving_default", {"noise": np.zeros([2, 5], np.float32)}, r"noise \[2,5\]"),
+    ("vgan", "sample", {"count": np.array([2], np.int32), "seed": np.array(0)}, r"count \[1\]"),
+    ("cvgan", "serving_default", {"photo": np.zeros([1, 32, 32, 3], np.uint8)},
+     r"photo \[1,32,32,3\]"),
+    ("lstm", "serving_default", {"context": np.zeros([1, 2, 32, 32, 3], np.uint8),
+                                 "future": np.array(1, np.int32)}, r"context \[1,2,32,32,3\]"),
+]
+
+
+@pytest.mark.parametrize("model_type, signature, inputs, message", BAD_SHAPES)
+def test_a_wrong_shape_is_rejected_naming_the_input(exports, model_type, signature, inputs,
+                                                    message):
+  function = tf.saved_model.load(exports[model_type]).signatures[signature]
+  with pytest.raises(tf.errors.InvalidArgumentError, match=f"Shape of tensor {message}"):
+    function(**{name: tf.constant(value) for name, value in inputs.items()})
+
+
+@pytest.mark.parametrize("model_type, inputs, name", [
+    ("vgan", {"noise": tf.zeros([2, 8], tf.int32)}, "noise"),
+    ("cvgan", {"photo": tf.zeros([1, 64, 64, 3], tf.float32)}, "photo"),
+    ("lstm", {"context": tf.zeros([1, 2, 64, 64, 3], tf.uint8), "future": tf.constant(1, tf.int64)},
+     "future"),
+])
+def test_a_wrong_dtype_is_rejected_naming_the_input(exports, model_type, inputs, name):
+  model = tf.saved_model.load(exports[model_type])
+  with pytest.raises(TypeError, match=f"name='{name}'"):
+    model.serving_default(**inputs)
+
+
+@pytest.mark.parametrize("model_type, signature, inputs, message", [
+    ("vgan", "sample", {"count": np.array(0, np.int32), "seed": np.array(0)},
+     "input count must be from 1 to"),
+    ("vgan", "sample", {"count": np.array(export.MAX_SAMPLE_COUNT + 1, np.int32),
+                        "seed": np.array(0)}, "input count must be from 1 to"),
+    ("lstm", "serving_default", {"context": _clip(4)[None], "future": np.array(3, np.int32)},
+     f"context frames \\+ future at most {LSTM_CLIP_FRAMES}"),
+    ("lstm", "serving_default", {"context": _clip(2)[None], "future": np.array(0, np.int32)},
+     "input future must be at least 1"),
+    ("cvgan", "relive_image", {"image_bytes": np.array([b"GIF89a not a photo"])},
+     "input image_bytes must hold JPEG or PNG files"),
+])
+def test_a_value_out_of_range_is_rejected_naming_the_input(exports, model_type, signature, inputs,
+                                                           message):
+  function = tf.saved_model.load(exports[model_type]).signatures[signature]
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    function(**{name: tf.constant(value) for name, value in inputs.items()})
+
+
+# Encoded photos.
+
+
+def test_decode_photos_center_crops_the_longer_side():
+  image = np.random.default_rng(0).integers(0, 256, [64, 160, 3], np.uint8)
+  photos = export.decode_photos(tf.stack([tf.io.encode_png(image)]), 64).numpy()
+  np.testing.assert_array_equal(photos, image[None, :, 48:112])
+
+
+def test_decode_photos_resizes_the_shorter_side_of_a_jpeg():
+  image = np.zeros([200, 128, 3], np.uint8) + np.array([200, 40, 90], np.uint8)
+  (photo,) = export.decode_photos(tf.stack([tf.io.encode_jpeg(image, quality=100)]), 64).numpy()
+  assert photo.shape == (64, 64, 3)
+  assert np.abs(photo.astype(int) - [200, 40, 90]).max() <= 3
+
+
+def test_an_encoded_photo_gives_the_video_of_its_pixels(exports):
+  signatures = tf.saved_model.load(exports["cvgan"]).signatures
+  photos = _clip(2)
+  encoded = tf.stack([tf.io.encode_png(photo) for photo in photos])
+  from_bytes = signatures["relive_image"](image_bytes=encoded)["video"].numpy()
+  from_pixels = signatures["serving_default"](photo=photos)["video"].numpy()
+  np.testing.assert_array_equal(from_bytes, from_pixels)
+
+
+# --check.
+
+
+def test_check_passes_for_a_faithful_export(workdirs, tmp_path):
+  path = export.export(workdirs["lstm"], str(tmp_path / "lstm"), check=True)
+  assert path == str(tmp_path / "lstm" / "1")
+
+
+def test_check_fails_on_a_difference_and_publishes_nothing(workdirs, tmp_path, monkeypatch):
+  faithful = export.VideoWGANExport.reference_outputs
+
+  def off_by_two(self, signature, inputs):
+    return {name: np.clip(value.astype(np.int64) + 2, 0, 255).astype(np.uint8)
+            for name, value in faithful(self, signature, inputs).items()}
+
+  monkeypatch.setattr(export.VideoWGANExport, "reference_outputs", off_by_two)
+  with pytest.raises(export.ExportCheckError, match="differs from the in-memory model by up to"):
+    export.export(workdirs["vgan"], str(tmp_path / "vgan"), check=True)
+  assert _entries(tmp_path / "vgan") == []
+
+
+# The command line.
+
+
+def test_cli_refuses_an_existing_version_with_a_message_and_no_traceback(workdirs, exports):
+  result = subprocess.run(
+      [os.path.join(VENV_BIN, "relive"), "export", f"--workdir={workdirs['vgan']}",
+       f"--export_dir={os.path.dirname(exports['vgan'])}", "--version=1"],
+      capture_output=True, text=True, check=False)
+  assert result.returncode == 1
+  assert "relive export: error:" in result.stderr and "already exists" in result.stderr
+  assert "Traceback" not in result.stderr

@@ -1,0 +1,313 @@
+"""Tests of `relive gallery`: the static page, its media, and how it looks in headless Chromium."""
+
+import html.parser
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from configs import cvgan as cvgan_config
+from configs import lstm as lstm_config
+from configs import vgan as vgan_config
+from relive_tf import evaluate_gan
+from relive_tf import evaluate_predictor
+from relive_tf import gallery
+from relive_tf.errors import UserError
+from relive_tf.metrics import features
+from relive_tf.training import loop
+from relive_tf.training import workdir as workdir_lib
+
+_FRAMES, _SIZE, _STEPS, _NUM_VIDEOS = 16, 32, 2, 3
+_LSTM_FRAMES, _LSTM_CONTEXT = 6, 3
+_REPO = pathlib.Path(__file__).resolve().parent.parent
+_CHROMIUM = "/usr/bin/chromium"
+_CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _tiny_config(config_module):
+  """The tiny variant at 32x32, trained for two steps of batch 2 (one critic update per step)."""
+  config = config_module.get_config("tiny").unlock()
+  config.data.frames, config.data.size = _FRAMES, _SIZE
+  config.train.num_steps, config.train.batch_size, config.train.num_samples = _STEPS, 2, 2
+  if "critic_steps" in config.train:
+    config.train.critic_steps = 1
+  return config
+
+
+@pytest.fixture(scope="module")
+def workdirs(tmp_path_factory):
+  """Tiny vgan, cvgan and lstm workdirs trained for two steps, with `relive evaluate` reports for
+  the vgan and the lstm, and a workdir holding only a config (no checkpoint saved yet)."""
+  paths = {kind: str(tmp_path_factory.mktemp(kind)) for kind in ("vgan", "cvgan", "lstm")}
+  loop.train_and_evaluate(_tiny_config(vgan_config).lock(), paths["vgan"])
+  loop.train_and_evaluate(_tiny_config(cvgan_config).lock(), paths["cvgan"])
+  config = _tiny_config(lstm_config)
+  config.data.frames, config.train.context_frames = _LSTM_FRAMES, _LSTM_CONTEXT
+  loop.train_and_evaluate(config.lock(), paths["lstm"])
+
+  feature_network = str(tmp_path_factory.mktemp("features"))
+  features.train_feature_network(feature_network, frames=_FRAMES, size=_SIZE, width=4,
+                                 embedding_dim=8, num_steps=1, batch_size=2, eval_clips=2)
+  reports = {
+      "vgan": evaluate_gan.evaluate_gan(paths["vgan"], num_samples=4, batch_size=2,
+                                        feature_network=feature_network),
+      "lstm": evaluate_predictor.evaluate_predictor(
+          paths["lstm"], future=_LSTM_FRAMES - _LSTM_CONTEXT, num_clips=2, batch_size=2),
+  }
+  paths["untrained"] = str(tmp_path_factory.mktemp("not_started"))
+  shutil.copy(os.path.join(paths["vgan"], "config.json"), paths["untrained"])
+  return {**paths, "reports": reports}
+
+
+_ORDER = ("vgan", "cvgan", "lstm", "untrained")
+
+
+@pytest.fixture(scope="module")
+def site(workdirs, tmp_path_factory):
+  """The gallery of all four workdirs: (path of index.html, its text)."""
+  out_dir = str(tmp_path_factory.mktemp("site"))
+  index = gallery.build_gallery([workdirs[kind] for kind in _ORDER], out_dir,
+                                num_videos=_NUM_VIDEOS)
+  return index, pathlib.Path(index).read_text()
+
+
+def _section(text, kind):
+  """The HTML of one workdir's section (sections are numbered in _ORDER)."""
+  start = text.index(f'<section id="run-{_ORDER.index(kind)}"')
+  return text[start:text.index("</section>", start)]
+
+
+def _media(index, kind):
+  """The media folder of one workdir's section."""
+  return next((pathlib.Path(index).parent / "media").glob(f"{_ORDER.index(kind):02d}_*"))
+
+
+def _png(path):
+  return np.asarray(Image.open(path).convert("RGB"))
+
+
+class _Links(html.parser.HTMLParser):
+  """Every src, href and data-gif attribute of a page."""
+
+  def __init__(self):
+    super().__init__()
+    self.urls = []
+
+  def handle_starttag(self, tag, attrs):
+    self.urls.extend(value for name, value in attrs if name in ("src", "href", "data-gif"))
+
+
+def _page_files(index, text):
+  """The local files a page refers to, and the references that are not local files."""
+  parser = _Links()
+  parser.feed(text)
+  files, others = [], []
+  for url in parser.urls:
+    if url.startswith("#") or url == "data:,":
+      continue
+    if ":" in url or url.startswith("/"):
+      others.append(url)
+    else:
+      files.append(pathlib.Path(index).parent / url)
+  return files, others
+
+
+def test_gallery_refers_only_to_media_files_beside_the_page(site):
+  index, text = site
+  files, others = _page_files(index, text)
+  assert others == []
+  assert files and all(path.is_file() for path in files)
+  assert all(pathlib.Path(index).parent / "media" in path.parents for path in files)
+
+
+def test_gallery_writes_each_sampled_video_as_h264_mp4_and_animated_gif(site):
+  index, _ = site
+  samples = sorted(_media(index, "vgan").glob("sample_*"))
+  assert [path.name for path in samples] == [
+      f"sample_{i:02d}.{ext}" for i in range(_NUM_VIDEOS) for ext in ("gif", "mp4")]
+  for path in samples:
+    data = path.read_bytes()
+    if path.suffix == ".mp4":
+      assert b"avc1" in data  # the H.264 sample entry
+    else:
+      assert data.startswith(b"GIF89a") and b"NETSCAPE2.0" in data  # a looping animation
+
+
+def test_gallery_shows_model_type_config_step_curves_and_gan_distances(site, workdirs):
+  _, text = site
+  section = _section(text, "vgan")
+  assert f'<span class="badge">vgan</span> <span class="step">step {_STEPS}</span>' in section
+  assert "<dt>model.generator_widths</dt><dd>64, 32, 16, 8</dd>" in section
+  assert "<dt>train.critic_steps</dt><dd>1</dd>" in section
+  for tag in ("critic_loss", "generator_loss", "wasserstein_estimate"):
+    assert f"curve_train_{tag}.svg" in section
+  distances = workdirs["reports"]["vgan"]["distances"]
+  assert "<th>real vs real (floor)</th>" in section and "<th>untrained generator</th>" in section
+  assert f"<td>{distances['generated']['frechet']:.3g}</td>" in section
+
+
+def test_cvgan_section_shows_held_out_photos_beside_relived_videos_and_real_clips(site, workdirs):
+  index, text = site
+  section, media = _section(text, "cvgan"), _media(index, "cvgan")
+  config = workdir_lib.load_config(workdirs["cvgan"])
+  clips = gallery.held_out_clips(config, _NUM_VIDEOS)
+  for i, clip in enumerate(clips):
+    np.testing.assert_array_equal(_png(media / f"photo_{i:02d}.png"), clip[_FRAMES // 2])
+    for name in (f"relived_{i:02d}_0", f"relived_{i:02d}_1", f"real_{i:02d}"):
+      assert (media / f"{name}.mp4").is_file() and (media / f"{name}.gif").is_file()
+  assert section.count('<div class="card">') == _NUM_VIDEOS
+  assert "curve_train_conditioning_l2.svg" in section
+
+
+def test_lstm_section_shows_context_prediction_and_truth_strips_and_the_report(site, workdirs):
+  index, text = site
+  section, media = _section(text, "lstm"), _media(index, "lstm")
+  clips = gallery.held_out_clips(workdir_lib.load_config(workdirs["lstm"]), _NUM_VIDEOS)
+  future = _LSTM_FRAMES - _LSTM_CONTEXT
+  for i, clip in enumerate(clips):
+    context, truth = _png(media / f"context_{i:02d}.png"), _png(media / f"truth_{i:02d}.png")
+    np.testing.assert_array_equal(context[:, -_SIZE:], clip[_LSTM_CONTEXT - 1])
+    np.testing.assert_array_equal(truth[:, :_SIZE], clip[_LSTM_CONTEXT])
+    assert _png(media / f"prediction_{i:02d}.png").shape == (_SIZE, future * (_SIZE + 2) - 2, 3)
+  mean = workdirs["reports"]["lstm"]["mean"]
+  assert f"<th>copy last</th><td>{mean['copy_last_frame']['mse']:.3g}</td>" in section
+  for metric in ("mse", "psnr", "ssim"):
+    assert (media / f"evaluation_predictor_step{_STEPS}_{metric}.png").is_file()
+
+
+def test_gallery_says_when_a_workdir_has_no_checkpoint(site):
+  _, text = site
+  section = _section(text, "untrained")
+  assert '<span class="step">no checkpoint</span>' in section
+  assert "No checkpoint yet: train this workdir first" in section
+  assert "<video" not in section
+
+
+def test_gallery_rejects_a_missing_workdir(tmp_path):
+  with pytest.raises(UserError, match="does not exist"):
+    gallery.build_gallery([str(tmp_path / "missing")], str(tmp_path / "site"))
+
+
+def test_gallery_rejects_an_empty_workdir(tmp_path):
+  (tmp_path / "empty").mkdir()
+  with pytest.raises(UserError, match="is empty"):
+    gallery.build_gallery([str(tmp_path / "empty")], str(tmp_path / "site"))
+
+
+def test_gallery_refuses_an_out_folder_holding_other_files(workdirs, tmp_path):
+  (tmp_path / "notes.txt").write_text("mine")
+  with pytest.raises(UserError, match="holds other files"):
+    gallery.build_gallery([workdirs["untrained"]], str(tmp_path))
+  assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_gallery_rebuilt_in_place_drops_the_old_media(workdirs, tmp_path):
+  (tmp_path / "media" / "00_old").mkdir(parents=True)
+  (tmp_path / "media" / "00_old" / "sample_00.gif").write_bytes(b"GIF89a")
+  (tmp_path / "index.html").write_text("<html>the gallery built before</html>")
+  index = gallery.build_gallery([workdirs["untrained"]], str(tmp_path))
+  assert not (tmp_path / "media" / "00_old").exists()
+  assert "No checkpoint yet" in pathlib.Path(index).read_text()
+
+
+def test_cli_gallery_reports_a_missing_workdir_without_a_traceback(workdirs, tmp_path):
+  missing = tmp_path / "missing"
+  result = subprocess.run(
+      [sys.executable, "-c", "import sys; from relive_tf import cli; cli.run(sys.argv)", "gallery",
+       f"--workdir={workdirs['untrained']}", f"--workdir={missing}", f"--out={tmp_path / 'site'}"],
+      capture_output=True, text=True, check=False)
+  assert result.returncode == 1
+  assert f"relive gallery: error: workdir '{missing}' does not exist" in result.stderr
+  assert "Traceback" not in result.stderr
+
+
+def test_read_scalars_takes_the_resumed_run_value_of_a_repeated_step(tmp_path):
+  for run, values in enumerate(([1.0, 2.0, 3.0], [20.0, 30.0, 40.0])):
+    writer = tf.summary.create_file_writer(str(tmp_path), filename_suffix=f".run{run}")
+    with writer.as_default():
+      for step, value in enumerate(values, start=1 + run):
+        tf.summary.scalar("train/loss", value, step=step)
+      tf.summary.scalar("train/loss", float("nan"), step=9)
+      tf.summary.histogram("weights", [1.0, 2.0], step=1)
+    writer.close()
+  steps, values = gallery.read_scalars(str(tmp_path))["train/loss"]
+  assert steps.tolist() == [1, 2, 3, 4]
+  np.testing.assert_allclose(values, [1.0, 20.0, 30.0, 40.0])
+  assert list(gallery.read_scalars(str(tmp_path))) == ["train/loss"]
+
+
+@pytest.mark.parametrize("values", [[0.5], [2.0, 2.0, 2.0], [3.0, -1.0, 7.5]])
+def test_curve_svg_is_a_sized_svg_document_with_the_curve(values):
+  svg = gallery.curve_svg("train/loss", np.arange(len(values)) * 10, np.array(values))
+  root = ElementTree.fromstring(svg)
+  namespace = "{http://www.w3.org/2000/svg}"
+  assert root.tag == f"{namespace}svg" and root.get("width") == "320"
+  points = root.find(f"{namespace}polyline").get("points").split()
+  assert len(points) == len(values)
+  assert all(np.isfinite(float(c)) for point in points for c in point.split(","))
+
+
+def _browser():
+  """Playwright's sync API and Debian's Chromium, installed by .ci/install_browser.sh if missing;
+  the test is skipped, saying why, only where the browser cannot be installed."""
+  try:
+    from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    pytest.skip("Playwright for Python is not installed: pip install -r requirements.txt")
+  if not os.path.exists(_CHROMIUM):
+    result = subprocess.run(["bash", str(_REPO / ".ci" / "install_browser.sh")],
+                            capture_output=True, text=True, check=False)
+    if result.returncode or not os.path.exists(_CHROMIUM):
+      pytest.skip(f"no browser: {_CHROMIUM} is missing and .ci/install_browser.sh could not "
+                  f"install it: {result.stderr.strip()[-300:]}")
+  return sync_playwright
+
+
+def test_gallery_loads_in_headless_chromium_with_every_video_and_image_playing(site, tmp_path):
+  sync_playwright = _browser()
+  index, text = site
+  with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=_CHROMIUM, args=_CHROMIUM_ARGS)
+    try:
+      page = browser.new_page(viewport={"width": 1200, "height": 900})
+      problems, remote = [], []
+      page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+      page.on("pageerror", lambda error: problems.append(str(error)))
+      page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+      page.on("request", lambda request: remote.append(request.url)
+              if not request.url.startswith(("file:", "data:")) else None)
+      page.goto(pathlib.Path(index).as_uri(), wait_until="load")
+      page.wait_for_function(
+          "[...document.querySelectorAll('video')].every(v => v.readyState >= 2 || v.error)",
+          timeout=30_000)
+      images = page.evaluate(
+          "[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth])")
+      videos = page.evaluate(
+          "[...document.querySelectorAll('video')].map(v => "
+          "[v.getAttribute('src'), v.readyState, v.error && v.error.code, v.videoWidth])")
+      gifs = page.evaluate("""Promise.all([...document.querySelectorAll('a[href$=".gif"]')].map(
+          a => new Promise(done => { const i = new Image(); i.onload = () => done(i.naturalWidth);
+                                     i.onerror = () => done(0); i.src = a.href; })))""")
+      screenshot = tmp_path / "gallery.png"
+      page.screenshot(path=str(screenshot), full_page=True)
+    finally:
+      browser.close()
+  print(f"screenshot: {screenshot}")
+  assert problems == [] and remote == []
+  # Every MP4 of the page plays: none fell back to its GIF.
+  assert len(videos) == text.count("<video") >= 6 * _NUM_VIDEOS
+  assert all(ready >= 2 and error is None and width > 0
+             for _, ready, error, width in videos), videos
+  assert len(images) >= 4 and all(width for _, width in images), images
+  # Each tile links its GIF, which loads at the width of the MP4 beside it.
+  assert gifs == [width for _, _, _, width in videos]
+  assert screenshot.stat().st_size > 0

@@ -1,0 +1,312 @@
+"""`relive prepare`: every layout, skipped files and their reasons, pixels, splits, resuming, training.
+
+Fixture videos are written here with cv2.VideoWriter (MJPEG .avi); most tests use 8-frame clips of
+16x16 pixels, the training test the full 32 frames of 64x64.
+"""
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from relive_tf.data import layouts
+from relive_tf.data import prepare
+from relive_tf.data import shards
+from relive_tf.errors import UserError
+from test_video_read import expected_frames
+from test_video_read import mean_abs_error
+from test_video_read import smooth_video
+from test_video_read import truncate
+from test_video_read import write_avi
+from test_video_read import write_strip
+
+FRAMES, SIZE = 8, 16
+# Mean absolute error of MJPEG fixture + JPEG shard against the source pixels, in 0..255 levels.
+MAX_MEAN_ERROR = 4
+
+
+def run(source, out, layout="folder", **settings):
+  settings = dict(dict(frames=FRAMES, size=SIZE, test_fraction=0.0, workers=2), **settings)
+  return prepare.prepare(layout=layout, source=str(source), out=str(out), **settings)
+
+
+def records(out, split="train", frames=FRAMES, size=SIZE):
+  return [{key: value.numpy() for key, value in record.items()}
+          for record in shards.clip_records(str(out), split=split, frames=frames, size=size)]
+
+
+def reasons(manifest, source):
+  return {os.path.relpath(entry["path"], source): entry["reason"] for entry in manifest["skipped"]}
+
+
+def ucf101_tree(root, classes, groups, frames=10):
+  """UCF-101/<Class>/v_<Class>_gGG_c01.avi for every class and group; returns the video ids."""
+  ids = []
+  for label in classes:
+    os.makedirs(root / label)
+    for group in groups:
+      video_id = f"{label}/v_{label}_g{group:02d}_c01.avi"
+      write_avi(root / video_id, smooth_video(frames, 24, 32, seed=group))
+      ids.append(video_id)
+  return ids
+
+
+def test_clip_starts_spread_clips_evenly_or_by_stride():
+  assert prepare.clip_starts(20, frames=8) == [6]  # the middle clip
+  assert prepare.clip_starts(20, frames=8, clips_per_video=2) == [3, 9]
+  assert prepare.clip_starts(10, frames=8, clips_per_video=5) == [0, 1, 2]  # only 3 exist
+  assert prepare.clip_starts(20, frames=8, clip_stride=4) == [0, 4, 8, 12]
+  assert not prepare.clip_starts(5, frames=8)
+
+
+def test_manifest_counts_the_videos_and_gives_each_skipped_file_its_reason(tmp_path):
+  source = tmp_path / "videos"
+  os.makedirs(source / "sub")
+  write_avi(source / "good.avi", smooth_video(12, 24, 32))
+  write_avi(source / "sub" / "good.mp4", smooth_video(20, 24, 32))
+  write_avi(source / "short.avi", smooth_video(5, 24, 32))
+  truncate(write_avi(source / "cut.avi", smooth_video(20, 24, 32)), 0.6)
+  (source / "empty.mov").write_bytes(b"")
+  (source / "text.mkv").write_text("not a video\n" * 20)
+  (source / "notes.txt").write_text("hello")
+  manifest = run(source, tmp_path / "out", clips_per_video=2)
+  assert (manifest["videos"], manifest["clips"]) == (2, 4)
+  assert manifest["splits"] == {"train": {"videos": 2, "clips": 4, "shards": 1},
+                                "test": {"videos": 0, "clips": 0, "shards": 0}}
+  assert [shard["file"] for shard in manifest["shards"]] == ["train-00000.tfrecord"]
+  found = reasons(manifest, source)
+  assert sorted(found) == ["cut.avi", "empty.mov", "notes.txt", "short.avi", "text.mkv"]
+  assert found["short.avi"] == "too short: 5 frames, a clip needs 8"
+  assert found["empty.mov"] == "empty file (0 bytes)"
+  assert found["cut.avi"].startswith("truncated: decoded")
+  assert found["text.mkv"].startswith("cannot be opened as a video")
+  assert found["notes.txt"].startswith("extension '.txt' is not a video format")
+  assert [record["video_id"] for record in records(tmp_path / "out")] == [b"good.avi"] * 2 + [
+      b"sub/good.mp4"] * 2
+
+
+def test_clip_pixels_match_the_source_frames(tmp_path):
+  os.makedirs(tmp_path / "videos")
+  source = smooth_video(20, 24, 32)
+  write_avi(tmp_path / "videos" / "a.avi", source)
+  run(tmp_path / "videos", tmp_path / "out", clip_stride=4)
+  stored = records(tmp_path / "out")
+  assert [record["start_frame"] for record in stored] == [0, 4, 8, 12]
+  for record in stored:
+    start = record["start_frame"]
+    expected = expected_frames(source[start:start + FRAMES], SIZE)
+    assert mean_abs_error(record["clip"], expected) < MAX_MEAN_ERROR
+
+
+def test_frame_step_samples_the_source_frames(tmp_path):
+  os.makedirs(tmp_path / "videos")
+  source = smooth_video(20, 24, 32)
+  write_avi(tmp_path / "videos" / "a.avi", source)
+  run(tmp_path / "videos", tmp_path / "out", frame_step=2, clips_per_video=2)
+  stored = records(tmp_path / "out")
+  assert [record["start_frame"] for record in stored] == [0, 4]  # kept frames 0 and 2
+  for record in stored:
+    start = record["start_frame"]
+    expected = expected_frames(source[start:start + 2 * FRAMES:2], SIZE)
+    assert mean_abs_error(record["clip"], expected) < MAX_MEAN_ERROR
+
+
+def test_ucf101_split_lists_give_the_splits_and_the_class_labels(tmp_path):
+  source = tmp_path / "UCF-101"
+  ucf101_tree(source, ["ApplyEyeMakeup", "Basketball"], groups=[1, 2])
+  lists = tmp_path / "ucfTrainTestlist"
+  os.makedirs(lists)
+  (lists / "trainlist01.txt").write_text(
+      "ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi 1\nBasketball/v_Basketball_g02_c01.avi 2\n"
+      "Basketball/v_Basketball_g03_c01.avi 2\n")
+  (lists / "testlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\n")
+  manifest = run(source, tmp_path / "out", "ucf101", split_files=[str(lists / "trainlist01.txt")])
+  assert manifest["splits"]["train"]["clips"] == 2 and manifest["splits"]["test"]["clips"] == 1
+  assert manifest["labels"] == ["ApplyEyeMakeup", "Basketball"]
+  assert reasons(manifest, source) == {
+      "Basketball/v_Basketball_g01_c01.avi": "not listed in the --split_file lists",
+      "Basketball/v_Basketball_g03_c01.avi": "listed in a --split_file list but missing"}
+  (test_clip,) = records(tmp_path / "out", "test")
+  assert test_clip["video_id"] == b"ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi"
+  assert test_clip["label"] == b"ApplyEyeMakeup"
+
+
+def test_ucf101_group_split_never_puts_a_group_on_both_sides(tmp_path):
+  source = tmp_path / "UCF-101"
+  for label in ("Archery", "Bowling", "Diving"):
+    os.makedirs(source / label)
+    for group in range(1, 26):
+      for clip in range(1, 4):
+        (source / label / f"v_{label}_g{group:02d}_c{clip:02d}.avi").write_bytes(b"")
+  items, _ = layouts.discover("ucf101", str(source), test_fraction=0.3)
+  groups = {split: {item.group for item in items if item.split == split}
+            for split in layouts.SPLITS}
+  assert not groups["train"] & groups["test"]
+  assert len(groups["test"]) == round(0.3 * 25) and len(groups["train"]) == 25 - len(groups["test"])
+  assert {item.label for item in items} == {"Archery", "Bowling", "Diving"}
+
+
+def test_ucf101_group_split_holds_in_the_written_shards(tmp_path):
+  source = tmp_path / "UCF-101"
+  ucf101_tree(source, ["Archery", "Bowling"], groups=[1, 2, 3])
+  manifest = run(source, tmp_path / "out", "ucf101", test_fraction=0.34)
+  groups = {split: {record["video_id"].split(b"_")[-2] for record in records(tmp_path / "out",
+                                                                              split)}
+            for split in layouts.SPLITS}
+  assert groups["train"] and groups["test"] and not groups["train"] & groups["test"]
+  assert manifest["splits"]["test"]["clips"] == 2 * len(groups["test"])
+
+
+def test_aslan_stores_the_file_name_as_the_id(tmp_path):
+  os.makedirs(tmp_path / "aslan" / "part1")
+  write_avi(tmp_path / "aslan" / "part1" / "00017.avi", smooth_video(10, 24, 32))
+  run(tmp_path / "aslan", tmp_path / "out", "aslan")
+  (record,) = records(tmp_path / "out")
+  assert record["video_id"] == b"00017.avi"
+
+
+def test_vgan_strips_listed_by_an_index_file(tmp_path):
+  source = tmp_path / "vgan"
+  os.makedirs(source / "beach")
+  strip = smooth_video(FRAMES, 32, 32)
+  write_strip(source / "beach" / "a.jpg", strip)
+  write_strip(source / "beach" / "unlisted.jpg", strip)
+  cv2.imwrite(str(source / "wide.jpg"), np.zeros((40, 32, 3), np.uint8))
+  (source / "index.txt").write_text("beach/a.jpg\nwide.jpg\nbeach/gone.jpg\n")
+  manifest = run(source, tmp_path / "out", "vgan", index_file=str(source / "index.txt"))
+  assert manifest["clips"] == 1
+  found = reasons(manifest, source)
+  assert found["wide.jpg"].startswith("not a strip of square frames")
+  assert found["beach/gone.jpg"] == "listed in --index_file but missing"
+  (record,) = records(tmp_path / "out")
+  assert record["video_id"] == b"beach/a.jpg"
+  assert mean_abs_error(record["clip"], expected_frames(strip, SIZE)) < MAX_MEAN_ERROR
+
+
+def test_vgan_strips_are_found_recursively_without_an_index_file(tmp_path):
+  source = tmp_path / "vgan"
+  os.makedirs(source / "golf" / "1")
+  write_strip(source / "golf" / "1" / "a.jpg", smooth_video(FRAMES, 32, 32))
+  write_strip(source / "b.jpeg", smooth_video(FRAMES, 32, 32, seed=1))
+  manifest = run(source, tmp_path / "out", "vgan")
+  assert manifest["clips"] == 2 and not manifest["skipped"]
+
+
+def _source_of_four_videos(tmp_path):
+  source = tmp_path / "videos"
+  os.makedirs(source)
+  for number in range(4):
+    write_avi(source / f"{number}.avi", smooth_video(12, 24, 32, seed=number))
+  return source
+
+
+def _shard_bytes(out):
+  return {name: (out / name).read_bytes() for name in sorted(os.listdir(out))
+          if name.endswith(".tfrecord")}
+
+
+def test_an_interrupted_run_leaves_no_partial_shard_and_resumes(tmp_path, monkeypatch):
+  source = _source_of_four_videos(tmp_path)
+  settings = dict(clips_per_video=2, shard_mb=1e-9)  # every file completes a shard
+  straight = run(source, tmp_path / "straight", **settings)
+
+  original_write = shards.ShardWriter.write
+  calls = []
+
+  def write_then_fail(self, record):
+    calls.append(record)
+    if len(calls) == 6:  # the second clip of the third file
+      raise RuntimeError("disk full")
+    original_write(self, record)
+
+  monkeypatch.setattr(shards.ShardWriter, "write", write_then_fail)
+  out = tmp_path / "out"
+  with pytest.raises(RuntimeError, match="disk full"):
+    run(source, out, **settings)
+  assert sorted(os.listdir(out)) == [shards.PROGRESS, "train-00000.tfrecord",
+                                     "train-00001.tfrecord"]
+  assert _shard_bytes(out) == {name: data for name, data in _shard_bytes(tmp_path / "straight")
+                               .items() if name in ("train-00000.tfrecord", "train-00001.tfrecord")}
+  with pytest.raises(UserError, match="unfinished"):
+    shards.read_manifest(str(out))
+
+  monkeypatch.setattr(shards.ShardWriter, "write", original_write)
+  first_shard = os.stat(out / "train-00000.tfrecord")
+  resumed = run(source, out, **settings)
+  assert os.stat(out / "train-00000.tfrecord").st_mtime_ns == first_shard.st_mtime_ns
+  assert resumed["shards"] == straight["shards"] and resumed["clips"] == 8
+  assert _shard_bytes(out) == _shard_bytes(tmp_path / "straight")
+  assert shards.PROGRESS not in os.listdir(out)
+
+
+def test_a_finished_run_is_kept_and_other_settings_need_overwrite(tmp_path):
+  source = _source_of_four_videos(tmp_path)
+  out = tmp_path / "out"
+  first = run(source, out)
+  written = os.stat(out / "train-00000.tfrecord").st_mtime_ns
+  assert run(source, out) == first
+  assert os.stat(out / "train-00000.tfrecord").st_mtime_ns == written
+  with pytest.raises(UserError, match="other settings.*--overwrite"):
+    run(source, out, size=8)
+  assert run(source, out, size=8, overwrite=True)["size"] == 8
+
+
+def test_a_file_that_hangs_is_skipped_after_the_timeout(tmp_path):
+  source = tmp_path / "videos"
+  os.makedirs(source)
+  write_avi(source / "good.avi", smooth_video(10, 24, 32))
+  os.mkfifo(source / "stuck.avi")  # opening it blocks forever: no process ever writes to it
+  manifest = run(source, tmp_path / "out", timeout_s=1)
+  assert reasons(manifest, source) == {"stuck.avi": "timed out after 1 s"}
+  assert manifest["clips"] == 1
+
+
+def test_a_missing_or_empty_source_is_a_user_error(tmp_path):
+  with pytest.raises(UserError, match="is not a folder"):
+    run(tmp_path / "missing", tmp_path / "out")
+  os.makedirs(tmp_path / "empty")
+  (tmp_path / "empty" / "readme.txt").write_text("no videos here")
+  with pytest.raises(UserError, match="holds no usable folder files"):
+    run(tmp_path / "empty", tmp_path / "out")
+
+
+def test_a_source_of_broken_files_only_is_a_user_error(tmp_path):
+  os.makedirs(tmp_path / "videos")
+  (tmp_path / "videos" / "a.avi").write_bytes(b"")
+  with pytest.raises(UserError, match="no clip could be cut.*empty file"):
+    run(tmp_path / "videos", tmp_path / "out")
+
+
+def _relive(*args):
+  return subprocess.run([sys.executable, "-c", "from relive_tf.cli import run; run()", *args],
+                        capture_output=True, text=True, check=False)
+
+
+def test_cli_prints_a_bad_source_as_an_error_without_traceback(tmp_path):
+  result = _relive("prepare", "--format=folder", f"--source={tmp_path / 'missing'}",
+                   f"--out={tmp_path / 'out'}")
+  assert result.returncode == 1
+  assert "relive prepare: error: --source=" in result.stderr
+  assert "Traceback" not in result.stderr
+
+
+def test_training_two_steps_on_prepared_shards(tmp_path, make_config):
+  from relive_tf.training import loop  # pylint: disable=g-import-not-at-top
+  source = tmp_path / "videos"
+  os.makedirs(source)
+  for number in range(2):
+    write_avi(source / f"{number}.avi", smooth_video(34, 64, 80, seed=number))
+  out = tmp_path / "shards"
+  run(source, out, frames=32, size=64)
+  config = make_config("vgan", "tiny", data__source="shards", data__path=str(out),
+                       train__num_steps=2, train__batch_size=2, train__critic_steps=1,
+                       train__num_samples=1, train__checkpoint_every=1, train__summary_every=2)
+  workdir = tmp_path / "workdir"
+  loop.train_and_evaluate(config, str(workdir), tf.distribute.OneDeviceStrategy("/cpu:0"))
+  assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("-2")
+  clip = next(iter(shards.indexed_clips(str(out), split="train", seed=0, frames=32, size=64)))[1]
+  assert clip.shape == (32, 64, 64, 3) and np.ptp(clip.numpy()) > 100
