@@ -43,6 +43,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "scratch folder (default: a temp
 FRAMES, SIZE = 32, 64
 WIDTH, HEIGHT, FPS = 320, 240, 25
 _PAN_PIXELS_PER_FRAME = 2
+_LAYOUT_CLIPS = 128  # clips encoded both ways for the per-frame / strip comparison
 
 
 def _scene(rng, height, width):
@@ -116,6 +117,45 @@ def _read_rate(out, count, threads):
   for _ in range(count):
     next(iterator)
   return count / (time.perf_counter() - start)
+
+
+def _one_thread_rate(elements, decode, count):
+  """Clips/s of `decode` mapped over `elements` (repeated) by one tf.data thread."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  options = tf.data.Options()
+  options.threading.private_threadpool_size = 1
+  dataset = tf.data.Dataset.from_tensor_slices(elements).repeat().map(decode).with_options(options)
+  iterator = iter(dataset)
+  for _ in range(20):
+    next(iterator)
+  start = time.perf_counter()
+  for _ in range(count):
+    next(iterator)
+  return count / (time.perf_counter() - start)
+
+
+def _jpeg_layouts(raw_folder, count):
+  """{layout: (bytes/clip, clips/s)}: a JPEG per frame, against one JPEG strip per clip (ours)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
+  clips = [record["clip"].numpy() for record in shards.clip_records(
+      raw_folder, split="train", frames=FRAMES, size=SIZE).take(count)]
+  params = [cv2.IMWRITE_JPEG_QUALITY, 90,
+            cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+  per_frame = [[cv2.imencode(".jpg", frame[..., ::-1], params)[1].tobytes() for frame in clip]
+               for clip in clips]
+  strips = [video_read.encode_clip(clip, "jpeg") for clip in clips]
+  frame_spec = tf.TensorSpec([SIZE, SIZE, 3], tf.uint8)
+  decode_frames = lambda frames: tf.map_fn(lambda frame: tf.io.decode_jpeg(frame, channels=3),
+                                           frames, fn_output_signature=frame_spec)
+  decode_strip = lambda strip: tf.reshape(tf.io.decode_jpeg(strip, channels=3),
+                                          [FRAMES, SIZE, SIZE, 3])
+  return {
+      "a JPEG per frame": (np.mean([sum(map(len, frames)) for frames in per_frame]),
+                           _one_thread_rate(tf.constant(per_frame), decode_frames, count)),
+      "one JPEG strip per clip": (np.mean([len(strip) for strip in strips]),
+                                  _one_thread_rate(tf.constant(strips), decode_strip, count)),
+  }
 
 
 def _mean_error(out, reference):
@@ -223,6 +263,11 @@ def main(argv):
     all_cores = best(lambda: _read_rate(out, _READ_CLIPS.value, threads=0))
     print(f"| {encoding} | {per_clip:,.0f} | {per_clip / raw_bytes:.2f} | {one_thread:,.0f} | "
           f"{all_cores:,.0f} | {error:.2f} |")
+
+  print("\n| JPEG q90 4:4:4 layout | bytes/clip | decode clips/s, 1 thread |\n|---|---|---|")
+  runs = [_jpeg_layouts(os.path.join(workdir, "raw"), _LAYOUT_CLIPS) for _ in range(_REPEATS.value)]
+  for name, (per_clip, _) in runs[0].items():
+    print(f"| {name} | {per_clip:,.0f} | {max(run[name][1] for run in runs):,.0f} |")
 
   config = _load_config(_TRAIN_CONFIG.value)
   steps_per_second, demand = _train_demand(config, _TRAIN_STEPS.value)

@@ -33,6 +33,8 @@ def get_config(arg="default"):
   # through the embedding. False is the poster's decoder exactly; it learns far slower
   # (docs/results.md, "LSTM next-frame predictor").
   config.model.blend_input = True
+  # True: the decoder also sees the encoder's feature maps of the input frame (skip connections).
+  config.model.skip_connections = False
 
   config.data = ml_collections.ConfigDict()
   config.data.source = "synthetic"  # or "shards" (written by `relive prepare`)

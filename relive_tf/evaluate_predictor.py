@@ -19,10 +19,11 @@ from relive_tf.training import predictor as predictor_lib
 from relive_tf.training import workdir as workdir_lib
 
 # Report keys and table labels of the predictions compared, the model first.
-METHODS = (("model", "model"), ("copy_last_frame", "copy last"), ("linear_extrapolation", "linear"))
+METHODS = (("model", "model"), ("copy_last_frame", "copy-last"), ("linear_extrapolation", "linear"))
 METRICS = (("mse", "MSE (pixels in [0, 1])", image_quality.frame_mse),
            ("psnr", "PSNR (dB)", image_quality.frame_psnr),
            ("ssim", "SSIM", image_quality.frame_ssim))
+_CELL = 10  # table column width
 _PLOT_COLORS = ((31, 119, 180), (214, 39, 40), (44, 160, 44))
 
 
@@ -116,20 +117,19 @@ def _finite_or_none(value):
 def format_table(report):
   """The console table of an evaluate_predictor report: a row per horizon, then the mean."""
   names = [name for name, _ in METHODS]
-  width = 9 * len(names)
+  group = _CELL * len(names)
   lines = [f"{report['workdir']} ({report['model_type']}) at step {report['step']}: "
            f"{report['num_clips']} held-out clips, {report['context']} context frames, "
            f"{report['future']} predicted, {report['size']}x{report['size']}",
-           f"{'':>8}" + "".join(f"  {title:<{width}}" for _, title, _ in METRICS),
-           f"{'horizon':>8}" + "".join(f"  {''.join(f'{label:>9}' for _, label in METHODS)}"
+           f"{'':>8}" + "".join(f"  {title:<{group}}" for _, title, _ in METRICS).rstrip(),
+           f"{'horizon':>8}" + "".join(f"  {''.join(f'{label:>{_CELL}}' for _, label in METHODS)}"
                                        for _ in METRICS)]
 
   def row(label, values_of):
-    cells = []
-    for metric, _, _ in METRICS:
-      values = [values_of(name, metric) for name in names]
-      cells.append("".join("      inf" if value is None else f"{value:>9.4g}" for value in values))
-    return f"{label:>8}  " + "  ".join(cells)
+    groups = ["".join(f"{'inf':>{_CELL}}" if value is None else f"{value:>{_CELL}.4g}"
+                      for value in (values_of(name, metric) for name in names))
+              for metric, _, _ in METRICS]
+    return f"{label:>8}  " + "  ".join(groups)
 
   for i, horizon in enumerate(report["horizons"]):
     lines.append(row(str(horizon), lambda name, metric: report["metrics"][name][metric][i]))
@@ -152,8 +152,8 @@ def plot_metric(path, report, metric):
   series = {label: report["metrics"][name][metric] for name, label in METHODS}
   finite = [value for values in series.values() for value in values if value is not None]
   low, high = min(finite), max(finite)
-  if high == low:
-    low, high = low - 0.5, high + 0.5
+  margin = 0.05 * (high - low) or 0.5  # keeps the end points off the frame
+  low, high = low - margin, high + margin
   width, height, left, right, top, bottom = 640, 400, 70, 150, 40, 50
   image = Image.new("RGB", (width, height), "white")
   draw = ImageDraw.Draw(image)
@@ -228,6 +228,12 @@ def evaluate_predictor(workdir, *, data=None, context=None, future=10, num_clips
   if num_clips < 1 or batch_size < 1:
     raise UserError(f"--num_samples is {num_clips} and --batch_size {batch_size}; both must be at "
                     "least 1")
+  if report_path:
+    try:
+      os.makedirs(os.path.dirname(os.path.abspath(report_path)), exist_ok=True)
+    except OSError as error:
+      raise UserError(f"cannot create the folder of --report={report_path}: {error.strerror}; "
+                      "choose a writable path") from None
   videos, data_info = _held_out_videos(config, data, context + future, batch_size)
   logging.info("restoring the predictor in %s", workdir)
   config, recipe, step = workdir_lib.restore_trained(workdir)

@@ -1,4 +1,4 @@
-"""SavedModel exports of trained models for TF Serving: versioned, atomic, self-contained, warmed up."""
+"""SavedModel exports of trained models for TF Serving: versioned, atomic, self-contained."""
 
 import os
 import re
@@ -28,7 +28,7 @@ from relive_tf.training import workdir as workdir_lib
 # TF Serving reads these requests from each version and runs them before serving it.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MODELS_CONFIG = "models.config"
-# Where the tensorflow/serving container sees the export root (`-v "$PWD/export:/models"`, BUILD.md).
+# Where the tensorflow/serving container sees the export root (-v "$PWD/export:/models", BUILD.md).
 SERVING_ROOT = "/models"
 # The most videos one `sample` request may ask for: a bound on one request's memory.
 MAX_SAMPLE_COUNT = 64
@@ -267,8 +267,8 @@ def model_versions(model_dir):
   """The versions exported in a model folder: sorted ints, one per <version>/saved_model.pb."""
   if not os.path.isdir(model_dir):
     return []
-  return sorted(int(name) for name in os.listdir(model_dir)
-                if name.isdigit() and os.path.isfile(os.path.join(model_dir, name, "saved_model.pb")))
+  return sorted(int(name) for name in os.listdir(model_dir) if name.isdigit()
+                and os.path.isfile(os.path.join(model_dir, name, "saved_model.pb")))
 
 
 def _new_version(export_dir, version):
@@ -329,9 +329,9 @@ def write_models_config(export_root):
       config.model_config_list.config.add(name=name, base_path=f"{SERVING_ROOT}/{name}",
                                           model_platform="tensorflow")
   path = os.path.join(export_root, MODELS_CONFIG)
-  temporary = path + ".tmp"
+  temporary = f"{path}.{uuid.uuid4().hex[:8]}.tmp"  # two exports at once write their own
   with open(temporary, "w") as f:
-    f.write(f"# Written by `relive export`: the models under this folder, mounted at {SERVING_ROOT}.\n")
+    f.write(f"# Written by `relive export`: the models in this folder, seen at {SERVING_ROOT}.\n")
     f.write(text_format.MessageToString(config))
   os.replace(temporary, path)
   return path
@@ -342,7 +342,6 @@ def write_models_config(export_root):
 _CHECK_SCRIPT = """
 import sys
 sys.modules["relive_tf"] = None  # an import of relive_tf fails: the SavedModel must not need it
-import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
@@ -393,8 +392,8 @@ def check_export(export_path, servable, requests):
       actual = exported[key]
       if actual.shape != expected.shape or actual.dtype != expected.dtype:
         raise ExportCheckError(
-            f"signature {signature!r} output {name!r} is {actual.dtype} {list(actual.shape)} in the "
-            f"export but {expected.dtype} {list(expected.shape)} in memory")
+            f"signature {signature!r} output {name!r} is {actual.dtype} {list(actual.shape)} in "
+            f"the export but {expected.dtype} {list(expected.shape)} in memory")
       difference = int(np.max(np.abs(actual.astype(np.int64) - expected.astype(np.int64)),
                               initial=0))
       if difference > CHECK_TOLERANCE:

@@ -39,3 +39,13 @@ def load_config(name, variant="tiny", **overrides):
 def make_config_fixture():
   """A factory: make_config("vgan", "tiny", train__num_steps=2) -> a config."""
   return load_config
+
+
+@pytest.fixture(name="two_replicas", scope="session")
+def two_replicas_fixture():
+  """One MirroredStrategy over the two logical CPUs for the whole session.
+
+  Every new strategy numbers its collective operations from the same keys, so two of them in one
+  process can meet in the same collective instance with different shapes and abort.
+  """
+  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -1,4 +1,4 @@
-"""SavedModel exports for TF Serving: versions, atomicity, signatures, warm-up requests, the check."""
+"""SavedModel exports for TF Serving: versions, atomic writes, signatures, warm-up, the check."""
 
 import os
 import re

@@ -40,8 +40,13 @@ def _tiny_config(**train):
   return config.lock()
 
 
-def _predictor(blend_input=False):
-  return lstm.NextFramePredictor((4, 8), 16, 16, (8, 4), _SIZE, blend_input=blend_input)
+def _predictor(blend_input=False, skip_connections=False):
+  return lstm.NextFramePredictor((4, 8), 16, 16, (8, 4), _SIZE, blend_input=blend_input,
+                                 skip_connections=skip_connections)
+
+
+# The decoder's variants: (blend_input, skip_connections).
+_VARIANTS = [(False, False), (True, False), (False, True), (True, True)]
 
 
 def _videos(count=2, frames=_FRAMES, seed=0):
@@ -90,9 +95,9 @@ def test_config_rejects_an_unknown_variant():
     lstm_config.get_config("huge")
 
 
-@pytest.mark.parametrize("blend_input", [False, True])
-def test_predictor_predicts_a_frame_in_range_after_each_input_frame(blend_input):
-  predictions = _predictor(blend_input)(_videos(frames=5))
+@pytest.mark.parametrize("blend_input, skip_connections", _VARIANTS)
+def test_predictor_predicts_a_frame_in_range_after_each_input_frame(blend_input, skip_connections):
+  predictions = _predictor(blend_input, skip_connections)(_videos(frames=5))
   assert predictions.shape == (2, 5, _SIZE, _SIZE, 3)
   assert float(tf.reduce_max(tf.abs(predictions))) <= 1.0
 
@@ -102,10 +107,10 @@ def test_rollout_returns_the_future_frames_only():
   assert model.rollout(_videos(frames=3), 6).shape == (2, 6, _SIZE, _SIZE, 3)
 
 
-@pytest.mark.parametrize("blend_input", [False, True])
-def test_rollout_feeds_its_own_predictions_back(blend_input):
+@pytest.mark.parametrize("blend_input, skip_connections", _VARIANTS)
+def test_rollout_feeds_its_own_predictions_back(blend_input, skip_connections):
   """Teacher forcing on the context followed by the rollout's own frames reproduces the rollout."""
-  model = _predictor(blend_input)
+  model = _predictor(blend_input, skip_connections)
   context = _videos(frames=3)
   rolled = model.rollout(context, 4)
   replayed = model(tf.concat([context, rolled[:, :-1]], axis=1))[:, 2:]
@@ -170,11 +175,10 @@ def test_train_step_lowers_the_next_frame_loss_on_a_fixed_batch():
   assert losses[-1] < 0.7 * losses[0]
 
 
-def test_loss_over_two_replicas_equals_the_loss_on_one_device():
+def test_loss_over_two_replicas_equals_the_loss_on_one_device(two_replicas):
   batch = {"index": tf.range(2, dtype=tf.int64), "video": _videos()}
   losses = []
-  for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"),
-                   tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
+  for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_replicas):
     recipe = recipes.build(_tiny_config(sampling_probability=0.0), strategy, batch)
     dataset = strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensors(batch))

@@ -35,3 +35,11 @@ def test_training_batches_are_scaled_indexed_and_resumable():
   np.testing.assert_array_equal(batches[2]["index"], [4, 5])
   np.testing.assert_array_equal(resumed["video"], batches[2]["video"])
   np.testing.assert_array_equal(resumed["noise"], batches[2]["noise"])
+
+
+def test_input_pipelines_split_the_indices_between_them():
+  shares = [pipeline.training_batches(source="synthetic", path="", seed=0, frames=8, size=16,
+                                      batch_size=3, start=5, num_shards=2, shard_index=i)
+            for i in range(2)]
+  indices = [next(iter(share))["index"].numpy().tolist() for share in shares]
+  assert indices == [[6, 8, 10], [5, 7, 9]]

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from relive_tf.data import pipeline
 from relive_tf.errors import UserError
 from relive_tf.training import loop
 from relive_tf.training import recipes
@@ -46,18 +45,14 @@ def trained_workdir_fixture(tmp_path_factory):
 def _two_steps(config, strategy):
   """Metrics of two train steps and the weights after them."""
   recipe = recipes.build(config, strategy, recipes.sample_batch(config))
-  dataset = pipeline.training_batches(source="synthetic", path="", seed=config.seed, frames=32,
-                                      size=64, batch_size=config.train.batch_size,
-                                      noise_dim=config.model.noise_dim)
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  iterator = iter(loop.distributed_batches(config, strategy, start=0))
   metrics = [{k: float(v) for k, v in recipe.train_step(iterator).items()} for _ in range(2)]
   return metrics, _weights(recipe)
 
 
-def test_mirrored_steps_on_two_devices_equal_one_device(make_config):
+def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replicas):
   config = _tiny(make_config)
-  two_metrics, two_weights = _two_steps(
-      config, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+  two_metrics, two_weights = _two_steps(config, two_replicas)
   one_metrics, one_weights = _two_steps(config, _one_device())
   # Losses are sums of per-replica shares: a wrong scale or unsynchronized batchnorm changes them.
   for two, one in zip(two_metrics, one_metrics):
@@ -134,10 +129,9 @@ def test_bad_settings_are_refused(make_config, tmp_path, key, value, message):
     loop.train_and_evaluate(_tiny(make_config, **{key: value}), str(tmp_path), _one_device())
 
 
-def test_batch_must_divide_over_replicas(make_config, tmp_path):
+def test_batch_must_divide_over_replicas(make_config, tmp_path, two_replicas):
   with pytest.raises(UserError, match="does not divide over 2 replicas"):
-    loop.train_and_evaluate(_tiny(make_config, train__batch_size=3), str(tmp_path),
-                            tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    loop.train_and_evaluate(_tiny(make_config, train__batch_size=3), str(tmp_path), two_replicas)
 
 
 def test_unwritable_workdir_is_refused(make_config, tmp_path):

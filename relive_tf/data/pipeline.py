@@ -11,8 +11,9 @@ import tensorflow as tf
 from relive_tf.data import synthetic
 
 
-def synthetic_clips(*, seed, frames, size, start=0):
-  """Endless synthetic moving-digit clips from index `start`.
+def synthetic_clips(*, seed, frames, size, start=0, num_shards=1, shard_index=0):
+  """Endless synthetic moving-digit clips from index `start`; with num_shards > 1, only the indices
+  equal to shard_index modulo num_shards (one input pipeline of a multi-worker run).
 
   Returns:
     A dataset of (index int64 [], clip uint8 [frames, size, size, 3]).
@@ -25,17 +26,20 @@ def synthetic_clips(*, seed, frames, size, start=0):
     clip = tf.numpy_function(render, [index], tf.uint8, stateful=False)
     return index, tf.ensure_shape(clip, [frames, size, size, 3])
 
-  return tf.data.Dataset.range(start, np.iinfo(np.int64).max).map(
+  first = start + (shard_index - start) % num_shards
+  return tf.data.Dataset.range(first, np.iinfo(np.int64).max, num_shards).map(
       to_clip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def clips(*, source, path, split, seed, frames, size, start=0):
+def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, shard_index=0):
   """Endless (index, uint8 clip) pairs from the synthetic data or prepared shards."""
   if source == "synthetic":
-    return synthetic_clips(seed=seed, frames=frames, size=size, start=start)
+    return synthetic_clips(seed=seed, frames=frames, size=size, start=start, num_shards=num_shards,
+                           shard_index=shard_index)
   # Imported here so that the synthetic path never needs the shard reader's dependencies.
   from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
-  return shards.indexed_clips(path, split=split, seed=seed, frames=frames, size=size, start=start)
+  return shards.indexed_clips(path, split=split, seed=seed, frames=frames, size=size, start=start,
+                              num_shards=num_shards, shard_index=shard_index)
 
 
 def to_float_video(clip):
@@ -49,7 +53,7 @@ def to_uint8_video(video):
 
 
 def training_batches(*, source, path, seed, frames, size, batch_size, noise_dim=0, start=0,
-                     split="train"):
+                     split="train", num_shards=1, shard_index=0):
   """Global batches for a train step.
 
   Args:
@@ -61,6 +65,7 @@ def training_batches(*, source, path, seed, frames, size, batch_size, noise_dim=
     noise_dim: when > 0, each example also carries "noise" float32 [noise_dim] ~ N(0, 1).
     start: index of the first example (the data position of a resumed run).
     split: shard split to read.
+    num_shards, shard_index: this input pipeline's share of the indices (multi-worker runs).
 
   Returns:
     A dataset of dicts: "index" int64 [batch], "video" float32 [batch, frames, size, size, 3] in
@@ -74,6 +79,6 @@ def training_batches(*, source, path, seed, frames, size, batch_size, noise_dim=
     return example
 
   dataset = clips(source=source, path=path, split=split, seed=seed, frames=frames, size=size,
-                  start=start)
+                  start=start, num_shards=num_shards, shard_index=shard_index)
   dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

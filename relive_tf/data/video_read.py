@@ -133,8 +133,9 @@ def read_strip(path, *, size, frame_step=1):
 def encode_clip(clip, encoding, jpeg_quality=90):
   """Encodes a clip for a shard: its frames stacked vertically as one JPEG or PNG, or raw bytes.
 
-  One image per clip shares the JPEG header and tables among the frames and decodes in one call.
-  JPEG keeps full-resolution color (4:4:4): at 64x64, halving the chroma blurs the colors visibly.
+  One image per clip shares one JPEG header and set of tables among the frames (docs/benchmarks.md
+  compares the encodings). JPEG keeps full-resolution color (4:4:4): 4:2:0 would keep the color
+  of a 64x64 frame at 32x32.
 
   Args:
     clip: uint8 [frames, size, size, 3], RGB.

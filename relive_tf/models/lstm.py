@@ -20,7 +20,7 @@ def code_side(size, num_layers):
 
 
 class FrameEncoder(keras.layers.Layer):
-  """Frames [n, size, size, 3] -> vectors [n, embedding_dim].
+  """Frames [n, size, size, 3] -> vectors [n, embedding_dim], and each convolution's feature map.
 
   4x4 Conv2D layers of stride 2 with ReLU, flattened, then a dense layer to the embedding.
   """
@@ -33,10 +33,12 @@ class FrameEncoder(keras.layers.Layer):
     self.embed = layers.Dense(embedding_dim, name="embed")
 
   def call(self, frames):
-    features = frames
+    """Returns (vectors, [feature maps from the largest, [n, size / 2, size / 2, widths[0]], down])."""
+    features, feature_maps = frames, []
     for conv in self.convs:
       features = keras.ops.relu(conv(features))
-    return self.embed(self.flatten(features))
+      feature_maps.append(features)
+    return self.embed(self.flatten(features)), feature_maps
 
 
 class FrameDecoder(keras.layers.Layer):
@@ -44,7 +46,8 @@ class FrameDecoder(keras.layers.Layer):
 
   A dense projection to a side x side x widths[0] code, 4x4 Conv2DTranspose layers of stride 2 with
   ReLU for widths[1:], and a last one to RGB with tanh; with `with_mask`, another last one to a
-  sigmoid mask [n, h, w, 1] (None without).
+  sigmoid mask [n, h, w, 1] (None without). Given the encoder's feature maps of a frame (skip
+  connections), each transposed convolution also sees the map of its input's size.
   """
 
   def __init__(self, side, widths, with_mask, name="decoder"):
@@ -58,11 +61,18 @@ class FrameDecoder(keras.layers.Layer):
     self.mask = (layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid",
                                         name="mask") if with_mask else None)
 
-  def call(self, vectors):
+  def call(self, vectors, skips=None):
+    """Returns (frames, masks or None); `skips`: FrameEncoder feature maps, or None."""
     features = keras.ops.relu(keras.ops.reshape(self.project(vectors), (-1, *self.code_shape)))
-    for deconv in self.deconvs:
-      features = keras.ops.relu(deconv(features))
-    return self.frame(features), self.mask(features) if self.mask is not None else None
+    skips = list(reversed(skips)) if skips is not None else [None] * (len(self.deconvs) + 1)
+    for deconv, skip in zip(self.deconvs, skips):
+      features = keras.ops.relu(deconv(_join(features, skip)))
+    features = _join(features, skips[-1])
+    return self.frame(features), (self.mask(features) if self.mask is not None else None)
+
+
+def _join(features, skip):
+  return features if skip is None else keras.ops.concatenate([features, skip], axis=-1)
 
 
 class NextFramePredictor(keras.Model):
@@ -74,31 +84,29 @@ class NextFramePredictor(keras.Model):
 
   With `blend_input`, the decoder also draws a mask and the prediction is
   mask * decoded + (1 - mask) * input frame, as the video WGAN composes its two streams: pixels that
-  stay put are copied from the input instead of being redrawn through the embedding.
+  stay put are copied from the input instead of being redrawn through the embedding. With
+  `skip_connections`, the decoder also sees the encoder's feature maps of the input frame (as in
+  Denton & Fergus 2018), so appearance need not pass through the embedding either.
   """
 
   def __init__(self, encoder_widths, embedding_dim, lstm_units, decoder_widths, size,
-               blend_input=False, name="predictor"):
+               blend_input=False, skip_connections=False, name="predictor"):
     super().__init__(name=name)
     if len(decoder_widths) != len(encoder_widths):
       raise UserError(f"model.decoder_widths {tuple(decoder_widths)} must have as many entries as "
                       f"model.encoder_widths {tuple(encoder_widths)}: the decoder doubles the side "
                       "once per entry to undo the encoder's halvings")
     self.size = size
+    self.skip_connections = skip_connections
     self.encoder = FrameEncoder(encoder_widths, embedding_dim)
     self.lstm = layers.LSTM(lstm_units, return_sequences=True, return_state=True, name="lstm")
     self.decoder = FrameDecoder(code_side(size, len(encoder_widths)), decoder_widths,
                                 with_mask=blend_input)
 
-  def _encode(self, frames):
-    """[b, t, h, w, 3] -> [b, t, embedding_dim], all frames in one encoder call."""
-    batch, time = keras.ops.shape(frames)[0], keras.ops.shape(frames)[1]
-    codes = self.encoder(keras.ops.reshape(frames, (-1, self.size, self.size, 3)))
-    return keras.ops.reshape(codes, (batch, time, codes.shape[-1]))
-
-  def _predict(self, outputs, inputs):
-    """LSTM outputs [n, units] and the input frames [n, h, w, 3] -> the next frames [n, h, w, 3]."""
-    frames, mask = self.decoder(outputs)
+  def _predict(self, outputs, inputs, feature_maps):
+    """LSTM outputs [n, units], the input frames [n, h, w, 3] and their encoder feature maps ->
+    the next frames [n, h, w, 3]."""
+    frames, mask = self.decoder(outputs, feature_maps if self.skip_connections else None)
     return frames if mask is None else mask * frames + (1.0 - mask) * inputs
 
   def observe(self, frames, state=None):
@@ -111,10 +119,13 @@ class NextFramePredictor(keras.Model):
     Returns:
       (predictions [batch, time, size, size, 3]: entry t predicts frame t + 1, state [h, c]).
     """
-    outputs, hidden, cell = self.lstm(self._encode(frames), initial_state=state)
     batch, time = keras.ops.shape(frames)[0], keras.ops.shape(frames)[1]
-    predictions = self._predict(keras.ops.reshape(outputs, (-1, outputs.shape[-1])),
-                                keras.ops.reshape(frames, (-1, self.size, self.size, 3)))
+    flat_frames = keras.ops.reshape(frames, (-1, self.size, self.size, 3))  # one encoder call
+    codes, feature_maps = self.encoder(flat_frames)
+    outputs, hidden, cell = self.lstm(keras.ops.reshape(codes, (batch, time, codes.shape[-1])),
+                                      initial_state=state)
+    predictions = self._predict(keras.ops.reshape(outputs, (-1, outputs.shape[-1])), flat_frames,
+                                feature_maps)
     return keras.ops.reshape(predictions, (batch, time, self.size, self.size, 3)), [hidden, cell]
 
   def call(self, frames):
@@ -130,8 +141,9 @@ class NextFramePredictor(keras.Model):
     Returns:
       (the predicted next frame [batch, size, size, 3], the new state).
     """
-    output, state = self.lstm.cell(self.encoder(frame), state)
-    return self._predict(output, frame), state
+    code, feature_maps = self.encoder(frame)
+    output, state = self.lstm.cell(code, state)
+    return self._predict(output, frame, feature_maps), state
 
   def rollout(self, context, future):
     """Predicts `future` frames after `context`, feeding each prediction back as the next input.

@@ -39,6 +39,25 @@ def validate(config, num_replicas):
                     "--config.data.path=DIR (a folder written by `relive prepare`)")
 
 
+def distributed_batches(config, strategy, start):
+  """The training data from example `start`, split over the strategy's input pipelines and replicas.
+
+  Each input pipeline (one per worker) reads the indices equal to its number modulo the pipeline
+  count; its replicas take consecutive per-replica batches, so one global batch is train.batch_size
+  consecutive examples whatever the replica count.
+  """
+  data = config.data
+
+  def dataset_fn(context):
+    return pipeline.training_batches(
+        source=data.source, path=data.path, seed=config.seed, frames=data.frames, size=data.size,
+        batch_size=context.get_per_replica_batch_size(config.train.batch_size),
+        noise_dim=recipes.noise_dim(config), start=start,
+        num_shards=context.num_input_pipelines, shard_index=context.input_pipeline_id)
+
+  return strategy.distribute_datasets_from_function(dataset_fn)
+
+
 def _format_duration(seconds):
   seconds = int(seconds)
   return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
@@ -100,7 +119,7 @@ def train_and_evaluate(config, workdir, strategy=None):
   validate(config, strategy.num_replicas_in_sync)
   workdir_lib.save_config(workdir, config)
   logging.info("config:\n%s", config)
-  train, data = config.train, config.data
+  train = config.train
 
   logging.info("building %s networks...", config.model_type)
   recipe = recipes.build(config, strategy, recipes.sample_batch(config))
@@ -126,11 +145,7 @@ def train_and_evaluate(config, workdir, strategy=None):
                  train.num_steps)
     return recipe
 
-  dataset = pipeline.training_batches(
-      source=data.source, path=data.path, seed=config.seed, frames=data.frames, size=data.size,
-      batch_size=train.batch_size, noise_dim=recipes.noise_dim(config),
-      start=int(data_position))
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
   summary_dir = os.path.join(workdir, workdir_lib.SUMMARY_DIR)
   writer = tf.summary.create_file_writer(summary_dir) if chief else tf.summary.create_noop_writer()
 

@@ -147,7 +147,8 @@ def build_predictor(config, strategy, sample_batch):
   with strategy.scope():
     predictor = lstm.NextFramePredictor(model.encoder_widths, model.embedding_dim, model.lstm_units,
                                         model.decoder_widths, config.data.size,
-                                        blend_input=model.blend_input)
+                                        blend_input=model.blend_input,
+                                        skip_connections=model.skip_connections)
   return NextFramePrediction(
       strategy=strategy, predictor=predictor, optimizer=train.optimizer,
       learning_rate=train.learning_rate, adam_beta1=train.adam_beta1, adam_beta2=train.adam_beta2,
