@@ -28,13 +28,14 @@ def get_config(arg="default"):
   # decoder_widths[0] is the channels of the 4x4 code the LSTM output is projected to; each width
   # after it is a transposed convolution doubling the side, and a last one makes the RGB frame.
   config.model.decoder_widths = (512, 256, 128, 64)
-  # True: the decoder also draws a mask, and the prediction blends the decoded frame with the input
-  # frame (mask * decoded + (1 - mask) * input), so still pixels are copied instead of redrawn
-  # through the embedding. False is the poster's decoder exactly; it learns far slower
-  # (docs/results.md, "LSTM next-frame predictor").
+  # Two additions to the poster's decoder, which learns far slower without them (docs/results.md,
+  # "LSTM next-frame predictor"); both False is the poster's model exactly.
+  # blend_input: the decoder also draws a mask, and the prediction is mask * decoded +
+  # (1 - mask) * input frame, so still pixels are copied instead of redrawn through the embedding.
   config.model.blend_input = True
-  # True: the decoder also sees the encoder's feature maps of the input frame (skip connections).
-  config.model.skip_connections = False
+  # skip_connections: the decoder also sees the encoder's feature maps of the input frame, so the
+  # appearance of what moves need not pass through the embedding either.
+  config.model.skip_connections = True
 
   config.data = ml_collections.ConfigDict()
   config.data.source = "synthetic"  # or "shards" (written by `relive prepare`)
