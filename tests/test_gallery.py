@@ -179,7 +179,8 @@ def test_lstm_section_shows_context_prediction_and_truth_strips_and_the_report(s
     np.testing.assert_array_equal(truth[:, :_SIZE], clip[_LSTM_CONTEXT])
     assert _png(media / f"prediction_{i:02d}.png").shape == (_SIZE, future * (_SIZE + 2) - 2, 3)
   mean = workdirs["reports"]["lstm"]["mean"]
-  assert f"<th>copy last</th><td>{mean['copy_last_frame']['mse']:.3g}</td>" in section
+  label = dict(evaluate_predictor.METHODS)["copy_last_frame"]
+  assert f"<th>{label}</th><td>{mean['copy_last_frame']['mse']:.3g}</td>" in section
   for metric in ("mse", "psnr", "ssim"):
     assert (media / f"evaluation_predictor_step{_STEPS}_{metric}.png").is_file()
 
