@@ -95,6 +95,43 @@ def gan_distances(generators, batches, extract, num_samples):
           for name, features_set in compared.items()}
 
 
+def distance_during_training(config):
+  """The built-in distance of a training run's generator, for its eval/ summaries.
+
+  Needs a built-in feature network at config.train.feature_network (`relive evaluate` trains one
+  into WORKDIR/feature_network); compares config.train.eval_samples generated clips with as many
+  held-out real ones.
+
+  Returns:
+    fn(recipe) -> {"frechet", "kernel", "frechet_floor"} (floor: real vs real).
+  """
+  train, data = config.train, config.data
+  if config.model_type not in GAN_MODEL_TYPES:
+    raise UserError(f"train.eval_every measures GANs {GAN_MODEL_TYPES}, not {config.model_type!r}")
+  path = train.get("feature_network", "")
+  if not path or not os.path.isfile(os.path.join(path, features.FEATURE_NETWORK_INFO)):
+    raise UserError(f"train.eval_every is {train.eval_every} but train.feature_network ({path!r}) "
+                    "holds no built-in feature network: run `relive evaluate` once (it trains one "
+                    "into WORKDIR/feature_network) and pass that folder")
+  if train.eval_samples < 2:
+    raise UserError(f"train.eval_samples is {train.eval_samples}; the distances need at least 2")
+  extract = features.BuiltinFeatures(path)
+  extract.check_clip_shape(data.frames, data.size)
+  real_data = _real_data(config, None)
+
+  def measure(recipe):
+    batches = pipeline.training_batches(
+        source=real_data["source"], path=real_data.get("path", ""), seed=real_data["seed"],
+        frames=data.frames, size=data.size, batch_size=min(16, train.eval_samples),
+        noise_dim=recipes.noise_dim(config), split="test")
+    distances = gan_distances(
+        {"generated": lambda batch: recipe.fake_videos(batch, training=False)[0]}, batches,
+        extract, train.eval_samples)
+    return {**distances["generated"], "frechet_floor": distances["real_vs_real"]["frechet"]}
+
+  return measure
+
+
 def format_table(report):
   """The console table of a report returned by evaluate_gan."""
   lines = [f"{report['workdir']} ({report['model_type']}) at step {report['step']}: "

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import tensorflow as tf
 
 from configs import vgan as vgan_config
 from relive_tf import evaluate_gan
@@ -80,3 +81,26 @@ def test_cli_evaluate_rejects_gan_flags_for_a_predictor_workdir(tmp_path):
   result = _relive_evaluate(f"--workdir={tmp_path}", "--i3d=/models/i3d")
   assert result.returncode == 1
   assert "--i3d does not apply to the predictor workdir" in result.stderr
+
+
+def test_training_logs_the_distance_every_eval_every_steps(trained_workdir, tmp_path):
+  config = vgan_config.get_config("tiny").unlock()
+  config.data.frames, config.data.size = _FRAMES, _SIZE
+  config.train.num_steps, config.train.batch_size, config.train.critic_steps = 2, 2, 1
+  config.train.num_samples, config.train.eval_every, config.train.eval_samples = 2, 1, 4
+  config.train.feature_network = os.path.join(trained_workdir, "features")
+  loop.train_and_evaluate(config.lock(), str(tmp_path))
+  steps = {}
+  for path in tf.io.gfile.glob(os.path.join(tmp_path, "tb", "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag.startswith("eval/"):
+          steps.setdefault(value.tag, []).append(event.step)
+  assert steps == {tag: [1, 2] for tag in ("eval/frechet", "eval/kernel", "eval/frechet_floor")}
+
+
+def test_eval_every_without_a_feature_network_is_refused(tmp_path):
+  config = vgan_config.get_config("tiny").unlock()
+  config.train.eval_every = 10
+  with pytest.raises(UserError, match="train.feature_network"):
+    loop.train_and_evaluate(config.lock(), str(tmp_path))

@@ -149,6 +149,12 @@ def train_and_evaluate(config, workdir, strategy=None):
   summary_dir = os.path.join(workdir, workdir_lib.SUMMARY_DIR)
   writer = tf.summary.create_file_writer(summary_dir) if chief else tf.summary.create_noop_writer()
 
+  measure_distance = None
+  if train.get("eval_every", 0) > 0:
+    # Imported only here: the evaluation loads a feature network most runs never need.
+    from relive_tf import evaluate_gan  # pylint: disable=g-import-not-at-top
+    measure_distance = evaluate_gan.distance_during_training(config)
+
   logging.info("compiling the train step (the first step takes longer)...")
   progress = Progress(int(step), train.num_steps)
   current = saved = int(step)
@@ -169,6 +175,12 @@ def train_and_evaluate(config, workdir, strategy=None):
         with writer.as_default():
           _write_summaries(recipe, {**metrics, "steps_per_second": progress.steps_per_second},
                            current, heavy=heavy_now)
+      if measure_distance and (current % train.eval_every == 0 or last):
+        distances = measure_distance(recipe)
+        logging.info("step %d: distance to held-out clips %s", current,
+                     "  ".join(f"{name}={value:.4g}" for name, value in distances.items()))
+        with writer.as_default():
+          summaries.write_scalars(distances, current, prefix="eval/")
       if current % train.checkpoint_every == 0 or last:
         manager.save(checkpoint_number=current)
         saved = current
