@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from relive_tf import files
 from relive_tf.data import pipeline
 from relive_tf.errors import UserError
 from relive_tf.metrics import features
@@ -198,9 +199,6 @@ def evaluate_gan(workdir, *, data=None, num_samples=256, i3d=None, feature_netwo
       "distances": distances,
   }
   report_path = report_path or os.path.join(workdir, f"evaluation_{extract.name}_step{step}.json")
-  temporary = f"{report_path}.partial"
-  with open(temporary, "w") as f:
-    json.dump(report, f, indent=2)
-  os.replace(temporary, report_path)
+  files.write_json(report_path, report)
   report["path"] = report_path
   return report

@@ -12,6 +12,7 @@ from PIL import ImageFont
 import tensorflow as tf
 
 from relive_tf import evaluate_gan
+from relive_tf import files
 from relive_tf.data import pipeline
 from relive_tf.errors import UserError
 from relive_tf.metrics import image_quality
@@ -260,9 +261,6 @@ def evaluate_predictor(workdir, *, data=None, context=None, future=10, num_clips
   report["plots"] = {metric: f"{stem}_{metric}.png" for metric, _, _ in METRICS}
   for metric, path in report["plots"].items():
     plot_metric(path, report, metric)
-  temporary = f"{report_path}.partial"
-  with open(temporary, "w") as f:
-    json.dump(report, f, indent=2)
-  os.replace(temporary, report_path)
+  files.write_json(report_path, report)
   report["path"] = report_path
   return report

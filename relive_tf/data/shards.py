@@ -13,6 +13,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from relive_tf import files
 from relive_tf.errors import UserError
 
 MANIFEST = "manifest.json"
@@ -33,15 +34,6 @@ def shard_name(split, number):
 def is_shard_file(name):
   """Whether a file name is a shard or the temporary name of an unfinished one."""
   return bool(_SHARD_NAME.match(name))
-
-
-def write_json(path, value):
-  """Writes JSON to `path` atomically: a temporary name, then os.replace."""
-  temporary = f"{path}{_PARTIAL}"
-  with open(temporary, "w", encoding="utf-8") as f:
-    json.dump(value, f, indent=2)
-    f.write("\n")
-  os.replace(temporary, path)
 
 
 def clip_example(encoded_clip, *, video_id, label, start_frame):
@@ -241,7 +233,7 @@ class PreparedFolder:
     if shard:
       state["shards"].append(shard)
       self._committed[split] = copy.deepcopy(state)
-      write_json(os.path.join(self._out, PROGRESS),
+      files.write_json(os.path.join(self._out, PROGRESS),
                  {"fingerprint": self._fingerprint, "splits": self._committed})
 
   def finish(self, manifest):
@@ -272,7 +264,7 @@ class PreparedFolder:
                         "shards": len(state["shards"])} for split, state in splits.items()},
         skipped=sorted(skipped, key=lambda entry: entry["path"]),
         fingerprint=self._fingerprint)
-    write_json(os.path.join(self._out, MANIFEST), manifest)
+    files.write_json(os.path.join(self._out, MANIFEST), manifest)
     if os.path.exists(os.path.join(self._out, PROGRESS)):
       os.remove(os.path.join(self._out, PROGRESS))
     self.manifest = manifest

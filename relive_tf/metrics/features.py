@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from relive_tf import files
 from relive_tf.data import pipeline
 from relive_tf.errors import UserError
 from relive_tf.metrics import digit_labels
@@ -275,10 +276,7 @@ def train_feature_network(out_dir, *, frames=32, size=64, width=16, embedding_di
   model.save(temporary)
   os.replace(temporary, os.path.join(out_dir, FEATURE_NETWORK_MODEL))
   # The description is written last: a directory with it holds a complete network.
-  temporary = f"{info_path}.partial"
-  with open(temporary, "w") as f:
-    json.dump(info, f, indent=2)
-  os.replace(temporary, info_path)
+  files.write_json(info_path, info)
   logging.info("saved the feature network in %s", out_dir)
   return info
 
