@@ -56,9 +56,7 @@ class ConditionalWGAN(wgan.VideoWGAN):
 def build_conditional_wgan(config, strategy, sample_batch):
   """The conditional WGAN described by a configs/cvgan.py config."""
   model, train, data = config.model, config.train, config.data
-  if train.loss == "wgan-gp" and model.critic_norm == "batch":
-    raise UserError("train.loss=wgan-gp with model.critic_norm=batch: a gradient penalty is "
-                    "per sample and batchnorm mixes samples; set model.critic_norm to layer or none")
+  settings = wgan.training_settings(config, strategy, sample_batch)
   if train.l2_weight < 0:
     raise UserError(f"train.l2_weight is {train.l2_weight}; it must be 0 or more")
   index = cvgan.condition_index(model.condition_frame, data.frames)
@@ -67,11 +65,5 @@ def build_conditional_wgan(config, strategy, sample_batch):
                                            model.generator_widths, data.frames, data.size,
                                            two_stream=model.two_stream)
     critic = cvgan.ConditionalCritic(model.critic_widths, normalization=model.critic_norm)
-  return ConditionalWGAN(
-      condition_index=index, l2_weight=train.l2_weight,
-      strategy=strategy, generator=generator, critic=critic, loss=train.loss,
-      optimizer=train.optimizer, learning_rate=train.learning_rate, adam_beta1=train.adam_beta1,
-      adam_beta2=train.adam_beta2, clip_value=train.clip_value,
-      gradient_penalty_weight=train.gradient_penalty_weight, mask_l1_weight=train.mask_l1_weight,
-      critic_steps=train.critic_steps, global_batch_size=train.batch_size, seed=config.seed,
-      num_samples=train.num_samples, sample_batch=sample_batch)
+  return ConditionalWGAN(condition_index=index, l2_weight=train.l2_weight, generator=generator,
+                         critic=critic, **settings)

@@ -154,20 +154,27 @@ class VideoWGAN:
     return self.fake_videos(self.sample_inputs, training=False)[0]
 
 
-def build_video_wgan(config, strategy, sample_batch):
-  """The video WGAN described by a configs/vgan.py config."""
-  model, train, data = config.model, config.train, config.data
+def training_settings(config, strategy, sample_batch):
+  """VideoWGAN's keyword arguments other than the networks, from a config; shared by both GANs."""
+  model, train = config.model, config.train
   if train.loss == "wgan-gp" and model.critic_norm == "batch":
     raise UserError("train.loss=wgan-gp with model.critic_norm=batch: a gradient penalty is "
                     "per sample and batchnorm mixes samples; set model.critic_norm to layer or none")
-  with strategy.scope():
-    generator = vgan.VideoGenerator(model.noise_dim, model.generator_widths, data.frames, data.size,
-                                    two_stream=model.two_stream)
-    critic = vgan.VideoCritic(model.critic_widths, normalization=model.critic_norm)
-  return VideoWGAN(
-      strategy=strategy, generator=generator, critic=critic, loss=train.loss,
-      optimizer=train.optimizer, learning_rate=train.learning_rate, adam_beta1=train.adam_beta1,
+  return dict(
+      strategy=strategy, loss=train.loss, optimizer=train.optimizer,
+      learning_rate=train.learning_rate, adam_beta1=train.adam_beta1,
       adam_beta2=train.adam_beta2, clip_value=train.clip_value,
       gradient_penalty_weight=train.gradient_penalty_weight, mask_l1_weight=train.mask_l1_weight,
       critic_steps=train.critic_steps, global_batch_size=train.batch_size, seed=config.seed,
       num_samples=train.num_samples, sample_batch=sample_batch)
+
+
+def build_video_wgan(config, strategy, sample_batch):
+  """The video WGAN described by a configs/vgan.py config."""
+  model, data = config.model, config.data
+  settings = training_settings(config, strategy, sample_batch)
+  with strategy.scope():
+    generator = vgan.VideoGenerator(model.noise_dim, model.generator_widths, data.frames, data.size,
+                                    two_stream=model.two_stream)
+    critic = vgan.VideoCritic(model.critic_widths, normalization=model.critic_norm)
+  return VideoWGAN(generator=generator, critic=critic, **settings)
