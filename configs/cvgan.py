@@ -5,7 +5,7 @@
   relive relive --workdir=runs/cvgan_tiny --photo=photo.jpg --out=photo.gif
 
 Variants (comma-separated): default, tiny. The keys are configs/vgan.py's (the same variant of it),
-plus model.condition_frame, model.encoder_widths and train.l2_weight.
+plus model.condition_frame, model.encoder_widths, model.skip_connections and train.l2_weight.
 """
 
 import importlib.util
@@ -35,6 +35,9 @@ def get_config(arg="default"):
     config.model.condition_frame = "middle"
     # Widths of the encoder's four stride-2 layers (64x64 -> 4x4); its fifth layer makes the code.
     config.model.encoder_widths = (64, 128, 256, 512)
+    # U-Net skips from the encoder's four scales into the background stream, so that the photo's
+    # detail reaches the video without passing through the 4x4 code (not in the poster).
+    config.model.skip_connections = True
     # Noise joined to the code so that one photo can give several videos; 0: one video per photo.
     config.model.noise_dim = 16
     # Weight of the squared error between the generated frame at condition_frame and the photo

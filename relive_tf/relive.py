@@ -1,5 +1,6 @@
 """Reliving a photo: a trained conditional WGAN makes the video the photo could have come from."""
 
+import collections
 import os
 
 import numpy as np
@@ -14,6 +15,7 @@ from relive_tf.data import synthetic
 from relive_tf.data import video_io
 from relive_tf.errors import UserError
 from relive_tf.metrics import image_quality
+from relive_tf.models import vgan
 from relive_tf.training import workdir as workdir_lib
 
 PHOTO_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
@@ -136,12 +138,13 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
   return out
 
 
-def conditioning_psnr(workdir, num_clips=64, data_seed=1, batch_size=16, seed=0):
-  """PSNR of a conditional WGAN's videos against held-out synthetic clips, frame by frame.
+def held_out_scores(workdir, num_clips=64, data_seed=1, batch_size=16, seed=0):
+  """How a conditional WGAN's videos compare with held-out synthetic clips, frame by frame.
 
   Each clip's frame at the conditioning index is the photo; the generated video is compared with
   the whole clip. The baseline holds the photo still for every frame: what a model that only copies
-  the photo would score.
+  the photo would score. PSNR alone cannot tell a still video from one that moves the wrong way, so
+  the scores also say how far frames move from the photo and how much the noise changes the video.
 
   Args:
     workdir: a conditional WGAN workdir.
@@ -149,11 +152,14 @@ def conditioning_psnr(workdir, num_clips=64, data_seed=1, batch_size=16, seed=0)
       (training draws with config.seed; pick another seed to hold them out).
     data_seed: seed of the held-out clips.
     batch_size: clips per generator call.
-    seed: noise seed.
+    seed: noise seed; seed + 1 draws the second noise of "noise_spread".
 
   Returns:
-    A dict: "condition_index" (int), "step" (int), and float64 [frames] arrays "psnr" and
-    "still_psnr" (dB, the mean over clips of each frame's PSNR, pixels in [0, 1]).
+    A dict of means over the clips: "condition_index" (int), "step" (int); float64 [frames] arrays
+    "psnr" and "still_psnr" (dB, pixels in [0, 1]), "motion" and "real_motion" (mean |frame - photo|
+    of the generated and the real clips, in grey levels 0..255); and floats "noise_spread" (mean
+    |video - video from other noise|, grey levels; None without noise) and "background_psnr" (the
+    background stream's image against the photo, dB; None with one stream).
   """
   config = _load_conditional_config(workdir)
   if data_seed == config.seed:
@@ -162,17 +168,35 @@ def conditioning_psnr(workdir, num_clips=64, data_seed=1, batch_size=16, seed=0)
   _, recipe, step = workdir_lib.restore_trained(workdir)
   index, data = recipe.condition_index, config.data
   generator = recipe.generator
-  psnr, still_psnr = [], []
+  scores = collections.defaultdict(list)  # name -> per-batch arrays, clips first
   for start in range(0, num_clips, batch_size):
     clips = np.stack([synthetic.moving_digits_clip(data_seed, i, frames=data.frames, size=data.size)
                       for i in range(start, min(start + batch_size, num_clips))])
     photos = clips[:, index]
-    noise = (tf.random.stateless_normal([len(clips), generator.noise_dim], seed=[seed, start])
-             if generator.noise_dim else None)
-    videos = generator(pipeline.to_float_video(photos), noise, training=False)
-    psnr.append(image_quality.frame_psnr(pipeline.to_uint8_video(videos), clips).numpy())
-    still = np.repeat(photos[:, None], data.frames, axis=1)
-    still_psnr.append(image_quality.frame_psnr(still, clips).numpy())
-  return {"condition_index": index, "step": step,
-          "psnr": np.concatenate(psnr).astype(np.float64).mean(axis=0),
-          "still_psnr": np.concatenate(still_psnr).astype(np.float64).mean(axis=0)}
+    noises = [tf.random.stateless_normal([len(clips), generator.noise_dim], seed=[s, start])
+              for s in (seed, seed + 1)] if generator.noise_dim else [None]
+    foreground, mask, background = generator.streams(pipeline.to_float_video(photos), noises[0],
+                                                     training=False)
+    videos = pipeline.to_uint8_video(vgan.compose_video(foreground, mask, background)).numpy()
+    scores["psnr"].append(image_quality.frame_psnr(videos, clips).numpy())
+    scores["still_psnr"].append(image_quality.frame_psnr(
+        np.repeat(photos[:, None], data.frames, axis=1), clips).numpy())
+    scores["motion"].append(_mean_abs(videos, photos[:, None], axis=(2, 3, 4)))
+    scores["real_motion"].append(_mean_abs(clips, photos[:, None], axis=(2, 3, 4)))
+    if noises[0] is not None:
+      other = generator(pipeline.to_float_video(photos), noises[1], training=False)
+      scores["noise_spread"].append(
+          _mean_abs(videos, pipeline.to_uint8_video(other).numpy(), axis=(1, 2, 3, 4)))
+    if background is not None:
+      scores["background_psnr"].append(image_quality.frame_psnr(
+          pipeline.to_uint8_video(background[:, None]), photos[:, None]).numpy()[:, 0])
+  result = {"condition_index": index, "step": step, "noise_spread": None, "background_psnr": None}
+  for name, parts in scores.items():
+    mean = np.concatenate(parts).astype(np.float64).mean(axis=0)
+    result[name] = float(mean) if mean.ndim == 0 else mean
+  return result
+
+
+def _mean_abs(a, b, axis):
+  """Mean |a - b| of uint8 arrays over `axis`, in grey levels."""
+  return np.abs(a.astype(np.float32) - b.astype(np.float32)).mean(axis=axis)

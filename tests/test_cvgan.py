@@ -22,10 +22,10 @@ from relive_tf.training import recipes
 from relive_tf.training import workdir as workdir_lib
 
 
-def _generator(model, noise_dim=None):
+def _generator(model, noise_dim=None, skip_connections=True):
   return cvgan.ConditionalGenerator(
       model.noise_dim if noise_dim is None else noise_dim, model.encoder_widths,
-      model.generator_widths, frames=32, size=64)
+      model.generator_widths, frames=32, size=64, skip_connections=skip_connections)
 
 
 def _photos(count, seed=0):
@@ -41,7 +41,8 @@ def _keys(config, prefix=""):
 @pytest.mark.parametrize("variant", ["default", "tiny"])
 def test_the_config_has_the_video_wgans_keys_and_the_conditional_ones(make_config, variant):
   extra = _keys(make_config("cvgan", variant)) - _keys(make_config("vgan", variant))
-  assert extra == {"model.condition_frame", "model.encoder_widths", "train.l2_weight"}
+  assert extra == {"model.condition_frame", "model.encoder_widths", "model.skip_connections",
+                   "train.l2_weight"}
 
 
 @pytest.mark.parametrize("variant", ["default", "tiny"])
@@ -50,7 +51,10 @@ def test_encoder_code_video_and_critic_score_shapes(make_config, variant):
   generator = _generator(model)
   photos = _photos(2)
   noise = np.ones((2, model.noise_dim), np.float32)
-  assert generator.encoder(photos).shape == (2, 2, 4, 4, model.generator_widths[0])
+  code, scales = generator.encoder(photos)
+  assert code.shape == (2, 2, 4, 4, model.generator_widths[0])
+  assert [scale.shape for scale in scales] == [
+      (2, 64 // 2**i, 64 // 2**i, width) for i, width in enumerate(model.encoder_widths, start=1)]
   assert generator.latent_code(photos, noise).shape == (
       2, 2, 4, 4, model.generator_widths[0] + model.noise_dim)
   video = generator(photos, noise)
@@ -62,7 +66,7 @@ def test_encoder_code_video_and_critic_score_shapes(make_config, variant):
 
 def test_default_latent_code_is_the_posters(make_config):
   model = make_config("cvgan", "default").model
-  assert _generator(model).encoder(_photos(1)).shape == (1, 2, 4, 4, 512)
+  assert _generator(model).encoder(_photos(1))[0].shape == (1, 2, 4, 4, 512)
 
 
 def test_weights_read_like_the_poster_when_built_through_streams(make_config):
@@ -77,6 +81,19 @@ def test_weights_read_like_the_poster_when_built_through_streams(make_config):
   assert "generator/foreground_stream/deconv1/kernel" in paths
   assert "generator/background_stream/deconv1/kernel" in paths
   assert {f"discriminator/disc{i}/kernel" for i in range(1, 6)} <= paths
+
+
+@pytest.mark.parametrize("skip_connections", [True, False])
+def test_skips_give_each_background_layer_the_encoders_features(make_config, skip_connections):
+  model = make_config("cvgan", "tiny").model
+  generator = _generator(model, skip_connections=skip_connections)
+  generator(_photos(1), np.zeros((1, model.noise_dim), np.float32))
+  stream = generator.background_stream
+  # A transposed convolution's kernel is [k, k, out, in]; the coarsest skip (4x4) comes first.
+  inputs = [layer.kernel.shape[-1] for layer in [*stream.deconvs, stream.image_head]]
+  widths = model.generator_widths
+  skips = model.encoder_widths[::-1] if skip_connections else [0] * len(inputs)
+  assert inputs == [width + skip for width, skip in zip(widths, skips)]
 
 
 def test_noise_gives_one_photo_several_videos(make_config):
@@ -257,18 +274,33 @@ def test_an_unknown_video_extension_is_refused(trained_workdir, tmp_path):
     relive.relive(trained_workdir, photo, str(tmp_path / "video.avi"))
 
 
-def test_conditioning_psnr_scores_every_frame_of_held_out_clips(trained_workdir):
-  result = relive.conditioning_psnr(trained_workdir, num_clips=3, data_seed=1, batch_size=2)
+def test_held_out_scores_cover_every_frame_of_held_out_clips(trained_workdir):
+  result = relive.held_out_scores(trained_workdir, num_clips=3, data_seed=1, batch_size=2)
   assert result["condition_index"] == 16 and result["step"] == 1
-  assert result["psnr"].shape == result["still_psnr"].shape == (32,)
+  for name in ("psnr", "still_psnr", "motion", "real_motion"):
+    assert result[name].shape == (32,), name
   assert np.all(np.isfinite(result["psnr"]))
   # Holding the photo still reproduces its own frame exactly and no other.
   assert result["still_psnr"][16] == np.inf and np.all(np.isfinite(np.delete(result["still_psnr"], 16)))
+  # The real digits move away from where the photo shows them, more with distance.
+  assert result["real_motion"][16] == 0 and result["real_motion"][0] > result["real_motion"][15] > 0
+  assert result["motion"].min() > 0  # an untrained generator copies no frame exactly
+  assert result["noise_spread"] > 0 and np.isfinite(result["background_psnr"])
 
 
-def test_conditioning_psnr_refuses_the_training_clips(trained_workdir):
+def test_held_out_scores_leave_out_what_the_model_lacks(make_config, tmp_path):
+  config = make_config("cvgan", "tiny", model__noise_dim=0, model__two_stream=False,
+                       train__num_steps=1, train__batch_size=2, train__critic_steps=1,
+                       train__num_samples=2)
+  loop.train_and_evaluate(config, str(tmp_path), tf.distribute.OneDeviceStrategy("/cpu:0"))
+  result = relive.held_out_scores(str(tmp_path), num_clips=2, data_seed=1)
+  assert result["noise_spread"] is None and result["background_psnr"] is None
+  assert result["psnr"].shape == (32,)
+
+
+def test_held_out_scores_refuse_the_training_clips(trained_workdir):
   with pytest.raises(UserError, match="data_seed is 0, the training seed"):
-    relive.conditioning_psnr(trained_workdir, num_clips=1, data_seed=0)
+    relive.held_out_scores(trained_workdir, num_clips=1, data_seed=0)
 
 
 def _relive_command(*flags):

@@ -16,6 +16,7 @@ import tensorflow as tf
 from relive_tf.data import layouts
 from relive_tf.data import prepare
 from relive_tf.data import shards
+from relive_tf import files
 from relive_tf.errors import UserError
 from test_video_read import expected_frames
 from test_video_read import mean_abs_error
@@ -227,7 +228,7 @@ def test_an_interrupted_run_leaves_no_partial_shard_and_resumes(tmp_path, monkey
   out = tmp_path / "out"
   with pytest.raises(RuntimeError, match="disk full"):
     run(source, out, **settings)
-  assert sorted(os.listdir(out)) == [shards.PROGRESS, "train-00000.tfrecord",
+  assert sorted(os.listdir(out)) == [files.LOCK_FILE, shards.PROGRESS, "train-00000.tfrecord",
                                      "train-00001.tfrecord"]
   assert _shard_bytes(out) == {name: data for name, data in _shard_bytes(tmp_path / "straight")
                                .items() if name in ("train-00000.tfrecord", "train-00001.tfrecord")}
@@ -310,3 +311,13 @@ def test_training_two_steps_on_prepared_shards(tmp_path, make_config):
   assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("-2")
   clip = next(iter(shards.indexed_clips(str(out), split="train", seed=0, frames=32, size=64)))[1]
   assert clip.shape == (32, 64, 64, 3) and np.ptp(clip.numpy()) > 100
+
+
+def test_an_out_folder_another_prepare_is_writing_is_refused(tmp_path):
+  source = tmp_path / "videos"
+  os.makedirs(source)
+  write_avi(source / "good.avi", smooth_video(10, 24, 32))
+  with files.exclusive_use(str(tmp_path / "out"), "relive prepare"):
+    with pytest.raises(UserError, match="out is in use by relive prepare"):
+      run(source, tmp_path / "out")
+  assert run(source, tmp_path / "out")["clips"] == 1

@@ -1,11 +1,13 @@
 """The training loop: distribution, clipping, resuming, summaries and refusing bad settings."""
 
 import os
+import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from relive_tf import files
 from relive_tf.errors import UserError
 from relive_tf.training import loop
 from relive_tf.training import recipes
@@ -137,7 +139,7 @@ def test_batch_must_divide_over_replicas(make_config, tmp_path, two_replicas):
 def test_unwritable_workdir_is_refused(make_config, tmp_path):
   blocker = tmp_path / "a_file"
   blocker.write_text("")
-  with pytest.raises(UserError, match="cannot write to workdir"):
+  with pytest.raises(UserError, match="cannot write to .*a_file/run.* for relive train"):
     loop.train_and_evaluate(_tiny(make_config), str(blocker / "run"), _one_device())
 
 
@@ -151,3 +153,10 @@ def test_gradient_penalty_with_batchnorm_is_refused(make_config, tmp_path):
   with pytest.raises(UserError, match="critic_norm"):
     loop.train_and_evaluate(_tiny(make_config, train__loss="wgan-gp"), str(tmp_path),
                             _one_device())
+
+
+def test_a_workdir_another_run_is_training_is_refused(make_config, tmp_path):
+  with files.exclusive_use(str(tmp_path), "relive train"):
+    with pytest.raises(UserError, match=f"{re.escape(str(tmp_path))} is in use by relive train"):
+      loop.train_and_evaluate(_tiny(make_config), str(tmp_path), _one_device())
+  assert not os.path.exists(tmp_path / "checkpoints")

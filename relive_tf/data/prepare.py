@@ -14,6 +14,7 @@ import time
 from absl import logging
 import cv2
 
+from relive_tf import files
 from relive_tf.data import layouts
 from relive_tf.data import video_read
 from relive_tf.errors import UserError
@@ -333,52 +334,54 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
               "test_fraction": test_fraction,
               "split_files": sorted(os.path.abspath(path) for path in split_files),
               "index_file": index_file and os.path.abspath(index_file)}
-  # Imported here so that the decoding processes, which import this module, never load TensorFlow.
-  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
-  folder = shards.PreparedFolder(out, splits=layouts.SPLITS,
-                                 fingerprint=_fingerprint(settings, items),
-                                 shard_bytes=shard_mb * 1e6, overwrite=overwrite)
-  if folder.manifest:
-    logging.info("%s already holds these shards (%d clips); nothing to do", out,
-                 folder.manifest["clips"])
-    return folder.manifest
+  # One prepare per --out at a time: two would write the same shard names.
+  with files.exclusive_use(out, "relive prepare"):
+    # Imported here so that the decoding processes, which import this module, never load TensorFlow.
+    from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
+    folder = shards.PreparedFolder(out, splits=layouts.SPLITS,
+                                   fingerprint=_fingerprint(settings, items),
+                                   shard_bytes=shard_mb * 1e6, overwrite=overwrite)
+    if folder.manifest:
+      logging.info("%s already holds these shards (%d clips); nothing to do", out,
+                   folder.manifest["clips"])
+      return folder.manifest
 
-  seen = collections.Counter()
-  todo = []  # (position in items, item) of the files not yet in completed shards
-  for position, item in enumerate(items):
-    if seen[item.split] >= folder.files_done(item.split):
-      todo.append((position, item))
-    seen[item.split] += 1
-  logging.info("%d files to decode in %s (%d other files skipped%s)", len(items), source,
-               len(listing_skipped), f"; resuming after {len(items) - len(todo)} files"
-               if len(todo) < len(items) else "")
-  workers = min(workers, max(len(todo), 1))
-  logging.info("decoding with %d processes, at most %g s per file", workers, timeout_s)
-  spec = ClipSpec(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality)
-  pool = _Workers(workers, spec, timeout_s)
-  bar = _Progress(len(items), len(items) - len(todo))
-  files_done = len(items) - len(todo)
-  reasons = collections.Counter()
-  try:
-    for item, clips, reason in _decoded_in_order(pool, todo, workers * _FILES_AHEAD_PER_WORKER):
-      folder.add_file(item.split, path=item.path, video_id=item.id, label=item.label, clips=clips,
-                      reason=reason)
-      reasons[reason] += reason is not None
-      files_done += 1
-      bar.update(files_done, folder.clips)
-    bar.update(files_done, folder.clips, final=True)
-    if not folder.clips:
-      raise UserError(f"no clip could be cut from the {len(todo)} files decoded in --source="
-                      f"{source}; the commonest reasons: {dict(reasons.most_common(3))}")
-    manifest = folder.finish(dict(
-        settings, labels=sorted({item.label for item in items if item.label}),
-        skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing_skipped]))
-  except BaseException:
-    folder.abort()
-    raise
-  finally:
-    pool.close()
-  logging.info("wrote %d clips from %d videos into %d shards in %s; %d files skipped, listed in "
-               "%s", manifest["clips"], manifest["videos"], len(manifest["shards"]), out,
-               len(manifest["skipped"]), shards.MANIFEST)
-  return manifest
+    seen = collections.Counter()
+    todo = []  # (position in items, item) of the files not yet in completed shards
+    for position, item in enumerate(items):
+      if seen[item.split] >= folder.files_done(item.split):
+        todo.append((position, item))
+      seen[item.split] += 1
+    logging.info("%d files to decode in %s (%d other files skipped%s)", len(items), source,
+                 len(listing_skipped), f"; resuming after {len(items) - len(todo)} files"
+                 if len(todo) < len(items) else "")
+    workers = min(workers, max(len(todo), 1))
+    logging.info("decoding with %d processes, at most %g s per file", workers, timeout_s)
+    spec = ClipSpec(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality)
+    pool = _Workers(workers, spec, timeout_s)
+    bar = _Progress(len(items), len(items) - len(todo))
+    files_done = len(items) - len(todo)
+    reasons = collections.Counter()
+    try:
+      for item, clips, reason in _decoded_in_order(pool, todo, workers * _FILES_AHEAD_PER_WORKER):
+        folder.add_file(item.split, path=item.path, video_id=item.id, label=item.label, clips=clips,
+                        reason=reason)
+        reasons[reason] += reason is not None
+        files_done += 1
+        bar.update(files_done, folder.clips)
+      bar.update(files_done, folder.clips, final=True)
+      if not folder.clips:
+        raise UserError(f"no clip could be cut from the {len(todo)} files decoded in --source="
+                        f"{source}; the commonest reasons: {dict(reasons.most_common(3))}")
+      manifest = folder.finish(dict(
+          settings, labels=sorted({item.label for item in items if item.label}),
+          skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing_skipped]))
+    except BaseException:
+      folder.abort()
+      raise
+    finally:
+      pool.close()
+    logging.info("wrote %d clips from %d videos into %d shards in %s; %d files skipped, listed in "
+                 "%s", manifest["clips"], manifest["videos"], len(manifest["shards"]), out,
+                 len(manifest["skipped"]), shards.MANIFEST)
+    return manifest

@@ -153,7 +153,7 @@ class PreparedFolder:
       overwrite: replace another run's shards instead of refusing.
 
     Raises:
-      UserError: `out` is a file, or holds another run's shards and `overwrite` is off.
+      UserError: `out` holds another run's shards and `overwrite` is off.
     """
     self._out = out
     self._fingerprint = fingerprint
@@ -168,8 +168,6 @@ class PreparedFolder:
   def _claim(self, overwrite):
     """Applies the rules above; returns the saved progress of this run, or None."""
     out = self._out
-    if os.path.exists(out) and not os.path.isdir(out):
-      raise UserError(f"--out={out} is a file; give a folder for the shards")
     os.makedirs(out, exist_ok=True)
     ours = [name for name in sorted(os.listdir(out)) if is_shard_file(name)]
     states = [name for name in (MANIFEST, PROGRESS) if os.path.isfile(os.path.join(out, name))]

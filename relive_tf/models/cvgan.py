@@ -47,27 +47,26 @@ class PhotoEncoder(keras.layers.Layer):
                       "one per stride-2 layer")
     self.code_shape = code_shape
     time, _, _, channels = code_shape
-    self.blocks = []
-    for i, width in enumerate(widths, start=1):
-      self.blocks += [
-          layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, name=f"encode{i}"),
-          layers.BatchNormalization(synchronized=True, name=f"encode{i}_bn"),
-          layers.LeakyReLU(0.2),
-      ]
+    self.downsamplers = [
+        [layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, name=f"encode{i}"),
+         layers.BatchNormalization(synchronized=True, name=f"encode{i}_bn"),
+         layers.LeakyReLU(0.2)]
+        for i, width in enumerate(widths, start=1)]
     last = len(widths) + 1
-    self.blocks += [
-        layers.Conv2D(time * channels, 4, padding="same", use_bias=False, name=f"encode{last}"),
-        layers.BatchNormalization(synchronized=True, name=f"encode{last}_bn"),
-        layers.ReLU(),
-    ]
+    self.to_code = layers.Conv2D(time * channels, 4, padding="same", use_bias=False,
+                                 name=f"encode{last}")
+    self.to_code_bn = layers.BatchNormalization(synchronized=True, name=f"encode{last}_bn")
 
   def call(self, photo, training=False):
-    features = photo
-    for block in self.blocks:
-      features = block(features, training=training)
+    """The code, and the four stride-2 layers' features (32x32 to 4x4 at size 64) for skips."""
+    features, scales = photo, []
+    for conv, norm, activation in self.downsamplers:
+      features = activation(norm(conv(features), training=training))
+      scales.append(features)
+    features = keras.ops.relu(self.to_code_bn(self.to_code(features), training=training))
     time, height, width, channels = self.code_shape
     code = keras.ops.reshape(features, [-1, height, width, time, channels])
-    return keras.ops.transpose(code, [0, 3, 1, 2, 4])
+    return keras.ops.transpose(code, [0, 3, 1, 2, 4]), scales
 
 
 class ConditionalGenerator(keras.Model):
@@ -77,13 +76,16 @@ class ConditionalGenerator(keras.Model):
   noise along channels; the video WGAN's foreground stream decodes it to a video and a mask. Its
   background stream decodes a vector of what stays still: the code averaged over time, narrowed by
   a 1x1 convolution to an eighth of its channels (keeping the stream's dense projection small) and
-  flattened, joined with the noise.
+  flattened, joined with the noise. With skip_connections, the background stream also sees the
+  encoder's features at every scale (U-Net skips): the photo's still content need not squeeze through
+  the 4x4 code, which leaves the foreground stream the motion.
   """
 
   def __init__(self, noise_dim, encoder_widths, widths, frames, size, two_stream=True,
-               name="generator"):
+               skip_connections=True, name="generator"):
     super().__init__(name=name)
     self.noise_dim = noise_dim
+    self.skip_connections = skip_connections
     self.code_shape = vgan.latent_shape(frames, size, widths[0])
     _, height, width, channels = self.code_shape
     self.encoder = PhotoEncoder(encoder_widths, self.code_shape)
@@ -108,7 +110,7 @@ class ConditionalGenerator(keras.Model):
 
   def latent_code(self, photo, noise=None, training=False):
     """[b, time, h, w, channels + noise_dim]: the photo's code joined with the noise."""
-    return self._join_noise(self.encoder(photo, training=training), noise)
+    return self._join_noise(self.encoder(photo, training=training)[0], noise)
 
   def streams(self, photo, noise=None, training=False):
     """foreground [b, t, h, w, 3], mask [b, t, h, w, 1] and background [b, h, w, 3] (None: one stream)."""
@@ -116,7 +118,7 @@ class ConditionalGenerator(keras.Model):
     return self(photo, noise, training=training, return_streams=True)
 
   def call(self, photo, noise=None, training=False, return_streams=False):
-    code = self.encoder(photo, training=training)
+    code, scales = self.encoder(photo, training=training)
     foreground, mask = self.foreground_stream(self._join_noise(code, noise), training=training)
     background = None
     if self.background_stream is not None:
@@ -124,7 +126,8 @@ class ConditionalGenerator(keras.Model):
       still = keras.ops.reshape(still, [keras.ops.shape(code)[0], -1])
       if noise is not None:
         still = keras.ops.concatenate([still, noise], axis=-1)
-      background = self.background_stream(still, training=training)
+      skips = scales[::-1] if self.skip_connections else None
+      background = self.background_stream(still, skips, training=training)
     if return_streams:
       return foreground, mask, background
     return vgan.compose_video(foreground, mask, background)

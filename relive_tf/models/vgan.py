@@ -67,7 +67,8 @@ class BackgroundStream(keras.layers.Layer):
   """Noise [b, n] -> one background image [b, 64, 64, 3] in [-1, 1], static over time.
 
   A dense projection to a 4x4 code, three 4x4 Conv2DTranspose layers (stride 2, batchnorm, ReLU) and
-  a tanh image head.
+  a tanh image head. Given skips (a photo's features, U-Net style), each transposed convolution also
+  sees the skip of its input's resolution, so the background can keep the photo's detail.
   """
 
   def __init__(self, code_shape, widths, name="background_stream"):
@@ -76,23 +77,27 @@ class BackgroundStream(keras.layers.Layer):
     self.project = layers.Dense(height * width * channels, use_bias=False, name="project")
     self.project_bn = layers.BatchNormalization(synchronized=True, name="project_bn")
     self.code_shape = code_shape
-    self.blocks = []
-    for i, channels in enumerate(widths, start=1):
-      self.blocks += [
-          layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
-                                 name=f"deconv{i}"),
-          layers.BatchNormalization(synchronized=True, name=f"deconv{i}_bn"),
-          layers.ReLU(),
-      ]
+    self.deconvs = [layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
+                                           name=f"deconv{i}")
+                    for i, channels in enumerate(widths, start=1)]
+    self.norms = [layers.BatchNormalization(synchronized=True, name=f"deconv{i}_bn")
+                  for i in range(1, len(widths) + 1)]
     self.image_head = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh",
                                              name="image")
 
-  def call(self, noise, training=False):
+  def call(self, noise, skips=None, training=False):
+    """skips: None, or one feature map per transposed convolution, coarsest (4x4) first."""
+    if skips is None:
+      skips = [None] * (len(self.deconvs) + 1)
     features = keras.ops.reshape(self.project(noise), [-1, *self.code_shape])
     features = keras.ops.relu(self.project_bn(features, training=training))
-    for block in self.blocks:
-      features = block(features, training=training)
-    return self.image_head(features)
+    for deconv, norm, skip in zip(self.deconvs, self.norms, skips):
+      features = keras.ops.relu(norm(deconv(_join(features, skip)), training=training))
+    return self.image_head(_join(features, skips[-1]))
+
+
+def _join(features, skip):
+  return features if skip is None else keras.ops.concatenate([features, skip], axis=-1)
 
 
 def compose_video(foreground, mask, background):

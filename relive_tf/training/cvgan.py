@@ -63,7 +63,8 @@ def build_conditional_wgan(config, strategy, sample_batch):
   with strategy.scope():
     generator = cvgan.ConditionalGenerator(model.noise_dim, model.encoder_widths,
                                            model.generator_widths, data.frames, data.size,
-                                           two_stream=model.two_stream)
+                                           two_stream=model.two_stream,
+                                           skip_connections=model.skip_connections)
     critic = cvgan.ConditionalCritic(model.critic_widths, normalization=model.critic_norm)
   return ConditionalWGAN(condition_index=index, l2_weight=train.l2_weight, generator=generator,
                          critic=critic, **settings)

@@ -1,5 +1,6 @@
 """The training loop shared by every model type: strategy, data, checkpoints, summaries, progress."""
 
+import contextlib
 import math
 import os
 import tempfile
@@ -8,6 +9,7 @@ import time
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import files
 from relive_tf.data import pipeline
 from relive_tf.errors import UserError
 from relive_tf.training import distribution
@@ -117,6 +119,14 @@ def train_and_evaluate(config, workdir, strategy=None):
   """
   strategy = strategy or distribution.pick_strategy()
   validate(config, strategy.num_replicas_in_sync)
+  # Only the chief holds the workdir: the other workers of a multi-worker run save elsewhere.
+  holding = (files.exclusive_use(workdir, "relive train") if distribution.is_chief(strategy)
+             else contextlib.nullcontext())
+  with holding:
+    return _train(config, workdir, strategy)
+
+
+def _train(config, workdir, strategy):
   workdir_lib.save_config(workdir, config)
   logging.info("config:\n%s", config)
   train = config.train

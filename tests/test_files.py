@@ -1,0 +1,56 @@
+"""relive_tf.files: atomic JSON, and folders that one job at a time may write."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from relive_tf import files
+from relive_tf.errors import UserError
+
+
+def test_write_json_replaces_the_file_whole(tmp_path):
+  path = tmp_path / "report.json"
+  files.write_json(str(path), {"step": 1})
+  files.write_json(str(path), {"step": 2})
+  assert json.loads(path.read_text()) == {"step": 2}
+  assert os.listdir(tmp_path) == ["report.json"]
+
+
+def test_a_held_folder_is_refused_naming_its_holder_then_free_again(tmp_path):
+  with files.exclusive_use(str(tmp_path), "relive train"):
+    with pytest.raises(UserError, match=rf"in use by relive train \(process {os.getpid()}\)"):
+      with files.exclusive_use(str(tmp_path), "relive prepare"):
+        pass
+  with files.exclusive_use(str(tmp_path), "relive prepare"):
+    pass
+
+
+def test_a_killed_holder_leaves_the_folder_free(tmp_path):
+  holder = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time\nfrom relive_tf import files\n"
+       "with files.exclusive_use(sys.argv[1], 'relive train'):\n"
+       "  print('held', flush=True)\n  time.sleep(600)\n", str(tmp_path)],
+      stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(UserError, match=rf"process {holder.pid}\)"):
+      with files.exclusive_use(str(tmp_path), "relive train"):
+        pass
+  finally:
+    holder.kill()
+    holder.wait()
+  with files.exclusive_use(str(tmp_path), "relive train"):
+    pass
+
+
+def test_a_file_or_unwritable_place_is_refused(tmp_path):
+  (tmp_path / "a_file").write_text("")
+  with pytest.raises(UserError, match="a_file' is a file; give a folder for relive prepare"):
+    with files.exclusive_use(str(tmp_path / "a_file"), "relive prepare"):
+      pass
+  with pytest.raises(UserError, match="cannot write to .*a_file/run"):
+    with files.exclusive_use(str(tmp_path / "a_file" / "run"), "relive train"):
+      pass
