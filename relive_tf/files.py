@@ -1,4 +1,4 @@
-"""Files readers never see half-written (a temporary name, then os.replace); folders one job holds."""
+"""Atomic file writes (a temporary name, then os.replace), and folders held by one job at a time."""
 
 import contextlib
 import fcntl

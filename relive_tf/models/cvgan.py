@@ -77,8 +77,8 @@ class ConditionalGenerator(keras.Model):
   background stream decodes a vector of what stays still: the code averaged over time, narrowed by
   a 1x1 convolution to an eighth of its channels (keeping the stream's dense projection small) and
   flattened, joined with the noise. With skip_connections, the background stream also sees the
-  encoder's features at every scale (U-Net skips): the photo's still content need not squeeze through
-  the 4x4 code, which leaves the foreground stream the motion.
+  encoder's features at every scale (U-Net skips): the photo's still content need not squeeze
+  through the 4x4 code, which leaves the foreground stream the motion.
   """
 
   def __init__(self, noise_dim, encoder_widths, widths, frames, size, two_stream=True,
