@@ -5,7 +5,8 @@
   relive relive --workdir=runs/cvgan_tiny --photo=photo.jpg --out=photo.gif
 
 Variants (comma-separated): default, tiny. The keys are configs/vgan.py's (the same variant of it),
-plus model.condition_frame, model.encoder_widths, model.skip_connections and train.l2_weight.
+plus model.condition_frame, model.encoder_widths, model.skip_connections, train.l2_weight,
+train.diversity_weight and train.diversity_cap.
 """
 
 import importlib.util
@@ -43,6 +44,11 @@ def get_config(arg="default"):
     # Weight of the squared error between the generated frame at condition_frame and the photo
     # (pix2pix's 100). Much smaller weights leave the photo unlearnt in a CPU-sized run.
     config.train.l2_weight = 100.0
+    # Weight of the diversity term (Yang et al. 2019): videos from two noises for one photo should
+    # differ, by up to diversity_cap times their noises' mean absolute difference (pixels in
+    # [-1, 1]); 0: off.
+    config.train.diversity_weight = 0.0
+    config.train.diversity_cap = 0.1
 
     if "tiny" in variants:
       config.model.encoder_widths = (16, 32, 64, 64)

@@ -98,3 +98,25 @@ def conditioning_l2_loss(generated_frame, photo, global_batch_size=None):
   squared = tf.square(generated_frame - photo)
   return _average(tf.reduce_mean(squared, axis=list(range(1, squared.shape.rank))),
                   global_batch_size)
+
+
+def diversity_loss(video_a, video_b, noise_a, noise_b, cap, global_batch_size=None):
+  """-min(mean |video_a - video_b| / mean |noise_a - noise_b|, cap), per example.
+
+  Yang et al. 2019, "Diversity-Sensitive Conditional GANs" (https://arxiv.org/abs/1901.09024): a
+  conditional generator with a reconstruction term learns to ignore its noise; rewarding videos
+  that move apart with their noises, up to `cap`, brings the variety back without unbounding it.
+
+  Args:
+    video_a, video_b: videos made from one input with two noises, [batch, ...].
+    noise_a, noise_b: those noises, [batch, noise_dim].
+    cap: the ratio above which there is no more reward.
+    global_batch_size: number of examples the mean is over.
+
+  Returns:
+    Scalar loss in [-cap, 0].
+  """
+  axes = list(range(1, video_a.shape.rank))
+  video_distance = tf.reduce_mean(tf.abs(video_a - video_b), axis=axes)
+  noise_distance = tf.reduce_mean(tf.abs(noise_a - noise_b), axis=-1)
+  return _average(-tf.minimum(video_distance / noise_distance, cap), global_batch_size)

@@ -1,5 +1,6 @@
 """The conditional WGAN: shapes and names, the L2 term, reliving photos of every kind, clear errors."""
 
+import json
 import os
 import re
 import subprocess
@@ -42,7 +43,7 @@ def _keys(config, prefix=""):
 def test_the_config_has_the_video_wgans_keys_and_the_conditional_ones(make_config, variant):
   extra = _keys(make_config("cvgan", variant)) - _keys(make_config("vgan", variant))
   assert extra == {"model.condition_frame", "model.encoder_widths", "model.skip_connections",
-                   "train.l2_weight"}
+                   "train.l2_weight", "train.diversity_weight", "train.diversity_cap"}
 
 
 @pytest.mark.parametrize("variant", ["default", "tiny"])
@@ -134,38 +135,79 @@ def test_conditioning_l2_loss_is_the_mean_squared_error_per_photo():
 
 # The L2 term: a tiny model fit to one clip.
 
-def _fit_one_clip(make_config, steps):
-  """Conditioning-frame PSNR (dB) before and after `steps` updates of a tiny model on one clip.
-
-  Measured with batch statistics, as the L2 term sees the frame: batchnorm's moving averages
-  (momentum 0.99) take hundreds of steps to catch up.
-  """
+def _one_clip(make_config, **overrides):
+  """A tiny model, a batch of one clip twice, and train(steps), which fits the model to the batch."""
   config = make_config("cvgan", "tiny", train__batch_size=2, train__critic_steps=1,
-                       train__num_samples=2, train__learning_rate=1e-3)
+                       train__num_samples=2, **overrides)
   clip = pipeline.to_float_video(synthetic.moving_digits_clip(seed=0, index=3))
   batch = {"index": tf.constant([0, 1], tf.int64), "video": tf.stack([clip, clip]),
            "noise": tf.random.stateless_normal([2, config.model.noise_dim], seed=[0, 1])}
   strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
   recipe = recipes.build(config, strategy, batch)
-  index = recipe.condition_index
-
-  def psnr():
-    video = recipe.generator(recipe.photos(batch), batch["noise"], training=True)
-    return float(tf.reduce_mean(image_quality.frame_psnr(video[:, index:index + 1],
-                                                         batch["video"][:, index:index + 1])))
-
-  before = psnr()
   iterator = iter(strategy.experimental_distribute_dataset(
       tf.data.Dataset.from_tensors(batch).repeat()))
-  for _ in range(steps):
-    recipe.train_step(iterator)
-  return before, psnr()
+
+  def train(steps):
+    for _ in range(steps):
+      recipe.train_step(iterator)
+
+  return recipe, batch, train
+
+
+# Measured with batch statistics (training=True), as the losses see the videos: batchnorm's moving
+# averages (momentum 0.99) take hundreds of steps to catch up.
+
+def _conditioning_psnr(recipe, batch):
+  index = recipe.condition_index
+  video = recipe.generator(recipe.photos(batch), batch["noise"], training=True)
+  return float(tf.reduce_mean(image_quality.frame_psnr(video[:, index:index + 1],
+                                                       batch["video"][:, index:index + 1])))
+
+
+def _noise_spread(recipe, batch):
+  """Mean |video - video from other noise| for the batch's photos, pixels in [-1, 1]."""
+  photos = recipe.photos(batch)
+  other = tf.random.stateless_normal(tf.shape(batch["noise"]), seed=[7, 7])
+  return float(tf.reduce_mean(tf.abs(recipe.generator(photos, batch["noise"], training=True) -
+                                     recipe.generator(photos, other, training=True))))
 
 
 def test_the_l2_term_pulls_the_conditioning_frame_to_the_photo(make_config):
-  before, after = _fit_one_clip(make_config, steps=15)
+  recipe, batch, train = _one_clip(make_config)
+  before = _conditioning_psnr(recipe, batch)
+  train(15)
+  after = _conditioning_psnr(recipe, batch)
   # The untrained generator scores about 12 dB; +5 dB is a squared error 3x smaller.
   assert after > before + 5.0, (before, after)
+
+
+def test_the_diversity_term_makes_the_noise_change_the_video(make_config):
+  spreads = {}
+  for weight in (0.0, 10.0):
+    recipe, batch, train = _one_clip(make_config, train__diversity_weight=weight)
+    train(15)
+    spreads[weight] = _noise_spread(recipe, batch)
+  assert spreads[10.0] > 2 * spreads[0.0], spreads
+
+
+def test_diversity_loss_is_the_capped_ratio_of_video_to_noise_distance():
+  videos_a, videos_b = tf.zeros([2, 2, 2]), tf.constant([[[0.2, 0.2], [0.2, 0.2]], [[1.0] * 2] * 2])
+  noise_a, noise_b = tf.zeros([2, 4]), tf.fill([2, 4], 2.0)
+  # Ratios 0.2 / 2 = 0.1 and 1 / 2 = 0.5, the second capped at 0.3.
+  assert float(losses.diversity_loss(videos_a, videos_b, noise_a, noise_b, cap=0.3)) == (
+      pytest.approx(-(0.1 + 0.3) / 2))
+  assert float(losses.diversity_loss(videos_a, videos_b, noise_a, noise_b, cap=0.3,
+                                     global_batch_size=8)) == pytest.approx(-(0.1 + 0.3) / 8)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"train__diversity_weight": -1.0}, "diversity_weight is -1.0"),
+    ({"train__diversity_cap": 0.0}, "diversity_cap 0.0"),
+    ({"train__diversity_weight": 1.0, "model__noise_dim": 0}, "model.noise_dim is 0")])
+def test_bad_diversity_settings_are_refused(make_config, overrides, message):
+  config = make_config("cvgan", "tiny", **overrides)
+  with pytest.raises(UserError, match=message):
+    recipes.build(config, tf.distribute.OneDeviceStrategy("/cpu:0"))
 
 
 # Reliving photos end to end.
@@ -326,3 +368,20 @@ def test_the_cli_names_a_file_that_is_not_an_image_without_a_traceback(trained_w
   assert f"relive relive: error: '{not_a_photo}' is not an image" in done.stderr
   assert "Traceback" not in done.stderr
   assert not os.path.exists(tmp_path / "video.gif")
+
+
+def test_a_workdir_saved_before_the_later_keys_restores_as_it_was_trained(make_config, tmp_path):
+  config = make_config("cvgan", "tiny", model__skip_connections=False, train__num_steps=1,
+                       train__batch_size=2, train__critic_steps=1, train__num_samples=1)
+  loop.train_and_evaluate(config, str(tmp_path), tf.distribute.OneDeviceStrategy("/cpu:0"))
+  photo = synthetic.moving_digits_clip(seed=1, index=0)[16]
+  expected = relive.relive_videos(workdir_lib.restore_trained(str(tmp_path))[1].generator, photo,
+                                  num=1, seed=0)
+  saved = json.loads((tmp_path / "config.json").read_text())
+  del saved["model"]["skip_connections"], saved["train"]["diversity_weight"]
+  del saved["train"]["diversity_cap"]
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  _, recipe, _ = workdir_lib.restore_trained(str(tmp_path))
+  assert recipe.diversity_weight == 0.0
+  np.testing.assert_array_equal(relive.relive_videos(recipe.generator, photo, num=1, seed=0),
+                                expected)

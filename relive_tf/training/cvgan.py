@@ -16,9 +16,11 @@ class ConditionalWGAN(wgan.VideoWGAN):
   video around it and the critic scores the video beside it.
   """
 
-  def __init__(self, *, condition_index, l2_weight, **kwargs):
+  def __init__(self, *, condition_index, l2_weight, diversity_weight, diversity_cap, **kwargs):
     self.condition_index = condition_index
     self.l2_weight = l2_weight
+    self.diversity_weight = diversity_weight
+    self.diversity_cap = diversity_cap
     super().__init__(**kwargs)
 
   def photos(self, batch):
@@ -45,6 +47,13 @@ class ConditionalWGAN(wgan.VideoWGAN):
     penalties = super().generator_penalties(batch, fake, mask)
     penalties["conditioning_l2"] = self.l2_weight * losses.conditioning_l2_loss(
         fake[:, self.condition_index], self.photos(batch), self.global_batch_size)
+    if self.diversity_weight:
+      # A second noise per example, from the seed and this share's first example index.
+      other_noise = tf.random.stateless_normal(
+          tf.shape(batch["noise"]), seed=tf.stack([self.seed + 2, batch["index"][0]]))
+      other = self.fake_videos({**batch, "noise": other_noise}, training=True)[0]
+      penalties["diversity"] = self.diversity_weight * losses.diversity_loss(
+          fake, other, batch["noise"], other_noise, self.diversity_cap, self.global_batch_size)
     return penalties
 
   def sample_videos(self):
@@ -57,14 +66,25 @@ def build_conditional_wgan(config, strategy, sample_batch):
   """The conditional WGAN described by a configs/cvgan.py config."""
   model, train, data = config.model, config.train, config.data
   settings = wgan.training_settings(config, strategy, sample_batch)
+  # A workdir saved before these keys existed was trained without what they switch on.
+  skip_connections = model.get("skip_connections", False)
+  diversity_weight = train.get("diversity_weight", 0.0)
+  diversity_cap = train.get("diversity_cap", 0.1)
   if train.l2_weight < 0:
     raise UserError(f"train.l2_weight is {train.l2_weight}; it must be 0 or more")
+  if diversity_weight < 0 or diversity_cap <= 0:
+    raise UserError(f"train.diversity_weight is {diversity_weight} and train.diversity_cap "
+                    f"{diversity_cap}; the weight must be 0 or more and the cap above 0")
+  if diversity_weight and not model.noise_dim:
+    raise UserError("train.diversity_weight rewards videos that change with the noise, but "
+                    "model.noise_dim is 0; give the model noise or set the weight to 0")
   index = cvgan.condition_index(model.condition_frame, data.frames)
   with strategy.scope():
     generator = cvgan.ConditionalGenerator(model.noise_dim, model.encoder_widths,
                                            model.generator_widths, data.frames, data.size,
                                            two_stream=model.two_stream,
-                                           skip_connections=model.skip_connections)
+                                           skip_connections=skip_connections)
     critic = cvgan.ConditionalCritic(model.critic_widths, normalization=model.critic_norm)
-  return ConditionalWGAN(condition_index=index, l2_weight=train.l2_weight, generator=generator,
-                         critic=critic, **settings)
+  return ConditionalWGAN(condition_index=index, l2_weight=train.l2_weight,
+                         diversity_weight=diversity_weight, diversity_cap=diversity_cap,
+                         generator=generator, critic=critic, **settings)
