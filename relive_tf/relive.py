@@ -175,8 +175,8 @@ def held_out_scores(workdir, num_clips=64, data_seed=1, batch_size=16, seed=0):
     photos = clips[:, index]
     noises = [tf.random.stateless_normal([len(clips), generator.noise_dim], seed=[s, start])
               for s in (seed, seed + 1)] if generator.noise_dim else [None]
-    foreground, mask, background = generator.streams(pipeline.to_float_video(photos), noises[0],
-                                                     training=False)
+    inputs = pipeline.to_float_video(photos)
+    foreground, mask, background = generator.streams(inputs, noises[0], training=False)
     videos = pipeline.to_uint8_video(vgan.compose_video(foreground, mask, background)).numpy()
     scores["psnr"].append(image_quality.frame_psnr(videos, clips).numpy())
     scores["still_psnr"].append(image_quality.frame_psnr(
@@ -184,7 +184,7 @@ def held_out_scores(workdir, num_clips=64, data_seed=1, batch_size=16, seed=0):
     scores["motion"].append(_mean_abs(videos, photos[:, None], axis=(2, 3, 4)))
     scores["real_motion"].append(_mean_abs(clips, photos[:, None], axis=(2, 3, 4)))
     if noises[0] is not None:
-      other = generator(pipeline.to_float_video(photos), noises[1], training=False)
+      other = generator(inputs, noises[1], training=False)
       scores["noise_spread"].append(
           _mean_abs(videos, pipeline.to_uint8_video(other).numpy(), axis=(1, 2, 3, 4)))
     if background is not None:

@@ -84,6 +84,7 @@ def test_help_lists_subcommands_and_flags():
     (["train", "--workdir=W"], "--config must have a value"),
     (["generate", "--workdir=W", "--out=O"], "holds no config.json"),
     (["dance"], "unknown subcommand 'dance'"),
+    (["generate", "--workdir=W", "--out=O", "stray"], "unexpected arguments: stray"),
 ])
 def test_bad_input_gets_a_clear_error_without_traceback(tmp_path, args, message):
   result = relive(*args, cwd=tmp_path)

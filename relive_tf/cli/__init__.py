@@ -5,7 +5,7 @@ import sys
 
 from relive_tf import errors
 
-# name -> (module under relive_tf.cli, one line of help). Each module has define_flags() and main(argv).
+# name -> (module under relive_tf.cli, one line of help). Each module has define_flags() and main().
 SUBCOMMANDS = {
     "train": ("train", "train a model from a config (configs/*.py) in a workdir, or resume it"),
     "generate": ("generate", "write videos sampled from a trained video WGAN"),
@@ -65,9 +65,13 @@ def run(argv=None):
   except (TypeError, ValueError) as error:  # ml_collections: a value of the wrong type
     _exit_with_error(program, f"bad config override: {error}", status=2)
 
-  def main(args):
+  if len(args) > 1:
+    _exit_with_error(program, f"unexpected arguments: {' '.join(args[1:])}; flags take the form "
+                     "--name=value", status=2)
+
+  def main(_):
     try:
-      module.main(args)
+      module.main()
     except errors.UserError as error:
       _exit_with_error(program, str(error), status=1)
 

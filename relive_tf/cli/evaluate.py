@@ -1,6 +1,5 @@
 """`relive evaluate`: measures a trained workdir with the evaluation of its model family."""
 
-from absl import app
 from absl import flags
 
 from relive_tf import evaluate_gan
@@ -59,9 +58,7 @@ def _evaluate_predictor():
 EVALUATIONS = {"vgan": _evaluate_gan, "cvgan": _evaluate_gan, "lstm": _evaluate_predictor}
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main():
   model_type = workdir_lib.load_config(FLAGS.workdir).model_type
   if model_type not in EVALUATIONS:
     raise UserError(f"{FLAGS.workdir!r} holds a {model_type!r} model; `relive evaluate` knows "

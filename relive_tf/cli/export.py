@@ -1,6 +1,5 @@
 """`relive export`: writes a trained model as a versioned TF Serving SavedModel."""
 
-from absl import app
 from absl import flags
 
 from relive_tf import export
@@ -19,8 +18,6 @@ def define_flags():
   flags.mark_flags_as_required(["workdir", "export_dir"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main():
   path = export.export(FLAGS.workdir, FLAGS.export_dir, FLAGS.version, FLAGS.check)
   print(f"exported {path}")

@@ -1,6 +1,5 @@
 """`relive gallery`: builds a static web page of trained workdirs' videos, curves and metrics."""
 
-from absl import app
 from absl import flags
 
 from relive_tf import gallery
@@ -18,8 +17,6 @@ def define_flags():
   flags.mark_flags_as_required(["workdir", "out"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main():
   path = gallery.build_gallery(FLAGS.workdir, FLAGS.out, num_videos=FLAGS.num, seed=FLAGS.seed)
   print(f"gallery: {path}")

@@ -1,6 +1,5 @@
 """`relive generate`: writes videos sampled from a trained video WGAN."""
 
-from absl import app
 from absl import flags
 
 from relive_tf import generate
@@ -17,8 +16,6 @@ def define_flags():
   flags.mark_flags_as_required(["workdir", "out"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main():
   paths = generate.generate(FLAGS.workdir, FLAGS.num, FLAGS.out, FLAGS.seed, FLAGS.format)
   print(f"wrote {len(paths)} videos to {FLAGS.out}")

@@ -1,6 +1,5 @@
 """`relive predict`: continues a real video with a trained next-frame predictor, as GIF or MP4."""
 
-from absl import app
 from absl import flags
 
 from relive_tf import predict
@@ -20,9 +19,7 @@ def define_flags():
   flags.mark_flags_as_required(["workdir", "video", "out"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main():
   result = predict.predict(FLAGS.workdir, FLAGS.video, FLAGS.context, FLAGS.future, FLAGS.out,
                            FLAGS.start)
   beside = (f", beside {result['real_future_frames']} real future frames"

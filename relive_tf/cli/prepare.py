@@ -42,9 +42,7 @@ def define_flags():
   flags.mark_flags_as_required(["format", "source", "out"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main():
   if FLAGS.clip_stride is not None and FLAGS["clips_per_video"].present:
     raise app.UsageError("give --clips_per_video or --clip_stride, not both")
   manifest = prepare.prepare(

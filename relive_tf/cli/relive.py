@@ -1,6 +1,5 @@
 """`relive relive`: writes the video a trained conditional WGAN makes around a photo."""
 
-from absl import app
 from absl import flags
 
 from relive_tf import relive
@@ -19,9 +18,7 @@ def define_flags():
   flags.mark_flags_as_required(["workdir", "photo", "out"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main():
   path = relive.relive(FLAGS.workdir, FLAGS.photo, FLAGS.out, num=FLAGS.num, seed=FLAGS.seed,
                        side_by_side=FLAGS.side_by_side)
   print(f"wrote {path}")

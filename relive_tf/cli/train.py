@@ -1,6 +1,5 @@
 """`relive train`: trains (or resumes) a model from a config in a workdir."""
 
-from absl import app
 from absl import flags
 from ml_collections import config_flags
 
@@ -18,9 +17,7 @@ def define_flags():
   flags.mark_flags_as_required(["config", "workdir"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main():
   loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   print(f"trained: checkpoints in {FLAGS.workdir}/checkpoints, TensorBoard logs in "
         f"{FLAGS.workdir}/tb (tensorboard --logdir {FLAGS.workdir}/tb)")
