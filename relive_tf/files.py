@@ -4,19 +4,66 @@ import contextlib
 import fcntl
 import json
 import os
+import uuid
 
 from relive_tf.errors import UserError
 
 LOCK_FILE = ".lock"
+PARTIAL = ".partial"  # in the names of files being written; they vanish on success and on error
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+  """A temporary path beside `path` for any writer; it becomes `path` when the block ends.
+
+  The temporary name is hidden, unique (two writers never share it) and keeps the extension, which
+  some writers (ffmpeg, PIL) read to pick the format. When the block ends, the file is flushed to
+  disk and renamed to `path`: readers see the old file or the whole new one. On an exception it is
+  deleted and `path` is left as it was.
+
+  Yields:
+    The temporary path to write.
+
+  Raises:
+    FileNotFoundError: the block ended without writing the temporary file.
+  """
+  folder, name = os.path.split(path)
+  stem, extension = os.path.splitext(name)
+  temporary = os.path.join(folder, f".{stem}.{uuid.uuid4().hex[:8]}{PARTIAL}{extension}")
+  try:
+    yield temporary
+    with open(temporary, "rb+") as f:
+      os.fsync(f.fileno())
+    os.replace(temporary, path)
+  except BaseException:
+    with contextlib.suppress(FileNotFoundError):
+      os.remove(temporary)
+    raise
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="w", encoding="utf-8"):
+  """Opens a file object whose contents become `path` whole when the block ends (see atomic_path).
+
+  Args:
+    path: the file to write.
+    mode: "w" (text, in `encoding`) or "wb" (bytes).
+    encoding: the text encoding; ignored for bytes.
+  """
+  with atomic_path(path) as temporary:
+    with open(temporary, mode, encoding=None if "b" in mode else encoding) as f:
+      yield f
 
 
 def write_json(path, value):
-  """Writes `value` as indented JSON to `path` atomically."""
-  temporary = f"{path}.partial"
-  with open(temporary, "w", encoding="utf-8") as f:
+  """Writes `value` as indented JSON to `path` atomically (see atomic_path).
+
+  Strings that hold undecodable file-name bytes (surrogate escapes, as os.listdir gives them) are
+  written as JSON escapes ("caf\\udce9.mp4"), which json.load reads back as the same string.
+  """
+  with atomic_write(path) as f:
     json.dump(value, f, indent=2)
     f.write("\n")
-  os.replace(temporary, path)
 
 
 @contextlib.contextmanager

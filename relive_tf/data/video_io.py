@@ -6,6 +6,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from relive_tf import files
 from relive_tf.errors import UserError
 
 DEFAULT_FPS = 8
@@ -14,10 +15,19 @@ VIDEO_FORMATS = ("gif", "mp4")
 
 def _check_video(video):
   video = np.asarray(video)
-  if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
-    raise ValueError(f"expected a uint8 video [frames, height, width, 3], got {video.dtype} "
-                     f"{list(video.shape)}")
+  if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8 or not all(video.shape):
+    raise ValueError(f"expected a uint8 video [frames, height, width, 3] of at least one pixel and "
+                     f"frame, got {video.dtype} {list(video.shape)}")
   return video
+
+
+def even_sides(video):
+  """Pads [frames, height, width, 3] to even height and width by repeating the last row or column.
+
+  H.264 in yuv420p stores color per 2x2 pixels, so its encoder refuses odd sides.
+  """
+  height, width = video.shape[1:3]
+  return np.pad(video, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
 
 
 def encode_gif(video, fps=DEFAULT_FPS):
@@ -33,24 +43,34 @@ def encode_gif(video, fps=DEFAULT_FPS):
 def write_video(path, video, fps=DEFAULT_FPS):
   """Writes uint8 [frames, height, width, 3] to `path`, GIF or H.264 MP4 by its extension.
 
-  The file appears under its name only when complete (written to a temporary name, then renamed).
+  The file appears under its name only when complete (files.atomic_path); on any failure no file
+  appears and the error is raised. MP4 needs even sides: an odd height or width is padded by one
+  row or column (even_sides).
+
+  Raises:
+    UserError: an extension other than .gif or .mp4.
+    ValueError: not a uint8 [frames >= 1, height >= 1, width >= 1, 3] array.
+    RuntimeError: ffmpeg wrote no MP4 (it reports its error on stderr).
   """
   video = _check_video(video)
   extension = os.path.splitext(path)[1].lower().lstrip(".")
   if extension not in VIDEO_FORMATS:
     raise UserError(f"cannot write {path!r}: the extension must be one of {VIDEO_FORMATS}")
-  temporary = f"{path}.partial.{extension}"
-  if extension == "gif":
-    with open(temporary, "wb") as f:
-      f.write(encode_gif(video, fps))
-  else:
-    import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top (loads ffmpeg; MP4 only)
-    # yuv420p needs even sides; macro_block_size=1 keeps 64x64 as it is.
-    with imageio.get_writer(temporary, format="FFMPEG", fps=fps, codec="libx264",
-                            pixelformat="yuv420p", macro_block_size=1) as writer:
-      for frame in video:
-        writer.append_data(frame)
-  os.replace(temporary, path)
+  with files.atomic_path(path) as temporary:
+    if extension == "gif":
+      with open(temporary, "wb") as f:
+        f.write(encode_gif(video, fps))
+    else:
+      import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top (loads ffmpeg; MP4 only)
+      # macro_block_size=1 keeps 64x64 as it is (imageio would resize to multiples of 16).
+      with imageio.get_writer(temporary, format="FFMPEG", fps=fps, codec="libx264",
+                              pixelformat="yuv420p", macro_block_size=1) as writer:
+        for frame in even_sides(video):
+          writer.append_data(frame)
+      # ffmpeg reports a failed encoder on stderr and leaves an empty file rather than raising.
+      if not os.path.isfile(temporary) or not os.path.getsize(temporary):
+        raise RuntimeError(f"ffmpeg wrote no MP4 for {path!r} ({list(video.shape)} frames); its "
+                           "error is printed above")
 
 
 def tile_videos(videos, columns):
