@@ -1,6 +1,7 @@
 """Tests of the LSTM next-frame predictor: model, train step, baselines, evaluation and predict."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -22,6 +23,8 @@ from relive_tf.training import loop
 from relive_tf.training import predictor as predictor_lib
 from relive_tf.training import recipes
 from relive_tf.training import workdir as workdir_lib
+from test_video_read import smooth_video
+from test_video_read import trim_copy
 
 _FRAMES, _SIZE = 8, 32
 
@@ -309,7 +312,7 @@ def test_predict_writes_context_then_prediction_beside_the_real_frames(trained_w
   assert result == {"path": out, "step": 2, "real_future_frames": 4}
   assert _gif_frames(out) == (7, (2 * _SIZE, _SIZE))  # (frames, (width, height))
   # Frames are cropped and resized like `relive prepare`'s; the GIF palette costs a few levels.
-  real = video_read.read_video(fixture_video, size=_SIZE).astype(np.float32)
+  real = video_read.read_video(fixture_video, size=_SIZE).frames.astype(np.float32)
   first_context = _gif_frame(out, 0)
   assert np.abs(first_context[:, :_SIZE] - real[2]).mean() < 6
   assert np.abs(first_context[:, _SIZE:] - real[2]).mean() < 6
@@ -368,3 +371,15 @@ def test_cli_predict_reports_a_bad_context_without_a_traceback(trained_workdir, 
   assert result.returncode == 1
   assert "relive predict: error: --context is 0" in result.stderr
   assert "Traceback" not in result.stderr
+
+
+def test_predict_reads_a_trimmed_video_with_a_latin1_name_whole(trained_workdir, tmp_path):
+  # Cases 03 and 10: an edit-list trim whose header counts 100 frames, under a name that is not
+  # UTF-8; predict once refused the first and crashed on the second.
+  path = trim_copy(tmp_path / "trim.mp4", smooth_video(100, 48, 64))
+  latin1 = os.path.join(os.fsencode(tmp_path), b"caf\xe9.mp4")
+  os.rename(os.fsencode(path), latin1)
+  out = str(tmp_path / "p.gif")
+  result = predict.predict(trained_workdir, os.fsdecode(latin1), context=3, future=4, out=out,
+                           start=56)
+  assert result["real_future_frames"] == 1  # frame 59 is the last of the 60 the trim shows

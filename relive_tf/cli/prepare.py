@@ -54,7 +54,8 @@ def main():
       overwrite=FLAGS.overwrite)
   splits = ", ".join(f"{split}: {counts['clips']} clips" for split, counts in
                      manifest["splits"].items())
-  print(f"prepared {manifest['clips']} clips from {manifest['videos']} videos ({splits}) in "
-        f"{FLAGS.out}; {len(manifest['skipped'])} files skipped (reasons in "
-        f"{FLAGS.out}/manifest.json); train with --config.data.source=shards "
-        f"--config.data.path={FLAGS.out}")
+  counts = manifest["files"]
+  print(f"prepared {manifest['clips']} clips from {counts['used']} of the {counts['seen']} files "
+        f"seen ({splits}) in {FLAGS.out}; {counts['skipped']} files skipped and {counts['warned']} "
+        f"used with a warning (reasons in {FLAGS.out}/manifest.json); train with "
+        f"--config.data.source=shards --config.data.path={FLAGS.out}")

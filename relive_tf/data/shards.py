@@ -54,7 +54,8 @@ def clip_example(encoded_clip, *, video_id, label, start_frame):
 
   return tf.train.Example(features=tf.train.Features(feature={
       "clip": bytes_feature(encoded_clip),
-      "video_id": bytes_feature(video_id.encode()),
+      # A name that is not valid UTF-8 is stored as its bytes.
+      "video_id": bytes_feature(video_id.encode("utf-8", "surrogateescape")),
       "label": bytes_feature(label.encode()),
       "start_frame": tf.train.Feature(int64_list=tf.train.Int64List(value=[start_frame])),
   })).SerializeToString()
@@ -136,7 +137,8 @@ class PreparedFolder:
     manifest: the manifest of this same run when it already finished in the folder, else None.
   """
 
-  _EMPTY_SPLIT = {"files_done": 0, "videos": 0, "clips": 0, "shards": [], "skipped": []}
+  _EMPTY_SPLIT = {"files_done": 0, "videos": 0, "clips": 0, "shards": [], "skipped": [],
+                  "warnings": []}
 
   def __init__(self, out, *, splits, fingerprint, shard_bytes, overwrite):
     """Readies `out` (created when missing) for a run.
@@ -161,6 +163,8 @@ class PreparedFolder:
     progress = self._claim(overwrite)
     self._committed = progress["splits"] if progress else {
         split: copy.deepcopy(self._EMPTY_SPLIT) for split in splits}
+    for state in self._committed.values():  # progress saved before warnings were recorded
+      state.setdefault("warnings", [])
     self._running = copy.deepcopy(self._committed)
     self._writers = {split: ShardWriter(out, split, shard_bytes, len(state["shards"]))
                      for split, state in self._running.items()}
@@ -206,14 +210,15 @@ class PreparedFolder:
     """Clips written so far, in all splits."""
     return sum(state["clips"] for state in self._running.values())
 
-  def add_file(self, split, *, path, video_id, label, clips=(), reason=None):
+  def add_file(self, split, *, path, video_id, label, clips=(), warning=None, reason=None):
     """Records the split's next file: its clips, or the reason it gave none.
 
     Args:
       split: the file's split.
-      path: the file's path, listed with `reason` when it is skipped.
+      path: the file's path, listed with `reason` when it is skipped, with `warning` when used.
       video_id, label: stored with each clip (see clip_example).
       clips: (start_frame, encoded clip) pairs.
+      warning: what went wrong in a file that still gave clips (a cut video), or None.
       reason: why the file gives no clip; None when it gave clips.
     """
     state = self._running[split]
@@ -224,6 +229,8 @@ class PreparedFolder:
                                   start_frame=start_frame))
       state["videos"] += 1
       state["clips"] += len(clips)
+      if warning:
+        state["warnings"].append({"path": path, "warning": warning})
     else:
       state["skipped"].append({"path": path, "reason": reason})
     state["files_done"] += 1
@@ -239,7 +246,8 @@ class PreparedFolder:
 
     Args:
       manifest: the run's own manifest fields, first in the file; the counts ("videos", "clips",
-        "splits"), "shards", "skipped" (added to any given) and "fingerprint" are filled in here.
+        "splits", "files": seen, used, skipped, warned), "shards", "skipped" (added to any given),
+        "warnings" and "fingerprint" are filled in here.
 
     Returns:
       The manifest written.
@@ -251,16 +259,22 @@ class PreparedFolder:
     splits = self._running
     manifest = dict(manifest)
     skipped = list(manifest.pop("skipped", []))
+    warnings = []
     for state in splits.values():
       skipped.extend(state["skipped"])
+      warnings.extend(state["warnings"])
+    videos = sum(state["videos"] for state in splits.values())
     manifest = dict(
         manifest,
-        videos=sum(state["videos"] for state in splits.values()),
+        videos=videos,
         clips=sum(state["clips"] for state in splits.values()),
+        files={"seen": videos + len(skipped), "used": videos, "skipped": len(skipped),
+               "warned": len(warnings)},
         shards=[shard for state in splits.values() for shard in state["shards"]],
         splits={split: {"videos": state["videos"], "clips": state["clips"],
                         "shards": len(state["shards"])} for split, state in splits.items()},
         skipped=sorted(skipped, key=lambda entry: entry["path"]),
+        warnings=sorted(warnings, key=lambda entry: entry["path"]),
         fingerprint=self._fingerprint)
     files.write_json(os.path.join(self._out, MANIFEST), manifest)
     if os.path.exists(os.path.join(self._out, PROGRESS)):
