@@ -1,20 +1,28 @@
-"""The input cases of issue 14 (videos, trees and lists as users have them), made here as fixtures.
+"""The input cases of issue 14 (videos, trees, lists and shards as users have them), made here.
 
 Each test names its case in ../shared/cases and checks the behaviour its row asks for. Photos
-(cases 17, 18) are in test_photos.py, damaged shards (case 24) in test_shards.py.
+(cases 17, 18) are in test_photos.py and test_export.py; the shard reader's handling of damage
+(case 24) is in test_shards.py, training on damaged shards here.
 """
 
+import glob
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from relive_tf.data import prepare
 from relive_tf.data import shards
 from relive_tf.data import workers
+from relive_tf.errors import UserError
+from relive_tf.training import loop
+from test_shards import cut
+from test_shards import flip_middle
 from test_video_read import ffmpeg_video
 from test_video_read import smooth_video
 from test_video_read import trim_copy
@@ -179,4 +187,84 @@ def test_10_the_cli_prepares_a_tree_with_a_latin1_name_without_a_traceback(tmp_p
        "--workers=1"], capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr
   assert "prepared 2 clips from 2 of the 2 files seen" in result.stdout
+  assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(name="prepared", scope="module")
+def prepared_fixture(tmp_path_factory):
+  """Case 24: shards of 4 clips of 32 frames of 64x64 prepared by `relive prepare` (read only)."""
+  root = tmp_path_factory.mktemp("case24")
+  os.makedirs(root / "src")
+  for number in range(4):
+    write_avi(root / "src" / f"clip_{number}.avi", smooth_video(34, 64, 80, seed=number))
+  run(root / "src", root / "shards", frames=32, size=64)
+  return root / "shards"
+
+
+def damaged_copy(prepared, folder, damage):
+  shutil.copytree(prepared, folder)
+  damage(folder / "train-00000.tfrecord")
+  return folder
+
+
+def tiny_training(make_config, data_path, **overrides):
+  return make_config("vgan", "tiny", data__source="shards", data__path=str(data_path),
+                     train__num_steps=2, train__batch_size=2, train__critic_steps=1,
+                     train__num_samples=1, train__log_every=1, train__summary_every=2, **overrides)
+
+
+def scalars(summary_dir, tag):
+  """{step: value} of one scalar tag in a TensorBoard log folder."""
+  values = {}
+  for path in glob.glob(os.path.join(summary_dir, "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == tag:
+          values[event.step] = float(tf.make_ndarray(value.tensor))
+  return values
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (flip_middle, r"only \d of its 4 records can be read \(a bad checksum, or a cut\)"),
+    (cut, r"[\d,]+ bytes where manifest\.json lists [\d,]+ \(cut by an interrupted copy\?\)"),
+], ids=["flipped_bytes", "cut"])
+def test_24_training_on_a_damaged_shard_stops_naming_it_and_the_fix(prepared, tmp_path,
+                                                                    make_config, damage, problem):
+  data = damaged_copy(prepared, tmp_path / "shards", damage)
+  with pytest.raises(UserError, match=rf"^shard {data}/train-00000\.tfrecord is damaged: {problem}; "
+                                      r"copy the folder .* --config\.data\.skip_corrupt=True$"):
+    loop.train_and_evaluate(tiny_training(make_config, data), str(tmp_path / "workdir"),
+                            tf.distribute.OneDeviceStrategy("/cpu:0"))
+
+
+@pytest.mark.parametrize("damage", [flip_middle, cut], ids=["flipped_bytes", "cut"])
+def test_24_skip_corrupt_trains_on_and_logs_the_skipped_records(prepared, tmp_path, make_config,
+                                                                damage):
+  data = damaged_copy(prepared, tmp_path / "shards", damage)
+  skipped = shards.skipped_records(str(data), split="train", frames=32, size=64)
+  assert 0 < skipped < 4
+  workdir = tmp_path / "workdir"
+  loop.train_and_evaluate(tiny_training(make_config, data, data__skip_corrupt=True), str(workdir),
+                          tf.distribute.OneDeviceStrategy("/cpu:0"))
+  assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("-2")
+  assert scalars(str(workdir / "tb"), "data/skipped_records") == {1: skipped, 2: skipped}
+
+
+def test_24_the_cli_prints_a_damaged_shard_as_one_line(prepared, tmp_path):
+  data = damaged_copy(prepared, tmp_path / "shards", flip_middle)
+  result = subprocess.run(
+      [sys.executable, "-c", "from relive_tf.cli import run; run()", "train",
+       f"--config={os.path.join(os.path.dirname(__file__), '..', 'configs', 'vgan.py')}:tiny",
+       f"--workdir={tmp_path / 'workdir'}", "--config.data.source=shards",
+       f"--config.data.path={data}", "--config.train.batch_size=2", "--config.train.num_steps=1",
+       "--config.train.num_samples=1", "--config.train.critic_steps=1"],
+      capture_output=True, text=True, check=False)
+  assert result.returncode == 1, result.stderr[-2000:]
+  errors = [line for line in result.stderr.splitlines() if line.startswith("relive train:")]
+  assert errors == [f"relive train: error: shard {data}/train-00000.tfrecord is damaged: only "
+                    f"{4 - shards.skipped_records(str(data), split='train', frames=32, size=64)} "
+                    "of its 4 records can be read (a bad checksum, or a cut); copy the folder "
+                    f"{data} again, or rebuild it with `relive prepare ... --out={data} "
+                    f"--overwrite` (`relive prepare --verify={data}` checks every shard); or train "
+                    "past the damage with --config.data.skip_corrupt=True"]
   assert "Traceback" not in result.stderr

@@ -74,6 +74,11 @@ def run(argv=None):
       module.main()
     except errors.UserError as error:
       _exit_with_error(program, str(error), status=1)
+    except Exception as error:  # pylint: disable=broad-except (a damaged shard read in a graph)
+      user_error = errors.user_error_in(error)
+      if user_error is None:
+        raise
+      _exit_with_error(program, str(user_error), status=1)
 
   app.run(main, argv=args, flags_parser=lambda _: args)
 

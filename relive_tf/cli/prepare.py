@@ -1,4 +1,5 @@
-"""`relive prepare`: turns a folder of videos (UCF-101, ASLAN, Vondrick et al., any) into shards."""
+"""`relive prepare`: turns a folder of videos (UCF-101, ASLAN, Vondrick et al., any) into shards;
+`relive prepare --verify=DIR` checks shards prepared before."""
 
 from absl import app
 from absl import flags
@@ -6,6 +7,7 @@ from absl import flags
 from relive_tf.data import layouts
 from relive_tf.data import prepare
 from relive_tf.data import video_read
+from relive_tf.errors import UserError
 
 FLAGS = flags.FLAGS
 
@@ -39,10 +41,36 @@ def define_flags():
   flags.DEFINE_float("timeout_s", 120.0, "a file still decoding after this many seconds is "
                      "skipped")
   flags.DEFINE_bool("overwrite", False, "replace the shards of another run in --out")
-  flags.mark_flags_as_required(["format", "source", "out"])
+  flags.DEFINE_string("verify", None, "instead of preparing: check every shard in this prepared "
+                      "folder (sizes, record checksums, decodable clips) and name the bad ones")
+  flags.register_multi_flags_validator(
+      ["format", "source", "out", "verify"],
+      lambda values: bool(values["verify"]) or None not in (values["format"], values["source"],
+                                                            values["out"]),
+      message="give --format, --source and --out to prepare, or --verify=DIR to check shards")
+
+
+def _verify(path):
+  """Prints a line per shard of `path`; raises a UserError naming the damaged ones."""
+  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top (loads TensorFlow)
+  results = shards.verify(path)
+  for result in results:
+    state = f"DAMAGED: {result['problem']}" if result["problem"] else "ok"
+    print(f"{result['file']}: {result['clips']} clips, {state}")
+  damaged = [result["file"] for result in results if result["problem"]]
+  if damaged:
+    raise UserError(f"{len(damaged)} of the {len(results)} shards in {path} are damaged "
+                    f"({', '.join(damaged)}): copy them again, or rebuild the folder with `relive "
+                    f"prepare ... --out={path} --overwrite`; or train past the damage with "
+                    "--config.data.skip_corrupt=True")
+  print(f"all {len(results)} shards in {path} are whole: "
+        f"{sum(result['clips'] for result in results)} clips")
 
 
 def main():
+  if FLAGS.verify:
+    _verify(FLAGS.verify)
+    return
   if FLAGS.clip_stride is not None and FLAGS["clips_per_video"].present:
     raise app.UsageError("give --clips_per_video or --clip_stride, not both")
   manifest = prepare.prepare(

@@ -31,15 +31,18 @@ def synthetic_clips(*, seed, frames, size, start=0, num_shards=1, shard_index=0)
       to_clip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, shard_index=0):
-  """Endless (index, uint8 clip) pairs from the synthetic data or prepared shards."""
+def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, shard_index=0,
+          skip_corrupt=False):
+  """Endless (index, uint8 clip) pairs from the synthetic data or prepared shards (where
+  skip_corrupt leaves damaged records out: shards.indexed_clips)."""
   if source == "synthetic":
     return synthetic_clips(seed=seed, frames=frames, size=size, start=start, num_shards=num_shards,
                            shard_index=shard_index)
   # Imported here so that the synthetic path never needs the shard reader's dependencies.
   from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
   return shards.indexed_clips(path, split=split, seed=seed, frames=frames, size=size, start=start,
-                              num_shards=num_shards, shard_index=shard_index)
+                              num_shards=num_shards, shard_index=shard_index,
+                              skip_corrupt=skip_corrupt)
 
 
 def to_float_video(clip):
@@ -53,7 +56,7 @@ def to_uint8_video(video):
 
 
 def training_batches(*, source, path, seed, frames, size, batch_size, noise_dim=0, start=0,
-                     split="train", num_shards=1, shard_index=0):
+                     split="train", num_shards=1, shard_index=0, skip_corrupt=False):
   """Global batches for a train step.
 
   Args:
@@ -66,6 +69,7 @@ def training_batches(*, source, path, seed, frames, size, batch_size, noise_dim=
     start: index of the first example (the data position of a resumed run).
     split: shard split to read.
     num_shards, shard_index: this input pipeline's share of the indices (multi-worker runs).
+    skip_corrupt: leave damaged shard records out instead of failing (shards.indexed_clips).
 
   Returns:
     A dataset of dicts: "index" int64 [batch], "video" float32 [batch, frames, size, size, 3] in
@@ -79,6 +83,7 @@ def training_batches(*, source, path, seed, frames, size, batch_size, noise_dim=
     return example
 
   dataset = clips(source=source, path=path, split=split, seed=seed, frames=frames, size=size,
-                  start=start, num_shards=num_shards, shard_index=shard_index)
+                  start=start, num_shards=num_shards, shard_index=shard_index,
+                  skip_corrupt=skip_corrupt)
   dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -6,14 +6,18 @@ tf.train.Example with "clip" (the frames encoded by video_read.encode_clip), "vi
 """
 
 import copy
+import dataclasses
+import functools
 import json
 import os
 import re
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
 
 from relive_tf import files
+from relive_tf.errors import DATA_CHECK_PREFIX
 from relive_tf.errors import UserError
 
 MANIFEST = "manifest.json"
@@ -312,16 +316,67 @@ def read_manifest(path):
                     "`relive prepare ... --overwrite`") from None
 
 
-def _split_shards(path, manifest, split, frames, size):
-  """The shard paths and clip count of a split, after checking they fit the requested clips."""
+@dataclasses.dataclass(frozen=True)
+class _SplitShards:
+  """The shards of a split and how many records to read from each.
+
+  Attributes:
+    files: shard paths.
+    records: records to read from each: all of them, or with skip_corrupt the ones before the
+      first damaged record.
+    listed: records each holds by the manifest.
+    bytes: total size by the manifest.
+  """
+
+  files: list
+  records: list
+  listed: list
+  bytes: int
+
+  @property
+  def clips(self):
+    return sum(self.records)
+
+  @property
+  def skipped(self):
+    return sum(self.listed) - sum(self.records)
+
+
+def _repair(path):
+  """What to do about a damaged shard of the prepared folder `path`."""
+  return (f"copy the folder {path} again, or rebuild it with `relive prepare ... --out={path} "
+          f"--overwrite` (`relive prepare --verify={path}` checks every shard); or train past the "
+          "damage with --config.data.skip_corrupt=True")
+
+
+@functools.lru_cache(maxsize=None)
+def _readable_records(file, size, modified_ns):  # pylint: disable=unused-argument (cache keys)
+  """How many records of a shard can be read: those before a bad checksum or a cut.
+
+  TensorFlow's reader stops at a record whose checksum fails (a cut file ends silently), since the
+  length of the next one cannot be trusted. The file's size and modification time key the cache.
+  """
+  return int(tf.data.TFRecordDataset(file).ignore_errors().reduce(
+      np.int64(0), lambda count, _: count + 1))
+
+
+def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
+  """The shards of a split, after checking they fit the requested clips and are whole.
+
+  A shard whose size differs from the manifest's is damaged (cut by an interrupted copy): a
+  UserError names it, unless skip_corrupt, which reads every shard once to count the records that
+  can be read (logged, and cached for the process).
+
+  Returns:
+    A _SplitShards.
+  """
   if (manifest["frames"], manifest["size"]) != (frames, size):
     raise UserError(
         f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
         f"{manifest['size']}, but {frames} frames of {size}x{size} were asked for; prepare shards "
         f"with --frames={frames} --size={size}, or set the data frames and size to match")
   shards = [shard for shard in manifest["shards"] if shard["split"] == split]
-  clips = sum(shard["clips"] for shard in shards)
-  if not clips:
+  if not sum(shard["clips"] for shard in shards):
     available = sorted({shard["split"] for shard in manifest["shards"]})
     raise UserError(f"{path!r} holds no clips in split {split!r}; it has {available or 'none'}")
   files = [os.path.join(path, shard["file"]) for shard in shards]
@@ -330,7 +385,69 @@ def _split_shards(path, manifest, split, frames, size):
     raise UserError(f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
                     f"{missing[0]!r}; prepare the folder again with `relive prepare ... "
                     "--overwrite`")
-  return files, clips, sum(shard["bytes"] for shard in shards)
+  listed = [shard["clips"] for shard in shards]
+  total_bytes = sum(shard["bytes"] for shard in shards)
+  if not skip_corrupt:
+    for name, shard in zip(files, shards):
+      actual = os.path.getsize(name)
+      if actual != shard["bytes"]:
+        raise UserError(f"shard {name} is damaged: {actual:,} bytes where {MANIFEST} lists "
+                        f"{shard['bytes']:,} (cut by an interrupted copy?); {_repair(path)}")
+    return _SplitShards(files, listed, listed, total_bytes)
+  records = []
+  for name, count in zip(files, listed):
+    status = os.stat(name)
+    readable = min(count, _readable_records(name, status.st_size, status.st_mtime_ns))
+    if readable < count:
+      logging.warning("data.skip_corrupt: shard %s is damaged; %d of its %d records are skipped",
+                      name, count - readable, count)
+    records.append(readable)
+  if not sum(records):
+    raise UserError(f"no record of split {split!r} in {path} can be read: every shard is damaged; "
+                    f"{_repair(path).split('; or')[0]}")
+  return _SplitShards(files, records, listed, total_bytes)
+
+
+def skipped_records(path, *, split, frames, size):
+  """How many records of a split data.skip_corrupt=True leaves out of every pass over the data.
+
+  Raises:
+    UserError: see indexed_clips.
+  """
+  return _split_shards(path, read_manifest(path), split, frames, size, skip_corrupt=True).skipped
+
+
+def _shard_records(file, count, strict, repair):
+  """The records of one shard (string [] tensors), at most `count` of them.
+
+  Strict, a shard that gives fewer than `count` (a bad checksum stops TensorFlow's reader) fails
+  the pipeline with an InvalidArgumentError whose message starts with errors.DATA_CHECK_PREFIX and
+  names the shard and the repair. Otherwise `count` is the number of readable records.
+  """
+  records = tf.data.TFRecordDataset(file)
+  if not strict:
+    return records.take(count)
+  # The end is marked by an extra element, where the records read are counted against `count`.
+  marked = records.ignore_errors().map(lambda record: (record, False)).concatenate(
+      tf.data.Dataset.from_tensors((tf.constant(b""), True)))
+
+  def check(read, element):
+    _, is_end = element
+    whole = tf.debugging.Assert(tf.logical_or(tf.logical_not(is_end), tf.equal(read, count)), [
+        tf.strings.join([DATA_CHECK_PREFIX, "shard ", file, " is damaged: only ",
+                         tf.strings.as_string(read), " of its ", tf.strings.as_string(count),
+                         " records can be read (a bad checksum, or a cut); ", repair])])
+    with tf.control_dependencies([whole]):
+      return read + 1, element
+
+  checked = marked.scan(tf.constant(0, tf.int64), check)
+  return checked.filter(lambda _, is_end: tf.logical_not(is_end)).map(lambda record, _: record)
+
+
+def _records_of(path, strict):
+  """A function (file, count) -> that shard's records, for Dataset.flat_map and interleave."""
+  repair = _repair(path)
+  return lambda file, count: _shard_records(file, count, strict, repair)
 
 
 def _decoder(encoding, frames, size):
@@ -351,31 +468,37 @@ def _decoder(encoding, frames, size):
   return parse
 
 
-def clip_records(path, *, split, frames, size):
+def clip_records(path, *, split, frames, size, skip_corrupt=False):
   """One pass over a split's clips in stored order, with what is known of each.
 
   Args:
     path: a prepared folder.
     split: "train" or "test".
     frames, size: the clip shape the caller expects; another shape is an error.
+    skip_corrupt: leave out damaged records (see indexed_clips) instead of failing.
 
   Returns:
     A finite dataset of dicts: "clip" uint8 [frames, size, size, 3], "video_id" and "label"
     string [], "start_frame" int64 [].
+
+  Raises:
+    UserError: see indexed_clips.
   """
   manifest = read_manifest(path)
-  files, _, _ = _split_shards(path, manifest, split, frames, size)
+  shards = _split_shards(path, manifest, split, frames, size, skip_corrupt)
   parse = _decoder(manifest["encoding"], frames, size)
 
   def to_dict(record):
     clip, example = parse(record)
     return dict(example, clip=clip)
 
-  return tf.data.TFRecordDataset(files).map(to_dict, num_parallel_calls=tf.data.AUTOTUNE,
-                                            deterministic=True)
+  records = tf.data.Dataset.from_tensor_slices((shards.files, tf.constant(shards.records, tf.int64)))
+  records = records.flat_map(_records_of(path, strict=not skip_corrupt))
+  return records.map(to_dict, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, shard_index=0):
+def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, shard_index=0,
+                  skip_corrupt=False):
   """Endless, shuffled (index, clip) pairs from prepared shards, from example number `start`.
 
   Example i is a function of (seed, i) alone: epoch e = i // clips reads the shard files in an
@@ -393,19 +516,28 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
     start: index of the first example.
     num_shards: number of input pipelines sharing the examples.
     shard_index: this pipeline's number, in [0, num_shards).
+    skip_corrupt: a damaged shard (a bad checksum, or a cut) normally fails the pipeline with an
+      error naming it (a UserError for a wrong size, else an InvalidArgumentError that
+      errors.user_error_in reads); with skip_corrupt every shard is read once first, and its
+      records from the first damaged one on are left out (skipped_records counts them). The
+      epoch is then the readable records, so a resumed run still sees the same data.
 
   Returns:
     A dataset of (index int64 [], clip uint8 [frames, size, size, 3]).
 
   Raises:
-    UserError: no prepared shards at `path`, no clips in `split`, or clips of another shape.
+    UserError: no prepared shards at `path`, no clips in `split`, clips of another shape, or a
+      shard of the wrong size (without skip_corrupt).
   """
   manifest = read_manifest(path)
-  files, clips, total_bytes = _split_shards(path, manifest, split, frames, size)
+  shards = _split_shards(path, manifest, split, frames, size, skip_corrupt)
   parse = _decoder(manifest["encoding"], frames, size)
-  window = int(np.clip(_SHUFFLE_WINDOW_BYTES * clips // total_bytes, 1, clips))
-  cycle_length = min(len(files), _READ_PARALLEL_FILES)
-  files = tf.constant(files)
+  clips = shards.clips
+  window = int(np.clip(_SHUFFLE_WINDOW_BYTES * clips // shards.bytes, 1, clips))
+  cycle_length = min(len(shards.files), _READ_PARALLEL_FILES)
+  files = tf.constant(shards.files)
+  counts = tf.constant(shards.records, tf.int64)
+  read_shard = _records_of(path, strict=not skip_corrupt)
   seed = tf.constant(seed, tf.int64)
 
   def shuffled(epoch_seed, number, records):
@@ -417,9 +549,10 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
   def epoch_records(epoch):
     epoch_seed = tf.stack([seed, epoch])
     order = tf.argsort(tf.random.stateless_uniform(tf.shape(files), seed=epoch_seed))
-    records = tf.data.Dataset.from_tensor_slices(tf.gather(files, order)).interleave(
-        tf.data.TFRecordDataset, cycle_length=cycle_length,
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    records = tf.data.Dataset.from_tensor_slices(
+        (tf.gather(files, order), tf.gather(counts, order))).interleave(
+            read_shard, cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True)
     return records.batch(window).enumerate().flat_map(
         lambda number, batch: shuffled(epoch_seed, number, batch))
 
@@ -434,3 +567,54 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
     return index, parse(record)[0]
 
   return dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def verify(path):
+  """Checks every shard of a prepared folder: its size, every record's checksum, every clip.
+
+  Args:
+    path: a folder written by `relive prepare`.
+
+  Returns:
+    A list, one {"file", "clips", "problem"} per shard in the manifest: "clips" the records that
+    read and decode, "problem" None for a whole shard, else what is wrong ("only the first 5 of
+    its 10 records can be read (corrupted record at 5080)", "3 clips cannot be decoded", ...).
+
+  Raises:
+    UserError: `path` holds no finished preparation.
+  """
+  manifest = read_manifest(path)
+  parse = _decoder(manifest["encoding"], manifest["frames"], manifest["size"])
+  results = []
+  for shard in manifest["shards"]:
+    name = os.path.join(path, shard["file"])
+    if not os.path.isfile(name):
+      results.append({"file": shard["file"], "clips": 0, "problem": "missing"})
+      continue
+    problems = []
+    actual = os.path.getsize(name)
+    if actual != shard["bytes"]:
+      problems.append(f"{actual:,} bytes where {MANIFEST} lists {shard['bytes']:,}")
+    status = os.stat(name)
+    readable = _readable_records(name, status.st_size, status.st_mtime_ns)
+    if readable < shard["clips"]:
+      problems.append(f"only the first {readable} of its {shard['clips']} records can be read "
+                      f"({_first_read_error(name)})")
+    decodable = int(tf.data.TFRecordDataset(name).take(readable).map(parse).ignore_errors().reduce(
+        np.int64(0), lambda count, _: count + 1))
+    if decodable < readable:
+      problems.append(f"{readable - decodable} of its clips cannot be decoded")
+    results.append({"file": shard["file"], "clips": decodable,
+                    "problem": "; ".join(problems) or None})
+  return results
+
+
+def _first_read_error(file):
+  """TensorFlow's complaint about the first record of `file` it cannot read, in its own words."""
+  try:
+    for _ in tf.data.TFRecordDataset(file):
+      pass
+  except tf.errors.DataLossError as error:
+    # "{{function_node ...}} truncated record at 194' failed with ... [Op:IteratorGetNext]"
+    return error.message.split("}}")[-1].split(" [Op:")[0].split("'")[0].strip()
+  return "the file ends early"

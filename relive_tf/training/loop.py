@@ -9,6 +9,7 @@ import time
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import errors
 from relive_tf import files
 from relive_tf.data import pipeline
 from relive_tf.errors import UserError
@@ -55,7 +56,8 @@ def distributed_batches(config, strategy, start):
         source=data.source, path=data.path, seed=config.seed, frames=data.frames, size=data.size,
         batch_size=context.get_per_replica_batch_size(config.train.batch_size),
         noise_dim=recipes.noise_dim(config), start=start,
-        num_shards=context.num_input_pipelines, shard_index=context.input_pipeline_id)
+        num_shards=context.num_input_pipelines, shard_index=context.input_pipeline_id,
+        skip_corrupt=data.get("skip_corrupt", False))
 
   return strategy.distribute_datasets_from_function(dataset_fn)
 
@@ -98,6 +100,31 @@ def _check_finite(metrics, step, manager):
         f"last good checkpoint ({last}) is kept; lower train.learning_rate or check the data")
 
 
+@contextlib.contextmanager
+def _data_checks():
+  """Raises the UserError of a failed in-graph data check (a damaged shard) instead of the
+  TensorFlow error that carries it."""
+  try:
+    yield
+  except tf.errors.OpError as error:
+    user_error = errors.user_error_in(error)
+    if user_error is None:
+      raise
+    raise user_error from None
+
+
+def _skipped_records(config):
+  """{"skipped_records": n} for the data/ summaries when data.skip_corrupt is on, else {}."""
+  data = config.data
+  if data.source != "shards" or not data.get("skip_corrupt", False):
+    return {}
+  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top (shards only)
+  skipped = shards.skipped_records(data.path, split="train", frames=data.frames, size=data.size)
+  logging.info("data.skip_corrupt: %d damaged records are left out of every pass over %s",
+               skipped, data.path)
+  return {"skipped_records": skipped}
+
+
 def _write_summaries(recipe, metrics, step, heavy):
   summaries.write_scalars(metrics, step)
   if heavy:
@@ -116,13 +143,17 @@ def train_and_evaluate(config, workdir, strategy=None):
 
   Returns:
     The recipe (trained networks, optimizers) at the last step.
+
+  Raises:
+    UserError: bad settings, a workdir in use, or damaged shards (naming the shard and the fix;
+      see data.skip_corrupt).
   """
   strategy = strategy or distribution.pick_strategy()
   validate(config, strategy.num_replicas_in_sync)
   # Only the chief holds the workdir: the other workers of a multi-worker run save elsewhere.
   holding = (files.exclusive_use(workdir, "relive train") if distribution.is_chief(strategy)
              else contextlib.nullcontext())
-  with holding:
+  with holding, _data_checks():
     return _train(config, workdir, strategy)
 
 
@@ -156,6 +187,7 @@ def _train(config, workdir, strategy):
     return recipe
 
   iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+  data_counts = _skipped_records(config)
   summary_dir = os.path.join(workdir, workdir_lib.SUMMARY_DIR)
   writer = tf.summary.create_file_writer(summary_dir) if chief else tf.summary.create_noop_writer()
 
@@ -185,6 +217,7 @@ def _train(config, workdir, strategy):
         with writer.as_default():
           _write_summaries(recipe, {**metrics, "steps_per_second": progress.steps_per_second},
                            current, heavy=heavy_now)
+          summaries.write_scalars(data_counts, current, prefix="data/")
       if measure_distance and (current % train.eval_every == 0 or last):
         distances = measure_distance(recipe)
         logging.info("step %d: distance to held-out clips %s", current,

@@ -28,7 +28,8 @@ def sample_batch(config, source=None, path=None):
   dataset = pipeline.training_batches(
       source=source or data.source, path=path if path is not None else data.path,
       seed=config.seed, frames=data.frames, size=data.size,
-      batch_size=config.train.num_samples, noise_dim=noise_dim(config))
+      batch_size=config.train.num_samples, noise_dim=noise_dim(config),
+      skip_corrupt=data.get("skip_corrupt", False))
   return next(iter(dataset))
 
 
