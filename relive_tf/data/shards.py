@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from relive_tf import files
+from relive_tf.data import video_read
 from relive_tf.errors import DATA_CHECK_PREFIX
 from relive_tf.errors import UserError
 
@@ -310,10 +311,39 @@ def read_manifest(path):
                     f"`relive prepare --format=... --source=VIDEOS --out={path}`")
   try:
     with open(manifest_path, encoding="utf-8") as f:
-      return json.load(f)
+      manifest = json.load(f)
   except (OSError, ValueError) as error:
     raise UserError(f"cannot read {manifest_path}: {error}; prepare the folder again with "
                     "`relive prepare ... --overwrite`") from None
+  problem = _manifest_problem(manifest)
+  if problem:
+    raise UserError(f"{manifest_path} is damaged: {problem}; prepare the folder again with "
+                    "`relive prepare ... --overwrite`")
+  return manifest
+
+
+def _manifest_problem(manifest):
+  """What makes a manifest unusable by the readers here (a damaged file), or None."""
+
+  def count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+  if not isinstance(manifest, dict):
+    return "not a JSON object"
+  for key in ("frames", "size"):
+    if not count(manifest.get(key)) or not manifest[key]:
+      return f"{key!r} is {manifest.get(key)!r}, not a positive integer"
+  if manifest.get("encoding") not in video_read.ENCODINGS:
+    return f"'encoding' is {manifest.get('encoding')!r}, not one of {video_read.ENCODINGS}"
+  if not isinstance(manifest.get("shards"), list):
+    return "'shards' is not a list"
+  for shard in manifest["shards"]:
+    if not (isinstance(shard, dict) and isinstance(shard.get("file"), str)
+            and is_shard_file(shard["file"]) and not shard["file"].endswith(_PARTIAL)
+            and isinstance(shard.get("split"), str) and count(shard.get("clips"))
+            and count(shard.get("bytes"))):
+      return f"a shard entry {shard!r} lacks a shard file name, split, clips or bytes"
+  return None
 
 
 @dataclasses.dataclass(frozen=True)
