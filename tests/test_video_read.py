@@ -222,6 +222,12 @@ def test_a_file_name_that_is_not_utf8_is_read(tmp_path):
     assert len(video_read.read_video(name, size=16).frames) == 6
 
 
+def test_a_relative_name_with_a_colon_is_a_file_not_an_ffmpeg_protocol(tmp_path, monkeypatch):
+  write_avi(tmp_path / "take:2.avi", smooth_video(6, 16, 16))
+  monkeypatch.chdir(tmp_path)
+  assert len(video_read.read_video("take:2.avi", size=16).frames) == 6
+
+
 def test_read_strip_splits_the_stacked_frames(tmp_path):
   source = smooth_video(6, 32, 32)
   decoded = video_read.read_strip(write_strip(tmp_path / "s.jpg", source), size=16, frame_step=2)

@@ -81,17 +81,19 @@ def _check_file(path):
 def _openable_name(path):
   """A name of `path` that OpenCV can open.
 
-  OpenCV takes names as UTF-8 and crashes (segmentation fault) on a str that holds undecodable
-  bytes (os.listdir's surrogate escapes of a Latin-1 name): such a file is opened through a symbolic
-  link with an ASCII name in a temporary folder.
+  The name is absolute: FFmpeg reads a relative "name:rest" as a protocol. OpenCV takes names as
+  UTF-8 and crashes (segmentation fault) on a str that holds undecodable bytes (os.listdir's
+  surrogate escapes of a Latin-1 name): such a file is opened through a symbolic link with an ASCII
+  name in a temporary folder.
   """
+  path = os.path.abspath(path)
   try:
     path.encode("utf-8")
   except UnicodeEncodeError:
     extension = os.path.splitext(path)[1]
     with tempfile.TemporaryDirectory(prefix="relive_video_") as folder:
       link = os.path.join(folder, "video" + (extension if extension.isascii() else ""))
-      os.symlink(os.path.abspath(path), link)
+      os.symlink(path, link)
       yield link
     return
   yield path
