@@ -6,7 +6,6 @@ import re
 import zlib
 
 from relive_tf.data import video_read
-from relive_tf.errors import UserError
 
 FORMATS = ("folder", "ucf101", "aslan", "vgan")
 SPLITS = ("train", "test")
@@ -106,7 +105,7 @@ def _read_list(path, flag):
     with open(path, encoding="utf-8") as f:
       lines = [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
   except OSError as error:
-    raise UserError(f"cannot read {flag}={path}: {error.strerror}; give an existing text "
+    raise ValueError(f"cannot read {flag}={path}: {error.strerror}; give an existing text "
                     "file") from None
   return lines
 
@@ -120,7 +119,7 @@ def _split_lists(split_files):
   for path in split_files:
     match = _SPLIT_LIST_NAME.match(os.path.basename(path))
     if not match:
-      raise UserError(f"--split_file={path}: the name must be trainlistNN.txt or testlistNN.txt, "
+      raise ValueError(f"--split_file={path}: the name must be trainlistNN.txt or testlistNN.txt, "
                       "as in UCF-101's official ucfTrainTestlist folder")
     lists.setdefault(match["split"].lower(), []).append(path)
     if len(split_files) == 1:
@@ -203,19 +202,19 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
     are not looked at, since a subset of a large tree is what an index is for).
 
   Raises:
-    UserError: unknown layout, a missing or unreadable source or list, or no usable file.
+    ValueError: unknown layout, a missing or unreadable source or list, or no usable file.
   """
   if layout not in FORMATS:
-    raise UserError(f"--format={layout!r} is not a known layout; use one of {', '.join(FORMATS)}")
+    raise ValueError(f"--format={layout!r} is not a known layout; use one of {', '.join(FORMATS)}")
   if not os.path.isdir(source):
-    raise UserError(f"--source={source} is not a folder; give the folder that holds the "
+    raise ValueError(f"--source={source} is not a folder; give the folder that holds the "
                     f"{layout} videos")
   if not 0 <= test_fraction < 1:
-    raise UserError(f"--test_fraction={test_fraction} must be in [0, 1)")
+    raise ValueError(f"--test_fraction={test_fraction} must be in [0, 1)")
   if split_files and layout != "ucf101":
-    raise UserError(f"--split_file is for --format=ucf101, not {layout}; drop it")
+    raise ValueError(f"--split_file is for --format=ucf101, not {layout}; drop it")
   if index_file and layout != "vgan":
-    raise UserError(f"--index_file is for --format=vgan, not {layout}; drop it")
+    raise ValueError(f"--index_file is for --format=vgan, not {layout}; drop it")
   if layout == "ucf101":
     items, skipped = _ucf101(source, list(split_files), test_fraction)
   elif layout == "vgan":
@@ -228,6 +227,6 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
       items.append(Item(path, item_id, "video", "train", group=_relative(path, source)))
     items = _assign_splits(items, test_fraction)
   if not items:
-    raise UserError(f"--source={source} holds no usable {layout} files ({len(skipped)} other files "
+    raise ValueError(f"--source={source} holds no usable {layout} files ({len(skipped)} other files "
                     f"found); check --source and --format")
   return items, skipped

@@ -47,6 +47,21 @@ def to_float_video(clip):
   return tf.cast(clip, tf.float32) / 127.5 - 1.0
 
 
+def as_float_video(videos):
+  """uint8 videos in [0, 255] or float videos in [-1, 1] -> float32 in [-1, 1].
+
+  Raises:
+    TypeError: the videos are neither uint8 nor floating point.
+  """
+  videos = tf.convert_to_tensor(videos)
+  if videos.dtype == tf.uint8:
+    return to_float_video(videos)
+  if not videos.dtype.is_floating:
+    raise TypeError(f"expected uint8 videos in [0, 255] or float videos in [-1, 1], got "
+                    f"{videos.dtype.name}")
+  return tf.cast(videos, tf.float32)
+
+
 def to_uint8_video(video):
   """float32 in [-1, 1] -> uint8 in [0, 255]."""
   return tf.cast(tf.round(tf.clip_by_value((video + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)

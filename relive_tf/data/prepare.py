@@ -8,16 +8,15 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
-import sys
 import time
 
 from absl import logging
 import cv2
 
 from relive_tf import files
+from relive_tf import progress
 from relive_tf.data import layouts
 from relive_tf.data import video_read
-from relive_tf.errors import UserError
 
 # Results buffered ahead of the oldest file still decoding, per worker; the shards keep file order.
 _FILES_AHEAD_PER_WORKER = 4
@@ -203,48 +202,6 @@ class _Workers:
     self._starting, self._idle, self._busy = {}, [], {}
 
 
-def _duration(seconds):
-  seconds = int(seconds)
-  if seconds >= 3600:
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-  return f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-class _Progress:
-  """A progress bar on stderr: files done, clips written, files per second and time left.
-
-  On a terminal it redraws one line; in a log file it prints a line every `_LOG_SECONDS`.
-  """
-
-  _TERMINAL_SECONDS = 0.2
-  _LOG_SECONDS = 10.0
-  _BAR_WIDTH = 24
-
-  def __init__(self, total_files, files_done):
-    self._total = total_files
-    self._first = files_done
-    self._start = self._last = time.monotonic()
-    self._terminal = sys.stderr.isatty()
-
-  def update(self, files_done, clips, final=False):
-    now = time.monotonic()
-    interval = self._TERMINAL_SECONDS if self._terminal else self._LOG_SECONDS
-    if not final and now - self._last < interval:
-      return
-    self._last = now
-    rate = (files_done - self._first) / max(now - self._start, 1e-9)
-    left = _duration((self._total - files_done) / rate) if rate > 0 else "?"
-    filled = self._BAR_WIDTH * files_done // max(self._total, 1)
-    bar = "#" * filled + "-" * (self._BAR_WIDTH - filled)
-    line = (f"prepare [{bar}] {files_done}/{self._total} files, {clips} clips, "
-            f"{rate:.1f} files/s, {left} left")
-    if self._terminal:
-      sys.stderr.write("\r" + line + ("\n" if final else ""))
-    else:
-      sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
 def _fingerprint(settings, items):
   """A digest of the settings and of the file list, so a resume only continues the same run."""
   listing = "\n".join(f"{item.id}\t{item.split}" for item in items)
@@ -261,11 +218,11 @@ def _check_arguments(frames, size, frame_step, clips_per_video, clip_stride, enc
     positive["--clip_stride"] = clip_stride
   for flag, value in positive.items():
     if value <= 0:
-      raise UserError(f"{flag}={value} must be positive")
+      raise ValueError(f"{flag}={value} must be positive")
   if encoding not in video_read.ENCODINGS:
-    raise UserError(f"--encoding={encoding!r} is not one of {', '.join(video_read.ENCODINGS)}")
+    raise ValueError(f"--encoding={encoding!r} is not one of {', '.join(video_read.ENCODINGS)}")
   if not 1 <= jpeg_quality <= 100:
-    raise UserError(f"--jpeg_quality={jpeg_quality} must be in 1..100")
+    raise ValueError(f"--jpeg_quality={jpeg_quality} must be in 1..100")
 
 
 def _decoded_in_order(pool, todo, window):
@@ -317,14 +274,14 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
     The manifest, as written to OUT/manifest.json.
 
   Raises:
-    UserError: bad arguments, a missing or empty source, an --out holding other shards, or no clip.
+    ValueError: bad arguments, a missing or empty source, an --out holding other shards, or no clip.
   """
   workers = workers or len(os.sched_getaffinity(0))
   _check_arguments(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality,
                    shard_mb, workers, timeout_s)
   source, out = os.path.abspath(source), os.path.abspath(out)
   if os.path.commonpath([source, out]) == source:
-    raise UserError(f"--out={out} is inside --source={source}, where its shards would be read as "
+    raise ValueError(f"--out={out} is inside --source={source}, where its shards would be read as "
                     "source files; choose an --out outside the source")
   items, listing_skipped = layouts.discover(
       layout, source, split_files=split_files, index_file=index_file, test_fraction=test_fraction)
@@ -359,19 +316,19 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
     logging.info("decoding with %d processes, at most %g s per file", workers, timeout_s)
     spec = ClipSpec(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality)
     pool = _Workers(workers, spec, timeout_s)
-    bar = _Progress(len(items), len(items) - len(todo))
-    files_done = len(items) - len(todo)
     reasons = collections.Counter()
     try:
-      for item, clips, reason in _decoded_in_order(pool, todo, workers * _FILES_AHEAD_PER_WORKER):
-        folder.add_file(item.split, path=item.path, video_id=item.id, label=item.label, clips=clips,
-                        reason=reason)
-        reasons[reason] += reason is not None
-        files_done += 1
-        bar.update(files_done, folder.clips)
-      bar.update(files_done, folder.clips, final=True)
+      with progress.bar(total=len(items), initial=len(items) - len(todo), desc="prepare",
+                        unit="file") as bar:
+        for item, clips, reason in _decoded_in_order(pool, todo,
+                                                     workers * _FILES_AHEAD_PER_WORKER):
+          folder.add_file(item.split, path=item.path, video_id=item.id, label=item.label,
+                          clips=clips, reason=reason)
+          reasons[reason] += reason is not None
+          bar.set_postfix(clips=folder.clips, refresh=False)
+          bar.update()
       if not folder.clips:
-        raise UserError(f"no clip could be cut from the {len(todo)} files decoded in --source="
+        raise ValueError(f"no clip could be cut from the {len(todo)} files decoded in --source="
                         f"{source}; the commonest reasons: {dict(reasons.most_common(3))}")
       manifest = folder.finish(dict(
           settings, labels=sorted({item.label for item in items if item.label}),

@@ -14,7 +14,6 @@ import numpy as np
 import tensorflow as tf
 
 from relive_tf import files
-from relive_tf.errors import UserError
 
 MANIFEST = "manifest.json"
 PROGRESS = "progress.json"
@@ -153,7 +152,7 @@ class PreparedFolder:
       overwrite: replace another run's shards instead of refusing.
 
     Raises:
-      UserError: `out` holds another run's shards and `overwrite` is off.
+      ValueError: `out` holds another run's shards and `overwrite` is off.
     """
     self._out = out
     self._fingerprint = fingerprint
@@ -182,10 +181,10 @@ class PreparedFolder:
         with open(path, encoding="utf-8") as f:
           state = json.load(f)
       except ValueError:
-        raise UserError(f"{path} is not valid JSON; give another --out, or --overwrite to start "
+        raise ValueError(f"{path} is not valid JSON; give another --out, or --overwrite to start "
                         "again") from None
       if state.get("fingerprint") != self._fingerprint:
-        raise UserError(f"--out={out} holds shards prepared with other settings or from other "
+        raise ValueError(f"--out={out} holds shards prepared with other settings or from other "
                         "source files; give another --out, or --overwrite to replace them")
       if name == MANIFEST:
         self.manifest = state
@@ -193,7 +192,7 @@ class PreparedFolder:
       return state
     finished = [name for name in ours if not name.endswith(_PARTIAL)]
     if finished:
-      raise UserError(f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
+      raise ValueError(f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
                       "another --out, or --overwrite to replace them")
     return None
 
@@ -278,30 +277,30 @@ def read_manifest(path):
   """Reads a prepared folder's manifest.json.
 
   Raises:
-    UserError: the folder is missing, holds no finished preparation, or its manifest is unreadable.
+    ValueError: the folder is missing, holds no finished preparation, or its manifest is unreadable.
   """
   if not os.path.isdir(path):
-    raise UserError(f"data path {path!r} is not a folder; prepare shards with `relive prepare "
+    raise ValueError(f"data path {path!r} is not a folder; prepare shards with `relive prepare "
                     f"--format=... --source=VIDEOS --out={path}`")
   manifest_path = os.path.join(path, MANIFEST)
   if not os.path.isfile(manifest_path):
     if os.path.isfile(os.path.join(path, PROGRESS)):
-      raise UserError(f"{path!r} holds an unfinished `relive prepare` run; run the same command "
+      raise ValueError(f"{path!r} holds an unfinished `relive prepare` run; run the same command "
                       "again to finish it")
-    raise UserError(f"{path!r} holds no prepared shards (no {MANIFEST}); prepare them with "
+    raise ValueError(f"{path!r} holds no prepared shards (no {MANIFEST}); prepare them with "
                     f"`relive prepare --format=... --source=VIDEOS --out={path}`")
   try:
     with open(manifest_path, encoding="utf-8") as f:
       return json.load(f)
   except (OSError, ValueError) as error:
-    raise UserError(f"cannot read {manifest_path}: {error}; prepare the folder again with "
+    raise ValueError(f"cannot read {manifest_path}: {error}; prepare the folder again with "
                     "`relive prepare ... --overwrite`") from None
 
 
 def _split_shards(path, manifest, split, frames, size):
   """The shard paths and clip count of a split, after checking they fit the requested clips."""
   if (manifest["frames"], manifest["size"]) != (frames, size):
-    raise UserError(
+    raise ValueError(
         f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
         f"{manifest['size']}, but {frames} frames of {size}x{size} were asked for; prepare shards "
         f"with --frames={frames} --size={size}, or set the data frames and size to match")
@@ -309,11 +308,11 @@ def _split_shards(path, manifest, split, frames, size):
   clips = sum(shard["clips"] for shard in shards)
   if not clips:
     available = sorted({shard["split"] for shard in manifest["shards"]})
-    raise UserError(f"{path!r} holds no clips in split {split!r}; it has {available or 'none'}")
+    raise ValueError(f"{path!r} holds no clips in split {split!r}; it has {available or 'none'}")
   files = [os.path.join(path, shard["file"]) for shard in shards]
   missing = [name for name in files if not os.path.isfile(name)]
   if missing:
-    raise UserError(f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
+    raise ValueError(f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
                     f"{missing[0]!r}; prepare the folder again with `relive prepare ... "
                     "--overwrite`")
   return files, clips, sum(shard["bytes"] for shard in shards)
@@ -384,7 +383,7 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
     A dataset of (index int64 [], clip uint8 [frames, size, size, 3]).
 
   Raises:
-    UserError: no prepared shards at `path`, no clips in `split`, or clips of another shape.
+    ValueError: no prepared shards at `path`, no clips in `split`, or clips of another shape.
   """
   manifest = read_manifest(path)
   files, clips, total_bytes = _split_shards(path, manifest, split, frames, size)

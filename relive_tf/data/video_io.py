@@ -6,7 +6,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from relive_tf.errors import UserError
+from relive_tf import files
 
 DEFAULT_FPS = 8
 VIDEO_FORMATS = ("gif", "mp4")
@@ -34,23 +34,25 @@ def write_video(path, video, fps=DEFAULT_FPS):
   """Writes uint8 [frames, height, width, 3] to `path`, GIF or H.264 MP4 by its extension.
 
   The file appears under its name only when complete (written to a temporary name, then renamed).
+
+  Raises:
+    ValueError: the extension is not one of VIDEO_FORMATS, or the video not uint8 [t, h, w, 3].
   """
   video = _check_video(video)
   extension = os.path.splitext(path)[1].lower().lstrip(".")
   if extension not in VIDEO_FORMATS:
-    raise UserError(f"cannot write {path!r}: the extension must be one of {VIDEO_FORMATS}")
-  temporary = f"{path}.partial.{extension}"
+    raise ValueError(f"cannot write {path!r}: the extension must be one of {VIDEO_FORMATS}")
   if extension == "gif":
-    with open(temporary, "wb") as f:
-      f.write(encode_gif(video, fps))
-  else:
-    import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top (loads ffmpeg; MP4 only)
+    files.write_text(path, encode_gif(video, fps))
+    return
+  import imageio.v2 as imageio  # noqa: PLC0415 (loads ffmpeg, which only MP4 needs)
+
+  with files.atomic_write(path, suffix=f".{extension}") as temporary:
     # yuv420p needs even sides; macro_block_size=1 keeps 64x64 as it is.
     with imageio.get_writer(temporary, format="FFMPEG", fps=fps, codec="libx264",
                             pixelformat="yuv420p", macro_block_size=1) as writer:
       for frame in video:
         writer.append_data(frame)
-  os.replace(temporary, path)
 
 
 def tile_videos(videos, columns):

@@ -5,7 +5,6 @@ import os
 import cv2
 import numpy as np
 
-from relive_tf.errors import UserError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".m4v")
 STRIP_EXTENSIONS = (".jpg", ".jpeg")
@@ -19,7 +18,7 @@ _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 _JPEG_TAIL_BYTES = 32  # some writers pad a few bytes after the end marker
 
 
-class UnusableVideoError(UserError):
+class UnusableVideoError(ValueError):
   """A file that cannot give frames; the message is the reason, as listed in manifest.json."""
 
 
