@@ -9,7 +9,6 @@ import tensorflow as tf
 
 from relive_tf.data import shards
 from relive_tf.data import video_read
-from relive_tf.errors import UserError
 
 FRAMES, SIZE = 2, 4
 
@@ -126,32 +125,32 @@ def test_worker_shards_split_the_examples_between_them(tmp_path):
 
 
 def test_reading_a_folder_without_shards_is_a_user_error(tmp_path):
-  with pytest.raises(UserError, match="no prepared shards"):
+  with pytest.raises(ValueError, match="no prepared shards"):
     shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE)
 
 
 def test_reading_an_unfinished_folder_is_a_user_error(tmp_path):
   (tmp_path / shards.PROGRESS).write_text("{}")
-  with pytest.raises(UserError, match="unfinished"):
+  with pytest.raises(ValueError, match="unfinished"):
     shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE)
 
 
 @pytest.mark.parametrize("frames, size", [(FRAMES + 1, SIZE), (FRAMES, SIZE * 2)])
 def test_reading_clips_of_another_shape_is_a_user_error(tmp_path, frames, size):
   write_folder(tmp_path, {"train": 2})
-  with pytest.raises(UserError, match=f"holds clips of {FRAMES} frames of {SIZE}x{SIZE}"):
+  with pytest.raises(ValueError, match=f"holds clips of {FRAMES} frames of {SIZE}x{SIZE}"):
     shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=frames, size=size)
 
 
 def test_reading_an_empty_split_is_a_user_error(tmp_path):
   write_folder(tmp_path, {"train": 2, "test": 0})
-  with pytest.raises(UserError, match="no clips in split 'test'"):
+  with pytest.raises(ValueError, match="no clips in split 'test'"):
     shards.indexed_clips(str(tmp_path), split="test", seed=0, frames=FRAMES, size=SIZE)
 
 
 def test_a_folder_of_another_run_is_refused_without_overwrite(tmp_path):
   write_folder(tmp_path, {"train": 2}, fingerprint="first")
-  with pytest.raises(UserError, match="--overwrite"):
+  with pytest.raises(ValueError, match="--overwrite"):
     shards.PreparedFolder(str(tmp_path), splits=("train",), fingerprint="second", shard_bytes=1,
                           overwrite=False)
   shards.PreparedFolder(str(tmp_path), splits=("train",), fingerprint="second", shard_bytes=1,
@@ -161,7 +160,7 @@ def test_a_folder_of_another_run_is_refused_without_overwrite(tmp_path):
 
 def test_stray_shards_without_a_manifest_are_refused(tmp_path):
   (tmp_path / "train-00000.tfrecord").write_bytes(b"")
-  with pytest.raises(UserError, match="no manifest.json"):
+  with pytest.raises(ValueError, match="no manifest.json"):
     shards.PreparedFolder(str(tmp_path), splits=("train",), fingerprint="run", shard_bytes=1,
                           overwrite=False)
 

@@ -1,62 +1,16 @@
-"""Decoding video files and JPEG strips: pixels, frame sampling, cropping, reasons for refusals.
-
-The helpers at the top also make the fixture files of test_prepare.py.
-"""
+"""Decoding video files and JPEG strips: pixels, frame sampling, cropping, reasons for refusals."""
 
 import cv2
 import numpy as np
 import pytest
+from helpers import expected_frames
+from helpers import mean_abs_error
+from helpers import smooth_video
+from helpers import truncate
+from helpers import write_avi
+from helpers import write_strip
 
 from relive_tf.data import video_read
-
-
-def smooth_video(frames, height, width, seed=0):
-  """uint8 [frames, height, width, 3] RGB: drifting color waves, and blue = 20 + 10 * frame number.
-
-  Smooth pictures keep the MJPEG and JPEG errors small; the flat blue channel tells frames apart.
-  """
-  y, x = np.mgrid[0:height, 0:width] / max(height, width)
-  t = np.arange(frames)[:, None, None] / 16 + seed
-  red = 128 + 90 * np.sin(2 * np.pi * (x + t))
-  green = 128 + 90 * np.cos(2 * np.pi * (y - t))
-  blue = np.broadcast_to(20 + 10 * np.arange(frames)[:, None, None], red.shape)
-  return np.round(np.stack([red, green, blue], axis=-1)).astype(np.uint8)
-
-
-def write_avi(path, video, fps=10):
-  """Writes uint8 [frames, height, width, 3] RGB as an MJPEG .avi; returns the path as a string."""
-  height, width = video.shape[1:3]
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
-  assert writer.isOpened(), f"OpenCV cannot write {path}"
-  for frame in video:
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-  writer.release()
-  return str(path)
-
-
-def write_strip(path, video, quality=95):
-  """Writes uint8 [frames, side, side, 3] RGB as one JPEG of the frames stacked vertically."""
-  frames, side = video.shape[:2]
-  strip = cv2.cvtColor(video.reshape(frames * side, side, 3), cv2.COLOR_RGB2BGR)
-  assert cv2.imwrite(str(path), strip, [cv2.IMWRITE_JPEG_QUALITY, quality])
-  return str(path)
-
-
-def truncate(path, share):
-  """Keeps the first `share` of a file's bytes."""
-  with open(path, "rb") as f:
-    data = f.read()
-  with open(path, "wb") as f:
-    f.write(data[:int(len(data) * share)])
-  return str(path)
-
-
-def mean_abs_error(first, second):
-  return float(np.mean(np.abs(first.astype(np.float32) - second.astype(np.float32))))
-
-
-def expected_frames(video, size):
-  return np.stack([video_read.square_frame(frame, size) for frame in video])
 
 
 def test_square_frame_keeps_the_center_of_the_longer_side():
