@@ -9,13 +9,13 @@ Then: the background stream's image against the photo, and how much a second noi
 the video.
 """
 
-import relive_tf  # pylint: disable=unused-import (sets TensorFlow's environment before its import)
+import relive_tf  # noqa: F401, I001 (sets TensorFlow's environment before its import)
 
+import numpy as np
 from absl import app
 from absl import flags
-import numpy as np
 
-from relive_tf import relive
+from relive_tf.evaluation import conditioning
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "a conditional WGAN workdir")
 _NUM_CLIPS = flags.DEFINE_integer("num_clips", 256, "held-out clips")
@@ -27,7 +27,7 @@ flags.mark_flag_as_required("workdir")
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  result = relive.held_out_scores(_WORKDIR.value, num_clips=_NUM_CLIPS.value,
+  result = conditioning.held_out_scores(_WORKDIR.value, num_clips=_NUM_CLIPS.value,
                                   data_seed=_DATA_SEED.value)
   index, psnr, still = result["condition_index"], result["psnr"], result["still_psnr"]
   motion, real_motion = result["motion"], result["real_motion"]

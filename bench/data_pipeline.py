@@ -11,7 +11,7 @@ statistics panning under a moving object, plus sensor noise), then measures, on 
 Prints Markdown tables for docs/benchmarks.md.
 """
 
-import relive_tf  # pylint: disable=unused-import (sets TensorFlow's environment before its import)
+import relive_tf  # noqa: F401, I001 (sets TensorFlow's environment before its import)
 
 import importlib.util
 import os
@@ -103,8 +103,8 @@ def _prepare(source, out, encoding, workers):
 
 def _read_rate(out, count, threads):
   """Clips/s decoded by shards.indexed_clips with `threads` tf.data threads (0: all)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # noqa: PLC0415 (not loaded by the decoding processes)
+  from relive_tf.data import shards  # noqa: PLC0415 (not loaded by the decoding processes)
   dataset = shards.indexed_clips(out, split="train", seed=0, frames=FRAMES, size=SIZE)
   if threads:
     options = tf.data.Options()
@@ -121,7 +121,7 @@ def _read_rate(out, count, threads):
 
 def _one_thread_rate(elements, decode, count):
   """Clips/s of `decode` mapped over `elements` (repeated) by one tf.data thread."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # noqa: PLC0415 (not loaded by the decoding processes)
   options = tf.data.Options()
   options.threading.private_threadpool_size = 1
   dataset = tf.data.Dataset.from_tensor_slices(elements).repeat().map(decode).with_options(options)
@@ -136,8 +136,8 @@ def _one_thread_rate(elements, decode, count):
 
 def _jpeg_layouts(raw_folder, count):
   """{layout: (bytes/clip, clips/s)}: a JPEG per frame, against one JPEG strip per clip (ours)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # noqa: PLC0415 (not loaded by the decoding processes)
+  from relive_tf.data import shards  # noqa: PLC0415 (not loaded by the decoding processes)
   clips = [record["clip"].numpy() for record in shards.clip_records(
       raw_folder, split="train", frames=FRAMES, size=SIZE).take(count)]
   params = [cv2.IMWRITE_JPEG_QUALITY, 90,
@@ -160,7 +160,7 @@ def _jpeg_layouts(raw_folder, count):
 
 def _mean_error(out, reference):
   """Mean absolute error (0..255 levels) of one folder's clips against the raw folder's."""
-  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
+  from relive_tf.data import shards  # noqa: PLC0415 (not loaded by the decoding processes)
   clips = lambda path: shards.clip_records(path, split="train", frames=FRAMES, size=SIZE)
   errors = [np.mean(np.abs(a["clip"].numpy().astype(np.float32) - b["clip"].numpy()))
             for a, b in zip(clips(out), clips(reference))]
@@ -169,12 +169,11 @@ def _mean_error(out, reference):
 
 def _feed_rate(out, config, count):
   """Clips/s out of pipeline.training_batches on the shards, shaped as the trainer asks."""
-  from relive_tf.data import pipeline  # pylint: disable=g-import-not-at-top
-  from relive_tf.training import recipes  # pylint: disable=g-import-not-at-top
+  from relive_tf.data import pipeline  # noqa: PLC0415 (not loaded by the decoding processes)
   batch_size = config.train.batch_size
   iterator = iter(pipeline.training_batches(
       source="shards", path=out, seed=0, frames=FRAMES, size=SIZE, batch_size=batch_size,
-      noise_dim=recipes.noise_dim(config)))
+      noise_dim=config.model.noise_dim))
   for _ in range(3):
     next(iterator)
   batches = max(count // batch_size, 3)
@@ -186,24 +185,25 @@ def _feed_rate(out, config, count):
 
 def _train_demand(config, steps):
   """(steps/s, clips/s) of the config's train step fed from memory (synthetic clips)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from relive_tf.data import pipeline  # pylint: disable=g-import-not-at-top
-  from relive_tf.training import distribution  # pylint: disable=g-import-not-at-top
-  from relive_tf.training import recipes  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # noqa: PLC0415 (not loaded by the decoding processes)
+  from relive_tf.data import pipeline  # noqa: PLC0415 (not loaded by the decoding processes)
+  from relive_tf.training import distribution  # noqa: PLC0415 (not loaded by the decoding processes)
+  from relive_tf import families  # noqa: PLC0415 (not loaded by the decoding processes)
+  from relive_tf.training import trainer as trainer_lib  # noqa: PLC0415 (likewise)
   strategy = distribution.pick_strategy()
-  recipe = recipes.build(config, strategy)
   batch = next(iter(pipeline.training_batches(
       source="synthetic", path="", seed=0, frames=FRAMES, size=SIZE,
-      batch_size=config.train.batch_size, noise_dim=recipes.noise_dim(config))))
+      batch_size=config.train.batch_size, noise_dim=config.model.noise_dim)))
+  trainer = trainer_lib.build(families.get(config.model_type), config, strategy, batch)
   cached = tf.data.Dataset.from_tensors(batch).repeat()  # no input cost in the timing
   iterator = iter(strategy.experimental_distribute_dataset(cached))
-  recipe.train_step(iterator)  # compilation
+  trainer.train_step(iterator)  # compilation
   start = time.perf_counter()
   for _ in range(steps):
-    metrics = recipe.train_step(iterator)
+    metrics = trainer.train_step(iterator)
   float(next(iter(metrics.values())))  # waits for the last step
   steps_per_second = steps / (time.perf_counter() - start)
-  return steps_per_second, steps_per_second * config.train.batch_size * recipe.batches_per_step
+  return steps_per_second, steps_per_second * config.train.batch_size * trainer.batches_per_step
 
 
 def _load_config(spec):
@@ -233,8 +233,8 @@ def main(argv):
   source_frames = _VIDEOS.value * _VIDEO_FRAMES.value
 
   # prepare imports TensorFlow on first use; import it now so that no timing includes it.
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top,unused-import
-  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top,unused-import
+  import tensorflow as tf  # noqa: PLC0415, F401 (loads what the timings leave out)
+  from relive_tf.data import shards  # noqa: PLC0415, F401 (loads what the timings leave out)
   best = lambda measure: max(measure() for _ in range(_REPEATS.value))
 
   single = best(lambda: _decode_rate(paths))

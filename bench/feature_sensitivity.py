@@ -7,7 +7,7 @@ of held-out synthetic clips and: other real clips (the floor), the same clips al
 and uniform noise.
 """
 
-import relive_tf  # pylint: disable=unused-import (sets TensorFlow's environment before its import)
+import relive_tf  # noqa: F401, I001 (sets TensorFlow's environment before its import)
 
 from absl import app
 from absl import flags

@@ -3,7 +3,7 @@
   .venv/bin/python bench/serving.py [--models=vgan,cvgan,lstm] [--variant=default] [--repeats=5]
 
 For each model type: trains the config's networks for one step in a temporary workdir (the weights
-do not change the time), exports it with `relive_tf.export.export`, loads the SavedModel with
+do not change the time), exports it with `relive_tf.serving.publish.export`, loads the SavedModel with
 tf.saved_model.load in this process and times, side by side in one run, the median of --repeats
 calls (taking turns) after one warm-up call of each:
   Keras eager: the Keras model called directly, as `relive generate`, `relive relive` and
@@ -20,25 +20,24 @@ import sys
 import tempfile
 import time
 
-import relive_tf  # pylint: disable=unused-import (sets TF_ENABLE_ONEDNN_OPTS before TF loads)
+import relive_tf  # noqa: F401, I001 (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
 from absl import logging
 
-from relive_tf import export
+from relive_tf import families
 from relive_tf.data import pipeline
 from relive_tf.data import synthetic
+from relive_tf.serving import publish
+from relive_tf.training import checkpoints
 from relive_tf.training import loop
-from relive_tf.training import workdir as workdir_lib
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for configs/
-# pylint: disable=g-import-not-at-top,wrong-import-position
-from configs import cvgan as cvgan_config
-from configs import lstm as lstm_config
-from configs import vgan as vgan_config
-# pylint: enable=g-import-not-at-top,wrong-import-position
+from configs import cvgan as cvgan_config  # noqa: E402
+from configs import lstm as lstm_config  # noqa: E402
+from configs import vgan as vgan_config  # noqa: E402
 
 CONFIGS = {"vgan": vgan_config, "cvgan": cvgan_config, "lstm": lstm_config}
 
@@ -59,31 +58,32 @@ def _trained_workdir(model_type, variant, directory):
     if "critic_steps" in config.train:
       config.train.critic_steps = 1
   workdir = os.path.join(directory, f"{model_type}_workdir")
-  loop.train_and_evaluate(config, workdir, tf.distribute.OneDeviceStrategy("/cpu:0"))
+  loop.train_and_evaluate(config, workdir, families.get(model_type),
+                          tf.distribute.OneDeviceStrategy("/cpu:0"))
   return workdir
 
 
-def _keras_call_and_inputs(model_type, config, recipe, batch_size):
+def _keras_call_and_inputs(model_type, config, trainer, batch_size):
   """The Keras call (one tensor in, uint8 frames out), its input and the signature's inputs."""
   size = config.data.size
   clip = synthetic.moving_digits_clip(0, 0, frames=config.data.frames, size=size)
   if model_type == "vgan":
-    generator = recipe.generator
+    generator = trainer.generator
     noise = tf.random.stateless_normal([batch_size, generator.noise_dim], seed=[0, 0])
     return (lambda noise: pipeline.to_uint8_video(generator(noise, training=False)), noise,
             {"noise": noise})
   if model_type == "cvgan":
-    generator = recipe.generator
+    generator = trainer.generator
     noise = (tf.random.stateless_normal([batch_size, generator.noise_dim], seed=[0, 0])
              if generator.noise_dim else None)
-    photo = tf.constant(np.repeat(clip[None, recipe.condition_index], batch_size, axis=0))
+    photo = tf.constant(np.repeat(clip[None, trainer.condition_index], batch_size, axis=0))
     return (lambda photo: pipeline.to_uint8_video(
         generator(pipeline.to_float_video(photo), noise, training=False)), photo, {"photo": photo})
   context_frames = config.train.context_frames
   future = config.data.frames - context_frames
   context = tf.constant(np.repeat(clip[None, :context_frames], batch_size, axis=0))
   return (lambda context: pipeline.to_uint8_video(
-      recipe.predictor.rollout(pipeline.to_float_video(context), future)), context,
+      trainer.predictor.rollout(pipeline.to_float_video(context), future)), context,
           {"context": context, "future": tf.constant(future)})
 
 
@@ -106,12 +106,14 @@ def _median_seconds(functions, repeats):
 def time_model(model_type, variant, batch_sizes, repeats, directory):
   """Rows of (batch, eager s, tf.function s, SavedModel s) for one model type."""
   workdir = _trained_workdir(model_type, variant, directory)
-  path = export.export(workdir, os.path.join(directory, "export", model_type))
+  path = publish.export(workdir, os.path.join(directory, "export", model_type),
+                        families.FAMILIES.values())
   signature = tf.saved_model.load(path).signatures["serving_default"]
-  config, recipe, _ = workdir_lib.restore_trained(workdir)
+  trained = checkpoints.restore_trained(workdir, families.get(model_type))
+  config, trainer = trained.config, trained.trainer
   rows = []
   for batch_size in batch_sizes:
-    call, keras_input, inputs = _keras_call_and_inputs(model_type, config, recipe, batch_size)
+    call, keras_input, inputs = _keras_call_and_inputs(model_type, config, trainer, batch_size)
     compiled = tf.function(call, autograph=False)  # straight-line calls: nothing to convert
     rows.append((batch_size, *_median_seconds([
         lambda: call(keras_input).numpy(),

@@ -14,16 +14,18 @@ import pathlib
 import sys
 import time
 
-import relive_tf  # pylint: disable=unused-import (sets TF_ENABLE_ONEDNN_OPTS before TF loads)
+import relive_tf  # noqa: F401, I001 (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from configs import vgan as vgan_config  # pylint: disable=g-import-not-at-top,wrong-import-position
-from relive_tf.data import pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
-from relive_tf.training import recipes  # pylint: disable=g-import-not-at-top,wrong-import-position
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for configs/
+from configs import vgan as vgan_config  # noqa: E402
+from relive_tf import families  # noqa: E402
+from relive_tf.data import pipeline  # noqa: E402
+from relive_tf.training import inputs  # noqa: E402
+from relive_tf.training import trainer as trainer_lib  # noqa: E402
 
 flags.DEFINE_list("variants", ["tiny", "default"], "configs/vgan.py variants to time")
 flags.DEFINE_integer("batch_size", 8, "global batch size")
@@ -68,24 +70,24 @@ def time_variant(variant, batch_size, steps):
     config.train.batch_size = batch_size
     config.train.num_samples = 1
   strategy = tf.distribute.get_strategy()
-  recipe = recipes.build(config, strategy, recipes.sample_batch(config))
+  trainer = trainer_lib.build(families.get("vgan"), config, strategy, inputs.sample_batch(config))
   batch = next(iter(pipeline.training_batches(
       source="synthetic", path="", seed=0, frames=32, size=64, batch_size=batch_size,
       noise_dim=config.model.noise_dim)))
-  generator = forward_flops(lambda z: recipe.generator(z, training=True), batch["noise"])
-  critic = forward_flops(lambda v: recipe.critic(v, training=True), batch["video"])
+  generator = forward_flops(lambda z: trainer.generator(z, training=True), batch["noise"])
+  critic = forward_flops(lambda v: trainer.critic(v, training=True), batch["video"])
   critic_steps = config.train.critic_steps
   step_flops = critic_steps * (generator + 6 * critic) + 3 * generator + 2 * critic
 
   dataset = pipeline.training_batches(source="synthetic", path="", seed=0, frames=32, size=64,
                                       batch_size=batch_size, noise_dim=config.model.noise_dim)
   # One step's batches, cached: the timing leaves out making the synthetic clips.
-  one_step = dataset.take(recipe.batches_per_step).cache().repeat()
+  one_step = dataset.take(trainer.batches_per_step).cache().repeat()
   iterator = iter(strategy.experimental_distribute_dataset(one_step))
-  recipe.train_step(iterator)  # compile
+  trainer.train_step(iterator)  # compile
   start = time.perf_counter()
   for _ in range(steps):
-    float(recipe.train_step(iterator)["critic_loss"])
+    float(trainer.train_step(iterator)["critic_loss"])
   seconds = (time.perf_counter() - start) / steps
   return seconds, step_flops, critic_steps
 

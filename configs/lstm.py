@@ -36,6 +36,8 @@ def get_config(arg="default"):
   # skip_connections: the decoder also sees the encoder's feature maps of the input frame, so the
   # appearance of what moves need not pass through the embedding either.
   config.model.skip_connections = True
+  # Every config declares the keys the shared code reads; the predictor draws no noise.
+  config.model.noise_dim = 0
 
   config.data = ml_collections.ConfigDict()
   config.data.source = "synthetic"  # or "shards" (written by `relive prepare`)
@@ -66,6 +68,8 @@ def get_config(arg="default"):
   config.train.checkpoint_every = 2000
   config.train.max_checkpoints = 3
   config.train.num_samples = 8  # clips in each GIF summary: context + prediction beside the truth
+  # No evaluation during training: `relive evaluate` measures the predictor.
+  config.train.eval_every = 0
 
   if "tiny" in variants:
     config.model.encoder_widths = (16, 32, 64, 128)

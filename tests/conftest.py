@@ -5,40 +5,22 @@ import os
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # before TensorFlow is imported
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # noqa: E402
 
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
 
-import importlib.util  # pylint: disable=g-import-not-at-top,g-bad-import-order
-import pathlib  # pylint: disable=g-import-not-at-top,g-bad-import-order
+import shutil  # noqa: E402
 
-import pytest  # pylint: disable=g-import-not-at-top,g-bad-import-order
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
-
-
-def load_config(name, variant="tiny", **overrides):
-  """configs/<name>.py's get_config(variant), with dotted-key overrides such as train__num_steps=2."""
-  spec = importlib.util.spec_from_file_location(f"configs.{name}", REPO / "configs" / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config(variant)
-  with config.unlocked():
-    for key, value in overrides.items():
-      *parents, leaf = key.split("__")
-      node = config
-      for parent in parents:
-        node = node[parent]
-      node[leaf] = value
-  return config
+import helpers  # noqa: E402
+import pytest  # noqa: E402
 
 
 @pytest.fixture(name="make_config")
 def make_config_fixture():
   """A factory: make_config("vgan", "tiny", train__num_steps=2) -> a config."""
-  return load_config
+  return helpers.load_config
 
 
 @pytest.fixture(name="two_replicas", scope="session")
@@ -49,3 +31,25 @@ def two_replicas_fixture():
   process can meet in the same collective instance with different shapes and abort.
   """
   return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(name="trained_workdir", scope="session")
+def trained_workdir_fixture(tmp_path_factory):
+  """A factory: trained_workdir("vgan", "tiny", train__num_steps=2, ...) -> the path of a workdir
+  trained with that config on one CPU.
+
+  Each distinct config is trained once per session; every call gets its own copy, so a test may
+  write into it (reports, a resumed run) without another test seeing that.
+  """
+  trained = {}
+
+  def make(model_type, variant="tiny", **overrides):
+    key = (model_type, variant, tuple(sorted(overrides.items())))
+    if key not in trained:
+      trained[key] = tmp_path_factory.mktemp(f"{model_type}_trained")
+      helpers.train(helpers.load_config(model_type, variant, **overrides), trained[key])
+    copy = tmp_path_factory.mktemp(f"{model_type}_workdir") / "run"
+    shutil.copytree(trained[key], copy, ignore=shutil.ignore_patterns(".lock"))
+    return str(copy)
+
+  return make

@@ -1,24 +1,16 @@
 """`relive train` and `relive generate` end to end, and the CLI's help and error messages."""
 
 import os
-import subprocess
-import sys
 
+import helpers
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO
-
-TINY = f"--config={REPO}/configs/vgan.py:tiny"
+TINY = f"--config={helpers.REPO}/configs/vgan.py:tiny"
 FAST = ["--config.train.num_steps=2", "--config.train.critic_steps=1", "--config.train.batch_size=2",
         "--config.train.num_samples=1"]
-
-
-def relive(*args, cwd=None):
-  """Runs the `relive` command as a user would; returns the finished process."""
-  return subprocess.run([sys.executable, "-c", "from relive_tf.cli import run; run()", *args],
-                        capture_output=True, text=True, cwd=cwd, timeout=600, check=False)
+relive = helpers.run_cli
 
 
 @pytest.fixture(name="trained", scope="module")
@@ -50,7 +42,7 @@ def test_generate_writes_32_frames_of_64x64(trained, tmp_path, video_format):
     with Image.open(paths[0]) as gif:
       assert gif.n_frames == 32 and gif.size == (64, 64)
   else:
-    import cv2  # pylint: disable=g-import-not-at-top
+    import cv2  # noqa: PLC0415 (this case only)
     capture = cv2.VideoCapture(str(paths[0]))
     assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 32
     fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
@@ -99,6 +91,13 @@ def test_generate_without_a_checkpoint_is_refused(tmp_path):
       '{"model_type": "vgan", "seed": 0, "model": {}, "data": {}, "train": {}}')
   result = relive("generate", f"--workdir={tmp_path / 'w'}", f"--out={tmp_path / 'o'}")
   assert result.returncode == 1 and "holds no checkpoint yet" in result.stderr
+
+
+def test_a_bug_below_the_cli_keeps_its_traceback(tmp_path):
+  # A config that is not JSON is no input relive_tf checks: the JSON decoder's error is shown whole.
+  (tmp_path / "config.json").write_text("{not json")
+  result = relive("generate", f"--workdir={tmp_path}", f"--out={tmp_path / 'o'}")
+  assert result.returncode != 0 and "Traceback" in result.stderr
 
 
 def test_a_failed_data_check_inside_tensorflow_is_printed_as_one_line():

@@ -1,26 +1,26 @@
-"""The conditional WGAN: shapes and names, the L2 term, reliving photos of every kind, clear errors."""
+"""The conditional WGAN: shapes, names, the L2 term, reliving photos of any kind, clear errors."""
 
 import json
 import os
-import subprocess
-import sys
 
+import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
-from relive_tf import losses
-from relive_tf import relive
+from relive_tf import families
 from relive_tf.data import photos
 from relive_tf.data import pipeline
 from relive_tf.data import synthetic
-from relive_tf.errors import UserError
+from relive_tf.evaluation import conditioning
+from relive_tf.inference import relive
 from relive_tf.metrics import image_quality
 from relive_tf.models import cvgan
-from relive_tf.training import loop
-from relive_tf.training import recipes
+from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import workdir as workdir_lib
+
+TINY = dict(train__num_steps=1, train__batch_size=2, train__critic_steps=1, train__num_samples=1)
 
 
 def _generator(model, noise_dim=None, skip_connections=True):
@@ -119,64 +119,54 @@ def test_condition_frame_names_an_index(condition_frame, index):
 
 @pytest.mark.parametrize("condition_frame", ["last", "32", "-1", 40])
 def test_a_bad_condition_frame_is_refused(condition_frame):
-  with pytest.raises(UserError, match="model.condition_frame is .* from 0 to 31"):
+  with pytest.raises(ValueError, match="model.condition_frame is .* from 0 to 31"):
     cvgan.condition_index(condition_frame, frames=32)
-
-
-def test_conditioning_l2_loss_is_the_mean_squared_error_per_photo():
-  generated = tf.constant([0.0, 1.0, 0.5, 0.5], shape=[2, 1, 2, 1])
-  photo = tf.constant([0.0, 0.0, -0.5, 0.5], shape=[2, 1, 2, 1])
-  # Example errors: (0 + 1) / 2 = 0.5 and (1 + 0) / 2 = 0.5.
-  assert float(losses.conditioning_l2_loss(generated, photo)) == pytest.approx(0.5)
-  # One replica's 2 of 8 examples contribute their sum / 8.
-  assert float(losses.conditioning_l2_loss(generated, photo, global_batch_size=8)) == pytest.approx(
-      0.125)
 
 
 # The L2 term: a tiny model fit to one clip.
 
 def _one_clip(make_config, **overrides):
-  """A tiny model, a batch of one clip twice, and train(steps), which fits the model to the batch."""
+  """A tiny model, a batch of one clip twice, and train(steps), fitting the model to the batch."""
   config = make_config("cvgan", "tiny", train__batch_size=2, train__critic_steps=1,
                        train__num_samples=2, **overrides)
   clip = pipeline.to_float_video(synthetic.moving_digits_clip(seed=0, index=3))
   batch = {"index": tf.constant([0, 1], tf.int64), "video": tf.stack([clip, clip]),
            "noise": tf.random.stateless_normal([2, config.model.noise_dim], seed=[0, 1])}
-  strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-  recipe = recipes.build(config, strategy, batch)
+  strategy = helpers.one_device()
+  trainer = trainer_lib.build(families.get("cvgan"), config, strategy, batch)
   iterator = iter(strategy.experimental_distribute_dataset(
       tf.data.Dataset.from_tensors(batch).repeat()))
 
   def train(steps):
     for _ in range(steps):
-      recipe.train_step(iterator)
+      trainer.train_step(iterator)
 
-  return recipe, batch, train
+  return trainer, batch, train
 
 
 # Measured with batch statistics (training=True), as the losses see the videos: batchnorm's moving
 # averages (momentum 0.99) take hundreds of steps to catch up.
 
-def _conditioning_psnr(recipe, batch):
-  index = recipe.condition_index
-  video = recipe.generator(recipe.photos(batch), batch["noise"], training=True)
+def _conditioning_psnr(trainer, batch):
+  index = trainer.condition_index
+  video = trainer.generator(trainer.photos(batch), batch["noise"], training=True)
   return float(tf.reduce_mean(image_quality.frame_psnr(video[:, index:index + 1],
                                                        batch["video"][:, index:index + 1])))
 
 
-def _noise_spread(recipe, batch):
+def _noise_spread(trainer, batch):
   """Mean |video - video from other noise| for the batch's photos, pixels in [-1, 1]."""
-  photos = recipe.photos(batch)
+  photos = trainer.photos(batch)
   other = tf.random.stateless_normal(tf.shape(batch["noise"]), seed=[7, 7])
-  return float(tf.reduce_mean(tf.abs(recipe.generator(photos, batch["noise"], training=True) -
-                                     recipe.generator(photos, other, training=True))))
+  return float(tf.reduce_mean(tf.abs(trainer.generator(photos, batch["noise"], training=True) -
+                                     trainer.generator(photos, other, training=True))))
 
 
 def test_the_l2_term_pulls_the_conditioning_frame_to_the_photo(make_config):
-  recipe, batch, train = _one_clip(make_config)
-  before = _conditioning_psnr(recipe, batch)
+  trainer, batch, train = _one_clip(make_config)
+  before = _conditioning_psnr(trainer, batch)
   train(15)
-  after = _conditioning_psnr(recipe, batch)
+  after = _conditioning_psnr(trainer, batch)
   # The untrained generator scores about 12 dB; +5 dB is a squared error 3x smaller.
   assert after > before + 5.0, (before, after)
 
@@ -184,20 +174,10 @@ def test_the_l2_term_pulls_the_conditioning_frame_to_the_photo(make_config):
 def test_the_diversity_term_makes_the_noise_change_the_video(make_config):
   spreads = {}
   for weight in (0.0, 10.0):
-    recipe, batch, train = _one_clip(make_config, train__diversity_weight=weight)
+    trainer, batch, train = _one_clip(make_config, train__diversity_weight=weight)
     train(15)
-    spreads[weight] = _noise_spread(recipe, batch)
+    spreads[weight] = _noise_spread(trainer, batch)
   assert spreads[10.0] > 2 * spreads[0.0], spreads
-
-
-def test_diversity_loss_is_the_capped_ratio_of_video_to_noise_distance():
-  videos_a, videos_b = tf.zeros([2, 2, 2]), tf.constant([[[0.2, 0.2], [0.2, 0.2]], [[1.0] * 2] * 2])
-  noise_a, noise_b = tf.zeros([2, 4]), tf.fill([2, 4], 2.0)
-  # Ratios 0.2 / 2 = 0.1 and 1 / 2 = 0.5, the second capped at 0.3.
-  assert float(losses.diversity_loss(videos_a, videos_b, noise_a, noise_b, cap=0.3)) == (
-      pytest.approx(-(0.1 + 0.3) / 2))
-  assert float(losses.diversity_loss(videos_a, videos_b, noise_a, noise_b, cap=0.3,
-                                     global_batch_size=8)) == pytest.approx(-(0.1 + 0.3) / 8)
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -206,27 +186,19 @@ def test_diversity_loss_is_the_capped_ratio_of_video_to_noise_distance():
     ({"train__diversity_weight": 1.0, "model__noise_dim": 0}, "model.noise_dim is 0")])
 def test_bad_diversity_settings_are_refused(make_config, overrides, message):
   config = make_config("cvgan", "tiny", **overrides)
-  with pytest.raises(UserError, match=message):
-    recipes.build(config, tf.distribute.OneDeviceStrategy("/cpu:0"))
+  with pytest.raises(ValueError, match=message):
+    trainer_lib.build(families.get("cvgan"), config, helpers.one_device())
 
 
 # Reliving photos end to end.
 
-@pytest.fixture(name="trained_workdir", scope="module")
-def trained_workdir_fixture(tmp_path_factory):
-  from conftest import load_config  # pylint: disable=g-import-not-at-top
-  workdir = str(tmp_path_factory.mktemp("cvgan"))
-  config = load_config("cvgan", "tiny", train__num_steps=1, train__batch_size=2,
-                       train__critic_steps=1, train__num_samples=1)
-  loop.train_and_evaluate(config, workdir, tf.distribute.OneDeviceStrategy("/cpu:0"))
-  return workdir
+@pytest.fixture(name="cvgan_workdir", scope="module")
+def cvgan_workdir_fixture(trained_workdir):
+  return trained_workdir("cvgan", **TINY)
 
 
-def test_the_shared_loop_writes_encoder_histograms(trained_workdir):
-  tags = set()
-  for path in tf.io.gfile.glob(os.path.join(trained_workdir, "tb", "events.out.tfevents.*")):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      tags |= {value.tag for value in event.summary.value}
+def test_the_shared_loop_writes_encoder_histograms(cvgan_workdir):
+  tags = set(helpers.summary_values(cvgan_workdir))
   assert {"generator/encoder/encode1/kernel", "generator/foreground_stream/deconv1/kernel",
           "discriminator/disc1/kernel", "train/conditioning_l2", "train/samples"} <= tags
 
@@ -249,19 +221,19 @@ PHOTO_KINDS = {
 
 
 @pytest.mark.parametrize("name", sorted(PHOTO_KINDS))
-def test_every_image_kind_is_relived(trained_workdir, tmp_path, name):
+def test_every_image_kind_is_relived(cvgan_workdir, tmp_path, name):
   photo = _write_image(str(tmp_path / name), *PHOTO_KINDS[name])
-  out = relive.relive(trained_workdir, photo, str(tmp_path / "video.gif"))
+  out = relive.relive(cvgan_workdir, photo, str(tmp_path / "video.gif"))
   with Image.open(out) as gif:
     assert (gif.n_frames, gif.size) == (32, (64, 64))
 
 
-def test_side_by_side_mp4_holds_the_photo_then_each_video(trained_workdir, tmp_path):
-  import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top (ffmpeg, for this test only)
+def test_side_by_side_mp4_holds_the_photo_then_each_video(cvgan_workdir, tmp_path):
+  import imageio.v2 as imageio  # noqa: PLC0415 (loads ffmpeg, for this test only)
   ramp = np.linspace(0, 255, 80).astype(np.uint8)  # smooth, so that H.264 keeps it nearly intact
   photo = str(tmp_path / "photo.png")
   Image.fromarray(np.stack([np.tile(ramp, (64, 1))] * 3, axis=-1)).save(photo)
-  out = relive.relive(trained_workdir, photo, str(tmp_path / "out" / "video.mp4"), num=2,
+  out = relive.relive(cvgan_workdir, photo, str(tmp_path / "out" / "video.mp4"), num=2,
                       side_by_side=True)
   frames = np.stack(imageio.mimread(out, format="FFMPEG"))
   assert frames.shape == (32, 64, 3 * 64, 3)
@@ -271,20 +243,20 @@ def test_side_by_side_mp4_holds_the_photo_then_each_video(trained_workdir, tmp_p
 
 
 def test_a_workdir_of_another_model_type_is_refused(make_config, tmp_path):
-  workdir_lib.save_config(str(tmp_path), make_config("vgan", "tiny"))
+  workdir_lib.save_config(str(tmp_path), make_config("vgan", "tiny"), families.get("vgan"))
   photo = _write_image(str(tmp_path / "photo.png"), "RGB", (64, 64), "PNG")
-  with pytest.raises(UserError, match="holds a 'vgan' model.*conditional WGAN"):
+  with pytest.raises(ValueError, match="holds a 'vgan' model.*conditional WGAN"):
     relive.relive(str(tmp_path), photo, str(tmp_path / "video.gif"))
 
 
-def test_an_unknown_video_extension_is_refused(trained_workdir, tmp_path):
+def test_an_unknown_video_extension_is_refused(cvgan_workdir, tmp_path):
   photo = _write_image(str(tmp_path / "photo.png"), "RGB", (64, 64), "PNG")
-  with pytest.raises(UserError, match="extension must be one of"):
-    relive.relive(trained_workdir, photo, str(tmp_path / "video.avi"))
+  with pytest.raises(ValueError, match="extension must be one of"):
+    relive.relive(cvgan_workdir, photo, str(tmp_path / "video.avi"))
 
 
-def test_held_out_scores_cover_every_frame_of_held_out_clips(trained_workdir):
-  result = relive.held_out_scores(trained_workdir, num_clips=3, data_seed=1, batch_size=2)
+def test_held_out_scores_cover_every_frame_of_held_out_clips(cvgan_workdir):
+  result = conditioning.held_out_scores(cvgan_workdir, num_clips=3, data_seed=1, batch_size=2)
   assert result["condition_index"] == 16 and result["step"] == 1
   for name in ("psnr", "still_psnr", "motion", "real_motion"):
     assert result[name].shape == (32,), name
@@ -301,35 +273,30 @@ def test_held_out_scores_leave_out_what_the_model_lacks(make_config, tmp_path):
   config = make_config("cvgan", "tiny", model__noise_dim=0, model__two_stream=False,
                        train__num_steps=1, train__batch_size=2, train__critic_steps=1,
                        train__num_samples=2)
-  loop.train_and_evaluate(config, str(tmp_path), tf.distribute.OneDeviceStrategy("/cpu:0"))
-  result = relive.held_out_scores(str(tmp_path), num_clips=2, data_seed=1)
+  helpers.train(config, tmp_path)
+  result = conditioning.held_out_scores(str(tmp_path), num_clips=2)
   assert result["noise_spread"] is None and result["background_psnr"] is None
   assert result["psnr"].shape == (32,)
 
 
-def test_held_out_scores_refuse_the_training_clips(trained_workdir):
-  with pytest.raises(UserError, match="data_seed is 0, the training seed"):
-    relive.held_out_scores(trained_workdir, num_clips=1, data_seed=0)
+def test_held_out_scores_refuse_the_training_clips(cvgan_workdir):
+  with pytest.raises(ValueError, match="data_seed is 0, the training seed"):
+    conditioning.held_out_scores(cvgan_workdir, num_clips=1, data_seed=0)
 
 
-def _relive_command(*flags):
-  command = os.path.join(os.path.dirname(sys.executable), "relive")
-  return subprocess.run([command, "relive", *flags], capture_output=True, text=True, check=False)
-
-
-def test_the_cli_relives_a_photo(trained_workdir, tmp_path):
+def test_the_cli_relives_a_photo(cvgan_workdir, tmp_path):
   photo = _write_image(str(tmp_path / "photo.png"), "RGBA", (64, 96), "PNG")
-  done = _relive_command(f"--workdir={trained_workdir}", f"--photo={photo}",
+  done = helpers.run_cli("relive", f"--workdir={cvgan_workdir}", f"--photo={photo}",
                          f"--out={tmp_path / 'video.gif'}")
   assert done.returncode == 0, done.stderr
   with Image.open(tmp_path / "video.gif") as gif:
     assert (gif.n_frames, gif.size) == (32, (64, 64))
 
 
-def test_the_cli_names_a_file_that_is_not_an_image_without_a_traceback(trained_workdir, tmp_path):
+def test_the_cli_names_a_file_that_is_not_an_image_without_a_traceback(cvgan_workdir, tmp_path):
   not_a_photo = tmp_path / "notes.jpg"
   not_a_photo.write_text("not an image")
-  done = _relive_command(f"--workdir={trained_workdir}", f"--photo={not_a_photo}",
+  done = helpers.run_cli("relive", f"--workdir={cvgan_workdir}", f"--photo={not_a_photo}",
                          f"--out={tmp_path / 'video.gif'}")
   assert done.returncode == 1
   assert f"relive relive: error: '{not_a_photo}' is not an image" in done.stderr
@@ -340,15 +307,15 @@ def test_the_cli_names_a_file_that_is_not_an_image_without_a_traceback(trained_w
 def test_a_workdir_saved_before_the_later_keys_restores_as_it_was_trained(make_config, tmp_path):
   config = make_config("cvgan", "tiny", model__skip_connections=False, train__num_steps=1,
                        train__batch_size=2, train__critic_steps=1, train__num_samples=1)
-  loop.train_and_evaluate(config, str(tmp_path), tf.distribute.OneDeviceStrategy("/cpu:0"))
+  helpers.train(config, tmp_path)
   photo = synthetic.moving_digits_clip(seed=1, index=0)[16]
-  expected = relive.relive_videos(workdir_lib.restore_trained(str(tmp_path))[1].generator, photo,
-                                  num=1, seed=0)
+  expected = relive.relive_videos(helpers.restore(tmp_path).trainer.generator, photo, num=1,
+                                  seed=0)
   saved = json.loads((tmp_path / "config.json").read_text())
   del saved["model"]["skip_connections"], saved["train"]["diversity_weight"]
   del saved["train"]["diversity_cap"]
   (tmp_path / "config.json").write_text(json.dumps(saved))
-  _, recipe, _ = workdir_lib.restore_trained(str(tmp_path))
-  assert recipe.diversity_weight == 0.0
-  np.testing.assert_array_equal(relive.relive_videos(recipe.generator, photo, num=1, seed=0),
+  trainer = helpers.restore(tmp_path).trainer
+  assert trainer.diversity_weight == 0.0
+  np.testing.assert_array_equal(relive.relive_videos(trainer.generator, photo, num=1, seed=0),
                                 expected)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,15 +16,16 @@ from PIL import Image
 from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from relive_tf import export
-from relive_tf import generate
-from relive_tf import relive
+from relive_tf import families
 from relive_tf.data import photos
 from relive_tf.data import pipeline
 from relive_tf.data import synthetic
-from relive_tf.errors import UserError
-from relive_tf.training import loop
-from relive_tf.training import workdir as workdir_lib
+from relive_tf.inference import generate
+from relive_tf.inference import relive
+from relive_tf.serving import check as check_lib
+from relive_tf.serving import publish
+from relive_tf.serving import servables
+from relive_tf.serving import warmup
 
 VENV_BIN = os.path.dirname(sys.executable)
 MODEL_TYPES = ("vgan", "cvgan", "lstm")
@@ -41,16 +43,15 @@ TINY = {
 
 
 @pytest.fixture(name="workdirs", scope="module")
-def workdirs_fixture(tmp_path_factory):
+def workdirs_fixture(trained_workdir):
   """model type -> a workdir trained for one step."""
-  from conftest import load_config  # pylint: disable=g-import-not-at-top
-  workdirs = {}
-  for model_type in MODEL_TYPES:
-    config = load_config(model_type, "tiny", train__num_steps=1, train__batch_size=2,
-                         train__num_samples=2, **TINY[model_type])
-    workdirs[model_type] = str(tmp_path_factory.mktemp(f"{model_type}_workdir"))
-    loop.train_and_evaluate(config, workdirs[model_type], tf.distribute.OneDeviceStrategy("/cpu:0"))
-  return workdirs
+  return {model_type: trained_workdir(model_type, train__num_steps=1, train__batch_size=2,
+                                      train__num_samples=2, **TINY[model_type])
+          for model_type in MODEL_TYPES}
+
+
+def _export(workdir, export_dir, **options):
+  return publish.export(workdir, str(export_dir), families.FAMILIES.values(), **options)
 
 
 @pytest.fixture(name="exports", scope="module")
@@ -58,13 +59,13 @@ def exports_fixture(workdirs, tmp_path_factory):
   """model type -> version 1 of it under one export root (which also holds a README); read only."""
   root = tmp_path_factory.mktemp("export")
   (root / "README.md").write_text("not a model")
-  return {model_type: export.export(workdir, str(root / model_type))
+  return {model_type: _export(workdir, root / model_type)
           for model_type, workdir in workdirs.items()}
 
 
 def _network(workdir):
-  recipe = workdir_lib.restore_trained(workdir)[1]
-  return recipe.predictor if hasattr(recipe, "predictor") else recipe.generator
+  trainer = helpers.restore(workdir).trainer
+  return trainer.predictor if hasattr(trainer, "predictor") else trainer.generator
 
 
 def _max_difference(first, second):
@@ -84,37 +85,37 @@ def _clip(frames):
 
 def test_exports_are_numbered_versions_side_by_side(workdirs, tmp_path):
   model_dir = str(tmp_path / "vgan")
-  first = export.export(workdirs["vgan"], model_dir)
-  second = export.export(workdirs["vgan"], model_dir)
+  first = _export(workdirs["vgan"], model_dir)
+  second = _export(workdirs["vgan"], model_dir)
   assert (first, second) == (os.path.join(model_dir, "1"), os.path.join(model_dir, "2"))
   assert _entries(model_dir) == ["1", "2"]  # and no temporary folder left behind
-  assert export.model_versions(model_dir) == [1, 2]
+  assert publish.model_versions(model_dir) == [1, 2]
 
 
 def test_an_existing_version_is_refused_and_kept(workdirs, exports):
   model_dir = os.path.dirname(exports["vgan"])
   saved_model = os.path.join(exports["vgan"], "saved_model.pb")
   before = os.stat(saved_model).st_mtime_ns
-  with pytest.raises(UserError, match="already exists"):
-    export.export(workdirs["vgan"], model_dir, version=1)
+  with pytest.raises(ValueError, match="already exists"):
+    _export(workdirs["vgan"], model_dir, version=1)
   assert os.stat(saved_model).st_mtime_ns == before
   assert _entries(model_dir) == ["1"]
 
 
 def test_an_explicit_version_is_used(workdirs, tmp_path):
-  path = export.export(workdirs["vgan"], str(tmp_path / "vgan"), version=7)
+  path = _export(workdirs["vgan"], tmp_path / "vgan", version=7)
   assert path == str(tmp_path / "vgan" / "7")
 
 
 @pytest.mark.parametrize("version", [0, -3])
 def test_a_version_below_one_is_refused(workdirs, tmp_path, version):
-  with pytest.raises(UserError, match="positive integers"):
-    export.export(workdirs["vgan"], str(tmp_path / "vgan"), version=version)
+  with pytest.raises(ValueError, match="positive integers"):
+    _export(workdirs["vgan"], tmp_path / "vgan", version=version)
 
 
 def test_a_version_folder_as_export_dir_is_refused(workdirs, tmp_path):
-  with pytest.raises(UserError, match="export/NAME"):
-    export.export(workdirs["vgan"], str(tmp_path / "vgan" / "3"))
+  with pytest.raises(ValueError, match="export/NAME"):
+    _export(workdirs["vgan"], tmp_path / "vgan" / "3")
 
 
 def test_an_interrupted_export_leaves_no_version_folder(workdirs, tmp_path, monkeypatch):
@@ -123,16 +124,16 @@ def test_an_interrupted_export_leaves_no_version_folder(workdirs, tmp_path, monk
     assert os.path.isfile(os.path.join(export_path, "saved_model.pb"))  # half written
     raise KeyboardInterrupt
 
-  monkeypatch.setattr(export, "_write_warmup_requests", fail_midway)
+  monkeypatch.setattr(warmup, "write_warmup_requests", fail_midway)
   with pytest.raises(KeyboardInterrupt):
-    export.export(workdirs["vgan"], str(tmp_path / "vgan"))
+    _export(workdirs["vgan"], tmp_path / "vgan")
   assert _entries(tmp_path / "vgan") == []
-  assert not os.path.exists(tmp_path / export.MODELS_CONFIG)
+  assert not os.path.exists(tmp_path / publish.MODELS_CONFIG)
 
 
 def test_models_config_lists_every_exported_model(exports):
   root = os.path.dirname(os.path.dirname(exports["vgan"]))
-  with open(os.path.join(root, export.MODELS_CONFIG)) as f:
+  with open(os.path.join(root, publish.MODELS_CONFIG)) as f:
     config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
   entries = [(c.name, c.base_path, c.model_platform) for c in config.model_config_list.config]
   assert entries == [(name, f"/models/{name}", "tensorflow") for name in sorted(MODEL_TYPES)]
@@ -178,14 +179,14 @@ def test_a_clean_process_without_relive_tf_serves_what_the_keras_models_compute(
   for name, value in expected.items():
     assert outputs[name].dtype == np.uint8, name
     assert outputs[name].shape == value.shape, name
-    assert _max_difference(outputs[name], value) <= export.CHECK_TOLERANCE, name
+    assert _max_difference(outputs[name], value) <= check_lib.CHECK_TOLERANCE, name
   assert expected["video"].shape == (3, 32, 64, 64, 3)
   assert expected["frames"].shape == (1, 3, 64, 64, 3)
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_the_warmup_file_holds_one_request_per_signature_and_each_runs(exports, model_type):
-  records = tf.data.TFRecordDataset(os.path.join(exports[model_type], export.WARMUP_FILE))
+  records = tf.data.TFRecordDataset(os.path.join(exports[model_type], warmup.WARMUP_FILE))
   requests = [prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
               for record in records]
   model = tf.saved_model.load(exports[model_type])
@@ -257,7 +258,7 @@ def test_a_wrong_dtype_is_rejected_naming_the_input(exports, model_type, inputs,
 @pytest.mark.parametrize("model_type, signature, inputs, message", [
     ("vgan", "sample", {"count": np.array(0, np.int32), "seed": np.array(0)},
      "input count must be from 1 to"),
-    ("vgan", "sample", {"count": np.array(export.MAX_SAMPLE_COUNT + 1, np.int32),
+    ("vgan", "sample", {"count": np.array(servables.MAX_SAMPLE_COUNT + 1, np.int32),
                         "seed": np.array(0)}, "input count must be from 1 to"),
     ("lstm", "serving_default", {"context": _clip(4)[None], "future": np.array(3, np.int32)},
      f"context frames \\+ future at most {LSTM_CLIP_FRAMES}"),
@@ -322,13 +323,13 @@ def _case_photos():
 def test_the_served_signature_and_the_cli_make_the_same_video_from_the_same_bytes(
     workdirs, exports, tmp_path):
   signature = tf.saved_model.load(exports["cvgan"]).signatures["relive_image"]
-  generator = workdir_lib.restore_trained(workdirs["cvgan"])[1].generator
+  generator = _network(workdirs["cvgan"])
   for name, data in _case_photos().items():
     (tmp_path / name).write_bytes(data)
     # What `relive relive --seed=0` makes, before the GIF or MP4 encoder.
     cli = relive.relive_videos(generator, photos.load_photo(str(tmp_path / name), 64), 1, seed=0)
     served = signature(image_bytes=tf.constant([data]))["video"].numpy()
-    assert _max_difference(cli, served) <= export.CHECK_TOLERANCE, name
+    assert _max_difference(cli, served) <= check_lib.CHECK_TOLERANCE, name
 
 
 def test_an_encoded_photo_gives_the_video_of_its_pixels(exports):
@@ -344,20 +345,20 @@ def test_an_encoded_photo_gives_the_video_of_its_pixels(exports):
 
 
 def test_check_passes_for_a_faithful_export(workdirs, tmp_path):
-  path = export.export(workdirs["lstm"], str(tmp_path / "lstm"), check=True)
+  path = _export(workdirs["lstm"], tmp_path / "lstm", check=True)
   assert path == str(tmp_path / "lstm" / "1")
 
 
 def test_check_fails_on_a_difference_and_publishes_nothing(workdirs, tmp_path, monkeypatch):
-  faithful = export.VideoWGANExport.reference_outputs
+  faithful = servables.VideoWGANServable.reference_outputs
 
   def off_by_two(self, signature, inputs):
     return {name: np.clip(value.astype(np.int64) + 2, 0, 255).astype(np.uint8)
             for name, value in faithful(self, signature, inputs).items()}
 
-  monkeypatch.setattr(export.VideoWGANExport, "reference_outputs", off_by_two)
-  with pytest.raises(export.ExportCheckError, match="differs from the in-memory model by up to"):
-    export.export(workdirs["vgan"], str(tmp_path / "vgan"), check=True)
+  monkeypatch.setattr(servables.VideoWGANServable, "reference_outputs", off_by_two)
+  with pytest.raises(check_lib.ExportCheckError, match="differs from the in-memory model by up to"):
+    _export(workdirs["vgan"], tmp_path / "vgan", check=True)
   assert _entries(tmp_path / "vgan") == []
 
 
@@ -365,10 +366,8 @@ def test_check_fails_on_a_difference_and_publishes_nothing(workdirs, tmp_path, m
 
 
 def test_cli_refuses_an_existing_version_with_a_message_and_no_traceback(workdirs, exports):
-  result = subprocess.run(
-      [os.path.join(VENV_BIN, "relive"), "export", f"--workdir={workdirs['vgan']}",
-       f"--export_dir={os.path.dirname(exports['vgan'])}", "--version=1"],
-      capture_output=True, text=True, check=False)
+  result = helpers.run_cli("export", f"--workdir={workdirs['vgan']}",
+                           f"--export_dir={os.path.dirname(exports['vgan'])}", "--version=1")
   assert result.returncode == 1
   assert "relive export: error:" in result.stderr and "already exists" in result.stderr
   assert "Traceback" not in result.stderr

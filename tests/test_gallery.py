@@ -9,63 +9,60 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 
+import helpers
 import numpy as np
-from PIL import Image
 import pytest
 import tensorflow as tf
+from PIL import Image
 
-from configs import cvgan as cvgan_config
-from configs import lstm as lstm_config
-from configs import vgan as vgan_config
-from relive_tf import evaluate_gan
-from relive_tf import evaluate_predictor
-from relive_tf import gallery
-from relive_tf.errors import UserError
-from relive_tf.metrics import features
-from relive_tf.training import loop
-from relive_tf.training import workdir as workdir_lib
+from relive_tf import families
+from relive_tf.evaluation import evaluator
+from relive_tf.evaluation import predictor
+from relive_tf.gallery import build
+from relive_tf.gallery import charts
+from relive_tf.gallery import events
+from relive_tf.gallery import sections
+from relive_tf.metrics import feature_network
 
 _FRAMES, _SIZE, _STEPS, _NUM_VIDEOS = 16, 32, 2, 3
 _LSTM_FRAMES, _LSTM_CONTEXT = 6, 3
-_REPO = pathlib.Path(__file__).resolve().parent.parent
+_REPO = helpers.REPO
 _CHROMIUM = "/usr/bin/chromium"
 _CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def _tiny_config(config_module):
-  """The tiny variant at 32x32, trained for two steps of batch 2 (one critic update per step)."""
-  config = config_module.get_config("tiny").unlock()
-  config.data.frames, config.data.size = _FRAMES, _SIZE
-  config.train.num_steps, config.train.batch_size, config.train.num_samples = _STEPS, 2, 2
-  if "critic_steps" in config.train:
-    config.train.critic_steps = 1
-  return config
+# The tiny variants at 32x32, trained for two steps of batch 2 (one critic update per step).
+TINY = dict(data__frames=_FRAMES, data__size=_SIZE, train__num_steps=_STEPS, train__batch_size=2,
+            train__num_samples=2)
+GAN = dict(TINY, train__critic_steps=1)
+LSTM = dict(TINY, data__frames=_LSTM_FRAMES, train__context_frames=_LSTM_CONTEXT)
 
 
 @pytest.fixture(scope="module")
-def workdirs(tmp_path_factory):
+def workdirs(trained_workdir, tmp_path_factory):
   """Tiny vgan, cvgan and lstm workdirs trained for two steps, with `relive evaluate` reports for
   the vgan and the lstm, and a workdir holding only a config (no checkpoint saved yet)."""
-  paths = {kind: str(tmp_path_factory.mktemp(kind)) for kind in ("vgan", "cvgan", "lstm")}
-  loop.train_and_evaluate(_tiny_config(vgan_config).lock(), paths["vgan"])
-  loop.train_and_evaluate(_tiny_config(cvgan_config).lock(), paths["cvgan"])
-  config = _tiny_config(lstm_config)
-  config.data.frames, config.train.context_frames = _LSTM_FRAMES, _LSTM_CONTEXT
-  loop.train_and_evaluate(config.lock(), paths["lstm"])
-
-  feature_network = str(tmp_path_factory.mktemp("features"))
-  features.train_feature_network(feature_network, frames=_FRAMES, size=_SIZE, width=4,
-                                 embedding_dim=8, num_steps=1, batch_size=2, eval_clips=2)
+  paths = {"vgan": trained_workdir("vgan", **GAN), "cvgan": trained_workdir("cvgan", **GAN),
+           "lstm": trained_workdir("lstm", **LSTM)}
+  features_dir = str(tmp_path_factory.mktemp("features"))
+  feature_network.train_feature_network(features_dir, frames=_FRAMES, size=_SIZE, width=4,
+                                        embedding_dim=8, num_steps=1, batch_size=2, eval_clips=2)
   reports = {
-      "vgan": evaluate_gan.evaluate_gan(paths["vgan"], num_samples=4, batch_size=2,
-                                        feature_network=feature_network),
-      "lstm": evaluate_predictor.evaluate_predictor(
-          paths["lstm"], future=_LSTM_FRAMES - _LSTM_CONTEXT, num_clips=2, batch_size=2),
+      "vgan": evaluator.evaluate(paths["vgan"], families.FAMILIES.values(), num_samples=4,
+                                 batch_size=2, feature_network=features_dir)[0],
+      "lstm": evaluator.evaluate(paths["lstm"], families.FAMILIES.values(),
+                                 future=_LSTM_FRAMES - _LSTM_CONTEXT, num_samples=2,
+                                 batch_size=2)[0],
   }
   paths["untrained"] = str(tmp_path_factory.mktemp("not_started"))
   shutil.copy(os.path.join(paths["vgan"], "config.json"), paths["untrained"])
   return {**paths, "reports": reports}
+
+
+def _build(workdirs, out_dir, **options):
+  return build.build_gallery([str(workdir) for workdir in workdirs], str(out_dir),
+                             families.FAMILIES.values(), **options)
 
 
 _ORDER = ("vgan", "cvgan", "lstm", "untrained")
@@ -75,8 +72,7 @@ _ORDER = ("vgan", "cvgan", "lstm", "untrained")
 def site(workdirs, tmp_path_factory):
   """The gallery of all four workdirs: (path of index.html, its text)."""
   out_dir = str(tmp_path_factory.mktemp("site"))
-  index = gallery.build_gallery([workdirs[kind] for kind in _ORDER], out_dir,
-                                num_videos=_NUM_VIDEOS)
+  index = _build([workdirs[kind] for kind in _ORDER], out_dir, num_videos=_NUM_VIDEOS)
   return index, pathlib.Path(index).read_text()
 
 
@@ -158,8 +154,7 @@ def test_gallery_shows_model_type_config_step_curves_and_gan_distances(site, wor
 def test_cvgan_section_shows_held_out_photos_beside_relived_videos_and_real_clips(site, workdirs):
   index, text = site
   section, media = _section(text, "cvgan"), _media(index, "cvgan")
-  config = workdir_lib.load_config(workdirs["cvgan"])
-  clips = gallery.held_out_clips(config, _NUM_VIDEOS)
+  clips = sections.held_out_clips(helpers.restore(workdirs["cvgan"]).config, _NUM_VIDEOS)
   for i, clip in enumerate(clips):
     np.testing.assert_array_equal(_png(media / f"photo_{i:02d}.png"), clip[_FRAMES // 2])
     for name in (f"relived_{i:02d}_0", f"relived_{i:02d}_1", f"real_{i:02d}"):
@@ -171,7 +166,7 @@ def test_cvgan_section_shows_held_out_photos_beside_relived_videos_and_real_clip
 def test_lstm_section_shows_context_prediction_and_truth_strips_and_the_report(site, workdirs):
   index, text = site
   section, media = _section(text, "lstm"), _media(index, "lstm")
-  clips = gallery.held_out_clips(workdir_lib.load_config(workdirs["lstm"]), _NUM_VIDEOS)
+  clips = sections.held_out_clips(helpers.restore(workdirs["lstm"]).config, _NUM_VIDEOS)
   future = _LSTM_FRAMES - _LSTM_CONTEXT
   for i, clip in enumerate(clips):
     context, truth = _png(media / f"context_{i:02d}.png"), _png(media / f"truth_{i:02d}.png")
@@ -179,10 +174,11 @@ def test_lstm_section_shows_context_prediction_and_truth_strips_and_the_report(s
     np.testing.assert_array_equal(truth[:, :_SIZE], clip[_LSTM_CONTEXT])
     assert _png(media / f"prediction_{i:02d}.png").shape == (_SIZE, future * (_SIZE + 2) - 2, 3)
   mean = workdirs["reports"]["lstm"]["mean"]
-  label = dict(evaluate_predictor.METHODS)["copy_last_frame"]
+  label = dict(predictor.METHODS)["copy_last_frame"]
   assert f"<th>{label}</th><td>{mean['copy_last_frame']['mse']:.3g}</td>" in section
   for metric in ("mse", "psnr", "ssim"):
-    assert (media / f"evaluation_predictor_step{_STEPS}_{metric}.png").is_file()
+    chart = ElementTree.parse(media / f"evaluation_predictor_step{_STEPS}_{metric}.svg").getroot()
+    assert len(chart.findall("{http://www.w3.org/2000/svg}polyline")) == len(predictor.METHODS)
 
 
 def test_gallery_says_when_a_workdir_has_no_checkpoint(site):
@@ -194,20 +190,20 @@ def test_gallery_says_when_a_workdir_has_no_checkpoint(site):
 
 
 def test_gallery_rejects_a_missing_workdir(tmp_path):
-  with pytest.raises(UserError, match="does not exist"):
-    gallery.build_gallery([str(tmp_path / "missing")], str(tmp_path / "site"))
+  with pytest.raises(ValueError, match="does not exist"):
+    _build([tmp_path / "missing"], tmp_path / "site")
 
 
 def test_gallery_rejects_an_empty_workdir(tmp_path):
   (tmp_path / "empty").mkdir()
-  with pytest.raises(UserError, match="is empty"):
-    gallery.build_gallery([str(tmp_path / "empty")], str(tmp_path / "site"))
+  with pytest.raises(ValueError, match="is empty"):
+    _build([tmp_path / "empty"], tmp_path / "site")
 
 
 def test_gallery_refuses_an_out_folder_holding_other_files(workdirs, tmp_path):
   (tmp_path / "notes.txt").write_text("mine")
-  with pytest.raises(UserError, match="holds other files"):
-    gallery.build_gallery([workdirs["untrained"]], str(tmp_path))
+  with pytest.raises(ValueError, match="holds other files"):
+    _build([workdirs["untrained"]], tmp_path)
   assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
@@ -215,17 +211,15 @@ def test_gallery_rebuilt_in_place_drops_the_old_media(workdirs, tmp_path):
   (tmp_path / "media" / "00_old").mkdir(parents=True)
   (tmp_path / "media" / "00_old" / "sample_00.gif").write_bytes(b"GIF89a")
   (tmp_path / "index.html").write_text("<html>the gallery built before</html>")
-  index = gallery.build_gallery([workdirs["untrained"]], str(tmp_path))
+  index = _build([workdirs["untrained"]], tmp_path)
   assert not (tmp_path / "media" / "00_old").exists()
   assert "No checkpoint yet" in pathlib.Path(index).read_text()
 
 
 def test_cli_gallery_reports_a_missing_workdir_without_a_traceback(workdirs, tmp_path):
   missing = tmp_path / "missing"
-  result = subprocess.run(
-      [sys.executable, "-c", "import sys; from relive_tf import cli; cli.run(sys.argv)", "gallery",
-       f"--workdir={workdirs['untrained']}", f"--workdir={missing}", f"--out={tmp_path / 'site'}"],
-      capture_output=True, text=True, check=False)
+  result = helpers.run_cli("gallery", f"--workdir={workdirs['untrained']}",
+                           f"--workdir={missing}", f"--out={tmp_path / 'site'}")
   assert result.returncode == 1
   assert f"relive gallery: error: workdir '{missing}' does not exist" in result.stderr
   assert "Traceback" not in result.stderr
@@ -240,15 +234,16 @@ def test_read_scalars_takes_the_resumed_run_value_of_a_repeated_step(tmp_path):
       tf.summary.scalar("train/loss", float("nan"), step=9)
       tf.summary.histogram("weights", [1.0, 2.0], step=1)
     writer.close()
-  steps, values = gallery.read_scalars(str(tmp_path))["train/loss"]
+  steps, values = events.read_scalars(str(tmp_path))["train/loss"]
   assert steps.tolist() == [1, 2, 3, 4]
   np.testing.assert_allclose(values, [1.0, 20.0, 30.0, 40.0])
-  assert list(gallery.read_scalars(str(tmp_path))) == ["train/loss"]
+  assert list(events.read_scalars(str(tmp_path))) == ["train/loss"]
 
 
 @pytest.mark.parametrize("values", [[0.5], [2.0, 2.0, 2.0], [3.0, -1.0, 7.5]])
-def test_curve_svg_is_a_sized_svg_document_with_the_curve(values):
-  svg = gallery.curve_svg("train/loss", np.arange(len(values)) * 10, np.array(values))
+def test_a_curve_is_a_sized_svg_document_with_the_curve(values):
+  svg = charts.line_chart_svg("train/loss", np.arange(len(values)) * 10,
+                              {"train/loss": np.array(values)})
   root = ElementTree.fromstring(svg)
   namespace = "{http://www.w3.org/2000/svg}"
   assert root.tag == f"{namespace}svg" and root.get("width") == "320"
@@ -261,7 +256,7 @@ def _browser():
   """Playwright's sync API and Debian's Chromium, installed by .ci/install_browser.sh if missing;
   the test is skipped, saying why, only where the browser cannot be installed."""
   try:
-    from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (this test only)
   except ImportError:
     pytest.skip("Playwright for Python is not installed: pip install -r requirements.txt")
   if not os.path.exists(_CHROMIUM):
@@ -312,3 +307,14 @@ def test_gallery_loads_in_headless_chromium_with_every_video_and_image_playing(s
   # Each tile links its GIF, which loads at the width of the MP4 beside it.
   assert gifs == [width for _, _, _, width in videos]
   assert screenshot.stat().st_size > 0
+
+
+def test_a_chart_of_several_series_leaves_out_missing_values_and_names_each_series():
+  svg = charts.line_chart_svg("PSNR", [1, 2, 3], {"model": [20.0, None, 18.0],
+                                                  "copy-last": [25.0, 21.0, 19.0]})
+  root = ElementTree.fromstring(svg)
+  namespace = "{http://www.w3.org/2000/svg}"
+  lines = [line.get("points").split() for line in root.iter(f"{namespace}polyline")]
+  assert [len(points) for points in lines] == [2, 3]
+  texts = [text.text for text in root.iter(f"{namespace}text")]
+  assert "model" in texts and "copy-last" in texts

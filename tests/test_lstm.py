@@ -2,45 +2,37 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import cv2
+import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
-from configs import lstm as lstm_config
-from relive_tf import evaluate_predictor
-from relive_tf import predict
+from relive_tf import families
 from relive_tf.data import pipeline
 from relive_tf.data import synthetic
 from relive_tf.data import video_read
-from relive_tf.errors import UserError
+from relive_tf.evaluation import evaluator
+from relive_tf.evaluation import predictor as predictor_evaluation
+from relive_tf.inference import predict
 from relive_tf.models import lstm
-from relive_tf.training import loop
-from relive_tf.training import predictor as predictor_lib
-from relive_tf.training import recipes
-from relive_tf.training import workdir as workdir_lib
-from test_video_read import smooth_video
-from test_video_read import trim_copy
+from relive_tf.training import lstm as lstm_training
+from relive_tf.training import trainer as trainer_lib
 
 _FRAMES, _SIZE = 8, 32
+# configs/lstm.py:tiny shrunk to 8 frames of 32x32 and a few units, trained for two steps with
+# scheduled sampling on.
+TINY = dict(model__encoder_widths=(4, 8), model__decoder_widths=(8, 4), model__embedding_dim=16,
+            model__lstm_units=16, data__frames=_FRAMES, data__size=_SIZE, train__num_steps=2,
+            train__batch_size=2, train__num_samples=2, train__context_frames=3,
+            train__sampling_start_step=0, train__sampling_ramp_steps=1)
 
 
 def _tiny_config(**train):
-  """configs/lstm.py:tiny shrunk to 8 frames of 32x32 and a few units."""
-  config = lstm_config.get_config("tiny").unlock()
-  config.model.encoder_widths, config.model.decoder_widths = (4, 8), (8, 4)
-  config.model.embedding_dim = config.model.lstm_units = 16
-  config.data.frames, config.data.size = _FRAMES, _SIZE
-  config.train.num_steps, config.train.batch_size, config.train.num_samples = 2, 2, 2
-  config.train.context_frames = 3
-  config.train.sampling_start_step, config.train.sampling_ramp_steps = 0, 1
-  for key, value in train.items():
-    config.train[key] = value
-  return config.lock()
+  return helpers.load_config("lstm", "tiny", **{**TINY, **{f"train__{key}": value
+                                                         for key, value in train.items()}})
 
 
 def _predictor(blend_input=False, skip_connections=False):
@@ -58,35 +50,23 @@ def _videos(count=2, frames=_FRAMES, seed=0):
       [synthetic.moving_digits_clip(seed, i, frames=frames, size=_SIZE) for i in range(count)]))
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-  """A tiny predictor trained for two steps with scheduled sampling on: (workdir, recipe)."""
-  workdir = str(tmp_path_factory.mktemp("lstm"))
-  return workdir, loop.train_and_evaluate(_tiny_config(), workdir)
-
-
-@pytest.fixture(scope="module")
-def trained_workdir(trained_run):
-  return trained_run[0]
+@pytest.fixture(name="lstm_workdir", scope="module")
+def lstm_workdir_fixture(trained_workdir):
+  return trained_workdir("lstm", **TINY)
 
 
 @pytest.fixture(scope="module")
 def fixture_video(tmp_path_factory):
   """A 12-frame MJPG .avi of moving digits, 40 high and 48 wide (predict crops it to a square)."""
-  path = str(tmp_path_factory.mktemp("videos") / "digits.avi")
-  clip = synthetic.moving_digits_clip(3, 0, frames=12, size=48)[:, 4:44]
-  writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 8, (48, 40))
-  for frame in clip:
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-  writer.release()
-  return path
+  return helpers.write_avi(tmp_path_factory.mktemp("videos") / "digits.avi",
+                           helpers.moving_digits_video(12, 40, 48), fps=8)
 
 
 # Config and model.
 
 
 def test_default_config_embeds_frames_in_1024_dimensions_and_tiny_is_smaller():
-  default, tiny = lstm_config.get_config("default"), lstm_config.get_config("tiny")
+  default, tiny = helpers.load_config("lstm", "default"), helpers.load_config("lstm", "tiny")
   assert default.model_type == tiny.model_type == "lstm"
   assert default.model.embedding_dim == 1024
   assert tiny.model.embedding_dim < default.model.embedding_dim
@@ -95,7 +75,7 @@ def test_default_config_embeds_frames_in_1024_dimensions_and_tiny_is_smaller():
 
 def test_config_rejects_an_unknown_variant():
   with pytest.raises(ValueError, match="unknown variant"):
-    lstm_config.get_config("huge")
+    helpers.load_config("lstm", "huge")
 
 
 @pytest.mark.parametrize("blend_input, skip_connections", _VARIANTS)
@@ -130,51 +110,50 @@ def test_rollout_differs_from_teacher_forcing_on_the_true_frames():
 
 
 def test_encoder_and_decoder_widths_must_pair_up():
-  with pytest.raises(UserError, match="as many entries"):
+  with pytest.raises(ValueError, match="as many entries"):
     lstm.NextFramePredictor((4, 8), 16, 16, (8, 4, 2), _SIZE)
 
 
 def test_size_must_survive_the_encoder_halvings():
-  with pytest.raises(UserError, match="multiple of 4"):
+  with pytest.raises(ValueError, match="multiple of 4"):
     lstm.NextFramePredictor((4, 8), 16, 16, (8, 4), 30)
 
 
 # Train step.
 
 
-def _recipe(**train):
-  config = _tiny_config(**train)
-  return recipes.build(config, tf.distribute.get_strategy(), {"index": tf.range(2, dtype=tf.int64),
-                                                              "video": _videos()})
+def _trainer(**train):
+  return trainer_lib.build(families.get("lstm"), _tiny_config(**train), tf.distribute.get_strategy(),
+                           {"index": tf.range(2, dtype=tf.int64), "video": _videos()})
 
 
 def test_sampling_probability_ramps_linearly_from_the_start_step():
-  values = [float(predictor_lib.sampling_probability(tf.constant(step, tf.int64), probability=0.6,
+  values = [float(lstm_training.sampling_probability(tf.constant(step, tf.int64), probability=0.6,
                                                      start_step=10, ramp_steps=20))
             for step in (0, 10, 20, 30, 100)]
   assert values == pytest.approx([0.0, 0.0, 0.3, 0.6, 0.6])
 
 
 def test_scheduled_sampling_at_probability_zero_is_teacher_forcing():
-  recipe = _recipe(sampling_probability=0.5)
+  trainer = _trainer(sampling_probability=0.5)
   batch = {"index": tf.range(2, dtype=tf.int64), "video": _videos()}
-  teacher_forced = recipe.predictor(batch["video"][:, :-1])
-  np.testing.assert_allclose(recipe.predictions(batch, 0.0), teacher_forced, atol=1e-5)
+  teacher_forced = trainer.predictor(batch["video"][:, :-1])
+  np.testing.assert_allclose(trainer.predictions(batch, 0.0), teacher_forced, atol=1e-5)
 
 
 def test_scheduled_sampling_at_probability_one_is_the_rollout_after_the_context():
-  recipe = _recipe(sampling_probability=0.5)
+  trainer = _trainer(sampling_probability=0.5)
   batch = {"index": tf.range(2, dtype=tf.int64), "video": _videos()}
-  predictions = recipe.predictions(batch, 1.0)
-  rolled = recipe.predictor.rollout(batch["video"][:, :3], _FRAMES - 3)
+  predictions = trainer.predictions(batch, 1.0)
+  rolled = trainer.predictor.rollout(batch["video"][:, :3], _FRAMES - 3)
   np.testing.assert_allclose(predictions[:, 2:], rolled, atol=1e-5)
 
 
 def test_train_step_lowers_the_next_frame_loss_on_a_fixed_batch():
-  recipe = _recipe(sampling_probability=0.0, learning_rate=3e-3)
+  trainer = _trainer(sampling_probability=0.0, learning_rate=3e-3)
   batches = iter(tf.data.Dataset.from_tensors(
       {"index": tf.range(2, dtype=tf.int64), "video": _videos()}).repeat())
-  losses = [float(recipe.train_step(batches)["next_frame_mse"]) for _ in range(40)]
+  losses = [float(trainer.train_step(batches)["next_frame_mse"]) for _ in range(40)]
   assert losses[-1] < 0.7 * losses[0]
 
 
@@ -182,33 +161,35 @@ def test_loss_over_two_replicas_equals_the_loss_on_one_device(two_replicas):
   batch = {"index": tf.range(2, dtype=tf.int64), "video": _videos()}
   losses = []
   for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_replicas):
-    recipe = recipes.build(_tiny_config(sampling_probability=0.0), strategy, batch)
+    trainer = trainer_lib.build(families.get("lstm"), _tiny_config(sampling_probability=0.0),
+                                strategy, batch)
     dataset = strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensors(batch))
-    losses.append(float(recipe.train_step(iter(dataset))["next_frame_mse"]))
+    losses.append(float(trainer.train_step(iter(dataset))["next_frame_mse"]))
   assert losses[1] == pytest.approx(losses[0], rel=1e-4)
 
 
 def test_sample_videos_show_context_and_prediction_beside_the_truth():
-  recipe = _recipe()
-  samples = recipe.sample_videos()
+  trainer = _trainer()
+  samples = trainer.sample_videos()
   assert samples.shape == (2, _FRAMES, _SIZE, 2 * _SIZE, 3)
   np.testing.assert_allclose(samples[:, :3, :, :_SIZE], samples[:, :3, :, _SIZE:])  # the context
   np.testing.assert_allclose(samples[:, :, :, _SIZE:], _videos())
 
 
 def test_context_frames_must_leave_frames_to_predict():
-  with pytest.raises(UserError, match="train.context_frames is 8"):
-    _recipe(context_frames=_FRAMES)
+  with pytest.raises(ValueError, match="train.context_frames is 8"):
+    _trainer(context_frames=_FRAMES)
 
 
-def test_restoring_a_workdir_gives_the_trained_predictor(trained_run):
-  workdir, recipe = trained_run
-  config, restored, step = workdir_lib.restore_trained(workdir)
-  assert (config.model_type, step) == ("lstm", 2)
-  trained = {variable.path: variable.numpy() for variable in recipe.predictor.weights}
-  assert {variable.path for variable in restored.predictor.weights} == set(trained)
-  for variable in restored.predictor.weights:
+def test_restoring_a_workdir_gives_the_trained_predictor_without_an_optimizer(tmp_path):
+  trainer = helpers.train(_tiny_config(), tmp_path)
+  restored = helpers.restore(tmp_path)
+  assert (restored.config.model_type, restored.step) == ("lstm", 2)
+  assert restored.trainer.optimizers == {}
+  trained = {variable.path: variable.numpy() for variable in trainer.predictor.weights}
+  assert {variable.path for variable in restored.trainer.predictor.weights} == set(trained)
+  for variable in restored.trainer.predictor.weights:
     np.testing.assert_array_equal(variable.numpy(), trained[variable.path], err_msg=variable.path)
 
 
@@ -225,13 +206,13 @@ def _moving_square(frames=8, size=16, side=4, speed=1):
 
 def test_baselines_continue_a_constant_video_exactly():
   video = tf.fill([2, 6, 16, 16, 3], 0.25)
-  for baseline in (evaluate_predictor.copy_last_frame, evaluate_predictor.linear_extrapolation):
+  for baseline in (predictor_evaluation.copy_last_frame, predictor_evaluation.linear_extrapolation):
     np.testing.assert_array_equal(baseline(video[:, :3], 3), video[:, 3:])
 
 
 def test_copy_last_frame_error_on_a_moving_square_grows_with_the_shift():
   video = _moving_square()
-  predicted = evaluate_predictor.copy_last_frame(video[:, :3], 5)
+  predicted = predictor_evaluation.copy_last_frame(video[:, :3], 5)
   mse = tf.reduce_mean(tf.square((predicted - video[:, 3:]) / 2), axis=[0, 2, 3, 4])
   # Horizon h shifts the square h pixels: 2 * 4 * min(h, 4) of the 256 pixels flip from 0 to 1.
   np.testing.assert_allclose(mse, [2 * 4 * min(h, 4) / 256 for h in range(1, 6)])
@@ -241,32 +222,32 @@ def test_linear_extrapolation_cannot_move_a_saturated_square():
   """Per pixel, the leading edge brightens past white and the trailing edge darkens past black:
   both clip back, so the prediction stays the last frame."""
   video = _moving_square()
-  np.testing.assert_array_equal(evaluate_predictor.linear_extrapolation(video[:, :3], 5),
-                                evaluate_predictor.copy_last_frame(video[:, :3], 5))
+  np.testing.assert_array_equal(predictor_evaluation.linear_extrapolation(video[:, :3], 5),
+                                predictor_evaluation.copy_last_frame(video[:, :3], 5))
 
 
 def test_linear_extrapolation_continues_a_linear_fade_exactly():
   ramp = tf.reshape(tf.linspace(-0.8, 0.4, 7), [1, 7, 1, 1, 1]) * tf.ones([1, 7, 4, 4, 3])
-  np.testing.assert_allclose(evaluate_predictor.linear_extrapolation(ramp[:, :3], 4), ramp[:, 3:],
+  np.testing.assert_allclose(predictor_evaluation.linear_extrapolation(ramp[:, :3], 4), ramp[:, 3:],
                              atol=1e-6)
-  assert float(tf.reduce_max(tf.abs(evaluate_predictor.copy_last_frame(ramp[:, :3], 4)
+  assert float(tf.reduce_max(tf.abs(predictor_evaluation.copy_last_frame(ramp[:, :3], 4)
                                     - ramp[:, 3:]))) > 0.5
 
 
 def test_linear_extrapolation_of_one_frame_repeats_it():
   video = _moving_square()
-  np.testing.assert_array_equal(evaluate_predictor.linear_extrapolation(video[:, :1], 3),
+  np.testing.assert_array_equal(predictor_evaluation.linear_extrapolation(video[:, :1], 3),
                                 tf.repeat(video[:, :1], 3, axis=1))
 
 
 # Evaluation.
 
 
-def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(trained_workdir,
+def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(lstm_workdir,
                                                                              tmp_path):
   report_path = str(tmp_path / "report.json")
-  report = evaluate_predictor.evaluate_predictor(trained_workdir, context=3, future=4, num_clips=3,
-                                                 batch_size=2, report_path=report_path)
+  report, table = evaluator.evaluate(lstm_workdir, families.FAMILIES.values(), context=3, future=4,
+                                     num_samples=3, batch_size=2, report=report_path)
   with open(report_path) as f:
     saved = json.load(f)
   assert saved["horizons"] == [1, 2, 3, 4]
@@ -279,16 +260,14 @@ def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(tra
           np.mean(saved["metrics"][method][metric]))
   assert saved["mse_ratio_to_copy_last_frame"] == pytest.approx(
       saved["mean"]["model"]["mse"] / saved["mean"]["copy_last_frame"]["mse"])
-  for metric in ("mse", "psnr", "ssim"):
-    with Image.open(str(tmp_path / f"report_{metric}.png")) as plot:
-      assert plot.format == "PNG"
-  table = evaluate_predictor.format_table(report).splitlines()
-  assert [line.split()[0] for line in table[3:8]] == ["1", "2", "3", "4", "mean"]
+  assert report["path"] == report_path
+  rows = table.splitlines()
+  assert [line.split()[0] for line in rows[3:8]] == ["1", "2", "3", "4", "mean"]
 
 
-def test_evaluation_rejects_a_rollout_longer_than_the_training_clips(trained_workdir):
-  with pytest.raises(UserError, match="clips of 8 frames"):
-    evaluate_predictor.evaluate_predictor(trained_workdir, context=4, future=5)
+def test_evaluation_rejects_a_rollout_longer_than_the_training_clips(lstm_workdir):
+  with pytest.raises(ValueError, match="clips of 8 frames"):
+    evaluator.evaluate(lstm_workdir, families.FAMILIES.values(), context=4, future=5)
 
 
 # relive predict.
@@ -305,10 +284,10 @@ def _gif_frame(path, index):
     return np.asarray(gif.convert("RGB"), np.float32)
 
 
-def test_predict_writes_context_then_prediction_beside_the_real_frames(trained_workdir,
+def test_predict_writes_context_then_prediction_beside_the_real_frames(lstm_workdir,
                                                                        fixture_video, tmp_path):
   out = str(tmp_path / "out" / "prediction.gif")
-  result = predict.predict(trained_workdir, fixture_video, context=3, future=4, out=out, start=2)
+  result = predict.predict(lstm_workdir, fixture_video, context=3, future=4, out=out, start=2)
   assert result == {"path": out, "step": 2, "real_future_frames": 4}
   assert _gif_frames(out) == (7, (2 * _SIZE, _SIZE))  # (frames, (width, height))
   # Frames are cropped and resized like `relive prepare`'s; the GIF palette costs a few levels.
@@ -319,17 +298,17 @@ def test_predict_writes_context_then_prediction_beside_the_real_frames(trained_w
   assert np.abs(_gif_frame(out, 3)[:, _SIZE:] - real[5]).mean() < 6
 
 
-def test_predict_pads_the_real_side_once_the_video_ends(trained_workdir, fixture_video, tmp_path):
+def test_predict_pads_the_real_side_once_the_video_ends(lstm_workdir, fixture_video, tmp_path):
   out = str(tmp_path / "prediction.gif")
-  result = predict.predict(trained_workdir, fixture_video, context=3, future=4, out=out, start=7)
+  result = predict.predict(lstm_workdir, fixture_video, context=3, future=4, out=out, start=7)
   assert result["real_future_frames"] == 2
   assert _gif_frames(out) == (7, (2 * _SIZE, _SIZE))
 
 
-def test_predict_shows_the_prediction_alone_after_the_last_frame(trained_workdir, fixture_video,
+def test_predict_shows_the_prediction_alone_after_the_last_frame(lstm_workdir, fixture_video,
                                                                  tmp_path):
   out = str(tmp_path / "prediction.mp4")
-  result = predict.predict(trained_workdir, fixture_video, context=3, future=2, out=out, start=9)
+  result = predict.predict(lstm_workdir, fixture_video, context=3, future=2, out=out, start=9)
   assert result["real_future_frames"] == 0
   capture = cv2.VideoCapture(out)
   assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
@@ -338,48 +317,46 @@ def test_predict_shows_the_prediction_alone_after_the_last_frame(trained_workdir
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"context": 0}, "--context is 0"),
-    ({"future": 0}, "--future is 0"),
+    ({"context": 0}, "context is 0"),
+    ({"future": 0}, "future is 0"),
     ({"context": 5, "future": 4}, "clips of 8 frames"),
-    ({"start": 10}, "has 12 frames, but --start=10 and --context=3 need 13"),
-    ({"start": -1}, "--start is -1"),
+    ({"start": 10}, "has 12 frames, but start=10 and context=3 need 13"),
+    ({"start": -1}, "start is -1"),
     ({"out": "prediction.avi"}, "extension must be one of"),
 ])
-def test_predict_rejects_bad_lengths_and_outputs(trained_workdir, fixture_video, tmp_path, kwargs,
+def test_predict_rejects_bad_lengths_and_outputs(lstm_workdir, fixture_video, tmp_path, kwargs,
                                                  message):
   arguments = {"context": 3, "future": 4, "out": "prediction.gif", "start": 0, **kwargs}
   arguments["out"] = str(tmp_path / arguments["out"])
-  with pytest.raises(UserError, match=message):
-    predict.predict(trained_workdir, fixture_video, **arguments)
+  with pytest.raises(ValueError, match=message):
+    predict.predict(lstm_workdir, fixture_video, **arguments)
 
 
-def test_predict_rejects_an_unreadable_video(trained_workdir, tmp_path):
+def test_predict_rejects_an_unreadable_video(lstm_workdir, tmp_path):
   not_a_video = tmp_path / "notes.avi"
   not_a_video.write_text("not a video")
-  with pytest.raises(UserError, match="cannot be read"):
-    predict.predict(trained_workdir, str(not_a_video), 3, 4, str(tmp_path / "p.gif"))
-  with pytest.raises(UserError, match="file not found"):
-    predict.predict(trained_workdir, str(tmp_path / "missing.mp4"), 3, 4, str(tmp_path / "p.gif"))
+  with pytest.raises(ValueError, match="cannot be read"):
+    predict.predict(lstm_workdir, str(not_a_video), 3, 4, str(tmp_path / "p.gif"))
+  with pytest.raises(ValueError, match="file not found"):
+    predict.predict(lstm_workdir, str(tmp_path / "missing.mp4"), 3, 4, str(tmp_path / "p.gif"))
 
 
-def test_cli_predict_reports_a_bad_context_without_a_traceback(trained_workdir, fixture_video,
+def test_cli_predict_reports_a_bad_context_without_a_traceback(lstm_workdir, fixture_video,
                                                                tmp_path):
-  result = subprocess.run(
-      [sys.executable, "-c", "import sys; from relive_tf import cli; cli.run(sys.argv)", "predict",
-       f"--workdir={trained_workdir}", f"--video={fixture_video}", "--context=0",
-       f"--out={tmp_path / 'p.gif'}"], capture_output=True, text=True, check=False)
+  result = helpers.run_cli("predict", f"--workdir={lstm_workdir}", f"--video={fixture_video}",
+                           "--context=0", f"--out={tmp_path / 'p.gif'}")
   assert result.returncode == 1
-  assert "relive predict: error: --context is 0" in result.stderr
+  assert "relive predict: error: context is 0" in result.stderr
   assert "Traceback" not in result.stderr
 
 
-def test_predict_reads_a_trimmed_video_with_a_latin1_name_whole(trained_workdir, tmp_path):
+def test_predict_reads_a_trimmed_video_with_a_latin1_name_whole(lstm_workdir, tmp_path):
   # Cases 03 and 10: an edit-list trim whose header counts 100 frames, under a name that is not
   # UTF-8; predict once refused the first and crashed on the second.
-  path = trim_copy(tmp_path / "trim.mp4", smooth_video(100, 48, 64))
+  path = helpers.trim_copy(tmp_path / "trim.mp4", helpers.smooth_video(100, 48, 64))
   latin1 = os.path.join(os.fsencode(tmp_path), b"caf\xe9.mp4")
   os.rename(os.fsencode(path), latin1)
   out = str(tmp_path / "p.gif")
-  result = predict.predict(trained_workdir, os.fsdecode(latin1), context=3, future=4, out=out,
+  result = predict.predict(lstm_workdir, os.fsdecode(latin1), context=3, future=4, out=out,
                            start=56)
   assert result["real_future_frames"] == 1  # frame 59 is the last of the 60 the trim shows

@@ -6,8 +6,8 @@ import scipy.linalg
 import tensorflow as tf
 
 from relive_tf.data import synthetic
-from relive_tf.errors import UserError
 from relive_tf.metrics import digit_labels
+from relive_tf.metrics import feature_network
 from relive_tf.metrics import features
 from relive_tf.metrics import frechet
 from relive_tf.metrics import image_quality
@@ -85,7 +85,7 @@ def test_frechet_distance_is_finite_with_fewer_samples_than_dims():
 ])
 def test_distances_reject_unusable_feature_sets(features_a, features_b, message):
   for distance in (frechet.frechet_distance, frechet.kernel_distance):
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(ValueError, match=message):
       distance(features_a, features_b)
 
 
@@ -162,12 +162,12 @@ def test_per_horizon_averages_over_the_batch_and_keeps_frame_order():
 
 
 def test_image_quality_rejects_mismatched_shapes():
-  with pytest.raises(UserError, match="same shape"):
+  with pytest.raises(ValueError, match="same shape"):
     image_quality.frame_psnr(np.zeros([1, 2, 16, 16, 3]), np.zeros([1, 3, 16, 16, 3]))
 
 
 def test_ssim_rejects_frames_smaller_than_its_window():
-  with pytest.raises(UserError, match="at least 11x11"):
+  with pytest.raises(ValueError, match="at least 11x11"):
     image_quality.frame_ssim(np.zeros([1, 2, 8, 8, 3]), np.zeros([1, 2, 8, 8, 3]))
 
 
@@ -218,17 +218,17 @@ def test_i3d_features_pad_the_last_batch_of_a_fixed_batch_signature(tmp_path):
 
 
 def test_i3d_rejects_a_missing_path(tmp_path):
-  with pytest.raises(UserError, match="is not a directory"):
+  with pytest.raises(ValueError, match="is not a directory"):
     features.I3DFeatures(str(tmp_path / "missing"))
 
 
 def test_i3d_rejects_a_directory_that_is_not_a_saved_model(tmp_path):
-  with pytest.raises(UserError, match="not a loadable TensorFlow SavedModel"):
+  with pytest.raises(ValueError, match="not a loadable TensorFlow SavedModel"):
     features.I3DFeatures(str(tmp_path))
 
 
 def test_i3d_rejects_a_signature_that_does_not_take_224x224_clips(tmp_path):
-  with pytest.raises(UserError, match=r"expected float32 \[batch, frames, 224, 224, 3\]"):
+  with pytest.raises(ValueError, match=r"expected float32 \[batch, frames, 224, 224, 3\]"):
     features.I3DFeatures(_save_stand_in_i3d(tmp_path / "i3d", frame_size=112))
 
 
@@ -237,7 +237,7 @@ def test_i3d_rejects_a_signature_that_does_not_take_224x224_clips(tmp_path):
 
 @pytest.mark.parametrize("size", [32, 64])
 def test_digit_tracks_replay_what_the_synthetic_clips_draw(size):
-  glyphs = synthetic._digit_glyphs(size)  # pylint: disable=protected-access
+  glyphs = synthetic._digit_glyphs(size)  # noqa: SLF001 (the glyphs the clips are drawn with)
 
   def box(track, frame):
     """[top, left, bottom, right] of a digit at frame 0 or 1 (a bounce clips the first move)."""
@@ -277,9 +277,9 @@ _FRAMES, _SIZE = 8, 32
 
 
 @pytest.fixture(scope="session")
-def feature_network_dir(tmp_path_factory):
+def features_dir(tmp_path_factory):
   path = str(tmp_path_factory.mktemp("feature_network"))
-  features.train_feature_network(path, frames=_FRAMES, size=_SIZE, width=8, embedding_dim=32,
+  feature_network.train_feature_network(path, frames=_FRAMES, size=_SIZE, width=8, embedding_dim=32,
                                  num_steps=200, batch_size=8, eval_clips=16)
   return path
 
@@ -289,8 +289,8 @@ def _real_clips(start, count):
                    for index in range(start, start + count)])
 
 
-def test_builtin_distance_ranks_real_then_slightly_corrupted_then_noise(feature_network_dir):
-  extract = features.BuiltinFeatures(feature_network_dir)
+def test_builtin_distance_ranks_real_then_slightly_corrupted_then_noise(features_dir):
+  extract = features.BuiltinFeatures(features_dir)
   rng = np.random.default_rng(9)
   reference = extract(_real_clips(0, 128))
   real = _real_clips(128, 128)
@@ -300,12 +300,12 @@ def test_builtin_distance_ranks_real_then_slightly_corrupted_then_noise(feature_
   assert distances[0] < distances[1] < distances[2]
 
 
-def test_builtin_features_reject_clips_of_another_shape(feature_network_dir):
-  extract = features.BuiltinFeatures(feature_network_dir)
-  with pytest.raises(UserError, match="was trained on clips"):
+def test_builtin_features_reject_clips_of_another_shape(features_dir):
+  extract = features.BuiltinFeatures(features_dir)
+  with pytest.raises(ValueError, match="was trained on clips"):
     extract(np.zeros([2, _FRAMES, 2 * _SIZE, 2 * _SIZE, 3], np.uint8))
 
 
 def test_builtin_features_name_the_missing_network(tmp_path):
-  with pytest.raises(UserError, match="no built-in feature network"):
+  with pytest.raises(ValueError, match="no built-in feature network"):
     features.BuiltinFeatures(str(tmp_path))

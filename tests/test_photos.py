@@ -13,7 +13,6 @@ from PIL import Image
 from PIL import ImageOps
 
 from relive_tf.data import photos
-from relive_tf.errors import UserError
 
 SIZE = 16
 
@@ -125,7 +124,7 @@ def test_an_animation_gives_its_first_frame(image_format, mode):
 def test_an_animated_webp_without_alpha_is_refused_rather_than_crashing_tensorflow(tmp_path):
   first, second = (Image.new("RGB", (SIZE, SIZE), color) for color in ((250, 0, 0), (0, 0, 250)))
   (tmp_path / "a.webp").write_bytes(encode(first, "WEBP", save_all=True, append_images=[second]))
-  with pytest.raises(UserError, match="animated WebP without alpha"):
+  with pytest.raises(ValueError, match="animated WebP without alpha"):
     photos.load_photo(str(tmp_path / "a.webp"), SIZE)
 
 
@@ -153,7 +152,7 @@ def test_a_png_whose_header_is_over_the_pixel_limit_is_refused_before_decoding(t
   data = bytearray(encode(Image.new("RGB", (4, 4)), "PNG"))
   data[16:24] = (200_000).to_bytes(4, "big") * 2  # 200,000 x 200,000 in IHDR
   (tmp_path / "huge.png").write_bytes(bytes(data))
-  with pytest.raises(UserError, match="header gives over 134217728 pixels"):
+  with pytest.raises(ValueError, match="header gives over 134217728 pixels"):
     photos.load_photo(str(tmp_path / "huge.png"), SIZE)
 
 
@@ -166,13 +165,13 @@ def test_a_png_whose_header_is_over_the_pixel_limit_is_refused_before_decoding(t
 ])
 def test_bad_photos_are_refused_naming_the_file(tmp_path, name, data, reason):
   (tmp_path / name).write_bytes(data)
-  with pytest.raises(UserError, match=rf"{name}' {reason}.*: give a JPEG, PNG, GIF, BMP or WebP "
+  with pytest.raises(ValueError, match=rf"{name}' {reason}.*: give a JPEG, PNG, GIF, BMP or WebP "
                                       "photo"):
     photos.load_photo(str(tmp_path / name), SIZE)
 
 
 def test_a_missing_photo_is_refused(tmp_path):
-  with pytest.raises(UserError, match="does not exist"):
+  with pytest.raises(ValueError, match="does not exist"):
     photos.load_photo(str(tmp_path / "missing.png"), SIZE)
 
 

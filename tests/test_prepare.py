@@ -1,4 +1,4 @@
-"""`relive prepare`: every layout, skipped files and their reasons, pixels, splits, resuming, training.
+"""`relive prepare`: every layout, skipped files and why, pixels, splits, resuming, training.
 
 Fixture videos are written here with cv2.VideoWriter (MJPEG .avi); most tests use 8-frame clips of
 16x16 pixels, the training test the full 32 frames of 64x64.
@@ -6,26 +6,24 @@ Fixture videos are written here with cv2.VideoWriter (MJPEG .avi); most tests us
 
 import os
 import re
-import subprocess
-import sys
 
 import cv2
+import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import expected_frames
+from helpers import ffmpeg_video
+from helpers import mean_abs_error
+from helpers import smooth_video
+from helpers import truncate
+from helpers import write_avi
+from helpers import write_strip
 
+from relive_tf import files
 from relive_tf.data import layouts
 from relive_tf.data import prepare
 from relive_tf.data import shards
-from relive_tf import files
-from relive_tf.errors import UserError
-from test_video_read import expected_frames
-from test_video_read import ffmpeg_video
-from test_video_read import mean_abs_error
-from test_video_read import smooth_video
-from test_video_read import truncate
-from test_video_read import write_avi
-from test_video_read import write_strip
 
 FRAMES, SIZE = 8, 16
 # Mean absolute error of MJPEG fixture + JPEG shard against the source pixels, in 0..255 levels.
@@ -240,7 +238,7 @@ def test_an_interrupted_run_leaves_no_partial_shard_and_resumes(tmp_path, monkey
                                      "train-00001.tfrecord"]
   assert _shard_bytes(out) == {name: data for name, data in _shard_bytes(tmp_path / "straight")
                                .items() if name in ("train-00000.tfrecord", "train-00001.tfrecord")}
-  with pytest.raises(UserError, match="unfinished"):
+  with pytest.raises(ValueError, match="unfinished"):
     shards.read_manifest(str(out))
 
   monkeypatch.setattr(shards.ShardWriter, "write", original_write)
@@ -259,7 +257,7 @@ def test_a_finished_run_is_kept_and_other_settings_need_overwrite(tmp_path):
   written = os.stat(out / "train-00000.tfrecord").st_mtime_ns
   assert run(source, out) == first
   assert os.stat(out / "train-00000.tfrecord").st_mtime_ns == written
-  with pytest.raises(UserError, match="other settings.*--overwrite"):
+  with pytest.raises(ValueError, match="other settings.*--overwrite"):
     run(source, out, size=8)
   assert run(source, out, size=8, overwrite=True)["size"] == 8
 
@@ -275,11 +273,11 @@ def test_a_file_that_hangs_is_skipped_after_the_timeout(tmp_path):
 
 
 def test_a_missing_or_empty_source_is_a_user_error(tmp_path):
-  with pytest.raises(UserError, match="is not a folder"):
+  with pytest.raises(ValueError, match="is not a folder"):
     run(tmp_path / "missing", tmp_path / "out")
   os.makedirs(tmp_path / "empty")
   (tmp_path / "empty" / "readme.txt").write_text("no videos here")
-  with pytest.raises(UserError, match=r"holds no usable folder files: found 1 files: 1 \.txt, "
+  with pytest.raises(ValueError, match=r"holds no usable folder files: found 1 files: 1 \.txt, "
                      r"expected videos \(\.mp4, "):
     run(tmp_path / "empty", tmp_path / "out")
 
@@ -287,25 +285,19 @@ def test_a_missing_or_empty_source_is_a_user_error(tmp_path):
 def test_a_source_of_broken_files_only_is_a_user_error(tmp_path):
   os.makedirs(tmp_path / "videos")
   (tmp_path / "videos" / "a.avi").write_bytes(b"")
-  with pytest.raises(UserError, match="no clip could be cut.*empty file"):
+  with pytest.raises(ValueError, match="no clip could be cut.*empty file"):
     run(tmp_path / "videos", tmp_path / "out")
 
 
-def _relive(*args):
-  return subprocess.run([sys.executable, "-c", "from relive_tf.cli import run; run()", *args],
-                        capture_output=True, text=True, check=False)
-
-
 def test_cli_prints_a_bad_source_as_an_error_without_traceback(tmp_path):
-  result = _relive("prepare", "--format=folder", f"--source={tmp_path / 'missing'}",
-                   f"--out={tmp_path / 'out'}")
+  result = helpers.run_cli("prepare", "--format=folder", f"--source={tmp_path / 'missing'}",
+                           f"--out={tmp_path / 'out'}")
   assert result.returncode == 1
   assert "relive prepare: error: --source=" in result.stderr
   assert "Traceback" not in result.stderr
 
 
 def test_training_two_steps_on_prepared_shards(tmp_path, make_config):
-  from relive_tf.training import loop  # pylint: disable=g-import-not-at-top
   source = tmp_path / "videos"
   os.makedirs(source)
   for number in range(2):
@@ -316,7 +308,7 @@ def test_training_two_steps_on_prepared_shards(tmp_path, make_config):
                        train__num_steps=2, train__batch_size=2, train__critic_steps=1,
                        train__num_samples=1, train__checkpoint_every=1, train__summary_every=2)
   workdir = tmp_path / "workdir"
-  loop.train_and_evaluate(config, str(workdir), tf.distribute.OneDeviceStrategy("/cpu:0"))
+  helpers.train(config, workdir)
   assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("-2")
   clip = next(iter(shards.indexed_clips(str(out), split="train", seed=0, frames=32, size=64)))[1]
   assert clip.shape == (32, 64, 64, 3) and np.ptp(clip.numpy()) > 100
@@ -327,7 +319,7 @@ def test_an_out_folder_another_prepare_is_writing_is_refused(tmp_path):
   os.makedirs(source)
   write_avi(source / "good.avi", smooth_video(10, 24, 32))
   with files.exclusive_use(str(tmp_path / "out"), "relive prepare"):
-    with pytest.raises(UserError, match="out is in use by relive prepare"):
+    with pytest.raises(ValueError, match="out is in use by relive prepare"):
       run(source, tmp_path / "out")
   assert run(source, tmp_path / "out")["clips"] == 1
 
@@ -339,7 +331,7 @@ def test_a_ucf101_source_one_level_off_says_where_the_listed_videos_are(tmp_path
   (lists / "trainlist01.txt").write_text("Archery/v_Archery_g01_c01.avi 1\n")
   (lists / "testlist01.txt").write_text("Archery/v_Archery_g02_c01.avi\n")
   for source in (tmp_path / "data", tmp_path / "data" / "UCF-101" / "Archery"):
-    with pytest.raises(UserError, match=rf"--source={source}: none of the 2 files named in the "
+    with pytest.raises(ValueError, match=rf"--source={source}: none of the 2 files named in the "
                        rf"--split_file lists \(e.g. 'Archery/v_Archery_g02_c01.avi'\) is there, "
                        rf"but they are under {tmp_path / 'data' / 'UCF-101'}: use --source="):
       layouts.discover("ucf101", str(source), split_files=[str(lists / "trainlist01.txt")])
@@ -349,7 +341,7 @@ def test_a_vgan_index_whose_files_are_nowhere_near_says_what_the_source_holds(tm
   os.makedirs(tmp_path / "strips")
   write_strip(tmp_path / "strips" / "a.jpg", smooth_video(FRAMES, 32, 32))
   (tmp_path / "index.txt").write_text("golf/0000/a.jpg 8\n")
-  with pytest.raises(UserError, match=r"none of the 1 files named in --index_file \(e.g. "
+  with pytest.raises(ValueError, match=r"none of the 1 files named in --index_file \(e.g. "
                      r"'golf/0000/a.jpg'\) is there; it holds 1 files: 1 \.jpg"):
     layouts.discover("vgan", str(tmp_path / "strips"), index_file=str(tmp_path / "index.txt"))
 
@@ -358,7 +350,7 @@ def test_a_source_without_videos_says_what_it_found_and_what_was_expected(tmp_pa
   os.makedirs(tmp_path / "lists")
   for name in ("classInd.txt", "trainlist01.txt", "testlist01.txt", "readme.md"):
     (tmp_path / "lists" / name).write_text("x\n")
-  with pytest.raises(UserError, match=r"holds no usable ucf101 files: found 4 files: 3 \.txt, 1 "
+  with pytest.raises(ValueError, match=r"holds no usable ucf101 files: found 4 files: 3 \.txt, 1 "
                      r"\.md, expected UCF-101 videos named v_<Class>_gGG_cCC\.avi"):
     layouts.discover("ucf101", str(tmp_path / "lists"))
 

@@ -5,28 +5,24 @@ Each test names its case in ../shared/cases and checks the behaviour its row ask
 (case 24) is in test_shards.py, training on damaged shards here.
 """
 
-import glob
 import os
 import shutil
-import subprocess
-import sys
 
+import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import ffmpeg_video
+from helpers import smooth_video
+from helpers import trim_copy
+from helpers import write_avi
 from PIL import Image
+from test_shards import cut
+from test_shards import flip_middle
 
 from relive_tf.data import prepare
 from relive_tf.data import shards
 from relive_tf.data import workers
-from relive_tf.errors import UserError
-from relive_tf.training import loop
-from test_shards import cut
-from test_shards import flip_middle
-from test_video_read import ffmpeg_video
-from test_video_read import smooth_video
-from test_video_read import trim_copy
-from test_video_read import write_avi
 
 FRAMES, SIZE = 8, 16
 
@@ -181,10 +177,8 @@ def test_10_a_name_that_is_not_utf8_is_used_and_kept_as_bytes(tmp_path):
 
 def test_10_the_cli_prepares_a_tree_with_a_latin1_name_without_a_traceback(tmp_path):
   latin1_source(tmp_path / "src")
-  result = subprocess.run(
-      [sys.executable, "-c", "from relive_tf.cli import run; run()", "prepare", "--format=folder",
-       f"--source={tmp_path / 'src'}", f"--out={tmp_path / 'out'}", "--frames=8", "--size=16",
-       "--workers=1"], capture_output=True, text=True, check=False)
+  result = helpers.run_cli("prepare", "--format=folder", f"--source={tmp_path / 'src'}",
+                           f"--out={tmp_path / 'out'}", "--frames=8", "--size=16", "--workers=1")
   assert result.returncode == 0, result.stderr
   assert "prepared 2 clips from 2 of the 2 files seen" in result.stdout
   assert "Traceback" not in result.stderr
@@ -213,17 +207,6 @@ def tiny_training(make_config, data_path, **overrides):
                      train__num_samples=1, train__log_every=1, train__summary_every=2, **overrides)
 
 
-def scalars(summary_dir, tag):
-  """{step: value} of one scalar tag in a TensorBoard log folder."""
-  values = {}
-  for path in glob.glob(os.path.join(summary_dir, "events.out.tfevents.*")):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      for value in event.summary.value:
-        if value.tag == tag:
-          values[event.step] = float(tf.make_ndarray(value.tensor))
-  return values
-
-
 @pytest.mark.parametrize("damage, problem", [
     (flip_middle, r"only \d of its 4 records can be read \(a bad checksum, or a cut\)"),
     (cut, r"[\d,]+ bytes where manifest\.json lists [\d,]+ \(cut by an interrupted copy\?\)"),
@@ -231,10 +214,9 @@ def scalars(summary_dir, tag):
 def test_24_training_on_a_damaged_shard_stops_naming_it_and_the_fix(prepared, tmp_path,
                                                                     make_config, damage, problem):
   data = damaged_copy(prepared, tmp_path / "shards", damage)
-  with pytest.raises(UserError, match=rf"^shard {data}/train-00000\.tfrecord is damaged: {problem}; "
-                                      r"copy the folder .* --config\.data\.skip_corrupt=True$"):
-    loop.train_and_evaluate(tiny_training(make_config, data), str(tmp_path / "workdir"),
-                            tf.distribute.OneDeviceStrategy("/cpu:0"))
+  with pytest.raises(ValueError, match=rf"^shard {data}/train-00000\.tfrecord is damaged: {problem}; "
+                                       r"copy the folder .* --config\.data\.skip_corrupt=True$"):
+    helpers.train(tiny_training(make_config, data), tmp_path / "workdir")
 
 
 @pytest.mark.parametrize("damage", [flip_middle, cut], ids=["flipped_bytes", "cut"])
@@ -244,21 +226,18 @@ def test_24_skip_corrupt_trains_on_and_logs_the_skipped_records(prepared, tmp_pa
   skipped = shards.skipped_records(str(data), split="train", frames=32, size=64)
   assert 0 < skipped < 4
   workdir = tmp_path / "workdir"
-  loop.train_and_evaluate(tiny_training(make_config, data, data__skip_corrupt=True), str(workdir),
-                          tf.distribute.OneDeviceStrategy("/cpu:0"))
+  helpers.train(tiny_training(make_config, data, data__skip_corrupt=True), workdir)
   assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("-2")
-  assert scalars(str(workdir / "tb"), "data/skipped_records") == {1: skipped, 2: skipped}
+  assert helpers.summary_values(workdir)["data/skipped_records"] == [(1, skipped), (2, skipped)]
 
 
 def test_24_the_cli_prints_a_damaged_shard_as_one_line(prepared, tmp_path):
   data = damaged_copy(prepared, tmp_path / "shards", flip_middle)
-  result = subprocess.run(
-      [sys.executable, "-c", "from relive_tf.cli import run; run()", "train",
-       f"--config={os.path.join(os.path.dirname(__file__), '..', 'configs', 'vgan.py')}:tiny",
-       f"--workdir={tmp_path / 'workdir'}", "--config.data.source=shards",
-       f"--config.data.path={data}", "--config.train.batch_size=2", "--config.train.num_steps=1",
-       "--config.train.num_samples=1", "--config.train.critic_steps=1"],
-      capture_output=True, text=True, check=False)
+  result = helpers.run_cli(
+      "train", f"--config={helpers.REPO / 'configs' / 'vgan.py'}:tiny",
+      f"--workdir={tmp_path / 'workdir'}", "--config.data.source=shards",
+      f"--config.data.path={data}", "--config.train.batch_size=2", "--config.train.num_steps=1",
+      "--config.train.num_samples=1", "--config.train.critic_steps=1")
   assert result.returncode == 1, result.stderr[-2000:]
   errors = [line for line in result.stderr.splitlines() if line.startswith("relive train:")]
   assert errors == [f"relive train: error: shard {data}/train-00000.tfrecord is damaged: only "

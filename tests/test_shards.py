@@ -4,9 +4,8 @@ shards: named, skipped on request, verified."""
 import json
 import os
 import re
-import subprocess
-import sys
 
+import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,7 +13,6 @@ import tensorflow as tf
 from relive_tf import errors
 from relive_tf.data import shards
 from relive_tf.data import video_read
-from relive_tf.errors import UserError
 
 FRAMES, SIZE = 2, 4
 
@@ -131,32 +129,32 @@ def test_worker_shards_split_the_examples_between_them(tmp_path):
 
 
 def test_reading_a_folder_without_shards_is_a_user_error(tmp_path):
-  with pytest.raises(UserError, match="no prepared shards"):
+  with pytest.raises(ValueError, match="no prepared shards"):
     shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE)
 
 
 def test_reading_an_unfinished_folder_is_a_user_error(tmp_path):
   (tmp_path / shards.PROGRESS).write_text("{}")
-  with pytest.raises(UserError, match="unfinished"):
+  with pytest.raises(ValueError, match="unfinished"):
     shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE)
 
 
 @pytest.mark.parametrize("frames, size", [(FRAMES + 1, SIZE), (FRAMES, SIZE * 2)])
 def test_reading_clips_of_another_shape_is_a_user_error(tmp_path, frames, size):
   write_folder(tmp_path, {"train": 2})
-  with pytest.raises(UserError, match=f"holds clips of {FRAMES} frames of {SIZE}x{SIZE}"):
+  with pytest.raises(ValueError, match=f"holds clips of {FRAMES} frames of {SIZE}x{SIZE}"):
     shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=frames, size=size)
 
 
 def test_reading_an_empty_split_is_a_user_error(tmp_path):
   write_folder(tmp_path, {"train": 2, "test": 0})
-  with pytest.raises(UserError, match="no clips in split 'test'"):
+  with pytest.raises(ValueError, match="no clips in split 'test'"):
     shards.indexed_clips(str(tmp_path), split="test", seed=0, frames=FRAMES, size=SIZE)
 
 
 def test_a_folder_of_another_run_is_refused_without_overwrite(tmp_path):
   write_folder(tmp_path, {"train": 2}, fingerprint="first")
-  with pytest.raises(UserError, match="--overwrite"):
+  with pytest.raises(ValueError, match="--overwrite"):
     shards.PreparedFolder(str(tmp_path), splits=("train",), fingerprint="second", shard_bytes=1,
                           overwrite=False)
   shards.PreparedFolder(str(tmp_path), splits=("train",), fingerprint="second", shard_bytes=1,
@@ -166,7 +164,7 @@ def test_a_folder_of_another_run_is_refused_without_overwrite(tmp_path):
 
 def test_stray_shards_without_a_manifest_are_refused(tmp_path):
   (tmp_path / "train-00000.tfrecord").write_bytes(b"")
-  with pytest.raises(UserError, match="no manifest.json"):
+  with pytest.raises(ValueError, match="no manifest.json"):
     shards.PreparedFolder(str(tmp_path), splits=("train",), fingerprint="run", shard_bytes=1,
                           overwrite=False)
 
@@ -210,9 +208,9 @@ def test_a_cut_shard_is_named_with_the_fix_before_anything_is_read(tmp_path):
              rf"lists [\d,]+ \(cut by an interrupted copy\?\); copy the folder {tmp_path} again, or "
              rf"rebuild it with `relive prepare \.\.\. --out={tmp_path} --overwrite`.*; or train past "
              r"the damage with --config\.data\.skip_corrupt=True$")
-  with pytest.raises(UserError, match=message):
+  with pytest.raises(ValueError, match=message):
     shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE)
-  with pytest.raises(UserError, match=message):
+  with pytest.raises(ValueError, match=message):
     shards.clip_records(str(tmp_path), split="train", frames=FRAMES, size=SIZE)
 
 
@@ -225,7 +223,7 @@ def test_a_bad_checksum_fails_reading_with_one_line_naming_the_shard(tmp_path, r
   flip_middle(one_shard_of_ten(tmp_path))
   with pytest.raises(tf.errors.InvalidArgumentError) as raised:
     read(str(tmp_path))
-  message = str(errors.user_error_in(raised.value))
+  message = errors.data_check_message(raised.value)
   assert message.startswith(f"shard {tmp_path}/train-00000.tfrecord is damaged: only 5 of its 10 "
                             "records can be read (a bad checksum, or a cut); copy the folder")
   assert message.endswith("--config.data.skip_corrupt=True") and "\n" not in message
@@ -274,20 +272,15 @@ def test_verify_finds_a_clip_that_does_not_decode(tmp_path):
   assert (result["clips"], result["problem"]) == (1, "1 of its clips cannot be decoded")
 
 
-def _relive(*args):
-  return subprocess.run([sys.executable, "-c", "from relive_tf.cli import run; run()", *args],
-                        capture_output=True, text=True, check=False)
-
-
 def test_cli_verify_lists_each_shard_and_fails_naming_the_damaged_ones(tmp_path):
   write_folder(tmp_path, {"train": 4}, clips_per_file=2)
-  result = _relive("prepare", f"--verify={tmp_path}")
+  result = helpers.run_cli("prepare", f"--verify={tmp_path}")
   assert result.returncode == 0, result.stderr
   assert result.stdout.splitlines() == [
       "train-00000.tfrecord: 2 clips, ok", "train-00001.tfrecord: 2 clips, ok",
       f"all 2 shards in {tmp_path} are whole: 4 clips"]
   flip_middle(tmp_path / "train-00001.tfrecord")
-  result = _relive("prepare", f"--verify={tmp_path}")
+  result = helpers.run_cli("prepare", f"--verify={tmp_path}")
   assert result.returncode == 1
   assert "train-00001.tfrecord: 1 clips, DAMAGED: only the first 1 of its 2" in result.stdout
   assert (f"relive prepare: error: 1 of the 2 shards in {tmp_path} are damaged "

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from relive_tf.errors import UserError
 from relive_tf.models import vgan
 
 
@@ -57,5 +56,5 @@ def test_layer_names_read_like_the_poster(make_config):
 
 
 def test_clip_length_must_fit_the_latent_code():
-  with pytest.raises(UserError, match="multiples of 16"):
+  with pytest.raises(ValueError, match="multiples of 16"):
     vgan.latent_shape(frames=20, size=64, channels=8)

@@ -1,95 +1,22 @@
 """Decoding video files and JPEG strips: pixels, frame sampling, cropping, reasons for refusals,
-and videos whose headers lie about their length.
-
-The helpers at the top also make the fixture files of test_prepare.py and test_fuzz.py.
-"""
+and videos whose headers lie about their length."""
 
 import os
-import subprocess
+import pathlib
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 import pytest
+from helpers import expected_frames
+from helpers import ffmpeg_video
+from helpers import mean_abs_error
+from helpers import smooth_video
+from helpers import trim_copy
+from helpers import truncate
+from helpers import write_avi
+from helpers import write_strip
 
 from relive_tf.data import video_read
-
-
-def smooth_video(frames, height, width, seed=0):
-  """uint8 [frames, height, width, 3] RGB: drifting color waves, and blue = 20 + 10 * frame number.
-
-  Smooth pictures keep the MJPEG and JPEG errors small; the flat blue channel tells frames apart.
-  """
-  y, x = np.mgrid[0:height, 0:width] / max(height, width)
-  t = np.arange(frames)[:, None, None] / 16 + seed
-  red = 128 + 90 * np.sin(2 * np.pi * (x + t))
-  green = 128 + 90 * np.cos(2 * np.pi * (y - t))
-  blue = np.broadcast_to(20 + 10 * np.arange(frames)[:, None, None], red.shape)
-  return np.round(np.stack([red, green, blue], axis=-1)).astype(np.uint8)
-
-
-def write_avi(path, video, fps=10):
-  """Writes uint8 [frames, height, width, 3] RGB as an MJPEG .avi; returns the path as a string."""
-  height, width = video.shape[1:3]
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
-  assert writer.isOpened(), f"OpenCV cannot write {path}"
-  for frame in video:
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-  writer.release()
-  return str(path)
-
-
-def write_strip(path, video, quality=95):
-  """Writes uint8 [frames, side, side, 3] RGB as one JPEG of the frames stacked vertically."""
-  frames, side = video.shape[:2]
-  strip = cv2.cvtColor(video.reshape(frames * side, side, 3), cv2.COLOR_RGB2BGR)
-  assert cv2.imwrite(str(path), strip, [cv2.IMWRITE_JPEG_QUALITY, quality])
-  return str(path)
-
-
-def ffmpeg_video(path, video, *, fps=25, output=("-c:v", "libx264", "-pix_fmt", "yuv420p"),
-                 inputs=()):
-  """Encodes uint8 [frames, height, width, 3] RGB with the ffmpeg of imageio-ffmpeg.
-
-  Args:
-    path: the file to write; its extension picks the container.
-    video: the frames.
-    fps: the input frame rate.
-    output: ffmpeg output options (codec, filters).
-    inputs: more ffmpeg inputs after the frames, e.g. ("-f", "lavfi", "-i", "sine=duration=4").
-
-  Returns:
-    The path, as a string.
-  """
-  frames, height, width, _ = video.shape
-  command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo",
-             "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", *inputs,
-             *output, str(path)]
-  subprocess.run(command, input=np.ascontiguousarray(video).tobytes(), check=True)
-  return str(path)
-
-
-def ffmpeg(*arguments):
-  """Runs the ffmpeg of imageio-ffmpeg quietly."""
-  subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *arguments],
-                 check=True)
-
-
-def truncate(path, share):
-  """Keeps the first `share` of a file's bytes."""
-  with open(path, "rb") as f:
-    data = f.read()
-  with open(path, "wb") as f:
-    f.write(data[:int(len(data) * share)])
-  return str(path)
-
-
-def mean_abs_error(first, second):
-  return float(np.mean(np.abs(first.astype(np.float32) - second.astype(np.float32))))
-
-
-def expected_frames(video, size):
-  return np.stack([video_read.square_frame(frame, size) for frame in video])
 
 
 def test_square_frame_keeps_the_center_of_the_longer_side():
@@ -123,8 +50,8 @@ def test_read_video_keeps_every_frame_step_th_frame(tmp_path):
 
 
 @pytest.mark.parametrize("make, reason", [
-    (lambda path: open(path, "wb").close(), "empty file"),
-    (lambda path: open(path, "w", encoding="utf-8").write("not a video\n" * 50),
+    (lambda path: pathlib.Path(path).write_bytes(b""), "empty file"),
+    (lambda path: pathlib.Path(path).write_text("not a video\n" * 50),
      "no frame could be decoded"),
     (lambda path: None, "file not found"),
 ])
@@ -148,17 +75,6 @@ def test_a_cut_mp4_without_its_index_names_ffmpegs_reason(tmp_path):
   path = truncate(ffmpeg_video(tmp_path / "cut.mp4", smooth_video(30, 48, 64)), 0.6)
   with pytest.raises(video_read.UnusableVideoError, match=r"\(FFmpeg: moov atom not found\)"):
     video_read.read_video(path, size=16)
-
-
-def trim_copy(path, source):
-  """Writes the last 60 of `source`'s 100 frames as a stream-copy trim (case 03): H.264 at 25 fps
-  with one keyframe, cut with `ffmpeg -ss 1.6 -c copy`, which keeps the 40 packets before the cut
-  for decoding and an edit list that hides them, so the header counts 100 frames."""
-  full = ffmpeg_video(f"{path}.full.mp4", source,
-                      output=("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "100", "-bf", "0"))
-  ffmpeg("-ss", "1.6", "-i", full, "-c", "copy", str(path))
-  os.remove(full)
-  return str(path)
 
 
 @pytest.fixture(name="gop100", scope="module")

@@ -4,11 +4,11 @@ import os
 
 import cv2
 import pytest
+from helpers import smooth_video
+from helpers import write_avi
 
 from relive_tf.data import video_read
 from relive_tf.data import workers
-from test_video_read import smooth_video
-from test_video_read import write_avi
 
 
 def answers(pool, count):

@@ -1,9 +1,18 @@
-"""The `relive` command: picks a subcommand, whose module defines its flags and calls the library."""
+"""The `relive` command: picks a subcommand, whose module defines its flags and calls the library.
+
+The library raises ValueError or TypeError for input it cannot use, naming the value and the fix;
+here, at the boundary, those become one-line errors (UserError is the CLI's own), and so does a
+TensorFlow error that carries a failed data check (errors.data_check_message: a damaged shard met
+inside a graph). Any other error raised deeper (TensorFlow, NumPy) is a bug and keeps its traceback.
+"""
 
 import importlib
 import sys
 
 from relive_tf import errors
+
+# Raised by relive_tf itself about the input it was given (ArithmeticError: a diverged training).
+_INPUT_ERRORS = (ValueError, TypeError, ArithmeticError)
 
 # name -> (module under relive_tf.cli, one line of help). Each module has define_flags() and main().
 SUBCOMMANDS = {
@@ -45,8 +54,9 @@ def run(argv=None):
   module = importlib.import_module(f"relive_tf.cli.{SUBCOMMANDS[name][0]}")
   module.define_flags()
 
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
+  # Imported once the subcommand is known: absl's flags are global, each module defines its own.
+  from absl import app  # noqa: PLC0415
+  from absl import flags  # noqa: PLC0415
 
   if {"-h", "--help", "--helpshort"} & set(argv[2:]):
     # absl's own --help describes the script's module, not the subcommand's.
@@ -60,8 +70,8 @@ def run(argv=None):
   except flags.Error as error:
     _exit_with_error(program, f"{error}; `{program} --help` lists the flags", status=2)
   except (AttributeError, KeyError) as error:  # ml_collections: --config.KEY names no key
-    _exit_with_error(program, f"unknown config key {str(error).strip(chr(34))}; the config file lists the keys",
-                     status=2)
+    _exit_with_error(program, f"unknown config key {str(error).strip(chr(34))}; the config file "
+                     "lists the keys", status=2)
   except (TypeError, ValueError) as error:  # ml_collections: a value of the wrong type
     _exit_with_error(program, f"bad config override: {error}", status=2)
 
@@ -74,13 +84,26 @@ def run(argv=None):
       module.main()
     except errors.UserError as error:
       _exit_with_error(program, str(error), status=1)
-    except Exception as error:  # pylint: disable=broad-except (a damaged shard read in a graph)
-      user_error = errors.user_error_in(error)
-      if user_error is None:
+    except _INPUT_ERRORS as error:
+      if not _raised_by_relive_tf(error):
         raise
-      _exit_with_error(program, str(user_error), status=1)
+      _exit_with_error(program, str(error), status=1)
+    except Exception as error:  # a damaged shard met while TensorFlow reads it
+      message = errors.data_check_message(error)
+      if message is None:
+        raise
+      _exit_with_error(program, message, status=1)
 
   app.run(main, argv=args, flags_parser=lambda _: args)
+
+
+def _raised_by_relive_tf(error):
+  """Whether the innermost frame of the error's traceback is relive_tf code: a `raise` of ours about
+  the input, rather than an error inside a library it called."""
+  traceback = error.__traceback__
+  while traceback.tb_next is not None:
+    traceback = traceback.tb_next
+  return traceback.tb_frame.f_globals.get("__name__", "").startswith("relive_tf.")
 
 
 def _exit_with_error(program, message, status):

@@ -2,12 +2,13 @@
 
 from absl import flags
 
-from relive_tf import evaluate_gan
-from relive_tf import evaluate_predictor
-from relive_tf.errors import UserError
-from relive_tf.training import workdir as workdir_lib
+from relive_tf import families
+from relive_tf.evaluation import evaluator
 
 FLAGS = flags.FLAGS
+# Flags handed to the family's evaluation when given; one it does not take is refused.
+OPTIONS = ("data", "num_samples", "i3d", "feature_network", "context", "future", "report",
+           "batch_size")
 
 
 def define_flags():
@@ -28,39 +29,8 @@ def define_flags():
   flags.mark_flags_as_required(["workdir"])
 
 
-def _reject(names, family):
-  """A UserError for flags of the other model family that were given anyway."""
-  given = [f"--{name}" for name in names if FLAGS[name].present]
-  if given:
-    raise UserError(f"{', '.join(given)} does not apply to {family} workdir {FLAGS.workdir!r}; "
-                    f"leave it out")
-
-
-def _evaluate_gan():
-  _reject(("context", "future"), "the GAN")
-  report = evaluate_gan.evaluate_gan(
-      FLAGS.workdir, data=FLAGS.data, num_samples=FLAGS.num_samples, i3d=FLAGS.i3d,
-      feature_network=FLAGS.feature_network, report_path=FLAGS.report, batch_size=FLAGS.batch_size)
-  print(evaluate_gan.format_table(report))
-  print(f"report: {report['path']}")
-
-
-def _evaluate_predictor():
-  _reject(("i3d", "feature_network"), "the predictor")
-  report = evaluate_predictor.evaluate_predictor(
-      FLAGS.workdir, data=FLAGS.data, context=FLAGS.context, future=FLAGS.future,
-      num_clips=FLAGS.num_samples, batch_size=FLAGS.batch_size, report_path=FLAGS.report)
-  print(evaluate_predictor.format_table(report))
-  print(f"report: {report['path']}; plots: {', '.join(report['plots'].values())}")
-
-
-# config.json's model_type -> the evaluation of that model family.
-EVALUATIONS = {"vgan": _evaluate_gan, "cvgan": _evaluate_gan, "lstm": _evaluate_predictor}
-
-
 def main():
-  model_type = workdir_lib.load_config(FLAGS.workdir).model_type
-  if model_type not in EVALUATIONS:
-    raise UserError(f"{FLAGS.workdir!r} holds a {model_type!r} model; `relive evaluate` knows "
-                    f"{sorted(EVALUATIONS)}")
-  EVALUATIONS[model_type]()
+  options = {name: FLAGS[name].value for name in OPTIONS if FLAGS[name].present}
+  report, table = evaluator.evaluate(FLAGS.workdir, families.FAMILIES.values(), **options)
+  print(table)
+  print(f"report: {report['path']}")

@@ -2,7 +2,8 @@
 
 from absl import flags
 
-from relive_tf import export
+from relive_tf import families
+from relive_tf.serving import publish
 
 FLAGS = flags.FLAGS
 
@@ -19,5 +20,6 @@ def define_flags():
 
 
 def main():
-  path = export.export(FLAGS.workdir, FLAGS.export_dir, FLAGS.version, FLAGS.check)
+  path = publish.export(FLAGS.workdir, FLAGS.export_dir, families.FAMILIES.values(),
+                        version=FLAGS.version, check=FLAGS.check)
   print(f"exported {path}")

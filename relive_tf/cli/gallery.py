@@ -2,7 +2,8 @@
 
 from absl import flags
 
-from relive_tf import gallery
+from relive_tf import families
+from relive_tf.gallery import build
 
 FLAGS = flags.FLAGS
 
@@ -18,5 +19,6 @@ def define_flags():
 
 
 def main():
-  path = gallery.build_gallery(FLAGS.workdir, FLAGS.out, num_videos=FLAGS.num, seed=FLAGS.seed)
+  path = build.build_gallery(FLAGS.workdir, FLAGS.out, families.FAMILIES.values(),
+                             num_videos=FLAGS.num, seed=FLAGS.seed)
   print(f"gallery: {path}")

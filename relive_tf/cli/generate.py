@@ -2,7 +2,7 @@
 
 from absl import flags
 
-from relive_tf import generate
+from relive_tf.inference import generate
 
 FLAGS = flags.FLAGS
 

@@ -2,7 +2,7 @@
 
 from absl import flags
 
-from relive_tf import predict
+from relive_tf.inference import predict
 
 FLAGS = flags.FLAGS
 

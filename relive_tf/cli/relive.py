@@ -2,7 +2,7 @@
 
 from absl import flags
 
-from relive_tf import relive
+from relive_tf.inference import relive
 
 FLAGS = flags.FLAGS
 

@@ -3,6 +3,7 @@
 from absl import flags
 from ml_collections import config_flags
 
+from relive_tf import families
 from relive_tf.training import loop
 
 FLAGS = flags.FLAGS
@@ -18,6 +19,6 @@ def define_flags():
 
 
 def main():
-  loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, families.get(FLAGS.config.model_type))
   print(f"trained: checkpoints in {FLAGS.workdir}/checkpoints, TensorBoard logs in "
         f"{FLAGS.workdir}/tb (tensorboard --logdir {FLAGS.workdir}/tb)")

@@ -8,7 +8,6 @@ import re
 import zlib
 
 from relive_tf.data import video_read
-from relive_tf.errors import UserError
 
 FORMATS = ("folder", "ucf101", "aslan", "vgan")
 SPLITS = ("train", "test")
@@ -57,8 +56,8 @@ def _walk(source, ignore=()):
 
   Hidden names (".*") are passed over. The order is fixed: a folder's files sorted by name, then
   its sub-folders in turn. A link to a folder already searched (a loop, or a second way in) and a
-  second name of a file already listed are skipped with the first path in the reason, so the manifest
-  shows them; so are broken links and folders that cannot be listed. Names that are not valid UTF-8
+  second name of a file already listed are skipped with the first path in the reason, so the
+  manifest shows them; so are broken links and folders that cannot be listed. Names that are not valid UTF-8
   come as os.listdir gives them (surrogate escapes), which every later step handles.
 
   Args:
@@ -138,8 +137,8 @@ def split_groups(groups, test_fraction):
     The set of test group names.
   """
   # surrogateescape: a name that is not UTF-8 hashes as its bytes.
-  groups = sorted(set(groups), key=lambda name: (zlib.crc32(name.encode("utf-8", "surrogateescape")),
-                                                 name))
+  groups = sorted(set(groups),
+                  key=lambda name: (zlib.crc32(name.encode("utf-8", "surrogateescape")), name))
   count = round(test_fraction * len(groups))
   if test_fraction > 0 and len(groups) >= 2:
     count = min(max(count, 1), len(groups) - 1)
@@ -167,14 +166,14 @@ def read_list(path, flag):
     A list of str.
 
   Raises:
-    UserError: the file cannot be read.
+    ValueError: the file cannot be read.
   """
   try:
     with open(path, "rb") as f:
       data = f.read()
   except OSError as error:
-    raise UserError(f"cannot read {flag}={path}: {error.strerror}; give an existing text "
-                    "file") from None
+    raise ValueError(f"cannot read {flag}={path}: {error.strerror}; give an existing text "
+                     "file") from None
   if data.startswith(codecs.BOM_UTF8):
     data = data[len(codecs.BOM_UTF8):]
   lines = data.decode("utf-8", "surrogateescape").splitlines()
@@ -190,8 +189,8 @@ def _split_lists(split_files):
   for path in split_files:
     match = _SPLIT_LIST_NAME.match(os.path.basename(path))
     if not match:
-      raise UserError(f"--split_file={path}: the name must be trainlistNN.txt or testlistNN.txt, "
-                      "as in UCF-101's official ucfTrainTestlist folder")
+      raise ValueError(f"--split_file={path}: the name must be trainlistNN.txt or testlistNN.txt, "
+                       "as in UCF-101's official ucfTrainTestlist folder")
     lists.setdefault(match["split"].lower(), []).append(path)
     if len(split_files) == 1:
       other = "test" if match["split"].lower() == "train" else "train"
@@ -220,15 +219,15 @@ def _where_listed(source, entries):
 
 
 def _nothing_listed_is_there(source, flag, entries, found):
-  """The UserError for lists none of whose entries is under `source`: where they are, if one level
+  """The ValueError for lists none of whose entries is under `source`: where they are, if one level
   off, else what `source` holds instead."""
   where = _where_listed(source, entries)
   head = (f"--source={source}: none of the {len(entries)} files named in {flag} (e.g. "
           f"{entries[0]!r}) is there")
   if where:
-    return UserError(f"{head}, but they are under {where}: use --source={where}")
-  return UserError(f"{head}; it holds {found}. Entries are paths relative to --source: give the "
-                   "folder they are relative to")
+    return ValueError(f"{head}, but they are under {where}: use --source={where}")
+  return ValueError(f"{head}; it holds {found}. Entries are paths relative to --source: give the "
+                    "folder they are relative to")
 
 
 def _ucf101(source, split_files, test_fraction):
@@ -306,7 +305,8 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
 
   Layouts:
     folder: any tree of video files (video_read.VIDEO_EXTENSIONS); each video is its own group.
-    ucf101: UCF-101/<Class>/v_<Class>_gGG_cCC.avi (or another video extension). The official trainlistNN/testlistNN files give
+    ucf101: UCF-101/<Class>/v_<Class>_gGG_cCC.avi (or another video extension). The official
+      trainlistNN/testlistNN files give
       the splits (one of the pair is enough when the other sits beside it); without them the groups
       gGG are split, so clips of one group never land on both sides. The class is the label.
     aslan: a folder of ASLAN videos; the id is the file name.
@@ -326,21 +326,21 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
     are not looked at, since a subset of a large tree is what an index is for).
 
   Raises:
-    UserError: unknown layout, a missing or unreadable source or list, no usable file (saying
+    ValueError: unknown layout, a missing or unreadable source or list, no usable file (saying
       what was found and what was expected), or lists none of whose files is under `source`
       (saying where they are when `source` is one level off).
   """
   if layout not in FORMATS:
-    raise UserError(f"--format={layout!r} is not a known layout; use one of {', '.join(FORMATS)}")
+    raise ValueError(f"--format={layout!r} is not a known layout; use one of {', '.join(FORMATS)}")
   if not os.path.isdir(source):
-    raise UserError(f"--source={source} is not a folder; give the folder that holds the "
-                    f"{layout} videos")
+    raise ValueError(f"--source={source} is not a folder; give the folder that holds the "
+                     f"{layout} videos")
   if not 0 <= test_fraction < 1:
-    raise UserError(f"--test_fraction={test_fraction} must be in [0, 1)")
+    raise ValueError(f"--test_fraction={test_fraction} must be in [0, 1)")
   if split_files and layout != "ucf101":
-    raise UserError(f"--split_file is for --format=ucf101, not {layout}; drop it")
+    raise ValueError(f"--split_file is for --format=ucf101, not {layout}; drop it")
   if index_file and layout != "vgan":
-    raise UserError(f"--index_file is for --format=vgan, not {layout}; drop it")
+    raise ValueError(f"--index_file is for --format=vgan, not {layout}; drop it")
   if layout == "ucf101":
     items, skipped = _ucf101(source, list(split_files), test_fraction)
   elif layout == "vgan":
@@ -356,7 +356,7 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
     expected = {"ucf101": "UCF-101 videos named v_<Class>_gGG_cCC.avi",
                 "vgan": f"JPEG strips ({', '.join(video_read.STRIP_EXTENSIONS)})"}.get(
                     layout, f"videos ({', '.join(video_read.VIDEO_EXTENSIONS)})")
-    raise UserError(f"--source={source} holds no usable {layout} files: found "
-                    f"{_describe([entry.path for entry in skipped])}, expected {expected}; check "
-                    "--source and --format")
+    raise ValueError(f"--source={source} holds no usable {layout} files: found "
+                     f"{_describe([entry.path for entry in skipped])}, expected {expected}; check "
+                     "--source and --format")
   return items, skipped

@@ -11,7 +11,6 @@ import re
 
 import tensorflow as tf
 
-from relive_tf.errors import UserError
 
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WebP")
 MATTE = 255.0  # the grey level that shows through transparent pixels (white)
@@ -68,7 +67,8 @@ def _png_exif_start(head):
 
   def searching(count, position, found):
     return ((count < _MAX_SEGMENTS) & (found < 0) & (position + 8 <= _HEAD_BYTES)
-            & ~_bytes_equal(head, position + 4, b"IDAT") & ~_bytes_equal(head, position + 4, b"IEND"))
+            & ~_bytes_equal(head, position + 4, b"IDAT")
+            & ~_bytes_equal(head, position + 4, b"IEND"))
 
   def next_chunk(count, position, found):
     length = tf.reduce_sum(_byte(head, position + tf.range(4, dtype=tf.int64))
@@ -206,8 +206,8 @@ def decode_photo(data, size):
   Upright by its EXIF orientation; palette, grayscale and CMYK become RGB; 16-bit PNGs are scaled
   by 65535 / 255, so a 50 % grey stays 128 whatever the image's own range; alpha is composited over
   white (MATTE); an animated GIF, PNG or WebP gives its first frame; bytes after a JPEG's end (a
-  camera's second image or trailer) are ignored. Then the shorter side is resized to `size` (Lanczos,
-  antialiased) and the longer one center-cropped.
+  camera's second image or trailer) are ignored. Then the shorter side is resized to `size`
+  (Lanczos, antialiased) and the longer one center-cropped.
 
   Args:
     data: string [], a whole JPEG, PNG, GIF, BMP or WebP file.
@@ -252,7 +252,7 @@ def decode_photos(image_bytes, size):
 
 
 def _not_a_photo(path, reason):
-  return UserError(f"{path!r} {reason}: give a {', '.join(FORMATS[:-1])} or {FORMATS[-1]} photo")
+  return ValueError(f"{path!r} {reason}: give a {', '.join(FORMATS[:-1])} or {FORMATS[-1]} photo")
 
 
 def load_photo(path, size):
@@ -266,7 +266,7 @@ def load_photo(path, size):
     uint8 [size, size, 3].
 
   Raises:
-    UserError: the file is missing, not one of these formats, too large, or corrupt.
+    ValueError: the file is missing, not one of these formats, too large, or corrupt.
   """
   if not os.path.isfile(path):
     raise _not_a_photo(path, "is not a file" if os.path.exists(path) else "does not exist")

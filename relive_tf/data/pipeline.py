@@ -39,7 +39,7 @@ def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, sha
     return synthetic_clips(seed=seed, frames=frames, size=size, start=start, num_shards=num_shards,
                            shard_index=shard_index)
   # Imported here so that the synthetic path never needs the shard reader's dependencies.
-  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
+  from relive_tf.data import shards  # noqa: PLC0415
   return shards.indexed_clips(path, split=split, seed=seed, frames=frames, size=size, start=start,
                               num_shards=num_shards, shard_index=shard_index,
                               skip_corrupt=skip_corrupt)
@@ -48,6 +48,21 @@ def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, sha
 def to_float_video(clip):
   """uint8 [..., 3] in [0, 255] -> float32 in [-1, 1], the generators' tanh range."""
   return tf.cast(clip, tf.float32) / 127.5 - 1.0
+
+
+def as_float_video(videos):
+  """uint8 videos in [0, 255] or float videos in [-1, 1] -> float32 in [-1, 1].
+
+  Raises:
+    TypeError: the videos are neither uint8 nor floating point.
+  """
+  videos = tf.convert_to_tensor(videos)
+  if videos.dtype == tf.uint8:
+    return to_float_video(videos)
+  if not videos.dtype.is_floating:
+    raise TypeError(f"expected uint8 videos in [0, 255] or float videos in [-1, 1], got "
+                    f"{videos.dtype.name}")
+  return tf.cast(videos, tf.float32)
 
 
 def to_uint8_video(video):

@@ -5,16 +5,14 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
-import time
 
 from absl import logging
 
 from relive_tf import files
+from relive_tf import progress
 from relive_tf.data import layouts
 from relive_tf.data import video_read
 from relive_tf.data import workers as workers_lib
-from relive_tf.errors import UserError
 
 # Results buffered ahead of the oldest file still decoding, per worker; the shards keep file order.
 _FILES_AHEAD_PER_WORKER = 4
@@ -86,48 +84,6 @@ def decode_file(item, spec):
   return clips, decoded.warning
 
 
-def _duration(seconds):
-  seconds = int(seconds)
-  if seconds >= 3600:
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-  return f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-class _Progress:
-  """A progress bar on stderr: files done, clips written, files per second and time left.
-
-  On a terminal it redraws one line; in a log file it prints a line every `_LOG_SECONDS`.
-  """
-
-  _TERMINAL_SECONDS = 0.2
-  _LOG_SECONDS = 10.0
-  _BAR_WIDTH = 24
-
-  def __init__(self, total_files, files_done):
-    self._total = total_files
-    self._first = files_done
-    self._start = self._last = time.monotonic()
-    self._terminal = sys.stderr.isatty()
-
-  def update(self, files_done, clips, final=False):
-    now = time.monotonic()
-    interval = self._TERMINAL_SECONDS if self._terminal else self._LOG_SECONDS
-    if not final and now - self._last < interval:
-      return
-    self._last = now
-    rate = (files_done - self._first) / max(now - self._start, 1e-9)
-    left = _duration((self._total - files_done) / rate) if rate > 0 else "?"
-    filled = self._BAR_WIDTH * files_done // max(self._total, 1)
-    bar = "#" * filled + "-" * (self._BAR_WIDTH - filled)
-    line = (f"prepare [{bar}] {files_done}/{self._total} files, {clips} clips, "
-            f"{rate:.1f} files/s, {left} left")
-    if self._terminal:
-      sys.stderr.write("\r" + line + ("\n" if final else ""))
-    else:
-      sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
 def _fingerprint(settings, items):
   """A digest of the settings and of the file list, so a resume only continues the same run."""
   listing = "\n".join(f"{item.id}\t{item.split}" for item in items)
@@ -145,11 +101,11 @@ def _check_arguments(frames, size, frame_step, clips_per_video, clip_stride, enc
     positive["--clip_stride"] = clip_stride
   for flag, value in positive.items():
     if value <= 0:
-      raise UserError(f"{flag}={value} must be positive")
+      raise ValueError(f"{flag}={value} must be positive")
   if encoding not in video_read.ENCODINGS:
-    raise UserError(f"--encoding={encoding!r} is not one of {', '.join(video_read.ENCODINGS)}")
+    raise ValueError(f"--encoding={encoding!r} is not one of {', '.join(video_read.ENCODINGS)}")
   if not 1 <= jpeg_quality <= 100:
-    raise UserError(f"--jpeg_quality={jpeg_quality} must be in 1..100")
+    raise ValueError(f"--jpeg_quality={jpeg_quality} must be in 1..100")
 
 
 def _decoded_in_order(pool, todo, spec, window):
@@ -178,9 +134,9 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
   Files that give no clip (unreadable, empty, not a video, too short, too slow, crashing the
   decoder) are skipped and listed with their reason in the manifest; the run goes on. A cut or
   damaged video gives the clips of the frames that decoded and is listed under "warnings". The
-  manifest's "files" counts the files seen, used, skipped and warned about. Shards appear under their
-  final names only when complete. Progress is saved whenever a shard completes: running the same
-  command again after an interruption resumes there, and on a finished --out does nothing.
+  manifest's "files" counts the files seen, used, skipped and warned about. Shards appear under
+  their final names only when complete. Progress is saved whenever a shard completes: running the
+  same command again after an interruption resumes there, and on a finished --out does nothing.
 
   Args:
     layout: the --format: one of layouts.FORMATS.
@@ -205,15 +161,15 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
     The manifest, as written to OUT/manifest.json.
 
   Raises:
-    UserError: bad arguments, a missing or empty source, an --out holding other shards, or no clip.
+    ValueError: bad arguments, a missing or empty source, an --out holding other shards, or no clip.
   """
   workers = workers or len(os.sched_getaffinity(0))
   _check_arguments(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality,
                    shard_mb, workers, timeout_s)
   source, out = os.path.abspath(source), os.path.abspath(out)
   if os.path.commonpath([source, out]) == source:
-    raise UserError(f"--out={out} is inside --source={source}, where its shards would be read as "
-                    "source files; choose an --out outside the source")
+    raise ValueError(f"--out={out} is inside --source={source}, where its shards would be read as "
+                     "source files; choose an --out outside the source")
   items, listing_skipped = layouts.discover(
       layout, source, split_files=split_files, index_file=index_file, test_fraction=test_fraction)
   settings = {"format": layout, "source": source, "frames": frames, "size": size,
@@ -225,7 +181,7 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
   # One prepare per --out at a time: two would write the same shard names.
   with files.exclusive_use(out, "relive prepare"):
     # Imported here so that the decoding processes, which import this module, never load TensorFlow.
-    from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
+    from relive_tf.data import shards  # noqa: PLC0415
     folder = shards.PreparedFolder(out, splits=layouts.SPLITS,
                                    fingerprint=_fingerprint(settings, items),
                                    shard_bytes=shard_mb * 1e6, overwrite=overwrite)
@@ -247,21 +203,20 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
     logging.info("decoding with %d processes, at most %g s per file", workers, timeout_s)
     spec = ClipSpec(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality)
     pool = workers_lib.DecodingPool(workers, timeout_s)
-    bar = _Progress(len(items), len(items) - len(todo))
-    files_done = len(items) - len(todo)
     reasons = collections.Counter()
     try:
-      for item, clips, warning, reason in _decoded_in_order(pool, todo, spec,
-                                                            workers * _FILES_AHEAD_PER_WORKER):
-        folder.add_file(item.split, path=item.path, video_id=item.id, label=item.label, clips=clips,
-                        warning=warning, reason=reason)
-        reasons[reason] += reason is not None
-        files_done += 1
-        bar.update(files_done, folder.clips)
-      bar.update(files_done, folder.clips, final=True)
+      with progress.bar(total=len(items), initial=len(items) - len(todo), desc="prepare",
+                        unit="file") as bar:
+        for item, clips, warning, reason in _decoded_in_order(pool, todo, spec,
+                                                              workers * _FILES_AHEAD_PER_WORKER):
+          folder.add_file(item.split, path=item.path, video_id=item.id, label=item.label,
+                          clips=clips, warning=warning, reason=reason)
+          reasons[reason] += reason is not None
+          bar.set_postfix(clips=folder.clips, refresh=False)
+          bar.update()
       if not folder.clips:
-        raise UserError(f"no clip could be cut from the {len(todo)} files decoded in --source="
-                        f"{source}; the commonest reasons: {dict(reasons.most_common(3))}")
+        raise ValueError(f"no clip could be cut from the {len(todo)} files decoded in --source="
+                         f"{source}; the commonest reasons: {dict(reasons.most_common(3))}")
       manifest = folder.finish(dict(
           settings, labels=sorted({item.label for item in items if item.label}),
           skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing_skipped]))

@@ -19,7 +19,6 @@ import tensorflow as tf
 from relive_tf import files
 from relive_tf.data import video_read
 from relive_tf.errors import DATA_CHECK_PREFIX
-from relive_tf.errors import UserError
 
 MANIFEST = "manifest.json"
 PROGRESS = "progress.json"
@@ -160,7 +159,7 @@ class PreparedFolder:
       overwrite: replace another run's shards instead of refusing.
 
     Raises:
-      UserError: `out` holds another run's shards and `overwrite` is off.
+      ValueError: `out` holds another run's shards and `overwrite` is off.
     """
     self._out = out
     self._fingerprint = fingerprint
@@ -191,19 +190,19 @@ class PreparedFolder:
         with open(path, encoding="utf-8") as f:
           state = json.load(f)
       except ValueError:
-        raise UserError(f"{path} is not valid JSON; give another --out, or --overwrite to start "
-                        "again") from None
+        raise ValueError(f"{path} is not valid JSON; give another --out, or --overwrite to start "
+                         "again") from None
       if state.get("fingerprint") != self._fingerprint:
-        raise UserError(f"--out={out} holds shards prepared with other settings or from other "
-                        "source files; give another --out, or --overwrite to replace them")
+        raise ValueError(f"--out={out} holds shards prepared with other settings or from other "
+                         "source files; give another --out, or --overwrite to replace them")
       if name == MANIFEST:
         self.manifest = state
         return None
       return state
     finished = [name for name in ours if not name.endswith(_PARTIAL)]
     if finished:
-      raise UserError(f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
-                      "another --out, or --overwrite to replace them")
+      raise ValueError(f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
+                       "another --out, or --overwrite to replace them")
     return None
 
   def files_done(self, split):
@@ -297,28 +296,28 @@ def read_manifest(path):
   """Reads a prepared folder's manifest.json.
 
   Raises:
-    UserError: the folder is missing, holds no finished preparation, or its manifest is unreadable.
+    ValueError: the folder is missing, holds no finished preparation, or its manifest is unreadable.
   """
   if not os.path.isdir(path):
-    raise UserError(f"data path {path!r} is not a folder; prepare shards with `relive prepare "
-                    f"--format=... --source=VIDEOS --out={path}`")
+    raise ValueError(f"data path {path!r} is not a folder; prepare shards with `relive prepare "
+                     f"--format=... --source=VIDEOS --out={path}`")
   manifest_path = os.path.join(path, MANIFEST)
   if not os.path.isfile(manifest_path):
     if os.path.isfile(os.path.join(path, PROGRESS)):
-      raise UserError(f"{path!r} holds an unfinished `relive prepare` run; run the same command "
-                      "again to finish it")
-    raise UserError(f"{path!r} holds no prepared shards (no {MANIFEST}); prepare them with "
-                    f"`relive prepare --format=... --source=VIDEOS --out={path}`")
+      raise ValueError(f"{path!r} holds an unfinished `relive prepare` run; run the same command "
+                       "again to finish it")
+    raise ValueError(f"{path!r} holds no prepared shards (no {MANIFEST}); prepare them with "
+                     f"`relive prepare --format=... --source=VIDEOS --out={path}`")
   try:
     with open(manifest_path, encoding="utf-8") as f:
       manifest = json.load(f)
   except (OSError, ValueError) as error:
-    raise UserError(f"cannot read {manifest_path}: {error}; prepare the folder again with "
-                    "`relive prepare ... --overwrite`") from None
+    raise ValueError(f"cannot read {manifest_path}: {error}; prepare the folder again with "
+                     "`relive prepare ... --overwrite`") from None
   problem = _manifest_problem(manifest)
   if problem:
-    raise UserError(f"{manifest_path} is damaged: {problem}; prepare the folder again with "
-                    "`relive prepare ... --overwrite`")
+    raise ValueError(f"{manifest_path} is damaged: {problem}; prepare the folder again with "
+                     "`relive prepare ... --overwrite`")
   return manifest
 
 
@@ -380,7 +379,7 @@ def _repair(path):
 
 
 @functools.lru_cache(maxsize=None)
-def _readable_records(file, size, modified_ns):  # pylint: disable=unused-argument (cache keys)
+def _readable_records(file, size, modified_ns):  # noqa: ARG001 (size and time key the cache)
   """How many records of a shard can be read: those before a bad checksum or a cut.
 
   TensorFlow's reader stops at a record whose checksum fails (a cut file ends silently), since the
@@ -394,35 +393,35 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
   """The shards of a split, after checking they fit the requested clips and are whole.
 
   A shard whose size differs from the manifest's is damaged (cut by an interrupted copy): a
-  UserError names it, unless skip_corrupt, which reads every shard once to count the records that
+  ValueError names it, unless skip_corrupt, which reads every shard once to count the records that
   can be read (logged, and cached for the process).
 
   Returns:
     A _SplitShards.
   """
   if (manifest["frames"], manifest["size"]) != (frames, size):
-    raise UserError(
+    raise ValueError(
         f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
         f"{manifest['size']}, but {frames} frames of {size}x{size} were asked for; prepare shards "
         f"with --frames={frames} --size={size}, or set the data frames and size to match")
   shards = [shard for shard in manifest["shards"] if shard["split"] == split]
   if not sum(shard["clips"] for shard in shards):
     available = sorted({shard["split"] for shard in manifest["shards"]})
-    raise UserError(f"{path!r} holds no clips in split {split!r}; it has {available or 'none'}")
+    raise ValueError(f"{path!r} holds no clips in split {split!r}; it has {available or 'none'}")
   files = [os.path.join(path, shard["file"]) for shard in shards]
   missing = [name for name in files if not os.path.isfile(name)]
   if missing:
-    raise UserError(f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
-                    f"{missing[0]!r}; prepare the folder again with `relive prepare ... "
-                    "--overwrite`")
+    raise ValueError(f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
+                     f"{missing[0]!r}; prepare the folder again with `relive prepare ... "
+                     "--overwrite`")
   listed = [shard["clips"] for shard in shards]
   total_bytes = sum(shard["bytes"] for shard in shards)
   if not skip_corrupt:
     for name, shard in zip(files, shards):
       actual = os.path.getsize(name)
       if actual != shard["bytes"]:
-        raise UserError(f"shard {name} is damaged: {actual:,} bytes where {MANIFEST} lists "
-                        f"{shard['bytes']:,} (cut by an interrupted copy?); {_repair(path)}")
+        raise ValueError(f"shard {name} is damaged: {actual:,} bytes where {MANIFEST} lists "
+                         f"{shard['bytes']:,} (cut by an interrupted copy?); {_repair(path)}")
     return _SplitShards(files, listed, listed, total_bytes)
   records = []
   for name, count in zip(files, listed):
@@ -433,8 +432,8 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
                       name, count - readable, count)
     records.append(readable)
   if not sum(records):
-    raise UserError(f"no record of split {split!r} in {path} can be read: every shard is damaged; "
-                    f"{_repair(path).split('; or')[0]}")
+    raise ValueError(f"no record of split {split!r} in {path} can be read: every shard is damaged; "
+                     f"{_repair(path).split('; or')[0]}")
   return _SplitShards(files, records, listed, total_bytes)
 
 
@@ -442,7 +441,7 @@ def skipped_records(path, *, split, frames, size):
   """How many records of a split data.skip_corrupt=True leaves out of every pass over the data.
 
   Raises:
-    UserError: see indexed_clips.
+    ValueError: see indexed_clips.
   """
   return _split_shards(path, read_manifest(path), split, frames, size, skip_corrupt=True).skipped
 
@@ -512,7 +511,7 @@ def clip_records(path, *, split, frames, size, skip_corrupt=False):
     string [], "start_frame" int64 [].
 
   Raises:
-    UserError: see indexed_clips.
+    ValueError: see indexed_clips.
   """
   manifest = read_manifest(path)
   shards = _split_shards(path, manifest, split, frames, size, skip_corrupt)
@@ -522,7 +521,8 @@ def clip_records(path, *, split, frames, size, skip_corrupt=False):
     clip, example = parse(record)
     return dict(example, clip=clip)
 
-  records = tf.data.Dataset.from_tensor_slices((shards.files, tf.constant(shards.records, tf.int64)))
+  counts = tf.constant(shards.records, tf.int64)
+  records = tf.data.Dataset.from_tensor_slices((shards.files, counts))
   records = records.flat_map(_records_of(path, strict=not skip_corrupt))
   return records.map(to_dict, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
@@ -547,8 +547,8 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
     num_shards: number of input pipelines sharing the examples.
     shard_index: this pipeline's number, in [0, num_shards).
     skip_corrupt: a damaged shard (a bad checksum, or a cut) normally fails the pipeline with an
-      error naming it (a UserError for a wrong size, else an InvalidArgumentError that
-      errors.user_error_in reads); with skip_corrupt every shard is read once first, and its
+      error naming it (a ValueError for a wrong size, else an InvalidArgumentError that
+      errors.data_check_message reads); with skip_corrupt every shard is read once first, and its
       records from the first damaged one on are left out (skipped_records counts them). The
       epoch is then the readable records, so a resumed run still sees the same data.
 
@@ -556,7 +556,7 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
     A dataset of (index int64 [], clip uint8 [frames, size, size, 3]).
 
   Raises:
-    UserError: no prepared shards at `path`, no clips in `split`, clips of another shape, or a
+    ValueError: no prepared shards at `path`, no clips in `split`, clips of another shape, or a
       shard of the wrong size (without skip_corrupt).
   """
   manifest = read_manifest(path)
@@ -611,7 +611,7 @@ def verify(path):
     its 10 records can be read (corrupted record at 5080)", "3 clips cannot be decoded", ...).
 
   Raises:
-    UserError: `path` holds no finished preparation.
+    ValueError: `path` holds no finished preparation.
   """
   manifest = read_manifest(path)
   parse = _decoder(manifest["encoding"], manifest["frames"], manifest["size"])

@@ -7,7 +7,6 @@ import numpy as np
 from PIL import Image
 
 from relive_tf import files
-from relive_tf.errors import UserError
 
 DEFAULT_FPS = 8
 VIDEO_FORMATS = ("gif", "mp4")
@@ -43,34 +42,34 @@ def encode_gif(video, fps=DEFAULT_FPS):
 def write_video(path, video, fps=DEFAULT_FPS):
   """Writes uint8 [frames, height, width, 3] to `path`, GIF or H.264 MP4 by its extension.
 
-  The file appears under its name only when complete (files.atomic_path); on any failure no file
+  The file appears under its name only when complete (files.atomic_write); on any failure no file
   appears and the error is raised. MP4 needs even sides: an odd height or width is padded by one
   row or column (even_sides).
 
   Raises:
-    UserError: an extension other than .gif or .mp4.
-    ValueError: not a uint8 [frames >= 1, height >= 1, width >= 1, 3] array.
+    ValueError: the extension is not one of VIDEO_FORMATS, or the video not uint8 [t, h, w, 3]
+      with at least one frame and pixel.
     RuntimeError: ffmpeg wrote no MP4 (it reports its error on stderr).
   """
   video = _check_video(video)
   extension = os.path.splitext(path)[1].lower().lstrip(".")
   if extension not in VIDEO_FORMATS:
-    raise UserError(f"cannot write {path!r}: the extension must be one of {VIDEO_FORMATS}")
-  with files.atomic_path(path) as temporary:
-    if extension == "gif":
-      with open(temporary, "wb") as f:
-        f.write(encode_gif(video, fps))
-    else:
-      import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top (loads ffmpeg; MP4 only)
-      # macro_block_size=1 keeps 64x64 as it is (imageio would resize to multiples of 16).
-      with imageio.get_writer(temporary, format="FFMPEG", fps=fps, codec="libx264",
-                              pixelformat="yuv420p", macro_block_size=1) as writer:
-        for frame in even_sides(video):
-          writer.append_data(frame)
-      # ffmpeg reports a failed encoder on stderr and leaves an empty file rather than raising.
-      if not os.path.isfile(temporary) or not os.path.getsize(temporary):
-        raise RuntimeError(f"ffmpeg wrote no MP4 for {path!r} ({list(video.shape)} frames); its "
-                           "error is printed above")
+    raise ValueError(f"cannot write {path!r}: the extension must be one of {VIDEO_FORMATS}")
+  if extension == "gif":
+    files.write_text(path, encode_gif(video, fps))
+    return
+  import imageio.v2 as imageio  # noqa: PLC0415 (loads ffmpeg, which only MP4 needs)
+
+  with files.atomic_write(path, suffix=f".{extension}") as temporary:
+    # macro_block_size=1 keeps 64x64 as it is (imageio would resize to multiples of 16).
+    with imageio.get_writer(temporary, format="FFMPEG", fps=fps, codec="libx264",
+                            pixelformat="yuv420p", macro_block_size=1) as writer:
+      for frame in even_sides(video):
+        writer.append_data(frame)
+    # ffmpeg reports a failed encoder on stderr and leaves an empty file rather than raising.
+    if not os.path.isfile(temporary) or not os.path.getsize(temporary):
+      raise RuntimeError(f"ffmpeg wrote no MP4 for {path!r} ({list(video.shape)} frames); its "
+                         "error is printed above")
 
 
 def tile_videos(videos, columns):

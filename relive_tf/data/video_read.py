@@ -10,8 +10,6 @@ import tempfile
 import cv2
 import numpy as np
 
-from relive_tf.errors import UserError
-
 # Containers OpenCV's FFmpeg reads; a layout passes other files over by their extension. Animated
 # GIFs are videos to FFmpeg too (TGIF-style data sets).
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".qt", ".avi", ".divx", ".mkv", ".webm", ".mpg",
@@ -25,10 +23,11 @@ _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 _JPEG_TAIL_BYTES = 32  # some writers pad a few bytes after the end marker
 # A line FFmpeg logs: "[h264 @ 0x55c9...] message" by default, "[OPENCV:FFMPEG:16] message" when
 # OPENCV_FFMPEG_LOGLEVEL is set. OpenCV's own lines ("[ WARN:0@0.02] ...") do not match.
-_FFMPEG_LINE = re.compile(r"^\[(?:[^\]@]+ @ (?:0x)?[0-9a-fA-F]+|OPENCV:FFMPEG:\d+)\] (?P<message>.*\S)")
+_FFMPEG_LINE = re.compile(
+    r"^\[(?:[^\]@]+ @ (?:0x)?[0-9a-fA-F]+|OPENCV:FFMPEG:\d+)\] (?P<message>.*\S)")
 
 
-class UnusableVideoError(UserError):
+class UnusableVideoError(ValueError):
   """A file that cannot give frames; the message is the reason, as listed in manifest.json."""
 
 

@@ -38,7 +38,7 @@ def _worker_main(connection):
       result = function(*args, **kwargs)
     except video_read.UnusableVideoError as error:
       reason = str(error)
-    except Exception as error:  # pylint: disable=broad-except (one odd file must not stop the run)
+    except Exception as error:  # one odd file must not stop the run
       reason = f"decoding failed: {type(error).__name__}: {error}"
     connection.send((position, result, reason))
 

@@ -2,16 +2,15 @@
 
 import numpy as np
 
-from relive_tf.errors import UserError
 
 
 def _check_features(features, name):
   features = np.asarray(features, np.float64)
   if features.ndim != 2 or features.shape[0] < 2:
-    raise UserError(f"{name}: expected features [num_samples >= 2, dims], got shape "
+    raise ValueError(f"{name}: expected features [num_samples >= 2, dims], got shape "
                     f"{list(features.shape)}; evaluate at least 2 clips per set")
   if not np.all(np.isfinite(features)):
-    raise UserError(f"{name}: the features hold NaN or infinite values; the clips they came from are "
+    raise ValueError(f"{name}: the features hold NaN or infinite values; the clips they came from are "
                     f"not finite (check the generator's output)")
   return features
 
@@ -20,7 +19,7 @@ def _check_pair(features_a, features_b):
   features_a = _check_features(features_a, "first feature set")
   features_b = _check_features(features_b, "second feature set")
   if features_a.shape[1] != features_b.shape[1]:
-    raise UserError(f"the feature sets have {features_a.shape[1]} and {features_b.shape[1]} dims; "
+    raise ValueError(f"the feature sets have {features_a.shape[1]} and {features_b.shape[1]} dims; "
                     f"both must come from the same feature network")
   return features_a, features_b
 
@@ -92,7 +91,7 @@ def frechet_distance(features_a, features_b):
     The distance between Gaussians fitted to the two sets, a Python float.
 
   Raises:
-    UserError: too few samples, dims that differ, or features that are not finite.
+    ValueError: too few samples, dims that differ, or features that are not finite.
   """
   features_a, features_b = _check_pair(features_a, features_b)
   return frechet_distance_from_statistics(*feature_statistics(features_a),
@@ -130,7 +129,7 @@ def kernel_distance(features_a, features_b):
     The unbiased MMD^2 estimate, a Python float.
 
   Raises:
-    UserError: too few samples, dims that differ, or features that are not finite.
+    ValueError: too few samples, dims that differ, or features that are not finite.
   """
   features_a, features_b = _check_pair(features_a, features_b)
   n, m = features_a.shape[0], features_b.shape[0]

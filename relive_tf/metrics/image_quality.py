@@ -2,7 +2,8 @@
 
 import tensorflow as tf
 
-from relive_tf.errors import UserError
+from relive_tf.data import pipeline
+
 
 # tf.image.ssim's Gaussian window (11x11, sigma 1.5, as in Wang et al. 2004) needs frames this large.
 _SSIM_FILTER_SIZE = 11
@@ -10,18 +11,13 @@ _SSIM_FILTER_SIZE = 11
 
 def to_unit_range(videos):
   """uint8 in [0, 255] or float in [-1, 1] (the generators' tanh range) -> float32 in [0, 1]."""
-  videos = tf.convert_to_tensor(videos)
-  if videos.dtype == tf.uint8:
-    return tf.cast(videos, tf.float32) / 255.0
-  if not videos.dtype.is_floating:
-    raise UserError(f"expected uint8 videos in [0, 255] or float videos in [-1, 1], got {videos.dtype}")
-  return (tf.cast(videos, tf.float32) + 1.0) / 2.0
+  return (pipeline.as_float_video(videos) + 1.0) / 2.0
 
 
 def _check_pair(predicted, target):
   predicted, target = to_unit_range(predicted), to_unit_range(target)
   if predicted.shape.rank != 5 or predicted.shape[-1] != 3 or predicted.shape != target.shape:
-    raise UserError(f"expected two videos of the same shape [batch, frames, height, width, 3], got "
+    raise ValueError(f"expected two videos of the same shape [batch, frames, height, width, 3], got "
                     f"{predicted.shape.as_list()} and {target.shape.as_list()}")
   return predicted, target
 
@@ -66,7 +62,7 @@ def frame_ssim(predicted, target):
   predicted, target = _check_pair(predicted, target)
   height, width = predicted.shape[2:4]
   if height < _SSIM_FILTER_SIZE or width < _SSIM_FILTER_SIZE:
-    raise UserError(f"SSIM needs frames of at least {_SSIM_FILTER_SIZE}x{_SSIM_FILTER_SIZE} pixels, "
+    raise ValueError(f"SSIM needs frames of at least {_SSIM_FILTER_SIZE}x{_SSIM_FILTER_SIZE} pixels, "
                     f"got {height}x{width}")
   return tf.image.ssim(predicted, target, max_val=1.0, filter_size=_SSIM_FILTER_SIZE)
 

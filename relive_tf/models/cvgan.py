@@ -7,7 +7,6 @@ generator/foreground_stream, generator/background_stream, discriminator/disc1..d
 import keras
 from keras import layers
 
-from relive_tf.errors import UserError
 from relive_tf.models import vgan
 
 
@@ -28,8 +27,8 @@ def condition_index(condition_frame, frames):
   text = str(condition_frame).strip()
   if text.isdigit() and int(text) < frames:
     return int(text)
-  raise UserError(f"model.condition_frame is {condition_frame!r}; use 'middle', 'first' or a frame "
-                  f"index from 0 to {frames - 1} (--config.model.condition_frame=middle)")
+  raise ValueError(f"model.condition_frame is {condition_frame!r}; use 'middle', 'first' or a frame "
+                  f"index from 0 to {frames - 1}")
 
 
 class PhotoEncoder(keras.layers.Layer):
@@ -43,7 +42,7 @@ class PhotoEncoder(keras.layers.Layer):
   def __init__(self, widths, code_shape, name="encoder"):
     super().__init__(name=name)
     if len(widths) != vgan.UPSAMPLING_LAYERS:
-      raise UserError(f"model.encoder_widths is {tuple(widths)}; give {vgan.UPSAMPLING_LAYERS} widths, "
+      raise ValueError(f"model.encoder_widths is {tuple(widths)}; give {vgan.UPSAMPLING_LAYERS} widths, "
                       "one per stride-2 layer")
     self.code_shape = code_shape
     time, _, _, channels = code_shape

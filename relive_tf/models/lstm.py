@@ -7,14 +7,15 @@ predictor/lstm, predictor/decoder/project, deconv1..deconvN-1 and frame.
 import keras
 from keras import layers
 
-from relive_tf.errors import UserError
+from relive_tf.models import unet
+
 
 
 def code_side(size, num_layers):
   """Side of the feature map after `num_layers` stride-2 convolutions of a size x size frame."""
   factor = 2**num_layers
   if size % factor:
-    raise UserError(f"data.size {size} must be a multiple of {factor}: the frame encoder halves it "
+    raise ValueError(f"data.size {size} must be a multiple of {factor}: the frame encoder halves it "
                     f"{num_layers} times (one per model.encoder_widths entry)")
   return size // factor
 
@@ -66,13 +67,10 @@ class FrameDecoder(keras.layers.Layer):
     features = keras.ops.relu(keras.ops.reshape(self.project(vectors), (-1, *self.code_shape)))
     skips = list(reversed(skips)) if skips is not None else [None] * (len(self.deconvs) + 1)
     for deconv, skip in zip(self.deconvs, skips):
-      features = keras.ops.relu(deconv(_join(features, skip)))
-    features = _join(features, skips[-1])
+      features = keras.ops.relu(deconv(unet.join(features, skip)))
+    features = unet.join(features, skips[-1])
     return self.frame(features), (self.mask(features) if self.mask is not None else None)
 
-
-def _join(features, skip):
-  return features if skip is None else keras.ops.concatenate([features, skip], axis=-1)
 
 
 class NextFramePredictor(keras.Model):
@@ -93,7 +91,7 @@ class NextFramePredictor(keras.Model):
                blend_input=False, skip_connections=False, name="predictor"):
     super().__init__(name=name)
     if len(decoder_widths) != len(encoder_widths):
-      raise UserError(f"model.decoder_widths {tuple(decoder_widths)} must have as many entries as "
+      raise ValueError(f"model.decoder_widths {tuple(decoder_widths)} must have as many entries as "
                       f"model.encoder_widths {tuple(encoder_widths)}: the decoder doubles the side "
                       "once per entry to undo the encoder's halvings")
     self.size = size

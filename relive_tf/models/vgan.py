@@ -7,7 +7,8 @@ generator/background_stream, discriminator/disc1..disc5.
 import keras
 from keras import layers
 
-from relive_tf.errors import UserError
+from relive_tf.models import unet
+
 
 UPSAMPLING_LAYERS = 4  # each doubles time and space: a 2x4x4 latent code becomes 32x64x64
 
@@ -16,7 +17,7 @@ def latent_shape(frames, size, channels):
   """[time, height, width, channels] of the latent code for a clip of frames x size x size."""
   factor = 2**UPSAMPLING_LAYERS
   if frames % factor or size % factor:
-    raise UserError(f"frames ({frames}) and size ({size}) must be multiples of {factor}: the "
+    raise ValueError(f"frames ({frames}) and size ({size}) must be multiples of {factor}: the "
                     f"generator doubles both {UPSAMPLING_LAYERS} times from its latent code")
   return [frames // factor, size // factor, size // factor, channels]
 
@@ -29,7 +30,7 @@ def _normalization(kind, name):
     return layers.LayerNormalization(name=name)
   if kind == "none":
     return layers.Identity(name=name)
-  raise UserError(f"unknown normalization {kind!r}: use 'batch', 'layer' or 'none'")
+  raise ValueError(f"unknown normalization {kind!r}: use 'batch', 'layer' or 'none'")
 
 
 class ForegroundStream(keras.layers.Layer):
@@ -92,12 +93,9 @@ class BackgroundStream(keras.layers.Layer):
     features = keras.ops.reshape(self.project(noise), [-1, *self.code_shape])
     features = keras.ops.relu(self.project_bn(features, training=training))
     for deconv, norm, skip in zip(self.deconvs, self.norms, skips):
-      features = keras.ops.relu(norm(deconv(_join(features, skip)), training=training))
-    return self.image_head(_join(features, skips[-1]))
+      features = keras.ops.relu(norm(deconv(unet.join(features, skip)), training=training))
+    return self.image_head(unet.join(features, skips[-1]))
 
-
-def _join(features, skip):
-  return features if skip is None else keras.ops.concatenate([features, skip], axis=-1)
 
 
 def compose_video(foreground, mask, background):

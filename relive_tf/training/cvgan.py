@@ -3,13 +3,13 @@
 import tensorflow as tf
 
 from relive_tf import losses
-from relive_tf.errors import UserError
 from relive_tf.models import cvgan
 from relive_tf.models import vgan
-from relive_tf.training import wgan
+from relive_tf.training import family
+from relive_tf.training import vgan as vgan_training
 
 
-class ConditionalWGAN(wgan.VideoWGAN):
+class ConditionalWGAN(vgan_training.VideoWGAN):
   """The video WGAN's steps with a photo-conditioned generator and critic and an L2 term.
 
   The photo of each example is its real clip's frame at `condition_index`; the generator makes the
@@ -62,29 +62,38 @@ class ConditionalWGAN(wgan.VideoWGAN):
     return tf.concat([self.sample_inputs["video"], fake], axis=3)
 
 
-def build_conditional_wgan(config, strategy, sample_batch):
-  """The conditional WGAN described by a configs/cvgan.py config."""
+def build_trainer(config, strategy, sample_batch=None):
+  """The ConditionalWGAN of a configs/cvgan.py config (Family.build_trainer).
+
+  Raises:
+    ValueError: a negative l2 or diversity weight, a cap not above 0, diversity without noise, or
+      a condition frame outside the clip.
+  """
   model, train, data = config.model, config.train, config.data
-  settings = wgan.training_settings(config, strategy, sample_batch)
-  # A workdir saved before these keys existed was trained without what they switch on.
-  skip_connections = model.get("skip_connections", False)
-  diversity_weight = train.get("diversity_weight", 0.0)
-  diversity_cap = train.get("diversity_cap", 0.1)
+  settings = vgan_training.training_settings(config, strategy, sample_batch)
   if train.l2_weight < 0:
-    raise UserError(f"train.l2_weight is {train.l2_weight}; it must be 0 or more")
-  if diversity_weight < 0 or diversity_cap <= 0:
-    raise UserError(f"train.diversity_weight is {diversity_weight} and train.diversity_cap "
-                    f"{diversity_cap}; the weight must be 0 or more and the cap above 0")
-  if diversity_weight and not model.noise_dim:
-    raise UserError("train.diversity_weight rewards videos that change with the noise, but "
-                    "model.noise_dim is 0; give the model noise or set the weight to 0")
+    raise ValueError(f"train.l2_weight is {train.l2_weight}; it must be 0 or more")
+  if train.diversity_weight < 0 or train.diversity_cap <= 0:
+    raise ValueError(f"train.diversity_weight is {train.diversity_weight} and train.diversity_cap "
+                     f"{train.diversity_cap}; the weight must be 0 or more and the cap above 0")
+  if train.diversity_weight and not model.noise_dim:
+    raise ValueError("train.diversity_weight rewards videos that change with the noise, but "
+                     "model.noise_dim is 0; give the model noise or set the weight to 0")
   index = cvgan.condition_index(model.condition_frame, data.frames)
   with strategy.scope():
     generator = cvgan.ConditionalGenerator(model.noise_dim, model.encoder_widths,
                                            model.generator_widths, data.frames, data.size,
                                            two_stream=model.two_stream,
-                                           skip_connections=skip_connections)
+                                           skip_connections=model.skip_connections)
     critic = cvgan.ConditionalCritic(model.critic_widths, normalization=model.critic_norm)
   return ConditionalWGAN(condition_index=index, l2_weight=train.l2_weight,
-                         diversity_weight=diversity_weight, diversity_cap=diversity_cap,
-                         generator=generator, critic=critic, **settings)
+                         diversity_weight=train.diversity_weight,
+                         diversity_cap=train.diversity_cap, generator=generator, critic=critic,
+                         **settings)
+
+
+FAMILY = family.Family(
+    name="cvgan", title="conditional WGAN", config="configs/cvgan.py", build_trainer=build_trainer,
+    # Workdirs saved before these keys were trained without what they switch on.
+    added_keys={**vgan_training.GAN_ADDED_KEYS, "model.skip_connections": False,
+                "train.diversity_weight": 0.0, "train.diversity_cap": 0.1})

@@ -1,4 +1,4 @@
-"""The training loop shared by every model type: strategy, data, checkpoints, summaries, progress."""
+"""The training loop every model family shares: strategy, data, checkpoints, summaries, progress."""
 
 import contextlib
 import math
@@ -11,35 +11,41 @@ from absl import logging
 
 from relive_tf import errors
 from relive_tf import files
+from relive_tf import progress
 from relive_tf.data import pipeline
-from relive_tf.errors import UserError
+from relive_tf.data import shards
+from relive_tf.training import checkpoints
 from relive_tf.training import distribution
-from relive_tf.training import recipes
+from relive_tf.training import inputs
 from relive_tf.training import summaries
+from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import workdir as workdir_lib
 
-DATA_SOURCES = ("synthetic", "shards")
 
-
-class NonFiniteLossError(UserError):
+class NonFiniteLossError(FloatingPointError):
   """A loss became NaN or infinite; the checkpoints written before it are kept."""
 
 
 def validate(config, num_replicas):
-  """Rejects settings the loop cannot run, naming the key, the value and what it needs."""
+  """Rejects settings the loop cannot run, naming the key, the value and what it needs.
+
+  Raises:
+    ValueError: a count that is not positive, a batch that does not divide over the replicas, or
+      an unknown data source.
+  """
   train = config.train
   for key in ("num_steps", "batch_size", "log_every", "summary_every", "checkpoint_every",
               "num_samples"):
     if train[key] <= 0:
-      raise UserError(f"train.{key} is {train[key]}; it must be a positive integer")
+      raise ValueError(f"train.{key} is {train[key]}; it must be a positive integer")
   if train.batch_size % num_replicas:
-    raise UserError(f"train.batch_size {train.batch_size} does not divide over {num_replicas} "
-                    "replicas; use a multiple of the replica count")
-  if config.data.source not in DATA_SOURCES:
-    raise UserError(f"data.source is {config.data.source!r}; use one of {DATA_SOURCES}")
+    raise ValueError(f"train.batch_size {train.batch_size} does not divide over {num_replicas} "
+                     "replicas; use a multiple of the replica count")
+  if config.data.source not in inputs.DATA_SOURCES:
+    raise ValueError(f"data.source is {config.data.source!r}; use one of {inputs.DATA_SOURCES}")
   if config.data.source == "shards" and not config.data.path:
-    raise UserError("data.source is 'shards' but data.path is empty: pass "
-                    "--config.data.path=DIR (a folder written by `relive prepare`)")
+    raise ValueError("data.source is 'shards' but data.path is empty: set data.path to a folder "
+                     "written by `relive prepare`")
 
 
 def distributed_batches(config, strategy, start):
@@ -49,23 +55,13 @@ def distributed_batches(config, strategy, start):
   count; its replicas take consecutive per-replica batches, so one global batch is train.batch_size
   consecutive examples whatever the replica count.
   """
-  data = config.data
 
   def dataset_fn(context):
-    return pipeline.training_batches(
-        source=data.source, path=data.path, seed=config.seed, frames=data.frames, size=data.size,
-        batch_size=context.get_per_replica_batch_size(config.train.batch_size),
-        noise_dim=recipes.noise_dim(config), start=start,
-        num_shards=context.num_input_pipelines, shard_index=context.input_pipeline_id,
-        skip_corrupt=data.get("skip_corrupt", False))
+    return inputs.training_batches(
+        config, batch_size=context.get_per_replica_batch_size(config.train.batch_size),
+        start=start, num_shards=context.num_input_pipelines, shard_index=context.input_pipeline_id)
 
   return strategy.distribute_datasets_from_function(dataset_fn)
-
-
-def _format_duration(seconds):
-  seconds = int(seconds)
-  return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
-      f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class Progress:
@@ -85,7 +81,7 @@ class Progress:
 
   def line(self, step, metrics):
     values = "  ".join(f"{name}={value:.4g}" for name, value in sorted(metrics.items()))
-    left = (_format_duration((self.num_steps - step) / self.steps_per_second)
+    left = (progress.format_duration((self.num_steps - step) / self.steps_per_second)
             if self.steps_per_second > 0 else "?")
     return (f"step {step}/{self.num_steps}  {values}  {self.steps_per_second:.2f} steps/s  "
             f"{left} left")
@@ -102,51 +98,62 @@ def _check_finite(metrics, step, manager):
 
 @contextlib.contextmanager
 def _data_checks():
-  """Raises the UserError of a failed in-graph data check (a damaged shard) instead of the
-  TensorFlow error that carries it."""
+  """Raises the ValueError of a failed in-graph data check (a damaged shard: its name and the fix)
+  instead of the TensorFlow error that carries it."""
   try:
     yield
   except tf.errors.OpError as error:
-    user_error = errors.user_error_in(error)
-    if user_error is None:
+    message = errors.data_check_message(error)
+    if message is None:
       raise
-    raise user_error from None
+    raise ValueError(message) from None
 
 
 def _skipped_records(config):
   """{"skipped_records": n} for the data/ summaries when data.skip_corrupt is on, else {}."""
   data = config.data
-  if data.source != "shards" or not data.get("skip_corrupt", False):
+  if data.source != "shards" or not data.skip_corrupt:
     return {}
-  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top (shards only)
   skipped = shards.skipped_records(data.path, split="train", frames=data.frames, size=data.size)
   logging.info("data.skip_corrupt: %d damaged records are left out of every pass over %s",
                skipped, data.path)
   return {"skipped_records": skipped}
 
 
-def _write_summaries(recipe, metrics, step, heavy):
+def _write_summaries(trainer, metrics, step, heavy):
   summaries.write_scalars(metrics, step)
   if heavy:
-    summaries.write_kernel_histograms(recipe.networks, step)
-    videos = pipeline.to_uint8_video(recipe.sample_videos()).numpy()
+    summaries.write_kernel_histograms(trainer.networks, step)
+    videos = pipeline.to_uint8_video(trainer.sample_videos()).numpy()
     summaries.write_gif("train/samples", videos, step)
 
 
-def train_and_evaluate(config, workdir, strategy=None):
-  """Trains config.model_type in workdir, resuming from its latest checkpoint.
+def _evaluators(config, family):
+  """The family's evaluators of train.eval_every, built before any step runs."""
+  if config.train.eval_every <= 0:
+    return []
+  if family.training_evaluators is None:
+    raise ValueError(f"train.eval_every is {config.train.eval_every}, but the {family.title} has "
+                     "no evaluation during training; set it to 0 (`relive evaluate` measures it)")
+  return family.training_evaluators(config)
+
+
+def train_and_evaluate(config, workdir, family, strategy=None):
+  """Trains a model of `family` in workdir, resuming from its latest checkpoint.
 
   Args:
-    config: a model config (configs/*.py), resolved.
+    config: a model config (configs/*.py), resolved; config.model_type is family.name.
     workdir: holds config.json, checkpoints/ and the TensorBoard events tb/.
+    family: the model's Family (relive_tf/families.py looks it up by config.model_type).
     strategy: a tf.distribute strategy; picked from the machine when None.
 
   Returns:
-    The recipe (trained networks, optimizers) at the last step.
+    The trainer (trained networks, optimizers) at the last step.
 
   Raises:
-    UserError: bad settings, a workdir in use, or damaged shards (naming the shard and the fix;
-      see data.skip_corrupt).
+    ValueError: settings the loop cannot run, a workdir of another model or in use, or a damaged
+      shard (naming it and the fix; see data.skip_corrupt).
+    NonFiniteLossError: a loss became NaN or infinite.
   """
   strategy = strategy or distribution.pick_strategy()
   validate(config, strategy.num_replicas_in_sync)
@@ -154,23 +161,23 @@ def train_and_evaluate(config, workdir, strategy=None):
   holding = (files.exclusive_use(workdir, "relive train") if distribution.is_chief(strategy)
              else contextlib.nullcontext())
   with holding, _data_checks():
-    return _train(config, workdir, strategy)
+    return _train(config, workdir, family, strategy)
 
 
-def _train(config, workdir, strategy):
-  workdir_lib.save_config(workdir, config)
+def _train(config, workdir, family, strategy):
+  workdir_lib.save_config(workdir, config, family)
   logging.info("config:\n%s", config)
   train = config.train
 
-  logging.info("building %s networks...", config.model_type)
-  recipe = recipes.build(config, strategy, recipes.sample_batch(config))
-  for name, network in recipe.networks.items():
+  logging.info("building the %s networks...", family.title)
+  trainer = trainer_lib.build(family, config, strategy, inputs.sample_batch(config))
+  for name, network in trainer.networks.items():
     count = sum(math.prod(variable.shape) for variable in network.trainable_variables)
     logging.info("%s: %s trainable parameters", name, f"{count:,}")
   # Counters live outside the strategy: the Python loop alone updates them, identically everywhere.
   step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
   data_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
-  checkpoint = workdir_lib.make_checkpoint(recipe, step=step, data_position=data_position)
+  checkpoint = checkpoints.make_checkpoint(trainer, step=step, data_position=data_position)
   chief = distribution.is_chief(strategy)
   checkpoint_dir = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
   # Every worker must take part in a save; only the chief's lands in the workdir.
@@ -184,29 +191,25 @@ def _train(config, workdir, strategy):
   if int(step) >= train.num_steps:
     logging.info("already trained to step %d (train.num_steps=%d): nothing to do", int(step),
                  train.num_steps)
-    return recipe
+    return trainer
 
   iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
   data_counts = _skipped_records(config)
   summary_dir = os.path.join(workdir, workdir_lib.SUMMARY_DIR)
   writer = tf.summary.create_file_writer(summary_dir) if chief else tf.summary.create_noop_writer()
 
-  measure_distance = None
-  if train.get("eval_every", 0) > 0:
-    # Imported only here: the evaluation loads a feature network most runs never need.
-    from relive_tf import evaluate_gan  # pylint: disable=g-import-not-at-top
-    measure_distance = evaluate_gan.distance_during_training(config)
+  evaluators = _evaluators(config, family)
 
   logging.info("compiling the train step (the first step takes longer)...")
   progress = Progress(int(step), train.num_steps)
   current = saved = int(step)
   try:
     while current < train.num_steps:
-      metrics = {name: float(value) for name, value in recipe.train_step(iterator).items()}
+      metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
       current += 1
       _check_finite(metrics, current, manager)
       step.assign(current)
-      data_position.assign_add(recipe.batches_per_step * train.batch_size)
+      data_position.assign_add(trainer.batches_per_step * train.batch_size)
       last = current == train.num_steps
       log_now = current % train.log_every == 0 or last or current == 1
       heavy_now = current % train.summary_every == 0 or last
@@ -215,15 +218,16 @@ def _train(config, workdir, strategy):
         logging.info(progress.line(current, metrics))
       if log_now or heavy_now:
         with writer.as_default():
-          _write_summaries(recipe, {**metrics, "steps_per_second": progress.steps_per_second},
+          _write_summaries(trainer, {**metrics, "steps_per_second": progress.steps_per_second},
                            current, heavy=heavy_now)
           summaries.write_scalars(data_counts, current, prefix="data/")
-      if measure_distance and (current % train.eval_every == 0 or last):
-        distances = measure_distance(recipe)
-        logging.info("step %d: distance to held-out clips %s", current,
-                     "  ".join(f"{name}={value:.4g}" for name, value in distances.items()))
+      if evaluators and (current % train.eval_every == 0 or last):
+        measured = {name: value for evaluator in evaluators
+                    for name, value in evaluator.run(trainer)}
+        logging.info("step %d: %s", current,
+                     "  ".join(f"{name}={value:.4g}" for name, value in measured.items()))
         with writer.as_default():
-          summaries.write_scalars(distances, current, prefix="eval/")
+          summaries.write_scalars(measured, current, prefix="eval/")
       if current % train.checkpoint_every == 0 or last:
         manager.save(checkpoint_number=current)
         saved = current
@@ -235,4 +239,4 @@ def _train(config, workdir, strategy):
   finally:
     writer.flush()
   logging.info("done: checkpoints in %s, TensorBoard logs in %s", checkpoint_dir, summary_dir)
-  return recipe
+  return trainer

@@ -7,8 +7,8 @@ from absl import logging
 
 from relive_tf.data import pipeline
 from relive_tf.data import video_io
-from relive_tf.errors import UserError
-from relive_tf.training import workdir as workdir_lib
+from relive_tf.training import checkpoints
+from relive_tf.training import vgan as vgan_training
 
 
 def sample_videos(generator, num, seed, batch_size=16):
@@ -24,18 +24,17 @@ def generate(workdir, num, out_dir, seed=0, video_format="gif"):
 
   Returns:
     The paths written, out_dir/video_0000.gif and so on.
+
+  Raises:
+    ValueError: num below 1, an unknown format, or a workdir without a trained video WGAN.
   """
   if num <= 0:
-    raise UserError(f"--num is {num}; ask for at least one video")
+    raise ValueError(f"num is {num}; ask for at least one video")
   if video_format not in video_io.VIDEO_FORMATS:
-    raise UserError(f"--format is {video_format!r}; use one of {video_io.VIDEO_FORMATS}")
-  config = workdir_lib.load_config(workdir)
-  if config.model_type != "vgan":
-    raise UserError(f"{workdir!r} holds a {config.model_type!r} model; `relive generate` samples "
-                    "a video WGAN ('vgan')")
-  _, recipe, step = workdir_lib.restore_trained(workdir)
-  logging.info("sampling %d videos from %s at step %d", num, workdir, step)
-  videos = sample_videos(recipe.generator, num, seed)
+    raise ValueError(f"format is {video_format!r}; use one of {video_io.VIDEO_FORMATS}")
+  trained = checkpoints.restore_trained(workdir, vgan_training.FAMILY, "sampling videos")
+  logging.info("sampling %d videos from %s at step %d", num, workdir, trained.step)
+  videos = sample_videos(trained.trainer.generator, num, seed)
   os.makedirs(out_dir, exist_ok=True)
   paths = []
   for i, video in enumerate(videos):

@@ -9,8 +9,8 @@ from relive_tf.data import pipeline
 from relive_tf.data import video_io
 from relive_tf.data import video_read
 from relive_tf.data import workers
-from relive_tf.errors import UserError
-from relive_tf.training import predictor as predictor_lib
+from relive_tf.training import checkpoints
+from relive_tf.training import lstm as lstm_training
 from relive_tf.training import workdir as workdir_lib
 
 
@@ -22,7 +22,7 @@ def predict(workdir, video, context, future, out, start=0):
   goes on after the context, its real frames play beside them (black once the video has ended).
 
   Args:
-    workdir: an "lstm" workdir written by `relive train`.
+    workdir: a next-frame predictor workdir written by `relive train`.
     video: a video file OpenCV reads (video_read.VIDEO_EXTENSIONS), read as `relive prepare` reads
       it (video_read.read_video, in a worker process).
     context: frames given to the model, >= 1; context + future is at most the training clips'
@@ -36,37 +36,34 @@ def predict(workdir, video, context, future, out, start=0):
     frames the video also holds}.
 
   Raises:
-    UserError: bad lengths or start, an output extension other than .gif or .mp4, a workdir that
+    ValueError: bad lengths or start, an output extension other than .gif or .mp4, a workdir that
       holds no trained predictor, or a video that cannot be read.
   """
-  config = workdir_lib.load_config(workdir)
-  if config.model_type != "lstm":
-    raise UserError(f"{workdir!r} holds a {config.model_type!r} model; `relive predict` needs a "
-                    "next-frame predictor (train one with --config=configs/lstm.py)")
-  predictor_lib.check_rollout(context, future, config.data.frames)
+  config, family = workdir_lib.load_config(workdir, lstm_training.FAMILY, "predicting frames")
+  lstm_training.check_rollout(context, future, config.data.frames)
   if start < 0:
-    raise UserError(f"--start is {start}; give a frame number of at least 0")
+    raise ValueError(f"start is {start}; give a frame number of at least 0")
   extension = os.path.splitext(out)[1].lower().lstrip(".")
   if extension not in video_io.VIDEO_FORMATS:
-    raise UserError(f"--out={out}: the extension must be one of {video_io.VIDEO_FORMATS}")
+    raise ValueError(f"out {out}: the extension must be one of {video_io.VIDEO_FORMATS}")
   try:
-    # In a worker process, as `relive prepare` reads: a file that crashes FFmpeg cannot end this one.
+    # In a worker process, as `relive prepare` reads: a file that crashes FFmpeg cannot end this.
     decoded = workers.read_video(video, size=config.data.size)
   except video_read.UnusableVideoError as error:
-    raise UserError(f"--video={video!r} cannot be read: {error}; give a video file OpenCV reads "
-                    f"({', '.join(video_read.VIDEO_EXTENSIONS)})") from None
+    raise ValueError(f"video {video!r} cannot be read: {error}; give a video file OpenCV reads "
+                     f"({', '.join(video_read.VIDEO_EXTENSIONS)})") from None
   if decoded.warning:
     logging.warning("%r: %s", video, decoded.warning)
   frames = decoded.frames
   if start + context > len(frames):
-    raise UserError(f"--video={video} has {len(frames)} frames, but --start={start} and "
-                    f"--context={context} need {start + context}; lower --start or --context")
-  _, recipe, step = workdir_lib.restore_trained(workdir)
+    raise ValueError(f"video {video} has {len(frames)} frames, but start={start} and "
+                     f"context={context} need {start + context}; lower start or context")
+  trained = checkpoints.restore(workdir, config, family)
   logging.info("predicting %d frames after frames %d..%d of %s with the step %d model", future,
-               start, start + context - 1, video, step)
+               start, start + context - 1, video, trained.step)
   real = frames[start:start + context + future]
   given = pipeline.to_float_video(real[None, :context])
-  predicted = pipeline.to_uint8_video(recipe.predictor.rollout(given, future))[0].numpy()
+  predicted = pipeline.to_uint8_video(trained.trainer.predictor.rollout(given, future))[0].numpy()
   output = np.concatenate([real[:context], predicted])
   real_future_frames = len(real) - context
   if real_future_frames:
@@ -74,4 +71,4 @@ def predict(workdir, video, context, future, out, start=0):
     output = np.concatenate([output, np.concatenate([real, ended])], axis=2)
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   video_io.write_video(out, output)
-  return {"path": out, "step": step, "real_future_frames": real_future_frames}
+  return {"path": out, "step": trained.step, "real_future_frames": real_future_frames}

@@ -1,10 +1,10 @@
-"""The LSTM next-frame predictor's network, optimizer and train step: L2 loss on each next frame."""
+"""The LSTM next-frame predictor's trainer: L2 loss on each next frame, scheduled sampling."""
 
 import tensorflow as tf
 
-from relive_tf.errors import UserError
 from relive_tf.models import lstm
-from relive_tf.training import wgan
+from relive_tf.training import family
+from relive_tf.training import trainer as trainer_lib
 
 
 def check_rollout(context, future, clip_frames):
@@ -17,16 +17,16 @@ def check_rollout(context, future, clip_frames):
       longest sequence the LSTM was trained on.
 
   Raises:
-    UserError: naming the value, the limit and what to do.
+    ValueError: naming the value, the limit and what to do.
   """
   if context < 1:
-    raise UserError(f"--context is {context}; give at least 1 frame to predict from")
+    raise ValueError(f"context is {context}; give at least 1 frame to predict from")
   if future < 1:
-    raise UserError(f"--future is {future}; ask for at least 1 frame")
+    raise ValueError(f"future is {future}; ask for at least 1 frame")
   if context + future > clip_frames:
-    raise UserError(f"--context={context} plus --future={future} is {context + future} frames, but "
-                    f"the model was trained on clips of {clip_frames} frames (data.frames); ask "
-                    f"for at most {clip_frames} in all")
+    raise ValueError(f"context={context} plus future={future} is {context + future} frames, but "
+                     f"the model was trained on clips of {clip_frames} frames (data.frames); ask "
+                     f"for at most {clip_frames} in all")
 
 
 def sampling_probability(step, *, probability, start_step, ramp_steps):
@@ -46,45 +46,46 @@ def sampling_probability(step, *, probability, start_step, ramp_steps):
 
 
 class NextFramePrediction:
-  """Predictor, its optimizer and the compiled train step, built in a strategy's scope."""
+  """Predictor, its optimizer and the compiled train step (a Trainer).
 
-  networks_to_export = ("predictor",)
+  Built in the strategy's scope on `build_batch`. Given a sample batch it can train: an optimizer,
+  and the batch's first clips for the summaries' sample GIF; without one it holds the predictor
+  alone.
+  """
+
   batches_per_step = 1
 
   def __init__(self, *, strategy, predictor, optimizer, learning_rate, adam_beta1, adam_beta2,
                context_frames, sampling_probability, sampling_start_step, sampling_ramp_steps,
-               global_batch_size, seed, num_samples, sample_batch):
-    frames = sample_batch["video"].shape[1]
+               global_batch_size, seed, num_samples, build_batch, sample_batch):
+    frames = build_batch["video"].shape[1]
     if not 1 <= context_frames < frames:
-      raise UserError(f"train.context_frames is {context_frames}; it must be in [1, {frames - 1}] "
-                      f"for clips of {frames} frames (data.frames), leaving frames to predict")
+      raise ValueError(f"train.context_frames is {context_frames}; it must be in [1, {frames - 1}] "
+                       f"for clips of {frames} frames (data.frames), leaving frames to predict")
     if not 0.0 <= sampling_probability <= 1.0:
-      raise UserError(f"train.sampling_probability is {sampling_probability}; it must be in [0, 1]")
+      raise ValueError(f"train.sampling_probability is {sampling_probability}; it must be in "
+                       "[0, 1]")
     self.strategy = strategy
     self.context_frames = context_frames
     self.sampling = dict(probability=sampling_probability, start_step=sampling_start_step,
                          ramp_steps=sampling_ramp_steps)
     self.global_batch_size = global_batch_size
     self.seed = seed
+    self.optimizers = {}
+    self.sample_clips = None
     with strategy.scope():
       self.predictor = predictor
-      self.optimizer = wgan.make_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2)
-      self.build(sample_batch)
-    self.sample_clips = sample_batch["video"][:num_samples]
+      self.predictor(build_batch["video"][:, :2])  # creates every weight
+      if sample_batch is not None:
+        self.optimizers["optimizer"] = trainer_lib.make_optimizer(optimizer, learning_rate,
+                                                                  adam_beta1, adam_beta2)
+        self.optimizers["optimizer"].build(self.predictor.trainable_variables)
+        self.sample_clips = sample_batch["video"][:num_samples]
 
   @property
   def networks(self):
     """The Keras models, by name: what checkpoints save and summaries histogram."""
     return {"predictor": self.predictor}
-
-  @property
-  def optimizers(self):
-    return {"optimizer": self.optimizer}
-
-  def build(self, batch):
-    """Creates every weight and optimizer slot, so a checkpoint restores into them at once."""
-    self.predictor(batch["video"][:, :2])
-    self.optimizer.build(self.predictor.trainable_variables)
 
   def predictions(self, batch, probability):
     """The prediction of frames 1..T-1 of each clip, [b, T-1, h, w, 3].
@@ -113,7 +114,7 @@ class NextFramePrediction:
       loss = tf.nn.compute_average_loss(tf.reduce_mean(errors, axis=[1, 2, 3, 4]),
                                         global_batch_size=self.global_batch_size)
     variables = self.predictor.trainable_variables
-    self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    self.optimizers["optimizer"].apply_gradients(zip(tape.gradient(loss, variables), variables))
     return loss
 
   @tf.function
@@ -124,7 +125,7 @@ class NextFramePrediction:
       {"next_frame_mse": the L2 loss (frames in [-1, 1]) summed over replicas, each share already
       divided by the global batch size; "sampling_probability": the scheduled sampling chance used}.
     """
-    probability = sampling_probability(self.optimizer.iterations, **self.sampling)
+    probability = sampling_probability(self.optimizers["optimizer"].iterations, **self.sampling)
     loss = self.strategy.run(self.train_replica_step, args=(next(iterator), probability))
     return {"next_frame_mse": self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
             "sampling_probability": probability}
@@ -141,18 +142,28 @@ class NextFramePrediction:
     return tf.concat([predicted, self.sample_clips], axis=3)
 
 
-def build_predictor(config, strategy, sample_batch):
-  """The next-frame predictor described by a configs/lstm.py config."""
-  model, train = config.model, config.train
+def build_trainer(config, strategy, sample_batch=None):
+  """The NextFramePrediction of a configs/lstm.py config (Family.build_trainer)."""
+  model, train, data = config.model, config.train, config.data
   with strategy.scope():
     predictor = lstm.NextFramePredictor(model.encoder_widths, model.embedding_dim, model.lstm_units,
-                                        model.decoder_widths, config.data.size,
+                                        model.decoder_widths, data.size,
                                         blend_input=model.blend_input,
                                         skip_connections=model.skip_connections)
+  build_batch = sample_batch if sample_batch is not None else trainer_lib.zero_batch(
+      frames=data.frames, size=data.size, noise_dim=0)
   return NextFramePrediction(
       strategy=strategy, predictor=predictor, optimizer=train.optimizer,
       learning_rate=train.learning_rate, adam_beta1=train.adam_beta1, adam_beta2=train.adam_beta2,
       context_frames=train.context_frames, sampling_probability=train.sampling_probability,
       sampling_start_step=train.sampling_start_step, sampling_ramp_steps=train.sampling_ramp_steps,
       global_batch_size=train.batch_size, seed=config.seed, num_samples=train.num_samples,
-      sample_batch=sample_batch)
+      build_batch=build_batch, sample_batch=sample_batch)
+
+
+FAMILY = family.Family(
+    name="lstm", title="next-frame predictor", config="configs/lstm.py",
+    build_trainer=build_trainer,
+    # Keys every config declares since the configs were made alike; the predictor has no noise and
+    # no evaluation during training.
+    added_keys={"model.noise_dim": 0, "train.eval_every": 0, "data.skip_corrupt": False})

@@ -1,40 +1,32 @@
-"""The video WGAN's networks, optimizers and train step: critic_steps critic updates, then one
-generator update.
+"""The video WGAN's trainer: critic_steps critic updates, then one generator update.
 
 The conditional WGAN subclasses VideoWGAN and overrides the three hooks `fake_videos`,
 `critic_scores` and `generator_penalties`; the steps themselves are shared.
 """
 
-import keras
 import tensorflow as tf
 
 from relive_tf import losses
-from relive_tf.errors import UserError
 from relive_tf.models import vgan
+from relive_tf.training import family
+from relive_tf.training import trainer as trainer_lib
 
 LOSSES = ("wgan", "wgan-gp")
-OPTIMIZERS = ("rmsprop", "adam")
-
-
-def make_optimizer(name, learning_rate, adam_beta1, adam_beta2):
-  """RMSProp (the WGAN paper's, for weight clipping) or Adam (WGAN-GP's betas)."""
-  if name == "rmsprop":
-    return keras.optimizers.RMSprop(learning_rate)
-  if name == "adam":
-    return keras.optimizers.Adam(learning_rate, beta_1=adam_beta1, beta_2=adam_beta2)
-  raise UserError(f"train.optimizer is {name!r}; use one of {OPTIMIZERS}")
 
 
 class VideoWGAN:
-  """Generator, critic, their optimizers and the compiled train step, built in a strategy's scope."""
+  """Generator, critic, their optimizers and the compiled train step (a Trainer).
 
-  networks_to_export = ("generator",)
+  Built in the strategy's scope on `build_batch`. Given a sample batch it can train: optimizers,
+  and fixed inputs for the summaries' sample GIF from the batch; without one it holds the networks
+  alone.
+  """
 
   def __init__(self, *, strategy, generator, critic, loss, optimizer, learning_rate, adam_beta1,
                adam_beta2, clip_value, gradient_penalty_weight, mask_l1_weight, critic_steps,
-               global_batch_size, seed, num_samples, sample_batch):
+               global_batch_size, seed, num_samples, build_batch, sample_batch):
     if loss not in LOSSES:
-      raise UserError(f"train.loss is {loss!r}; use one of {LOSSES}")
+      raise ValueError(f"train.loss is {loss!r}; use one of {LOSSES}")
     self.strategy = strategy
     self.loss = loss
     self.clip_value = clip_value
@@ -43,13 +35,19 @@ class VideoWGAN:
     self.critic_steps = critic_steps
     self.global_batch_size = global_batch_size
     self.seed = seed
+    self.optimizers = {}
     with strategy.scope():
       self.generator = generator
       self.critic = critic
-      self.generator_optimizer = make_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2)
-      self.critic_optimizer = make_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2)
-      self.build(sample_batch)
-    self.sample_inputs = self.fixed_samples(num_samples, sample_batch)
+      self.build(build_batch)
+      if sample_batch is not None:
+        self.optimizers = {
+            name: trainer_lib.make_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2)
+            for name in ("generator_optimizer", "critic_optimizer")}
+        self.optimizers["generator_optimizer"].build(self.generator.trainable_variables)
+        self.optimizers["critic_optimizer"].build(self.critic.trainable_variables)
+    self.sample_inputs = (self.fixed_samples(num_samples, sample_batch)
+                          if sample_batch is not None else None)
 
   @property
   def networks(self):
@@ -57,20 +55,13 @@ class VideoWGAN:
     return {"generator": self.generator, "critic": self.critic}
 
   @property
-  def optimizers(self):
-    return {"generator_optimizer": self.generator_optimizer,
-            "critic_optimizer": self.critic_optimizer}
-
-  @property
   def batches_per_step(self):
     return self.critic_steps
 
   def build(self, batch):
-    """Creates every weight and optimizer slot, so a checkpoint restores into them at once."""
+    """Creates every network weight, so a checkpoint restores into them at once."""
     fake, _ = self.fake_videos(batch, training=False)
     self.critic_scores(fake, batch, training=False)
-    self.generator_optimizer.build(self.generator.trainable_variables)
-    self.critic_optimizer.build(self.critic.trainable_variables)
 
   def fixed_samples(self, count, batch):
     """Generator inputs for the summaries' sample GIF: the same every time, from the seed."""
@@ -117,7 +108,7 @@ class VideoWGAN:
         metrics["gradient_penalty"] = penalty
         total += self.gradient_penalty_weight * penalty
     variables = self.critic.trainable_variables
-    self.critic_optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+    self.optimizers["critic_optimizer"].apply_gradients(zip(tape.gradient(total, variables), variables))
     return metrics
 
   def generator_step(self, batch):
@@ -129,8 +120,14 @@ class VideoWGAN:
       penalties = self.generator_penalties(batch, fake, mask)
       total = generator_loss + tf.add_n(list(penalties.values())) if penalties else generator_loss
     variables = self.generator.trainable_variables
-    self.generator_optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+    self.optimizers["generator_optimizer"].apply_gradients(zip(tape.gradient(total, variables), variables))
     return {"generator_loss": generator_loss, **penalties}
+
+  def clip_critic_weights(self):
+    """WGAN's Lipschitz constraint after a critic update (loss "wgan"); a gradient penalty needs
+    none."""
+    if self.loss == "wgan":
+      losses.clip_weights(self.critic.trainable_variables, self.clip_value)
 
   @tf.function
   def train_step(self, iterator):
@@ -143,8 +140,7 @@ class VideoWGAN:
     for _ in range(self.critic_steps):
       batch = next(iterator)
       critic_metrics = self.strategy.run(self.critic_step, args=(batch,))
-      if self.loss == "wgan":
-        losses.clip_weights(self.critic.trainable_variables, self.clip_value)
+      self.clip_critic_weights()
     generator_metrics = self.strategy.run(self.generator_step, args=(batch,))
     return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
             for name, value in {**critic_metrics, **generator_metrics}.items()}
@@ -155,22 +151,28 @@ class VideoWGAN:
 
 
 def training_settings(config, strategy, sample_batch):
-  """VideoWGAN's keyword arguments other than the networks, from a config; shared by both GANs."""
-  model, train = config.model, config.train
+  """VideoWGAN's keyword arguments other than the networks, from a config; shared by both GANs.
+
+  Raises:
+    ValueError: a gradient penalty with a batch-normalized critic.
+  """
+  model, train, data = config.model, config.train, config.data
   if train.loss == "wgan-gp" and model.critic_norm == "batch":
-    raise UserError("train.loss=wgan-gp with model.critic_norm=batch: a gradient penalty is "
-                    "per sample and batchnorm mixes samples; set model.critic_norm to layer or none")
+    raise ValueError("train.loss=wgan-gp with model.critic_norm=batch: a gradient penalty is per "
+                     "sample and batchnorm mixes samples; set model.critic_norm to layer or none")
+  build_batch = sample_batch if sample_batch is not None else trainer_lib.zero_batch(
+      frames=data.frames, size=data.size, noise_dim=model.noise_dim)
   return dict(
       strategy=strategy, loss=train.loss, optimizer=train.optimizer,
       learning_rate=train.learning_rate, adam_beta1=train.adam_beta1,
       adam_beta2=train.adam_beta2, clip_value=train.clip_value,
       gradient_penalty_weight=train.gradient_penalty_weight, mask_l1_weight=train.mask_l1_weight,
       critic_steps=train.critic_steps, global_batch_size=train.batch_size, seed=config.seed,
-      num_samples=train.num_samples, sample_batch=sample_batch)
+      num_samples=train.num_samples, build_batch=build_batch, sample_batch=sample_batch)
 
 
-def build_video_wgan(config, strategy, sample_batch):
-  """The video WGAN described by a configs/vgan.py config."""
+def build_trainer(config, strategy, sample_batch=None):
+  """The VideoWGAN of a configs/vgan.py config (Family.build_trainer)."""
   model, data = config.model, config.data
   settings = training_settings(config, strategy, sample_batch)
   with strategy.scope():
@@ -178,3 +180,12 @@ def build_video_wgan(config, strategy, sample_batch):
                                     two_stream=model.two_stream)
     critic = vgan.VideoCritic(model.critic_widths, normalization=model.critic_norm)
   return VideoWGAN(generator=generator, critic=critic, **settings)
+
+
+# Keys both GANs' configs gained after their first workdirs were written; those trained without
+# the distance during training.
+GAN_ADDED_KEYS = {"train.eval_every": 0, "train.eval_samples": 64, "train.feature_network": "",
+                  "data.skip_corrupt": False}
+
+FAMILY = family.Family(name="vgan", title="video WGAN", config="configs/vgan.py",
+                       build_trainer=build_trainer, added_keys=GAN_ADDED_KEYS)

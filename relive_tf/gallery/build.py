@@ -1,0 +1,200 @@
+"""`relive gallery`: one section per workdir (its family's media, curves, config, evaluations)."""
+
+import glob
+import json
+import os
+import re
+import shutil
+
+import markupsafe
+from absl import logging
+
+from relive_tf.evaluation import gan
+from relive_tf.evaluation import predictor
+from relive_tf.gallery import charts
+from relive_tf.gallery import events
+from relive_tf.gallery import page as page_lib
+from relive_tf.training import checkpoints
+from relive_tf.training import workdir as workdir_lib
+
+# Config keys shown in a section's summary when the config has them; the full config is below it.
+SUMMARY_KEYS = ("data.source", "data.path", "data.frames", "data.size", "train.num_steps",
+                "train.batch_size", "train.loss", "train.optimizer", "train.learning_rate",
+                "train.critic_steps", "train.l2_weight", "train.context_frames")
+
+
+def _nice(number):
+  return f"{number:.3g}"
+
+
+def _check_workdir(workdir, families):
+  """The config and family of a workdir that exists and holds files."""
+  if not os.path.isdir(workdir):
+    raise ValueError(f"workdir {workdir!r} does not exist; pass a folder written by `relive train`")
+  if not os.listdir(workdir):
+    raise ValueError(f"workdir {workdir!r} is empty; train it first (`relive train`)")
+  return workdir_lib.load_config(workdir, families, "the gallery")
+
+
+def _checkpoint_step(workdir):
+  """The step of the latest checkpoint, from its name (the loop saves ckpt-STEP), or None."""
+  latest = checkpoints.latest_checkpoint(workdir)
+  return None if latest is None else int(latest.rsplit("-", 1)[1])
+
+
+def _config_summary(config):
+  """(key, value) rows: every model.* setting and the main data and train ones."""
+  flat = {}
+
+  def flatten(prefix, node):
+    for key, value in node.items():
+      if hasattr(value, "items"):
+        flatten(f"{prefix}{key}.", value)
+      else:
+        flat[f"{prefix}{key}"] = value
+
+  flatten("", config)
+  keys = [key for key in flat if key.startswith("model.")] + list(SUMMARY_KEYS)
+  # Keys the model type lacks, and empty ones (data.path of synthetic data), are left out.
+  return [(key, ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value)
+          for key, value in ((key, flat.get(key, "")) for key in keys) if value != ""]
+
+
+def _curves(page, workdir):
+  """A chart per scalar tag of the workdir's TensorBoard events."""
+  summary_dir = os.path.join(workdir, workdir_lib.SUMMARY_DIR)
+  curves = events.read_scalars(summary_dir) if os.path.isdir(summary_dir) else {}
+  if not curves:
+    page.note("Training curves", f"No scalar summaries in {summary_dir} yet.")
+    return
+  tiles = []
+  for tag, (steps, values) in curves.items():
+    name = "curve_" + re.sub(r"[^A-Za-z0-9]+", "_", tag).strip("_") + ".svg"
+    tiles.append(page.chart(name, charts.line_chart_svg(tag, steps, {tag: values}), tag))
+  page.add(markupsafe.Markup("<h3>Training curves</h3>") + page_lib.grid(tiles))
+
+
+def _table(rows, row_labels, column_labels):
+  """An HTML table of {row: {column: number}}; JSON's null (an infinite PSNR) shows as inf."""
+  markup = markupsafe.Markup
+  head = markup("").join(markup("<th>{}</th>").format(label) for label in column_labels.values())
+  body = markup("").join(
+      markup("<tr><th>{}</th>{}</tr>").format(
+          row_labels.get(row, row),
+          markup("").join(markup("<td>{}</td>").format(
+              "inf" if values.get(column) is None else _nice(values[column]))
+                          for column in column_labels))
+      for row, values in rows.items())
+  return markup('<table class="metrics"><tr><th></th>{}</tr>{}</table>').format(head, body)
+
+
+def _report_html(page, path, report):
+  """The table of one `relive evaluate` report: a GAN's distances, or a predictor's mean errors
+  with a chart per metric over the horizons."""
+  name = os.path.basename(path)
+  markup = markupsafe.Markup
+  if "distances" in report:
+    note = (f"{name}: step {report['step']}, {report['num_samples']} clips per set, "
+            f"{report['features']['description']}.")
+    return (markup('<p class="note">{}</p>').format(note)
+            + _table(report["distances"], dict(gan.ROWS), {"frechet": "Frechet", "kernel": "kernel"}))
+  if "mean" in report:
+    metrics = {key: label for key, label, _ in predictor.METRICS}
+    stem = os.path.basename(path)[:-len(".json")]
+    plots = [page.chart(f"{stem}_{metric}.svg", charts.line_chart_svg(
+        f"{label} at each horizon, step {report['step']}", report["horizons"],
+        {title: report["metrics"][method][metric] for method, title in predictor.METHODS},
+        x_label="frames after the context", width=480, height=300), label, css_class="plot")
+             for metric, label in metrics.items()]
+    note = (f"{name}: step {report['step']}, {report['num_clips']} held-out clips, "
+            f"{report['context']} context frames, {report['future']} predicted; the mean over the "
+            "predicted frames.")
+    return (markup('<p class="note">{}</p>').format(note)
+            + _table(report["mean"], dict(predictor.METHODS), metrics) + page_lib.grid(plots))
+  return markup('<p class="note">{}: not a report of `relive evaluate`; left out.</p>').format(name)
+
+
+def _evaluations(page, workdir):
+  """Every evaluation_*.json report written by `relive evaluate` in the workdir."""
+  paths = sorted(glob.glob(os.path.join(workdir, "evaluation_*.json")))
+  if not paths:
+    page.note("Evaluation", f"No report yet: `relive evaluate --workdir={workdir}` writes one.")
+    return
+  page.add("<h3>Evaluation</h3>")
+  for path in paths:
+    try:
+      with open(path, encoding="utf-8") as f:
+        page.add(_report_html(page, path, json.load(f)))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+      page.note(None, f"{os.path.basename(path)} could not be read: {error!r}")
+
+
+def _section(site_dir, index, workdir, config, family, num_videos, seed):
+  """The template's fields of one workdir's <section>."""
+  slug = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(os.path.normpath(workdir))) or "workdir"
+  page = page_lib.Page(site_dir, os.path.join(site_dir, page_lib.MEDIA_DIR, f"{index:02d}_{slug}"))
+  step = _checkpoint_step(workdir)
+  if step is None:
+    page.add(markupsafe.Markup(
+        '<p class="warning">No checkpoint yet: train this workdir first (`relive train '
+        '--workdir={}`); there is nothing to sample.</p>').format(workdir))
+  elif family.gallery_section is None:
+    page.add(markupsafe.Markup('<p class="warning">The gallery shows no samples of {} models.</p>')
+             .format(family.title))
+  else:
+    trained = checkpoints.restore(workdir, config, family)
+    family.gallery_section(page, trained, num_videos, seed)
+    step = trained.step
+  _curves(page, workdir)
+  _evaluations(page, workdir)
+  return {
+      "index": index, "name": os.path.basename(os.path.normpath(workdir)), "slug": slug,
+      "model_type": config.model_type,
+      "step_text": "no checkpoint" if step is None else f"step {step}",
+      "path": os.path.abspath(workdir), "summary": _config_summary(config),
+      "full_config": json.dumps(json.loads(config.to_json_best_effort()), indent=2),
+      "body": page.body(),
+  }
+
+
+def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
+  """Writes a static web page of trained workdirs: OUT_DIR/index.html with its media beside it.
+
+  Per workdir: the model type, a config summary and the checkpoint's step; what its family's
+  gallery section shows of the latest checkpoint (sampled videos beside held-out real clips and
+  the two streams, relived photos, or context / prediction / truth strips), as H.264 MP4 and
+  animated GIF; the TensorBoard scalar curves as SVG charts; the `relive evaluate` reports found in
+  it. The page loads nothing from the network.
+
+  Args:
+    workdirs: workdirs written by `relive train`; a workdir without a checkpoint yet gets a note.
+    out_dir: the site folder: new, empty, or a gallery built before (its media are replaced).
+    families: the registered Families (relive_tf/families.py).
+    num_videos: per workdir, videos sampled, photos relived or clips continued.
+    seed: noise seed of the sampled videos.
+
+  Returns:
+    The path of index.html.
+
+  Raises:
+    ValueError: no workdir, num_videos below 1, a missing, empty or unknown workdir, or an out_dir
+      that holds other files.
+  """
+  if not workdirs:
+    raise ValueError("no workdir given: pass one or more workdirs")
+  if num_videos <= 0:
+    raise ValueError(f"num is {num_videos}; ask for at least one video per workdir")
+  loaded = [_check_workdir(workdir, families) for workdir in workdirs]
+  index_path = os.path.join(out_dir, page_lib.INDEX_FILE)
+  if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+    raise ValueError(f"out {out_dir!r} is a file; pass a folder")
+  if os.path.isdir(out_dir) and os.listdir(out_dir) and not os.path.isfile(index_path):
+    raise ValueError(f"out {out_dir!r} holds other files and no {page_lib.INDEX_FILE}; pass a new "
+                     "or empty folder, or one that holds a gallery built before")
+  shutil.rmtree(os.path.join(out_dir, page_lib.MEDIA_DIR), ignore_errors=True)
+  os.makedirs(out_dir, exist_ok=True)
+  sections = []
+  for index, (workdir, (config, family)) in enumerate(zip(workdirs, loaded)):
+    logging.info("gallery: %s", workdir)
+    sections.append(_section(out_dir, index, workdir, config, family, num_videos, seed))
+  return page_lib.write_index(out_dir, sections)

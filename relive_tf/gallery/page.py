@@ -1,0 +1,125 @@
+"""The gallery's HTML: a section's media tiles, and the page rendered from templates/index.html.j2."""
+
+import datetime
+import os
+import urllib.parse
+
+import jinja2
+import markupsafe
+import numpy as np
+from PIL import Image
+
+from relive_tf import files
+from relive_tf.data import video_io
+
+INDEX_FILE = "index.html"
+MEDIA_DIR = "media"
+# On-page size of a video tile: the 64x64 clips are upscaled with pixelated rendering.
+TILE_PIXELS = 128
+
+_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("relive_tf.gallery", "templates"),
+                                autoescape=True, keep_trailing_newline=True)
+
+
+def strip(frames):
+  """uint8 [n, h, w, 3] -> one image [h, n * (w + 2) - 2, 3] of the frames left to right."""
+  count, height, width, _ = frames.shape
+  image = np.full((height, count * (width + 2) - 2, 3), 255, np.uint8)
+  for i, frame in enumerate(frames):
+    image[:, i * (width + 2):i * (width + 2) + width] = frame
+  return image
+
+
+def _write_png(path, image):
+  """uint8 [height, width, 3] -> a PNG file, written atomically."""
+  with files.atomic_write(path, suffix=".png") as temporary:
+    Image.fromarray(np.asarray(image)).save(temporary)
+
+
+class Page:
+  """One workdir's section: its HTML parts, and its media under SITE/media/<section>/.
+
+  Media are referred to relative to index.html, so that the site opens from disk and can be copied
+  anywhere. Text given to the tile methods is escaped; `add` takes HTML.
+  """
+
+  def __init__(self, site_dir, media_dir):
+    self.site_dir = site_dir
+    self.media_dir = media_dir
+    self.parts = []
+
+  def path(self, name):
+    os.makedirs(self.media_dir, exist_ok=True)
+    return os.path.join(self.media_dir, name)
+
+  def url(self, name):
+    relative = os.path.relpath(self.path(name), self.site_dir).replace(os.sep, "/")
+    return urllib.parse.quote(relative)
+
+  def add(self, markup):
+    self.parts.append(markupsafe.Markup(markup))
+
+  def note(self, heading, text):
+    """An <h3> heading (None: none) over a paragraph of plain text."""
+    title = markupsafe.Markup("<h3>{}</h3>").format(heading) if heading else ""
+    self.add(title + markupsafe.Markup('<p class="note">{}</p>').format(text))
+
+  def video(self, name, video, caption):
+    """Writes uint8 [frames, h, w, 3] as NAME.mp4 and NAME.gif; returns a tile that plays the MP4
+    (the page's script swaps in the GIF where the browser cannot play H.264)."""
+    video_io.write_video(self.path(f"{name}.mp4"), video)
+    video_io.write_video(self.path(f"{name}.gif"), video)
+    width = TILE_PIXELS * video.shape[2] // video.shape[1]
+    return markupsafe.Markup(
+        '<figure><video src="{mp4}" data-gif="{gif}" width="{width}" height="{height}" autoplay '
+        'loop muted playsinline></video><figcaption>{caption} <a href="{gif}">gif</a> '
+        '<a href="{mp4}">mp4</a></figcaption></figure>').format(
+            mp4=self.url(name + ".mp4"), gif=self.url(name + ".gif"), width=width,
+            height=TILE_PIXELS, caption=caption)
+
+  def strip(self, name, frames, caption):
+    """Writes uint8 [n, h, w, 3] as one PNG, the frames left to right; returns its <img>."""
+    _write_png(self.path(f"{name}.png"), strip(frames))
+    return markupsafe.Markup('<img class="strip" src="{}" alt="{}">').format(
+        self.url(name + ".png"), caption)
+
+  def image(self, name, image, caption):
+    """Writes uint8 [h, w, 3] as NAME.png; returns its tile."""
+    _write_png(self.path(f"{name}.png"), image)
+    width = TILE_PIXELS * image.shape[1] // image.shape[0]
+    return markupsafe.Markup(
+        '<figure><img src="{src}" width="{width}" height="{height}" alt="{caption}">'
+        '<figcaption>{caption}</figcaption></figure>').format(
+            src=self.url(name + ".png"), width=width, height=TILE_PIXELS, caption=caption)
+
+  def chart(self, name, svg, alt, css_class="curve"):
+    """Writes an SVG chart (charts.line_chart_svg) as NAME; returns its <img>."""
+    files.write_text(self.path(name), svg)
+    return markupsafe.Markup('<img class="{}" src="{}" alt="{}">').format(css_class,
+                                                                        self.url(name), alt)
+
+  def body(self):
+    return markupsafe.Markup("").join(self.parts)
+
+
+def grid(tiles):
+  """Tiles side by side, wrapping."""
+  return markupsafe.Markup('<div class="grid">{}</div>').format(markupsafe.Markup("").join(tiles))
+
+
+def write_index(out_dir, sections):
+  """Renders templates/index.html.j2 with the sections into OUT_DIR/index.html.
+
+  Args:
+    out_dir: the site folder.
+    sections: dicts of index, name, slug, model_type, step_text, path, summary [(key, value)],
+      full_config (text) and body (Markup).
+
+  Returns:
+    The path of index.html.
+  """
+  built = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+  path = os.path.join(out_dir, INDEX_FILE)
+  files.write_text(path, _TEMPLATES.get_template("index.html.j2").render(sections=sections,
+                                                                         built=built))
+  return path

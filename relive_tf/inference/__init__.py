@@ -1,0 +1,1 @@
+"""Using trained models: videos from noise, a photo relived, a real video continued."""

@@ -1,0 +1,72 @@
+"""Reliving a photo: a trained conditional WGAN makes the video the photo could have come from."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from relive_tf.data import photos
+from relive_tf.data import pipeline
+from relive_tf.data import video_io
+from relive_tf.training import checkpoints
+from relive_tf.training import cvgan as cvgan_training
+from relive_tf.training import workdir as workdir_lib
+
+def relive_videos(generator, photo, num, seed):
+  """num videos made around one photo, each from its own noise.
+
+  Args:
+    generator: a trained cvgan.ConditionalGenerator.
+    photo: uint8 [size, size, 3].
+    num: number of videos.
+    seed: noise seed: the same seed gives the same videos.
+
+  Returns:
+    uint8 [num, frames, size, size, 3].
+  """
+  photos = tf.repeat(pipeline.to_float_video(photo)[None], num, axis=0)
+  noise = (tf.random.stateless_normal([num, generator.noise_dim], seed=[seed, 0])
+           if generator.noise_dim else None)
+  return pipeline.to_uint8_video(generator(photos, noise, training=False)).numpy()
+
+
+def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
+  """Writes the video(s) a trained conditional WGAN makes around a photo.
+
+  Args:
+    workdir: a conditional WGAN workdir written by `relive train --config=configs/cvgan.py`.
+    photo: path of a JPEG, PNG, GIF, BMP or WebP image, read as the served relive_image signature
+      reads its bytes (photos.load_photo).
+    out: the video to write, GIF or MP4 by its extension.
+    num: videos to make from the photo, laid out side by side in one file.
+    seed: noise seed: the same seed gives the same videos.
+    side_by_side: put the photo, held still, to the left of the videos.
+
+  Returns:
+    out.
+
+  Raises:
+    ValueError: num below 1, an unknown video extension, a photo that cannot be read, or a workdir
+      without a trained conditional WGAN.
+  """
+  if num <= 0:
+    raise ValueError(f"num is {num}; ask for at least one video")
+  extension = os.path.splitext(out)[1].lower().lstrip(".")
+  if extension not in video_io.VIDEO_FORMATS:
+    raise ValueError(f"out is {out!r}; its extension must be one of {video_io.VIDEO_FORMATS}")
+  config, family = workdir_lib.load_config(workdir, cvgan_training.FAMILY, "reliving a photo")
+  picture = photos.load_photo(photo, config.data.size)
+  trained = checkpoints.restore(workdir, config, family)
+  if num > 1 and not config.model.noise_dim:
+    logging.warning("this model has no noise (model.noise_dim=0): the %d videos are the same", num)
+  logging.info("reliving %s with %s at step %d (the photo is frame %d of %d)", photo, workdir,
+               trained.step, trained.trainer.condition_index, config.data.frames)
+  videos = relive_videos(trained.trainer.generator, picture, num, seed)
+  if side_by_side:
+    still = np.repeat(picture[None, None], config.data.frames, axis=1)
+    videos = np.concatenate([still, videos], axis=0)
+  if os.path.dirname(out):
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+  video_io.write_video(out, video_io.tile_videos(videos, columns=len(videos)))
+  return out

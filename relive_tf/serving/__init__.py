@@ -1,0 +1,1 @@
+"""TF Serving: servables of trained models, and publishing them as versioned SavedModels."""

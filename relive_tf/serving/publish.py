@@ -1,0 +1,131 @@
+"""Publishing a servable for TF Serving: numbered versions, written whole, and models.config."""
+
+import os
+import re
+import shutil
+import uuid
+
+from absl import logging
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from relive_tf import files
+from relive_tf.serving import check as check_lib
+from relive_tf.serving import warmup
+from relive_tf.training import checkpoints
+
+MODELS_CONFIG = "models.config"
+# Where the tensorflow/serving container sees the export root (-v "$PWD/export:/models", BUILD.md).
+SERVING_ROOT = "/models"
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def model_versions(model_dir):
+  """The versions exported in a model folder: sorted ints, one per <version>/saved_model.pb."""
+  if not os.path.isdir(model_dir):
+    return []
+  return sorted(int(name) for name in os.listdir(model_dir) if name.isdigit()
+                and os.path.isfile(os.path.join(model_dir, name, "saved_model.pb")))
+
+
+def _new_version(export_dir, version):
+  """The version to write: `version`, or one past the highest folder; an existing one is refused."""
+  taken = [int(name) for name in os.listdir(export_dir) if name.isdigit()]
+  if version is None:
+    return max(taken, default=0) + 1
+  if version < 1:
+    raise ValueError(f"version is {version}; TF Serving versions are positive integers (or leave "
+                     "the version out for the next one)")
+  if version in taken:
+    raise ValueError(f"{os.path.join(export_dir, str(version))!r} already exists and exports are "
+                     f"never overwritten: pass another version, or leave it out for version "
+                     f"{max(taken) + 1}")
+  return version
+
+
+def _model_name(export_dir):
+  """The model's name in TF Serving: the last part of export_dir, checked."""
+  name = os.path.basename(os.path.normpath(export_dir))
+  if name.isdigit():
+    raise ValueError(f"export_dir {export_dir!r} looks like a version folder; give the model's "
+                     "folder, export/NAME, and the version goes inside it")
+  if not _MODEL_NAME.fullmatch(name):
+    raise ValueError(f"export_dir {export_dir!r} ends in {name!r}, which becomes the model's name "
+                     "in TF Serving URLs; use letters, digits, '_', '.' or '-'")
+  if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+    raise ValueError(f"export_dir {export_dir!r} is a file; give a folder")
+  return name
+
+
+def write_models_config(export_root):
+  """Writes export_root/models.config: a TF Serving model config with every model exported there.
+
+  Each model's base_path is where the tensorflow/serving container sees it when export_root is
+  mounted at /models; TF Serving serves the highest version of each.
+
+  Returns:
+    The config's path.
+  """
+  config = model_server_config_pb2.ModelServerConfig()
+  for name in sorted(os.listdir(export_root)):
+    if model_versions(os.path.join(export_root, name)):
+      config.model_config_list.config.add(name=name, base_path=f"{SERVING_ROOT}/{name}",
+                                          model_platform="tensorflow")
+  path = os.path.join(export_root, MODELS_CONFIG)
+  files.write_text(path, f"# Written by `relive export`: the models in this folder, seen at "
+                         f"{SERVING_ROOT}.\n{text_format.MessageToString(config)}")
+  return path
+
+
+def export(workdir, export_dir, families, version=None, check=False):
+  """Exports a workdir's trained model as a TF Serving SavedModel version.
+
+  The version is written to a hidden temporary folder inside export_dir and renamed to
+  export_dir/<version> once complete, so TF Serving never sees half of it; export_dir's parent gets
+  an up-to-date models.config.
+
+  Args:
+    workdir: a workdir written by `relive train`.
+    export_dir: the model's folder, export/NAME; NAME is the model's name in TF Serving.
+    families: the registered Families (relive_tf/families.py); those with a servable are taken.
+    version: a positive integer; by default one past the highest version there. An existing
+      version is never overwritten.
+    check: also run every signature in a fresh Python process that cannot import relive_tf, on
+      the warm-up requests, and compare with the in-memory model before publishing the version.
+
+  Returns:
+    The new version's folder, export_dir/<version>.
+
+  Raises:
+    ValueError: a bad workdir, export_dir or version, or (ExportCheckError) a failed check.
+  """
+  name = _model_name(export_dir)
+  exportable = [family for family in families if family.servable is not None]
+  trained = checkpoints.restore_trained(workdir, exportable, "export")
+  os.makedirs(export_dir, exist_ok=True)
+  version = _new_version(export_dir, version)
+  logging.info("exporting the %s of %s at step %d as %s version %d", trained.family.title, workdir,
+               trained.step, name, version)
+  servable = trained.family.servable(trained)
+  requests = servable.warmup_inputs()
+  final_path = os.path.join(export_dir, str(version))
+  # Hidden and not a number: TF Serving skips it. os.mkdir gives it the umask's permissions.
+  staging = os.path.join(export_dir, f".{version}.incomplete-{uuid.uuid4().hex[:8]}")
+  os.mkdir(staging)
+  try:
+    servable.archive().write_out(staging, verbose=False)
+    warmup.write_warmup_requests(staging, name, requests)
+    if check:
+      logging.info("checking the export in a fresh process...")
+      check_lib.check_export(staging, servable, requests)
+    try:
+      os.rename(staging, final_path)
+    except OSError:
+      raise ValueError(f"{final_path!r} appeared while exporting (another export?); it is kept and "
+                       "this export is dropped: run again for the next version") from None
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise
+  config_path = write_models_config(os.path.dirname(os.path.abspath(export_dir)))
+  logging.info("wrote %s and %s", final_path, config_path)
+  return final_path
