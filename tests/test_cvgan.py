@@ -1,4 +1,4 @@
-"""The conditional WGAN: shapes and names, the L2 term, reliving photos of every kind, clear errors."""
+"""The conditional WGAN: shapes, names, the L2 term, reliving photos of any kind, clear errors."""
 
 import json
 import os
@@ -126,7 +126,7 @@ def test_a_bad_condition_frame_is_refused(condition_frame):
 # The L2 term: a tiny model fit to one clip.
 
 def _one_clip(make_config, **overrides):
-  """A tiny model, a batch of one clip twice, and train(steps), which fits the model to the batch."""
+  """A tiny model, a batch of one clip twice, and train(steps), fitting the model to the batch."""
   config = make_config("cvgan", "tiny", train__batch_size=2, train__critic_steps=1,
                        train__num_samples=2, **overrides)
   clip = pipeline.to_float_video(synthetic.moving_digits_clip(seed=0, index=3))

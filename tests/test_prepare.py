@@ -1,4 +1,4 @@
-"""`relive prepare`: every layout, skipped files and their reasons, pixels, splits, resuming, training.
+"""`relive prepare`: every layout, skipped files and why, pixels, splits, resuming, training.
 
 Fixture videos are written here with cv2.VideoWriter (MJPEG .avi); most tests use 8-frame clips of
 16x16 pixels, the training test the full 32 frames of 64x64.

@@ -1,5 +1,7 @@
 """Decoding video files and JPEG strips: pixels, frame sampling, cropping, reasons for refusals."""
 
+import pathlib
+
 import cv2
 import numpy as np
 import pytest
@@ -43,8 +45,8 @@ def test_read_video_keeps_every_frame_step_th_frame(tmp_path):
 
 
 @pytest.mark.parametrize("make, reason", [
-    (lambda path: open(path, "wb").close(), "empty file"),
-    (lambda path: open(path, "w", encoding="utf-8").write("not a video\n" * 50),
+    (lambda path: pathlib.Path(path).write_bytes(b""), "empty file"),
+    (lambda path: pathlib.Path(path).write_text("not a video\n" * 50),
      "cannot be opened as a video"),
     (lambda path: truncate(write_avi(path, smooth_video(20, 16, 16)), 0.6),
      "truncated: decoded"),

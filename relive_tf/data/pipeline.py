@@ -1,4 +1,4 @@
-"""tf.data pipelines that feed the trainers: batches of clips scaled to [-1, 1], indexed from a start.
+"""tf.data pipelines that feed the trainers: batches of clips in [-1, 1], indexed from a start.
 
 Each example carries its global index, so a resumed run continues exactly where the last checkpoint
 stopped (the trainer stores the index in the checkpoint) and noise drawn from (seed, index) is the
@@ -37,7 +37,7 @@ def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, sha
     return synthetic_clips(seed=seed, frames=frames, size=size, start=start, num_shards=num_shards,
                            shard_index=shard_index)
   # Imported here so that the synthetic path never needs the shard reader's dependencies.
-  from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
+  from relive_tf.data import shards  # noqa: PLC0415
   return shards.indexed_clips(path, split=split, seed=seed, frames=frames, size=size, start=start,
                               num_shards=num_shards, shard_index=shard_index)
 

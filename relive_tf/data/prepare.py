@@ -107,7 +107,7 @@ def _worker_main(connection, spec):
       clips = decode_file(item, spec)
     except video_read.UnusableVideoError as error:
       reason = str(error)
-    except Exception as error:  # pylint: disable=broad-except (one odd file must not stop the run)
+    except Exception as error:  # one odd file must not stop the run
       reason = f"decoding failed: {type(error).__name__}: {error}"
     connection.send((position, clips, reason))
 
@@ -294,7 +294,7 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
   # One prepare per --out at a time: two would write the same shard names.
   with files.exclusive_use(out, "relive prepare"):
     # Imported here so that the decoding processes, which import this module, never load TensorFlow.
-    from relive_tf.data import shards  # pylint: disable=g-import-not-at-top
+    from relive_tf.data import shards  # noqa: PLC0415
     folder = shards.PreparedFolder(out, splits=layouts.SPLITS,
                                    fingerprint=_fingerprint(settings, items),
                                    shard_bytes=shard_mb * 1e6, overwrite=overwrite)

@@ -1,4 +1,4 @@
-"""Line charts as standalone SVG: the gallery's training curves and the predictor's horizon plots."""
+"""Line charts in SVG: the gallery's training curves and the predictor's per-horizon plots."""
 
 import html
 

@@ -1,4 +1,4 @@
-"""The training loop shared by every model family: strategy, data, checkpoints, summaries, progress."""
+"""The training loop every model family shares: strategy, data, checkpoints, summaries, progress."""
 
 import contextlib
 import math
