@@ -26,8 +26,11 @@ demo: $(STAMP)
 	@echo "gallery page:     $(DEMO)/site/index.html"
 	@echo "TensorBoard logs: $(DEMO)/tb   ($(BIN)/tensorboard --logdir $(DEMO)/tb)"
 
-# The whole test suite; the gallery's browser test needs Debian's Chromium, installed here once.
+# Lint and format checks, then the whole test suite; the gallery's browser test needs Debian's
+# Chromium, installed here once.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	bash .ci/install_browser.sh
 	$(BIN)/python -m pytest -q --durations=15
 

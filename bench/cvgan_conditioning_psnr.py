@@ -3,10 +3,10 @@
   python bench/cvgan_conditioning_psnr.py --workdir=runs/cvgan_tiny [--num_clips=256 --data_seed=1]
 
 Prints a Markdown table (docs/results.md): the PSNR of the generated frames against the held-out
-clip's true frames, averaged over the frames at each distance from the conditioning frame, beside the
-baseline that holds the photo still, and how far generated and real frames move from the photo.
-Then: the background stream's image against the photo, and how much a second noise draw changes
-the video.
+clip's true frames, averaged over the frames at each distance from the conditioning frame, beside
+the baseline that holds the photo still, and how far generated and real frames move from the photo.
+Then: the background stream's image against the photo, and how much a second noise draw changes the
+video.
 """
 
 import relive_tf  # noqa: F401, I001 (sets TensorFlow's environment before its import)

@@ -13,6 +13,7 @@ Prints Markdown tables for docs/benchmarks.md.
 
 import relive_tf  # noqa: F401, I001 (sets TensorFlow's environment before its import)
 
+import functools
 import importlib.util
 import os
 import platform
@@ -103,8 +104,8 @@ def _prepare(source, out, encoding, workers):
 
 def _read_rate(out, count, threads):
   """Clips/s decoded by shards.indexed_clips with `threads` tf.data threads (0: all)."""
-  import tensorflow as tf  # noqa: PLC0415 (not loaded by the decoding processes)
-  from relive_tf.data import shards  # noqa: PLC0415 (not loaded by the decoding processes)
+  import tensorflow as tf  # noqa: PLC0415 (spawned decoders skip it)
+  from relive_tf.data import shards  # noqa: PLC0415 (spawned decoders skip it)
   dataset = shards.indexed_clips(out, split="train", seed=0, frames=FRAMES, size=SIZE)
   if threads:
     options = tf.data.Options()
@@ -121,7 +122,7 @@ def _read_rate(out, count, threads):
 
 def _one_thread_rate(elements, decode, count):
   """Clips/s of `decode` mapped over `elements` (repeated) by one tf.data thread."""
-  import tensorflow as tf  # noqa: PLC0415 (not loaded by the decoding processes)
+  import tensorflow as tf  # noqa: PLC0415 (spawned decoders skip it)
   options = tf.data.Options()
   options.threading.private_threadpool_size = 1
   dataset = tf.data.Dataset.from_tensor_slices(elements).repeat().map(decode).with_options(options)
@@ -136,8 +137,8 @@ def _one_thread_rate(elements, decode, count):
 
 def _jpeg_layouts(raw_folder, count):
   """{layout: (bytes/clip, clips/s)}: a JPEG per frame, against one JPEG strip per clip (ours)."""
-  import tensorflow as tf  # noqa: PLC0415 (not loaded by the decoding processes)
-  from relive_tf.data import shards  # noqa: PLC0415 (not loaded by the decoding processes)
+  import tensorflow as tf  # noqa: PLC0415 (spawned decoders skip it)
+  from relive_tf.data import shards  # noqa: PLC0415 (spawned decoders skip it)
   clips = [record["clip"].numpy() for record in shards.clip_records(
       raw_folder, split="train", frames=FRAMES, size=SIZE).take(count)]
   params = [cv2.IMWRITE_JPEG_QUALITY, 90,
@@ -160,7 +161,7 @@ def _jpeg_layouts(raw_folder, count):
 
 def _mean_error(out, reference):
   """Mean absolute error (0..255 levels) of one folder's clips against the raw folder's."""
-  from relive_tf.data import shards  # noqa: PLC0415 (not loaded by the decoding processes)
+  from relive_tf.data import shards  # noqa: PLC0415 (spawned decoders skip it)
   clips = lambda path: shards.clip_records(path, split="train", frames=FRAMES, size=SIZE)
   errors = [np.mean(np.abs(a["clip"].numpy().astype(np.float32) - b["clip"].numpy()))
             for a, b in zip(clips(out), clips(reference))]
@@ -169,7 +170,7 @@ def _mean_error(out, reference):
 
 def _feed_rate(out, config, count):
   """Clips/s out of pipeline.training_batches on the shards, shaped as the trainer asks."""
-  from relive_tf.data import pipeline  # noqa: PLC0415 (not loaded by the decoding processes)
+  from relive_tf.data import pipeline  # noqa: PLC0415 (spawned decoders skip it)
   batch_size = config.train.batch_size
   iterator = iter(pipeline.training_batches(
       source="shards", path=out, seed=0, frames=FRAMES, size=SIZE, batch_size=batch_size,
@@ -185,10 +186,10 @@ def _feed_rate(out, config, count):
 
 def _train_demand(config, steps):
   """(steps/s, clips/s) of the config's train step fed from memory (synthetic clips)."""
-  import tensorflow as tf  # noqa: PLC0415 (not loaded by the decoding processes)
-  from relive_tf.data import pipeline  # noqa: PLC0415 (not loaded by the decoding processes)
-  from relive_tf.training import distribution  # noqa: PLC0415 (not loaded by the decoding processes)
-  from relive_tf import families  # noqa: PLC0415 (not loaded by the decoding processes)
+  import tensorflow as tf  # noqa: PLC0415 (spawned decoders skip it)
+  from relive_tf.data import pipeline  # noqa: PLC0415 (spawned decoders skip it)
+  from relive_tf.training import distribution  # noqa: PLC0415 (spawned decoders skip it)
+  from relive_tf import families  # noqa: PLC0415 (spawned decoders skip it)
   from relive_tf.training import trainer as trainer_lib  # noqa: PLC0415 (likewise)
   strategy = distribution.pick_strategy()
   batch = next(iter(pipeline.training_batches(
@@ -240,8 +241,9 @@ def main(argv):
   single = best(lambda: _decode_rate(paths))
   results = {encoding: _prepare(source, os.path.join(workdir, encoding), encoding, cores)
              for encoding in video_read.ENCODINGS}
-  rates = {workers: best(lambda: source_frames / _prepare(  # pylint: disable=cell-var-from-loop
-      source, os.path.join(workdir, "jpeg"), "jpeg", workers)[1]) for workers in (1, cores)}
+  rates = {workers: source_frames / min(
+      _prepare(source, os.path.join(workdir, "jpeg"), "jpeg", workers)[1]
+      for _ in range(_REPEATS.value)) for workers in (1, cores)}
   print("\n| decoding to 64x64 | frames/s | vs read_video |\n|---|---|---|")
   print(f"| read_video in one process | {single:,.0f} | 1.00 |")
   for workers, rate in rates.items():
@@ -259,8 +261,8 @@ def main(argv):
     per_clip = sum(shard["bytes"] for shard in manifest["shards"]) / manifest["clips"]
     raw_bytes = raw_bytes or per_clip
     error = _mean_error(out, os.path.join(workdir, "raw"))
-    one_thread = best(lambda: _read_rate(out, _READ_CLIPS.value, threads=1))
-    all_cores = best(lambda: _read_rate(out, _READ_CLIPS.value, threads=0))
+    one_thread = best(functools.partial(_read_rate, out, _READ_CLIPS.value, threads=1))
+    all_cores = best(functools.partial(_read_rate, out, _READ_CLIPS.value, threads=0))
     print(f"| {encoding} | {per_clip:,.0f} | {per_clip / raw_bytes:.2f} | {one_thread:,.0f} | "
           f"{all_cores:,.0f} | {error:.2f} |")
 

@@ -2,8 +2,9 @@
 
   python bench/feature_sensitivity.py --feature_network=DIR [--num_samples=256]
 
-Prints a Markdown table (docs/metrics.md) of the Frechet and kernel distances between a reference set
-of held-out synthetic clips and: other real clips (the floor), the same clips altered in one way each,
+Prints a Markdown table (docs/metrics.md) of the Frechet and kernel distances between a reference
+set of held-out synthetic clips and: other real clips (the floor), the same clips altered in one
+way each,
 and uniform noise.
 """
 

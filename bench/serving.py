@@ -3,7 +3,8 @@
   .venv/bin/python bench/serving.py [--models=vgan,cvgan,lstm] [--variant=default] [--repeats=5]
 
 For each model type: trains the config's networks for one step in a temporary workdir (the weights
-do not change the time), exports it with `relive_tf.serving.publish.export`, loads the SavedModel with
+do not change the time), exports it with `relive_tf.serving.publish.export`, loads the SavedModel
+with
 tf.saved_model.load in this process and times, side by side in one run, the median of --repeats
 calls (taking turns) after one warm-up call of each:
   Keras eager: the Keras model called directly, as `relive generate`, `relive relive` and
@@ -103,6 +104,13 @@ def _median_seconds(functions, repeats):
   return [statistics.median(samples) for samples in times]
 
 
+def _three_ways(call, keras_input, signature, inputs):
+  """The same computation eagerly, as a tf.function and through the SavedModel's signature."""
+  compiled = tf.function(call, autograph=False)  # straight-line calls: nothing to convert
+  return [lambda: call(keras_input).numpy(), lambda: compiled(keras_input).numpy(),
+          lambda: [value.numpy() for value in signature(**inputs).values()]]
+
+
 def time_model(model_type, variant, batch_sizes, repeats, directory):
   """Rows of (batch, eager s, tf.function s, SavedModel s) for one model type."""
   workdir = _trained_workdir(model_type, variant, directory)
@@ -114,12 +122,8 @@ def time_model(model_type, variant, batch_sizes, repeats, directory):
   rows = []
   for batch_size in batch_sizes:
     call, keras_input, inputs = _keras_call_and_inputs(model_type, config, trainer, batch_size)
-    compiled = tf.function(call, autograph=False)  # straight-line calls: nothing to convert
-    rows.append((batch_size, *_median_seconds([
-        lambda: call(keras_input).numpy(),
-        lambda: compiled(keras_input).numpy(),
-        lambda: [value.numpy() for value in signature(**inputs).values()],
-    ], repeats)))
+    rows.append((batch_size, *_median_seconds(_three_ways(call, keras_input, signature, inputs),
+                                              repeats)))
   return rows
 
 

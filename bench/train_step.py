@@ -1,4 +1,4 @@
-"""Seconds per video-WGAN train step and the FLOP/s it reaches, against this machine's fp32 matmul rate.
+"""Seconds per video-WGAN train step and its FLOP/s, against this machine's fp32 matmul rate.
 
   .venv/bin/python bench/train_step.py [--variants=tiny,default] [--batch_size=8] [--steps=3]
 

@@ -32,7 +32,8 @@ def get_config(arg="default"):
   with config.unlocked():
     config.model_type = "cvgan"
     # The frame the photo stands for: "middle" (the poster's), "first" (the abstract's) or an index
-    # such as "7" (a string, so that all three forms can be given with --config.model.condition_frame).
+    # such as "7" (a string, so that all three forms can be given with
+    # --config.model.condition_frame).
     config.model.condition_frame = "middle"
     # Widths of the encoder's four stride-2 layers (64x64 -> 4x4); its fifth layer makes the code.
     config.model.encoder_widths = (64, 128, 256, 512)

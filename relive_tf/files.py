@@ -73,7 +73,8 @@ def exclusive_use(folder, job):
     raise ValueError(f"{folder!r} is a file; give a folder for {job}")
   try:
     os.makedirs(folder, exist_ok=True)
-    lock = open(os.path.join(folder, LOCK_FILE), "a+", encoding="utf-8")
+    # Opened here and closed by the `with` below: the lock is held while the caller's block runs.
+    lock = open(os.path.join(folder, LOCK_FILE), "a+", encoding="utf-8")  # noqa: SIM115
   except OSError as error:
     raise ValueError(
         f"cannot write to {folder!r} for {job}: {error.strerror}; choose a writable folder"

@@ -1,7 +1,8 @@
 """GAN losses as pure functions, named by role: `*_critic_loss`, `*_generator_loss`, regularizers.
 
 Each returns a scalar averaged over `global_batch_size` examples (default: the local batch), so that
-under tf.distribute the replicas' losses, and hence their summed gradients, add up to the global mean.
+under tf.distribute the replicas' losses, and hence their summed gradients, add up to the global
+mean.
 """
 
 import tensorflow as tf
@@ -62,7 +63,7 @@ def gradient_penalty(critic_fn, real, fake, alpha, global_batch_size=None, epsil
 
 
 def mask_l1_penalty(mask, global_batch_size=None):
-  """Mean |mask| per video: pushes the two-stream generator to explain static pixels by the background.
+  """Mean |mask| per video: makes the two-stream generator take still pixels from the background.
 
   Vondrick et al. 2016, "Generating Videos with Scene Dynamics", https://arxiv.org/abs/1609.02612.
 

@@ -21,7 +21,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def load_config(name, variant="tiny", **overrides):
-  """configs/<name>.py's get_config(variant), with dotted-key overrides such as train__num_steps=2."""
+  """configs/<name>.py's get_config(variant), with dotted overrides such as train__num_steps=2."""
   spec = importlib.util.spec_from_file_location(f"configs.{name}", REPO / "configs" / f"{name}.py")
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)

@@ -1,4 +1,4 @@
-"""Tests of relive_tf.metrics: the distances, PSNR/SSIM, the I3D plumbing and the built-in features."""
+"""relive_tf.metrics: the distances, PSNR/SSIM, the I3D plumbing and the built-in features."""
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from relive_tf.metrics import image_quality
 
 
 def _scipy_frechet_distance(features_a, features_b):
-  """The FID reference computation (Heusel et al.'s TTUR code): scipy.linalg.sqrtm of the product."""
+  """The FID reference computation (Heusel et al.'s TTUR code): scipy sqrtm of the product."""
   mean_a, mean_b = features_a.mean(axis=0), features_b.mean(axis=0)
   covariance_a = np.cov(features_a, rowvar=False)
   covariance_b = np.cov(features_b, rowvar=False)
@@ -175,7 +175,7 @@ def test_ssim_rejects_frames_smaller_than_its_window():
 
 
 def _save_stand_in_i3d(path, batch_size=None, frame_size=224, output_name="logits"):
-  """A SavedModel shaped like I3D: [batch, frames, 224, 224, 3] -> per clip [mean, min, max, frames]."""
+  """A SavedModel shaped like I3D: [batch, frames, 224, 224, 3] -> [mean, min, max, frames] each."""
 
   class StandIn(tf.Module):
 
@@ -237,7 +237,7 @@ def test_i3d_rejects_a_signature_that_does_not_take_224x224_clips(tmp_path):
 
 @pytest.mark.parametrize("size", [32, 64])
 def test_digit_tracks_replay_what_the_synthetic_clips_draw(size):
-  glyphs = synthetic._digit_glyphs(size)  # noqa: SLF001 (the glyphs the clips are drawn with)
+  glyphs = synthetic._digit_glyphs(size)  # the glyphs the clips are drawn with
 
   def box(track, frame):
     """[top, left, bottom, right] of a digit at frame 0 or 1 (a bounce clips the first move)."""

@@ -19,6 +19,9 @@ def define_flags():
 
 
 def main():
-  loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, families.get(FLAGS.config.model_type))
+  family = families.get(FLAGS.config.model_type)
+  loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, family)
+  use = (f"; use the {family.title} with `relive {family.command} --workdir={FLAGS.workdir}`"
+         if family.command else "")
   print(f"trained: checkpoints in {FLAGS.workdir}/checkpoints, TensorBoard logs in "
-        f"{FLAGS.workdir}/tb (tensorboard --logdir {FLAGS.workdir}/tb)")
+        f"{FLAGS.workdir}/tb (tensorboard --logdir {FLAGS.workdir}/tb){use}")

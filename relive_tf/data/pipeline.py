@@ -1,4 +1,4 @@
-"""tf.data pipelines that feed the trainers: batches of clips scaled to [-1, 1], indexed from a start.
+"""tf.data pipelines that feed the trainers: batches of clips in [-1, 1], indexed from a start.
 
 Each example carries its global index, so a resumed run continues exactly where the last checkpoint
 stopped (the trainer stores the index in the checkpoint) and noise drawn from (seed, index) is the

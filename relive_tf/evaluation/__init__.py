@@ -1,1 +1,1 @@
-"""How good a trained model is: evaluators yielding (name, value), and `relive evaluate`'s reports."""
+"""How good a trained model is: evaluators yielding (name, value), and `relive evaluate` reports."""

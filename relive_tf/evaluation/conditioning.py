@@ -1,4 +1,4 @@
-"""How a conditional WGAN's videos compare with held-out clips, frame by frame, around their photo."""
+"""How a conditional WGAN's videos compare with held-out clips frame by frame, around the photo."""
 
 import collections
 

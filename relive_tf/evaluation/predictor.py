@@ -216,15 +216,17 @@ def format_table(report):
            f"{'horizon':>8}" + "".join(f"  {''.join(f'{label:>{_CELL}}' for _, label in METHODS)}"
                                        for _ in METRICS)]
 
-  def row(label, values_of):
-    groups = ["".join(f"{'inf':>{_CELL}}" if value is None else f"{value:>{_CELL}.4g}"
-                      for value in (values_of(name, metric) for name in names))
+  def row(label, values):
+    """values: {method: {metric: value}}."""
+    groups = ["".join(f"{'inf':>{_CELL}}" if values[name][metric] is None
+                      else f"{values[name][metric]:>{_CELL}.4g}" for name in names)
               for metric, _, _ in METRICS]
     return f"{label:>8}  " + "  ".join(groups)
 
   for i, horizon in enumerate(report["horizons"]):
-    lines.append(row(str(horizon), lambda name, metric: report["metrics"][name][metric][i]))
-  lines.append(row("mean", lambda name, metric: report["mean"][name][metric]))
+    lines.append(row(str(horizon), {name: {metric: values[i] for metric, values in by_metric.items()}
+                                    for name, by_metric in report["metrics"].items()}))
+  lines.append(row("mean", report["mean"]))
   lines.append(f"model MSE averaged over the {report['future']} frames: "
                f"{report['mse_ratio_to_copy_last_frame']:.3f} x copy-last-frame's")
   return "\n".join(lines)

@@ -1,1 +1,1 @@
-"""`relive gallery`: a static web page of trained workdirs: videos, training curves and evaluations."""
+"""`relive gallery`: a static web page of trained workdirs' videos, curves and evaluations."""

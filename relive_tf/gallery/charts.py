@@ -1,8 +1,6 @@
-"""Line charts as standalone SVG: the gallery's training curves and the predictor's horizon plots."""
+"""Line charts in SVG: the gallery's training curves and the predictor's per-horizon plots."""
 
 import html
-
-import numpy as np
 
 COLORS = ("#1f6feb", "#d62728", "#2ca02c", "#9467bd")
 _MARKED_POINTS = 30  # a series this short is easier to read with its points marked
@@ -76,8 +74,3 @@ def line_chart_svg(title, xs, series, *, x_label="step", width=320, height=180):
                    f'{html.escape(label)}</text>')
   parts.append("</svg>")
   return "\n".join(parts) + "\n"
-
-
-def finite_or_none(values):
-  """Floats of `values`, None where not finite: what line_chart_svg leaves out of a line."""
-  return [float(v) if v is not None and np.isfinite(v) else None for v in values]

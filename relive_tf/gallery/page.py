@@ -1,4 +1,4 @@
-"""The gallery's HTML: a section's media tiles, and the page rendered from templates/index.html.j2."""
+"""The gallery's HTML: a section's media tiles, and the page from templates/index.html.j2."""
 
 import datetime
 import os

@@ -1,4 +1,4 @@
-"""What each model family shows in the gallery (Family.gallery_section): samples beside real clips."""
+"""What each family shows in the gallery (Family.gallery_section): samples beside real clips."""
 
 import markupsafe
 import numpy as np

@@ -1,1 +1,1 @@
-"""Metrics for generated and predicted video: Frechet/kernel distances, video features, PSNR and SSIM."""
+"""Metrics of generated and predicted video: Frechet/kernel distances, features, PSNR and SSIM."""

@@ -10,17 +10,19 @@ from relive_tf.data import synthetic
 DIRECTIONS = ("up-left", "up-right", "down-left", "down-right")
 
 DigitTrack = collections.namedtuple("DigitTrack", ["digit", "color", "position", "velocity"])
-DigitTrack.__doc__ = """One digit of a clip: digit 0..9, color float32 [3] in [0, 1], its top-left corner
-[row, column] in pixels at frame 0, velocity [rows, columns] per frame at frame 0 (it bounces later)."""
+DigitTrack.__doc__ = """One digit of a clip: digit 0..9, color float32 [3] in [0, 1], its top-left
+corner [row, column] in pixels at frame 0, velocity [rows, columns] per frame at frame 0 (it bounces
+later)."""
 
 
 def digit_tracks(seed, index, size=64, max_digits=2):
   """The digits that synthetic.moving_digits_clip(seed, index, size=size) draws, in drawing order.
 
-  The clip generator does not return what it drew, so this replays its random draws in the same order
-  (the background first, then per digit: glyph, color, saturated channel, position, velocity).
-  tests/test_metrics.py checks the replay against rendered clips, so a change to the generator's draws
-  fails there rather than silently mislabeling the feature network's training data.
+  The clip generator does not return what it drew, so this replays its random draws in the same
+  order (the background first, then per digit: glyph, color, saturated channel, position,
+  velocity). tests/test_metrics.py checks the replay against rendered clips, so a change to the
+  generator's draws fails there rather than silently mislabeling the feature network's training
+  data.
 
   Args:
     seed, index, size, max_digits: as for synthetic.moving_digits_clip.
@@ -29,8 +31,9 @@ def digit_tracks(seed, index, size=64, max_digits=2):
     A list of 1..max_digits DigitTrack.
   """
   rng = np.random.default_rng([int(seed), int(index)])
-  synthetic._background(rng, size)  # pylint: disable=protected-access (consumes the same draws)
-  glyphs = synthetic._digit_glyphs(size)  # pylint: disable=protected-access
+  # synthetic's own helpers, so that the same draws are consumed in the same order.
+  synthetic._background(rng, size)
+  glyphs = synthetic._digit_glyphs(size)
   tracks = []
   for _ in range(rng.integers(1, max_digits + 1)):
     digit = int(rng.integers(10))

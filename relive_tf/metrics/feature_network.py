@@ -1,4 +1,4 @@
-"""The built-in feature network: a small 3D CNN trained on synthetic clips to name digits and motion."""
+"""The built-in feature network: a small 3D CNN naming synthetic clips' digits and motion."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Distances between two feature sets (lower is closer): the Frechet distance (FVD) and kernel distance (KVD)."""
+"""Distances between two feature sets (lower is closer): Frechet (FVD) and kernel distance (KVD)."""
 
 import numpy as np
 
@@ -50,7 +50,8 @@ def _psd_sqrt(matrix):
 def frechet_distance_from_statistics(mean_a, covariance_a, mean_b, covariance_b):
   """Frechet distance between the Gaussians N(mean_a, covariance_a) and N(mean_b, covariance_b).
 
-  d = |mean_a - mean_b|^2 + tr(covariance_a) + tr(covariance_b) - 2 tr((covariance_a covariance_b)^1/2)
+  d = |mean_a - mean_b|^2 + tr(covariance_a) + tr(covariance_b)
+      - 2 tr((covariance_a covariance_b)^1/2)
 
   The trace of the matrix square root is taken as the sum of the square roots of the eigenvalues of
   the symmetric positive semi-definite S = sqrt(covariance_a) covariance_b sqrt(covariance_a), which

@@ -5,7 +5,8 @@ import tensorflow as tf
 from relive_tf.data import pipeline
 
 
-# tf.image.ssim's Gaussian window (11x11, sigma 1.5, as in Wang et al. 2004) needs frames this large.
+# tf.image.ssim's Gaussian window (11x11, sigma 1.5, as in Wang et al. 2004) needs frames this
+# large.
 _SSIM_FILTER_SIZE = 11
 
 

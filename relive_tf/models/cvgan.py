@@ -1,4 +1,4 @@
-"""The poster's conditional WGAN: a photo encoder before the video WGAN's streams, a photo-aware critic.
+"""The poster's conditional WGAN: a photo encoder before the video WGAN's streams, a photo critic.
 
 Layer names follow the poster's TensorBoard histograms: generator/encoder/encode1..encode5,
 generator/foreground_stream, generator/background_stream, discriminator/disc1..disc5.
@@ -69,7 +69,7 @@ class PhotoEncoder(keras.layers.Layer):
 
 
 class ConditionalGenerator(keras.Model):
-  """Photo [b, size, size, 3] (and noise [b, noise_dim]) -> video [b, frames, size, size, 3] in [-1, 1].
+  """Photo [b, size, size, 3] (and noise [b, noise_dim]) -> video [b, frames, size, size, 3].
 
   The encoder maps the photo to the latent code (2x4x4x512 at the poster's sizes), joined with the
   noise along channels; the video WGAN's foreground stream decodes it to a video and a mask. Its
@@ -112,7 +112,7 @@ class ConditionalGenerator(keras.Model):
     return self._join_noise(self.encoder(photo, training=training)[0], noise)
 
   def streams(self, photo, noise=None, training=False):
-    """foreground [b, t, h, w, 3], mask [b, t, h, w, 1] and background [b, h, w, 3] (None: one stream)."""
+    """foreground [b, t, h, w, 3], mask [b, t, h, w, 1] and background [b, h, w, 3] (or None)."""
     # Through __call__, so that weights built here are named generator/... like the poster's.
     return self(photo, noise, training=training, return_streams=True)
 

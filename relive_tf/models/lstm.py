@@ -34,7 +34,7 @@ class FrameEncoder(keras.layers.Layer):
     self.embed = layers.Dense(embedding_dim, name="embed")
 
   def call(self, frames):
-    """Returns (vectors, [feature maps from the largest, [n, size / 2, size / 2, widths[0]], down])."""
+    """Returns (vectors, feature maps from the largest [n, size / 2, size / 2, widths[0]] down)."""
     features, feature_maps = frames, []
     for conv in self.convs:
       features = keras.ops.relu(conv(features))

@@ -4,5 +4,5 @@ import keras
 
 
 def join(features, skip):
-  """features [..., c] with skip [..., c'] appended along channels; features alone if skip is None."""
+  """features [..., c] with skip [..., c'] appended along channels; features alone without one."""
   return features if skip is None else keras.ops.concatenate([features, skip], axis=-1)

@@ -1,7 +1,7 @@
-"""The poster's video WGAN: a two-stream generator (Vondrick et al. 2016) and a 3D convolutional critic.
+"""The poster's video WGAN: a two-stream generator (Vondrick et al. 2016) and a 3D CNN critic.
 
-Layer names follow the poster's TensorBoard histograms: generator/noise_up, generator/foreground_stream,
-generator/background_stream, discriminator/disc1..disc5.
+Layer names follow the poster's TensorBoard histograms: generator/noise_up,
+generator/foreground_stream, generator/background_stream, discriminator/disc1..disc5.
 """
 
 import keras
@@ -34,7 +34,7 @@ def _normalization(kind, name):
 
 
 class ForegroundStream(keras.layers.Layer):
-  """Latent code [b, 2, 4, 4, c] -> foreground video [b, 32, 64, 64, 3] in [-1, 1] and mask in [0, 1].
+  """Latent code [b, 2, 4, 4, c] -> foreground video [b, 32, 64, 64, 3] in [-1, 1], mask in [0, 1].
 
   Three 4x4x4 Conv3DTranspose layers (stride 2, batchnorm, ReLU) then two heads, each a fourth
   transposed convolution: a tanh video and a sigmoid mask.
@@ -102,7 +102,8 @@ def compose_video(foreground, mask, background):
   """Vondrick et al.'s two streams: mask * foreground + (1 - mask) * background, over time.
 
   Args:
-    foreground: [b, t, h, w, 3]; mask: [b, t, h, w, 1] or None (one stream); background: [b, h, w, 3].
+    foreground: [b, t, h, w, 3]; mask: [b, t, h, w, 1] or None (one stream);
+    background: [b, h, w, 3].
 
   Returns:
     video [b, t, h, w, 3].
@@ -136,7 +137,7 @@ class VideoGenerator(keras.Model):
     return keras.ops.relu(self.noise_up_bn(code, training=training))
 
   def streams(self, noise, training=False):
-    """foreground [b, t, h, w, 3], mask [b, t, h, w, 1] and background [b, h, w, 3] (None: one stream)."""
+    """foreground [b, t, h, w, 3], mask [b, t, h, w, 1] and background [b, h, w, 3] (or None)."""
     return self(noise, training=training, return_streams=True)
 
   def call(self, noise, training=False, return_streams=False):

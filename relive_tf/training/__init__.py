@@ -1,1 +1,1 @@
-"""Training: strategies, per-model train steps, the loop, checkpoints, summaries."""
+"""Training: the Trainer protocol and Family record, a trainer per family, the loop, checkpoints."""

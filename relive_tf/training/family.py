@@ -1,4 +1,4 @@
-"""A model family: one model type's trainer and what each `relive` command does with a trained one."""
+"""A model family: a model type's trainer and what the `relive` commands do with a trained one."""
 
 import dataclasses
 from collections.abc import Callable
@@ -12,7 +12,8 @@ class Family:
 
   A family's training module declares the fields up to `added_keys`; relive_tf/families.py registers
   the family with the rest, which live in the packages above training. Adding a family is its own
-  files (config, models, trainer, and whichever of the fields below it supports) and one entry there.
+  files (config, models, trainer, and whichever of the fields below it supports) and one entry
+  there.
 
   Attributes:
     name: the config's model_type, saved in config.json ("vgan").

@@ -22,7 +22,7 @@ def write_kernel_histograms(networks, step):
 
 
 def write_gif(tag, videos, step, columns=4, fps=video_io.DEFAULT_FPS):
-  """One animated GIF of uint8 videos [n, t, h, w, 3] laid out in a grid, in TensorBoard's image tab.
+  """One animated GIF of uint8 videos [n, t, h, w, 3] in a grid, in TensorBoard's image tab.
 
   tf.summary.image only encodes PNG stills; the image plugin shows any encoded image it is given,
   so the GIF's bytes are written with the plugin's metadata directly.

@@ -1,4 +1,4 @@
-"""The Trainer protocol the loop runs, and what trainers share: optimizers and a batch to build on."""
+"""The Trainer protocol the loop runs, and what trainers share: optimizers, a batch to build on."""
 
 from collections.abc import Mapping
 from typing import Protocol

@@ -112,7 +112,7 @@ class VideoWGAN:
     return metrics
 
   def generator_step(self, batch):
-    """One generator update on one replica's share of the batch; returns its share of the metrics."""
+    """One generator update on one replica's share of the batch; returns its share of metrics."""
     with tf.GradientTape() as tape:
       fake, mask = self.fake_videos(batch, training=True)
       generator_loss = losses.wasserstein_generator_loss(
@@ -146,7 +146,7 @@ class VideoWGAN:
             for name, value in {**critic_metrics, **generator_metrics}.items()}
 
   def sample_videos(self):
-    """Videos from the fixed sample inputs, generator in inference mode: [n, t, h, w, 3] in [-1, 1]."""
+    """Videos [n, t, h, w, 3] in [-1, 1] of the fixed sample inputs, generator in inference mode."""
     return self.fake_videos(self.sample_inputs, training=False)[0]
 
 

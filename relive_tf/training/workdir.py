@@ -1,4 +1,4 @@
-"""A training workdir's config.json: written once per run, read (older keys filled in) everywhere."""
+"""A workdir's config.json: written once per run, read (with older keys filled in) everywhere."""
 
 import collections.abc
 import json
