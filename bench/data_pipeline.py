@@ -105,6 +105,7 @@ def _prepare(source, out, encoding, workers):
 def _read_rate(out, count, threads):
   """Clips/s decoded by shards.indexed_clips with `threads` tf.data threads (0: all)."""
   import tensorflow as tf  # noqa: PLC0415 (spawned decoders skip it)
+
   from relive_tf.data import shards  # noqa: PLC0415 (spawned decoders skip it)
   dataset = shards.indexed_clips(out, split="train", seed=0, frames=FRAMES, size=SIZE)
   if threads:
@@ -138,6 +139,7 @@ def _one_thread_rate(elements, decode, count):
 def _jpeg_layouts(raw_folder, count):
   """{layout: (bytes/clip, clips/s)}: a JPEG per frame, against one JPEG strip per clip (ours)."""
   import tensorflow as tf  # noqa: PLC0415 (spawned decoders skip it)
+
   from relive_tf.data import shards  # noqa: PLC0415 (spawned decoders skip it)
   clips = [record["clip"].numpy() for record in shards.clip_records(
       raw_folder, split="train", frames=FRAMES, size=SIZE).take(count)]
@@ -187,9 +189,10 @@ def _feed_rate(out, config, count):
 def _train_demand(config, steps):
   """(steps/s, clips/s) of the config's train step fed from memory (synthetic clips)."""
   import tensorflow as tf  # noqa: PLC0415 (spawned decoders skip it)
+
+  from relive_tf import families  # noqa: PLC0415 (spawned decoders skip it)
   from relive_tf.data import pipeline  # noqa: PLC0415 (spawned decoders skip it)
   from relive_tf.training import distribution  # noqa: PLC0415 (spawned decoders skip it)
-  from relive_tf import families  # noqa: PLC0415 (spawned decoders skip it)
   from relive_tf.training import trainer as trainer_lib  # noqa: PLC0415 (likewise)
   strategy = distribution.pick_strategy()
   batch = next(iter(pipeline.training_batches(
@@ -235,6 +238,7 @@ def main(argv):
 
   # prepare imports TensorFlow on first use; import it now so that no timing includes it.
   import tensorflow as tf  # noqa: PLC0415, F401 (loads what the timings leave out)
+
   from relive_tf.data import shards  # noqa: PLC0415, F401 (loads what the timings leave out)
   best = lambda measure: max(measure() for _ in range(_REPEATS.value))
 

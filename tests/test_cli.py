@@ -1,11 +1,14 @@
 """`relive train` and `relive generate` end to end, and the CLI's help and error messages."""
 
 import os
+import subprocess
+import sys
 
-import helpers
 import numpy as np
 import pytest
 from PIL import Image
+
+import helpers
 
 TINY = f"--config={helpers.REPO}/configs/vgan.py:tiny"
 FAST = ["--config.train.num_steps=2", "--config.train.critic_steps=1", "--config.train.batch_size=2",

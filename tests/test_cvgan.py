@@ -3,7 +3,6 @@
 import json
 import os
 
-import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,6 +18,8 @@ from relive_tf.metrics import image_quality
 from relive_tf.models import cvgan
 from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import workdir as workdir_lib
+
+import helpers
 
 TINY = dict(train__num_steps=1, train__batch_size=2, train__critic_steps=1, train__num_samples=1)
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 
-import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -26,6 +25,8 @@ from relive_tf.serving import check as check_lib
 from relive_tf.serving import publish
 from relive_tf.serving import servables
 from relive_tf.serving import warmup
+
+import helpers
 
 VENV_BIN = os.path.dirname(sys.executable)
 MODEL_TYPES = ("vgan", "cvgan", "lstm")

@@ -1,10 +1,10 @@
 """Fuzzing the readers: videos, photos, list files and shards, damaged at random (a fixed seed).
 
-Every case is a good file or a copy with random bytes, a truncation or flipped bits, read the way the
-command line reads it. Each must end in a correct result or a clear error (one line, no traceback),
-never an unexpected exception, a hang or a crash. The cases run in worker processes (DecodingPool),
-so a crash or hang shows up as an outcome instead of ending the test run; each test reports how
-many cases it ran.
+Every case is a good file or a copy with random bytes, a truncation or flipped bits, read the way
+the command line reads it. Each must end in a correct result or a clear error (one line, no
+traceback), never an unexpected exception, a hang or a crash. The cases run in worker processes
+(DecodingPool), so a crash or hang shows up as an outcome instead of ending the test run; each test
+reports how many cases it ran.
 """
 
 import collections
@@ -16,11 +16,9 @@ import tempfile
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import ffmpeg_video
-from helpers import smooth_video
-from helpers import write_avi
-from helpers import write_strip
 from PIL import Image
+from test_shards import numbered_clip
+from test_shards import write_folder
 
 from relive_tf import errors
 from relive_tf.data import layouts
@@ -28,8 +26,11 @@ from relive_tf.data import photos
 from relive_tf.data import shards
 from relive_tf.data import video_read
 from relive_tf.data import workers
-from test_shards import numbered_clip
-from test_shards import write_folder
+
+from helpers import ffmpeg_video
+from helpers import smooth_video
+from helpers import write_avi
+from helpers import write_strip
 
 SEED = 14
 MUTATIONS_PER_FILE = 15
@@ -90,8 +91,9 @@ def is_clear(message):
 
 def report(capsys, what, outcomes):
   """Prints how many cases ran and how they ended, past pytest's capture."""
-  ends = collections.Counter("error" if reason or (isinstance(result, tuple) and result[0] == "error")
-                             else "result" for result, reason in outcomes.values())
+  ends = collections.Counter(
+      "error" if reason or (isinstance(result, tuple) and result[0] == "error") else "result"
+      for result, reason in outcomes.values())
   with capsys.disabled():
     print(f"\nfuzz {what}: {len(outcomes)} cases (seed {SEED}): {ends['result']} correct results, "
           f"{ends['error']} clear errors")

@@ -4,7 +4,6 @@ import json
 import os
 
 import cv2
-import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -20,6 +19,8 @@ from relive_tf.inference import predict
 from relive_tf.models import lstm
 from relive_tf.training import lstm as lstm_training
 from relive_tf.training import trainer as trainer_lib
+
+import helpers
 
 _FRAMES, _SIZE = 8, 32
 # configs/lstm.py:tiny shrunk to 8 frames of 32x32 and a few units, trained for two steps with

@@ -60,7 +60,8 @@ def test_17_a_photo_stored_sideways_is_decoded_upright(tmp_path):
   upright[:48] = (230, 30, 30)  # red sky above a blue sea, a green bar on the left
   upright[48:] = (30, 30, 230)
   upright[:, :16] = (30, 230, 30)
-  sideways = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # as the sensor stored it
+  # As the sensor stored it.
+  sideways = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)
   (tmp_path / "exif_orient6.jpg").write_bytes(with_orientation(sideways, 6, "JPEG"))
   photo = photos.load_photo(str(tmp_path / "exif_orient6.jpg"), 96)
   expected = decode(encode(Image.fromarray(upright), "PNG"), 96)

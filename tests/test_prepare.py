@@ -8,10 +8,16 @@ import os
 import re
 
 import cv2
-import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from relive_tf import files
+from relive_tf.data import layouts
+from relive_tf.data import prepare
+from relive_tf.data import shards
+
+import helpers
 from helpers import expected_frames
 from helpers import ffmpeg_video
 from helpers import mean_abs_error
@@ -19,11 +25,6 @@ from helpers import smooth_video
 from helpers import truncate
 from helpers import write_avi
 from helpers import write_strip
-
-from relive_tf import files
-from relive_tf.data import layouts
-from relive_tf.data import prepare
-from relive_tf.data import shards
 
 FRAMES, SIZE = 8, 16
 # Mean absolute error of MJPEG fixture + JPEG shard against the source pixels, in 0..255 levels.

@@ -8,14 +8,9 @@ Each test names its case in ../shared/cases and checks the behaviour its row ask
 import os
 import shutil
 
-import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import ffmpeg_video
-from helpers import smooth_video
-from helpers import trim_copy
-from helpers import write_avi
 from PIL import Image
 from test_shards import cut
 from test_shards import flip_middle
@@ -23,6 +18,12 @@ from test_shards import flip_middle
 from relive_tf.data import prepare
 from relive_tf.data import shards
 from relive_tf.data import workers
+
+import helpers
+from helpers import ffmpeg_video
+from helpers import smooth_video
+from helpers import trim_copy
+from helpers import write_avi
 
 FRAMES, SIZE = 8, 16
 
@@ -214,8 +215,9 @@ def tiny_training(make_config, data_path, **overrides):
 def test_24_training_on_a_damaged_shard_stops_naming_it_and_the_fix(prepared, tmp_path,
                                                                     make_config, damage, problem):
   data = damaged_copy(prepared, tmp_path / "shards", damage)
-  with pytest.raises(ValueError, match=rf"^shard {data}/train-00000\.tfrecord is damaged: {problem}; "
-                                       r"copy the folder .* --config\.data\.skip_corrupt=True$"):
+  message = (rf"^shard {data}/train-00000\.tfrecord is damaged: {problem}; copy the folder .* "
+             r"--config\.data\.skip_corrupt=True$")
+  with pytest.raises(ValueError, match=message):
     helpers.train(tiny_training(make_config, data), tmp_path / "workdir")
 
 

@@ -1,11 +1,10 @@
-"""Shards: atomic writing, the output folder's rules, the reader's order, start and errors, and damaged
-shards: named, skipped on request, verified."""
+"""Shards: atomic writing, the output folder's rules, the reader's order, start and errors, and
+damaged shards: named, skipped on request, verified."""
 
 import json
 import os
 import re
 
-import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,6 +12,8 @@ import tensorflow as tf
 from relive_tf import errors
 from relive_tf.data import shards
 from relive_tf.data import video_read
+
+import helpers
 
 FRAMES, SIZE = 2, 4
 
@@ -204,10 +205,10 @@ def one_shard_of_ten(out):
 
 def test_a_cut_shard_is_named_with_the_fix_before_anything_is_read(tmp_path):
   cut(one_shard_of_ten(tmp_path))
-  message = (rf"shard {tmp_path}/train-00000.tfrecord is damaged: [\d,]+ bytes where manifest.json "
-             rf"lists [\d,]+ \(cut by an interrupted copy\?\); copy the folder {tmp_path} again, or "
-             rf"rebuild it with `relive prepare \.\.\. --out={tmp_path} --overwrite`.*; or train past "
-             r"the damage with --config\.data\.skip_corrupt=True$")
+  message = (rf"shard {tmp_path}/train-00000.tfrecord is damaged: [\d,]+ bytes where "
+             rf"manifest.json lists [\d,]+ \(cut by an interrupted copy\?\); copy the folder "
+             rf"{tmp_path} again, or rebuild it with `relive prepare \.\.\. --out={tmp_path} "
+             r"--overwrite`.*; or train past the damage with --config\.data\.skip_corrupt=True$")
   with pytest.raises(ValueError, match=message):
     shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE)
   with pytest.raises(ValueError, match=message):

@@ -7,6 +7,9 @@ import pathlib
 import cv2
 import numpy as np
 import pytest
+
+from relive_tf.data import video_read
+
 from helpers import expected_frames
 from helpers import ffmpeg_video
 from helpers import mean_abs_error
@@ -15,8 +18,6 @@ from helpers import trim_copy
 from helpers import truncate
 from helpers import write_avi
 from helpers import write_strip
-
-from relive_tf.data import video_read
 
 
 def test_square_frame_keeps_the_center_of_the_longer_side():
@@ -104,8 +105,9 @@ _VFR = ("-vf", "setpts='if(lt(N,20),N/30,20/30+(N-20)*0.2)/TB'", "-fps_mode", "v
     # Audio that outlasts the video (4 s against 1.6 s): the container's duration is the audio's.
     ("audio_longer.mkv", ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "libvorbis"),
      ("-f", "lavfi", "-i", "sine=frequency=440:duration=4")),
-    ("audio_longer.webm", ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
-                           "-c:a", "libopus"), ("-f", "lavfi", "-i", "sine=frequency=440:duration=4")),
+    ("audio_longer.webm",
+     ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"),
+     ("-f", "lavfi", "-i", "sine=frequency=440:duration=4")),
 ])
 def test_every_frame_of_a_video_whose_length_is_estimated_is_used(tmp_path, name, output, inputs):
   path = ffmpeg_video(tmp_path / name, smooth_video(40, 48, 64), fps=30 if "vfr" in name else 25,

@@ -4,11 +4,12 @@ import os
 
 import cv2
 import pytest
-from helpers import smooth_video
-from helpers import write_avi
 
 from relive_tf.data import video_read
 from relive_tf.data import workers
+
+from helpers import smooth_video
+from helpers import write_avi
 
 
 def answers(pool, count):

@@ -57,8 +57,8 @@ def _walk(source, ignore=()):
   Hidden names (".*") are passed over. The order is fixed: a folder's files sorted by name, then
   its sub-folders in turn. A link to a folder already searched (a loop, or a second way in) and a
   second name of a file already listed are skipped with the first path in the reason, so the
-  manifest shows them; so are broken links and folders that cannot be listed. Names that are not valid UTF-8
-  come as os.listdir gives them (surrogate escapes), which every later step handles.
+  manifest shows them; so are broken links and folders that cannot be listed. Names that are not
+  valid UTF-8 come as os.listdir gives them (surrogate escapes), which every later step handles.
 
   Args:
     source: the folder to search.

@@ -11,7 +11,6 @@ import re
 
 import tensorflow as tf
 
-
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WebP")
 MATTE = 255.0  # the grey level that shows through transparent pixels (white)
 # Larger JPEGs and PNGs are refused before decoding: one would need gigabytes (200 bytes a pixel

@@ -12,9 +12,9 @@ import json
 import os
 import re
 
-from absl import logging
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from relive_tf import files
 from relive_tf.data import video_read
@@ -378,7 +378,7 @@ def _repair(path):
           "damage with --config.data.skip_corrupt=True")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _readable_records(file, size, modified_ns):  # noqa: ARG001 (size and time key the cache)
   """How many records of a shard can be read: those before a bad checksum or a cut.
 

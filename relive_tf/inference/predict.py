@@ -2,8 +2,8 @@
 
 import os
 
-from absl import logging
 import numpy as np
+from absl import logging
 
 from relive_tf.data import pipeline
 from relive_tf.data import video_io

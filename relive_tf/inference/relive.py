@@ -13,6 +13,7 @@ from relive_tf.training import checkpoints
 from relive_tf.training import cvgan as cvgan_training
 from relive_tf.training import workdir as workdir_lib
 
+
 def relive_videos(generator, photo, num, seed):
   """num videos made around one photo, each from its own noise.
 
