@@ -287,3 +287,12 @@ def test_cli_verify_lists_each_shard_and_fails_naming_the_damaged_ones(tmp_path)
   assert (f"relive prepare: error: 1 of the 2 shards in {tmp_path} are damaged "
           "(train-00001.tfrecord)") in result.stderr
   assert "Traceback" not in result.stderr
+
+
+def test_skip_corrupt_with_nothing_readable_is_an_error_naming_the_folder(tmp_path):
+  shard = one_shard_of_ten(tmp_path)
+  shard.write_bytes(b"\0" * shard.stat().st_size)  # the size is right, no record is
+  with pytest.raises(ValueError, match=rf"no record of split 'train' in {tmp_path} can be read: "
+                                       r"every shard is damaged; copy the folder"):
+    shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE,
+                         skip_corrupt=True)

@@ -371,11 +371,15 @@ class _SplitShards:
     return sum(self.listed) - sum(self.records)
 
 
-def _repair(path):
-  """What to do about a damaged shard of the prepared folder `path`."""
+def _rebuild(path):
+  """How to mend a damaged prepared folder `path`."""
   return (f"copy the folder {path} again, or rebuild it with `relive prepare ... --out={path} "
-          f"--overwrite` (`relive prepare --verify={path}` checks every shard); or train past the "
-          "damage with --config.data.skip_corrupt=True")
+          f"--overwrite` (`relive prepare --verify={path}` checks every shard)")
+
+
+def _repair(path):
+  """What to do about a damaged shard of the prepared folder `path`: mend it or skip the damage."""
+  return f"{_rebuild(path)}; or train past the damage with --config.data.skip_corrupt=True"
 
 
 @functools.cache
@@ -433,7 +437,7 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
     records.append(readable)
   if not sum(records):
     raise ValueError(f"no record of split {split!r} in {path} can be read: every shard is damaged; "
-                     f"{_repair(path).split('; or')[0]}")
+                     f"{_rebuild(path)}")
   return _SplitShards(files, records, listed, total_bytes)
 
 

@@ -111,12 +111,13 @@ def _data_checks():
 
 def _skipped_records(config):
   """{"skipped_records": n} for the data/ summaries when data.skip_corrupt is on, else {}."""
-  data = config.data
-  if data.source != "shards" or not data.skip_corrupt:
+  data = inputs.data_settings(config)
+  if data["source"] != "shards" or not data["skip_corrupt"]:
     return {}
-  skipped = shards.skipped_records(data.path, split="train", frames=data.frames, size=data.size)
+  skipped = shards.skipped_records(data["path"], split="train", frames=data["frames"],
+                                   size=data["size"])
   logging.info("data.skip_corrupt: %d damaged records are left out of every pass over %s",
-               skipped, data.path)
+               skipped, data["path"])
   return {"skipped_records": skipped}
 
 

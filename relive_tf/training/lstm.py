@@ -166,4 +166,4 @@ FAMILY = family.Family(
     build_trainer=build_trainer,
     # Keys every config declares since the configs were made alike; the predictor has no noise and
     # no evaluation during training.
-    added_keys={"model.noise_dim": 0, "train.eval_every": 0, "data.skip_corrupt": False})
+    added_keys={"model.noise_dim": 0, "train.eval_every": 0})

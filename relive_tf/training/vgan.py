@@ -184,8 +184,7 @@ def build_trainer(config, strategy, sample_batch=None):
 
 # Keys both GANs' configs gained after their first workdirs were written; those trained without
 # the distance during training.
-GAN_ADDED_KEYS = {"train.eval_every": 0, "train.eval_samples": 64, "train.feature_network": "",
-                  "data.skip_corrupt": False}
+GAN_ADDED_KEYS = {"train.eval_every": 0, "train.eval_samples": 64, "train.feature_network": ""}
 
 FAMILY = family.Family(name="vgan", title="video WGAN", config="configs/vgan.py",
                        build_trainer=build_trainer, added_keys=GAN_ADDED_KEYS)
