@@ -5,14 +5,15 @@ import pathlib
 import cv2
 import numpy as np
 import pytest
+
+from relive_tf.data import video_read
+
 from helpers import expected_frames
 from helpers import mean_abs_error
 from helpers import smooth_video
 from helpers import truncate
 from helpers import write_avi
 from helpers import write_strip
-
-from relive_tf.data import video_read
 
 
 def test_square_frame_keeps_the_center_of_the_longer_side():
@@ -44,14 +45,18 @@ def test_read_video_keeps_every_frame_step_th_frame(tmp_path):
   np.testing.assert_allclose(video[..., 2].mean(axis=(1, 2)), [20, 50, 80, 110], atol=3)
 
 
-@pytest.mark.parametrize("make, reason", [
+@pytest.mark.parametrize(
+  "make, reason",
+  [
     (lambda path: pathlib.Path(path).write_bytes(b""), "empty file"),
-    (lambda path: pathlib.Path(path).write_text("not a video\n" * 50),
-     "cannot be opened as a video"),
-    (lambda path: truncate(write_avi(path, smooth_video(20, 16, 16)), 0.6),
-     "truncated: decoded"),
+    (
+      lambda path: pathlib.Path(path).write_text("not a video\n" * 50),
+      "cannot be opened as a video",
+    ),
+    (lambda path: truncate(write_avi(path, smooth_video(20, 16, 16)), 0.6), "truncated: decoded"),
     (lambda path: None, "file not found"),
-])
+  ],
+)
 def test_read_video_refuses_unusable_files_with_the_reason(tmp_path, make, reason):
   path = str(tmp_path / "broken.avi")
   make(path)

@@ -68,8 +68,11 @@ def _by_extension(paths, extensions, what):
     if extension in extensions:
       chosen.append(path)
     else:
-      skipped.append(Skipped(path, f"extension {extension or '(none)'!r} is not {what} "
-                                   f"({', '.join(extensions)})"))
+      skipped.append(
+        Skipped(
+          path, f"extension {extension or '(none)'!r} is not {what} ({', '.join(extensions)})"
+        )
+      )
   return chosen, skipped
 
 
@@ -95,8 +98,10 @@ def split_groups(groups, test_fraction):
 
 def _assign_splits(items, test_fraction):
   test_groups = split_groups([item.group for item in items], test_fraction)
-  return [dataclasses.replace(item, split="test" if item.group in test_groups else "train")
-          for item in items]
+  return [
+    dataclasses.replace(item, split="test" if item.group in test_groups else "train")
+    for item in items
+  ]
 
 
 def _read_list(path, flag):
@@ -105,8 +110,9 @@ def _read_list(path, flag):
     with open(path, encoding="utf-8") as f:
       lines = [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
   except OSError as error:
-    raise ValueError(f"cannot read {flag}={path}: {error.strerror}; give an existing text "
-                    "file") from None
+    raise ValueError(
+      f"cannot read {flag}={path}: {error.strerror}; give an existing text file"
+    ) from None
   return lines
 
 
@@ -119,8 +125,10 @@ def _split_lists(split_files):
   for path in split_files:
     match = _SPLIT_LIST_NAME.match(os.path.basename(path))
     if not match:
-      raise ValueError(f"--split_file={path}: the name must be trainlistNN.txt or testlistNN.txt, "
-                      "as in UCF-101's official ucfTrainTestlist folder")
+      raise ValueError(
+        f"--split_file={path}: the name must be trainlistNN.txt or testlistNN.txt, "
+        "as in UCF-101's official ucfTrainTestlist folder"
+      )
     lists.setdefault(match["split"].lower(), []).append(path)
     if len(split_files) == 1:
       other = "test" if match["split"].lower() == "train" else "train"
@@ -139,8 +147,16 @@ def _ucf101(source, split_files, test_fraction):
       skipped.append(Skipped(path, "name does not follow UCF-101's v_<Class>_gGG_cCC.avi"))
       continue
     label = os.path.basename(os.path.dirname(path))
-    items.append(Item(path, _relative(path, source), "video", "train", label=label,
-                      group=f"g{int(match['group']):02d}"))
+    items.append(
+      Item(
+        path,
+        _relative(path, source),
+        "video",
+        "train",
+        label=label,
+        group=f"g{int(match['group']):02d}",
+      )
+    )
   if not split_files:
     return _assign_splits(items, test_fraction), skipped
   # The official lists name videos as <Class>/<file>.avi; one class differs in case from its files.
@@ -156,8 +172,10 @@ def _ucf101(source, split_files, test_fraction):
       skipped.append(Skipped(item.path, "not listed in the --split_file lists"))
     else:
       listed.append(dataclasses.replace(item, split=split))
-  skipped.extend(Skipped(os.path.join(source, entry), "listed in a --split_file list but missing")
-                 for _, entry in sorted(listed_as.values()))
+  skipped.extend(
+    Skipped(os.path.join(source, entry), "listed in a --split_file list but missing")
+    for _, entry in sorted(listed_as.values())
+  )
   return listed, skipped
 
 
@@ -172,8 +190,10 @@ def _vgan(source, index_file, test_fraction):
         skipped.append(Skipped(path, "listed in --index_file but missing"))
   else:
     strips, skipped = _by_extension(_walk(source), video_read.STRIP_EXTENSIONS, "a JPEG strip")
-  items = [Item(path, _relative(path, source), "strip", "train", group=_relative(path, source))
-           for path in strips]
+  items = [
+    Item(path, _relative(path, source), "strip", "train", group=_relative(path, source))
+    for path in strips
+  ]
   return _assign_splits(items, test_fraction), skipped
 
 
@@ -207,8 +227,9 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
   if layout not in FORMATS:
     raise ValueError(f"--format={layout!r} is not a known layout; use one of {', '.join(FORMATS)}")
   if not os.path.isdir(source):
-    raise ValueError(f"--source={source} is not a folder; give the folder that holds the "
-                    f"{layout} videos")
+    raise ValueError(
+      f"--source={source} is not a folder; give the folder that holds the {layout} videos"
+    )
   if not 0 <= test_fraction < 1:
     raise ValueError(f"--test_fraction={test_fraction} must be in [0, 1)")
   if split_files and layout != "ucf101":
@@ -227,6 +248,8 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
       items.append(Item(path, item_id, "video", "train", group=_relative(path, source)))
     items = _assign_splits(items, test_fraction)
   if not items:
-    raise ValueError(f"--source={source} holds no usable {layout} files ({len(skipped)} other files "
-                    f"found); check --source and --format")
+    raise ValueError(
+      f"--source={source} holds no usable {layout} files ({len(skipped)} other files "
+      f"found); check --source and --format"
+    )
   return items, skipped

@@ -28,18 +28,34 @@ def synthetic_clips(*, seed, frames, size, start=0, num_shards=1, shard_index=0)
 
   first = start + (shard_index - start) % num_shards
   return tf.data.Dataset.range(first, np.iinfo(np.int64).max, num_shards).map(
-      to_clip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    to_clip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+  )
 
 
 def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, shard_index=0):
   """Endless (index, uint8 clip) pairs from the synthetic data or prepared shards."""
   if source == "synthetic":
-    return synthetic_clips(seed=seed, frames=frames, size=size, start=start, num_shards=num_shards,
-                           shard_index=shard_index)
+    return synthetic_clips(
+      seed=seed,
+      frames=frames,
+      size=size,
+      start=start,
+      num_shards=num_shards,
+      shard_index=shard_index,
+    )
   # Imported here so that the synthetic path never needs the shard reader's dependencies.
   from relive_tf.data import shards  # noqa: PLC0415
-  return shards.indexed_clips(path, split=split, seed=seed, frames=frames, size=size, start=start,
-                              num_shards=num_shards, shard_index=shard_index)
+
+  return shards.indexed_clips(
+    path,
+    split=split,
+    seed=seed,
+    frames=frames,
+    size=size,
+    start=start,
+    num_shards=num_shards,
+    shard_index=shard_index,
+  )
 
 
 def to_float_video(clip):
@@ -57,8 +73,9 @@ def as_float_video(videos):
   if videos.dtype == tf.uint8:
     return to_float_video(videos)
   if not videos.dtype.is_floating:
-    raise TypeError(f"expected uint8 videos in [0, 255] or float videos in [-1, 1], got "
-                    f"{videos.dtype.name}")
+    raise TypeError(
+      f"expected uint8 videos in [0, 255] or float videos in [-1, 1], got {videos.dtype.name}"
+    )
   return tf.cast(videos, tf.float32)
 
 
@@ -67,8 +84,20 @@ def to_uint8_video(video):
   return tf.cast(tf.round(tf.clip_by_value((video + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
-def training_batches(*, source, path, seed, frames, size, batch_size, noise_dim=0, start=0,
-                     split="train", num_shards=1, shard_index=0):
+def training_batches(
+  *,
+  source,
+  path,
+  seed,
+  frames,
+  size,
+  batch_size,
+  noise_dim=0,
+  start=0,
+  split="train",
+  num_shards=1,
+  shard_index=0,
+):
   """Global batches for a train step.
 
   Args:
@@ -93,7 +122,16 @@ def training_batches(*, source, path, seed, frames, size, batch_size, noise_dim=
       example["noise"] = tf.random.stateless_normal([noise_dim], seed=tf.stack([seed, index]))
     return example
 
-  dataset = clips(source=source, path=path, split=split, seed=seed, frames=frames, size=size,
-                  start=start, num_shards=num_shards, shard_index=shard_index)
+  dataset = clips(
+    source=source,
+    path=path,
+    split=split,
+    seed=seed,
+    frames=frames,
+    size=size,
+    start=start,
+    num_shards=num_shards,
+    shard_index=shard_index,
+  )
   dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

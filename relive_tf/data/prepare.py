@@ -10,8 +10,8 @@ import os
 import signal
 import time
 
-from absl import logging
 import cv2
+from absl import logging
 
 from relive_tf import files
 from relive_tf import progress
@@ -73,16 +73,24 @@ def decode_file(item, spec):
   """
   read = video_read.read_strip if item.kind == "strip" else video_read.read_video
   video = read(item.path, size=spec.size, frame_step=spec.frame_step)
-  starts = clip_starts(len(video), frames=spec.frames, clips_per_video=spec.clips_per_video,
-                       clip_stride=spec.clip_stride)
+  starts = clip_starts(
+    len(video),
+    frames=spec.frames,
+    clips_per_video=spec.clips_per_video,
+    clip_stride=spec.clip_stride,
+  )
   if not starts:
     sampled = f" at --frame_step={spec.frame_step}" if spec.frame_step > 1 else ""
     raise video_read.UnusableVideoError(
-        f"too short: {len(video)} frames{sampled}, a clip needs {spec.frames}")
-  return [(start * spec.frame_step,
-           video_read.encode_clip(video[start:start + spec.frames], spec.encoding,
-                                  spec.jpeg_quality))
-          for start in starts]
+      f"too short: {len(video)} frames{sampled}, a clip needs {spec.frames}"
+    )
+  return [
+    (
+      start * spec.frame_step,
+      video_read.encode_clip(video[start : start + spec.frames], spec.encoding, spec.jpeg_quality),
+    )
+    for start in starts
+  ]
 
 
 def _worker_main(connection, spec):
@@ -131,8 +139,9 @@ class _Workers:
 
   def _start(self):
     connection, child_connection = self._context.Pipe()
-    process = self._context.Process(target=_worker_main, args=(child_connection, self._spec),
-                                    daemon=True)
+    process = self._context.Process(
+      target=_worker_main, args=(child_connection, self._spec), daemon=True
+    )
     process.start()
     child_connection.close()
     self._starting[connection] = process
@@ -157,8 +166,10 @@ class _Workers:
       connection.recv()
     except EOFError:
       process.join()
-      raise RuntimeError(f"a decoding process exited while starting (exit code "
-                         f"{process.exitcode}); its error is printed above") from None
+      raise RuntimeError(
+        f"a decoding process exited while starting (exit code "
+        f"{process.exitcode}); its error is printed above"
+      ) from None
     self._idle.append((process, connection))
 
   def results(self):
@@ -175,8 +186,9 @@ class _Workers:
         self._idle.append((process, connection))
       except EOFError:
         process.join()
-        answers.append((position, [], f"the decoding process died (exit code "
-                                       f"{process.exitcode}) on this file"))
+        answers.append(
+          (position, [], f"the decoding process died (exit code {process.exitcode}) on this file")
+        )
         self._replace(connection, process)
     now = time.monotonic()
     for connection, (process, position, deadline) in list(self._busy.items()):
@@ -193,8 +205,9 @@ class _Workers:
     for process, connection in self._idle:
       process.join()
       connection.close()
-    others = list(self._starting.items()) + [(connection, process) for connection, (process, _, _)
-                                             in self._busy.items()]
+    others = list(self._starting.items()) + [
+      (connection, process) for connection, (process, _, _) in self._busy.items()
+    ]
     for connection, process in others:
       process.kill()
       process.join()
@@ -209,11 +222,27 @@ def _fingerprint(settings, items):
   return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _check_arguments(frames, size, frame_step, clips_per_video, clip_stride, encoding,
-                     jpeg_quality, shard_mb, workers, timeout_s):
-  positive = {"--frames": frames, "--size": size, "--frame_step": frame_step,
-              "--clips_per_video": clips_per_video, "--shard_mb": shard_mb, "--workers": workers,
-              "--timeout_s": timeout_s}
+def _check_arguments(
+  frames,
+  size,
+  frame_step,
+  clips_per_video,
+  clip_stride,
+  encoding,
+  jpeg_quality,
+  shard_mb,
+  workers,
+  timeout_s,
+):
+  positive = {
+    "--frames": frames,
+    "--size": size,
+    "--frame_step": frame_step,
+    "--clips_per_video": clips_per_video,
+    "--shard_mb": shard_mb,
+    "--workers": workers,
+    "--timeout_s": timeout_s,
+  }
   if clip_stride is not None:
     positive["--clip_stride"] = clip_stride
   for flag, value in positive.items():
@@ -241,9 +270,26 @@ def _decoded_in_order(pool, todo, window):
     yield (item,) + answers.pop(position)
 
 
-def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_video=1,
-            clip_stride=None, split_files=(), index_file=None, test_fraction=0.1, encoding="jpeg",
-            jpeg_quality=90, shard_mb=100.0, workers=None, timeout_s=120.0, overwrite=False):
+def prepare(
+  *,
+  layout,
+  source,
+  out,
+  frames=32,
+  size=64,
+  frame_step=1,
+  clips_per_video=1,
+  clip_stride=None,
+  split_files=(),
+  index_file=None,
+  test_fraction=0.1,
+  encoding="jpeg",
+  jpeg_quality=90,
+  shard_mb=100.0,
+  workers=None,
+  timeout_s=120.0,
+  overwrite=False,
+):
   """Decodes a dataset's videos into clips and writes them as TFRecord shards with manifest.json.
 
   Files that give no clip (unreadable, empty, truncated, not a video, too short, too slow) are
@@ -277,30 +323,57 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
     ValueError: bad arguments, a missing or empty source, an --out holding other shards, or no clip.
   """
   workers = workers or len(os.sched_getaffinity(0))
-  _check_arguments(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality,
-                   shard_mb, workers, timeout_s)
+  _check_arguments(
+    frames,
+    size,
+    frame_step,
+    clips_per_video,
+    clip_stride,
+    encoding,
+    jpeg_quality,
+    shard_mb,
+    workers,
+    timeout_s,
+  )
   source, out = os.path.abspath(source), os.path.abspath(out)
   if os.path.commonpath([source, out]) == source:
-    raise ValueError(f"--out={out} is inside --source={source}, where its shards would be read as "
-                    "source files; choose an --out outside the source")
+    raise ValueError(
+      f"--out={out} is inside --source={source}, where its shards would be read as "
+      "source files; choose an --out outside the source"
+    )
   items, listing_skipped = layouts.discover(
-      layout, source, split_files=split_files, index_file=index_file, test_fraction=test_fraction)
-  settings = {"format": layout, "source": source, "frames": frames, "size": size,
-              "frame_step": frame_step, "clips_per_video": clips_per_video,
-              "clip_stride": clip_stride, "encoding": encoding, "jpeg_quality": jpeg_quality,
-              "test_fraction": test_fraction,
-              "split_files": sorted(os.path.abspath(path) for path in split_files),
-              "index_file": index_file and os.path.abspath(index_file)}
+    layout, source, split_files=split_files, index_file=index_file, test_fraction=test_fraction
+  )
+  settings = {
+    "format": layout,
+    "source": source,
+    "frames": frames,
+    "size": size,
+    "frame_step": frame_step,
+    "clips_per_video": clips_per_video,
+    "clip_stride": clip_stride,
+    "encoding": encoding,
+    "jpeg_quality": jpeg_quality,
+    "test_fraction": test_fraction,
+    "split_files": sorted(os.path.abspath(path) for path in split_files),
+    "index_file": index_file and os.path.abspath(index_file),
+  }
   # One prepare per --out at a time: two would write the same shard names.
   with files.exclusive_use(out, "relive prepare"):
     # Imported here so that the decoding processes, which import this module, never load TensorFlow.
     from relive_tf.data import shards  # noqa: PLC0415
-    folder = shards.PreparedFolder(out, splits=layouts.SPLITS,
-                                   fingerprint=_fingerprint(settings, items),
-                                   shard_bytes=shard_mb * 1e6, overwrite=overwrite)
+
+    folder = shards.PreparedFolder(
+      out,
+      splits=layouts.SPLITS,
+      fingerprint=_fingerprint(settings, items),
+      shard_bytes=shard_mb * 1e6,
+      overwrite=overwrite,
+    )
     if folder.manifest:
-      logging.info("%s already holds these shards (%d clips); nothing to do", out,
-                   folder.manifest["clips"])
+      logging.info(
+        "%s already holds these shards (%d clips); nothing to do", out, folder.manifest["clips"]
+      )
       return folder.manifest
 
     seen = collections.Counter()
@@ -309,36 +382,58 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
       if seen[item.split] >= folder.files_done(item.split):
         todo.append((position, item))
       seen[item.split] += 1
-    logging.info("%d files to decode in %s (%d other files skipped%s)", len(items), source,
-                 len(listing_skipped), f"; resuming after {len(items) - len(todo)} files"
-                 if len(todo) < len(items) else "")
+    logging.info(
+      "%d files to decode in %s (%d other files skipped%s)",
+      len(items),
+      source,
+      len(listing_skipped),
+      f"; resuming after {len(items) - len(todo)} files" if len(todo) < len(items) else "",
+    )
     workers = min(workers, max(len(todo), 1))
     logging.info("decoding with %d processes, at most %g s per file", workers, timeout_s)
     spec = ClipSpec(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality)
     pool = _Workers(workers, spec, timeout_s)
     reasons = collections.Counter()
     try:
-      with progress.bar(total=len(items), initial=len(items) - len(todo), desc="prepare",
-                        unit="file") as bar:
-        for item, clips, reason in _decoded_in_order(pool, todo,
-                                                     workers * _FILES_AHEAD_PER_WORKER):
-          folder.add_file(item.split, path=item.path, video_id=item.id, label=item.label,
-                          clips=clips, reason=reason)
+      with progress.bar(
+        total=len(items), initial=len(items) - len(todo), desc="prepare", unit="file"
+      ) as bar:
+        for item, clips, reason in _decoded_in_order(pool, todo, workers * _FILES_AHEAD_PER_WORKER):
+          folder.add_file(
+            item.split,
+            path=item.path,
+            video_id=item.id,
+            label=item.label,
+            clips=clips,
+            reason=reason,
+          )
           reasons[reason] += reason is not None
           bar.set_postfix(clips=folder.clips, refresh=False)
           bar.update()
       if not folder.clips:
-        raise ValueError(f"no clip could be cut from the {len(todo)} files decoded in --source="
-                        f"{source}; the commonest reasons: {dict(reasons.most_common(3))}")
-      manifest = folder.finish(dict(
-          settings, labels=sorted({item.label for item in items if item.label}),
-          skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing_skipped]))
+        raise ValueError(
+          f"no clip could be cut from the {len(todo)} files decoded in --source="
+          f"{source}; the commonest reasons: {dict(reasons.most_common(3))}"
+        )
+      manifest = folder.finish(
+        dict(
+          settings,
+          labels=sorted({item.label for item in items if item.label}),
+          skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing_skipped],
+        )
+      )
     except BaseException:
       folder.abort()
       raise
     finally:
       pool.close()
-    logging.info("wrote %d clips from %d videos into %d shards in %s; %d files skipped, listed in "
-                 "%s", manifest["clips"], manifest["videos"], len(manifest["shards"]), out,
-                 len(manifest["skipped"]), shards.MANIFEST)
+    logging.info(
+      "wrote %d clips from %d videos into %d shards in %s; %d files skipped, listed in %s",
+      manifest["clips"],
+      manifest["videos"],
+      len(manifest["shards"]),
+      out,
+      len(manifest["skipped"]),
+      shards.MANIFEST,
+    )
     return manifest

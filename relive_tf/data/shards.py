@@ -51,12 +51,16 @@ def clip_example(encoded_clip, *, video_id, label, start_frame):
   def bytes_feature(value):
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
-  return tf.train.Example(features=tf.train.Features(feature={
-      "clip": bytes_feature(encoded_clip),
-      "video_id": bytes_feature(video_id.encode()),
-      "label": bytes_feature(label.encode()),
-      "start_frame": tf.train.Feature(int64_list=tf.train.Int64List(value=[start_frame])),
-  })).SerializeToString()
+  return tf.train.Example(
+    features=tf.train.Features(
+      feature={
+        "clip": bytes_feature(encoded_clip),
+        "video_id": bytes_feature(video_id.encode()),
+        "label": bytes_feature(label.encode()),
+        "start_frame": tf.train.Feature(int64_list=tf.train.Int64List(value=[start_frame])),
+      }
+    )
+  ).SerializeToString()
 
 
 class ShardWriter:
@@ -112,8 +116,12 @@ class ShardWriter:
     final = self._final_path()
     os.replace(final + _PARTIAL, final)
     self._number += 1
-    return {"file": os.path.basename(final), "split": self._split, "clips": self._clips,
-            "bytes": os.path.getsize(final)}
+    return {
+      "file": os.path.basename(final),
+      "split": self._split,
+      "clips": self._clips,
+      "bytes": os.path.getsize(final),
+    }
 
   def abort(self):
     """Drops the open shard: its temporary file is deleted and no final name appears."""
@@ -158,11 +166,16 @@ class PreparedFolder:
     self._fingerprint = fingerprint
     self.manifest = None
     progress = self._claim(overwrite)
-    self._committed = progress["splits"] if progress else {
-        split: copy.deepcopy(self._EMPTY_SPLIT) for split in splits}
+    self._committed = (
+      progress["splits"]
+      if progress
+      else {split: copy.deepcopy(self._EMPTY_SPLIT) for split in splits}
+    )
     self._running = copy.deepcopy(self._committed)
-    self._writers = {split: ShardWriter(out, split, shard_bytes, len(state["shards"]))
-                     for split, state in self._running.items()}
+    self._writers = {
+      split: ShardWriter(out, split, shard_bytes, len(state["shards"]))
+      for split, state in self._running.items()
+    }
 
   def _claim(self, overwrite):
     """Applies the rules above; returns the saved progress of this run, or None."""
@@ -181,19 +194,24 @@ class PreparedFolder:
         with open(path, encoding="utf-8") as f:
           state = json.load(f)
       except ValueError:
-        raise ValueError(f"{path} is not valid JSON; give another --out, or --overwrite to start "
-                        "again") from None
+        raise ValueError(
+          f"{path} is not valid JSON; give another --out, or --overwrite to start again"
+        ) from None
       if state.get("fingerprint") != self._fingerprint:
-        raise ValueError(f"--out={out} holds shards prepared with other settings or from other "
-                        "source files; give another --out, or --overwrite to replace them")
+        raise ValueError(
+          f"--out={out} holds shards prepared with other settings or from other "
+          "source files; give another --out, or --overwrite to replace them"
+        )
       if name == MANIFEST:
         self.manifest = state
         return None
       return state
     finished = [name for name in ours if not name.endswith(_PARTIAL)]
     if finished:
-      raise ValueError(f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
-                      "another --out, or --overwrite to replace them")
+      raise ValueError(
+        f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
+        "another --out, or --overwrite to replace them"
+      )
     return None
 
   def files_done(self, split):
@@ -219,8 +237,7 @@ class PreparedFolder:
     writer = self._writers[split]
     if reason is None:
       for start_frame, encoded in clips:
-        writer.write(clip_example(encoded, video_id=video_id, label=label,
-                                  start_frame=start_frame))
+        writer.write(clip_example(encoded, video_id=video_id, label=label, start_frame=start_frame))
       state["videos"] += 1
       state["clips"] += len(clips)
     else:
@@ -230,8 +247,10 @@ class PreparedFolder:
     if shard:
       state["shards"].append(shard)
       self._committed[split] = copy.deepcopy(state)
-      files.write_json(os.path.join(self._out, PROGRESS),
-                 {"fingerprint": self._fingerprint, "splits": self._committed})
+      files.write_json(
+        os.path.join(self._out, PROGRESS),
+        {"fingerprint": self._fingerprint, "splits": self._committed},
+      )
 
   def finish(self, manifest):
     """Completes the last shards and writes manifest.json.
@@ -253,14 +272,17 @@ class PreparedFolder:
     for state in splits.values():
       skipped.extend(state["skipped"])
     manifest = dict(
-        manifest,
-        videos=sum(state["videos"] for state in splits.values()),
-        clips=sum(state["clips"] for state in splits.values()),
-        shards=[shard for state in splits.values() for shard in state["shards"]],
-        splits={split: {"videos": state["videos"], "clips": state["clips"],
-                        "shards": len(state["shards"])} for split, state in splits.items()},
-        skipped=sorted(skipped, key=lambda entry: entry["path"]),
-        fingerprint=self._fingerprint)
+      manifest,
+      videos=sum(state["videos"] for state in splits.values()),
+      clips=sum(state["clips"] for state in splits.values()),
+      shards=[shard for state in splits.values() for shard in state["shards"]],
+      splits={
+        split: {"videos": state["videos"], "clips": state["clips"], "shards": len(state["shards"])}
+        for split, state in splits.items()
+      },
+      skipped=sorted(skipped, key=lambda entry: entry["path"]),
+      fingerprint=self._fingerprint,
+    )
     files.write_json(os.path.join(self._out, MANIFEST), manifest)
     if os.path.exists(os.path.join(self._out, PROGRESS)):
       os.remove(os.path.join(self._out, PROGRESS))
@@ -280,30 +302,39 @@ def read_manifest(path):
     ValueError: the folder is missing, holds no finished preparation, or its manifest is unreadable.
   """
   if not os.path.isdir(path):
-    raise ValueError(f"data path {path!r} is not a folder; prepare shards with `relive prepare "
-                    f"--format=... --source=VIDEOS --out={path}`")
+    raise ValueError(
+      f"data path {path!r} is not a folder; prepare shards with `relive prepare "
+      f"--format=... --source=VIDEOS --out={path}`"
+    )
   manifest_path = os.path.join(path, MANIFEST)
   if not os.path.isfile(manifest_path):
     if os.path.isfile(os.path.join(path, PROGRESS)):
-      raise ValueError(f"{path!r} holds an unfinished `relive prepare` run; run the same command "
-                      "again to finish it")
-    raise ValueError(f"{path!r} holds no prepared shards (no {MANIFEST}); prepare them with "
-                    f"`relive prepare --format=... --source=VIDEOS --out={path}`")
+      raise ValueError(
+        f"{path!r} holds an unfinished `relive prepare` run; run the same command "
+        "again to finish it"
+      )
+    raise ValueError(
+      f"{path!r} holds no prepared shards (no {MANIFEST}); prepare them with "
+      f"`relive prepare --format=... --source=VIDEOS --out={path}`"
+    )
   try:
     with open(manifest_path, encoding="utf-8") as f:
       return json.load(f)
   except (OSError, ValueError) as error:
-    raise ValueError(f"cannot read {manifest_path}: {error}; prepare the folder again with "
-                    "`relive prepare ... --overwrite`") from None
+    raise ValueError(
+      f"cannot read {manifest_path}: {error}; prepare the folder again with "
+      "`relive prepare ... --overwrite`"
+    ) from None
 
 
 def _split_shards(path, manifest, split, frames, size):
   """The shard paths and clip count of a split, after checking they fit the requested clips."""
   if (manifest["frames"], manifest["size"]) != (frames, size):
     raise ValueError(
-        f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
-        f"{manifest['size']}, but {frames} frames of {size}x{size} were asked for; prepare shards "
-        f"with --frames={frames} --size={size}, or set the data frames and size to match")
+      f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
+      f"{manifest['size']}, but {frames} frames of {size}x{size} were asked for; prepare shards "
+      f"with --frames={frames} --size={size}, or set the data frames and size to match"
+    )
   shards = [shard for shard in manifest["shards"] if shard["split"] == split]
   clips = sum(shard["clips"] for shard in shards)
   if not clips:
@@ -312,21 +343,27 @@ def _split_shards(path, manifest, split, frames, size):
   files = [os.path.join(path, shard["file"]) for shard in shards]
   missing = [name for name in files if not os.path.isfile(name)]
   if missing:
-    raise ValueError(f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
-                    f"{missing[0]!r}; prepare the folder again with `relive prepare ... "
-                    "--overwrite`")
+    raise ValueError(
+      f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
+      f"{missing[0]!r}; prepare the folder again with `relive prepare ... "
+      "--overwrite`"
+    )
   return files, clips, sum(shard["bytes"] for shard in shards)
 
 
 def _decoder(encoding, frames, size):
   """A function serialized Example -> (clip uint8 [frames, size, size, 3], its other features)."""
-  features = {"clip": tf.io.FixedLenFeature([], tf.string),
-              "video_id": tf.io.FixedLenFeature([], tf.string),
-              "label": tf.io.FixedLenFeature([], tf.string),
-              "start_frame": tf.io.FixedLenFeature([], tf.int64)}
-  decode = {"jpeg": lambda data: tf.io.decode_jpeg(data, channels=3),
-            "png": lambda data: tf.io.decode_png(data, channels=3),
-            "raw": lambda data: tf.io.decode_raw(data, tf.uint8)}[encoding]
+  features = {
+    "clip": tf.io.FixedLenFeature([], tf.string),
+    "video_id": tf.io.FixedLenFeature([], tf.string),
+    "label": tf.io.FixedLenFeature([], tf.string),
+    "start_frame": tf.io.FixedLenFeature([], tf.int64),
+  }
+  decode = {
+    "jpeg": lambda data: tf.io.decode_jpeg(data, channels=3),
+    "png": lambda data: tf.io.decode_png(data, channels=3),
+    "raw": lambda data: tf.io.decode_raw(data, tf.uint8),
+  }[encoding]
 
   def parse(record):
     example = tf.io.parse_single_example(record, features)
@@ -356,8 +393,9 @@ def clip_records(path, *, split, frames, size):
     clip, example = parse(record)
     return dict(example, clip=clip)
 
-  return tf.data.TFRecordDataset(files).map(to_dict, num_parallel_calls=tf.data.AUTOTUNE,
-                                            deterministic=True)
+  return tf.data.TFRecordDataset(files).map(
+    to_dict, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+  )
 
 
 def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, shard_index=0):
@@ -403,10 +441,16 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
     epoch_seed = tf.stack([seed, epoch])
     order = tf.argsort(tf.random.stateless_uniform(tf.shape(files), seed=epoch_seed))
     records = tf.data.Dataset.from_tensor_slices(tf.gather(files, order)).interleave(
-        tf.data.TFRecordDataset, cycle_length=cycle_length,
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return records.batch(window).enumerate().flat_map(
-        lambda number, batch: shuffled(epoch_seed, number, batch))
+      tf.data.TFRecordDataset,
+      cycle_length=cycle_length,
+      num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=True,
+    )
+    return (
+      records.batch(window)
+      .enumerate()
+      .flat_map(lambda number, batch: shuffled(epoch_seed, number, batch))
+    )
 
   first_epoch, offset = divmod(start, clips)
   endless = np.iinfo(np.int64).max

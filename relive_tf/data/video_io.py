@@ -15,8 +15,9 @@ VIDEO_FORMATS = ("gif", "mp4")
 def _check_video(video):
   video = np.asarray(video)
   if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
-    raise ValueError(f"expected a uint8 video [frames, height, width, 3], got {video.dtype} "
-                     f"{list(video.shape)}")
+    raise ValueError(
+      f"expected a uint8 video [frames, height, width, 3], got {video.dtype} {list(video.shape)}"
+    )
   return video
 
 
@@ -25,8 +26,14 @@ def encode_gif(video, fps=DEFAULT_FPS):
   video = _check_video(video)
   images = [Image.fromarray(frame) for frame in video]
   buffer = io.BytesIO()
-  images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
-                 duration=round(1000 / fps), loop=0)
+  images[0].save(
+    buffer,
+    format="GIF",
+    save_all=True,
+    append_images=images[1:],
+    duration=round(1000 / fps),
+    loop=0,
+  )
   return buffer.getvalue()
 
 
@@ -49,8 +56,14 @@ def write_video(path, video, fps=DEFAULT_FPS):
 
   with files.atomic_write(path, suffix=f".{extension}") as temporary:
     # yuv420p needs even sides; macro_block_size=1 keeps 64x64 as it is.
-    with imageio.get_writer(temporary, format="FFMPEG", fps=fps, codec="libx264",
-                            pixelformat="yuv420p", macro_block_size=1) as writer:
+    with imageio.get_writer(
+      temporary,
+      format="FFMPEG",
+      fps=fps,
+      codec="libx264",
+      pixelformat="yuv420p",
+      macro_block_size=1,
+    ) as writer:
       for frame in video:
         writer.append_data(frame)
 

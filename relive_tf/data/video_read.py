@@ -5,7 +5,6 @@ import os
 import cv2
 import numpy as np
 
-
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".m4v")
 STRIP_EXTENSIONS = (".jpg", ".jpeg")
 # How shards store a clip: one image of its frames stacked vertically (JPEG or PNG), or raw pixels.
@@ -38,7 +37,7 @@ def square_frame(frame, size):
   height, width = frame.shape[:2]
   side = min(height, width)
   top, left = (height - side) // 2, (width - side) // 2
-  square = frame[top:top + side, left:left + side]
+  square = frame[top : top + side, left : left + side]
   if side == size:
     return np.ascontiguousarray(square)
   # INTER_AREA averages the source pixels under each output pixel, so shrinking does not alias.
@@ -72,8 +71,9 @@ def read_video(path, *, size, frame_step=1):
   capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
   try:
     if not capture.isOpened():
-      raise UnusableVideoError("cannot be opened as a video (not a video file, or a codec FFmpeg "
-                               "lacks)")
+      raise UnusableVideoError(
+        "cannot be opened as a video (not a video file, or a codec FFmpeg lacks)"
+      )
     listed = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     frames = []
     decoded = 0
@@ -93,8 +93,9 @@ def read_video(path, *, size, frame_step=1):
   if not decoded:
     raise UnusableVideoError("no frame could be decoded (corrupt or not a video)")
   if listed > 0 and decoded < _MIN_DECODED_SHARE * listed:
-    raise UnusableVideoError(f"truncated: decoded {decoded} of the {listed} frames its header "
-                             "lists")
+    raise UnusableVideoError(
+      f"truncated: decoded {decoded} of the {listed} frames its header lists"
+    )
   return np.stack(frames)
 
 
@@ -123,8 +124,10 @@ def read_strip(path, *, size, frame_step=1):
     raise UnusableVideoError("cannot be decoded as an image (corrupt or not a JPEG)")
   height, width = image.shape[:2]
   if height % width:
-    raise UnusableVideoError(f"not a strip of square frames: {height}x{width} pixels (height x "
-                             f"width), the height must be a whole multiple of the width")
+    raise UnusableVideoError(
+      f"not a strip of square frames: {height}x{width} pixels (height x "
+      f"width), the height must be a whole multiple of the width"
+    )
   frames = image.reshape(height // width, width, width, 3)[::frame_step]
   return np.stack([square_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size) for frame in frames])
 
@@ -149,8 +152,12 @@ def encode_clip(clip, encoding, jpeg_quality=90):
   frames, height, width, channels = clip.shape
   strip = cv2.cvtColor(clip.reshape(frames * height, width, channels), cv2.COLOR_RGB2BGR)
   if encoding == "jpeg":
-    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality,
-              cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    params = [
+      cv2.IMWRITE_JPEG_QUALITY,
+      jpeg_quality,
+      cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+      cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+    ]
     ok, data = cv2.imencode(".jpg", strip, params)
   elif encoding == "png":
     ok, data = cv2.imencode(".png", strip)

@@ -2,8 +2,8 @@
 
 import os
 
-from absl import logging
 import numpy as np
+from absl import logging
 
 from relive_tf.data import pipeline
 from relive_tf.data import video_io
@@ -47,15 +47,25 @@ def predict(workdir, video, context, future, out, start=0):
   try:
     frames = video_read.read_video(video, size=config.data.size)
   except video_read.UnusableVideoError as error:
-    raise ValueError(f"video {video} cannot be read: {error}; give a video file OpenCV reads "
-                     f"({', '.join(video_read.VIDEO_EXTENSIONS)})") from None
+    raise ValueError(
+      f"video {video} cannot be read: {error}; give a video file OpenCV reads "
+      f"({', '.join(video_read.VIDEO_EXTENSIONS)})"
+    ) from None
   if start + context > len(frames):
-    raise ValueError(f"video {video} has {len(frames)} frames, but start={start} and "
-                     f"context={context} need {start + context}; lower start or context")
+    raise ValueError(
+      f"video {video} has {len(frames)} frames, but start={start} and "
+      f"context={context} need {start + context}; lower start or context"
+    )
   trained = checkpoints.restore(workdir, config, family)
-  logging.info("predicting %d frames after frames %d..%d of %s with the step %d model", future,
-               start, start + context - 1, video, trained.step)
-  real = frames[start:start + context + future]
+  logging.info(
+    "predicting %d frames after frames %d..%d of %s with the step %d model",
+    future,
+    start,
+    start + context - 1,
+    video,
+    trained.step,
+  )
+  real = frames[start : start + context + future]
   given = pipeline.to_float_video(real[None, :context])
   predicted = pipeline.to_uint8_video(trained.trainer.predictor.rollout(given, future))[0].numpy()
   output = np.concatenate([real[:context], predicted])
