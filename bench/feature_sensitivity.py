@@ -38,15 +38,15 @@ def _alterations(real, rng):
   """{name: altered copy of real}, real float32 [n, frames, size, size, 3] in [-1, 1]."""
   noisy = lambda sigma: np.clip(real + rng.normal(0, sigma, real.shape), -1, 1).astype(np.float32)
   return {
-      "Gaussian noise, std 0.05 (6/255)": noisy(0.05),
-      "Gaussian noise, std 0.1": noisy(0.1),
-      "Gaussian noise, std 0.2": noisy(0.2),
-      "blur (2x down and up)": _blur(real),
-      "colors swapped (RGB -> BGR)": real[..., ::-1],
-      "time reversed": real[:, ::-1],
-      "frames shuffled": np.stack([clip[rng.permutation(len(clip))] for clip in real]),
-      "frozen (first frame repeated)": np.repeat(real[:, :1], real.shape[1], axis=1),
-      "uniform noise": rng.uniform(-1, 1, real.shape).astype(np.float32),
+    "Gaussian noise, std 0.05 (6/255)": noisy(0.05),
+    "Gaussian noise, std 0.1": noisy(0.1),
+    "Gaussian noise, std 0.2": noisy(0.2),
+    "blur (2x down and up)": _blur(real),
+    "colors swapped (RGB -> BGR)": real[..., ::-1],
+    "time reversed": real[:, ::-1],
+    "frames shuffled": np.stack([clip[rng.permutation(len(clip))] for clip in real]),
+    "frozen (first frame repeated)": np.repeat(real[:, :1], real.shape[1], axis=1),
+    "uniform noise": rng.uniform(-1, 1, real.shape).astype(np.float32),
   }
 
 
@@ -54,9 +54,16 @@ def main(argv):
   del argv
   extract = features.BuiltinFeatures(_FEATURE_NETWORK.value)
   frames, size, count = extract.info["frames"], extract.info["size"], _NUM_SAMPLES.value
-  clips = lambda start: np.stack([
-      synthetic.moving_digits_clip(_SEED.value, index, frames=frames, size=size)
-      for index in range(start, start + count)]).astype(np.float32) / 127.5 - 1
+  clips = lambda start: (
+    np.stack(
+      [
+        synthetic.moving_digits_clip(_SEED.value, index, frames=frames, size=size)
+        for index in range(start, start + count)
+      ]
+    ).astype(np.float32)
+    / 127.5
+    - 1
+  )
   reference = extract(clips(0))
   real = clips(count)
   rows = {"other real clips (floor)": real, **_alterations(real, np.random.default_rng(0))}
@@ -64,8 +71,10 @@ def main(argv):
   print("| compared with real clips | Frechet | kernel |\n|---|---:|---:|")
   for name, videos in rows.items():
     embedded = extract(videos)
-    print(f"| {name} | {frechet.frechet_distance(reference, embedded):.3g} | "
-          f"{frechet.kernel_distance(reference, embedded):.3g} |")
+    print(
+      f"| {name} | {frechet.frechet_distance(reference, embedded):.3g} | "
+      f"{frechet.kernel_distance(reference, embedded):.3g} |"
+    )
 
 
 if __name__ == "__main__":

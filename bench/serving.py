@@ -21,13 +21,13 @@ import sys
 import tempfile
 import time
 
-import relive_tf  # noqa: F401, I001 (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
 from absl import logging
 
+import relive_tf  # noqa: F401, I001 (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 from relive_tf import families
 from relive_tf.data import pipeline
 from relive_tf.data import synthetic
@@ -59,8 +59,9 @@ def _trained_workdir(model_type, variant, directory):
     if "critic_steps" in config.train:
       config.train.critic_steps = 1
   workdir = os.path.join(directory, f"{model_type}_workdir")
-  loop.train_and_evaluate(config, workdir, families.get(model_type),
-                          tf.distribute.OneDeviceStrategy("/cpu:0"))
+  loop.train_and_evaluate(
+    config, workdir, families.get(model_type), tf.distribute.OneDeviceStrategy("/cpu:0")
+  )
   return workdir
 
 
@@ -71,21 +72,36 @@ def _keras_call_and_inputs(model_type, config, trainer, batch_size):
   if model_type == "vgan":
     generator = trainer.generator
     noise = tf.random.stateless_normal([batch_size, generator.noise_dim], seed=[0, 0])
-    return (lambda noise: pipeline.to_uint8_video(generator(noise, training=False)), noise,
-            {"noise": noise})
+    return (
+      lambda noise: pipeline.to_uint8_video(generator(noise, training=False)),
+      noise,
+      {"noise": noise},
+    )
   if model_type == "cvgan":
     generator = trainer.generator
-    noise = (tf.random.stateless_normal([batch_size, generator.noise_dim], seed=[0, 0])
-             if generator.noise_dim else None)
+    noise = (
+      tf.random.stateless_normal([batch_size, generator.noise_dim], seed=[0, 0])
+      if generator.noise_dim
+      else None
+    )
     photo = tf.constant(np.repeat(clip[None, trainer.condition_index], batch_size, axis=0))
-    return (lambda photo: pipeline.to_uint8_video(
-        generator(pipeline.to_float_video(photo), noise, training=False)), photo, {"photo": photo})
+    return (
+      lambda photo: pipeline.to_uint8_video(
+        generator(pipeline.to_float_video(photo), noise, training=False)
+      ),
+      photo,
+      {"photo": photo},
+    )
   context_frames = config.train.context_frames
   future = config.data.frames - context_frames
   context = tf.constant(np.repeat(clip[None, :context_frames], batch_size, axis=0))
-  return (lambda context: pipeline.to_uint8_video(
-      trainer.predictor.rollout(pipeline.to_float_video(context), future)), context,
-          {"context": context, "future": tf.constant(future)})
+  return (
+    lambda context: pipeline.to_uint8_video(
+      trainer.predictor.rollout(pipeline.to_float_video(context), future)
+    ),
+    context,
+    {"context": context, "future": tf.constant(future)},
+  )
 
 
 def _median_seconds(functions, repeats):
@@ -107,23 +123,28 @@ def _median_seconds(functions, repeats):
 def _three_ways(call, keras_input, signature, inputs):
   """The same computation eagerly, as a tf.function and through the SavedModel's signature."""
   compiled = tf.function(call, autograph=False)  # straight-line calls: nothing to convert
-  return [lambda: call(keras_input).numpy(), lambda: compiled(keras_input).numpy(),
-          lambda: [value.numpy() for value in signature(**inputs).values()]]
+  return [
+    lambda: call(keras_input).numpy(),
+    lambda: compiled(keras_input).numpy(),
+    lambda: [value.numpy() for value in signature(**inputs).values()],
+  ]
 
 
 def time_model(model_type, variant, batch_sizes, repeats, directory):
   """Rows of (batch, eager s, tf.function s, SavedModel s) for one model type."""
   workdir = _trained_workdir(model_type, variant, directory)
-  path = publish.export(workdir, os.path.join(directory, "export", model_type),
-                        families.FAMILIES.values())
+  path = publish.export(
+    workdir, os.path.join(directory, "export", model_type), families.FAMILIES.values()
+  )
   signature = tf.saved_model.load(path).signatures["serving_default"]
   trained = checkpoints.restore_trained(workdir, families.get(model_type))
   config, trainer = trained.config, trained.trainer
   rows = []
   for batch_size in batch_sizes:
     call, keras_input, inputs = _keras_call_and_inputs(model_type, config, trainer, batch_size)
-    rows.append((batch_size, *_median_seconds(_three_ways(call, keras_input, signature, inputs),
-                                              repeats)))
+    rows.append(
+      (batch_size, *_median_seconds(_three_ways(call, keras_input, signature, inputs), repeats))
+    )
   return rows
 
 
@@ -132,18 +153,26 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.WARNING)
   batch_sizes = [int(b) for b in FLAGS.batch_sizes]
-  print(f"machine: {os.cpu_count()} cores, TF {tf.__version__}, "
-        f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}; variant "
-        f"{FLAGS.variant}, median of {FLAGS.repeats} calls\n")
-  print("| model | batch | Keras eager (ms) | Keras tf.function (ms) | SavedModel (ms) | "
-        "SavedModel / eager | SavedModel / tf.function |")
+  print(
+    f"machine: {os.cpu_count()} cores, TF {tf.__version__}, "
+    f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}; variant "
+    f"{FLAGS.variant}, median of {FLAGS.repeats} calls\n"
+  )
+  print(
+    "| model | batch | Keras eager (ms) | Keras tf.function (ms) | SavedModel (ms) | "
+    "SavedModel / eager | SavedModel / tf.function |"
+  )
   print("|---|---:|---:|---:|---:|---:|---:|")
   with tempfile.TemporaryDirectory(prefix="bench_serving_") as directory:
     for model_type in FLAGS.models:
-      for batch, eager, graph, saved in time_model(model_type, FLAGS.variant, batch_sizes,
-                                                   FLAGS.repeats, directory):
-        print(f"| {model_type} | {batch} | {eager * 1e3:.0f} | {graph * 1e3:.0f} | "
-              f"{saved * 1e3:.0f} | {saved / eager:.2f} | {saved / graph:.2f} |", flush=True)
+      for batch, eager, graph, saved in time_model(
+        model_type, FLAGS.variant, batch_sizes, FLAGS.repeats, directory
+      ):
+        print(
+          f"| {model_type} | {batch} | {eager * 1e3:.0f} | {graph * 1e3:.0f} | "
+          f"{saved * 1e3:.0f} | {saved / eager:.2f} | {saved / graph:.2f} |",
+          flush=True,
+        )
 
 
 if __name__ == "__main__":

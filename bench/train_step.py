@@ -14,11 +14,12 @@ import pathlib
 import sys
 import time
 
-import relive_tf  # noqa: F401, I001 (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
+
+import relive_tf  # noqa: F401, I001 (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for configs/
 from configs import vgan as vgan_config  # noqa: E402
@@ -71,16 +72,33 @@ def time_variant(variant, batch_size, steps):
     config.train.num_samples = 1
   strategy = tf.distribute.get_strategy()
   trainer = trainer_lib.build(families.get("vgan"), config, strategy, inputs.sample_batch(config))
-  batch = next(iter(pipeline.training_batches(
-      source="synthetic", path="", seed=0, frames=32, size=64, batch_size=batch_size,
-      noise_dim=config.model.noise_dim)))
+  batch = next(
+    iter(
+      pipeline.training_batches(
+        source="synthetic",
+        path="",
+        seed=0,
+        frames=32,
+        size=64,
+        batch_size=batch_size,
+        noise_dim=config.model.noise_dim,
+      )
+    )
+  )
   generator = forward_flops(lambda z: trainer.generator(z, training=True), batch["noise"])
   critic = forward_flops(lambda v: trainer.critic(v, training=True), batch["video"])
   critic_steps = config.train.critic_steps
   step_flops = critic_steps * (generator + 6 * critic) + 3 * generator + 2 * critic
 
-  dataset = pipeline.training_batches(source="synthetic", path="", seed=0, frames=32, size=64,
-                                      batch_size=batch_size, noise_dim=config.model.noise_dim)
+  dataset = pipeline.training_batches(
+    source="synthetic",
+    path="",
+    seed=0,
+    frames=32,
+    size=64,
+    batch_size=batch_size,
+    noise_dim=config.model.noise_dim,
+  )
   # One step's batches, cached: the timing leaves out making the synthetic clips.
   one_step = dataset.take(trainer.batches_per_step).cache().repeat()
   iterator = iter(strategy.experimental_distribute_dataset(one_step))
@@ -95,15 +113,21 @@ def time_variant(variant, batch_size, steps):
 def main(argv):
   del argv
   peak = matmul_flops_per_second()
-  print(f"machine: {os.cpu_count()} cores, fp32 matmul {peak / 1e9:.1f} GFLOP/s; "
-        f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}")
-  print(f"{'variant':<10}{'batch':>6}{'critic_steps':>13}{'s/step':>9}{'GFLOP/step':>12}"
-        f"{'GFLOP/s':>9}{'of matmul':>11}")
+  print(
+    f"machine: {os.cpu_count()} cores, fp32 matmul {peak / 1e9:.1f} GFLOP/s; "
+    f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}"
+  )
+  print(
+    f"{'variant':<10}{'batch':>6}{'critic_steps':>13}{'s/step':>9}{'GFLOP/step':>12}"
+    f"{'GFLOP/s':>9}{'of matmul':>11}"
+  )
   for variant in FLAGS.variants:
     seconds, step_flops, critic_steps = time_variant(variant, FLAGS.batch_size, FLAGS.steps)
     rate = step_flops / seconds
-    print(f"{variant:<10}{FLAGS.batch_size:>6}{critic_steps:>13}{seconds:>9.2f}"
-          f"{step_flops / 1e9:>12.1f}{rate / 1e9:>9.1f}{rate / peak:>10.0%}")
+    print(
+      f"{variant:<10}{FLAGS.batch_size:>6}{critic_steps:>13}{seconds:>9.2f}"
+      f"{step_flops / 1e9:>12.1f}{rate / 1e9:>9.1f}{rate / peak:>10.0%}"
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ def get_config(arg="default"):
   variants = set(arg.split(",")) if arg else {"default"}
   unknown = variants - {"default", "tiny", "gp"}
   if unknown:
-    raise ValueError(f"unknown variant(s) {sorted(unknown)} of configs/vgan.py: use default, tiny, gp")
+    raise ValueError(
+      f"unknown variant(s) {sorted(unknown)} of configs/vgan.py: use default, tiny, gp"
+    )
 
   config = ml_collections.ConfigDict()
   config.model_type = "vgan"
@@ -26,7 +28,9 @@ def get_config(arg="default"):
   config.model.generator_widths = (512, 256, 128, 64)
   config.model.critic_widths = (64, 128, 256, 512)
   config.model.two_stream = True
-  config.model.critic_norm = "batch"  # batch (with clipping), layer or none (with a gradient penalty)
+  config.model.critic_norm = (
+    "batch"  # batch (with clipping), layer or none (with a gradient penalty)
+  )
 
   config.data = ml_collections.ConfigDict()
   config.data.source = "synthetic"  # or "shards" (written by `relive prepare`)

@@ -16,17 +16,34 @@ from relive_tf.training import cvgan
 from relive_tf.training import lstm
 from relive_tf.training import vgan
 
-FAMILIES = {family.name: family for family in (
-    dataclasses.replace(vgan.FAMILY, training_evaluators=gan.training_evaluators,
-                        evaluation=gan.EVALUATION, servable=servables.video_wgan,
-                        gallery_section=sections.video_wgan, command="generate"),
-    dataclasses.replace(cvgan.FAMILY, training_evaluators=gan.training_evaluators,
-                        evaluation=gan.EVALUATION, servable=servables.conditional_wgan,
-                        gallery_section=sections.conditional_wgan, command="relive"),
-    dataclasses.replace(lstm.FAMILY, evaluation=predictor.EVALUATION,
-                        servable=servables.predictor, gallery_section=sections.predictor,
-                        command="predict"),
-)}
+FAMILIES = {
+  family.name: family
+  for family in (
+    dataclasses.replace(
+      vgan.FAMILY,
+      training_evaluators=gan.training_evaluators,
+      evaluation=gan.EVALUATION,
+      servable=servables.video_wgan,
+      gallery_section=sections.video_wgan,
+      command="generate",
+    ),
+    dataclasses.replace(
+      cvgan.FAMILY,
+      training_evaluators=gan.training_evaluators,
+      evaluation=gan.EVALUATION,
+      servable=servables.conditional_wgan,
+      gallery_section=sections.conditional_wgan,
+      command="relive",
+    ),
+    dataclasses.replace(
+      lstm.FAMILY,
+      evaluation=predictor.EVALUATION,
+      servable=servables.predictor,
+      gallery_section=sections.predictor,
+      command="predict",
+    ),
+  )
+}
 
 
 def get(model_type):

@@ -77,7 +77,7 @@ def exclusive_use(folder, job):
     lock = open(os.path.join(folder, LOCK_FILE), "a+", encoding="utf-8")  # noqa: SIM115
   except OSError as error:
     raise ValueError(
-        f"cannot write to {folder!r} for {job}: {error.strerror}; choose a writable folder"
+      f"cannot write to {folder!r} for {job}: {error.strerror}; choose a writable folder"
     ) from None
   with lock:
     try:
@@ -86,7 +86,7 @@ def exclusive_use(folder, job):
       lock.seek(0)
       holder = lock.read().strip() or "another process"
       raise ValueError(
-          f"{folder} is in use by {holder}; wait for it to end, or choose another folder"
+        f"{folder} is in use by {holder}; wait for it to end, or choose another folder"
       ) from None
     lock.seek(0)
     lock.truncate()

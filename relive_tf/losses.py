@@ -97,8 +97,9 @@ def conditioning_l2_loss(generated_frame, photo, global_batch_size=None):
     Scalar loss: the per-pixel mean of each example, averaged over the batch.
   """
   squared = tf.square(generated_frame - photo)
-  return _average(tf.reduce_mean(squared, axis=list(range(1, squared.shape.rank))),
-                  global_batch_size)
+  return _average(
+    tf.reduce_mean(squared, axis=list(range(1, squared.shape.rank))), global_batch_size
+  )
 
 
 def diversity_loss(video_a, video_b, noise_a, noise_b, cap, global_batch_size=None):

@@ -19,10 +19,16 @@ def bar(*, total, desc, unit, initial=0, disable=False):
     initial: units already done (a resumed job).
     disable: count without showing anything (a job run inside another that reports itself).
   """
-  return tqdm.tqdm(total=total, desc=desc, unit=unit, initial=initial, disable=disable,
-                   file=sys.stderr,
-                   mininterval=_TERMINAL_SECONDS if sys.stderr.isatty() else _LOG_SECONDS,
-                   dynamic_ncols=True)
+  return tqdm.tqdm(
+    total=total,
+    desc=desc,
+    unit=unit,
+    initial=initial,
+    disable=disable,
+    file=sys.stderr,
+    mininterval=_TERMINAL_SECONDS if sys.stderr.isatty() else _LOG_SECONDS,
+    dynamic_ncols=True,
+  )
 
 
 def format_duration(seconds):

@@ -9,12 +9,14 @@ import tensorflow as tf  # noqa: E402
 
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
-    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+  _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
 
 import shutil  # noqa: E402
 
-import helpers  # noqa: E402
 import pytest  # noqa: E402
+
+import helpers  # noqa: E402
 
 
 @pytest.fixture(name="make_config")

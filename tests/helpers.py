@@ -42,8 +42,9 @@ def one_device():
 
 def train(config, workdir, strategy=None):
   """Trains `config` in `workdir` with its registered family, on one CPU unless told otherwise."""
-  return loop.train_and_evaluate(config, str(workdir), families.get(config.model_type),
-                                 strategy or one_device())
+  return loop.train_and_evaluate(
+    config, str(workdir), families.get(config.model_type), strategy or one_device()
+  )
 
 
 def restore(workdir):
@@ -54,8 +55,9 @@ def restore(workdir):
 def run_cli(*args, cwd=None):
   """Runs the `relive` command as a user would; returns the finished process."""
   command = os.path.join(os.path.dirname(sys.executable), "relive")
-  return subprocess.run([command, *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                        timeout=600, check=False)
+  return subprocess.run(
+    [command, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600, check=False
+  )
 
 
 def summary_values(workdir):
@@ -89,7 +91,7 @@ def moving_digits_video(frames, height, width, seed=3):
   side = max(height, width)
   clip = synthetic.moving_digits_clip(seed, 0, frames=frames, size=side)
   top, left = (side - height) // 2, (side - width) // 2
-  return clip[:, top:top + height, left:left + width]
+  return clip[:, top : top + height, left : left + width]
 
 
 def write_avi(path, video, fps=10):
@@ -155,7 +157,7 @@ def truncate(path, share):
   with open(path, "rb") as f:
     data = f.read()
   with open(path, "wb") as f:
-    f.write(data[:int(len(data) * share)])
+    f.write(data[: int(len(data) * share)])
   return str(path)
 
 

@@ -2,22 +2,23 @@
 
 import ast
 
-import helpers
 import pytest
+
+import helpers
 
 PACKAGE = helpers.REPO / "relive_tf"
 # Top to bottom; a module may import its own package and the layers below it, nothing beside or
 # above. docs/architecture.md draws the same.
 LAYERS = (
-    {"cli"},
-    {"families"},
-    {"gallery"},
-    {"serving"},
-    {"evaluation", "inference"},
-    {"training"},
-    {"models", "losses", "metrics"},
-    {"data"},
-    {"files", "progress", "errors"},
+  {"cli"},
+  {"families"},
+  {"gallery"},
+  {"serving"},
+  {"evaluation", "inference"},
+  {"training"},
+  {"models", "losses", "metrics"},
+  {"data"},
+  {"files", "progress", "errors"},
 )
 LAYER_OF = {name: depth for depth, names in enumerate(LAYERS) for name in names}
 
@@ -57,6 +58,9 @@ def test_imports_flow_down_the_layers(path):
   part = _part(path)
   if part == "__init__":
     return
-  wrong = [f"line {line}: relive_tf.{imported}" for line, imported in _imported_parts(path)
-           if imported != part and LAYER_OF[imported] <= LAYER_OF[part]]
+  wrong = [
+    f"line {line}: relive_tf.{imported}"
+    for line, imported in _imported_parts(path)
+    if imported != part and LAYER_OF[imported] <= LAYER_OF[part]
+  ]
   assert not wrong, f"{part} (layer {LAYER_OF[part]}) imports beside or above it: {wrong}"

@@ -11,8 +11,12 @@ from PIL import Image
 import helpers
 
 TINY = f"--config={helpers.REPO}/configs/vgan.py:tiny"
-FAST = ["--config.train.num_steps=2", "--config.train.critic_steps=1", "--config.train.batch_size=2",
-        "--config.train.num_samples=1"]
+FAST = [
+  "--config.train.num_steps=2",
+  "--config.train.critic_steps=1",
+  "--config.train.batch_size=2",
+  "--config.train.num_samples=1",
+]
 relive = helpers.run_cli
 
 
@@ -36,8 +40,9 @@ def test_train_writes_checkpoints_summaries_and_config(trained):
 @pytest.mark.parametrize("video_format", ["gif", "mp4"])
 def test_generate_writes_32_frames_of_64x64(trained, tmp_path, video_format):
   workdir, _ = trained
-  result = relive("generate", f"--workdir={workdir}", "--num=2", f"--out={tmp_path}",
-                  f"--format={video_format}")
+  result = relive(
+    "generate", f"--workdir={workdir}", "--num=2", f"--out={tmp_path}", f"--format={video_format}"
+  )
   assert result.returncode == 0, result.stderr
   paths = sorted(tmp_path.glob(f"*.{video_format}"))
   assert len(paths) == 2
@@ -46,6 +51,7 @@ def test_generate_writes_32_frames_of_64x64(trained, tmp_path, video_format):
       assert gif.n_frames == 32 and gif.size == (64, 64)
   else:
     import cv2  # noqa: PLC0415 (this case only)
+
     capture = cv2.VideoCapture(str(paths[0]))
     assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 32
     fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
@@ -73,14 +79,17 @@ def test_help_lists_subcommands_and_flags():
   assert "--config" in train_help.stdout and "--workdir" in train_help.stdout
 
 
-@pytest.mark.parametrize("args,message", [
+@pytest.mark.parametrize(
+  "args,message",
+  [
     (["train", TINY, "--workdir=W", "--config.train.no_such_key=1"], "unknown config key"),
     (["train", TINY, "--workdir=W", "--config.train.num_steps=0"], "train.num_steps is 0"),
     (["train", "--workdir=W"], "--config must have a value"),
     (["generate", "--workdir=W", "--out=O"], "holds no config.json"),
     (["dance"], "unknown subcommand 'dance'"),
     (["generate", "--workdir=W", "--out=O", "stray"], "unexpected arguments: stray"),
-])
+  ],
+)
 def test_bad_input_gets_a_clear_error_without_traceback(tmp_path, args, message):
   result = relive(*args, cwd=tmp_path)
   assert result.returncode != 0
@@ -91,7 +100,8 @@ def test_bad_input_gets_a_clear_error_without_traceback(tmp_path, args, message)
 def test_generate_without_a_checkpoint_is_refused(tmp_path):
   (tmp_path / "w").mkdir()
   (tmp_path / "w" / "config.json").write_text(
-      '{"model_type": "vgan", "seed": 0, "model": {}, "data": {}, "train": {}}')
+    '{"model_type": "vgan", "seed": 0, "model": {}, "data": {}, "train": {}}'
+  )
   result = relive("generate", f"--workdir={tmp_path / 'w'}", f"--out={tmp_path / 'o'}")
   assert result.returncode == 1 and "holds no checkpoint yet" in result.stderr
 

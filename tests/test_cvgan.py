@@ -26,8 +26,13 @@ TINY = dict(train__num_steps=1, train__batch_size=2, train__critic_steps=1, trai
 
 def _generator(model, noise_dim=None, skip_connections=True):
   return cvgan.ConditionalGenerator(
-      model.noise_dim if noise_dim is None else noise_dim, model.encoder_widths,
-      model.generator_widths, frames=32, size=64, skip_connections=skip_connections)
+    model.noise_dim if noise_dim is None else noise_dim,
+    model.encoder_widths,
+    model.generator_widths,
+    frames=32,
+    size=64,
+    skip_connections=skip_connections,
+  )
 
 
 def _photos(count, seed=0):
@@ -35,16 +40,24 @@ def _photos(count, seed=0):
 
 
 def _keys(config, prefix=""):
-  return {key for name, value in config.items()
-          for key in (_keys(value, f"{prefix}{name}.") if hasattr(value, "items")
-                      else {prefix + name})}
+  return {
+    key
+    for name, value in config.items()
+    for key in (_keys(value, f"{prefix}{name}.") if hasattr(value, "items") else {prefix + name})
+  }
 
 
 @pytest.mark.parametrize("variant", ["default", "tiny"])
 def test_the_config_has_the_video_wgans_keys_and_the_conditional_ones(make_config, variant):
   extra = _keys(make_config("cvgan", variant)) - _keys(make_config("vgan", variant))
-  assert extra == {"model.condition_frame", "model.encoder_widths", "model.skip_connections",
-                   "train.l2_weight", "train.diversity_weight", "train.diversity_cap"}
+  assert extra == {
+    "model.condition_frame",
+    "model.encoder_widths",
+    "model.skip_connections",
+    "train.l2_weight",
+    "train.diversity_weight",
+    "train.diversity_cap",
+  }
 
 
 @pytest.mark.parametrize("variant", ["default", "tiny"])
@@ -56,9 +69,15 @@ def test_encoder_code_video_and_critic_score_shapes(make_config, variant):
   code, scales = generator.encoder(photos)
   assert code.shape == (2, 2, 4, 4, model.generator_widths[0])
   assert [scale.shape for scale in scales] == [
-      (2, 64 // 2**i, 64 // 2**i, width) for i, width in enumerate(model.encoder_widths, start=1)]
+    (2, 64 // 2**i, 64 // 2**i, width) for i, width in enumerate(model.encoder_widths, start=1)
+  ]
   assert generator.latent_code(photos, noise).shape == (
-      2, 2, 4, 4, model.generator_widths[0] + model.noise_dim)
+    2,
+    2,
+    4,
+    4,
+    model.generator_widths[0] + model.noise_dim,
+  )
   video = generator(photos, noise)
   assert video.shape == (2, 32, 64, 64, 3) and np.all(np.abs(video) <= 1.0)
   critic = cvgan.ConditionalCritic(model.critic_widths, model.critic_norm)
@@ -112,8 +131,9 @@ def test_a_generator_without_noise_takes_the_photo_alone(make_config):
   assert generator(_photos(1)).shape == (1, 32, 64, 64, 3)
 
 
-@pytest.mark.parametrize("condition_frame,index", [
-    ("middle", 16), ("first", 0), ("7", 7), (31, 31)])
+@pytest.mark.parametrize(
+  "condition_frame,index", [("middle", 16), ("first", 0), ("7", 7), (31, 31)]
+)
 def test_condition_frame_names_an_index(condition_frame, index):
   assert cvgan.condition_index(condition_frame, frames=32) == index
 
@@ -126,17 +146,23 @@ def test_a_bad_condition_frame_is_refused(condition_frame):
 
 # The L2 term: a tiny model fit to one clip.
 
+
 def _one_clip(make_config, **overrides):
   """A tiny model, a batch of one clip twice, and train(steps), fitting the model to the batch."""
-  config = make_config("cvgan", "tiny", train__batch_size=2, train__critic_steps=1,
-                       train__num_samples=2, **overrides)
+  config = make_config(
+    "cvgan", "tiny", train__batch_size=2, train__critic_steps=1, train__num_samples=2, **overrides
+  )
   clip = pipeline.to_float_video(synthetic.moving_digits_clip(seed=0, index=3))
-  batch = {"index": tf.constant([0, 1], tf.int64), "video": tf.stack([clip, clip]),
-           "noise": tf.random.stateless_normal([2, config.model.noise_dim], seed=[0, 1])}
+  batch = {
+    "index": tf.constant([0, 1], tf.int64),
+    "video": tf.stack([clip, clip]),
+    "noise": tf.random.stateless_normal([2, config.model.noise_dim], seed=[0, 1]),
+  }
   strategy = helpers.one_device()
   trainer = trainer_lib.build(families.get("cvgan"), config, strategy, batch)
-  iterator = iter(strategy.experimental_distribute_dataset(
-      tf.data.Dataset.from_tensors(batch).repeat()))
+  iterator = iter(
+    strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat())
+  )
 
   def train(steps):
     for _ in range(steps):
@@ -148,19 +174,29 @@ def _one_clip(make_config, **overrides):
 # Measured with batch statistics (training=True), as the losses see the videos: batchnorm's moving
 # averages (momentum 0.99) take hundreds of steps to catch up.
 
+
 def _conditioning_psnr(trainer, batch):
   index = trainer.condition_index
   video = trainer.generator(trainer.photos(batch), batch["noise"], training=True)
-  return float(tf.reduce_mean(image_quality.frame_psnr(video[:, index:index + 1],
-                                                       batch["video"][:, index:index + 1])))
+  return float(
+    tf.reduce_mean(
+      image_quality.frame_psnr(video[:, index : index + 1], batch["video"][:, index : index + 1])
+    )
+  )
 
 
 def _noise_spread(trainer, batch):
   """Mean |video - video from other noise| for the batch's photos, pixels in [-1, 1]."""
   photos = trainer.photos(batch)
   other = tf.random.stateless_normal(tf.shape(batch["noise"]), seed=[7, 7])
-  return float(tf.reduce_mean(tf.abs(trainer.generator(photos, batch["noise"], training=True) -
-                                     trainer.generator(photos, other, training=True))))
+  return float(
+    tf.reduce_mean(
+      tf.abs(
+        trainer.generator(photos, batch["noise"], training=True)
+        - trainer.generator(photos, other, training=True)
+      )
+    )
+  )
 
 
 def test_the_l2_term_pulls_the_conditioning_frame_to_the_photo(make_config):
@@ -181,10 +217,14 @@ def test_the_diversity_term_makes_the_noise_change_the_video(make_config):
   assert spreads[10.0] > 2 * spreads[0.0], spreads
 
 
-@pytest.mark.parametrize("overrides,message", [
+@pytest.mark.parametrize(
+  "overrides,message",
+  [
     ({"train__diversity_weight": -1.0}, "diversity_weight is -1.0"),
     ({"train__diversity_cap": 0.0}, "diversity_cap 0.0"),
-    ({"train__diversity_weight": 1.0, "model__noise_dim": 0}, "model.noise_dim is 0")])
+    ({"train__diversity_weight": 1.0, "model__noise_dim": 0}, "model.noise_dim is 0"),
+  ],
+)
 def test_bad_diversity_settings_are_refused(make_config, overrides, message):
   config = make_config("cvgan", "tiny", **overrides)
   with pytest.raises(ValueError, match=message):
@@ -193,6 +233,7 @@ def test_bad_diversity_settings_are_refused(make_config, overrides, message):
 
 # Reliving photos end to end.
 
+
 @pytest.fixture(name="cvgan_workdir", scope="module")
 def cvgan_workdir_fixture(trained_workdir):
   return trained_workdir("cvgan", **TINY)
@@ -200,8 +241,13 @@ def cvgan_workdir_fixture(trained_workdir):
 
 def test_the_shared_loop_writes_encoder_histograms(cvgan_workdir):
   tags = set(helpers.summary_values(cvgan_workdir))
-  assert {"generator/encoder/encode1/kernel", "generator/foreground_stream/deconv1/kernel",
-          "discriminator/disc1/kernel", "train/conditioning_l2", "train/samples"} <= tags
+  assert {
+    "generator/encoder/encode1/kernel",
+    "generator/foreground_stream/deconv1/kernel",
+    "discriminator/disc1/kernel",
+    "train/conditioning_l2",
+    "train/samples",
+  } <= tags
 
 
 def _write_image(path, mode, size, image_format):
@@ -213,11 +259,11 @@ def _write_image(path, mode, size, image_format):
 
 
 PHOTO_KINDS = {
-    "landscape.jpg": ("RGB", (120, 80), "JPEG"),
-    "portrait_gray.jpg": ("L", (48, 100), "JPEG"),
-    "gray_alpha.png": ("LA", (300, 200), "PNG"),
-    "tiny.bmp": ("RGB", (20, 30), "BMP"),
-    "alpha.webp": ("RGBA", (100, 64), "WEBP"),
+  "landscape.jpg": ("RGB", (120, 80), "JPEG"),
+  "portrait_gray.jpg": ("L", (48, 100), "JPEG"),
+  "gray_alpha.png": ("LA", (300, 200), "PNG"),
+  "tiny.bmp": ("RGB", (20, 30), "BMP"),
+  "alpha.webp": ("RGBA", (100, 64), "WEBP"),
 }
 
 
@@ -231,11 +277,13 @@ def test_every_image_kind_is_relived(cvgan_workdir, tmp_path, name):
 
 def test_side_by_side_mp4_holds_the_photo_then_each_video(cvgan_workdir, tmp_path):
   import imageio.v2 as imageio  # noqa: PLC0415 (loads ffmpeg, for this test only)
+
   ramp = np.linspace(0, 255, 80).astype(np.uint8)  # smooth, so that H.264 keeps it nearly intact
   photo = str(tmp_path / "photo.png")
   Image.fromarray(np.stack([np.tile(ramp, (64, 1))] * 3, axis=-1)).save(photo)
-  out = relive.relive(cvgan_workdir, photo, str(tmp_path / "out" / "video.mp4"), num=2,
-                      side_by_side=True)
+  out = relive.relive(
+    cvgan_workdir, photo, str(tmp_path / "out" / "video.mp4"), num=2, side_by_side=True
+  )
   frames = np.stack(imageio.mimread(out, format="FFMPEG"))
   assert frames.shape == (32, 64, 3 * 64, 3)
   # The left tile is the photo held still (up to H.264's loss).
@@ -263,7 +311,9 @@ def test_held_out_scores_cover_every_frame_of_held_out_clips(cvgan_workdir):
     assert result[name].shape == (32,), name
   assert np.all(np.isfinite(result["psnr"]))
   # Holding the photo still reproduces its own frame exactly and no other.
-  assert result["still_psnr"][16] == np.inf and np.all(np.isfinite(np.delete(result["still_psnr"], 16)))
+  assert result["still_psnr"][16] == np.inf and np.all(
+    np.isfinite(np.delete(result["still_psnr"], 16))
+  )
   # The real digits move away from where the photo shows them, more with distance.
   assert result["real_motion"][16] == 0 and result["real_motion"][0] > result["real_motion"][15] > 0
   assert result["motion"].min() > 0  # an untrained generator copies no frame exactly
@@ -271,9 +321,16 @@ def test_held_out_scores_cover_every_frame_of_held_out_clips(cvgan_workdir):
 
 
 def test_held_out_scores_leave_out_what_the_model_lacks(make_config, tmp_path):
-  config = make_config("cvgan", "tiny", model__noise_dim=0, model__two_stream=False,
-                       train__num_steps=1, train__batch_size=2, train__critic_steps=1,
-                       train__num_samples=2)
+  config = make_config(
+    "cvgan",
+    "tiny",
+    model__noise_dim=0,
+    model__two_stream=False,
+    train__num_steps=1,
+    train__batch_size=2,
+    train__critic_steps=1,
+    train__num_samples=2,
+  )
   helpers.train(config, tmp_path)
   result = conditioning.held_out_scores(str(tmp_path), num_clips=2)
   assert result["noise_spread"] is None and result["background_psnr"] is None
@@ -287,8 +344,9 @@ def test_held_out_scores_refuse_the_training_clips(cvgan_workdir):
 
 def test_the_cli_relives_a_photo(cvgan_workdir, tmp_path):
   photo = _write_image(str(tmp_path / "photo.png"), "RGBA", (64, 96), "PNG")
-  done = helpers.run_cli("relive", f"--workdir={cvgan_workdir}", f"--photo={photo}",
-                         f"--out={tmp_path / 'video.gif'}")
+  done = helpers.run_cli(
+    "relive", f"--workdir={cvgan_workdir}", f"--photo={photo}", f"--out={tmp_path / 'video.gif'}"
+  )
   assert done.returncode == 0, done.stderr
   with Image.open(tmp_path / "video.gif") as gif:
     assert (gif.n_frames, gif.size) == (32, (64, 64))
@@ -297,8 +355,12 @@ def test_the_cli_relives_a_photo(cvgan_workdir, tmp_path):
 def test_the_cli_names_a_file_that_is_not_an_image_without_a_traceback(cvgan_workdir, tmp_path):
   not_a_photo = tmp_path / "notes.jpg"
   not_a_photo.write_text("not an image")
-  done = helpers.run_cli("relive", f"--workdir={cvgan_workdir}", f"--photo={not_a_photo}",
-                         f"--out={tmp_path / 'video.gif'}")
+  done = helpers.run_cli(
+    "relive",
+    f"--workdir={cvgan_workdir}",
+    f"--photo={not_a_photo}",
+    f"--out={tmp_path / 'video.gif'}",
+  )
   assert done.returncode == 1
   assert f"relive relive: error: '{not_a_photo}' is not an image" in done.stderr
   assert "Traceback" not in done.stderr
@@ -306,17 +368,24 @@ def test_the_cli_names_a_file_that_is_not_an_image_without_a_traceback(cvgan_wor
 
 
 def test_a_workdir_saved_before_the_later_keys_restores_as_it_was_trained(make_config, tmp_path):
-  config = make_config("cvgan", "tiny", model__skip_connections=False, train__num_steps=1,
-                       train__batch_size=2, train__critic_steps=1, train__num_samples=1)
+  config = make_config(
+    "cvgan",
+    "tiny",
+    model__skip_connections=False,
+    train__num_steps=1,
+    train__batch_size=2,
+    train__critic_steps=1,
+    train__num_samples=1,
+  )
   helpers.train(config, tmp_path)
   photo = synthetic.moving_digits_clip(seed=1, index=0)[16]
-  expected = relive.relive_videos(helpers.restore(tmp_path).trainer.generator, photo, num=1,
-                                  seed=0)
+  expected = relive.relive_videos(helpers.restore(tmp_path).trainer.generator, photo, num=1, seed=0)
   saved = json.loads((tmp_path / "config.json").read_text())
   del saved["model"]["skip_connections"], saved["train"]["diversity_weight"]
   del saved["train"]["diversity_cap"]
   (tmp_path / "config.json").write_text(json.dumps(saved))
   trainer = helpers.restore(tmp_path).trainer
   assert trainer.diversity_weight == 0.0
-  np.testing.assert_array_equal(relive.relive_videos(trainer.generator, photo, num=1, seed=0),
-                                expected)
+  np.testing.assert_array_equal(
+    relive.relive_videos(trainer.generator, photo, num=1, seed=0), expected
+  )

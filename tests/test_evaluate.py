@@ -3,7 +3,6 @@
 import json
 import os
 
-import helpers
 import pytest
 
 from relive_tf import families
@@ -13,17 +12,33 @@ from relive_tf.metrics import feature_network
 from relive_tf.metrics import features
 from relive_tf.training import inputs
 
+import helpers
+
 _FRAMES, _SIZE = 16, 32
-TINY = dict(data__frames=_FRAMES, data__size=_SIZE, train__num_steps=1, train__batch_size=2,
-            train__critic_steps=1, train__num_samples=2)
+TINY = dict(
+  data__frames=_FRAMES,
+  data__size=_SIZE,
+  train__num_steps=1,
+  train__batch_size=2,
+  train__critic_steps=1,
+  train__num_samples=2,
+)
 
 
 @pytest.fixture(name="features_dir", scope="module")
 def features_dir_fixture(tmp_path_factory):
   """A tiny built-in feature network for 16-frame 32x32 clips."""
   path = str(tmp_path_factory.mktemp("features"))
-  feature_network.train_feature_network(path, frames=_FRAMES, size=_SIZE, width=4, embedding_dim=16,
-                                        num_steps=20, batch_size=4, eval_clips=4)
+  feature_network.train_feature_network(
+    path,
+    frames=_FRAMES,
+    size=_SIZE,
+    width=4,
+    embedding_dim=16,
+    num_steps=20,
+    batch_size=4,
+    eval_clips=4,
+  )
   return path
 
 
@@ -38,13 +53,19 @@ def _evaluate(workdir, **options):
 
 
 def test_evaluate_reports_generated_clips_above_the_real_floor(vgan_workdir, features_dir):
-  report, table = _evaluate(vgan_workdir, num_samples=12, batch_size=4,
-                            feature_network=features_dir)
+  report, table = _evaluate(
+    vgan_workdir, num_samples=12, batch_size=4, feature_network=features_dir
+  )
   with open(report["path"]) as f:
     saved = json.load(f)
   assert report["path"] == os.path.join(vgan_workdir, "evaluation_builtin_step1.json")
   assert {key: saved[key] for key in ("model_type", "step", "num_samples", "frames", "size")} == {
-      "model_type": "vgan", "step": 1, "num_samples": 12, "frames": _FRAMES, "size": _SIZE}
+    "model_type": "vgan",
+    "step": 1,
+    "num_samples": 12,
+    "frames": _FRAMES,
+    "size": _SIZE,
+  }
   assert saved["data"] == {"source": "synthetic", "seed": 1}
   distances = saved["distances"]
   assert distances["generated"]["frechet"] > distances["real_vs_real"]["frechet"]
@@ -63,11 +84,24 @@ def test_the_distance_evaluator_measures_the_same_floor_each_run(vgan_workdir, f
 
 
 def test_evaluate_rejects_a_feature_network_of_another_clip_shape(vgan_workdir, tmp_path):
-  feature_network.train_feature_network(str(tmp_path), frames=8, size=_SIZE, width=4,
-                                        embedding_dim=8, num_steps=1, batch_size=2, eval_clips=2)
+  feature_network.train_feature_network(
+    str(tmp_path),
+    frames=8,
+    size=_SIZE,
+    width=4,
+    embedding_dim=8,
+    num_steps=1,
+    batch_size=2,
+    eval_clips=2,
+  )
   with pytest.raises(ValueError, match="was trained on clips"):
-    _evaluate(vgan_workdir, num_samples=4, batch_size=2, feature_network=str(tmp_path),
-              report=str(tmp_path / "r.json"))
+    _evaluate(
+      vgan_workdir,
+      num_samples=4,
+      batch_size=2,
+      feature_network=str(tmp_path),
+      report=str(tmp_path / "r.json"),
+    )
 
 
 def test_evaluate_rejects_a_missing_shards_folder(vgan_workdir, tmp_path):
@@ -92,14 +126,26 @@ def test_cli_evaluate_rejects_gan_flags_for_a_predictor_workdir(tmp_path):
 
 
 def test_training_logs_the_distance_every_eval_every_steps(make_config, features_dir, tmp_path):
-  config = make_config("vgan", "tiny", **{**TINY, "train__num_steps": 2, "train__eval_every": 1,
-                                          "train__eval_samples": 4,
-                                          "train__feature_network": features_dir})
+  config = make_config(
+    "vgan",
+    "tiny",
+    **{
+      **TINY,
+      "train__num_steps": 2,
+      "train__eval_every": 1,
+      "train__eval_samples": 4,
+      "train__feature_network": features_dir,
+    },
+  )
   helpers.train(config, tmp_path)
-  steps = {tag: [step for step, _ in values]
-           for tag, values in helpers.summary_values(tmp_path).items() if tag.startswith("eval/")}
-  assert steps == {f"eval/{name}": [1, 2]
-                   for name in ("frechet", "kernel", "frechet_floor", "kernel_floor")}
+  steps = {
+    tag: [step for step, _ in values]
+    for tag, values in helpers.summary_values(tmp_path).items()
+    if tag.startswith("eval/")
+  }
+  assert steps == {
+    f"eval/{name}": [1, 2] for name in ("frechet", "kernel", "frechet_floor", "kernel_floor")
+  }
 
 
 def test_eval_every_without_a_feature_network_is_refused(make_config, tmp_path):

@@ -33,22 +33,38 @@ MODEL_TYPES = ("vgan", "cvgan", "lstm")
 LSTM_CLIP_FRAMES = 6
 # Tiny networks, trained for one step: what matters is that the trained weights are exported.
 TINY = {
-    "vgan": dict(model__noise_dim=8, model__generator_widths=(16, 8, 8, 4),
-                 model__critic_widths=(4, 8, 8, 8), train__critic_steps=1),
-    "cvgan": dict(model__encoder_widths=(4, 8, 8, 8), model__generator_widths=(16, 8, 8, 4),
-                  model__critic_widths=(4, 8, 8, 8), train__critic_steps=1),
-    "lstm": dict(model__encoder_widths=(4, 8, 8, 8), model__embedding_dim=16, model__lstm_units=16,
-                 model__decoder_widths=(8, 8, 8, 4), data__frames=LSTM_CLIP_FRAMES,
-                 train__context_frames=3),
+  "vgan": dict(
+    model__noise_dim=8,
+    model__generator_widths=(16, 8, 8, 4),
+    model__critic_widths=(4, 8, 8, 8),
+    train__critic_steps=1,
+  ),
+  "cvgan": dict(
+    model__encoder_widths=(4, 8, 8, 8),
+    model__generator_widths=(16, 8, 8, 4),
+    model__critic_widths=(4, 8, 8, 8),
+    train__critic_steps=1,
+  ),
+  "lstm": dict(
+    model__encoder_widths=(4, 8, 8, 8),
+    model__embedding_dim=16,
+    model__lstm_units=16,
+    model__decoder_widths=(8, 8, 8, 4),
+    data__frames=LSTM_CLIP_FRAMES,
+    train__context_frames=3,
+  ),
 }
 
 
 @pytest.fixture(name="workdirs", scope="module")
 def workdirs_fixture(trained_workdir):
   """model type -> a workdir trained for one step."""
-  return {model_type: trained_workdir(model_type, train__num_steps=1, train__batch_size=2,
-                                      train__num_samples=2, **TINY[model_type])
-          for model_type in MODEL_TYPES}
+  return {
+    model_type: trained_workdir(
+      model_type, train__num_steps=1, train__batch_size=2, train__num_samples=2, **TINY[model_type]
+    )
+    for model_type in MODEL_TYPES
+  }
 
 
 def _export(workdir, export_dir, **options):
@@ -60,8 +76,9 @@ def exports_fixture(workdirs, tmp_path_factory):
   """model type -> version 1 of it under one export root (which also holds a README); read only."""
   root = tmp_path_factory.mktemp("export")
   (root / "README.md").write_text("not a model")
-  return {model_type: _export(workdir, root / model_type)
-          for model_type, workdir in workdirs.items()}
+  return {
+    model_type: _export(workdir, root / model_type) for model_type, workdir in workdirs.items()
+  }
 
 
 def _network(workdir):
@@ -143,8 +160,9 @@ def test_models_config_lists_every_exported_model(exports):
 # What the SavedModels hold.
 
 
-def test_a_clean_process_without_relive_tf_serves_what_the_keras_models_compute(workdirs, exports,
-                                                                                 tmp_path):
+def test_a_clean_process_without_relive_tf_serves_what_the_keras_models_compute(
+  workdirs, exports, tmp_path
+):
   noise = tf.random.stateless_normal([3, 8], seed=[4, 2]).numpy()
   photos = _clip(3)
   context = _clip(2)[None]  # 2 frames: not the training context length
@@ -165,17 +183,23 @@ def test_a_clean_process_without_relive_tf_serves_what_the_keras_models_compute(
       assert not [name for name in sys.modules if name.startswith("relive_tf.")]
       """)
   env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-  subprocess.run([sys.executable, "-I", "-c", script, exports["vgan"], exports["cvgan"],
-                  exports["lstm"]], cwd=tmp_path, env=env, check=True)
+  subprocess.run(
+    [sys.executable, "-I", "-c", script, exports["vgan"], exports["cvgan"], exports["lstm"]],
+    cwd=tmp_path,
+    env=env,
+    check=True,
+  )
   outputs = np.load(tmp_path / "outputs.npz")
   generator = _network(workdirs["vgan"])
   expected = {
-      "video": pipeline.to_uint8_video(generator(noise, training=False)).numpy(),
-      "sample": generate.sample_videos(generator, 2, 7),  # what `relive generate --seed=7` writes
-      "relived": np.concatenate([relive.relive_videos(_network(workdirs["cvgan"]), photo, 1, 0)
-                                 for photo in photos]),
-      "frames": pipeline.to_uint8_video(
-          _network(workdirs["lstm"]).rollout(pipeline.to_float_video(context), 3)).numpy(),
+    "video": pipeline.to_uint8_video(generator(noise, training=False)).numpy(),
+    "sample": generate.sample_videos(generator, 2, 7),  # what `relive generate --seed=7` writes
+    "relived": np.concatenate(
+      [relive.relive_videos(_network(workdirs["cvgan"]), photo, 1, 0) for photo in photos]
+    ),
+    "frames": pipeline.to_uint8_video(
+      _network(workdirs["lstm"]).rollout(pipeline.to_float_video(context), 3)
+    ).numpy(),
   }
   for name, value in expected.items():
     assert outputs[name].dtype == np.uint8, name
@@ -188,8 +212,10 @@ def test_a_clean_process_without_relive_tf_serves_what_the_keras_models_compute(
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_the_warmup_file_holds_one_request_per_signature_and_each_runs(exports, model_type):
   records = tf.data.TFRecordDataset(os.path.join(exports[model_type], warmup.WARMUP_FILE))
-  requests = [prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
-              for record in records]
+  requests = [
+    prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+    for record in records
+  ]
   model = tf.saved_model.load(exports[model_type])
   assert sorted(r.model_spec.signature_name for r in requests) == sorted(model.signatures)
   for request in requests:
@@ -200,20 +226,31 @@ def test_the_warmup_file_holds_one_request_per_signature_and_each_runs(exports, 
 
 
 SIGNATURES = {
-    "vgan": {"serving_default": {"noise": ("DT_FLOAT", "(-1, 8)")},
-             "sample": {"count": ("DT_INT32", "()"), "seed": ("DT_INT64", "()")}},
-    "cvgan": {"serving_default": {"photo": ("DT_UINT8", "(-1, 64, 64, 3)")},
-              "relive_image": {"image_bytes": ("DT_STRING", "(-1)")}},
-    "lstm": {"serving_default": {"context": ("DT_UINT8", "(-1, -1, 64, 64, 3)"),
-                                 "future": ("DT_INT32", "()")}},
+  "vgan": {
+    "serving_default": {"noise": ("DT_FLOAT", "(-1, 8)")},
+    "sample": {"count": ("DT_INT32", "()"), "seed": ("DT_INT64", "()")},
+  },
+  "cvgan": {
+    "serving_default": {"photo": ("DT_UINT8", "(-1, 64, 64, 3)")},
+    "relive_image": {"image_bytes": ("DT_STRING", "(-1)")},
+  },
+  "lstm": {
+    "serving_default": {
+      "context": ("DT_UINT8", "(-1, -1, 64, 64, 3)"),
+      "future": ("DT_INT32", "()"),
+    }
+  },
 }
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_saved_model_cli_lists_the_signatures(exports, model_type):
-  shown = subprocess.run([os.path.join(VENV_BIN, "saved_model_cli"), "show", "--dir",
-                          exports[model_type], "--all"], capture_output=True, text=True,
-                         check=True).stdout
+  shown = subprocess.run(
+    [os.path.join(VENV_BIN, "saved_model_cli"), "show", "--dir", exports[model_type], "--all"],
+    capture_output=True,
+    text=True,
+    check=True,
+  ).stdout
   listed = {}
   for block in shown.split("signature_def['")[1:]:
     name, body = block.split("']", 1)
@@ -227,29 +264,44 @@ def test_saved_model_cli_lists_the_signatures(exports, model_type):
 
 
 BAD_SHAPES = [
-    ("vgan", "serving_default", {"noise": np.zeros([2, 5], np.float32)}, r"noise \[2,5\]"),
-    ("vgan", "sample", {"count": np.array([2], np.int32), "seed": np.array(0)}, r"count \[1\]"),
-    ("cvgan", "serving_default", {"photo": np.zeros([1, 32, 32, 3], np.uint8)},
-     r"photo \[1,32,32,3\]"),
-    ("lstm", "serving_default", {"context": np.zeros([1, 2, 32, 32, 3], np.uint8),
-                                 "future": np.array(1, np.int32)}, r"context \[1,2,32,32,3\]"),
+  ("vgan", "serving_default", {"noise": np.zeros([2, 5], np.float32)}, r"noise \[2,5\]"),
+  ("vgan", "sample", {"count": np.array([2], np.int32), "seed": np.array(0)}, r"count \[1\]"),
+  (
+    "cvgan",
+    "serving_default",
+    {"photo": np.zeros([1, 32, 32, 3], np.uint8)},
+    r"photo \[1,32,32,3\]",
+  ),
+  (
+    "lstm",
+    "serving_default",
+    {"context": np.zeros([1, 2, 32, 32, 3], np.uint8), "future": np.array(1, np.int32)},
+    r"context \[1,2,32,32,3\]",
+  ),
 ]
 
 
 @pytest.mark.parametrize("model_type, signature, inputs, message", BAD_SHAPES)
-def test_a_wrong_shape_is_rejected_naming_the_input(exports, model_type, signature, inputs,
-                                                    message):
+def test_a_wrong_shape_is_rejected_naming_the_input(
+  exports, model_type, signature, inputs, message
+):
   function = tf.saved_model.load(exports[model_type]).signatures[signature]
   with pytest.raises(tf.errors.InvalidArgumentError, match=f"Shape of tensor {message}"):
     function(**{name: tf.constant(value) for name, value in inputs.items()})
 
 
-@pytest.mark.parametrize("model_type, inputs, name", [
+@pytest.mark.parametrize(
+  "model_type, inputs, name",
+  [
     ("vgan", {"noise": tf.zeros([2, 8], tf.int32)}, "noise"),
     ("cvgan", {"photo": tf.zeros([1, 64, 64, 3], tf.float32)}, "photo"),
-    ("lstm", {"context": tf.zeros([1, 2, 64, 64, 3], tf.uint8), "future": tf.constant(1, tf.int64)},
-     "future"),
-])
+    (
+      "lstm",
+      {"context": tf.zeros([1, 2, 64, 64, 3], tf.uint8), "future": tf.constant(1, tf.int64)},
+      "future",
+    ),
+  ],
+)
 def test_a_wrong_dtype_is_rejected_naming_the_input(exports, model_type, inputs, name):
   model = tf.saved_model.load(exports[model_type])
   with pytest.raises(TypeError, match=f"name='{name}'"):
@@ -354,8 +406,10 @@ def test_check_fails_on_a_difference_and_publishes_nothing(workdirs, tmp_path, m
   faithful = servables.VideoWGANServable.reference_outputs
 
   def off_by_two(self, signature, inputs):
-    return {name: np.clip(value.astype(np.int64) + 2, 0, 255).astype(np.uint8)
-            for name, value in faithful(self, signature, inputs).items()}
+    return {
+      name: np.clip(value.astype(np.int64) + 2, 0, 255).astype(np.uint8)
+      for name, value in faithful(self, signature, inputs).items()
+    }
 
   monkeypatch.setattr(servables.VideoWGANServable, "reference_outputs", off_by_two)
   with pytest.raises(check_lib.ExportCheckError, match="differs from the in-memory model by up to"):
@@ -367,8 +421,12 @@ def test_check_fails_on_a_difference_and_publishes_nothing(workdirs, tmp_path, m
 
 
 def test_cli_refuses_an_existing_version_with_a_message_and_no_traceback(workdirs, exports):
-  result = helpers.run_cli("export", f"--workdir={workdirs['vgan']}",
-                           f"--export_dir={os.path.dirname(exports['vgan'])}", "--version=1")
+  result = helpers.run_cli(
+    "export",
+    f"--workdir={workdirs['vgan']}",
+    f"--export_dir={os.path.dirname(exports['vgan'])}",
+    "--version=1",
+  )
   assert result.returncode == 1
   assert "relive export: error:" in result.stderr and "already exists" in result.stderr
   assert "Traceback" not in result.stderr

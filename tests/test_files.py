@@ -42,10 +42,17 @@ def test_a_held_folder_is_refused_naming_its_holder_then_free_again(tmp_path):
 
 def test_a_killed_holder_leaves_the_folder_free(tmp_path):
   holder = subprocess.Popen(
-      [sys.executable, "-c", "import sys, time\nfrom relive_tf import files\n"
-       "with files.exclusive_use(sys.argv[1], 'relive train'):\n"
-       "  print('held', flush=True)\n  time.sleep(600)\n", str(tmp_path)],
-      stdout=subprocess.PIPE, text=True)
+    [
+      sys.executable,
+      "-c",
+      "import sys, time\nfrom relive_tf import files\n"
+      "with files.exclusive_use(sys.argv[1], 'relive train'):\n"
+      "  print('held', flush=True)\n  time.sleep(600)\n",
+      str(tmp_path),
+    ],
+    stdout=subprocess.PIPE,
+    text=True,
+  )
   try:
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(ValueError, match=rf"process {holder.pid}\)"):

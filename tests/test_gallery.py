@@ -1,15 +1,12 @@
 """Tests of `relive gallery`: the static page, its media, and how it looks in headless Chromium."""
 
 import html.parser
-import json
 import os
 import pathlib
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ElementTree
 
-import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -24,17 +21,31 @@ from relive_tf.gallery import events
 from relive_tf.gallery import sections
 from relive_tf.metrics import feature_network
 
+import helpers
+
 _FRAMES, _SIZE, _STEPS, _NUM_VIDEOS = 16, 32, 2, 3
 _LSTM_FRAMES, _LSTM_CONTEXT = 6, 3
 _REPO = helpers.REPO
 _CHROMIUM = "/usr/bin/chromium"
-_CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+_CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+]
 
 
 # The tiny variants at 32x32, trained for two steps of batch 2 (one critic update per step).
-TINY = dict(data__frames=_FRAMES, data__size=_SIZE, train__num_steps=_STEPS, train__batch_size=2,
-            train__num_samples=2)
+TINY = dict(
+  data__frames=_FRAMES,
+  data__size=_SIZE,
+  train__num_steps=_STEPS,
+  train__batch_size=2,
+  train__num_samples=2,
+)
 GAN = dict(TINY, train__critic_steps=1)
 LSTM = dict(TINY, data__frames=_LSTM_FRAMES, train__context_frames=_LSTM_CONTEXT)
 
@@ -43,17 +54,37 @@ LSTM = dict(TINY, data__frames=_LSTM_FRAMES, train__context_frames=_LSTM_CONTEXT
 def workdirs(trained_workdir, tmp_path_factory):
   """Tiny vgan, cvgan and lstm workdirs trained for two steps, with `relive evaluate` reports for
   the vgan and the lstm, and a workdir holding only a config (no checkpoint saved yet)."""
-  paths = {"vgan": trained_workdir("vgan", **GAN), "cvgan": trained_workdir("cvgan", **GAN),
-           "lstm": trained_workdir("lstm", **LSTM)}
+  paths = {
+    "vgan": trained_workdir("vgan", **GAN),
+    "cvgan": trained_workdir("cvgan", **GAN),
+    "lstm": trained_workdir("lstm", **LSTM),
+  }
   features_dir = str(tmp_path_factory.mktemp("features"))
-  feature_network.train_feature_network(features_dir, frames=_FRAMES, size=_SIZE, width=4,
-                                        embedding_dim=8, num_steps=1, batch_size=2, eval_clips=2)
+  feature_network.train_feature_network(
+    features_dir,
+    frames=_FRAMES,
+    size=_SIZE,
+    width=4,
+    embedding_dim=8,
+    num_steps=1,
+    batch_size=2,
+    eval_clips=2,
+  )
   reports = {
-      "vgan": evaluator.evaluate(paths["vgan"], families.FAMILIES.values(), num_samples=4,
-                                 batch_size=2, feature_network=features_dir)[0],
-      "lstm": evaluator.evaluate(paths["lstm"], families.FAMILIES.values(),
-                                 future=_LSTM_FRAMES - _LSTM_CONTEXT, num_samples=2,
-                                 batch_size=2)[0],
+    "vgan": evaluator.evaluate(
+      paths["vgan"],
+      families.FAMILIES.values(),
+      num_samples=4,
+      batch_size=2,
+      feature_network=features_dir,
+    )[0],
+    "lstm": evaluator.evaluate(
+      paths["lstm"],
+      families.FAMILIES.values(),
+      future=_LSTM_FRAMES - _LSTM_CONTEXT,
+      num_samples=2,
+      batch_size=2,
+    )[0],
   }
   paths["untrained"] = str(tmp_path_factory.mktemp("not_started"))
   shutil.copy(os.path.join(paths["vgan"], "config.json"), paths["untrained"])
@@ -61,8 +92,9 @@ def workdirs(trained_workdir, tmp_path_factory):
 
 
 def _build(workdirs, out_dir, **options):
-  return build.build_gallery([str(workdir) for workdir in workdirs], str(out_dir),
-                             families.FAMILIES.values(), **options)
+  return build.build_gallery(
+    [str(workdir) for workdir in workdirs], str(out_dir), families.FAMILIES.values(), **options
+  )
 
 
 _ORDER = ("vgan", "cvgan", "lstm", "untrained")
@@ -79,7 +111,7 @@ def site(workdirs, tmp_path_factory):
 def _section(text, kind):
   """The HTML of one workdir's section (sections are numbered in _ORDER)."""
   start = text.index(f'<section id="run-{_ORDER.index(kind)}"')
-  return text[start:text.index("</section>", start)]
+  return text[start : text.index("</section>", start)]
 
 
 def _media(index, kind):
@@ -129,7 +161,8 @@ def test_gallery_writes_each_sampled_video_as_h264_mp4_and_animated_gif(site):
   index, _ = site
   samples = sorted(_media(index, "vgan").glob("sample_*"))
   assert [path.name for path in samples] == [
-      f"sample_{i:02d}.{ext}" for i in range(_NUM_VIDEOS) for ext in ("gif", "mp4")]
+    f"sample_{i:02d}.{ext}" for i in range(_NUM_VIDEOS) for ext in ("gif", "mp4")
+  ]
   for path in samples:
     data = path.read_bytes()
     if path.suffix == ".mp4":
@@ -218,8 +251,12 @@ def test_gallery_rebuilt_in_place_drops_the_old_media(workdirs, tmp_path):
 
 def test_cli_gallery_reports_a_missing_workdir_without_a_traceback(workdirs, tmp_path):
   missing = tmp_path / "missing"
-  result = helpers.run_cli("gallery", f"--workdir={workdirs['untrained']}",
-                           f"--workdir={missing}", f"--out={tmp_path / 'site'}")
+  result = helpers.run_cli(
+    "gallery",
+    f"--workdir={workdirs['untrained']}",
+    f"--workdir={missing}",
+    f"--out={tmp_path / 'site'}",
+  )
   assert result.returncode == 1
   assert f"relive gallery: error: workdir '{missing}' does not exist" in result.stderr
   assert "Traceback" not in result.stderr
@@ -242,8 +279,9 @@ def test_read_scalars_takes_the_resumed_run_value_of_a_repeated_step(tmp_path):
 
 @pytest.mark.parametrize("values", [[0.5], [2.0, 2.0, 2.0], [3.0, -1.0, 7.5]])
 def test_a_curve_is_a_sized_svg_document_with_the_curve(values):
-  svg = charts.line_chart_svg("train/loss", np.arange(len(values)) * 10,
-                              {"train/loss": np.array(values)})
+  svg = charts.line_chart_svg(
+    "train/loss", np.arange(len(values)) * 10, {"train/loss": np.array(values)}
+  )
   root = ElementTree.fromstring(svg)
   namespace = "{http://www.w3.org/2000/svg}"
   assert root.tag == f"{namespace}svg" and root.get("width") == "320"
@@ -260,11 +298,17 @@ def _browser():
   except ImportError:
     pytest.skip("Playwright for Python is not installed: pip install -r requirements.txt")
   if not os.path.exists(_CHROMIUM):
-    result = subprocess.run(["bash", str(_REPO / ".ci" / "install_browser.sh")],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+      ["bash", str(_REPO / ".ci" / "install_browser.sh")],
+      capture_output=True,
+      text=True,
+      check=False,
+    )
     if result.returncode or not os.path.exists(_CHROMIUM):
-      pytest.skip(f"no browser: {_CHROMIUM} is missing and .ci/install_browser.sh could not "
-                  f"install it: {result.stderr.strip()[-300:]}")
+      pytest.skip(
+        f"no browser: {_CHROMIUM} is missing and .ci/install_browser.sh could not "
+        f"install it: {result.stderr.strip()[-300:]}"
+      )
   return sync_playwright
 
 
@@ -279,17 +323,24 @@ def test_gallery_loads_in_headless_chromium_with_every_video_and_image_playing(s
       page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
       page.on("pageerror", lambda error: problems.append(str(error)))
       page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-      page.on("request", lambda request: remote.append(request.url)
-              if not request.url.startswith(("file:", "data:")) else None)
+      page.on(
+        "request",
+        lambda request: (
+          remote.append(request.url) if not request.url.startswith(("file:", "data:")) else None
+        ),
+      )
       page.goto(pathlib.Path(index).as_uri(), wait_until="load")
       page.wait_for_function(
-          "[...document.querySelectorAll('video')].every(v => v.readyState >= 2 || v.error)",
-          timeout=30_000)
+        "[...document.querySelectorAll('video')].every(v => v.readyState >= 2 || v.error)",
+        timeout=30_000,
+      )
       images = page.evaluate(
-          "[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth])")
+        "[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth])"
+      )
       videos = page.evaluate(
-          "[...document.querySelectorAll('video')].map(v => "
-          "[v.getAttribute('src'), v.readyState, v.error && v.error.code, v.videoWidth])")
+        "[...document.querySelectorAll('video')].map(v => "
+        "[v.getAttribute('src'), v.readyState, v.error && v.error.code, v.videoWidth])"
+      )
       gifs = page.evaluate("""Promise.all([...document.querySelectorAll('a[href$=".gif"]')].map(
           a => new Promise(done => { const i = new Image(); i.onload = () => done(i.naturalWidth);
                                      i.onerror = () => done(0); i.src = a.href; })))""")
@@ -301,8 +352,9 @@ def test_gallery_loads_in_headless_chromium_with_every_video_and_image_playing(s
   assert problems == [] and remote == []
   # Every MP4 of the page plays: none fell back to its GIF.
   assert len(videos) == text.count("<video") >= 6 * _NUM_VIDEOS
-  assert all(ready >= 2 and error is None and width > 0
-             for _, ready, error, width in videos), videos
+  assert all(ready >= 2 and error is None and width > 0 for _, ready, error, width in videos), (
+    videos
+  )
   assert len(images) >= 4 and all(width for _, width in images), images
   # Each tile links its GIF, which loads at the width of the MP4 beside it.
   assert gifs == [width for _, _, _, width in videos]
@@ -310,8 +362,9 @@ def test_gallery_loads_in_headless_chromium_with_every_video_and_image_playing(s
 
 
 def test_a_chart_of_several_series_leaves_out_missing_values_and_names_each_series():
-  svg = charts.line_chart_svg("PSNR", [1, 2, 3], {"model": [20.0, None, 18.0],
-                                                  "copy-last": [25.0, 21.0, 19.0]})
+  svg = charts.line_chart_svg(
+    "PSNR", [1, 2, 3], {"model": [20.0, None, 18.0], "copy-last": [25.0, 21.0, 19.0]}
+  )
   root = ElementTree.fromstring(svg)
   namespace = "{http://www.w3.org/2000/svg}"
   lines = [line.get("points").split() for line in root.iter(f"{namespace}polyline")]

@@ -18,33 +18,62 @@ def _videos(values, shape):
 
 # name -> (loss fn(global_batch_size=...), batch size, the value worked out by hand).
 LOSSES = {
-    # Critic scores 1, 3 on real videos and 0.5, -0.5 on fakes: E[D(G(z))] - E[D(x)] = 0 - 2.
-    "wasserstein_critic_loss": (
-        lambda **kw: losses.wasserstein_critic_loss(tf.constant([1.0, 3.0]),
-                                                    tf.constant([0.5, -0.5]), **kw), 2, -2.0),
-    # -E[D(G(z))] of scores 2, 4.
-    "wasserstein_generator_loss": (
-        lambda **kw: losses.wasserstein_generator_loss(tf.constant([2.0, 4.0]), **kw), 2, -3.0),
-    # D(x) = sum(w * x) has gradient w = (3, 4) everywhere: (||w|| - 1)^2 = (5 - 1)^2 per example.
-    "gradient_penalty": (
-        lambda **kw: losses.gradient_penalty(
-            lambda x: tf.reduce_sum(x * tf.constant([[3.0, 4.0]]), axis=1), tf.ones([2, 2]),
-            tf.zeros([2, 2]), tf.constant([0.3, 0.9]), **kw), 2, 16.0),
-    # Mean |mask| per video: 0.5 and 0.5.
-    "mask_l1_penalty": (
-        lambda **kw: losses.mask_l1_penalty(_videos([0.0, 1.0, 0.5, 0.5], [2, 2, 1, 1, 1]), **kw),
-        2, 0.5),
-    # Per-example mean squared errors (0 + 1) / 2 and (1 + 0) / 2.
-    "conditioning_l2_loss": (
-        lambda **kw: losses.conditioning_l2_loss(_videos([0.0, 1.0, 0.5, 0.5], [2, 1, 2, 1]),
-                                                 _videos([0.0, 0.0, -0.5, 0.5], [2, 1, 2, 1]),
-                                                 **kw), 2, 0.5),
-    # Video distances 0.2 and 1 over noise distance 2: ratios 0.1 and 0.5, the second capped at
-    # 0.3; the loss is minus their mean.
-    "diversity_loss": (
-        lambda **kw: losses.diversity_loss(
-            tf.zeros([2, 2, 2]), tf.constant([[[0.2, 0.2], [0.2, 0.2]], [[1.0] * 2] * 2]),
-            tf.zeros([2, 4]), tf.fill([2, 4], 2.0), cap=0.3, **kw), 2, -(0.1 + 0.3) / 2),
+  # Critic scores 1, 3 on real videos and 0.5, -0.5 on fakes: E[D(G(z))] - E[D(x)] = 0 - 2.
+  "wasserstein_critic_loss": (
+    lambda **kw: losses.wasserstein_critic_loss(
+      tf.constant([1.0, 3.0]), tf.constant([0.5, -0.5]), **kw
+    ),
+    2,
+    -2.0,
+  ),
+  # -E[D(G(z))] of scores 2, 4.
+  "wasserstein_generator_loss": (
+    lambda **kw: losses.wasserstein_generator_loss(tf.constant([2.0, 4.0]), **kw),
+    2,
+    -3.0,
+  ),
+  # D(x) = sum(w * x) has gradient w = (3, 4) everywhere: (||w|| - 1)^2 = (5 - 1)^2 per example.
+  "gradient_penalty": (
+    lambda **kw: losses.gradient_penalty(
+      lambda x: tf.reduce_sum(x * tf.constant([[3.0, 4.0]]), axis=1),
+      tf.ones([2, 2]),
+      tf.zeros([2, 2]),
+      tf.constant([0.3, 0.9]),
+      **kw,
+    ),
+    2,
+    16.0,
+  ),
+  # Mean |mask| per video: 0.5 and 0.5.
+  "mask_l1_penalty": (
+    lambda **kw: losses.mask_l1_penalty(_videos([0.0, 1.0, 0.5, 0.5], [2, 2, 1, 1, 1]), **kw),
+    2,
+    0.5,
+  ),
+  # Per-example mean squared errors (0 + 1) / 2 and (1 + 0) / 2.
+  "conditioning_l2_loss": (
+    lambda **kw: losses.conditioning_l2_loss(
+      _videos([0.0, 1.0, 0.5, 0.5], [2, 1, 2, 1]),
+      _videos([0.0, 0.0, -0.5, 0.5], [2, 1, 2, 1]),
+      **kw,
+    ),
+    2,
+    0.5,
+  ),
+  # Video distances 0.2 and 1 over noise distance 2: ratios 0.1 and 0.5, the second capped at
+  # 0.3; the loss is minus their mean.
+  "diversity_loss": (
+    lambda **kw: losses.diversity_loss(
+      tf.zeros([2, 2, 2]),
+      tf.constant([[[0.2, 0.2], [0.2, 0.2]], [[1.0] * 2] * 2]),
+      tf.zeros([2, 4]),
+      tf.fill([2, 4], 2.0),
+      cap=0.3,
+      **kw,
+    ),
+    2,
+    -(0.1 + 0.3) / 2,
+  ),
 }
 
 
@@ -69,8 +98,9 @@ def test_gradient_penalty_of_a_quadratic_critic_on_videos():
 
 
 def test_diversity_loss_stops_rewarding_at_the_cap():
-  far_apart = losses.diversity_loss(tf.zeros([1, 4]), tf.ones([1, 4]), tf.zeros([1, 2]),
-                                    tf.ones([1, 2]), cap=0.5)
+  far_apart = losses.diversity_loss(
+    tf.zeros([1, 4]), tf.ones([1, 4]), tf.zeros([1, 2]), tf.ones([1, 2]), cap=0.5
+  )
   assert float(far_apart) == pytest.approx(-0.5)
 
 

@@ -25,20 +25,32 @@ import helpers
 _FRAMES, _SIZE = 8, 32
 # configs/lstm.py:tiny shrunk to 8 frames of 32x32 and a few units, trained for two steps with
 # scheduled sampling on.
-TINY = dict(model__encoder_widths=(4, 8), model__decoder_widths=(8, 4), model__embedding_dim=16,
-            model__lstm_units=16, data__frames=_FRAMES, data__size=_SIZE, train__num_steps=2,
-            train__batch_size=2, train__num_samples=2, train__context_frames=3,
-            train__sampling_start_step=0, train__sampling_ramp_steps=1)
+TINY = dict(
+  model__encoder_widths=(4, 8),
+  model__decoder_widths=(8, 4),
+  model__embedding_dim=16,
+  model__lstm_units=16,
+  data__frames=_FRAMES,
+  data__size=_SIZE,
+  train__num_steps=2,
+  train__batch_size=2,
+  train__num_samples=2,
+  train__context_frames=3,
+  train__sampling_start_step=0,
+  train__sampling_ramp_steps=1,
+)
 
 
 def _tiny_config(**train):
-  return helpers.load_config("lstm", "tiny", **{**TINY, **{f"train__{key}": value
-                                                         for key, value in train.items()}})
+  return helpers.load_config(
+    "lstm", "tiny", **{**TINY, **{f"train__{key}": value for key, value in train.items()}}
+  )
 
 
 def _predictor(blend_input=False, skip_connections=False):
-  return lstm.NextFramePredictor((4, 8), 16, 16, (8, 4), _SIZE, blend_input=blend_input,
-                                 skip_connections=skip_connections)
+  return lstm.NextFramePredictor(
+    (4, 8), 16, 16, (8, 4), _SIZE, blend_input=blend_input, skip_connections=skip_connections
+  )
 
 
 # The decoder's variants: (blend_input, skip_connections).
@@ -47,8 +59,11 @@ _VARIANTS = [(False, False), (True, False), (False, True), (True, True)]
 
 def _videos(count=2, frames=_FRAMES, seed=0):
   """Synthetic clips as float [count, frames, 32, 32, 3] in [-1, 1]."""
-  return pipeline.to_float_video(np.stack(
-      [synthetic.moving_digits_clip(seed, i, frames=frames, size=_SIZE) for i in range(count)]))
+  return pipeline.to_float_video(
+    np.stack(
+      [synthetic.moving_digits_clip(seed, i, frames=frames, size=_SIZE) for i in range(count)]
+    )
+  )
 
 
 @pytest.fixture(name="lstm_workdir", scope="module")
@@ -59,8 +74,9 @@ def lstm_workdir_fixture(trained_workdir):
 @pytest.fixture(scope="module")
 def fixture_video(tmp_path_factory):
   """A 12-frame MJPG .avi of moving digits, 40 high and 48 wide (predict crops it to a square)."""
-  return helpers.write_avi(tmp_path_factory.mktemp("videos") / "digits.avi",
-                           helpers.moving_digits_video(12, 40, 48), fps=8)
+  return helpers.write_avi(
+    tmp_path_factory.mktemp("videos") / "digits.avi", helpers.moving_digits_video(12, 40, 48), fps=8
+  )
 
 
 # Config and model.
@@ -124,14 +140,23 @@ def test_size_must_survive_the_encoder_halvings():
 
 
 def _trainer(**train):
-  return trainer_lib.build(families.get("lstm"), _tiny_config(**train), tf.distribute.get_strategy(),
-                           {"index": tf.range(2, dtype=tf.int64), "video": _videos()})
+  return trainer_lib.build(
+    families.get("lstm"),
+    _tiny_config(**train),
+    tf.distribute.get_strategy(),
+    {"index": tf.range(2, dtype=tf.int64), "video": _videos()},
+  )
 
 
 def test_sampling_probability_ramps_linearly_from_the_start_step():
-  values = [float(lstm_training.sampling_probability(tf.constant(step, tf.int64), probability=0.6,
-                                                     start_step=10, ramp_steps=20))
-            for step in (0, 10, 20, 30, 100)]
+  values = [
+    float(
+      lstm_training.sampling_probability(
+        tf.constant(step, tf.int64), probability=0.6, start_step=10, ramp_steps=20
+      )
+    )
+    for step in (0, 10, 20, 30, 100)
+  ]
   assert values == pytest.approx([0.0, 0.0, 0.3, 0.6, 0.6])
 
 
@@ -152,8 +177,11 @@ def test_scheduled_sampling_at_probability_one_is_the_rollout_after_the_context(
 
 def test_train_step_lowers_the_next_frame_loss_on_a_fixed_batch():
   trainer = _trainer(sampling_probability=0.0, learning_rate=3e-3)
-  batches = iter(tf.data.Dataset.from_tensors(
-      {"index": tf.range(2, dtype=tf.int64), "video": _videos()}).repeat())
+  batches = iter(
+    tf.data.Dataset.from_tensors(
+      {"index": tf.range(2, dtype=tf.int64), "video": _videos()}
+    ).repeat()
+  )
   losses = [float(trainer.train_step(batches)["next_frame_mse"]) for _ in range(40)]
   assert losses[-1] < 0.7 * losses[0]
 
@@ -162,10 +190,10 @@ def test_loss_over_two_replicas_equals_the_loss_on_one_device(two_replicas):
   batch = {"index": tf.range(2, dtype=tf.int64), "video": _videos()}
   losses = []
   for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_replicas):
-    trainer = trainer_lib.build(families.get("lstm"), _tiny_config(sampling_probability=0.0),
-                                strategy, batch)
-    dataset = strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensors(batch))
+    trainer = trainer_lib.build(
+      families.get("lstm"), _tiny_config(sampling_probability=0.0), strategy, batch
+    )
+    dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))
     losses.append(float(trainer.train_step(iter(dataset))["next_frame_mse"]))
   assert losses[1] == pytest.approx(losses[0], rel=1e-4)
 
@@ -201,7 +229,7 @@ def _moving_square(frames=8, size=16, side=4, speed=1):
   """A white side x side square moving `speed` pixels right per frame over black, in [-1, 1]."""
   video = -np.ones((1, frames, size, size, 3), np.float32)
   for t in range(frames):
-    video[0, t, 6:6 + side, t * speed:t * speed + side] = 1.0
+    video[0, t, 6 : 6 + side, t * speed : t * speed + side] = 1.0
   return tf.constant(video)
 
 
@@ -223,32 +251,46 @@ def test_linear_extrapolation_cannot_move_a_saturated_square():
   """Per pixel, the leading edge brightens past white and the trailing edge darkens past black:
   both clip back, so the prediction stays the last frame."""
   video = _moving_square()
-  np.testing.assert_array_equal(predictor_evaluation.linear_extrapolation(video[:, :3], 5),
-                                predictor_evaluation.copy_last_frame(video[:, :3], 5))
+  np.testing.assert_array_equal(
+    predictor_evaluation.linear_extrapolation(video[:, :3], 5),
+    predictor_evaluation.copy_last_frame(video[:, :3], 5),
+  )
 
 
 def test_linear_extrapolation_continues_a_linear_fade_exactly():
   ramp = tf.reshape(tf.linspace(-0.8, 0.4, 7), [1, 7, 1, 1, 1]) * tf.ones([1, 7, 4, 4, 3])
-  np.testing.assert_allclose(predictor_evaluation.linear_extrapolation(ramp[:, :3], 4), ramp[:, 3:],
-                             atol=1e-6)
-  assert float(tf.reduce_max(tf.abs(predictor_evaluation.copy_last_frame(ramp[:, :3], 4)
-                                    - ramp[:, 3:]))) > 0.5
+  np.testing.assert_allclose(
+    predictor_evaluation.linear_extrapolation(ramp[:, :3], 4), ramp[:, 3:], atol=1e-6
+  )
+  assert (
+    float(tf.reduce_max(tf.abs(predictor_evaluation.copy_last_frame(ramp[:, :3], 4) - ramp[:, 3:])))
+    > 0.5
+  )
 
 
 def test_linear_extrapolation_of_one_frame_repeats_it():
   video = _moving_square()
-  np.testing.assert_array_equal(predictor_evaluation.linear_extrapolation(video[:, :1], 3),
-                                tf.repeat(video[:, :1], 3, axis=1))
+  np.testing.assert_array_equal(
+    predictor_evaluation.linear_extrapolation(video[:, :1], 3), tf.repeat(video[:, :1], 3, axis=1)
+  )
 
 
 # Evaluation.
 
 
-def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(lstm_workdir,
-                                                                             tmp_path):
+def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(
+  lstm_workdir, tmp_path
+):
   report_path = str(tmp_path / "report.json")
-  report, table = evaluator.evaluate(lstm_workdir, families.FAMILIES.values(), context=3, future=4,
-                                     num_samples=3, batch_size=2, report=report_path)
+  report, table = evaluator.evaluate(
+    lstm_workdir,
+    families.FAMILIES.values(),
+    context=3,
+    future=4,
+    num_samples=3,
+    batch_size=2,
+    report=report_path,
+  )
   with open(report_path) as f:
     saved = json.load(f)
   assert saved["horizons"] == [1, 2, 3, 4]
@@ -258,9 +300,11 @@ def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(lst
     for metric in ("mse", "psnr", "ssim"):
       assert len(saved["metrics"][method][metric]) == 4
       assert saved["mean"][method][metric] == pytest.approx(
-          np.mean(saved["metrics"][method][metric]))
+        np.mean(saved["metrics"][method][metric])
+      )
   assert saved["mse_ratio_to_copy_last_frame"] == pytest.approx(
-      saved["mean"]["model"]["mse"] / saved["mean"]["copy_last_frame"]["mse"])
+    saved["mean"]["model"]["mse"] / saved["mean"]["copy_last_frame"]["mse"]
+  )
   assert report["path"] == report_path
   rows = table.splitlines()
   assert [line.split()[0] for line in rows[3:8]] == ["1", "2", "3", "4", "mean"]
@@ -285,8 +329,9 @@ def _gif_frame(path, index):
     return np.asarray(gif.convert("RGB"), np.float32)
 
 
-def test_predict_writes_context_then_prediction_beside_the_real_frames(lstm_workdir,
-                                                                       fixture_video, tmp_path):
+def test_predict_writes_context_then_prediction_beside_the_real_frames(
+  lstm_workdir, fixture_video, tmp_path
+):
   out = str(tmp_path / "out" / "prediction.gif")
   result = predict.predict(lstm_workdir, fixture_video, context=3, future=4, out=out, start=2)
   assert result == {"path": out, "step": 2, "real_future_frames": 4}
@@ -306,8 +351,9 @@ def test_predict_pads_the_real_side_once_the_video_ends(lstm_workdir, fixture_vi
   assert _gif_frames(out) == (7, (2 * _SIZE, _SIZE))
 
 
-def test_predict_shows_the_prediction_alone_after_the_last_frame(lstm_workdir, fixture_video,
-                                                                 tmp_path):
+def test_predict_shows_the_prediction_alone_after_the_last_frame(
+  lstm_workdir, fixture_video, tmp_path
+):
   out = str(tmp_path / "prediction.mp4")
   result = predict.predict(lstm_workdir, fixture_video, context=3, future=2, out=out, start=9)
   assert result["real_future_frames"] == 0
@@ -317,16 +363,20 @@ def test_predict_shows_the_prediction_alone_after_the_last_frame(lstm_workdir, f
   capture.release()
 
 
-@pytest.mark.parametrize("kwargs, message", [
+@pytest.mark.parametrize(
+  "kwargs, message",
+  [
     ({"context": 0}, "context is 0"),
     ({"future": 0}, "future is 0"),
     ({"context": 5, "future": 4}, "clips of 8 frames"),
     ({"start": 10}, "has 12 frames, but start=10 and context=3 need 13"),
     ({"start": -1}, "start is -1"),
     ({"out": "prediction.avi"}, "extension must be one of"),
-])
-def test_predict_rejects_bad_lengths_and_outputs(lstm_workdir, fixture_video, tmp_path, kwargs,
-                                                 message):
+  ],
+)
+def test_predict_rejects_bad_lengths_and_outputs(
+  lstm_workdir, fixture_video, tmp_path, kwargs, message
+):
   arguments = {"context": 3, "future": 4, "out": "prediction.gif", "start": 0, **kwargs}
   arguments["out"] = str(tmp_path / arguments["out"])
   with pytest.raises(ValueError, match=message):
@@ -342,10 +392,16 @@ def test_predict_rejects_an_unreadable_video(lstm_workdir, tmp_path):
     predict.predict(lstm_workdir, str(tmp_path / "missing.mp4"), 3, 4, str(tmp_path / "p.gif"))
 
 
-def test_cli_predict_reports_a_bad_context_without_a_traceback(lstm_workdir, fixture_video,
-                                                               tmp_path):
-  result = helpers.run_cli("predict", f"--workdir={lstm_workdir}", f"--video={fixture_video}",
-                           "--context=0", f"--out={tmp_path / 'p.gif'}")
+def test_cli_predict_reports_a_bad_context_without_a_traceback(
+  lstm_workdir, fixture_video, tmp_path
+):
+  result = helpers.run_cli(
+    "predict",
+    f"--workdir={lstm_workdir}",
+    f"--video={fixture_video}",
+    "--context=0",
+    f"--out={tmp_path / 'p.gif'}",
+  )
   assert result.returncode == 1
   assert "relive predict: error: context is 0" in result.stderr
   assert "Traceback" not in result.stderr

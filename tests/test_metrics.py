@@ -19,8 +19,12 @@ def _scipy_frechet_distance(features_a, features_b):
   covariance_a = np.cov(features_a, rowvar=False)
   covariance_b = np.cov(features_b, rowvar=False)
   covariance_mean = scipy.linalg.sqrtm(covariance_a @ covariance_b).real
-  return (np.sum((mean_a - mean_b)**2) + np.trace(covariance_a) + np.trace(covariance_b)
-          - 2 * np.trace(covariance_mean))
+  return (
+    np.sum((mean_a - mean_b) ** 2)
+    + np.trace(covariance_a)
+    + np.trace(covariance_b)
+    - 2 * np.trace(covariance_mean)
+  )
 
 
 def _gaussian_features(rng, num_samples, dims, shift=0.0):
@@ -47,10 +51,12 @@ def test_frechet_distance_of_identical_sets_is_zero():
 def test_frechet_distance_matches_closed_form_for_diagonal_gaussians():
   mean_a, mean_b = np.array([0.0, 1.0, -2.0]), np.array([0.5, 1.0, 0.0])
   variance_a, variance_b = np.array([1.0, 4.0, 0.25]), np.array([9.0, 1.0, 0.25])
-  expected = (np.sum((mean_a - mean_b)**2)
-              + np.sum((np.sqrt(variance_a) - np.sqrt(variance_b))**2))  # 4.25 + 4 + 1 = 9.25
+  expected = np.sum((mean_a - mean_b) ** 2) + np.sum(
+    (np.sqrt(variance_a) - np.sqrt(variance_b)) ** 2
+  )  # 4.25 + 4 + 1 = 9.25
   assert frechet.frechet_distance_from_statistics(
-      mean_a, np.diag(variance_a), mean_b, np.diag(variance_b)) == pytest.approx(expected, abs=1e-9)
+    mean_a, np.diag(variance_a), mean_b, np.diag(variance_b)
+  ) == pytest.approx(expected, abs=1e-9)
 
 
 def test_feature_statistics_are_float64_mean_and_unbiased_covariance():
@@ -78,11 +84,14 @@ def test_frechet_distance_is_finite_with_fewer_samples_than_dims():
   assert distance > 64.0 * 0.9  # the mean shift alone contributes 64
 
 
-@pytest.mark.parametrize("features_a, features_b, message", [
+@pytest.mark.parametrize(
+  "features_a, features_b, message",
+  [
     (np.zeros((1, 4)), np.zeros((5, 4)), "at least 2 clips"),
     (np.zeros((5, 4)), np.zeros((5, 3)), "same feature network"),
     (np.full((5, 4), np.nan), np.zeros((5, 4)), "not finite"),
-])
+  ],
+)
 def test_distances_reject_unusable_feature_sets(features_a, features_b, message):
   for distance in (frechet.frechet_distance, frechet.kernel_distance):
     with pytest.raises(ValueError, match=message):
@@ -95,11 +104,13 @@ def test_distances_reject_unusable_feature_sets(features_a, features_b, message)
 def test_kernel_distance_equals_unbiased_mmd_written_out():
   rng = np.random.default_rng(5)
   features_a, features_b = rng.normal(size=(5, 3)), rng.normal(size=(7, 3)) + 0.5
-  kernel = lambda x, y: (x @ y / 3 + 1)**3
-  within_a = np.mean([kernel(x, y) for i, x in enumerate(features_a)
-                      for j, y in enumerate(features_a) if i != j])
-  within_b = np.mean([kernel(x, y) for i, x in enumerate(features_b)
-                      for j, y in enumerate(features_b) if i != j])
+  kernel = lambda x, y: (x @ y / 3 + 1) ** 3
+  within_a = np.mean(
+    [kernel(x, y) for i, x in enumerate(features_a) for j, y in enumerate(features_a) if i != j]
+  )
+  within_b = np.mean(
+    [kernel(x, y) for i, x in enumerate(features_b) for j, y in enumerate(features_b) if i != j]
+  )
   between = np.mean([kernel(x, y) for x in features_a for y in features_b])
   expected = within_a + within_b - 2 * between
   assert frechet.kernel_distance(features_a, features_b) == pytest.approx(expected, rel=1e-9)
@@ -119,22 +130,26 @@ def test_kernel_distance_is_near_zero_for_one_distribution_and_grows_with_a_shif
 def test_psnr_of_a_constant_error_in_float_range():
   target = np.zeros([2, 3, 16, 16, 3], np.float32)
   # 0.2 in [-1, 1] is 0.1 in [0, 1]: MSE 0.01, PSNR 20 dB.
-  np.testing.assert_allclose(image_quality.frame_psnr(target + 0.2, target), np.full([2, 3], 20.0),
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    image_quality.frame_psnr(target + 0.2, target), np.full([2, 3], 20.0), rtol=1e-5
+  )
 
 
 def test_psnr_of_a_constant_error_in_uint8():
   target = np.zeros([1, 2, 16, 16, 3], np.uint8)
   expected = 10 * np.log10(1 / 0.2**2)  # 51 / 255 = 0.2
-  np.testing.assert_allclose(image_quality.frame_psnr(target + 51, target), np.full([1, 2], expected),
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    image_quality.frame_psnr(target + 51, target), np.full([1, 2], expected), rtol=1e-5
+  )
 
 
 def test_uint8_and_float_videos_of_the_same_frames_match():
   uint8_video = np.random.default_rng(7).integers(0, 256, [1, 2, 16, 16, 3]).astype(np.uint8)
   float_video = uint8_video.astype(np.float32) / 127.5 - 1.0
   np.testing.assert_allclose(image_quality.frame_mse(uint8_video, float_video), 0.0, atol=1e-12)
-  assert np.all(image_quality.frame_psnr(uint8_video, float_video) > 100.0)  # float32 round-off only
+  assert np.all(
+    image_quality.frame_psnr(uint8_video, float_video) > 100.0
+  )  # float32 round-off only
   assert np.all(np.isinf(image_quality.frame_psnr(uint8_video, uint8_video)))
   np.testing.assert_allclose(image_quality.frame_ssim(uint8_video, float_video), 1.0, atol=1e-5)
 
@@ -155,9 +170,13 @@ def test_per_horizon_averages_over_the_batch_and_keeps_frame_order():
   predicted = target + noise_by_frame * rng.normal(size=target.shape).astype(np.float32)
   quality = image_quality.per_horizon(predicted, target)
   assert {name: list(values.shape) for name, values in quality.items()} == {
-      "mse": [3], "psnr": [3], "ssim": [3]}
-  np.testing.assert_allclose(quality["mse"],
-                             np.mean(((predicted - target) / 2)**2, axis=(0, 2, 3, 4)), rtol=1e-4)
+    "mse": [3],
+    "psnr": [3],
+    "ssim": [3],
+  }
+  np.testing.assert_allclose(
+    quality["mse"], np.mean(((predicted - target) / 2) ** 2, axis=(0, 2, 3, 4)), rtol=1e-4
+  )
   assert np.all(np.diff(quality["psnr"]) < 0) and np.all(np.diff(quality["ssim"]) < 0)
 
 
@@ -178,14 +197,22 @@ def _save_stand_in_i3d(path, batch_size=None, frame_size=224, output_name="logit
   """A SavedModel shaped like I3D: [batch, frames, 224, 224, 3] -> [mean, min, max, frames] each."""
 
   class StandIn(tf.Module):
-
-    @tf.function(input_signature=[
-        tf.TensorSpec([batch_size, None, frame_size, frame_size, 3], tf.float32)])
+    @tf.function(
+      input_signature=[tf.TensorSpec([batch_size, None, frame_size, frame_size, 3], tf.float32)]
+    )
     def embed(self, videos):
       frames = tf.cast(tf.fill([tf.shape(videos)[0]], tf.shape(videos)[1]), tf.float32)
-      return {output_name: tf.stack([
-          tf.reduce_mean(videos, axis=[1, 2, 3, 4]), tf.reduce_min(videos, axis=[1, 2, 3, 4]),
-          tf.reduce_max(videos, axis=[1, 2, 3, 4]), frames], axis=1)}
+      return {
+        output_name: tf.stack(
+          [
+            tf.reduce_mean(videos, axis=[1, 2, 3, 4]),
+            tf.reduce_min(videos, axis=[1, 2, 3, 4]),
+            tf.reduce_max(videos, axis=[1, 2, 3, 4]),
+            frames,
+          ],
+          axis=1,
+        )
+      }
 
   module = StandIn()
   tf.saved_model.save(module, str(path), signatures={"serving_default": module.embed})
@@ -213,7 +240,9 @@ def test_i3d_features_feed_the_saved_model_resized_and_scaled_clips_in_order(tmp
 
 def test_i3d_features_pad_the_last_batch_of_a_fixed_batch_signature(tmp_path):
   extractor = features.I3DFeatures(_save_stand_in_i3d(tmp_path / "i3d", batch_size=16))
-  videos = np.linspace(-1, 1, 5, dtype=np.float32)[:, None, None, None, None] * np.ones([5, 2, 8, 8, 3])
+  videos = np.linspace(-1, 1, 5, dtype=np.float32)[:, None, None, None, None] * np.ones(
+    [5, 2, 8, 8, 3]
+  )
   np.testing.assert_allclose(extractor(videos)[:, 0], np.linspace(-1, 1, 5), atol=1e-5)
 
 
@@ -242,8 +271,11 @@ def test_digit_tracks_replay_what_the_synthetic_clips_draw(size):
   def box(track, frame):
     """[top, left, bottom, right] of a digit at frame 0 or 1 (a bounce clips the first move)."""
     height, width = glyphs[track.digit].shape
-    position = track.position if frame == 0 else np.clip(track.position + track.velocity, 0,
-                                                         [size - height, size - width])
+    position = (
+      track.position
+      if frame == 0
+      else np.clip(track.position + track.velocity, 0, [size - height, size - width])
+    )
     top, left = np.round(position).astype(int)
     return top, left, top + height, left + width
 
@@ -255,12 +287,16 @@ def test_digit_tracks_replay_what_the_synthetic_clips_draw(size):
       for frame in (0, 1):
         top, left, bottom, right = box(track, frame)
         opaque = glyphs[track.digit] == 1.0
-        for later in tracks[number + 1:]:  # a digit drawn later may cover this one
+        for later in tracks[number + 1 :]:  # a digit drawn later may cover this one
           later_top, later_left, later_bottom, later_right = box(later, frame)
-          opaque[max(later_top - top, 0):max(later_bottom - top, 0),
-                 max(later_left - left, 0):max(later_right - left, 0)] = False
+          opaque[
+            max(later_top - top, 0) : max(later_bottom - top, 0),
+            max(later_left - left, 0) : max(later_right - left, 0),
+          ] = False
         drawn = clip[frame, top:bottom, left:right][opaque]
-        np.testing.assert_array_equal(drawn, np.broadcast_to(np.round(track.color * 255), drawn.shape))
+        np.testing.assert_array_equal(
+          drawn, np.broadcast_to(np.round(track.color * 255), drawn.shape)
+        )
         checked += len(drawn)
   assert checked > 200  # enough opaque glyph pixels were compared to pin digit, color and motion
 
@@ -270,7 +306,8 @@ def test_clip_labels_mark_each_drawn_digit_and_start_direction():
   digits, directions = digit_labels.clip_labels(0, 7)
   assert set(np.flatnonzero(digits)) == {track.digit for track in tracks}
   assert set(np.flatnonzero(directions)) == {
-      2 * (track.velocity[0] > 0) + (track.velocity[1] > 0) for track in tracks}
+    2 * (track.velocity[0] > 0) + (track.velocity[1] > 0) for track in tracks
+  }
 
 
 _FRAMES, _SIZE = 8, 32
@@ -279,14 +316,26 @@ _FRAMES, _SIZE = 8, 32
 @pytest.fixture(scope="session")
 def features_dir(tmp_path_factory):
   path = str(tmp_path_factory.mktemp("feature_network"))
-  feature_network.train_feature_network(path, frames=_FRAMES, size=_SIZE, width=8, embedding_dim=32,
-                                 num_steps=200, batch_size=8, eval_clips=16)
+  feature_network.train_feature_network(
+    path,
+    frames=_FRAMES,
+    size=_SIZE,
+    width=8,
+    embedding_dim=32,
+    num_steps=200,
+    batch_size=8,
+    eval_clips=16,
+  )
   return path
 
 
 def _real_clips(start, count):
-  return np.stack([synthetic.moving_digits_clip(11, index, frames=_FRAMES, size=_SIZE)
-                   for index in range(start, start + count)])
+  return np.stack(
+    [
+      synthetic.moving_digits_clip(11, index, frames=_FRAMES, size=_SIZE)
+      for index in range(start, start + count)
+    ]
+  )
 
 
 def test_builtin_distance_ranks_real_then_slightly_corrupted_then_noise(features_dir):
@@ -296,7 +345,9 @@ def test_builtin_distance_ranks_real_then_slightly_corrupted_then_noise(features
   real = _real_clips(128, 128)
   corrupted = np.clip(real / 127.5 - 1 + rng.normal(0, 0.2, real.shape), -1, 1).astype(np.float32)
   noise = rng.uniform(-1, 1, real.shape).astype(np.float32)
-  distances = [frechet.frechet_distance(reference, extract(videos)) for videos in (real, corrupted, noise)]
+  distances = [
+    frechet.frechet_distance(reference, extract(videos)) for videos in (real, corrupted, noise)
+  ]
   assert distances[0] < distances[1] < distances[2]
 
 

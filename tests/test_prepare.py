@@ -37,8 +37,10 @@ def run(source, out, layout="folder", **settings):
 
 
 def records(out, split="train", frames=FRAMES, size=SIZE):
-  return [{key: value.numpy() for key, value in record.items()}
-          for record in shards.clip_records(str(out), split=split, frames=frames, size=size)]
+  return [
+    {key: value.numpy() for key, value in record.items()}
+    for record in shards.clip_records(str(out), split=split, frames=frames, size=size)
+  ]
 
 
 def reasons(manifest, source):
@@ -106,7 +108,7 @@ def test_clip_pixels_match_the_source_frames(tmp_path):
   assert [record["start_frame"] for record in stored] == [0, 4, 8, 12]
   for record in stored:
     start = record["start_frame"]
-    expected = expected_frames(source[start:start + FRAMES], SIZE)
+    expected = expected_frames(source[start : start + FRAMES], SIZE)
     assert mean_abs_error(record["clip"], expected) < MAX_MEAN_ERROR
 
 
@@ -119,7 +121,7 @@ def test_frame_step_samples_the_source_frames(tmp_path):
   assert [record["start_frame"] for record in stored] == [0, 4]  # kept frames 0 and 2
   for record in stored:
     start = record["start_frame"]
-    expected = expected_frames(source[start:start + 2 * FRAMES:2], SIZE)
+    expected = expected_frames(source[start : start + 2 * FRAMES : 2], SIZE)
     assert mean_abs_error(record["clip"], expected) < MAX_MEAN_ERROR
 
 
@@ -129,15 +131,17 @@ def test_ucf101_split_lists_give_the_splits_and_the_class_labels(tmp_path):
   lists = tmp_path / "ucfTrainTestlist"
   os.makedirs(lists)
   (lists / "trainlist01.txt").write_text(
-      "ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi 1\nBasketball/v_Basketball_g02_c01.avi 2\n"
-      "Basketball/v_Basketball_g03_c01.avi 2\n")
+    "ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi 1\nBasketball/v_Basketball_g02_c01.avi 2\n"
+    "Basketball/v_Basketball_g03_c01.avi 2\n"
+  )
   (lists / "testlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\n")
   manifest = run(source, tmp_path / "out", "ucf101", split_files=[str(lists / "trainlist01.txt")])
   assert manifest["splits"]["train"]["clips"] == 2 and manifest["splits"]["test"]["clips"] == 1
   assert manifest["labels"] == ["ApplyEyeMakeup", "Basketball"]
   assert reasons(manifest, source) == {
-      "Basketball/v_Basketball_g01_c01.avi": "not listed in the --split_file lists",
-      "Basketball/v_Basketball_g03_c01.avi": "listed in a --split_file list but missing"}
+    "Basketball/v_Basketball_g01_c01.avi": "not listed in the --split_file lists",
+    "Basketball/v_Basketball_g03_c01.avi": "listed in a --split_file list but missing",
+  }
   (test_clip,) = records(tmp_path / "out", "test")
   assert test_clip["video_id"] == b"ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi"
   assert test_clip["label"] == b"ApplyEyeMakeup"
@@ -151,8 +155,9 @@ def test_ucf101_group_split_never_puts_a_group_on_both_sides(tmp_path):
       for clip in range(1, 4):
         (source / label / f"v_{label}_g{group:02d}_c{clip:02d}.avi").write_bytes(b"")
   items, _ = layouts.discover("ucf101", str(source), test_fraction=0.3)
-  groups = {split: {item.group for item in items if item.split == split}
-            for split in layouts.SPLITS}
+  groups = {
+    split: {item.group for item in items if item.split == split} for split in layouts.SPLITS
+  }
   assert not groups["train"] & groups["test"]
   assert len(groups["test"]) == round(0.3 * 25) and len(groups["train"]) == 25 - len(groups["test"])
   assert {item.label for item in items} == {"Archery", "Bowling", "Diving"}
@@ -162,9 +167,10 @@ def test_ucf101_group_split_holds_in_the_written_shards(tmp_path):
   source = tmp_path / "UCF-101"
   ucf101_tree(source, ["Archery", "Bowling"], groups=[1, 2, 3])
   manifest = run(source, tmp_path / "out", "ucf101", test_fraction=0.34)
-  groups = {split: {record["video_id"].split(b"_")[-2] for record in records(tmp_path / "out",
-                                                                              split)}
-            for split in layouts.SPLITS}
+  groups = {
+    split: {record["video_id"].split(b"_")[-2] for record in records(tmp_path / "out", split)}
+    for split in layouts.SPLITS
+  }
   assert groups["train"] and groups["test"] and not groups["train"] & groups["test"]
   assert manifest["splits"]["test"]["clips"] == 2 * len(groups["test"])
 
@@ -213,8 +219,11 @@ def _source_of_four_videos(tmp_path):
 
 
 def _shard_bytes(out):
-  return {name: (out / name).read_bytes() for name in sorted(os.listdir(out))
-          if name.endswith(".tfrecord")}
+  return {
+    name: (out / name).read_bytes()
+    for name in sorted(os.listdir(out))
+    if name.endswith(".tfrecord")
+  }
 
 
 def test_an_interrupted_run_leaves_no_partial_shard_and_resumes(tmp_path, monkeypatch):
@@ -235,10 +244,17 @@ def test_an_interrupted_run_leaves_no_partial_shard_and_resumes(tmp_path, monkey
   out = tmp_path / "out"
   with pytest.raises(RuntimeError, match="disk full"):
     run(source, out, **settings)
-  assert sorted(os.listdir(out)) == [files.LOCK_FILE, shards.PROGRESS, "train-00000.tfrecord",
-                                     "train-00001.tfrecord"]
-  assert _shard_bytes(out) == {name: data for name, data in _shard_bytes(tmp_path / "straight")
-                               .items() if name in ("train-00000.tfrecord", "train-00001.tfrecord")}
+  assert sorted(os.listdir(out)) == [
+    files.LOCK_FILE,
+    shards.PROGRESS,
+    "train-00000.tfrecord",
+    "train-00001.tfrecord",
+  ]
+  assert _shard_bytes(out) == {
+    name: data
+    for name, data in _shard_bytes(tmp_path / "straight").items()
+    if name in ("train-00000.tfrecord", "train-00001.tfrecord")
+  }
   with pytest.raises(ValueError, match="unfinished"):
     shards.read_manifest(str(out))
 
@@ -305,9 +321,18 @@ def test_training_two_steps_on_prepared_shards(tmp_path, make_config):
     write_avi(source / f"{number}.avi", smooth_video(34, 64, 80, seed=number))
   out = tmp_path / "shards"
   run(source, out, frames=32, size=64)
-  config = make_config("vgan", "tiny", data__source="shards", data__path=str(out),
-                       train__num_steps=2, train__batch_size=2, train__critic_steps=1,
-                       train__num_samples=1, train__checkpoint_every=1, train__summary_every=2)
+  config = make_config(
+    "vgan",
+    "tiny",
+    data__source="shards",
+    data__path=str(out),
+    train__num_steps=2,
+    train__batch_size=2,
+    train__critic_steps=1,
+    train__num_samples=1,
+    train__checkpoint_every=1,
+    train__summary_every=2,
+  )
   workdir = tmp_path / "workdir"
   helpers.train(config, workdir)
   assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("-2")

@@ -23,17 +23,27 @@ def numbered_clip(number):
   return np.full((FRAMES, SIZE, SIZE, 3), number, np.uint8)
 
 
-def write_folder(out, clips_per_split, *, encoding="raw", clips_per_file=2, shard_bytes=1,
-                 fingerprint="run"):
+def write_folder(
+  out, clips_per_split, *, encoding="raw", clips_per_file=2, shard_bytes=1, fingerprint="run"
+):
   """A prepared folder: clip n of the split is numbered_clip(n); every file ends a shard."""
-  folder = shards.PreparedFolder(str(out), splits=tuple(clips_per_split), fingerprint=fingerprint,
-                                 shard_bytes=shard_bytes, overwrite=False)
+  folder = shards.PreparedFolder(
+    str(out),
+    splits=tuple(clips_per_split),
+    fingerprint=fingerprint,
+    shard_bytes=shard_bytes,
+    overwrite=False,
+  )
   for split, count in clips_per_split.items():
     for first in range(0, count, clips_per_file):
       numbers = range(first, min(first + clips_per_file, count))
-      folder.add_file(split, path=f"{split}{first}.avi", video_id=f"{split}{first}.avi",
-                      label="", clips=[(n, video_read.encode_clip(numbered_clip(n), encoding))
-                                       for n in numbers])
+      folder.add_file(
+        split,
+        path=f"{split}{first}.avi",
+        video_id=f"{split}{first}.avi",
+        label="",
+        clips=[(n, video_read.encode_clip(numbered_clip(n), encoding)) for n in numbers],
+      )
   return folder.finish({"format": "folder", "frames": FRAMES, "size": SIZE, "encoding": encoding})
 
 
@@ -43,7 +53,7 @@ def numbers(dataset, count):
 
 
 def test_a_shard_appears_under_its_name_only_when_complete(tmp_path):
-  writer = shards.ShardWriter(str(tmp_path), "train", shard_bytes=10 ** 6)
+  writer = shards.ShardWriter(str(tmp_path), "train", shard_bytes=10**6)
   writer.write(b"record")
   assert writer.end_of_file() is None  # under shard_bytes: stays open
   assert os.listdir(tmp_path) == ["train-00000.tfrecord.partial"]
@@ -51,19 +61,21 @@ def test_a_shard_appears_under_its_name_only_when_complete(tmp_path):
   assert shard["file"] == "train-00000.tfrecord" and shard["clips"] == 1
   assert os.listdir(tmp_path) == ["train-00000.tfrecord"]
   assert list(tf.data.TFRecordDataset(str(tmp_path / shard["file"])).as_numpy_iterator()) == [
-      b"record"]
+    b"record"
+  ]
 
 
 def test_an_aborted_shard_leaves_no_file(tmp_path):
-  writer = shards.ShardWriter(str(tmp_path), "train", shard_bytes=10 ** 6)
+  writer = shards.ShardWriter(str(tmp_path), "train", shard_bytes=10**6)
   writer.write(b"record")
   writer.abort()
   assert not os.listdir(tmp_path)
 
 
 def test_a_shard_ends_at_the_first_file_boundary_past_its_size(tmp_path):
-  record = shards.clip_example(video_read.encode_clip(numbered_clip(0), "raw"),
-                               video_id="train0.avi", label="", start_frame=0)
+  record = shards.clip_example(
+    video_read.encode_clip(numbered_clip(0), "raw"), video_id="train0.avi", label="", start_frame=0
+  )
   manifest = write_folder(tmp_path, {"train": 6}, clips_per_file=2, shard_bytes=3 * len(record))
   assert [shard["clips"] for shard in manifest["shards"]] == [4, 2]
 
@@ -80,10 +92,12 @@ def test_lossless_clips_read_back_exactly_with_their_ids(tmp_path, encoding):
 
 def test_indexed_clips_start_continues_a_run_exactly_across_epochs(tmp_path):
   write_folder(tmp_path, {"train": 5})
-  straight = numbers(shards.indexed_clips(str(tmp_path), split="train", seed=1, frames=FRAMES,
-                                          size=SIZE), 13)
-  resumed = numbers(shards.indexed_clips(str(tmp_path), split="train", seed=1, frames=FRAMES,
-                                         size=SIZE, start=7), 6)
+  straight = numbers(
+    shards.indexed_clips(str(tmp_path), split="train", seed=1, frames=FRAMES, size=SIZE), 13
+  )
+  resumed = numbers(
+    shards.indexed_clips(str(tmp_path), split="train", seed=1, frames=FRAMES, size=SIZE, start=7), 6
+  )
   assert [index for index, _ in straight] == list(range(13))
   assert resumed == straight[7:]
 
@@ -92,8 +106,12 @@ def test_every_epoch_holds_each_clip_once_in_an_order_drawn_from_the_seed(tmp_pa
   write_folder(tmp_path, {"train": 8})
 
   def epochs(seed):
-    order = [number for _, number in numbers(shards.indexed_clips(
-        str(tmp_path), split="train", seed=seed, frames=FRAMES, size=SIZE), 16)]
+    order = [
+      number
+      for _, number in numbers(
+        shards.indexed_clips(str(tmp_path), split="train", seed=seed, frames=FRAMES, size=SIZE), 16
+      )
+    ]
     return order[:8], order[8:]
 
   first, second = epochs(seed=1)
@@ -107,8 +125,9 @@ def test_the_order_does_not_follow_the_global_seed(tmp_path):
   write_folder(tmp_path, {"train": 6})
 
   def read():
-    return numbers(shards.indexed_clips(str(tmp_path), split="train", seed=1, frames=FRAMES,
-                                        size=SIZE), 6)
+    return numbers(
+      shards.indexed_clips(str(tmp_path), split="train", seed=1, frames=FRAMES, size=SIZE), 6
+    )
 
   unseeded = read()
   tf.random.set_seed(123)  # as the trainer does
@@ -120,11 +139,24 @@ def test_the_order_does_not_follow_the_global_seed(tmp_path):
 
 def test_worker_shards_split_the_examples_between_them(tmp_path):
   write_folder(tmp_path, {"train": 5})
-  everything = numbers(shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES,
-                                            size=SIZE), 10)
-  halves = [numbers(shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES,
-                                         size=SIZE, num_shards=2, shard_index=index), 5)
-            for index in (0, 1)]
+  everything = numbers(
+    shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE), 10
+  )
+  halves = [
+    numbers(
+      shards.indexed_clips(
+        str(tmp_path),
+        split="train",
+        seed=0,
+        frames=FRAMES,
+        size=SIZE,
+        num_shards=2,
+        shard_index=index,
+      ),
+      5,
+    )
+    for index in (0, 1)
+  ]
   assert sorted(halves[0] + halves[1]) == everything
   assert all(index % 2 == 0 for index, _ in halves[0])
 
@@ -156,24 +188,28 @@ def test_reading_an_empty_split_is_a_user_error(tmp_path):
 def test_a_folder_of_another_run_is_refused_without_overwrite(tmp_path):
   write_folder(tmp_path, {"train": 2}, fingerprint="first")
   with pytest.raises(ValueError, match="--overwrite"):
-    shards.PreparedFolder(str(tmp_path), splits=("train",), fingerprint="second", shard_bytes=1,
-                          overwrite=False)
-  shards.PreparedFolder(str(tmp_path), splits=("train",), fingerprint="second", shard_bytes=1,
-                        overwrite=True)
+    shards.PreparedFolder(
+      str(tmp_path), splits=("train",), fingerprint="second", shard_bytes=1, overwrite=False
+    )
+  shards.PreparedFolder(
+    str(tmp_path), splits=("train",), fingerprint="second", shard_bytes=1, overwrite=True
+  )
   assert not os.listdir(tmp_path)
 
 
 def test_stray_shards_without_a_manifest_are_refused(tmp_path):
   (tmp_path / "train-00000.tfrecord").write_bytes(b"")
   with pytest.raises(ValueError, match="no manifest.json"):
-    shards.PreparedFolder(str(tmp_path), splits=("train",), fingerprint="run", shard_bytes=1,
-                          overwrite=False)
+    shards.PreparedFolder(
+      str(tmp_path), splits=("train",), fingerprint="run", shard_bytes=1, overwrite=False
+    )
 
 
 def test_a_finished_folder_of_the_same_run_gives_its_manifest(tmp_path):
   manifest = write_folder(tmp_path, {"train": 2})
-  folder = shards.PreparedFolder(str(tmp_path), splits=("train",), fingerprint="run",
-                                 shard_bytes=1, overwrite=False)
+  folder = shards.PreparedFolder(
+    str(tmp_path), splits=("train",), fingerprint="run", shard_bytes=1, overwrite=False
+  )
   assert folder.manifest == manifest
   with open(tmp_path / shards.MANIFEST, encoding="utf-8") as f:
     assert json.load(f) == manifest

@@ -26,20 +26,32 @@ def test_digits_move_over_a_static_background():
 
 
 def test_training_batches_are_scaled_indexed_and_resumable():
-  make = lambda start: pipeline.training_batches(source="synthetic", path="", seed=0, frames=8,
-                                                 size=16, batch_size=2, noise_dim=3, start=start)
+  make = lambda start: pipeline.training_batches(
+    source="synthetic", path="", seed=0, frames=8, size=16, batch_size=2, noise_dim=3, start=start
+  )
   batches = list(make(0).take(3))
   resumed = next(iter(make(4)))
   assert batches[0]["video"].shape == (2, 8, 16, 16, 3) and batches[0]["noise"].shape == (2, 3)
-  assert -1.0 <= float(np.min(batches[0]["video"])) and float(np.max(batches[0]["video"])) <= 1.0
+  assert float(np.min(batches[0]["video"])) >= -1.0 and float(np.max(batches[0]["video"])) <= 1.0
   np.testing.assert_array_equal(batches[2]["index"], [4, 5])
   np.testing.assert_array_equal(resumed["video"], batches[2]["video"])
   np.testing.assert_array_equal(resumed["noise"], batches[2]["noise"])
 
 
 def test_input_pipelines_split_the_indices_between_them():
-  shares = [pipeline.training_batches(source="synthetic", path="", seed=0, frames=8, size=16,
-                                      batch_size=3, start=5, num_shards=2, shard_index=i)
-            for i in range(2)]
+  shares = [
+    pipeline.training_batches(
+      source="synthetic",
+      path="",
+      seed=0,
+      frames=8,
+      size=16,
+      batch_size=3,
+      start=5,
+      num_shards=2,
+      shard_index=i,
+    )
+    for i in range(2)
+  ]
   indices = [next(iter(share))["index"].numpy().tolist() for share in shares]
   assert indices == [[6, 8, 10], [5, 7, 9]]

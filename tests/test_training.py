@@ -3,7 +3,6 @@
 import os
 import re
 
-import helpers
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,8 +13,16 @@ from relive_tf.training import inputs
 from relive_tf.training import loop
 from relive_tf.training import trainer as trainer_lib
 
-TINY = dict(train__num_steps=2, train__batch_size=4, train__critic_steps=2,
-            train__checkpoint_every=1, train__summary_every=2, train__num_samples=2)
+import helpers
+
+TINY = dict(
+  train__num_steps=2,
+  train__batch_size=4,
+  train__critic_steps=2,
+  train__checkpoint_every=1,
+  train__summary_every=2,
+  train__num_samples=2,
+)
 
 
 def _tiny(make_config, variant="tiny", **overrides):
@@ -23,8 +30,11 @@ def _tiny(make_config, variant="tiny", **overrides):
 
 
 def _weights(trainer):
-  return {v.path: np.asarray(v.value) for name in ("generator", "critic")
-          for v in trainer.networks[name].weights}
+  return {
+    v.path: np.asarray(v.value)
+    for name in ("generator", "critic")
+    for v in trainer.networks[name].weights
+  }
 
 
 def _assert_same_weights(first, second, atol):
@@ -35,8 +45,9 @@ def _assert_same_weights(first, second, atol):
 
 def _build(config, strategy):
   """A trainer of the config, ready to train, and an iterator over its training batches."""
-  trainer = trainer_lib.build(families.get(config.model_type), config, strategy,
-                              inputs.sample_batch(config))
+  trainer = trainer_lib.build(
+    families.get(config.model_type), config, strategy, inputs.sample_batch(config)
+  )
   return trainer, iter(loop.distributed_batches(config, strategy, start=0))
 
 
@@ -69,8 +80,9 @@ def test_weight_clipping_keeps_every_critic_weight_in_bounds(trained_workdir):
 
 
 def test_resumed_run_ends_with_the_weights_of_a_straight_run(make_config, tmp_path):
-  straight = helpers.train(_tiny(make_config, train__num_steps=8, train__checkpoint_every=4),
-                           tmp_path / "straight")
+  straight = helpers.train(
+    _tiny(make_config, train__num_steps=8, train__checkpoint_every=4), tmp_path / "straight"
+  )
   helpers.train(_tiny(make_config, train__num_steps=4), tmp_path / "resumed")
   resumed = helpers.train(_tiny(make_config, train__num_steps=8), tmp_path / "resumed")
   _assert_same_weights(_weights(straight), _weights(resumed), atol=1e-6)
@@ -108,10 +120,16 @@ def test_critic_updates_on_a_fixed_batch_raise_the_wasserstein_estimate(make_con
 
 def test_summaries_hold_poster_named_histograms_losses_and_a_gif(trained_workdir):
   values = helpers.summary_values(trained_workdir("vgan", **TINY))
-  for tag in ("generator/noise_up/kernel", "generator/foreground_stream/deconv1/kernel",
-              "generator/background_stream/deconv1/kernel", "discriminator/disc3/kernel",
-              "train/critic_loss", "train/generator_loss", "train/wasserstein_estimate",
-              "train/steps_per_second"):
+  for tag in (
+    "generator/noise_up/kernel",
+    "generator/foreground_stream/deconv1/kernel",
+    "generator/background_stream/deconv1/kernel",
+    "discriminator/disc3/kernel",
+    "train/critic_loss",
+    "train/generator_loss",
+    "train/wasserstein_estimate",
+    "train/steps_per_second",
+  ):
     assert tag in values, f"{tag} missing from {sorted(values)}"
   _, gif = values["train/samples"][-1]
   assert gif[2].startswith(b"GIF89a")
@@ -125,12 +143,15 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(make_con
   assert tf.train.latest_checkpoint(os.path.join(tmp_path, "checkpoints")).endswith("ckpt-2")
 
 
-@pytest.mark.parametrize("key,value,message", [
+@pytest.mark.parametrize(
+  "key,value,message",
+  [
     ("train__num_steps", 0, "train.num_steps is 0"),
     ("train__batch_size", -4, "train.batch_size is -4"),
     ("train__loss", "hinge", "train.loss is 'hinge'"),
     ("data__source", "youtube", "data.source is 'youtube'"),
-])
+  ],
+)
 def test_bad_settings_are_refused(make_config, tmp_path, key, value, message):
   with pytest.raises(ValueError, match=message):
     helpers.train(_tiny(make_config, **{key: value}), tmp_path)
@@ -150,8 +171,9 @@ def test_unwritable_workdir_is_refused(make_config, tmp_path):
 
 def test_resuming_with_another_model_is_refused(make_config, trained_workdir):
   with pytest.raises(ValueError, match="other model settings.*critic_widths"):
-    helpers.train(_tiny(make_config, model__critic_widths=(4, 8, 16, 32)),
-                  trained_workdir("vgan", **TINY))
+    helpers.train(
+      _tiny(make_config, model__critic_widths=(4, 8, 16, 32)), trained_workdir("vgan", **TINY)
+    )
 
 
 def test_resuming_with_another_model_type_is_refused(make_config, trained_workdir):

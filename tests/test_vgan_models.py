@@ -16,15 +16,16 @@ def test_generator_and_critic_shapes(make_config, variant):
   assert generator.latent_code(noise).shape == (2, 2, 4, 4, model.generator_widths[0])
   assert foreground.shape == (2, 32, 64, 64, 3) and video.shape == (2, 32, 64, 64, 3)
   assert mask.shape == (2, 32, 64, 64, 1) and background.shape == (2, 64, 64, 3)
-  assert np.all(np.abs(video) <= 1.0) and np.all((0 <= mask) & (mask <= 1))
+  assert np.all(np.abs(video) <= 1.0) and np.all((mask >= 0) & (mask <= 1))
   critic = vgan.VideoCritic(model.critic_widths, model.critic_norm)
   assert critic(video).shape == (2,)
 
 
 def test_default_latent_code_is_the_posters(make_config):
   config = make_config("vgan", "default")
-  assert vgan.latent_shape(config.data.frames, config.data.size,
-                           config.model.generator_widths[0]) == [2, 4, 4, 512]
+  assert vgan.latent_shape(
+    config.data.frames, config.data.size, config.model.generator_widths[0]
+  ) == [2, 4, 4, 512]
 
 
 def test_video_is_mask_blend_of_the_streams(make_config):

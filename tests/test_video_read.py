@@ -50,12 +50,15 @@ def test_read_video_keeps_every_frame_step_th_frame(tmp_path):
   np.testing.assert_allclose(video[..., 2].mean(axis=(1, 2)), [20, 50, 80, 110], atol=3)
 
 
-@pytest.mark.parametrize("make, reason", [
+@pytest.mark.parametrize(
+  "make, reason",
+  [
     (lambda path: pathlib.Path(path).write_bytes(b""), "empty file"),
     (lambda path: pathlib.Path(path).write_text("not a video\n" * 50),
      "no frame could be decoded"),
     (lambda path: None, "file not found"),
-])
+  ],
+)
 def test_read_video_refuses_unusable_files_with_the_reason(tmp_path, make, reason):
   path = str(tmp_path / "broken.avi")
   make(path)

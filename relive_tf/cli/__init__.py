@@ -16,15 +16,21 @@ _INPUT_ERRORS = (ValueError, TypeError, ArithmeticError)
 
 # name -> (module under relive_tf.cli, one line of help). Each module has define_flags() and main().
 SUBCOMMANDS = {
-    "train": ("train", "train a model from a config (configs/*.py) in a workdir, or resume it"),
-    "generate": ("generate", "write videos sampled from a trained video WGAN"),
-    "relive": ("relive", "write the video a trained conditional WGAN makes around a photo"),
-    "predict": ("predict", "continue a real video with a trained next-frame predictor"),
-    "prepare": ("prepare", "turn a folder of videos (UCF-101, ASLAN, Vondrick et al., any) into "
-                "TFRecord shards for training"),
-    "evaluate": ("evaluate", "measure a trained workdir: distances of generated to real clips"),
-    "gallery": ("gallery", "build a static web page of workdirs' videos, training curves and metrics"),
-    "export": ("export", "write a trained model as a versioned SavedModel for TF Serving"),
+  "train": ("train", "train a model from a config (configs/*.py) in a workdir, or resume it"),
+  "generate": ("generate", "write videos sampled from a trained video WGAN"),
+  "relive": ("relive", "write the video a trained conditional WGAN makes around a photo"),
+  "predict": ("predict", "continue a real video with a trained next-frame predictor"),
+  "prepare": (
+    "prepare",
+    "turn a folder of videos (UCF-101, ASLAN, Vondrick et al., any) into "
+    "TFRecord shards for training",
+  ),
+  "evaluate": ("evaluate", "measure a trained workdir: distances of generated to real clips"),
+  "gallery": (
+    "gallery",
+    "build a static web page of workdirs' videos, training curves and metrics",
+  ),
+  "export": ("export", "write a trained model as a versioned SavedModel for TF Serving"),
 }
 
 USAGE = """usage: relive SUBCOMMAND [--flags]
@@ -60,8 +66,10 @@ def run(argv=None):
 
   if {"-h", "--help", "--helpshort"} & set(argv[2:]):
     # absl's own --help describes the script's module, not the subcommand's.
-    print(f"usage: relive {name} [--flags]\n\n{module.__doc__.strip()}\n\n"
-          f"{flags.FLAGS.module_help(module.__name__)}")
+    print(
+      f"usage: relive {name} [--flags]\n\n{module.__doc__.strip()}\n\n"
+      f"{flags.FLAGS.module_help(module.__name__)}"
+    )
     sys.exit(0)
 
   program = f"relive {name}"
@@ -70,14 +78,20 @@ def run(argv=None):
   except flags.Error as error:
     _exit_with_error(program, f"{error}; `{program} --help` lists the flags", status=2)
   except (AttributeError, KeyError) as error:  # ml_collections: --config.KEY names no key
-    _exit_with_error(program, f"unknown config key {str(error).strip(chr(34))}; the config file "
-                     "lists the keys", status=2)
+    _exit_with_error(
+      program,
+      f"unknown config key {str(error).strip(chr(34))}; the config file lists the keys",
+      status=2,
+    )
   except (TypeError, ValueError) as error:  # ml_collections: a value of the wrong type
     _exit_with_error(program, f"bad config override: {error}", status=2)
 
   if len(args) > 1:
-    _exit_with_error(program, f"unexpected arguments: {' '.join(args[1:])}; flags take the form "
-                     "--name=value", status=2)
+    _exit_with_error(
+      program,
+      f"unexpected arguments: {' '.join(args[1:])}; flags take the form --name=value",
+      status=2,
+    )
 
   def main(_):
     try:

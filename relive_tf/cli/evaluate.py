@@ -7,24 +7,51 @@ from relive_tf.evaluation import evaluator
 
 FLAGS = flags.FLAGS
 # Flags handed to the family's evaluation when given; one it does not take is refused.
-OPTIONS = ("data", "num_samples", "i3d", "feature_network", "context", "future", "report",
-           "batch_size")
+OPTIONS = (
+  "data",
+  "num_samples",
+  "i3d",
+  "feature_network",
+  "context",
+  "future",
+  "report",
+  "batch_size",
+)
 
 
 def define_flags():
   flags.DEFINE_string("workdir", None, "a workdir written by `relive train`")
-  flags.DEFINE_string("data", None, "real clips: 'synthetic' (held-out clips) or a folder of prepared "
-                      "shards (its test split); default: the data the workdir was trained on")
-  flags.DEFINE_integer("num_samples", 256, "GANs: clips per compared set (the real data must give "
-                       "twice as many); predictor: held-out clips")
-  flags.DEFINE_string("i3d", None, "GANs: SavedModel directory of an I3D network, to report FVD "
-                      "instead of the built-in features' distance (docs/metrics.md)")
-  flags.DEFINE_string("feature_network", None, "GANs: directory of the built-in feature network, "
-                      "trained there when missing; default WORKDIR/feature_network")
-  flags.DEFINE_integer("context", None, "predictor: frames given; default the config's "
-                       "train.context_frames")
+  flags.DEFINE_string(
+    "data",
+    None,
+    "real clips: 'synthetic' (held-out clips) or a folder of prepared "
+    "shards (its test split); default: the data the workdir was trained on",
+  )
+  flags.DEFINE_integer(
+    "num_samples",
+    256,
+    "GANs: clips per compared set (the real data must give "
+    "twice as many); predictor: held-out clips",
+  )
+  flags.DEFINE_string(
+    "i3d",
+    None,
+    "GANs: SavedModel directory of an I3D network, to report FVD "
+    "instead of the built-in features' distance (docs/metrics.md)",
+  )
+  flags.DEFINE_string(
+    "feature_network",
+    None,
+    "GANs: directory of the built-in feature network, "
+    "trained there when missing; default WORKDIR/feature_network",
+  )
+  flags.DEFINE_integer(
+    "context", None, "predictor: frames given; default the config's train.context_frames"
+  )
   flags.DEFINE_integer("future", 10, "predictor: frames predicted after the context")
-  flags.DEFINE_string("report", None, "JSON report path; default WORKDIR/evaluation_*_step<step>.json")
+  flags.DEFINE_string(
+    "report", None, "JSON report path; default WORKDIR/evaluation_*_step<step>.json"
+  )
   flags.DEFINE_integer("batch_size", 16, "clips per model call")
   flags.mark_flags_as_required(["workdir"])
 

@@ -10,15 +10,20 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   flags.DEFINE_multi_string("workdir", None, "a workdir written by `relive train`")
-  flags.DEFINE_string("out", None, "the site folder for index.html and its media: new, empty or a "
-                      "gallery built before")
-  flags.DEFINE_integer("num", 8, "per workdir: videos sampled (vgan), photos relived (cvgan) or "
-                       "clips continued (lstm)")
+  flags.DEFINE_string(
+    "out",
+    None,
+    "the site folder for index.html and its media: new, empty or a gallery built before",
+  )
+  flags.DEFINE_integer(
+    "num", 8, "per workdir: videos sampled (vgan), photos relived (cvgan) or clips continued (lstm)"
+  )
   flags.DEFINE_integer("seed", 0, "noise seed of the sampled videos")
   flags.mark_flags_as_required(["workdir", "out"])
 
 
 def main():
-  path = build.build_gallery(FLAGS.workdir, FLAGS.out, families.FAMILIES.values(),
-                             num_videos=FLAGS.num, seed=FLAGS.seed)
+  path = build.build_gallery(
+    FLAGS.workdir, FLAGS.out, families.FAMILIES.values(), num_videos=FLAGS.num, seed=FLAGS.seed
+  )
   print(f"gallery: {path}")

@@ -8,21 +8,31 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-  flags.DEFINE_string("workdir", None, "a next-frame predictor workdir (configs/lstm.py) written "
-                      "by `relive train`")
+  flags.DEFINE_string(
+    "workdir", None, "a next-frame predictor workdir (configs/lstm.py) written by `relive train`"
+  )
   flags.DEFINE_string("video", None, "a video file OpenCV reads (mp4, avi, mov, mkv, webm, ...)")
   flags.DEFINE_integer("context", 10, "frames of the video given to the model")
   flags.DEFINE_integer("future", 10, "frames to predict after them")
-  flags.DEFINE_string("out", None, "the .gif or .mp4 to write: context then prediction, beside the "
-                      "real frames when the video has them")
+  flags.DEFINE_string(
+    "out",
+    None,
+    "the .gif or .mp4 to write: context then prediction, beside the "
+    "real frames when the video has them",
+  )
   flags.DEFINE_integer("start", 0, "the first context frame's number in the video")
   flags.mark_flags_as_required(["workdir", "video", "out"])
 
 
 def main():
-  result = predict.predict(FLAGS.workdir, FLAGS.video, FLAGS.context, FLAGS.future, FLAGS.out,
-                           FLAGS.start)
-  beside = (f", beside {result['real_future_frames']} real future frames"
-            if result["real_future_frames"] else "")
-  print(f"wrote {result['path']}: {FLAGS.context} context frames then {FLAGS.future} predicted"
-        f"{beside}")
+  result = predict.predict(
+    FLAGS.workdir, FLAGS.video, FLAGS.context, FLAGS.future, FLAGS.out, FLAGS.start
+  )
+  beside = (
+    f", beside {result['real_future_frames']} real future frames"
+    if result["real_future_frames"]
+    else ""
+  )
+  print(
+    f"wrote {result['path']}: {FLAGS.context} context frames then {FLAGS.future} predicted{beside}"
+  )

@@ -13,33 +13,60 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-  flags.DEFINE_enum("format", None, layouts.FORMATS,
-                    "layout of --source: folder (any tree of videos), ucf101 "
-                    "(UCF-101/<Class>/v_<Class>_gGG_cCC.avi), aslan (a folder of avi files), vgan "
-                    "(JPEG strips of frames stacked vertically)")
+  flags.DEFINE_enum(
+    "format",
+    None,
+    layouts.FORMATS,
+    "layout of --source: folder (any tree of videos), ucf101 "
+    "(UCF-101/<Class>/v_<Class>_gGG_cCC.avi), aslan (a folder of avi files), vgan "
+    "(JPEG strips of frames stacked vertically)",
+  )
   flags.DEFINE_string("source", None, "the dataset's folder")
-  flags.DEFINE_string("out", None, "folder for the TFRecord shards and manifest.json; an "
-                      "interrupted run there is resumed")
+  flags.DEFINE_string(
+    "out",
+    None,
+    "folder for the TFRecord shards and manifest.json; an interrupted run there is resumed",
+  )
   flags.DEFINE_integer("frames", 32, "frames per clip")
-  flags.DEFINE_integer("size", 64, "side of the square frames: shorter side resized to it, longer "
-                       "side center-cropped")
+  flags.DEFINE_integer(
+    "size", 64, "side of the square frames: shorter side resized to it, longer side center-cropped"
+  )
   flags.DEFINE_integer("frame_step", 1, "keep every frame_step-th frame of the source")
   flags.DEFINE_integer("clips_per_video", 1, "clips per file, spread evenly over it")
-  flags.DEFINE_integer("clip_stride", None, "instead of --clips_per_video: every clip that starts "
-                       "at a multiple of clip_stride (in kept frames)")
-  flags.DEFINE_list("split_file", [], "ucf101: the official trainlistNN.txt/testlistNN.txt (one "
-                    "brings its sibling); without it the groups gGG are split by --test_fraction")
-  flags.DEFINE_string("index_file", None, "vgan: text file listing the JPEG strips, one path per "
-                      "line relative to --source; without it --source is searched")
-  flags.DEFINE_float("test_fraction", 0.1, "share of the groups (files; UCF-101 gGG groups) put "
-                     "in the test split when no --split_file is given")
-  flags.DEFINE_enum("encoding", "jpeg", video_read.ENCODINGS,
-                    "how clips are stored (docs/benchmarks.md compares them)")
+  flags.DEFINE_integer(
+    "clip_stride",
+    None,
+    "instead of --clips_per_video: every clip that starts "
+    "at a multiple of clip_stride (in kept frames)",
+  )
+  flags.DEFINE_list(
+    "split_file",
+    [],
+    "ucf101: the official trainlistNN.txt/testlistNN.txt (one "
+    "brings its sibling); without it the groups gGG are split by --test_fraction",
+  )
+  flags.DEFINE_string(
+    "index_file",
+    None,
+    "vgan: text file listing the JPEG strips, one path per "
+    "line relative to --source; without it --source is searched",
+  )
+  flags.DEFINE_float(
+    "test_fraction",
+    0.1,
+    "share of the groups (files; UCF-101 gGG groups) put "
+    "in the test split when no --split_file is given",
+  )
+  flags.DEFINE_enum(
+    "encoding",
+    "jpeg",
+    video_read.ENCODINGS,
+    "how clips are stored (docs/benchmarks.md compares them)",
+  )
   flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality, 1..100")
   flags.DEFINE_float("shard_mb", 100.0, "approximate shard size in MB")
   flags.DEFINE_integer("workers", None, "decoding processes (default: all available cores)")
-  flags.DEFINE_float("timeout_s", 120.0, "a file still decoding after this many seconds is "
-                     "skipped")
+  flags.DEFINE_float("timeout_s", 120.0, "a file still decoding after this many seconds is skipped")
   flags.DEFINE_bool("overwrite", False, "replace the shards of another run in --out")
   flags.DEFINE_string("verify", None, "instead of preparing: check every shard in this prepared "
                       "folder (sizes, record checksums, decodable clips) and name the bad ones")

@@ -19,6 +19,12 @@ def define_flags():
 
 
 def main():
-  path = relive.relive(FLAGS.workdir, FLAGS.photo, FLAGS.out, num=FLAGS.num, seed=FLAGS.seed,
-                       side_by_side=FLAGS.side_by_side)
+  path = relive.relive(
+    FLAGS.workdir,
+    FLAGS.photo,
+    FLAGS.out,
+    num=FLAGS.num,
+    seed=FLAGS.seed,
+    side_by_side=FLAGS.side_by_side,
+  )
   print(f"wrote {path}")

@@ -25,8 +25,10 @@ def settings(*, source, path, seed, data=None):
   """
   if data is not None and data != "synthetic":
     if not os.path.isdir(data):
-      raise ValueError(f"data {data!r} is neither 'synthetic' nor a folder of prepared shards; "
-                       "pass one written by `relive prepare`")
+      raise ValueError(
+        f"data {data!r} is neither 'synthetic' nor a folder of prepared shards; "
+        "pass one written by `relive prepare`"
+      )
     source, path = "shards", data
   elif data == "synthetic":
     source, path = "synthetic", ""

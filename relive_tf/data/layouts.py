@@ -111,8 +111,11 @@ def _by_extension(paths, extensions, what):
     if extension in extensions:
       chosen.append(path)
     else:
-      skipped.append(Skipped(path, f"extension {extension or '(none)'!r} is not {what} "
-                                   f"({', '.join(extensions)})"))
+      skipped.append(
+        Skipped(
+          path, f"extension {extension or '(none)'!r} is not {what} ({', '.join(extensions)})"
+        )
+      )
   return chosen, skipped
 
 
@@ -147,8 +150,10 @@ def split_groups(groups, test_fraction):
 
 def _assign_splits(items, test_fraction):
   test_groups = split_groups([item.group for item in items], test_fraction)
-  return [dataclasses.replace(item, split="test" if item.group in test_groups else "train")
-          for item in items]
+  return [
+    dataclasses.replace(item, split="test" if item.group in test_groups else "train")
+    for item in items
+  ]
 
 
 def read_list(path, flag):
@@ -240,8 +245,16 @@ def _ucf101(source, split_files, test_fraction):
       skipped.append(Skipped(path, "name does not follow UCF-101's v_<Class>_gGG_cCC.avi"))
       continue
     label = os.path.basename(os.path.dirname(path))
-    items.append(Item(path, _relative(path, source), "video", "train", label=label,
-                      group=f"g{int(match['group']):02d}"))
+    items.append(
+      Item(
+        path,
+        _relative(path, source),
+        "video",
+        "train",
+        label=label,
+        group=f"g{int(match['group']):02d}",
+      )
+    )
   if not split_files:
     return _assign_splits(items, test_fraction), skipped
   # The official lists name videos as <Class>/<file>.avi; one class differs in case from its files.

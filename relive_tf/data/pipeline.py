@@ -28,7 +28,8 @@ def synthetic_clips(*, seed, frames, size, start=0, num_shards=1, shard_index=0)
 
   first = start + (shard_index - start) % num_shards
   return tf.data.Dataset.range(first, np.iinfo(np.int64).max, num_shards).map(
-      to_clip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    to_clip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+  )
 
 
 def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, shard_index=0,
@@ -36,8 +37,14 @@ def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, sha
   """Endless (index, uint8 clip) pairs from the synthetic data or prepared shards (where
   skip_corrupt leaves damaged records out: shards.indexed_clips)."""
   if source == "synthetic":
-    return synthetic_clips(seed=seed, frames=frames, size=size, start=start, num_shards=num_shards,
-                           shard_index=shard_index)
+    return synthetic_clips(
+      seed=seed,
+      frames=frames,
+      size=size,
+      start=start,
+      num_shards=num_shards,
+      shard_index=shard_index,
+    )
   # Imported here so that the synthetic path never needs the shard reader's dependencies.
   from relive_tf.data import shards  # noqa: PLC0415
   return shards.indexed_clips(path, split=split, seed=seed, frames=frames, size=size, start=start,
@@ -60,8 +67,9 @@ def as_float_video(videos):
   if videos.dtype == tf.uint8:
     return to_float_video(videos)
   if not videos.dtype.is_floating:
-    raise TypeError(f"expected uint8 videos in [0, 255] or float videos in [-1, 1], got "
-                    f"{videos.dtype.name}")
+    raise TypeError(
+      f"expected uint8 videos in [0, 255] or float videos in [-1, 1], got {videos.dtype.name}"
+    )
   return tf.cast(videos, tf.float32)
 
 

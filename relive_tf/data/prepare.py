@@ -92,11 +92,27 @@ def _fingerprint(settings, items):
   return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _check_arguments(frames, size, frame_step, clips_per_video, clip_stride, encoding,
-                     jpeg_quality, shard_mb, workers, timeout_s):
-  positive = {"--frames": frames, "--size": size, "--frame_step": frame_step,
-              "--clips_per_video": clips_per_video, "--shard_mb": shard_mb, "--workers": workers,
-              "--timeout_s": timeout_s}
+def _check_arguments(
+  frames,
+  size,
+  frame_step,
+  clips_per_video,
+  clip_stride,
+  encoding,
+  jpeg_quality,
+  shard_mb,
+  workers,
+  timeout_s,
+):
+  positive = {
+    "--frames": frames,
+    "--size": size,
+    "--frame_step": frame_step,
+    "--clips_per_video": clips_per_video,
+    "--shard_mb": shard_mb,
+    "--workers": workers,
+    "--timeout_s": timeout_s,
+  }
   if clip_stride is not None:
     positive["--clip_stride"] = clip_stride
   for flag, value in positive.items():
@@ -126,9 +142,26 @@ def _decoded_in_order(pool, todo, spec, window):
     yield item, clips, warning, reason
 
 
-def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_video=1,
-            clip_stride=None, split_files=(), index_file=None, test_fraction=0.1, encoding="jpeg",
-            jpeg_quality=90, shard_mb=100.0, workers=None, timeout_s=120.0, overwrite=False):
+def prepare(
+  *,
+  layout,
+  source,
+  out,
+  frames=32,
+  size=64,
+  frame_step=1,
+  clips_per_video=1,
+  clip_stride=None,
+  split_files=(),
+  index_file=None,
+  test_fraction=0.1,
+  encoding="jpeg",
+  jpeg_quality=90,
+  shard_mb=100.0,
+  workers=None,
+  timeout_s=120.0,
+  overwrite=False,
+):
   """Decodes a dataset's videos into clips and writes them as TFRecord shards with manifest.json.
 
   Files that give no clip (unreadable, empty, not a video, too short, too slow, crashing the
@@ -164,30 +197,55 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
     ValueError: bad arguments, a missing or empty source, an --out holding other shards, or no clip.
   """
   workers = workers or len(os.sched_getaffinity(0))
-  _check_arguments(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality,
-                   shard_mb, workers, timeout_s)
+  _check_arguments(
+    frames,
+    size,
+    frame_step,
+    clips_per_video,
+    clip_stride,
+    encoding,
+    jpeg_quality,
+    shard_mb,
+    workers,
+    timeout_s,
+  )
   source, out = os.path.abspath(source), os.path.abspath(out)
   if os.path.commonpath([source, out]) == source:
     raise ValueError(f"--out={out} is inside --source={source}, where its shards would be read as "
                      "source files; choose an --out outside the source")
   items, listing_skipped = layouts.discover(
-      layout, source, split_files=split_files, index_file=index_file, test_fraction=test_fraction)
-  settings = {"format": layout, "source": source, "frames": frames, "size": size,
-              "frame_step": frame_step, "clips_per_video": clips_per_video,
-              "clip_stride": clip_stride, "encoding": encoding, "jpeg_quality": jpeg_quality,
-              "test_fraction": test_fraction,
-              "split_files": sorted(os.path.abspath(path) for path in split_files),
-              "index_file": index_file and os.path.abspath(index_file)}
+    layout, source, split_files=split_files, index_file=index_file, test_fraction=test_fraction
+  )
+  settings = {
+    "format": layout,
+    "source": source,
+    "frames": frames,
+    "size": size,
+    "frame_step": frame_step,
+    "clips_per_video": clips_per_video,
+    "clip_stride": clip_stride,
+    "encoding": encoding,
+    "jpeg_quality": jpeg_quality,
+    "test_fraction": test_fraction,
+    "split_files": sorted(os.path.abspath(path) for path in split_files),
+    "index_file": index_file and os.path.abspath(index_file),
+  }
   # One prepare per --out at a time: two would write the same shard names.
   with files.exclusive_use(out, "relive prepare"):
     # Imported here so that the decoding processes, which import this module, never load TensorFlow.
     from relive_tf.data import shards  # noqa: PLC0415
-    folder = shards.PreparedFolder(out, splits=layouts.SPLITS,
-                                   fingerprint=_fingerprint(settings, items),
-                                   shard_bytes=shard_mb * 1e6, overwrite=overwrite)
+
+    folder = shards.PreparedFolder(
+      out,
+      splits=layouts.SPLITS,
+      fingerprint=_fingerprint(settings, items),
+      shard_bytes=shard_mb * 1e6,
+      overwrite=overwrite,
+    )
     if folder.manifest:
-      logging.info("%s already holds these shards (%d clips); nothing to do", out,
-                   folder.manifest["clips"])
+      logging.info(
+        "%s already holds these shards (%d clips); nothing to do", out, folder.manifest["clips"]
+      )
       return folder.manifest
 
     seen = collections.Counter()
@@ -196,9 +254,13 @@ def prepare(*, layout, source, out, frames=32, size=64, frame_step=1, clips_per_
       if seen[item.split] >= folder.files_done(item.split):
         todo.append((position, item))
       seen[item.split] += 1
-    logging.info("%d files to decode in %s (%d other files skipped%s)", len(items), source,
-                 len(listing_skipped), f"; resuming after {len(items) - len(todo)} files"
-                 if len(todo) < len(items) else "")
+    logging.info(
+      "%d files to decode in %s (%d other files skipped%s)",
+      len(items),
+      source,
+      len(listing_skipped),
+      f"; resuming after {len(items) - len(todo)} files" if len(todo) < len(items) else "",
+    )
     workers = min(workers, max(len(todo), 1))
     logging.info("decoding with %d processes, at most %g s per file", workers, timeout_s)
     spec = ClipSpec(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality)

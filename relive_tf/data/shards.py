@@ -118,8 +118,12 @@ class ShardWriter:
     final = self._final_path()
     os.replace(final + _PARTIAL, final)
     self._number += 1
-    return {"file": os.path.basename(final), "split": self._split, "clips": self._clips,
-            "bytes": os.path.getsize(final)}
+    return {
+      "file": os.path.basename(final),
+      "split": self._split,
+      "clips": self._clips,
+      "bytes": os.path.getsize(final),
+    }
 
   def abort(self):
     """Drops the open shard: its temporary file is deleted and no final name appears."""
@@ -170,8 +174,10 @@ class PreparedFolder:
     for state in self._committed.values():  # progress saved before warnings were recorded
       state.setdefault("warnings", [])
     self._running = copy.deepcopy(self._committed)
-    self._writers = {split: ShardWriter(out, split, shard_bytes, len(state["shards"]))
-                     for split, state in self._running.items()}
+    self._writers = {
+      split: ShardWriter(out, split, shard_bytes, len(state["shards"]))
+      for split, state in self._running.items()
+    }
 
   def _claim(self, overwrite):
     """Applies the rules above; returns the saved progress of this run, or None."""
@@ -229,8 +235,7 @@ class PreparedFolder:
     writer = self._writers[split]
     if reason is None:
       for start_frame, encoded in clips:
-        writer.write(clip_example(encoded, video_id=video_id, label=label,
-                                  start_frame=start_frame))
+        writer.write(clip_example(encoded, video_id=video_id, label=label, start_frame=start_frame))
       state["videos"] += 1
       state["clips"] += len(clips)
       if warning:
@@ -242,8 +247,10 @@ class PreparedFolder:
     if shard:
       state["shards"].append(shard)
       self._committed[split] = copy.deepcopy(state)
-      files.write_json(os.path.join(self._out, PROGRESS),
-                 {"fingerprint": self._fingerprint, "splits": self._committed})
+      files.write_json(
+        os.path.join(self._out, PROGRESS),
+        {"fingerprint": self._fingerprint, "splits": self._committed},
+      )
 
   def finish(self, manifest):
     """Completes the last shards and writes manifest.json.
@@ -405,9 +412,10 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
   """
   if (manifest["frames"], manifest["size"]) != (frames, size):
     raise ValueError(
-        f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
-        f"{manifest['size']}, but {frames} frames of {size}x{size} were asked for; prepare shards "
-        f"with --frames={frames} --size={size}, or set the data frames and size to match")
+      f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
+      f"{manifest['size']}, but {frames} frames of {size}x{size} were asked for; prepare shards "
+      f"with --frames={frames} --size={size}, or set the data frames and size to match"
+    )
   shards = [shard for shard in manifest["shards"] if shard["split"] == split]
   if not sum(shard["clips"] for shard in shards):
     available = sorted({shard["split"] for shard in manifest["shards"]})
@@ -485,13 +493,17 @@ def _records_of(path, strict):
 
 def _decoder(encoding, frames, size):
   """A function serialized Example -> (clip uint8 [frames, size, size, 3], its other features)."""
-  features = {"clip": tf.io.FixedLenFeature([], tf.string),
-              "video_id": tf.io.FixedLenFeature([], tf.string),
-              "label": tf.io.FixedLenFeature([], tf.string),
-              "start_frame": tf.io.FixedLenFeature([], tf.int64)}
-  decode = {"jpeg": lambda data: tf.io.decode_jpeg(data, channels=3),
-            "png": lambda data: tf.io.decode_png(data, channels=3),
-            "raw": lambda data: tf.io.decode_raw(data, tf.uint8)}[encoding]
+  features = {
+    "clip": tf.io.FixedLenFeature([], tf.string),
+    "video_id": tf.io.FixedLenFeature([], tf.string),
+    "label": tf.io.FixedLenFeature([], tf.string),
+    "start_frame": tf.io.FixedLenFeature([], tf.int64),
+  }
+  decode = {
+    "jpeg": lambda data: tf.io.decode_jpeg(data, channels=3),
+    "png": lambda data: tf.io.decode_png(data, channels=3),
+    "raw": lambda data: tf.io.decode_raw(data, tf.uint8),
+  }[encoding]
 
   def parse(record):
     example = tf.io.parse_single_example(record, features)

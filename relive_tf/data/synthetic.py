@@ -11,8 +11,7 @@ import cv2
 import numpy as np
 
 
-
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _digit_glyphs(size):
   """Ten float32 [h, w] alpha masks, one per digit, about a third of a size x size frame tall."""
   scale = size / 64
@@ -22,8 +21,9 @@ def _digit_glyphs(size):
     text = str(digit)
     (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     canvas = np.zeros((height + baseline + 2, width + 2), np.uint8)
-    cv2.putText(canvas, text, (1, height + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness,
-                cv2.LINE_AA)
+    cv2.putText(
+      canvas, text, (1, height + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness, cv2.LINE_AA
+    )
     glyphs.append(canvas.astype(np.float32) / 255.0)
   return glyphs
 
@@ -64,8 +64,8 @@ def moving_digits_clip(seed, index, frames=32, size=64, max_digits=2):
     for t in range(frames):
       top, left = np.round(position).astype(int)
       alpha = glyph[..., None]
-      patch = video[t, top:top + height, left:left + width]
-      video[t, top:top + height, left:left + width] = patch * (1 - alpha) + color * alpha
+      patch = video[t, top : top + height, left : left + width]
+      video[t, top : top + height, left : left + width] = patch * (1 - alpha) + color * alpha
       position += velocity
       for axis, limit in enumerate((size - height, size - width)):
         if not 0 <= position[axis] <= limit:  # bounce off the frame edge

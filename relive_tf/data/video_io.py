@@ -34,8 +34,14 @@ def encode_gif(video, fps=DEFAULT_FPS):
   video = _check_video(video)
   images = [Image.fromarray(frame) for frame in video]
   buffer = io.BytesIO()
-  images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
-                 duration=round(1000 / fps), loop=0)
+  images[0].save(
+    buffer,
+    format="GIF",
+    save_all=True,
+    append_images=images[1:],
+    duration=round(1000 / fps),
+    loop=0,
+  )
   return buffer.getvalue()
 
 

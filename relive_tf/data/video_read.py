@@ -61,7 +61,7 @@ def square_frame(frame, size):
   height, width = frame.shape[:2]
   side = min(height, width)
   top, left = (height - side) // 2, (width - side) // 2
-  square = frame[top:top + side, left:left + side]
+  square = frame[top : top + side, left : left + side]
   if side == size:
     return np.ascontiguousarray(square)
   # INTER_AREA averages the source pixels under each output pixel, so shrinking does not alias.
@@ -213,8 +213,10 @@ def read_strip(path, *, size, frame_step=1):
     raise UnusableVideoError("cannot be decoded as an image (corrupt or not a JPEG)")
   height, width = image.shape[:2]
   if height % width:
-    raise UnusableVideoError(f"not a strip of square frames: {height}x{width} pixels (height x "
-                             f"width), the height must be a whole multiple of the width")
+    raise UnusableVideoError(
+      f"not a strip of square frames: {height}x{width} pixels (height x "
+      f"width), the height must be a whole multiple of the width"
+    )
   frames = image.reshape(height // width, width, width, 3)[::frame_step]
   return DecodedVideo(np.stack([square_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size)
                                 for frame in frames]))
@@ -240,8 +242,12 @@ def encode_clip(clip, encoding, jpeg_quality=90):
   frames, height, width, channels = clip.shape
   strip = cv2.cvtColor(clip.reshape(frames * height, width, channels), cv2.COLOR_RGB2BGR)
   if encoding == "jpeg":
-    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality,
-              cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    params = [
+      cv2.IMWRITE_JPEG_QUALITY,
+      jpeg_quality,
+      cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+      cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+    ]
     ok, data = cv2.imencode(".jpg", strip, params)
   elif encoding == "png":
     ok, data = cv2.imencode(".png", strip)

@@ -44,34 +44,55 @@ def held_out_scores(workdir, num_clips=64, data_seed=None, batch_size=16, seed=0
   config = trained.config
   data_seed = config.seed + held_out.SEED_OFFSET if data_seed is None else data_seed
   if data_seed == config.seed:
-    raise ValueError(f"data_seed is {data_seed}, the training seed: the clips would not be held "
-                     "out; pick another seed")
+    raise ValueError(
+      f"data_seed is {data_seed}, the training seed: the clips would not be held "
+      "out; pick another seed"
+    )
   index, data = trained.trainer.condition_index, config.data
   generator = trained.trainer.generator
   scores = collections.defaultdict(list)  # name -> per-batch arrays, clips first
   for start in range(0, num_clips, batch_size):
-    clips = np.stack([synthetic.moving_digits_clip(data_seed, i, frames=data.frames, size=data.size)
-                      for i in range(start, min(start + batch_size, num_clips))])
+    clips = np.stack(
+      [
+        synthetic.moving_digits_clip(data_seed, i, frames=data.frames, size=data.size)
+        for i in range(start, min(start + batch_size, num_clips))
+      ]
+    )
     photos = clips[:, index]
-    noises = [tf.random.stateless_normal([len(clips), generator.noise_dim], seed=[s, start])
-              for s in (seed, seed + 1)] if generator.noise_dim else [None]
+    noises = (
+      [
+        tf.random.stateless_normal([len(clips), generator.noise_dim], seed=[s, start])
+        for s in (seed, seed + 1)
+      ]
+      if generator.noise_dim
+      else [None]
+    )
     inputs = pipeline.to_float_video(photos)
     foreground, mask, background = generator.streams(inputs, noises[0], training=False)
     videos = pipeline.to_uint8_video(vgan.compose_video(foreground, mask, background)).numpy()
     scores["psnr"].append(image_quality.frame_psnr(videos, clips).numpy())
-    scores["still_psnr"].append(image_quality.frame_psnr(
-        np.repeat(photos[:, None], data.frames, axis=1), clips).numpy())
+    scores["still_psnr"].append(
+      image_quality.frame_psnr(np.repeat(photos[:, None], data.frames, axis=1), clips).numpy()
+    )
     scores["motion"].append(_mean_abs(videos, photos[:, None], axis=(2, 3, 4)))
     scores["real_motion"].append(_mean_abs(clips, photos[:, None], axis=(2, 3, 4)))
     if noises[0] is not None:
       other = generator(inputs, noises[1], training=False)
       scores["noise_spread"].append(
-          _mean_abs(videos, pipeline.to_uint8_video(other).numpy(), axis=(1, 2, 3, 4)))
+        _mean_abs(videos, pipeline.to_uint8_video(other).numpy(), axis=(1, 2, 3, 4))
+      )
     if background is not None:
-      scores["background_psnr"].append(image_quality.frame_psnr(
-          pipeline.to_uint8_video(background[:, None]), photos[:, None]).numpy()[:, 0])
-  result = {"condition_index": index, "step": trained.step, "noise_spread": None,
-            "background_psnr": None}
+      scores["background_psnr"].append(
+        image_quality.frame_psnr(
+          pipeline.to_uint8_video(background[:, None]), photos[:, None]
+        ).numpy()[:, 0]
+      )
+  result = {
+    "condition_index": index,
+    "step": trained.step,
+    "noise_spread": None,
+    "background_psnr": None,
+  }
   for name, parts in scores.items():
     mean = np.concatenate(parts).astype(np.float64).mean(axis=0)
     result[name] = float(mean) if mean.ndim == 0 else mean

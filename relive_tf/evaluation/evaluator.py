@@ -2,10 +2,8 @@
 
 import dataclasses
 import inspect
-from collections.abc import Callable
-from collections.abc import Iterator
-from typing import Any
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from relive_tf.training import checkpoints
 from relive_tf.training import workdir as workdir_lib
@@ -57,9 +55,11 @@ def evaluate(workdir, families, **options):
   taken = inspect.signature(family.evaluation.run).parameters
   others = sorted(name for name in options if name not in taken)
   if others:
-    raise ValueError(f"{', '.join(others)} {'does' if len(others) == 1 else 'do'} not apply to the "
-                     f"{family.title} workdir {workdir!r}; leave {'it' if len(others) == 1 else 'them'} "
-                     "out")
+    raise ValueError(
+      f"{', '.join(others)} {'does' if len(others) == 1 else 'do'} not apply to the "
+      f"{family.title} workdir {workdir!r}; leave {'it' if len(others) == 1 else 'them'} "
+      "out"
+    )
   trained = checkpoints.restore(workdir, config, family)
   report = family.evaluation.run(trained, **options)
   return report, family.evaluation.table(report)

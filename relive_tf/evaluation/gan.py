@@ -19,8 +19,11 @@ from relive_tf.training import trainer as trainer_lib
 
 FEATURE_NETWORK_DIR = "feature_network"
 # Report rows and their table labels.
-ROWS = (("real_vs_real", "real vs real (floor)"), ("generated", "generated"),
-        ("untrained_generator", "untrained generator"))
+ROWS = (
+  ("real_vs_real", "real vs real (floor)"),
+  ("generated", "generated"),
+  ("untrained_generator", "untrained generator"),
+)
 
 
 class DistanceEvaluator:
@@ -58,18 +61,23 @@ class DistanceEvaluator:
     """Features of num_samples clips made from the next batches by each fn of `videos_of`."""
     parts = {name: [] for name in videos_of}
     count = 0
-    with progress.bar(total=self._num_samples, desc=f"embedding {what}", unit="clip",
-                      disable=not self._show_progress) as bar:
+    with progress.bar(
+      total=self._num_samples,
+      desc=f"embedding {what}",
+      unit="clip",
+      disable=not self._show_progress,
+    ) as bar:
       while count < self._num_samples:
         batch = next(iterator, None)
         if batch is None:
-          raise ValueError(f"the real data ran out before 2 x {self._num_samples} clips; lower "
-                           "num_samples")
+          raise ValueError(
+            f"the real data ran out before 2 x {self._num_samples} clips; lower num_samples"
+          )
         for name, videos in videos_of.items():
           parts[name].append(self._extract(pipeline.to_uint8_video(videos(batch)).numpy()))
         count += len(batch["video"])
         bar.update(min(count, self._num_samples) - bar.n)
-    return {name: np.concatenate(chunks)[:self._num_samples] for name, chunks in parts.items()}
+    return {name: np.concatenate(chunks)[: self._num_samples] for name, chunks in parts.items()}
 
   def run(self, trainer):
     """Yields ("frechet", d) and ("kernel", d) of the trainer's clips, then the floor:
@@ -81,8 +89,9 @@ class DistanceEvaluator:
     else:
       self._embed(iterator, {}, "reference clips")
     generated = lambda batch: trainer.fake_videos(batch, training=False)[0]
-    videos_of = {"generated": generated} if self._real is not None else {
-        "generated": generated, "real": real}
+    videos_of = (
+      {"generated": generated} if self._real is not None else {"generated": generated, "real": real}
+    )
     embedded = self._embed(iterator, videos_of, "compared clips")
     self._real = embedded.get("real", self._real)
     yield "frechet", frechet.frechet_distance(self._reference, embedded["generated"])
@@ -102,9 +111,11 @@ def training_evaluators(config):
   train, data = config.train, config.data
   path = train.feature_network
   if not path or not os.path.isfile(os.path.join(path, feature_network_lib.INFO_FILE)):
-    raise ValueError(f"train.eval_every is {train.eval_every} but train.feature_network ({path!r}) "
-                     "holds no built-in feature network: run `relive evaluate` once (it trains one "
-                     "into WORKDIR/feature_network) and pass that folder")
+    raise ValueError(
+      f"train.eval_every is {train.eval_every} but train.feature_network ({path!r}) "
+      "holds no built-in feature network: run `relive evaluate` once (it trains one "
+      "into WORKDIR/feature_network) and pass that folder"
+    )
   if train.eval_samples < 2:
     raise ValueError(f"train.eval_samples is {train.eval_samples}; the distances need at least 2")
   extract = features.BuiltinFeatures(path)
@@ -119,17 +130,25 @@ def _feature_extractor(workdir, config, i3d, feature_network):
     return features.I3DFeatures(i3d)
   path = feature_network or os.path.join(workdir, FEATURE_NETWORK_DIR)
   if not os.path.isfile(os.path.join(path, feature_network_lib.INFO_FILE)):
-    logging.info("no built-in feature network in %s: training one for %dx%dx%d clips (once; some "
-                 "minutes on a CPU)", path, config.data.frames, config.data.size, config.data.size)
-    feature_network_lib.train_feature_network(path, frames=config.data.frames,
-                                              size=config.data.size)
+    logging.info(
+      "no built-in feature network in %s: training one for %dx%dx%d clips (once; some "
+      "minutes on a CPU)",
+      path,
+      config.data.frames,
+      config.data.size,
+      config.data.size,
+    )
+    feature_network_lib.train_feature_network(
+      path, frames=config.data.frames, size=config.data.size
+    )
   extract = features.BuiltinFeatures(path)
   extract.check_clip_shape(config.data.frames, config.data.size)
   return extract
 
 
-def evaluate(trained, *, data=None, num_samples=256, i3d=None, feature_network=None, report=None,
-             batch_size=16):
+def evaluate(
+  trained, *, data=None, num_samples=256, i3d=None, feature_network=None, report=None, batch_size=16
+):
   """Distances between a GAN's generated clips and real clips, written as a JSON report.
 
   Three rows, each against the same reference set of real clips: a second real set (the floor),
@@ -157,29 +176,42 @@ def evaluate(trained, *, data=None, num_samples=256, i3d=None, feature_network=N
   """
   workdir, config = trained.workdir, trained.config
   if num_samples < 2 or batch_size < 1:
-    raise ValueError(f"num_samples is {num_samples} and batch_size {batch_size}; the distances "
-                     "need at least 2 clips per set and batches of at least 1")
+    raise ValueError(
+      f"num_samples is {num_samples} and batch_size {batch_size}; the distances "
+      "need at least 2 clips per set and batches of at least 1"
+    )
   real_data = inputs.held_out_settings(config, data)
   extract = _feature_extractor(workdir, config, i3d, feature_network)
   untrained = trainer_lib.build(trained.family, config, tf.distribute.get_strategy())
   batches = inputs.held_out_batches(config, batch_size=batch_size, data=data)
-  logging.info("embedding %d real, %d real, %d generated and %d untrained clips with %s",
-               num_samples, num_samples, num_samples, num_samples, extract.description)
+  logging.info(
+    "embedding %d real, %d real, %d generated and %d untrained clips with %s",
+    num_samples,
+    num_samples,
+    num_samples,
+    num_samples,
+    extract.description,
+  )
   distances = DistanceEvaluator(batches, extract, num_samples, show_progress=True)
   generated = dict(distances.run(trained.trainer))
   untrained_distances = dict(distances.run(untrained))
   result = {
-      "workdir": workdir, "model_type": config.model_type, "step": trained.step,
-      "num_samples": num_samples, "frames": config.data.frames, "size": config.data.size,
-      "data": held_out.describe(real_data),
-      "features": {"name": extract.name, "description": extract.description},
-      "distances": {
-          "real_vs_real": {"frechet": generated["frechet_floor"],
-                           "kernel": generated["kernel_floor"]},
-          "generated": {"frechet": generated["frechet"], "kernel": generated["kernel"]},
-          "untrained_generator": {"frechet": untrained_distances["frechet"],
-                                  "kernel": untrained_distances["kernel"]},
+    "workdir": workdir,
+    "model_type": config.model_type,
+    "step": trained.step,
+    "num_samples": num_samples,
+    "frames": config.data.frames,
+    "size": config.data.size,
+    "data": held_out.describe(real_data),
+    "features": {"name": extract.name, "description": extract.description},
+    "distances": {
+      "real_vs_real": {"frechet": generated["frechet_floor"], "kernel": generated["kernel_floor"]},
+      "generated": {"frechet": generated["frechet"], "kernel": generated["kernel"]},
+      "untrained_generator": {
+        "frechet": untrained_distances["frechet"],
+        "kernel": untrained_distances["kernel"],
       },
+    },
   }
   path = report or os.path.join(workdir, f"evaluation_{extract.name}_step{trained.step}.json")
   files.write_json(path, result)
@@ -189,10 +221,12 @@ def evaluate(trained, *, data=None, num_samples=256, i3d=None, feature_network=N
 
 def format_table(report):
   """The console table of a report of `evaluate`."""
-  lines = [f"{report['workdir']} ({report['model_type']}) at step {report['step']}: "
-           f"{report['num_samples']} clips per set of {report['frames']}x{report['size']}x"
-           f"{report['size']}, {report['features']['description']}",
-           f"  {'':<22}{'Frechet':>12}{'kernel':>12}"]
+  lines = [
+    f"{report['workdir']} ({report['model_type']}) at step {report['step']}: "
+    f"{report['num_samples']} clips per set of {report['frames']}x{report['size']}x"
+    f"{report['size']}, {report['features']['description']}",
+    f"  {'':<22}{'Frechet':>12}{'kernel':>12}",
+  ]
   for key, label in ROWS:
     distances = report["distances"][key]
     lines.append(f"  {label:<22}{distances['frechet']:>12.4g}{distances['kernel']:>12.4g}")

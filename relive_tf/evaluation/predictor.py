@@ -19,9 +19,11 @@ from relive_tf.training import lstm as lstm_training
 
 # Report keys and table labels of the predictions compared, the model first.
 METHODS = (("model", "model"), ("copy_last_frame", "copy-last"), ("linear_extrapolation", "linear"))
-METRICS = (("mse", "MSE (pixels in [0, 1])", image_quality.frame_mse),
-           ("psnr", "PSNR (dB)", image_quality.frame_psnr),
-           ("ssim", "SSIM", image_quality.frame_ssim))
+METRICS = (
+  ("mse", "MSE (pixels in [0, 1])", image_quality.frame_mse),
+  ("psnr", "PSNR (dB)", image_quality.frame_psnr),
+  ("ssim", "SSIM", image_quality.frame_ssim),
+)
 _CELL = 10  # table column width
 
 
@@ -90,16 +92,20 @@ class HorizonEvaluator:
       ValueError: the held-out data gave no clips.
     """
     rollout = tf.function(trainer.predictor.rollout, reduce_retracing=True)
-    predict_fns = {"model": rollout, "copy_last_frame": copy_last_frame,
-                   "linear_extrapolation": linear_extrapolation}
+    predict_fns = {
+      "model": rollout,
+      "copy_last_frame": copy_last_frame,
+      "linear_extrapolation": linear_extrapolation,
+    }
     context, future = self._context, self._future
     totals = {name: {metric: np.zeros(future) for metric, _, _ in METRICS} for name in predict_fns}
     count = 0
-    with progress.bar(total=self._num_clips, desc="evaluating", unit="clip",
-                      disable=not self._show_progress) as bar:
+    with progress.bar(
+      total=self._num_clips, desc="evaluating", unit="clip", disable=not self._show_progress
+    ) as bar:
       for videos in self._videos():
-        videos = videos[:self._num_clips - count]
-        given, truth = videos[:, :context], videos[:, context:context + future]
+        videos = videos[: self._num_clips - count]
+        given, truth = videos[:, :context], videos[:, context : context + future]
         for name, predict in predict_fns.items():
           predicted = predict(given, future)
           for metric, _, frame_metric in METRICS:
@@ -123,11 +129,13 @@ def _held_out_videos(config, data, frames, batch_size):
   """
   settings = inputs.held_out_settings(config, data)
   if settings["source"] == "synthetic":
-    batches = pipeline.training_batches(**settings, frames=frames, size=config.data.size,
-                                        batch_size=batch_size)
+    batches = pipeline.training_batches(
+      **settings, frames=frames, size=config.data.size, batch_size=batch_size
+    )
     return lambda: (batch["video"] for batch in batches), settings
-  records = shards.clip_records(settings["path"], split=settings["split"],
-                                frames=config.data.frames, size=config.data.size)
+  records = shards.clip_records(
+    settings["path"], split=settings["split"], frames=config.data.frames, size=config.data.size
+  )
   videos = records.map(lambda record: pipeline.to_float_video(record["clip"])).batch(batch_size)
   return lambda: iter(videos), settings
 
@@ -137,8 +145,9 @@ def _finite_or_none(value):
   return float(value) if math.isfinite(value) else None
 
 
-def evaluate(trained, *, data=None, context=None, future=10, num_samples=256, batch_size=16,
-             report=None):
+def evaluate(
+  trained, *, data=None, context=None, future=10, num_samples=256, batch_size=16, report=None
+):
   """Rollouts of a predictor's latest checkpoint on held-out clips, against two baselines.
 
   MSE (pixels in [0, 1]), PSNR and SSIM (tf.image) of the model, copy-last-frame and linear
@@ -169,35 +178,46 @@ def evaluate(trained, *, data=None, context=None, future=10, num_samples=256, ba
   context = config.train.context_frames if context is None else context
   lstm_training.check_rollout(context, future, config.data.frames)
   if num_samples < 1 or batch_size < 1:
-    raise ValueError(f"num_samples is {num_samples} and batch_size {batch_size}; both must be at "
-                     "least 1")
+    raise ValueError(
+      f"num_samples is {num_samples} and batch_size {batch_size}; both must be at least 1"
+    )
   if report:
     try:
       os.makedirs(os.path.dirname(os.path.abspath(report)), exist_ok=True)
     except OSError as error:
-      raise ValueError(f"cannot create the folder of the report {report}: {error.strerror}; "
-                       "choose a writable path") from None
+      raise ValueError(
+        f"cannot create the folder of the report {report}: {error.strerror}; choose a writable path"
+      ) from None
   videos, settings = _held_out_videos(config, data, context + future, batch_size)
   logging.info("predicting %d frames after %d on %d held-out clips", future, context, num_samples)
-  horizons = HorizonEvaluator(videos, context=context, future=future, num_clips=num_samples,
-                              show_progress=True)
+  horizons = HorizonEvaluator(
+    videos, context=context, future=future, num_clips=num_samples, show_progress=True
+  )
   measured = dict(horizons.run(trained.trainer))
-  metrics = {name: {metric: measured[f"{name}/{metric}"] for metric, _, _ in METRICS}
-             for name, _ in METHODS}
+  metrics = {
+    name: {metric: measured[f"{name}/{metric}"] for metric, _, _ in METRICS} for name, _ in METHODS
+  }
   result = {
-      "workdir": workdir, "model_type": config.model_type, "step": trained.step,
-      "context": context, "future": future, "num_clips": measured["clips"],
-      "size": config.data.size, "data": held_out.describe(settings),
-      "horizons": list(range(1, future + 1)),
-      "metrics": {name: {metric: [_finite_or_none(v) for v in values]
-                         for metric, values in by_metric.items()}
-                  for name, by_metric in metrics.items()},
-      "mean": {name: {metric: _finite_or_none(np.mean(values))
-                      for metric, values in by_metric.items()}
-               for name, by_metric in metrics.items()},
-      "mse_ratio_to_copy_last_frame": float(
-          np.mean(metrics["model"]["mse"]) / max(np.mean(metrics["copy_last_frame"]["mse"]),
-                                                 1e-12)),
+    "workdir": workdir,
+    "model_type": config.model_type,
+    "step": trained.step,
+    "context": context,
+    "future": future,
+    "num_clips": measured["clips"],
+    "size": config.data.size,
+    "data": held_out.describe(settings),
+    "horizons": list(range(1, future + 1)),
+    "metrics": {
+      name: {metric: [_finite_or_none(v) for v in values] for metric, values in by_metric.items()}
+      for name, by_metric in metrics.items()
+    },
+    "mean": {
+      name: {metric: _finite_or_none(np.mean(values)) for metric, values in by_metric.items()}
+      for name, by_metric in metrics.items()
+    },
+    "mse_ratio_to_copy_last_frame": float(
+      np.mean(metrics["model"]["mse"]) / max(np.mean(metrics["copy_last_frame"]["mse"]), 1e-12)
+    ),
   }
   path = report or os.path.join(workdir, f"evaluation_predictor_step{trained.step}.json")
   files.write_json(path, result)
@@ -209,26 +229,43 @@ def format_table(report):
   """The console table of a report of `evaluate`: a row per horizon, then the mean."""
   names = [name for name, _ in METHODS]
   group = _CELL * len(names)
-  lines = [f"{report['workdir']} ({report['model_type']}) at step {report['step']}: "
-           f"{report['num_clips']} held-out clips, {report['context']} context frames, "
-           f"{report['future']} predicted, {report['size']}x{report['size']}",
-           f"{'':>8}" + "".join(f"  {title:<{group}}" for _, title, _ in METRICS).rstrip(),
-           f"{'horizon':>8}" + "".join(f"  {''.join(f'{label:>{_CELL}}' for _, label in METHODS)}"
-                                       for _ in METRICS)]
+  lines = [
+    f"{report['workdir']} ({report['model_type']}) at step {report['step']}: "
+    f"{report['num_clips']} held-out clips, {report['context']} context frames, "
+    f"{report['future']} predicted, {report['size']}x{report['size']}",
+    f"{'':>8}" + "".join(f"  {title:<{group}}" for _, title, _ in METRICS).rstrip(),
+    f"{'horizon':>8}"
+    + "".join(f"  {''.join(f'{label:>{_CELL}}' for _, label in METHODS)}" for _ in METRICS),
+  ]
 
   def row(label, values):
     """values: {method: {metric: value}}."""
-    groups = ["".join(f"{'inf':>{_CELL}}" if values[name][metric] is None
-                      else f"{values[name][metric]:>{_CELL}.4g}" for name in names)
-              for metric, _, _ in METRICS]
+    groups = [
+      "".join(
+        f"{'inf':>{_CELL}}"
+        if values[name][metric] is None
+        else f"{values[name][metric]:>{_CELL}.4g}"
+        for name in names
+      )
+      for metric, _, _ in METRICS
+    ]
     return f"{label:>8}  " + "  ".join(groups)
 
   for i, horizon in enumerate(report["horizons"]):
-    lines.append(row(str(horizon), {name: {metric: values[i] for metric, values in by_metric.items()}
-                                    for name, by_metric in report["metrics"].items()}))
+    lines.append(
+      row(
+        str(horizon),
+        {
+          name: {metric: values[i] for metric, values in by_metric.items()}
+          for name, by_metric in report["metrics"].items()
+        },
+      )
+    )
   lines.append(row("mean", report["mean"]))
-  lines.append(f"model MSE averaged over the {report['future']} frames: "
-               f"{report['mse_ratio_to_copy_last_frame']:.3f} x copy-last-frame's")
+  lines.append(
+    f"model MSE averaged over the {report['future']} frames: "
+    f"{report['mse_ratio_to_copy_last_frame']:.3f} x copy-last-frame's"
+  )
   return "\n".join(lines)
 
 

@@ -18,9 +18,20 @@ from relive_tf.training import checkpoints
 from relive_tf.training import workdir as workdir_lib
 
 # Config keys shown in a section's summary when the config has them; the full config is below it.
-SUMMARY_KEYS = ("data.source", "data.path", "data.frames", "data.size", "train.num_steps",
-                "train.batch_size", "train.loss", "train.optimizer", "train.learning_rate",
-                "train.critic_steps", "train.l2_weight", "train.context_frames")
+SUMMARY_KEYS = (
+  "data.source",
+  "data.path",
+  "data.frames",
+  "data.size",
+  "train.num_steps",
+  "train.batch_size",
+  "train.loss",
+  "train.optimizer",
+  "train.learning_rate",
+  "train.critic_steps",
+  "train.l2_weight",
+  "train.context_frames",
+)
 
 
 def _nice(number):
@@ -56,8 +67,11 @@ def _config_summary(config):
   flatten("", config)
   keys = [key for key in flat if key.startswith("model.")] + list(SUMMARY_KEYS)
   # Keys the model type lacks, and empty ones (data.path of synthetic data), are left out.
-  return [(key, ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value)
-          for key, value in ((key, flat.get(key, "")) for key in keys) if value != ""]
+  return [
+    (key, ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value)
+    for key, value in ((key, flat.get(key, "")) for key in keys)
+    if value != ""
+  ]
 
 
 def _curves(page, workdir):
@@ -79,12 +93,15 @@ def _table(rows, row_labels, column_labels):
   markup = markupsafe.Markup
   head = markup("").join(markup("<th>{}</th>").format(label) for label in column_labels.values())
   body = markup("").join(
-      markup("<tr><th>{}</th>{}</tr>").format(
-          row_labels.get(row, row),
-          markup("").join(markup("<td>{}</td>").format(
-              "inf" if values.get(column) is None else _nice(values[column]))
-                          for column in column_labels))
-      for row, values in rows.items())
+    markup("<tr><th>{}</th>{}</tr>").format(
+      row_labels.get(row, row),
+      markup("").join(
+        markup("<td>{}</td>").format("inf" if values.get(column) is None else _nice(values[column]))
+        for column in column_labels
+      ),
+    )
+    for row, values in rows.items()
+  )
   return markup('<table class="metrics"><tr><th></th>{}</tr>{}</table>').format(head, body)
 
 
@@ -94,23 +111,42 @@ def _report_html(page, path, report):
   name = os.path.basename(path)
   markup = markupsafe.Markup
   if "distances" in report:
-    note = (f"{name}: step {report['step']}, {report['num_samples']} clips per set, "
-            f"{report['features']['description']}.")
-    return (markup('<p class="note">{}</p>').format(note)
-            + _table(report["distances"], dict(gan.ROWS), {"frechet": "Frechet", "kernel": "kernel"}))
+    note = (
+      f"{name}: step {report['step']}, {report['num_samples']} clips per set, "
+      f"{report['features']['description']}."
+    )
+    return markup('<p class="note">{}</p>').format(note) + _table(
+      report["distances"], dict(gan.ROWS), {"frechet": "Frechet", "kernel": "kernel"}
+    )
   if "mean" in report:
     metrics = {key: label for key, label, _ in predictor.METRICS}
-    stem = os.path.basename(path)[:-len(".json")]
-    plots = [page.chart(f"{stem}_{metric}.svg", charts.line_chart_svg(
-        f"{label} at each horizon, step {report['step']}", report["horizons"],
-        {title: report["metrics"][method][metric] for method, title in predictor.METHODS},
-        x_label="frames after the context", width=480, height=300), label, css_class="plot")
-             for metric, label in metrics.items()]
-    note = (f"{name}: step {report['step']}, {report['num_clips']} held-out clips, "
-            f"{report['context']} context frames, {report['future']} predicted; the mean over the "
-            "predicted frames.")
-    return (markup('<p class="note">{}</p>').format(note)
-            + _table(report["mean"], dict(predictor.METHODS), metrics) + page_lib.grid(plots))
+    stem = os.path.basename(path)[: -len(".json")]
+    plots = [
+      page.chart(
+        f"{stem}_{metric}.svg",
+        charts.line_chart_svg(
+          f"{label} at each horizon, step {report['step']}",
+          report["horizons"],
+          {title: report["metrics"][method][metric] for method, title in predictor.METHODS},
+          x_label="frames after the context",
+          width=480,
+          height=300,
+        ),
+        label,
+        css_class="plot",
+      )
+      for metric, label in metrics.items()
+    ]
+    note = (
+      f"{name}: step {report['step']}, {report['num_clips']} held-out clips, "
+      f"{report['context']} context frames, {report['future']} predicted; the mean over the "
+      "predicted frames."
+    )
+    return (
+      markup('<p class="note">{}</p>').format(note)
+      + _table(report["mean"], dict(predictor.METHODS), metrics)
+      + page_lib.grid(plots)
+    )
   return markup('<p class="note">{}: not a report of `relive evaluate`; left out.</p>').format(name)
 
 
@@ -135,12 +171,18 @@ def _section(site_dir, index, workdir, config, family, num_videos, seed):
   page = page_lib.Page(site_dir, os.path.join(site_dir, page_lib.MEDIA_DIR, f"{index:02d}_{slug}"))
   step = _checkpoint_step(workdir)
   if step is None:
-    page.add(markupsafe.Markup(
+    page.add(
+      markupsafe.Markup(
         '<p class="warning">No checkpoint yet: train this workdir first (`relive train '
-        '--workdir={}`); there is nothing to sample.</p>').format(workdir))
+        "--workdir={}`); there is nothing to sample.</p>"
+      ).format(workdir)
+    )
   elif family.gallery_section is None:
-    page.add(markupsafe.Markup('<p class="warning">The gallery shows no samples of {} models.</p>')
-             .format(family.title))
+    page.add(
+      markupsafe.Markup('<p class="warning">The gallery shows no samples of {} models.</p>').format(
+        family.title
+      )
+    )
   else:
     trained = checkpoints.restore(workdir, config, family)
     family.gallery_section(page, trained, num_videos, seed)
@@ -148,12 +190,15 @@ def _section(site_dir, index, workdir, config, family, num_videos, seed):
   _curves(page, workdir)
   _evaluations(page, workdir)
   return {
-      "index": index, "name": os.path.basename(os.path.normpath(workdir)), "slug": slug,
-      "model_type": config.model_type,
-      "step_text": "no checkpoint" if step is None else f"step {step}",
-      "path": os.path.abspath(workdir), "summary": _config_summary(config),
-      "full_config": json.dumps(json.loads(config.to_json_best_effort()), indent=2),
-      "body": page.body(),
+    "index": index,
+    "name": os.path.basename(os.path.normpath(workdir)),
+    "slug": slug,
+    "model_type": config.model_type,
+    "step_text": "no checkpoint" if step is None else f"step {step}",
+    "path": os.path.abspath(workdir),
+    "summary": _config_summary(config),
+    "full_config": json.dumps(json.loads(config.to_json_best_effort()), indent=2),
+    "body": page.body(),
   }
 
 
@@ -189,8 +234,10 @@ def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
   if os.path.exists(out_dir) and not os.path.isdir(out_dir):
     raise ValueError(f"out {out_dir!r} is a file; pass a folder")
   if os.path.isdir(out_dir) and os.listdir(out_dir) and not os.path.isfile(index_path):
-    raise ValueError(f"out {out_dir!r} holds other files and no {page_lib.INDEX_FILE}; pass a new "
-                     "or empty folder, or one that holds a gallery built before")
+    raise ValueError(
+      f"out {out_dir!r} holds other files and no {page_lib.INDEX_FILE}; pass a new "
+      "or empty folder, or one that holds a gallery built before"
+    )
   shutil.rmtree(os.path.join(out_dir, page_lib.MEDIA_DIR), ignore_errors=True)
   os.makedirs(out_dir, exist_ok=True)
   sections = []

@@ -34,5 +34,7 @@ def read_scalars(summary_dir):
         number = float(tensor_util.make_ndarray(value.tensor))
         if math.isfinite(number):
           curves.setdefault(value.tag, {})[event.step] = number
-  return {tag: (np.array(sorted(points), np.int64), np.array([points[s] for s in sorted(points)]))
-          for tag, points in sorted(curves.items())}
+  return {
+    tag: (np.array(sorted(points), np.int64), np.array([points[s] for s in sorted(points)]))
+    for tag, points in sorted(curves.items())
+  }

@@ -17,8 +17,11 @@ MEDIA_DIR = "media"
 # On-page size of a video tile: the 64x64 clips are upscaled with pixelated rendering.
 TILE_PIXELS = 128
 
-_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("relive_tf.gallery", "templates"),
-                                autoescape=True, keep_trailing_newline=True)
+_TEMPLATES = jinja2.Environment(
+  loader=jinja2.PackageLoader("relive_tf.gallery", "templates"),
+  autoescape=True,
+  keep_trailing_newline=True,
+)
 
 
 def strip(frames):
@@ -26,7 +29,7 @@ def strip(frames):
   count, height, width, _ = frames.shape
   image = np.full((height, count * (width + 2) - 2, 3), 255, np.uint8)
   for i, frame in enumerate(frames):
-    image[:, i * (width + 2):i * (width + 2) + width] = frame
+    image[:, i * (width + 2) : i * (width + 2) + width] = frame
   return image
 
 
@@ -71,32 +74,39 @@ class Page:
     video_io.write_video(self.path(f"{name}.gif"), video)
     width = TILE_PIXELS * video.shape[2] // video.shape[1]
     return markupsafe.Markup(
-        '<figure><video src="{mp4}" data-gif="{gif}" width="{width}" height="{height}" autoplay '
-        'loop muted playsinline></video><figcaption>{caption} <a href="{gif}">gif</a> '
-        '<a href="{mp4}">mp4</a></figcaption></figure>').format(
-            mp4=self.url(name + ".mp4"), gif=self.url(name + ".gif"), width=width,
-            height=TILE_PIXELS, caption=caption)
+      '<figure><video src="{mp4}" data-gif="{gif}" width="{width}" height="{height}" autoplay '
+      'loop muted playsinline></video><figcaption>{caption} <a href="{gif}">gif</a> '
+      '<a href="{mp4}">mp4</a></figcaption></figure>'
+    ).format(
+      mp4=self.url(name + ".mp4"),
+      gif=self.url(name + ".gif"),
+      width=width,
+      height=TILE_PIXELS,
+      caption=caption,
+    )
 
   def strip(self, name, frames, caption):
     """Writes uint8 [n, h, w, 3] as one PNG, the frames left to right; returns its <img>."""
     _write_png(self.path(f"{name}.png"), strip(frames))
     return markupsafe.Markup('<img class="strip" src="{}" alt="{}">').format(
-        self.url(name + ".png"), caption)
+      self.url(name + ".png"), caption
+    )
 
   def image(self, name, image, caption):
     """Writes uint8 [h, w, 3] as NAME.png; returns its tile."""
     _write_png(self.path(f"{name}.png"), image)
     width = TILE_PIXELS * image.shape[1] // image.shape[0]
     return markupsafe.Markup(
-        '<figure><img src="{src}" width="{width}" height="{height}" alt="{caption}">'
-        '<figcaption>{caption}</figcaption></figure>').format(
-            src=self.url(name + ".png"), width=width, height=TILE_PIXELS, caption=caption)
+      '<figure><img src="{src}" width="{width}" height="{height}" alt="{caption}">'
+      "<figcaption>{caption}</figcaption></figure>"
+    ).format(src=self.url(name + ".png"), width=width, height=TILE_PIXELS, caption=caption)
 
   def chart(self, name, svg, alt, css_class="curve"):
     """Writes an SVG chart (charts.line_chart_svg) as NAME; returns its <img>."""
     files.write_text(self.path(name), svg)
-    return markupsafe.Markup('<img class="{}" src="{}" alt="{}">').format(css_class,
-                                                                        self.url(name), alt)
+    return markupsafe.Markup('<img class="{}" src="{}" alt="{}">').format(
+      css_class, self.url(name), alt
+    )
 
   def body(self):
     return markupsafe.Markup("").join(self.parts)
@@ -120,6 +130,7 @@ def write_index(out_dir, sections):
   """
   built = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
   path = os.path.join(out_dir, INDEX_FILE)
-  files.write_text(path, _TEMPLATES.get_template("index.html.j2").render(sections=sections,
-                                                                         built=built))
+  files.write_text(
+    path, _TEMPLATES.get_template("index.html.j2").render(sections=sections, built=built)
+  )
   return path

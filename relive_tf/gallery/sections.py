@@ -40,10 +40,12 @@ def _real_clips(page, config, count):
   clips = _held_out_or_note(page, config, count, "Real clips")
   if clips is None:
     return
-  page.note("Real clips", f"Held-out clips of the training data ({config.data.source}), for "
-                          "comparison.")
-  page.add(page_lib.grid(page.video(f"real_{i:02d}", clip, f"real #{i}")
-                         for i, clip in enumerate(clips)))
+  page.note(
+    "Real clips", f"Held-out clips of the training data ({config.data.source}), for comparison."
+  )
+  page.add(
+    page_lib.grid(page.video(f"real_{i:02d}", clip, f"real #{i}") for i, clip in enumerate(clips))
+  )
 
 
 def _streams(page, generator, count, seed):
@@ -51,16 +53,25 @@ def _streams(page, generator, count, seed):
   noise = tf.random.stateless_normal([count, generator.noise_dim], seed=[seed, 1])
   foreground, mask, background = generator.streams(noise, training=False)
   video = vgan.compose_video(foreground, mask, background)
-  video, foreground, background = (pipeline.to_uint8_video(x).numpy()
-                                   for x in (video, foreground, background))
+  video, foreground, background = (
+    pipeline.to_uint8_video(x).numpy() for x in (video, foreground, background)
+  )
   mask = np.repeat(np.round(np.asarray(mask) * 255).astype(np.uint8), 3, axis=-1)
-  page.add("<h3>The two streams</h3><p class=\"note\">Each video is mask &times; foreground + "
-           "(1 &minus; mask) &times; background: a moving foreground over a still background.</p>")
+  page.add(
+    '<h3>The two streams</h3><p class="note">Each video is mask &times; foreground + '
+    "(1 &minus; mask) &times; background: a moving foreground over a still background.</p>"
+  )
   for i in range(count):
-    page.add(page_lib.grid([page.video(f"streams_{i}_video", video[i], "video"),
-                            page.video(f"streams_{i}_foreground", foreground[i], "foreground"),
-                            page.video(f"streams_{i}_mask", mask[i], "mask"),
-                            page.image(f"streams_{i}_background", background[i], "background")]))
+    page.add(
+      page_lib.grid(
+        [
+          page.video(f"streams_{i}_video", video[i], "video"),
+          page.video(f"streams_{i}_foreground", foreground[i], "foreground"),
+          page.video(f"streams_{i}_mask", mask[i], "mask"),
+          page.image(f"streams_{i}_background", background[i], "background"),
+        ]
+      )
+    )
 
 
 def video_wgan(page, trained, num_videos, seed):
@@ -69,10 +80,12 @@ def video_wgan(page, trained, num_videos, seed):
   config, generator = trained.config, trained.trainer.generator
   logging.info("%s: sampling %d videos at step %d", trained.workdir, num_videos, trained.step)
   videos = generate.sample_videos(generator, num_videos, seed)
-  page.note("Generated videos", f"{num_videos} videos from noise seed {seed} at step "
-                                f"{trained.step}.")
-  page.add(page_lib.grid(page.video(f"sample_{i:02d}", video, f"#{i}")
-                         for i, video in enumerate(videos)))
+  page.note(
+    "Generated videos", f"{num_videos} videos from noise seed {seed} at step {trained.step}."
+  )
+  page.add(
+    page_lib.grid(page.video(f"sample_{i:02d}", video, f"#{i}") for i, video in enumerate(videos))
+  )
   _real_clips(page, config, min(num_videos, 4))
   if config.model.two_stream:
     _streams(page, generator, min(num_videos, 2), seed)
@@ -92,14 +105,20 @@ def conditional_wgan(page, trained, num_videos, seed):
     photo = clip[index]
     videos = relive.relive_videos(trained.trainer.generator, photo, per_photo, seed + i)
     tiles = [page.image(f"photo_{i:02d}", photo, "photo")]
-    tiles += [page.video(f"relived_{i:02d}_{j}", video, "relived") for j, video in enumerate(videos)]
+    tiles += [
+      page.video(f"relived_{i:02d}_{j}", video, "relived") for j, video in enumerate(videos)
+    ]
     tiles.append(page.video(f"real_{i:02d}", clip, "real clip"))
-    cards.append(markupsafe.Markup('<div class="card">{}</div>').format(
-        markupsafe.Markup("").join(tiles)))
-  page.note("Relived photos", f"Frame {index} of {config.data.frames} of held-out "
-                              f"{config.data.source} clips is the photo; the generator at step "
-                              f"{trained.step} makes the video around it, shown beside the real "
-                              "clip.")
+    cards.append(
+      markupsafe.Markup('<div class="card">{}</div>').format(markupsafe.Markup("").join(tiles))
+    )
+  page.note(
+    "Relived photos",
+    f"Frame {index} of {config.data.frames} of held-out "
+    f"{config.data.source} clips is the photo; the generator at step "
+    f"{trained.step} makes the video around it, shown beside the real "
+    "clip.",
+  )
   page.add(page_lib.grid(cards))
 
 
@@ -112,20 +131,33 @@ def predictor(page, trained, num_videos, seed):
     return
   context = config.train.context_frames
   future = config.data.frames - context
-  logging.info("%s: predicting %d frames after %d at step %d", trained.workdir, future, context,
-               trained.step)
-  predicted = pipeline.to_uint8_video(trained.trainer.predictor.rollout(
-      pipeline.to_float_video(clips[:, :context]), future)).numpy()
-  page.note("Predictions", f"{context} true frames of held-out {config.data.source} clips are "
-                           f"given; the predictor at step {trained.step} feeds its own frames back "
-                           f"for the next {future}.")
+  logging.info(
+    "%s: predicting %d frames after %d at step %d", trained.workdir, future, context, trained.step
+  )
+  predicted = pipeline.to_uint8_video(
+    trained.trainer.predictor.rollout(pipeline.to_float_video(clips[:, :context]), future)
+  ).numpy()
+  page.note(
+    "Predictions",
+    f"{context} true frames of held-out {config.data.source} clips are "
+    f"given; the predictor at step {trained.step} feeds its own frames back "
+    f"for the next {future}.",
+  )
   markup = markupsafe.Markup
   for i, (clip, prediction) in enumerate(zip(clips, predicted)):
     strips = markup("").join(
-        markup("<tr><th>{}</th><td>{}</td></tr>").format(
-            label, page.strip(f"{label}_{i:02d}", frames, label))
-        for label, frames in (("context", clip[:context]), ("prediction", prediction),
-                              ("truth", clip[context:])))
+      markup("<tr><th>{}</th><td>{}</td></tr>").format(
+        label, page.strip(f"{label}_{i:02d}", frames, label)
+      )
+      for label, frames in (
+        ("context", clip[:context]),
+        ("prediction", prediction),
+        ("truth", clip[context:]),
+      )
+    )
     side_by_side = np.concatenate([np.concatenate([clip[:context], prediction]), clip], axis=2)
-    page.add(markup('<div class="strips"><table>{}</table>{}</div>').format(
-        strips, page.video(f"rollout_{i:02d}", side_by_side, f"#{i}: rollout | truth")))
+    page.add(
+      markup('<div class="strips"><table>{}</table>{}</div>').format(
+        strips, page.video(f"rollout_{i:02d}", side_by_side, f"#{i}: rollout | truth")
+      )
+    )

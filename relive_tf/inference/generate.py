@@ -14,8 +14,10 @@ from relive_tf.training import vgan as vgan_training
 def sample_videos(generator, num, seed, batch_size=16):
   """num videos from noise drawn from `seed`: uint8 [num, frames, size, size, 3]."""
   noise = tf.random.stateless_normal([num, generator.noise_dim], seed=[seed, 0])
-  batches = [pipeline.to_uint8_video(generator(noise[i:i + batch_size], training=False))
-             for i in range(0, num, batch_size)]
+  batches = [
+    pipeline.to_uint8_video(generator(noise[i : i + batch_size], training=False))
+    for i in range(0, num, batch_size)
+  ]
   return tf.concat(batches, axis=0).numpy()
 
 

@@ -56,12 +56,20 @@ def predict(workdir, video, context, future, out, start=0):
     logging.warning("%r: %s", video, decoded.warning)
   frames = decoded.frames
   if start + context > len(frames):
-    raise ValueError(f"video {video} has {len(frames)} frames, but start={start} and "
-                     f"context={context} need {start + context}; lower start or context")
+    raise ValueError(
+      f"video {video} has {len(frames)} frames, but start={start} and "
+      f"context={context} need {start + context}; lower start or context"
+    )
   trained = checkpoints.restore(workdir, config, family)
-  logging.info("predicting %d frames after frames %d..%d of %s with the step %d model", future,
-               start, start + context - 1, video, trained.step)
-  real = frames[start:start + context + future]
+  logging.info(
+    "predicting %d frames after frames %d..%d of %s with the step %d model",
+    future,
+    start,
+    start + context - 1,
+    video,
+    trained.step,
+  )
+  real = frames[start : start + context + future]
   given = pipeline.to_float_video(real[None, :context])
   predicted = pipeline.to_uint8_video(trained.trainer.predictor.rollout(given, future))[0].numpy()
   output = np.concatenate([real[:context], predicted])

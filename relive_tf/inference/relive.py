@@ -27,8 +27,11 @@ def relive_videos(generator, photo, num, seed):
     uint8 [num, frames, size, size, 3].
   """
   photos = tf.repeat(pipeline.to_float_video(photo)[None], num, axis=0)
-  noise = (tf.random.stateless_normal([num, generator.noise_dim], seed=[seed, 0])
-           if generator.noise_dim else None)
+  noise = (
+    tf.random.stateless_normal([num, generator.noise_dim], seed=[seed, 0])
+    if generator.noise_dim
+    else None
+  )
   return pipeline.to_uint8_video(generator(photos, noise, training=False)).numpy()
 
 
@@ -61,8 +64,14 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
   trained = checkpoints.restore(workdir, config, family)
   if num > 1 and not config.model.noise_dim:
     logging.warning("this model has no noise (model.noise_dim=0): the %d videos are the same", num)
-  logging.info("reliving %s with %s at step %d (the photo is frame %d of %d)", photo, workdir,
-               trained.step, trained.trainer.condition_index, config.data.frames)
+  logging.info(
+    "reliving %s with %s at step %d (the photo is frame %d of %d)",
+    photo,
+    workdir,
+    trained.step,
+    trained.trainer.condition_index,
+    config.data.frames,
+  )
   videos = relive_videos(trained.trainer.generator, picture, num, seed)
   if side_by_side:
     still = np.repeat(picture[None, None], config.data.frames, axis=1)

@@ -35,13 +35,19 @@ def build_feature_network(*, frames, size, width=16, embedding_dim=128):
   videos = keras.Input([frames, size, size, 3], name="videos")
   x = videos
   for layer, strides in enumerate([(1, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2)]):
-    x = keras.layers.Conv3D(width * 2**layer, 3, strides=strides, padding="same", activation="relu",
-                            name=f"conv{layer + 1}")(x)
+    x = keras.layers.Conv3D(
+      width * 2**layer,
+      3,
+      strides=strides,
+      padding="same",
+      activation="relu",
+      name=f"conv{layer + 1}",
+    )(x)
   x = keras.layers.GlobalAveragePooling3D(name="pool")(x)
   embedding = keras.layers.Dense(embedding_dim, activation="relu", name="embedding")(x)
   outputs = {
-      "digits": keras.layers.Dense(10, name="digits")(embedding),
-      "directions": keras.layers.Dense(len(digit_labels.DIRECTIONS), name="directions")(embedding),
+    "digits": keras.layers.Dense(10, name="digits")(embedding),
+    "directions": keras.layers.Dense(len(digit_labels.DIRECTIONS), name="directions")(embedding),
   }
   return keras.Model(videos, outputs, name="feature_network")
 
@@ -58,10 +64,12 @@ def labeled_batches(*, seed, frames, size, batch_size, start=0):
     return digit_labels.clip_labels(seed, index, size=size)
 
   def to_example(index, clip):
-    digits, directions = tf.numpy_function(labels, [index], [tf.float32, tf.float32], stateful=False)
+    digits, directions = tf.numpy_function(
+      labels, [index], [tf.float32, tf.float32], stateful=False
+    )
     return pipeline.to_float_video(clip), {
-        "digits": tf.ensure_shape(digits, [10]),
-        "directions": tf.ensure_shape(directions, [len(digit_labels.DIRECTIONS)]),
+      "digits": tf.ensure_shape(digits, [10]),
+      "directions": tf.ensure_shape(directions, [len(digit_labels.DIRECTIONS)]),
     }
 
   dataset = pipeline.synthetic_clips(seed=seed, frames=frames, size=size, start=start)
@@ -74,9 +82,19 @@ def _set_accuracy(logits, labels):
   return float(np.mean(np.all((logits > 0) == (labels > 0.5), axis=1)))
 
 
-def train_feature_network(out_dir, *, frames=32, size=64, width=16, embedding_dim=128,
-                          num_steps=3000, batch_size=16, learning_rate=1e-3, seed=1000,
-                          eval_clips=256):
+def train_feature_network(
+  out_dir,
+  *,
+  frames=32,
+  size=64,
+  width=16,
+  embedding_dim=128,
+  num_steps=3000,
+  batch_size=16,
+  learning_rate=1e-3,
+  seed=1000,
+  eval_clips=256,
+):
   """Trains the built-in feature network on synthetic clips and saves it in `out_dir`.
 
   The network learns which digits a clip holds and in which diagonal directions they start moving
@@ -95,16 +113,26 @@ def train_feature_network(out_dir, *, frames=32, size=64, width=16, embedding_di
     The saved description: a dict with the arguments above plus "digit_set_accuracy" and
     "direction_set_accuracy" (held-out exact-set accuracies).
   """
-  info = dict(frames=frames, size=size, width=width, embedding_dim=embedding_dim,
-              num_steps=num_steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-              eval_clips=eval_clips)
-  logging.info("training the built-in feature network for %dx%dx%d clips: %s", frames, size, size,
-               info)
+  info = dict(
+    frames=frames,
+    size=size,
+    width=width,
+    embedding_dim=embedding_dim,
+    num_steps=num_steps,
+    batch_size=batch_size,
+    learning_rate=learning_rate,
+    seed=seed,
+    eval_clips=eval_clips,
+  )
+  logging.info(
+    "training the built-in feature network for %dx%dx%d clips: %s", frames, size, size, info
+  )
   keras.utils.set_random_seed(seed)
   model = build_feature_network(frames=frames, size=size, width=width, embedding_dim=embedding_dim)
   loss = keras.losses.BinaryCrossentropy(from_logits=True)
-  model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                loss={"digits": loss, "directions": loss})
+  model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate), loss={"digits": loss, "directions": loss}
+  )
   batches = labeled_batches(seed=seed, frames=frames, size=size, batch_size=batch_size)
   with progress.bar(total=num_steps, desc="feature network", unit="step") as bar:
     for videos, labels in batches.take(num_steps):
@@ -114,8 +142,9 @@ def train_feature_network(out_dir, *, frames=32, size=64, width=16, embedding_di
 
   heads = {"digits": "digit_set_accuracy", "directions": "direction_set_accuracy"}
   predicted, expected = {head: [] for head in heads}, {head: [] for head in heads}
-  unseen = labeled_batches(seed=seed + held_out.SEED_OFFSET, frames=frames, size=size,
-                           batch_size=batch_size)
+  unseen = labeled_batches(
+    seed=seed + held_out.SEED_OFFSET, frames=frames, size=size, batch_size=batch_size
+  )
   for videos, labels in unseen.take(max(1, eval_clips // batch_size)):
     logits = model(videos, training=False)
     for head in heads:
@@ -123,8 +152,11 @@ def train_feature_network(out_dir, *, frames=32, size=64, width=16, embedding_di
       expected[head].append(labels[head].numpy())
   for head, key in heads.items():
     info[key] = _set_accuracy(np.concatenate(predicted[head]), np.concatenate(expected[head]))
-  logging.info("feature network held-out accuracy: digit sets %.3f, direction sets %.3f",
-               info["digit_set_accuracy"], info["direction_set_accuracy"])
+  logging.info(
+    "feature network held-out accuracy: digit sets %.3f, direction sets %.3f",
+    info["digit_set_accuracy"],
+    info["direction_set_accuracy"],
+  )
 
   os.makedirs(out_dir, exist_ok=True)
   info_path = os.path.join(out_dir, INFO_FILE)

@@ -18,10 +18,13 @@ I3D_BATCH_SIZE = 16
 def _check_videos(videos):
   videos = np.asarray(videos)
   if videos.ndim != 5 or videos.shape[-1] != 3 or videos.shape[0] < 1:
-    raise ValueError(f"expected videos [num_clips >= 1, frames, height, width, 3], got shape "
-                    f"{list(videos.shape)}")
+    raise ValueError(
+      f"expected videos [num_clips >= 1, frames, height, width, 3], got shape {list(videos.shape)}"
+    )
   if videos.dtype != np.uint8 and not np.issubdtype(videos.dtype, np.floating):
-    raise ValueError(f"expected uint8 videos in [0, 255] or float videos in [-1, 1], got {videos.dtype}")
+    raise ValueError(
+      f"expected uint8 videos in [0, 255] or float videos in [-1, 1], got {videos.dtype}"
+    )
   return videos
 
 
@@ -40,8 +43,12 @@ def i3d_preprocess(videos):
   all_frames = tf.reshape(videos, [batch * frames, height, width, 3])
   # The reference used TF1's tf.image.resize_bilinear, whose sampling grid is not half-pixel
   # centered; TF2's tf.image.resize is. The legacy op keeps FVD comparable with published numbers.
-  resized = tf.raw_ops.ResizeBilinear(images=all_frames, size=[I3D_RESOLUTION, I3D_RESOLUTION],
-                                      align_corners=False, half_pixel_centers=False)
+  resized = tf.raw_ops.ResizeBilinear(
+    images=all_frames,
+    size=[I3D_RESOLUTION, I3D_RESOLUTION],
+    align_corners=False,
+    half_pixel_centers=False,
+  )
   return tf.reshape(resized, [batch, frames, I3D_RESOLUTION, I3D_RESOLUTION, 3])
 
 
@@ -52,8 +59,10 @@ def _pick(named, preferred, what, path):
   for name in preferred:
     if name in named:
       return name
-  raise ValueError(f"the I3D SavedModel at {path} has the {what}s {sorted(named)}; expected one, or one "
-                  f"named {' or '.join(preferred)}")
+  raise ValueError(
+    f"the I3D SavedModel at {path} has the {what}s {sorted(named)}; expected one, or one "
+    f"named {' or '.join(preferred)}"
+  )
 
 
 class I3DFeatures:
@@ -78,36 +87,52 @@ class I3DFeatures:
     """
     self.path = path
     if not os.path.isdir(path):
-      raise ValueError(f"i3d {path!r} is not a directory; pass the SavedModel directory of an I3D "
-                      f"network (docs/metrics.md says how to export one)")
+      raise ValueError(
+        f"i3d {path!r} is not a directory; pass the SavedModel directory of an I3D "
+        f"network (docs/metrics.md says how to export one)"
+      )
     try:
       self._model = tf.saved_model.load(path)
     except (OSError, ValueError, tf.errors.OpError) as error:
-      raise ValueError(f"i3d {path!r} is not a loadable TensorFlow SavedModel ({error}); pass the "
-                      f"directory that holds saved_model.pb") from error
+      raise ValueError(
+        f"i3d {path!r} is not a loadable TensorFlow SavedModel ({error}); pass the "
+        f"directory that holds saved_model.pb"
+      ) from error
     signatures = dict(getattr(self._model, "signatures", {}))
     if not signatures:
-      raise ValueError(f"the SavedModel at {path} has no signatures; export it with "
-                      f"tf.saved_model.save(model, path, signatures=...) (docs/metrics.md)")
-    self._function = signatures[_pick(signatures, ("serving_default", "default"), "signature", path)]
+      raise ValueError(
+        f"the SavedModel at {path} has no signatures; export it with "
+        f"tf.saved_model.save(model, path, signatures=...) (docs/metrics.md)"
+      )
+    self._function = signatures[
+      _pick(signatures, ("serving_default", "default"), "signature", path)
+    ]
     _, inputs = self._function.structured_input_signature
     if len(inputs) != 1:
-      raise ValueError(f"the I3D signature at {path} takes the inputs {sorted(inputs)}; expected one "
-                      f"video input")
-    (self._input_name, spec), = inputs.items()
+      raise ValueError(
+        f"the I3D signature at {path} takes the inputs {sorted(inputs)}; expected one video input"
+      )
+    ((self._input_name, spec),) = inputs.items()
     shape = spec.shape
-    if (spec.dtype != tf.float32 or shape.rank != 5
-        or not shape[1:].is_compatible_with([None, I3D_RESOLUTION, I3D_RESOLUTION, 3])):
-      raise ValueError(f"the I3D signature at {path} takes {spec.dtype.name} {shape}; expected float32 "
-                      f"[batch, frames, {I3D_RESOLUTION}, {I3D_RESOLUTION}, 3]")
+    if (
+      spec.dtype != tf.float32
+      or shape.rank != 5
+      or not shape[1:].is_compatible_with([None, I3D_RESOLUTION, I3D_RESOLUTION, 3])
+    ):
+      raise ValueError(
+        f"the I3D signature at {path} takes {spec.dtype.name} {shape}; expected float32 "
+        f"[batch, frames, {I3D_RESOLUTION}, {I3D_RESOLUTION}, 3]"
+      )
     self._frames = shape[1]
     self._fixed_batch_size = shape[0]
     self._batch_size = shape[0] or batch_size
     outputs = self._function.structured_outputs
     self._output_name = _pick(outputs, ("default", "logits"), "output", path)
     if outputs[self._output_name].shape.rank not in (None, 2):
-      raise ValueError(f"the I3D output {self._output_name!r} at {path} has shape "
-                      f"{outputs[self._output_name].shape}; expected [batch, dims]")
+      raise ValueError(
+        f"the I3D output {self._output_name!r} at {path} has shape "
+        f"{outputs[self._output_name].shape}; expected [batch, dims]"
+      )
     self.description = f"I3D SavedModel {path}"
 
   def __call__(self, videos):
@@ -121,23 +146,30 @@ class I3DFeatures:
     """
     videos = _check_videos(videos)
     if self._frames is not None and videos.shape[1] != self._frames:
-      raise ValueError(f"the I3D model at {self.path} takes {self._frames} frames per clip; these clips "
-                      f"have {videos.shape[1]}")
+      raise ValueError(
+        f"the I3D model at {self.path} takes {self._frames} frames per clip; these clips "
+        f"have {videos.shape[1]}"
+      )
     embedded = []
     for start in range(0, len(videos), self._batch_size):
-      chunk = videos[start:start + self._batch_size]
+      chunk = videos[start : start + self._batch_size]
       count = len(chunk)
       if self._fixed_batch_size:  # the last chunk is padded with repeats of its first clip
-        chunk = np.concatenate([chunk, np.repeat(chunk[:1], self._fixed_batch_size - count, axis=0)])
+        chunk = np.concatenate(
+          [chunk, np.repeat(chunk[:1], self._fixed_batch_size - count, axis=0)]
+        )
       try:
         output = self._function(**{self._input_name: i3d_preprocess(chunk)})[self._output_name]
       except (tf.errors.InvalidArgumentError, ValueError) as error:
-        raise ValueError(f"the I3D model at {self.path} rejected clips of shape "
-                        f"{list(chunk.shape[1:])} resized to {I3D_RESOLUTION}x{I3D_RESOLUTION}: "
-                        f"{error}") from error
+        raise ValueError(
+          f"the I3D model at {self.path} rejected clips of shape "
+          f"{list(chunk.shape[1:])} resized to {I3D_RESOLUTION}x{I3D_RESOLUTION}: "
+          f"{error}"
+        ) from error
       if output.shape.rank != 2:
-        raise ValueError(f"the I3D model at {self.path} returned shape {output.shape}; expected "
-                        f"[batch, dims]")
+        raise ValueError(
+          f"the I3D model at {self.path} returned shape {output.shape}; expected [batch, dims]"
+        )
       embedded.append(output.numpy()[:count])
     return np.concatenate(embedded).astype(np.float64)
 
@@ -156,16 +188,20 @@ class BuiltinFeatures:
     self.path = path
     info_path = os.path.join(path, feature_network.INFO_FILE)
     if not os.path.isfile(info_path):
-      raise ValueError(f"no built-in feature network in {path!r} ({feature_network.INFO_FILE} is missing); "
-                      f"train one with feature_network.train_feature_network or let "
-                      f"`relive evaluate` build it")
+      raise ValueError(
+        f"no built-in feature network in {path!r} ({feature_network.INFO_FILE} is missing); "
+        f"train one with feature_network.train_feature_network or let "
+        f"`relive evaluate` build it"
+      )
     with open(info_path) as f:
       self.info = json.load(f)
     model = keras.models.load_model(os.path.join(path, feature_network.MODEL_FILE))
     self._model = keras.Model(model.inputs, model.get_layer("embedding").output)
     self._batch_size = batch_size
-    self.description = (f"built-in 3D CNN {path} (digit sets {self.info['digit_set_accuracy']:.0%}, "
-                        f"direction sets {self.info['direction_set_accuracy']:.0%} held-out)")
+    self.description = (
+      f"built-in 3D CNN {path} (digit sets {self.info['digit_set_accuracy']:.0%}, "
+      f"direction sets {self.info['direction_set_accuracy']:.0%} held-out)"
+    )
 
   def __call__(self, videos):
     """Features of clips.
@@ -180,19 +216,26 @@ class BuiltinFeatures:
     videos = _check_videos(videos)
     frames, height, width = videos.shape[1:4]
     if height != width:
-      raise ValueError(f"the built-in feature network takes square frames; these are {height}x{width}")
+      raise ValueError(
+        f"the built-in feature network takes square frames; these are {height}x{width}"
+      )
     self.check_clip_shape(frames, height)
     embedded = [
-        keras.ops.convert_to_numpy(self._model(
-            pipeline.as_float_video(videos[start:start + self._batch_size]), training=False))
-        for start in range(0, len(videos), self._batch_size)
+      keras.ops.convert_to_numpy(
+        self._model(
+          pipeline.as_float_video(videos[start : start + self._batch_size]), training=False
+        )
+      )
+      for start in range(0, len(videos), self._batch_size)
     ]
     return np.concatenate(embedded).astype(np.float64)
 
   def check_clip_shape(self, frames, size):
     """Raises a ValueError unless the network was trained on clips of `frames` x `size` x `size`."""
     if (frames, size) != (self.info["frames"], self.info["size"]):
-      raise ValueError(f"the feature network in {self.path} was trained on clips of "
-                      f"{self.info['frames']}x{self.info['size']}x{self.info['size']}, these are "
-                      f"{frames}x{size}x{size}; train one for this shape (train_feature_network, or "
-                      f"`relive evaluate` with another feature network folder)")
+      raise ValueError(
+        f"the feature network in {self.path} was trained on clips of "
+        f"{self.info['frames']}x{self.info['size']}x{self.info['size']}, these are "
+        f"{frames}x{size}x{size}; train one for this shape (train_feature_network, or "
+        f"`relive evaluate` with another feature network folder)"
+      )

@@ -3,15 +3,18 @@
 import numpy as np
 
 
-
 def _check_features(features, name):
   features = np.asarray(features, np.float64)
   if features.ndim != 2 or features.shape[0] < 2:
-    raise ValueError(f"{name}: expected features [num_samples >= 2, dims], got shape "
-                    f"{list(features.shape)}; evaluate at least 2 clips per set")
+    raise ValueError(
+      f"{name}: expected features [num_samples >= 2, dims], got shape "
+      f"{list(features.shape)}; evaluate at least 2 clips per set"
+    )
   if not np.all(np.isfinite(features)):
-    raise ValueError(f"{name}: the features hold NaN or infinite values; the clips they came from are "
-                    f"not finite (check the generator's output)")
+    raise ValueError(
+      f"{name}: the features hold NaN or infinite values; the clips they came from are "
+      f"not finite (check the generator's output)"
+    )
   return features
 
 
@@ -19,8 +22,10 @@ def _check_pair(features_a, features_b):
   features_a = _check_features(features_a, "first feature set")
   features_b = _check_features(features_b, "second feature set")
   if features_a.shape[1] != features_b.shape[1]:
-    raise ValueError(f"the feature sets have {features_a.shape[1]} and {features_b.shape[1]} dims; "
-                    f"both must come from the same feature network")
+    raise ValueError(
+      f"the feature sets have {features_a.shape[1]} and {features_b.shape[1]} dims; "
+      f"both must come from the same feature network"
+    )
   return features_a, features_b
 
 
@@ -74,8 +79,9 @@ def frechet_distance_from_statistics(mean_a, covariance_a, mean_b, covariance_b)
   eigenvalues = np.linalg.eigvalsh((product + product.T) / 2)
   trace_sqrt = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()
   difference = mean_a - mean_b
-  return float(difference @ difference + np.trace(covariance_a) + np.trace(covariance_b)
-               - 2.0 * trace_sqrt)
+  return float(
+    difference @ difference + np.trace(covariance_a) + np.trace(covariance_b) - 2.0 * trace_sqrt
+  )
 
 
 def frechet_distance(features_a, features_b):
@@ -95,8 +101,9 @@ def frechet_distance(features_a, features_b):
     ValueError: too few samples, dims that differ, or features that are not finite.
   """
   features_a, features_b = _check_pair(features_a, features_b)
-  return frechet_distance_from_statistics(*feature_statistics(features_a),
-                                          *feature_statistics(features_b))
+  return frechet_distance_from_statistics(
+    *feature_statistics(features_a), *feature_statistics(features_b)
+  )
 
 
 def polynomial_kernel(features_a, features_b):

@@ -4,7 +4,6 @@ import tensorflow as tf
 
 from relive_tf.data import pipeline
 
-
 # tf.image.ssim's Gaussian window (11x11, sigma 1.5, as in Wang et al. 2004) needs frames this
 # large.
 _SSIM_FILTER_SIZE = 11
@@ -18,8 +17,10 @@ def to_unit_range(videos):
 def _check_pair(predicted, target):
   predicted, target = to_unit_range(predicted), to_unit_range(target)
   if predicted.shape.rank != 5 or predicted.shape[-1] != 3 or predicted.shape != target.shape:
-    raise ValueError(f"expected two videos of the same shape [batch, frames, height, width, 3], got "
-                    f"{predicted.shape.as_list()} and {target.shape.as_list()}")
+    raise ValueError(
+      f"expected two videos of the same shape [batch, frames, height, width, 3], got "
+      f"{predicted.shape.as_list()} and {target.shape.as_list()}"
+    )
   return predicted, target
 
 
@@ -63,8 +64,10 @@ def frame_ssim(predicted, target):
   predicted, target = _check_pair(predicted, target)
   height, width = predicted.shape[2:4]
   if height < _SSIM_FILTER_SIZE or width < _SSIM_FILTER_SIZE:
-    raise ValueError(f"SSIM needs frames of at least {_SSIM_FILTER_SIZE}x{_SSIM_FILTER_SIZE} pixels, "
-                    f"got {height}x{width}")
+    raise ValueError(
+      f"SSIM needs frames of at least {_SSIM_FILTER_SIZE}x{_SSIM_FILTER_SIZE} pixels, "
+      f"got {height}x{width}"
+    )
   return tf.image.ssim(predicted, target, max_val=1.0, filter_size=_SSIM_FILTER_SIZE)
 
 
@@ -79,7 +82,7 @@ def per_horizon(predicted, target):
     {"mse": [frames], "psnr": [frames], "ssim": [frames]}, float32 tensors.
   """
   return {
-      "mse": tf.reduce_mean(frame_mse(predicted, target), axis=0),
-      "psnr": tf.reduce_mean(frame_psnr(predicted, target), axis=0),
-      "ssim": tf.reduce_mean(frame_ssim(predicted, target), axis=0),
+    "mse": tf.reduce_mean(frame_mse(predicted, target), axis=0),
+    "psnr": tf.reduce_mean(frame_psnr(predicted, target), axis=0),
+    "ssim": tf.reduce_mean(frame_ssim(predicted, target), axis=0),
   }

@@ -27,8 +27,10 @@ def condition_index(condition_frame, frames):
   text = str(condition_frame).strip()
   if text.isdigit() and int(text) < frames:
     return int(text)
-  raise ValueError(f"model.condition_frame is {condition_frame!r}; use 'middle', 'first' or a frame "
-                  f"index from 0 to {frames - 1}")
+  raise ValueError(
+    f"model.condition_frame is {condition_frame!r}; use 'middle', 'first' or a frame "
+    f"index from 0 to {frames - 1}"
+  )
 
 
 class PhotoEncoder(keras.layers.Layer):
@@ -42,18 +44,24 @@ class PhotoEncoder(keras.layers.Layer):
   def __init__(self, widths, code_shape, name="encoder"):
     super().__init__(name=name)
     if len(widths) != vgan.UPSAMPLING_LAYERS:
-      raise ValueError(f"model.encoder_widths is {tuple(widths)}; give {vgan.UPSAMPLING_LAYERS} widths, "
-                      "one per stride-2 layer")
+      raise ValueError(
+        f"model.encoder_widths is {tuple(widths)}; give {vgan.UPSAMPLING_LAYERS} widths, "
+        "one per stride-2 layer"
+      )
     self.code_shape = code_shape
     time, _, _, channels = code_shape
     self.downsamplers = [
-        [layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, name=f"encode{i}"),
-         layers.BatchNormalization(synchronized=True, name=f"encode{i}_bn"),
-         layers.LeakyReLU(0.2)]
-        for i, width in enumerate(widths, start=1)]
+      [
+        layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, name=f"encode{i}"),
+        layers.BatchNormalization(synchronized=True, name=f"encode{i}_bn"),
+        layers.LeakyReLU(0.2),
+      ]
+      for i, width in enumerate(widths, start=1)
+    ]
     last = len(widths) + 1
-    self.to_code = layers.Conv2D(time * channels, 4, padding="same", use_bias=False,
-                                 name=f"encode{last}")
+    self.to_code = layers.Conv2D(
+      time * channels, 4, padding="same", use_bias=False, name=f"encode{last}"
+    )
     self.to_code_bn = layers.BatchNormalization(synchronized=True, name=f"encode{last}_bn")
 
   def call(self, photo, training=False):
@@ -80,8 +88,17 @@ class ConditionalGenerator(keras.Model):
   through the 4x4 code, which leaves the foreground stream the motion.
   """
 
-  def __init__(self, noise_dim, encoder_widths, widths, frames, size, two_stream=True,
-               skip_connections=True, name="generator"):
+  def __init__(
+    self,
+    noise_dim,
+    encoder_widths,
+    widths,
+    frames,
+    size,
+    two_stream=True,
+    skip_connections=True,
+    name="generator",
+  ):
     super().__init__(name=name)
     self.noise_dim = noise_dim
     self.skip_connections = skip_connections
@@ -98,13 +115,17 @@ class ConditionalGenerator(keras.Model):
   def _join_noise(self, code, noise):
     """The code [b, time, h, w, c] with the noise [b, noise_dim] at every position appended."""
     if (noise is None) != (self.noise_dim == 0):
-      raise ValueError(f"this generator takes noise of size {self.noise_dim}, got "
-                       f"{'none' if noise is None else keras.ops.shape(noise)}")
+      raise ValueError(
+        f"this generator takes noise of size {self.noise_dim}, got "
+        f"{'none' if noise is None else keras.ops.shape(noise)}"
+      )
     if noise is None:
       return code
     time, height, width, _ = self.code_shape
-    tiled = keras.ops.broadcast_to(noise[:, None, None, None, :],
-                                   [keras.ops.shape(noise)[0], time, height, width, self.noise_dim])
+    tiled = keras.ops.broadcast_to(
+      noise[:, None, None, None, :],
+      [keras.ops.shape(noise)[0], time, height, width, self.noise_dim],
+    )
     return keras.ops.concatenate([code, tiled], axis=-1)
 
   def latent_code(self, photo, noise=None, training=False):

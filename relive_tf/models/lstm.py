@@ -10,13 +10,14 @@ from keras import layers
 from relive_tf.models import unet
 
 
-
 def code_side(size, num_layers):
   """Side of the feature map after `num_layers` stride-2 convolutions of a size x size frame."""
   factor = 2**num_layers
   if size % factor:
-    raise ValueError(f"data.size {size} must be a multiple of {factor}: the frame encoder halves it "
-                    f"{num_layers} times (one per model.encoder_widths entry)")
+    raise ValueError(
+      f"data.size {size} must be a multiple of {factor}: the frame encoder halves it "
+      f"{num_layers} times (one per model.encoder_widths entry)"
+    )
   return size // factor
 
 
@@ -28,8 +29,10 @@ class FrameEncoder(keras.layers.Layer):
 
   def __init__(self, widths, embedding_dim, name="encoder"):
     super().__init__(name=name)
-    self.convs = [layers.Conv2D(width, 4, strides=2, padding="same", name=f"conv{i}")
-                  for i, width in enumerate(widths, start=1)]
+    self.convs = [
+      layers.Conv2D(width, 4, strides=2, padding="same", name=f"conv{i}")
+      for i, width in enumerate(widths, start=1)
+    ]
     self.flatten = layers.Flatten()
     self.embed = layers.Dense(embedding_dim, name="embed")
 
@@ -55,12 +58,18 @@ class FrameDecoder(keras.layers.Layer):
     super().__init__(name=name)
     self.code_shape = (side, side, widths[0])
     self.project = layers.Dense(side * side * widths[0], name="project")
-    self.deconvs = [layers.Conv2DTranspose(width, 4, strides=2, padding="same", name=f"deconv{i}")
-                    for i, width in enumerate(widths[1:], start=1)]
-    self.frame = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh",
-                                        name="frame")
-    self.mask = (layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid",
-                                        name="mask") if with_mask else None)
+    self.deconvs = [
+      layers.Conv2DTranspose(width, 4, strides=2, padding="same", name=f"deconv{i}")
+      for i, width in enumerate(widths[1:], start=1)
+    ]
+    self.frame = layers.Conv2DTranspose(
+      3, 4, strides=2, padding="same", activation="tanh", name="frame"
+    )
+    self.mask = (
+      layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid", name="mask")
+      if with_mask
+      else None
+    )
 
   def call(self, vectors, skips=None):
     """Returns (frames, masks or None); `skips`: FrameEncoder feature maps, or None."""
@@ -70,7 +79,6 @@ class FrameDecoder(keras.layers.Layer):
       features = keras.ops.relu(deconv(unet.join(features, skip)))
     features = unet.join(features, skips[-1])
     return self.frame(features), (self.mask(features) if self.mask is not None else None)
-
 
 
 class NextFramePredictor(keras.Model):
@@ -87,19 +95,31 @@ class NextFramePredictor(keras.Model):
   Denton & Fergus 2018), so appearance need not pass through the embedding either.
   """
 
-  def __init__(self, encoder_widths, embedding_dim, lstm_units, decoder_widths, size,
-               blend_input=False, skip_connections=False, name="predictor"):
+  def __init__(
+    self,
+    encoder_widths,
+    embedding_dim,
+    lstm_units,
+    decoder_widths,
+    size,
+    blend_input=False,
+    skip_connections=False,
+    name="predictor",
+  ):
     super().__init__(name=name)
     if len(decoder_widths) != len(encoder_widths):
-      raise ValueError(f"model.decoder_widths {tuple(decoder_widths)} must have as many entries as "
-                      f"model.encoder_widths {tuple(encoder_widths)}: the decoder doubles the side "
-                      "once per entry to undo the encoder's halvings")
+      raise ValueError(
+        f"model.decoder_widths {tuple(decoder_widths)} must have as many entries as "
+        f"model.encoder_widths {tuple(encoder_widths)}: the decoder doubles the side "
+        "once per entry to undo the encoder's halvings"
+      )
     self.size = size
     self.skip_connections = skip_connections
     self.encoder = FrameEncoder(encoder_widths, embedding_dim)
     self.lstm = layers.LSTM(lstm_units, return_sequences=True, return_state=True, name="lstm")
-    self.decoder = FrameDecoder(code_side(size, len(encoder_widths)), decoder_widths,
-                                with_mask=blend_input)
+    self.decoder = FrameDecoder(
+      code_side(size, len(encoder_widths)), decoder_widths, with_mask=blend_input
+    )
 
   def _predict(self, outputs, inputs, feature_maps):
     """LSTM outputs [n, units], the input frames [n, h, w, 3] and their encoder feature maps ->
@@ -120,10 +140,12 @@ class NextFramePredictor(keras.Model):
     batch, time = keras.ops.shape(frames)[0], keras.ops.shape(frames)[1]
     flat_frames = keras.ops.reshape(frames, (-1, self.size, self.size, 3))  # one encoder call
     codes, feature_maps = self.encoder(flat_frames)
-    outputs, hidden, cell = self.lstm(keras.ops.reshape(codes, (batch, time, codes.shape[-1])),
-                                      initial_state=state)
-    predictions = self._predict(keras.ops.reshape(outputs, (-1, outputs.shape[-1])), flat_frames,
-                                feature_maps)
+    outputs, hidden, cell = self.lstm(
+      keras.ops.reshape(codes, (batch, time, codes.shape[-1])), initial_state=state
+    )
+    predictions = self._predict(
+      keras.ops.reshape(outputs, (-1, outputs.shape[-1])), flat_frames, feature_maps
+    )
     return keras.ops.reshape(predictions, (batch, time, self.size, self.size, 3)), [hidden, cell]
 
   def call(self, frames):

@@ -9,7 +9,6 @@ from keras import layers
 
 from relive_tf.models import unet
 
-
 UPSAMPLING_LAYERS = 4  # each doubles time and space: a 2x4x4 latent code becomes 32x64x64
 
 
@@ -17,8 +16,10 @@ def latent_shape(frames, size, channels):
   """[time, height, width, channels] of the latent code for a clip of frames x size x size."""
   factor = 2**UPSAMPLING_LAYERS
   if frames % factor or size % factor:
-    raise ValueError(f"frames ({frames}) and size ({size}) must be multiples of {factor}: the "
-                    f"generator doubles both {UPSAMPLING_LAYERS} times from its latent code")
+    raise ValueError(
+      f"frames ({frames}) and size ({size}) must be multiples of {factor}: the "
+      f"generator doubles both {UPSAMPLING_LAYERS} times from its latent code"
+    )
   return [frames // factor, size // factor, size // factor, channels]
 
 
@@ -45,16 +46,20 @@ class ForegroundStream(keras.layers.Layer):
     self.blocks = []
     for i, width in enumerate(widths, start=1):
       self.blocks += [
-          layers.Conv3DTranspose(width, 4, strides=2, padding="same", use_bias=False,
-                                 name=f"deconv{i}"),
-          layers.BatchNormalization(synchronized=True, name=f"deconv{i}_bn"),
-          layers.ReLU(),
+        layers.Conv3DTranspose(
+          width, 4, strides=2, padding="same", use_bias=False, name=f"deconv{i}"
+        ),
+        layers.BatchNormalization(synchronized=True, name=f"deconv{i}_bn"),
+        layers.ReLU(),
       ]
-    self.video_head = layers.Conv3DTranspose(3, 4, strides=2, padding="same", activation="tanh",
-                                             name="video")
-    self.mask_head = (layers.Conv3DTranspose(1, 4, strides=2, padding="same",
-                                             activation="sigmoid", name="mask")
-                      if with_mask else None)
+    self.video_head = layers.Conv3DTranspose(
+      3, 4, strides=2, padding="same", activation="tanh", name="video"
+    )
+    self.mask_head = (
+      layers.Conv3DTranspose(1, 4, strides=2, padding="same", activation="sigmoid", name="mask")
+      if with_mask
+      else None
+    )
 
   def call(self, code, training=False):
     features = code
@@ -78,13 +83,19 @@ class BackgroundStream(keras.layers.Layer):
     self.project = layers.Dense(height * width * channels, use_bias=False, name="project")
     self.project_bn = layers.BatchNormalization(synchronized=True, name="project_bn")
     self.code_shape = code_shape
-    self.deconvs = [layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
-                                           name=f"deconv{i}")
-                    for i, channels in enumerate(widths, start=1)]
-    self.norms = [layers.BatchNormalization(synchronized=True, name=f"deconv{i}_bn")
-                  for i in range(1, len(widths) + 1)]
-    self.image_head = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh",
-                                             name="image")
+    self.deconvs = [
+      layers.Conv2DTranspose(
+        channels, 4, strides=2, padding="same", use_bias=False, name=f"deconv{i}"
+      )
+      for i, channels in enumerate(widths, start=1)
+    ]
+    self.norms = [
+      layers.BatchNormalization(synchronized=True, name=f"deconv{i}_bn")
+      for i in range(1, len(widths) + 1)
+    ]
+    self.image_head = layers.Conv2DTranspose(
+      3, 4, strides=2, padding="same", activation="tanh", name="image"
+    )
 
   def call(self, noise, skips=None, training=False):
     """skips: None, or one feature map per transposed convolution, coarsest (4x4) first."""
@@ -95,7 +106,6 @@ class BackgroundStream(keras.layers.Layer):
     for deconv, norm, skip in zip(self.deconvs, self.norms, skips):
       features = keras.ops.relu(norm(deconv(unet.join(features, skip)), training=training))
     return self.image_head(unet.join(features, skips[-1]))
-
 
 
 def compose_video(foreground, mask, background):
@@ -129,8 +139,9 @@ class VideoGenerator(keras.Model):
     self.noise_up = layers.Dense(time * height * width * channels, use_bias=False, name="noise_up")
     self.noise_up_bn = layers.BatchNormalization(synchronized=True, name="noise_up_bn")
     self.foreground_stream = ForegroundStream(widths[1:], with_mask=two_stream)
-    self.background_stream = (BackgroundStream([height, width, channels], widths[1:])
-                              if two_stream else None)
+    self.background_stream = (
+      BackgroundStream([height, width, channels], widths[1:]) if two_stream else None
+    )
 
   def latent_code(self, noise, training=False):
     code = keras.ops.reshape(self.noise_up(noise), [-1, *self.code_shape])
@@ -142,8 +153,11 @@ class VideoGenerator(keras.Model):
 
   def call(self, noise, training=False, return_streams=False):
     foreground, mask = self.foreground_stream(self.latent_code(noise, training), training=training)
-    background = (self.background_stream(noise, training=training)
-                  if self.background_stream is not None else None)
+    background = (
+      self.background_stream(noise, training=training)
+      if self.background_stream is not None
+      else None
+    )
     if return_streams:
       return foreground, mask, background
     return compose_video(foreground, mask, background)

@@ -57,12 +57,26 @@ def check_export(export_path, servable, requests):
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     result = subprocess.run(
-        [sys.executable, "-I", "-c", _CHECK_SCRIPT, os.path.abspath(export_path),
-         os.path.abspath(os.path.join(export_path, warmup.WARMUP_FILE)), outputs_path],
-        cwd=scratch, env=env, capture_output=True, text=True, check=False)
+      [
+        sys.executable,
+        "-I",
+        "-c",
+        _CHECK_SCRIPT,
+        os.path.abspath(export_path),
+        os.path.abspath(os.path.join(export_path, warmup.WARMUP_FILE)),
+        outputs_path,
+      ],
+      cwd=scratch,
+      env=env,
+      capture_output=True,
+      text=True,
+      check=False,
+    )
     if result.returncode:
-      raise ExportCheckError(f"the export at {export_path!r} failed to run in a fresh process "
-                             f"(exit status {result.returncode}):\n{result.stderr[-3000:]}")
+      raise ExportCheckError(
+        f"the export at {export_path!r} failed to run in a fresh process "
+        f"(exit status {result.returncode}):\n{result.stderr[-3000:]}"
+      )
     with np.load(outputs_path) as loaded:
       exported = dict(loaded)
   for signature, inputs in requests.items():
@@ -73,13 +87,16 @@ def check_export(export_path, servable, requests):
       actual = exported[key]
       if actual.shape != expected.shape or actual.dtype != expected.dtype:
         raise ExportCheckError(
-            f"signature {signature!r} output {name!r} is {actual.dtype} {list(actual.shape)} in "
-            f"the export but {expected.dtype} {list(expected.shape)} in memory")
-      difference = int(np.max(np.abs(actual.astype(np.int64) - expected.astype(np.int64)),
-                              initial=0))
+          f"signature {signature!r} output {name!r} is {actual.dtype} {list(actual.shape)} in "
+          f"the export but {expected.dtype} {list(expected.shape)} in memory"
+        )
+      difference = int(
+        np.max(np.abs(actual.astype(np.int64) - expected.astype(np.int64)), initial=0)
+      )
       if difference > CHECK_TOLERANCE:
         raise ExportCheckError(
-            f"signature {signature!r} output {name!r} differs from the in-memory model by up to "
-            f"{difference} (tolerance {CHECK_TOLERANCE}): the export does not compute what the "
-            "trained model does")
+          f"signature {signature!r} output {name!r} differs from the in-memory model by up to "
+          f"{difference} (tolerance {CHECK_TOLERANCE}): the export does not compute what the "
+          "trained model does"
+        )
   logging.info("check passed: %d signature(s) match the in-memory model", len(requests))

@@ -24,8 +24,11 @@ def model_versions(model_dir):
   """The versions exported in a model folder: sorted ints, one per <version>/saved_model.pb."""
   if not os.path.isdir(model_dir):
     return []
-  return sorted(int(name) for name in os.listdir(model_dir) if name.isdigit()
-                and os.path.isfile(os.path.join(model_dir, name, "saved_model.pb")))
+  return sorted(
+    int(name)
+    for name in os.listdir(model_dir)
+    if name.isdigit() and os.path.isfile(os.path.join(model_dir, name, "saved_model.pb"))
+  )
 
 
 def _new_version(export_dir, version):
@@ -34,12 +37,16 @@ def _new_version(export_dir, version):
   if version is None:
     return max(taken, default=0) + 1
   if version < 1:
-    raise ValueError(f"version is {version}; TF Serving versions are positive integers (or leave "
-                     "the version out for the next one)")
+    raise ValueError(
+      f"version is {version}; TF Serving versions are positive integers (or leave "
+      "the version out for the next one)"
+    )
   if version in taken:
-    raise ValueError(f"{os.path.join(export_dir, str(version))!r} already exists and exports are "
-                     f"never overwritten: pass another version, or leave it out for version "
-                     f"{max(taken) + 1}")
+    raise ValueError(
+      f"{os.path.join(export_dir, str(version))!r} already exists and exports are "
+      f"never overwritten: pass another version, or leave it out for version "
+      f"{max(taken) + 1}"
+    )
   return version
 
 
@@ -47,11 +54,15 @@ def _model_name(export_dir):
   """The model's name in TF Serving: the last part of export_dir, checked."""
   name = os.path.basename(os.path.normpath(export_dir))
   if name.isdigit():
-    raise ValueError(f"export_dir {export_dir!r} looks like a version folder; give the model's "
-                     "folder, export/NAME, and the version goes inside it")
+    raise ValueError(
+      f"export_dir {export_dir!r} looks like a version folder; give the model's "
+      "folder, export/NAME, and the version goes inside it"
+    )
   if not _MODEL_NAME.fullmatch(name):
-    raise ValueError(f"export_dir {export_dir!r} ends in {name!r}, which becomes the model's name "
-                     "in TF Serving URLs; use letters, digits, '_', '.' or '-'")
+    raise ValueError(
+      f"export_dir {export_dir!r} ends in {name!r}, which becomes the model's name "
+      "in TF Serving URLs; use letters, digits, '_', '.' or '-'"
+    )
   if os.path.exists(export_dir) and not os.path.isdir(export_dir):
     raise ValueError(f"export_dir {export_dir!r} is a file; give a folder")
   return name
@@ -69,11 +80,15 @@ def write_models_config(export_root):
   config = model_server_config_pb2.ModelServerConfig()
   for name in sorted(os.listdir(export_root)):
     if model_versions(os.path.join(export_root, name)):
-      config.model_config_list.config.add(name=name, base_path=f"{SERVING_ROOT}/{name}",
-                                          model_platform="tensorflow")
+      config.model_config_list.config.add(
+        name=name, base_path=f"{SERVING_ROOT}/{name}", model_platform="tensorflow"
+      )
   path = os.path.join(export_root, MODELS_CONFIG)
-  files.write_text(path, f"# Written by `relive export`: the models in this folder, seen at "
-                         f"{SERVING_ROOT}.\n{text_format.MessageToString(config)}")
+  files.write_text(
+    path,
+    f"# Written by `relive export`: the models in this folder, seen at "
+    f"{SERVING_ROOT}.\n{text_format.MessageToString(config)}",
+  )
   return path
 
 
@@ -104,8 +119,14 @@ def export(workdir, export_dir, families, version=None, check=False):
   trained = checkpoints.restore_trained(workdir, exportable, "export")
   os.makedirs(export_dir, exist_ok=True)
   version = _new_version(export_dir, version)
-  logging.info("exporting the %s of %s at step %d as %s version %d", trained.family.title, workdir,
-               trained.step, name, version)
+  logging.info(
+    "exporting the %s of %s at step %d as %s version %d",
+    trained.family.title,
+    workdir,
+    trained.step,
+    name,
+    version,
+  )
   servable = trained.family.servable(trained)
   requests = servable.warmup_inputs()
   final_path = os.path.join(export_dir, str(version))
@@ -121,8 +142,10 @@ def export(workdir, export_dir, families, version=None, check=False):
     try:
       os.rename(staging, final_path)
     except OSError:
-      raise ValueError(f"{final_path!r} appeared while exporting (another export?); it is kept and "
-                       "this export is dropped: run again for the next version") from None
+      raise ValueError(
+        f"{final_path!r} appeared while exporting (another export?); it is kept and "
+        "this export is dropped: run again for the next version"
+      ) from None
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
     raise

@@ -60,33 +60,44 @@ class VideoWGANServable:
   def sample(self, count, seed):
     count, seed = _checked(count, []), _checked(seed, [])
     in_range = tf.debugging.Assert(
-        tf.logical_and(count >= 1, count <= MAX_SAMPLE_COUNT),
-        [f"input count must be from 1 to {MAX_SAMPLE_COUNT}; got", count])
+      tf.logical_and(count >= 1, count <= MAX_SAMPLE_COUNT),
+      [f"input count must be from 1 to {MAX_SAMPLE_COUNT}; got", count],
+    )
     with tf.control_dependencies([in_range]):
       # The noise of generate.sample_videos, so that a seed gives the same videos everywhere.
-      noise = tf.random.stateless_normal([count, self.noise_dim],
-                                         seed=tf.stack([seed, tf.zeros_like(seed)]))
+      noise = tf.random.stateless_normal(
+        [count, self.noise_dim], seed=tf.stack([seed, tf.zeros_like(seed)])
+      )
     return {"video": pipeline.to_uint8_video(self.generator(noise, training=False))}
 
   def archive(self):
-    return _archive({
-        "serving_default": (self.videos_from_noise,
-                            [tf.TensorSpec([None, self.noise_dim], tf.float32, name="noise")]),
-        "sample": (self.sample, [tf.TensorSpec([], tf.int32, name="count"),
-                                 tf.TensorSpec([], tf.int64, name="seed")]),
-    })
+    return _archive(
+      {
+        "serving_default": (
+          self.videos_from_noise,
+          [tf.TensorSpec([None, self.noise_dim], tf.float32, name="noise")],
+        ),
+        "sample": (
+          self.sample,
+          [tf.TensorSpec([], tf.int32, name="count"), tf.TensorSpec([], tf.int64, name="seed")],
+        ),
+      }
+    )
 
   def warmup_inputs(self):
     """One small request per signature: signature name -> {input name: numpy array}."""
     noise = tf.random.stateless_normal([1, self.noise_dim], seed=[0, 0]).numpy()
-    return {"serving_default": {"noise": noise},
-            "sample": {"count": np.array(1, np.int32), "seed": np.array(0, np.int64)}}
+    return {
+      "serving_default": {"noise": noise},
+      "sample": {"count": np.array(1, np.int32), "seed": np.array(0, np.int64)},
+    }
 
   def reference_outputs(self, signature, inputs):
     """What the in-memory Keras model gives for a signature's inputs: {output name: array}."""
     if signature == "sample":
-      return {"video": generate.sample_videos(self.generator, int(inputs["count"]),
-                                              int(inputs["seed"]))}
+      return {
+        "video": generate.sample_videos(self.generator, int(inputs["count"]), int(inputs["seed"]))
+      }
     video = self.generator(tf.constant(inputs["noise"]), training=False)
     return {"video": pipeline.to_uint8_video(video).numpy()}
 
@@ -120,18 +131,26 @@ class ConditionalWGANServable:
     return self._videos(photos.decode_photos(_checked(image_bytes, [None]), self.size))
 
   def archive(self):
-    return _archive({
-        "serving_default": (self.videos_from_photos, [
-            tf.TensorSpec([None, self.size, self.size, 3], tf.uint8, name="photo")]),
-        "relive_image": (self.videos_from_image_bytes,
-                         [tf.TensorSpec([None], tf.string, name="image_bytes")]),
-    })
+    return _archive(
+      {
+        "serving_default": (
+          self.videos_from_photos,
+          [tf.TensorSpec([None, self.size, self.size, 3], tf.uint8, name="photo")],
+        ),
+        "relive_image": (
+          self.videos_from_image_bytes,
+          [tf.TensorSpec([None], tf.string, name="image_bytes")],
+        ),
+      }
+    )
 
   def warmup_inputs(self):
     """A synthetic clip's frame, as pixels and as a PNG file."""
     photo = synthetic.moving_digits_clip(0, 0, frames=2, size=self.size)[1]
-    return {"serving_default": {"photo": photo[None]},
-            "relive_image": {"image_bytes": np.array([tf.io.encode_png(photo).numpy()])}}
+    return {
+      "serving_default": {"photo": photo[None]},
+      "relive_image": {"image_bytes": np.array([tf.io.encode_png(photo).numpy()])},
+    }
 
   def reference_outputs(self, signature, inputs):
     if signature == "relive_image":
@@ -161,10 +180,14 @@ class PredictorServable:
     future = _checked(future, [])
     given = tf.shape(context)[1]
     lengths = tf.debugging.Assert(
-        tf.logical_and(tf.logical_and(given >= 1, future >= 1), given + future <= self.clip_frames),
-        ["input context must hold at least 1 frame and input future must be at least 1, with "
-         f"context frames + future at most {self.clip_frames} (the training clips' length); got",
-         given, future])
+      tf.logical_and(tf.logical_and(given >= 1, future >= 1), given + future <= self.clip_frames),
+      [
+        "input context must hold at least 1 frame and input future must be at least 1, with "
+        f"context frames + future at most {self.clip_frames} (the training clips' length); got",
+        given,
+        future,
+      ],
+    )
     with tf.control_dependencies([lengths]):
       predictions, state = self.predictor.observe(pipeline.to_float_video(context))
     # predictor.rollout's loop as a graph loop: `future` is only known when a request comes.
@@ -179,21 +202,33 @@ class PredictorServable:
     return {"frames": pipeline.to_uint8_video(tf.transpose(frames.stack(), [1, 0, 2, 3, 4]))}
 
   def archive(self):
-    return _archive({"serving_default": (self.rollout, [
-        tf.TensorSpec([None, None, self.size, self.size, 3], tf.uint8, name="context"),
-        tf.TensorSpec([], tf.int32, name="future")])})
+    return _archive(
+      {
+        "serving_default": (
+          self.rollout,
+          [
+            tf.TensorSpec([None, None, self.size, self.size, 3], tf.uint8, name="context"),
+            tf.TensorSpec([], tf.int32, name="future"),
+          ],
+        )
+      }
+    )
 
   def warmup_inputs(self):
     """The first context_frames frames of a synthetic clip, and the rest of the clip to predict."""
     clip = synthetic.moving_digits_clip(0, 0, frames=self.clip_frames, size=self.size)
-    return {"serving_default": {
-        "context": clip[None, :self.context_frames],
-        "future": np.array(self.clip_frames - self.context_frames, np.int32)}}
+    return {
+      "serving_default": {
+        "context": clip[None, : self.context_frames],
+        "future": np.array(self.clip_frames - self.context_frames, np.int32),
+      }
+    }
 
   def reference_outputs(self, signature, inputs):
     del signature  # the only one
-    frames = self.predictor.rollout(pipeline.to_float_video(inputs["context"]),
-                                    int(inputs["future"]))
+    frames = self.predictor.rollout(
+      pipeline.to_float_video(inputs["context"]), int(inputs["future"])
+    )
     return {"frames": pipeline.to_uint8_video(frames).numpy()}
 
 
@@ -210,5 +245,6 @@ def conditional_wgan(trained):
 def predictor(trained):
   """The servable of a restored next-frame predictor (Family.servable)."""
   config = trained.config
-  return PredictorServable(trained.trainer.predictor, config.data.size, config.data.frames,
-                           config.train.context_frames)
+  return PredictorServable(
+    trained.trainer.predictor, config.data.size, config.data.frames, config.train.context_frames
+  )

@@ -24,9 +24,11 @@ def write_warmup_requests(export_path, model_name, requests):
   with tf.io.TFRecordWriter(path) as writer:
     for signature, inputs in requests.items():
       request = predict_pb2.PredictRequest(
-          model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature))
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
+      )
       for name, value in inputs.items():
         request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
       log = prediction_log_pb2.PredictionLog(
-          predict_log=prediction_log_pb2.PredictLog(request=request))
+        predict_log=prediction_log_pb2.PredictLog(request=request)
+      )
       writer.write(log.SerializeToString())

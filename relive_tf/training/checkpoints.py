@@ -16,12 +16,18 @@ def make_checkpoint(trainer, **counters):
   held in Python lists; optimizer variables by their path without the optimizer's name, which Keras
   numbers per process. The learning rate is left out so that a resumed run takes the config's.
   """
-  networks = {name: {variable.path: variable for variable in network.weights}
-              for name, network in trainer.networks.items()}
-  optimizers = {name: {variable.path.split("/", 1)[-1]: variable
-                       for variable in optimizer.variables
-                       if not variable.path.endswith("/learning_rate")}
-                for name, optimizer in trainer.optimizers.items()}
+  networks = {
+    name: {variable.path: variable for variable in network.weights}
+    for name, network in trainer.networks.items()
+  }
+  optimizers = {
+    name: {
+      variable.path.split("/", 1)[-1]: variable
+      for variable in optimizer.variables
+      if not variable.path.endswith("/learning_rate")
+    }
+    for name, optimizer in trainer.optimizers.items()
+  }
   return tf.train.Checkpoint(networks=networks, optimizers=optimizers, **counters)
 
 
@@ -64,5 +70,6 @@ def restore(workdir, config, family):
   trainer = trainer_lib.build(family, config, tf.distribute.get_strategy())
   step = tf.Variable(0, dtype=tf.int64)
   make_checkpoint(trainer, step=step).restore(latest).expect_partial()
-  return family_lib.Trained(workdir=workdir, config=config, family=family, trainer=trainer,
-                            step=int(step.numpy()))
+  return family_lib.Trained(
+    workdir=workdir, config=config, family=family, trainer=trainer, step=int(step.numpy())
+  )

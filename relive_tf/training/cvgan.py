@@ -31,13 +31,15 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
     """The first `count` clips of the sample batch (their photos) and noise from the seed."""
     samples = {"video": batch["video"][:count]}
     if self.generator.noise_dim:
-      samples["noise"] = tf.random.stateless_normal([count, self.generator.noise_dim],
-                                                    seed=[self.seed, 0x5A3])
+      samples["noise"] = tf.random.stateless_normal(
+        [count, self.generator.noise_dim], seed=[self.seed, 0x5A3]
+      )
     return samples
 
   def fake_videos(self, batch, training):
     foreground, mask, background = self.generator.streams(
-        self.photos(batch), batch.get("noise"), training=training)
+      self.photos(batch), batch.get("noise"), training=training
+    )
     return vgan.compose_video(foreground, mask, background), mask
 
   def critic_scores(self, videos, batch, training):
@@ -46,14 +48,17 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
   def generator_penalties(self, batch, fake, mask):
     penalties = super().generator_penalties(batch, fake, mask)
     penalties["conditioning_l2"] = self.l2_weight * losses.conditioning_l2_loss(
-        fake[:, self.condition_index], self.photos(batch), self.global_batch_size)
+      fake[:, self.condition_index], self.photos(batch), self.global_batch_size
+    )
     if self.diversity_weight:
       # A second noise per example, from the seed and this share's first example index.
       other_noise = tf.random.stateless_normal(
-          tf.shape(batch["noise"]), seed=tf.stack([self.seed + 2, batch["index"][0]]))
+        tf.shape(batch["noise"]), seed=tf.stack([self.seed + 2, batch["index"][0]])
+      )
       other = self.fake_videos({**batch, "noise": other_noise}, training=True)[0]
       penalties["diversity"] = self.diversity_weight * losses.diversity_loss(
-          fake, other, batch["noise"], other_noise, self.diversity_cap, self.global_batch_size)
+        fake, other, batch["noise"], other_noise, self.diversity_cap, self.global_batch_size
+      )
     return penalties
 
   def sample_videos(self):
@@ -74,26 +79,48 @@ def build_trainer(config, strategy, sample_batch=None):
   if train.l2_weight < 0:
     raise ValueError(f"train.l2_weight is {train.l2_weight}; it must be 0 or more")
   if train.diversity_weight < 0 or train.diversity_cap <= 0:
-    raise ValueError(f"train.diversity_weight is {train.diversity_weight} and train.diversity_cap "
-                     f"{train.diversity_cap}; the weight must be 0 or more and the cap above 0")
+    raise ValueError(
+      f"train.diversity_weight is {train.diversity_weight} and train.diversity_cap "
+      f"{train.diversity_cap}; the weight must be 0 or more and the cap above 0"
+    )
   if train.diversity_weight and not model.noise_dim:
-    raise ValueError("train.diversity_weight rewards videos that change with the noise, but "
-                     "model.noise_dim is 0; give the model noise or set the weight to 0")
+    raise ValueError(
+      "train.diversity_weight rewards videos that change with the noise, but "
+      "model.noise_dim is 0; give the model noise or set the weight to 0"
+    )
   index = cvgan.condition_index(model.condition_frame, data.frames)
   with strategy.scope():
-    generator = cvgan.ConditionalGenerator(model.noise_dim, model.encoder_widths,
-                                           model.generator_widths, data.frames, data.size,
-                                           two_stream=model.two_stream,
-                                           skip_connections=model.skip_connections)
+    generator = cvgan.ConditionalGenerator(
+      model.noise_dim,
+      model.encoder_widths,
+      model.generator_widths,
+      data.frames,
+      data.size,
+      two_stream=model.two_stream,
+      skip_connections=model.skip_connections,
+    )
     critic = cvgan.ConditionalCritic(model.critic_widths, normalization=model.critic_norm)
-  return ConditionalWGAN(condition_index=index, l2_weight=train.l2_weight,
-                         diversity_weight=train.diversity_weight,
-                         diversity_cap=train.diversity_cap, generator=generator, critic=critic,
-                         **settings)
+  return ConditionalWGAN(
+    condition_index=index,
+    l2_weight=train.l2_weight,
+    diversity_weight=train.diversity_weight,
+    diversity_cap=train.diversity_cap,
+    generator=generator,
+    critic=critic,
+    **settings,
+  )
 
 
 FAMILY = family.Family(
-    name="cvgan", title="conditional WGAN", config="configs/cvgan.py", build_trainer=build_trainer,
-    # Workdirs saved before these keys were trained without what they switch on.
-    added_keys={**vgan_training.GAN_ADDED_KEYS, "model.skip_connections": False,
-                "train.diversity_weight": 0.0, "train.diversity_cap": 0.1})
+  name="cvgan",
+  title="conditional WGAN",
+  config="configs/cvgan.py",
+  build_trainer=build_trainer,
+  # Workdirs saved before these keys were trained without what they switch on.
+  added_keys={
+    **vgan_training.GAN_ADDED_KEYS,
+    "model.skip_connections": False,
+    "train.diversity_weight": 0.0,
+    "train.diversity_cap": 0.1,
+  },
+)

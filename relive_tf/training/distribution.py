@@ -24,8 +24,9 @@ def pick_strategy():
       strategy = tf.distribute.MirroredStrategy()
     else:
       strategy = tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-  logging.info("strategy: %s with %d replica(s)", type(strategy).__name__,
-               strategy.num_replicas_in_sync)
+  logging.info(
+    "strategy: %s with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync
+  )
   return strategy
 
 
@@ -34,5 +35,8 @@ def is_chief(strategy):
   resolver = getattr(strategy, "cluster_resolver", None)
   if resolver is None or not resolver.task_type:
     return True
-  return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
-                                            and "chief" not in resolver.cluster_spec().as_dict())
+  return resolver.task_type == "chief" or (
+    resolver.task_type == "worker"
+    and resolver.task_id == 0
+    and "chief" not in resolver.cluster_spec().as_dict()
+  )

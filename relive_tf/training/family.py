@@ -1,8 +1,7 @@
 """A model family: a model type's trainer and what the `relive` commands do with a trained one."""
 
 import dataclasses
-from collections.abc import Callable
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -45,7 +44,7 @@ class Family:
   command: str = ""
 
   def describe(self):
-    """"a video WGAN ('vgan', trained with configs/vgan.py)", for messages."""
+    """ "a video WGAN ('vgan', trained with configs/vgan.py)", for messages."""
     return f"a {self.title} ({self.name!r}, trained with {self.config})"
 
 

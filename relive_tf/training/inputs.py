@@ -16,9 +16,14 @@ def data_settings(config):
 
 def training_batches(config, *, batch_size, start=0, num_shards=1, shard_index=0):
   """pipeline.training_batches of the config's data, with its model's noise."""
-  return pipeline.training_batches(**data_settings(config), batch_size=batch_size,
-                                   noise_dim=config.model.noise_dim, start=start,
-                                   num_shards=num_shards, shard_index=shard_index)
+  return pipeline.training_batches(
+    **data_settings(config),
+    batch_size=batch_size,
+    noise_dim=config.model.noise_dim,
+    start=start,
+    num_shards=num_shards,
+    shard_index=shard_index,
+  )
 
 
 def sample_batch(config):
@@ -34,18 +39,24 @@ def held_out_settings(config, data=None):
     config: a workdir's config.
     data: None for the config's own data, "synthetic", or a folder of prepared shards.
   """
-  return held_out.settings(source=config.data.source, path=config.data.path, seed=config.seed,
-                           data=data)
+  return held_out.settings(
+    source=config.data.source, path=config.data.path, seed=config.seed, data=data
+  )
 
 
 def held_out_clips(config, data=None):
   """Endless (index, uint8 clip) pairs the run never trained on (pipeline.clips)."""
-  return pipeline.clips(**held_out_settings(config, data), frames=config.data.frames,
-                        size=config.data.size)
+  return pipeline.clips(
+    **held_out_settings(config, data), frames=config.data.frames, size=config.data.size
+  )
 
 
 def held_out_batches(config, *, batch_size, data=None):
   """Endless pipeline.training_batches of held-out clips, with noise drawn from their seed."""
-  return pipeline.training_batches(**held_out_settings(config, data), frames=config.data.frames,
-                                   size=config.data.size, batch_size=batch_size,
-                                   noise_dim=config.model.noise_dim)
+  return pipeline.training_batches(
+    **held_out_settings(config, data),
+    frames=config.data.frames,
+    size=config.data.size,
+    batch_size=batch_size,
+    noise_dim=config.model.noise_dim,
+  )

@@ -34,18 +34,28 @@ def validate(config, num_replicas):
       an unknown data source.
   """
   train = config.train
-  for key in ("num_steps", "batch_size", "log_every", "summary_every", "checkpoint_every",
-              "num_samples"):
+  for key in (
+    "num_steps",
+    "batch_size",
+    "log_every",
+    "summary_every",
+    "checkpoint_every",
+    "num_samples",
+  ):
     if train[key] <= 0:
       raise ValueError(f"train.{key} is {train[key]}; it must be a positive integer")
   if train.batch_size % num_replicas:
-    raise ValueError(f"train.batch_size {train.batch_size} does not divide over {num_replicas} "
-                     "replicas; use a multiple of the replica count")
+    raise ValueError(
+      f"train.batch_size {train.batch_size} does not divide over {num_replicas} "
+      "replicas; use a multiple of the replica count"
+    )
   if config.data.source not in inputs.DATA_SOURCES:
     raise ValueError(f"data.source is {config.data.source!r}; use one of {inputs.DATA_SOURCES}")
   if config.data.source == "shards" and not config.data.path:
-    raise ValueError("data.source is 'shards' but data.path is empty: set data.path to a folder "
-                     "written by `relive prepare`")
+    raise ValueError(
+      "data.source is 'shards' but data.path is empty: set data.path to a folder "
+      "written by `relive prepare`"
+    )
 
 
 def distributed_batches(config, strategy, start):
@@ -58,8 +68,12 @@ def distributed_batches(config, strategy, start):
 
   def dataset_fn(context):
     return inputs.training_batches(
-        config, batch_size=context.get_per_replica_batch_size(config.train.batch_size),
-        start=start, num_shards=context.num_input_pipelines, shard_index=context.input_pipeline_id)
+      config,
+      batch_size=context.get_per_replica_batch_size(config.train.batch_size),
+      start=start,
+      num_shards=context.num_input_pipelines,
+      shard_index=context.input_pipeline_id,
+    )
 
   return strategy.distribute_datasets_from_function(dataset_fn)
 
@@ -81,10 +95,14 @@ class Progress:
 
   def line(self, step, metrics):
     values = "  ".join(f"{name}={value:.4g}" for name, value in sorted(metrics.items()))
-    left = (progress.format_duration((self.num_steps - step) / self.steps_per_second)
-            if self.steps_per_second > 0 else "?")
-    return (f"step {step}/{self.num_steps}  {values}  {self.steps_per_second:.2f} steps/s  "
-            f"{left} left")
+    left = (
+      progress.format_duration((self.num_steps - step) / self.steps_per_second)
+      if self.steps_per_second > 0
+      else "?"
+    )
+    return (
+      f"step {step}/{self.num_steps}  {values}  {self.steps_per_second:.2f} steps/s  {left} left"
+    )
 
 
 def _check_finite(metrics, step, manager):
@@ -92,8 +110,9 @@ def _check_finite(metrics, step, manager):
   if bad:
     last = manager.latest_checkpoint or "none written yet"
     raise NonFiniteLossError(
-        f"{', '.join(f'{k}={v}' for k, v in bad.items())} at step {step}: training stopped. The "
-        f"last good checkpoint ({last}) is kept; lower train.learning_rate or check the data")
+      f"{', '.join(f'{k}={v}' for k, v in bad.items())} at step {step}: training stopped. The "
+      f"last good checkpoint ({last}) is kept; lower train.learning_rate or check the data"
+    )
 
 
 @contextlib.contextmanager
@@ -134,8 +153,10 @@ def _evaluators(config, family):
   if config.train.eval_every <= 0:
     return []
   if family.training_evaluators is None:
-    raise ValueError(f"train.eval_every is {config.train.eval_every}, but the {family.title} has "
-                     "no evaluation during training; set it to 0 (`relive evaluate` measures it)")
+    raise ValueError(
+      f"train.eval_every is {config.train.eval_every}, but the {family.title} has "
+      "no evaluation during training; set it to 0 (`relive evaluate` measures it)"
+    )
   return family.training_evaluators(config)
 
 
@@ -183,15 +204,18 @@ def _train(config, workdir, family, strategy):
   checkpoint_dir = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
   # Every worker must take part in a save; only the chief's lands in the workdir.
   manager = tf.train.CheckpointManager(
-      checkpoint, checkpoint_dir if chief else tempfile.mkdtemp(prefix="relive_worker_ckpt_"),
-      max_to_keep=train.max_checkpoints)
+    checkpoint,
+    checkpoint_dir if chief else tempfile.mkdtemp(prefix="relive_worker_ckpt_"),
+    max_to_keep=train.max_checkpoints,
+  )
   restore_from = tf.train.latest_checkpoint(checkpoint_dir)
   if restore_from:
     checkpoint.restore(restore_from).assert_consumed()
     logging.info("resumed from %s at step %d", restore_from, int(step))
   if int(step) >= train.num_steps:
-    logging.info("already trained to step %d (train.num_steps=%d): nothing to do", int(step),
-                 train.num_steps)
+    logging.info(
+      "already trained to step %d (train.num_steps=%d): nothing to do", int(step), train.num_steps
+    )
     return trainer
 
   iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
@@ -223,10 +247,14 @@ def _train(config, workdir, family, strategy):
                            current, heavy=heavy_now)
           summaries.write_scalars(data_counts, current, prefix="data/")
       if evaluators and (current % train.eval_every == 0 or last):
-        measured = {name: value for evaluator in evaluators
-                    for name, value in evaluator.run(trainer)}
-        logging.info("step %d: %s", current,
-                     "  ".join(f"{name}={value:.4g}" for name, value in measured.items()))
+        measured = {
+          name: value for evaluator in evaluators for name, value in evaluator.run(trainer)
+        }
+        logging.info(
+          "step %d: %s",
+          current,
+          "  ".join(f"{name}={value:.4g}" for name, value in measured.items()),
+        )
         with writer.as_default():
           summaries.write_scalars(measured, current, prefix="eval/")
       if current % train.checkpoint_every == 0 or last:

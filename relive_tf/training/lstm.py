@@ -24,9 +24,11 @@ def check_rollout(context, future, clip_frames):
   if future < 1:
     raise ValueError(f"future is {future}; ask for at least 1 frame")
   if context + future > clip_frames:
-    raise ValueError(f"context={context} plus future={future} is {context + future} frames, but "
-                     f"the model was trained on clips of {clip_frames} frames (data.frames); ask "
-                     f"for at most {clip_frames} in all")
+    raise ValueError(
+      f"context={context} plus future={future} is {context + future} frames, but "
+      f"the model was trained on clips of {clip_frames} frames (data.frames); ask "
+      f"for at most {clip_frames} in all"
+    )
 
 
 def sampling_probability(step, *, probability, start_step, ramp_steps):
@@ -55,20 +57,42 @@ class NextFramePrediction:
 
   batches_per_step = 1
 
-  def __init__(self, *, strategy, predictor, optimizer, learning_rate, adam_beta1, adam_beta2,
-               context_frames, sampling_probability, sampling_start_step, sampling_ramp_steps,
-               global_batch_size, seed, num_samples, build_batch, sample_batch):
+  def __init__(
+    self,
+    *,
+    strategy,
+    predictor,
+    optimizer,
+    learning_rate,
+    adam_beta1,
+    adam_beta2,
+    context_frames,
+    sampling_probability,
+    sampling_start_step,
+    sampling_ramp_steps,
+    global_batch_size,
+    seed,
+    num_samples,
+    build_batch,
+    sample_batch,
+  ):
     frames = build_batch["video"].shape[1]
     if not 1 <= context_frames < frames:
-      raise ValueError(f"train.context_frames is {context_frames}; it must be in [1, {frames - 1}] "
-                       f"for clips of {frames} frames (data.frames), leaving frames to predict")
+      raise ValueError(
+        f"train.context_frames is {context_frames}; it must be in [1, {frames - 1}] "
+        f"for clips of {frames} frames (data.frames), leaving frames to predict"
+      )
     if not 0.0 <= sampling_probability <= 1.0:
-      raise ValueError(f"train.sampling_probability is {sampling_probability}; it must be in "
-                       "[0, 1]")
+      raise ValueError(
+        f"train.sampling_probability is {sampling_probability}; it must be in [0, 1]"
+      )
     self.strategy = strategy
     self.context_frames = context_frames
-    self.sampling = dict(probability=sampling_probability, start_step=sampling_start_step,
-                         ramp_steps=sampling_ramp_steps)
+    self.sampling = dict(
+      probability=sampling_probability,
+      start_step=sampling_start_step,
+      ramp_steps=sampling_ramp_steps,
+    )
     self.global_batch_size = global_batch_size
     self.seed = seed
     self.optimizers = {}
@@ -77,8 +101,9 @@ class NextFramePrediction:
       self.predictor = predictor
       self.predictor(build_batch["video"][:, :2])  # creates every weight
       if sample_batch is not None:
-        self.optimizers["optimizer"] = trainer_lib.make_optimizer(optimizer, learning_rate,
-                                                                  adam_beta1, adam_beta2)
+        self.optimizers["optimizer"] = trainer_lib.make_optimizer(
+          optimizer, learning_rate, adam_beta1, adam_beta2
+        )
         self.optimizers["optimizer"].build(self.predictor.trainable_variables)
         self.sample_clips = sample_batch["video"][:num_samples]
 
@@ -97,11 +122,12 @@ class NextFramePrediction:
     video = batch["video"]
     if not self.sampling["probability"]:
       return self.predictor(video[:, :-1])
-    predicted, state = self.predictor.observe(video[:, :self.context_frames])
+    predicted, state = self.predictor.observe(video[:, : self.context_frames])
     frames = [predicted[:, t] for t in range(self.context_frames)]
     for t in range(self.context_frames, video.shape[1] - 1):
       draw = tf.random.stateless_uniform(
-          [tf.shape(video)[0], 1, 1, 1], seed=tf.stack([self.seed + t, batch["index"][0]]))
+        [tf.shape(video)[0], 1, 1, 1], seed=tf.stack([self.seed + t, batch["index"][0]])
+      )
       frame = tf.where(draw < probability, tf.stop_gradient(frames[-1]), video[:, t])
       predicted_frame, state = self.predictor.step(frame, state)
       frames.append(predicted_frame)
@@ -111,8 +137,9 @@ class NextFramePrediction:
     """One update on one replica's share of the batch; returns its share of the loss."""
     with tf.GradientTape() as tape:
       errors = tf.square(self.predictions(batch, probability) - batch["video"][:, 1:])
-      loss = tf.nn.compute_average_loss(tf.reduce_mean(errors, axis=[1, 2, 3, 4]),
-                                        global_batch_size=self.global_batch_size)
+      loss = tf.nn.compute_average_loss(
+        tf.reduce_mean(errors, axis=[1, 2, 3, 4]), global_batch_size=self.global_batch_size
+      )
     variables = self.predictor.trainable_variables
     self.optimizers["optimizer"].apply_gradients(zip(tape.gradient(loss, variables), variables))
     return loss
@@ -127,8 +154,10 @@ class NextFramePrediction:
     """
     probability = sampling_probability(self.optimizers["optimizer"].iterations, **self.sampling)
     loss = self.strategy.run(self.train_replica_step, args=(next(iterator), probability))
-    return {"next_frame_mse": self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-            "sampling_probability": probability}
+    return {
+      "next_frame_mse": self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+      "sampling_probability": probability,
+    }
 
   def sample_videos(self):
     """The fixed sample clips, context_frames true frames then the rollout, beside the true clip.
@@ -136,7 +165,7 @@ class NextFramePrediction:
     Returns:
       float32 [num_samples, frames, size, 2 * size, 3] in [-1, 1].
     """
-    context = self.sample_clips[:, :self.context_frames]
+    context = self.sample_clips[:, : self.context_frames]
     future = self.sample_clips.shape[1] - self.context_frames
     predicted = tf.concat([context, self.predictor.rollout(context, future)], axis=1)
     return tf.concat([predicted, self.sample_clips], axis=3)
@@ -146,24 +175,45 @@ def build_trainer(config, strategy, sample_batch=None):
   """The NextFramePrediction of a configs/lstm.py config (Family.build_trainer)."""
   model, train, data = config.model, config.train, config.data
   with strategy.scope():
-    predictor = lstm.NextFramePredictor(model.encoder_widths, model.embedding_dim, model.lstm_units,
-                                        model.decoder_widths, data.size,
-                                        blend_input=model.blend_input,
-                                        skip_connections=model.skip_connections)
-  build_batch = sample_batch if sample_batch is not None else trainer_lib.zero_batch(
-      frames=data.frames, size=data.size, noise_dim=0)
+    predictor = lstm.NextFramePredictor(
+      model.encoder_widths,
+      model.embedding_dim,
+      model.lstm_units,
+      model.decoder_widths,
+      data.size,
+      blend_input=model.blend_input,
+      skip_connections=model.skip_connections,
+    )
+  build_batch = (
+    sample_batch
+    if sample_batch is not None
+    else trainer_lib.zero_batch(frames=data.frames, size=data.size, noise_dim=0)
+  )
   return NextFramePrediction(
-      strategy=strategy, predictor=predictor, optimizer=train.optimizer,
-      learning_rate=train.learning_rate, adam_beta1=train.adam_beta1, adam_beta2=train.adam_beta2,
-      context_frames=train.context_frames, sampling_probability=train.sampling_probability,
-      sampling_start_step=train.sampling_start_step, sampling_ramp_steps=train.sampling_ramp_steps,
-      global_batch_size=train.batch_size, seed=config.seed, num_samples=train.num_samples,
-      build_batch=build_batch, sample_batch=sample_batch)
+    strategy=strategy,
+    predictor=predictor,
+    optimizer=train.optimizer,
+    learning_rate=train.learning_rate,
+    adam_beta1=train.adam_beta1,
+    adam_beta2=train.adam_beta2,
+    context_frames=train.context_frames,
+    sampling_probability=train.sampling_probability,
+    sampling_start_step=train.sampling_start_step,
+    sampling_ramp_steps=train.sampling_ramp_steps,
+    global_batch_size=train.batch_size,
+    seed=config.seed,
+    num_samples=train.num_samples,
+    build_batch=build_batch,
+    sample_batch=sample_batch,
+  )
 
 
 FAMILY = family.Family(
-    name="lstm", title="next-frame predictor", config="configs/lstm.py",
-    build_trainer=build_trainer,
-    # Keys every config declares since the configs were made alike; the predictor has no noise and
-    # no evaluation during training.
-    added_keys={"model.noise_dim": 0, "train.eval_every": 0})
+  name="lstm",
+  title="next-frame predictor",
+  config="configs/lstm.py",
+  build_trainer=build_trainer,
+  # Keys every config declares since the configs were made alike; the predictor has no noise and
+  # no evaluation during training.
+  added_keys={"model.noise_dim": 0, "train.eval_every": 0},
+)

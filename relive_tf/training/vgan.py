@@ -22,9 +22,27 @@ class VideoWGAN:
   alone.
   """
 
-  def __init__(self, *, strategy, generator, critic, loss, optimizer, learning_rate, adam_beta1,
-               adam_beta2, clip_value, gradient_penalty_weight, mask_l1_weight, critic_steps,
-               global_batch_size, seed, num_samples, build_batch, sample_batch):
+  def __init__(
+    self,
+    *,
+    strategy,
+    generator,
+    critic,
+    loss,
+    optimizer,
+    learning_rate,
+    adam_beta1,
+    adam_beta2,
+    clip_value,
+    gradient_penalty_weight,
+    mask_l1_weight,
+    critic_steps,
+    global_batch_size,
+    seed,
+    num_samples,
+    build_batch,
+    sample_batch,
+  ):
     if loss not in LOSSES:
       raise ValueError(f"train.loss is {loss!r}; use one of {LOSSES}")
     self.strategy = strategy
@@ -42,12 +60,14 @@ class VideoWGAN:
       self.build(build_batch)
       if sample_batch is not None:
         self.optimizers = {
-            name: trainer_lib.make_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2)
-            for name in ("generator_optimizer", "critic_optimizer")}
+          name: trainer_lib.make_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2)
+          for name in ("generator_optimizer", "critic_optimizer")
+        }
         self.optimizers["generator_optimizer"].build(self.generator.trainable_variables)
         self.optimizers["critic_optimizer"].build(self.critic.trainable_variables)
-    self.sample_inputs = (self.fixed_samples(num_samples, sample_batch)
-                          if sample_batch is not None else None)
+    self.sample_inputs = (
+      self.fixed_samples(num_samples, sample_batch) if sample_batch is not None else None
+    )
 
   @property
   def networks(self):
@@ -66,8 +86,11 @@ class VideoWGAN:
   def fixed_samples(self, count, batch):
     """Generator inputs for the summaries' sample GIF: the same every time, from the seed."""
     del batch  # the unconditional generator needs noise only
-    return {"noise": tf.random.stateless_normal([count, self.generator.noise_dim],
-                                                seed=[self.seed, 0x5A3])}
+    return {
+      "noise": tf.random.stateless_normal(
+        [count, self.generator.noise_dim], seed=[self.seed, 0x5A3]
+      )
+    }
 
   # Hooks the conditional WGAN overrides.
 
@@ -100,15 +123,22 @@ class VideoWGAN:
       total = critic_loss
       if self.loss == "wgan-gp":
         # One uniform draw per example, from the seed and this share's first example index.
-        alpha = tf.random.stateless_uniform(tf.shape(batch["index"]),
-                                            seed=tf.stack([self.seed + 1, batch["index"][0]]))
+        alpha = tf.random.stateless_uniform(
+          tf.shape(batch["index"]), seed=tf.stack([self.seed + 1, batch["index"][0]])
+        )
         penalty = losses.gradient_penalty(
-            lambda videos: self.critic_scores(videos, batch, training=True), batch["video"], fake,
-            alpha, self.global_batch_size)
+          lambda videos: self.critic_scores(videos, batch, training=True),
+          batch["video"],
+          fake,
+          alpha,
+          self.global_batch_size,
+        )
         metrics["gradient_penalty"] = penalty
         total += self.gradient_penalty_weight * penalty
     variables = self.critic.trainable_variables
-    self.optimizers["critic_optimizer"].apply_gradients(zip(tape.gradient(total, variables), variables))
+    self.optimizers["critic_optimizer"].apply_gradients(
+      zip(tape.gradient(total, variables), variables)
+    )
     return metrics
 
   def generator_step(self, batch):
@@ -116,11 +146,14 @@ class VideoWGAN:
     with tf.GradientTape() as tape:
       fake, mask = self.fake_videos(batch, training=True)
       generator_loss = losses.wasserstein_generator_loss(
-          self.critic_scores(fake, batch, training=True), self.global_batch_size)
+        self.critic_scores(fake, batch, training=True), self.global_batch_size
+      )
       penalties = self.generator_penalties(batch, fake, mask)
       total = generator_loss + tf.add_n(list(penalties.values())) if penalties else generator_loss
     variables = self.generator.trainable_variables
-    self.optimizers["generator_optimizer"].apply_gradients(zip(tape.gradient(total, variables), variables))
+    self.optimizers["generator_optimizer"].apply_gradients(
+      zip(tape.gradient(total, variables), variables)
+    )
     return {"generator_loss": generator_loss, **penalties}
 
   def clip_critic_weights(self):
@@ -142,8 +175,10 @@ class VideoWGAN:
       critic_metrics = self.strategy.run(self.critic_step, args=(batch,))
       self.clip_critic_weights()
     generator_metrics = self.strategy.run(self.generator_step, args=(batch,))
-    return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-            for name, value in {**critic_metrics, **generator_metrics}.items()}
+    return {
+      name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+      for name, value in {**critic_metrics, **generator_metrics}.items()
+    }
 
   def sample_videos(self):
     """Videos [n, t, h, w, 3] in [-1, 1] of the fixed sample inputs, generator in inference mode."""
@@ -158,17 +193,32 @@ def training_settings(config, strategy, sample_batch):
   """
   model, train, data = config.model, config.train, config.data
   if train.loss == "wgan-gp" and model.critic_norm == "batch":
-    raise ValueError("train.loss=wgan-gp with model.critic_norm=batch: a gradient penalty is per "
-                     "sample and batchnorm mixes samples; set model.critic_norm to layer or none")
-  build_batch = sample_batch if sample_batch is not None else trainer_lib.zero_batch(
-      frames=data.frames, size=data.size, noise_dim=model.noise_dim)
+    raise ValueError(
+      "train.loss=wgan-gp with model.critic_norm=batch: a gradient penalty is per "
+      "sample and batchnorm mixes samples; set model.critic_norm to layer or none"
+    )
+  build_batch = (
+    sample_batch
+    if sample_batch is not None
+    else trainer_lib.zero_batch(frames=data.frames, size=data.size, noise_dim=model.noise_dim)
+  )
   return dict(
-      strategy=strategy, loss=train.loss, optimizer=train.optimizer,
-      learning_rate=train.learning_rate, adam_beta1=train.adam_beta1,
-      adam_beta2=train.adam_beta2, clip_value=train.clip_value,
-      gradient_penalty_weight=train.gradient_penalty_weight, mask_l1_weight=train.mask_l1_weight,
-      critic_steps=train.critic_steps, global_batch_size=train.batch_size, seed=config.seed,
-      num_samples=train.num_samples, build_batch=build_batch, sample_batch=sample_batch)
+    strategy=strategy,
+    loss=train.loss,
+    optimizer=train.optimizer,
+    learning_rate=train.learning_rate,
+    adam_beta1=train.adam_beta1,
+    adam_beta2=train.adam_beta2,
+    clip_value=train.clip_value,
+    gradient_penalty_weight=train.gradient_penalty_weight,
+    mask_l1_weight=train.mask_l1_weight,
+    critic_steps=train.critic_steps,
+    global_batch_size=train.batch_size,
+    seed=config.seed,
+    num_samples=train.num_samples,
+    build_batch=build_batch,
+    sample_batch=sample_batch,
+  )
 
 
 def build_trainer(config, strategy, sample_batch=None):
@@ -176,8 +226,9 @@ def build_trainer(config, strategy, sample_batch=None):
   model, data = config.model, config.data
   settings = training_settings(config, strategy, sample_batch)
   with strategy.scope():
-    generator = vgan.VideoGenerator(model.noise_dim, model.generator_widths, data.frames, data.size,
-                                    two_stream=model.two_stream)
+    generator = vgan.VideoGenerator(
+      model.noise_dim, model.generator_widths, data.frames, data.size, two_stream=model.two_stream
+    )
     critic = vgan.VideoCritic(model.critic_widths, normalization=model.critic_norm)
   return VideoWGAN(generator=generator, critic=critic, **settings)
 
@@ -186,5 +237,10 @@ def build_trainer(config, strategy, sample_batch=None):
 # the distance during training.
 GAN_ADDED_KEYS = {"train.eval_every": 0, "train.eval_samples": 64, "train.feature_network": ""}
 
-FAMILY = family.Family(name="vgan", title="video WGAN", config="configs/vgan.py",
-                       build_trainer=build_trainer, added_keys=GAN_ADDED_KEYS)
+FAMILY = family.Family(
+  name="vgan",
+  title="video WGAN",
+  config="configs/vgan.py",
+  build_trainer=build_trainer,
+  added_keys=GAN_ADDED_KEYS,
+)

@@ -16,8 +16,10 @@ SUMMARY_DIR = "tb"
 def _read_json(workdir):
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.isfile(path):
-    raise ValueError(f"{workdir!r} holds no {CONFIG_FILE}: it is not a relive_tf workdir (train "
-                     "one with `relive train`)")
+    raise ValueError(
+      f"{workdir!r} holds no {CONFIG_FILE}: it is not a relive_tf workdir (train "
+      "one with `relive train`)"
+    )
   with open(path, encoding="utf-8") as f:
     return json.load(f)
 
@@ -37,8 +39,9 @@ def _family_of(workdir, saved_type, expect, purpose):
   for family in expected:
     if family.name == saved_type:
       return family
-  wanted = (expected[0].describe() if len(expected) == 1
-            else sorted(family.name for family in expected))
+  wanted = (
+    expected[0].describe() if len(expected) == 1 else sorted(family.name for family in expected)
+  )
   raise ValueError(f"{workdir!r} holds a {saved_type!r} model; {purpose} takes {wanted}")
 
 
@@ -78,16 +81,20 @@ def save_config(workdir, config, family):
   if os.path.exists(os.path.join(workdir, CONFIG_FILE)):
     saved_type = model_type(workdir)
     if saved_type != config.model_type:
-      raise ValueError(f"{workdir!r} holds a {saved_type!r} model, not {config.model_type!r}: use "
-                       "another workdir")
+      raise ValueError(
+        f"{workdir!r} holds a {saved_type!r} model, not {config.model_type!r}: use another workdir"
+      )
     saved, _ = load_config(workdir, family)
     saved_model = json.loads(saved.model.to_json())
     new_model = json.loads(config.model.to_json())
     if saved_model != new_model:
-      changed = sorted(k for k in set(saved_model) | set(new_model)
-                       if saved_model.get(k) != new_model.get(k))
-      raise ValueError(f"{workdir!r} was trained with other model settings ({', '.join(changed)}: "
-                       f"{[saved_model.get(k) for k in changed]} there, "
-                       f"{[new_model.get(k) for k in changed]} now): resume with the same model "
-                       "config or use another workdir")
+      changed = sorted(
+        k for k in set(saved_model) | set(new_model) if saved_model.get(k) != new_model.get(k)
+      )
+      raise ValueError(
+        f"{workdir!r} was trained with other model settings ({', '.join(changed)}: "
+        f"{[saved_model.get(k) for k in changed]} there, "
+        f"{[new_model.get(k) for k in changed]} now): resume with the same model "
+        "config or use another workdir"
+      )
   files.write_text(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
