@@ -113,8 +113,9 @@ def write_strip(path, video, quality=95):
   return str(path)
 
 
-def ffmpeg_video(path, video, *, fps=25, output=("-c:v", "libx264", "-pix_fmt", "yuv420p"),
-                 inputs=()):
+def ffmpeg_video(
+  path, video, *, fps=25, output=("-c:v", "libx264", "-pix_fmt", "yuv420p"), inputs=()
+):
   """Encodes uint8 [frames, height, width, 3] RGB with the ffmpeg of imageio-ffmpeg.
 
   Args:
@@ -128,25 +129,45 @@ def ffmpeg_video(path, video, *, fps=25, output=("-c:v", "libx264", "-pix_fmt", 
     The path, as a string.
   """
   frames, height, width, _ = video.shape
-  command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo",
-             "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", *inputs,
-             *output, str(path)]
+  command = [
+    imageio_ffmpeg.get_ffmpeg_exe(),
+    "-y",
+    "-loglevel",
+    "error",
+    "-f",
+    "rawvideo",
+    "-pix_fmt",
+    "rgb24",
+    "-s",
+    f"{width}x{height}",
+    "-r",
+    str(fps),
+    "-i",
+    "-",
+    *inputs,
+    *output,
+    str(path),
+  ]
   subprocess.run(command, input=np.ascontiguousarray(video).tobytes(), check=True)
   return str(path)
 
 
 def ffmpeg(*arguments):
   """Runs the ffmpeg of imageio-ffmpeg quietly."""
-  subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *arguments],
-                 check=True)
+  subprocess.run(
+    [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *arguments], check=True
+  )
 
 
 def trim_copy(path, source):
   """Writes the last 60 of `source`'s 100 frames as a stream-copy trim (case 03): H.264 at 25 fps
   with one keyframe, cut with `ffmpeg -ss 1.6 -c copy`, which keeps the 40 packets before the cut
   for decoding and an edit list that hides them, so the header counts 100 frames."""
-  full = ffmpeg_video(f"{path}.full.mp4", source,
-                      output=("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "100", "-bf", "0"))
+  full = ffmpeg_video(
+    f"{path}.full.mp4",
+    source,
+    output=("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "100", "-bf", "0"),
+  )
   ffmpeg("-ss", "1.6", "-i", full, "-c", "copy", str(path))
   os.remove(full)
   return str(path)

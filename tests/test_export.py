@@ -308,20 +308,44 @@ def test_a_wrong_dtype_is_rejected_naming_the_input(exports, model_type, inputs,
     model.serving_default(**inputs)
 
 
-@pytest.mark.parametrize("model_type, signature, inputs, message", [
-    ("vgan", "sample", {"count": np.array(0, np.int32), "seed": np.array(0)},
-     "input count must be from 1 to"),
-    ("vgan", "sample", {"count": np.array(servables.MAX_SAMPLE_COUNT + 1, np.int32),
-                        "seed": np.array(0)}, "input count must be from 1 to"),
-    ("lstm", "serving_default", {"context": _clip(4)[None], "future": np.array(3, np.int32)},
-     f"context frames \\+ future at most {LSTM_CLIP_FRAMES}"),
-    ("lstm", "serving_default", {"context": _clip(2)[None], "future": np.array(0, np.int32)},
-     "input future must be at least 1"),
-    ("cvgan", "relive_image", {"image_bytes": np.array([b"II*\x00 a TIFF, not a photo"])},
-     "input image_bytes must hold JPEG, PNG, GIF, BMP or WebP files"),
-])
-def test_a_value_out_of_range_is_rejected_naming_the_input(exports, model_type, signature, inputs,
-                                                           message):
+@pytest.mark.parametrize(
+  "model_type, signature, inputs, message",
+  [
+    (
+      "vgan",
+      "sample",
+      {"count": np.array(0, np.int32), "seed": np.array(0)},
+      "input count must be from 1 to",
+    ),
+    (
+      "vgan",
+      "sample",
+      {"count": np.array(servables.MAX_SAMPLE_COUNT + 1, np.int32), "seed": np.array(0)},
+      "input count must be from 1 to",
+    ),
+    (
+      "lstm",
+      "serving_default",
+      {"context": _clip(4)[None], "future": np.array(3, np.int32)},
+      f"context frames \\+ future at most {LSTM_CLIP_FRAMES}",
+    ),
+    (
+      "lstm",
+      "serving_default",
+      {"context": _clip(2)[None], "future": np.array(0, np.int32)},
+      "input future must be at least 1",
+    ),
+    (
+      "cvgan",
+      "relive_image",
+      {"image_bytes": np.array([b"II*\x00 a TIFF, not a photo"])},
+      "input image_bytes must hold JPEG, PNG, GIF, BMP or WebP files",
+    ),
+  ],
+)
+def test_a_value_out_of_range_is_rejected_naming_the_input(
+  exports, model_type, signature, inputs, message
+):
   function = tf.saved_model.load(exports[model_type]).signatures[signature]
   with pytest.raises(tf.errors.InvalidArgumentError, match=message):
     function(**{name: tf.constant(value) for name, value in inputs.items()})
@@ -362,19 +386,25 @@ def _case_photos():
   palette.paste(0, (0, 0, 80, 20))
   jpeg = encode(Image.fromarray(scene), "JPEG", quality=90)
   return {
-      "exif_orient6.jpg": encode(Image.fromarray(scene).transpose(Image.Transpose.ROTATE_90),
-                                 "JPEG", quality=90, exif=exif.tobytes()),
-      "gray16_uniform.png": encode(Image.fromarray(np.full((64, 80), 32768, np.uint16)), "PNG"),
-      "gray16_dim.png": encode(Image.fromarray(
-          np.tile(np.linspace(12288, 20480, 80).astype(np.uint16), (64, 1))), "PNG"),
-      "palette_alpha.png": encode(palette, "PNG", transparency=0),
-      "cmyk.jpg": encode(Image.fromarray(scene).convert("CMYK"), "JPEG", quality=90),
-      "trailer.jpg": jpeg + b"\x00" * 16 + jpeg,
+    "exif_orient6.jpg": encode(
+      Image.fromarray(scene).transpose(Image.Transpose.ROTATE_90),
+      "JPEG",
+      quality=90,
+      exif=exif.tobytes(),
+    ),
+    "gray16_uniform.png": encode(Image.fromarray(np.full((64, 80), 32768, np.uint16)), "PNG"),
+    "gray16_dim.png": encode(
+      Image.fromarray(np.tile(np.linspace(12288, 20480, 80).astype(np.uint16), (64, 1))), "PNG"
+    ),
+    "palette_alpha.png": encode(palette, "PNG", transparency=0),
+    "cmyk.jpg": encode(Image.fromarray(scene).convert("CMYK"), "JPEG", quality=90),
+    "trailer.jpg": jpeg + b"\x00" * 16 + jpeg,
   }
 
 
 def test_the_served_signature_and_the_cli_make_the_same_video_from_the_same_bytes(
-    workdirs, exports, tmp_path):
+  workdirs, exports, tmp_path
+):
   signature = tf.saved_model.load(exports["cvgan"]).signatures["relive_image"]
   generator = _network(workdirs["cvgan"])
   for name, data in _case_photos().items():

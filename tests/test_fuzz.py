@@ -50,7 +50,7 @@ def mutations(data, rng):
         damaged[position // 8] ^= 1 << (position % 8)
       yield f"flips{number}", bytes(damaged)
     elif kind == "truncation":
-      yield f"truncation{number}", data[:rng.integers(0, len(data))]
+      yield f"truncation{number}", data[: rng.integers(0, len(data))]
     else:
       yield f"random{number}", rng.integers(0, 256, len(data), np.uint8).tobytes()
 
@@ -92,11 +92,14 @@ def is_clear(message):
 def report(capsys, what, outcomes):
   """Prints how many cases ran and how they ended, past pytest's capture."""
   ends = collections.Counter(
-      "error" if reason or (isinstance(result, tuple) and result[0] == "error") else "result"
-      for result, reason in outcomes.values())
+    "error" if reason or (isinstance(result, tuple) and result[0] == "error") else "result"
+    for result, reason in outcomes.values()
+  )
   with capsys.disabled():
-    print(f"\nfuzz {what}: {len(outcomes)} cases (seed {SEED}): {ends['result']} correct results, "
-          f"{ends['error']} clear errors")
+    print(
+      f"\nfuzz {what}: {len(outcomes)} cases (seed {SEED}): {ends['result']} correct results, "
+      f"{ends['error']} clear errors"
+    )
 
 
 # Videos: read as `relive prepare` and `relive predict` read them.
@@ -114,10 +117,13 @@ def read_video_case(data, extension):
 def test_fuzzed_videos_give_frames_or_a_reason(tmp_path, capsys):
   rng = np.random.default_rng(SEED)
   source = smooth_video(12, 24, 32)
-  seeds = {".avi": write_avi(tmp_path / "a.avi", source),
-           ".mp4": ffmpeg_video(tmp_path / "a.mp4", source),
-           ".webm": ffmpeg_video(tmp_path / "a.webm", source,
-                                 output=("-c:v", "libvpx-vp9", "-deadline", "realtime"))}
+  seeds = {
+    ".avi": write_avi(tmp_path / "a.avi", source),
+    ".mp4": ffmpeg_video(tmp_path / "a.mp4", source),
+    ".webm": ffmpeg_video(
+      tmp_path / "a.webm", source, output=("-c:v", "libvpx-vp9", "-deadline", "realtime")
+    ),
+  }
   cases = []
   for extension, path in seeds.items():
     with open(path, "rb") as f:
@@ -168,13 +174,14 @@ def _photo_seeds():
   palette = scene.convert("P")
   frames = [scene, scene.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
   return {
-      "jpeg_exif": encode(scene, "JPEG", quality=90, exif=exif.tobytes()),
-      "png16": encode(Image.fromarray(np.tile(np.linspace(0, 65535, 56).astype(np.uint16),
-                                              (40, 1))), "PNG"),
-      "png_palette_alpha": encode(palette, "PNG", transparency=0),
-      "gif_animated": encode(frames[0], "GIF", save_all=True, append_images=frames[1:]),
-      "bmp": encode(scene, "BMP"),
-      "webp_alpha": encode(scene.convert("RGBA"), "WEBP", lossless=True),
+    "jpeg_exif": encode(scene, "JPEG", quality=90, exif=exif.tobytes()),
+    "png16": encode(
+      Image.fromarray(np.tile(np.linspace(0, 65535, 56).astype(np.uint16), (40, 1))), "PNG"
+    ),
+    "png_palette_alpha": encode(palette, "PNG", transparency=0),
+    "gif_animated": encode(frames[0], "GIF", save_all=True, append_images=frames[1:]),
+    "bmp": encode(scene, "BMP"),
+    "webp_alpha": encode(scene.convert("RGBA"), "WEBP", lossless=True),
   }
 
 
@@ -225,13 +232,14 @@ def test_fuzzed_list_files_give_the_listed_files_or_a_clear_error(tmp_path, caps
   for group in (1, 2):
     (ucf / "YoYo" / f"v_YoYo_g{group:02d}_c01.avi").write_bytes(b"")  # listing only: not decoded
   seeds = {
-      ("vgan", str(strips), "golf.txt"): (b"\xef\xbb\xbf" + b"".join(
-          f"golf/{number}.jpg 4\r\n".encode() for number in range(3)),
-          [(f"golf/{number}.jpg", "train") for number in range(3)]),
-      ("ucf101", str(ucf), "trainlist01.txt"): (b"YoYo/v_YoYo_g01_c01.avi 1\r\n"
-                                                b"YoYo/v_YoYo_g02_c01.avi 1\r\n",
-                                                [("YoYo/v_YoYo_g01_c01.avi", "train"),
-                                                 ("YoYo/v_YoYo_g02_c01.avi", "train")]),
+    ("vgan", str(strips), "golf.txt"): (
+      b"\xef\xbb\xbf" + b"".join(f"golf/{number}.jpg 4\r\n".encode() for number in range(3)),
+      [(f"golf/{number}.jpg", "train") for number in range(3)],
+    ),
+    ("ucf101", str(ucf), "trainlist01.txt"): (
+      b"YoYo/v_YoYo_g01_c01.avi 1\r\nYoYo/v_YoYo_g02_c01.avi 1\r\n",
+      [("YoYo/v_YoYo_g01_c01.avi", "train"), ("YoYo/v_YoYo_g02_c01.avi", "train")],
+    ),
   }
   cases, expected = [], {}
   for (layout, source, list_name), (data, items) in seeds.items():
@@ -276,21 +284,32 @@ def read_shards_case(contents):
         return "error", message
 
     def clips(skip_corrupt):
-      records = shards.clip_records(folder, split="train", frames=2, size=4,
-                                    skip_corrupt=skip_corrupt)
+      records = shards.clip_records(
+        folder, split="train", frames=2, size=4, skip_corrupt=skip_corrupt
+      )
       return "clips", [int(record["clip"][0, 0, 0, 0]) for record in records]
 
-    return (clear(lambda: clips(False)), clear(lambda: clips(True)),
-            clear(lambda: ("verify", [(result["file"], result["clips"], result["problem"])
-                                      for result in shards.verify(folder)])))
+    return (
+      clear(lambda: clips(False)),
+      clear(lambda: clips(True)),
+      clear(
+        lambda: (
+          "verify",
+          [
+            (result["file"], result["clips"], result["problem"]) for result in shards.verify(folder)
+          ],
+        )
+      ),
+    )
 
 
 def test_fuzzed_shards_give_their_clips_or_an_error_naming_the_damage(tmp_path, capsys):
   rng = np.random.default_rng(SEED)
   write_folder(tmp_path, {"train": 6}, clips_per_file=3)  # two shards of clips 0..2 and 3..5
   assert numbered_clip(0).shape == (2, 4, 4, 3)
-  contents = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)
-              if name != ".lock"}
+  contents = {
+    name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path) if name != ".lock"
+  }
   cases = []
   for target in ("train-00001.tfrecord", shards.MANIFEST):
     for name, mutated in mutations(contents[target], rng):
@@ -303,8 +322,10 @@ def test_fuzzed_shards_give_their_clips_or_an_error_naming_the_damage(tmp_path, 
     strict, skipping, verified = result
     if name.endswith("original"):
       assert strict == skipping == ("clips", everything), name
-      assert verified == ("verify", [("train-00000.tfrecord", 3, None),
-                                     ("train-00001.tfrecord", 3, None)]), name
+      assert verified == (
+        "verify",
+        [("train-00000.tfrecord", 3, None), ("train-00001.tfrecord", 3, None)],
+      ), name
       continue
     for outcome in result:
       if outcome[0] == "error":
@@ -312,14 +333,17 @@ def test_fuzzed_shards_give_their_clips_or_an_error_naming_the_damage(tmp_path, 
     if strict[0] == "clips":  # undetected damage would be wrong clips
       assert strict[1] == everything, (name, strict)
     if skipping[0] == "clips":  # the first shard, then what can be read of the second, in order
-      assert skipping[1] == everything[:len(skipping[1])] and len(skipping[1]) >= 3, (name,
-                                                                                      skipping)
+      assert skipping[1] == everything[: len(skipping[1])] and len(skipping[1]) >= 3, (
+        name,
+        skipping,
+      )
     if name.startswith("train-00001") and strict[0] == "clips":
       pytest.fail(f"{name}: damage to a shard went unnoticed")
 
 
 def test_the_fuzz_harness_sees_a_crash_and_an_exception():
-  outcomes = run_cases([("crash", os.abort, ()), ("exception", shutil.copyfile, ("/nonexistent",
-                                                                                 "/nonexistent"))])
+  outcomes = run_cases(
+    [("crash", os.abort, ()), ("exception", shutil.copyfile, ("/nonexistent", "/nonexistent"))]
+  )
   assert outcomes["crash"] == (None, "the decoder crashed (signal SIGABRT) on this file")
   assert outcomes["exception"][1].startswith("decoding failed: FileNotFoundError")

@@ -414,6 +414,7 @@ def test_predict_reads_a_trimmed_video_with_a_latin1_name_whole(lstm_workdir, tm
   latin1 = os.path.join(os.fsencode(tmp_path), b"caf\xe9.mp4")
   os.rename(os.fsencode(path), latin1)
   out = str(tmp_path / "p.gif")
-  result = predict.predict(lstm_workdir, os.fsdecode(latin1), context=3, future=4, out=out,
-                           start=56)
+  result = predict.predict(
+    lstm_workdir, os.fsdecode(latin1), context=3, future=4, out=out, start=56
+  )
   assert result["real_future_frames"] == 1  # frame 59 is the last of the 60 the trim shows

@@ -44,13 +44,21 @@ def test_exif_orientation_turns_the_image_as_pil_does(orientation):
   data = with_orientation(noise_image(6, 10), orientation)
   assert int(photos.exif_orientation(tf.constant(data))) == orientation
   upright = photos.apply_orientation(tf.io.decode_png(data), orientation).numpy()
-  np.testing.assert_array_equal(upright, np.asarray(ImageOps.exif_transpose(Image.open(
-      io.BytesIO(data)))))
+  np.testing.assert_array_equal(
+    upright, np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))))
+  )
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MM\x00*\x00\x00\x00\xff", b"\x89PNG\r\n\x1a\n",
-    encode(noise_image(4, 4), "GIF"), encode(noise_image(4, 4), "JPEG")])
+@pytest.mark.parametrize(
+  "data",
+  [
+    b"",
+    b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MM\x00*\x00\x00\x00\xff",
+    b"\x89PNG\r\n\x1a\n",
+    encode(noise_image(4, 4), "GIF"),
+    encode(noise_image(4, 4), "JPEG"),
+  ],
+)
 def test_files_without_a_valid_orientation_are_upright(data):
   assert int(photos.exif_orientation(tf.constant(data))) == 1
 
@@ -86,12 +94,15 @@ def test_an_8_bit_png_keeps_every_pixel():
   np.testing.assert_array_equal(decode(encode(image, "PNG")), np.asarray(image))
 
 
-@pytest.mark.parametrize("mode, pixel, expected", [
+@pytest.mark.parametrize(
+  "mode, pixel, expected",
+  [
     ("RGBA", (10, 200, 30, 0), (255, 255, 255)),  # transparent: the white matte
     ("RGBA", (10, 200, 30, 255), (10, 200, 30)),
     ("RGBA", (0, 0, 0, 128), (127, 127, 127)),  # half black over white
     ("LA", (0, 51), (204, 204, 204)),
-])
+  ],
+)
 def test_alpha_is_composited_over_white(mode, pixel, expected):
   data = encode(Image.new(mode, (SIZE, SIZE), pixel), "PNG")
   np.testing.assert_allclose(decode(data), np.broadcast_to(expected, (SIZE, SIZE, 3)), atol=1)
@@ -102,9 +113,10 @@ def test_a_palette_with_a_transparent_entry_shows_white_there():
   image.putpalette([0, 0, 0, 200, 40, 90] + [0] * 762)
   image.paste(0, (0, 0, SIZE, SIZE // 2))  # the top half uses the transparent entry
   photo = decode(encode(image, "PNG", transparency=0))
-  np.testing.assert_array_equal(photo[:SIZE // 2 - 2], 255)
-  np.testing.assert_array_equal(photo[SIZE // 2 + 2:], np.broadcast_to((200, 40, 90),
-                                                                       (SIZE // 2 - 2, SIZE, 3)))
+  np.testing.assert_array_equal(photo[: SIZE // 2 - 2], 255)
+  np.testing.assert_array_equal(
+    photo[SIZE // 2 + 2 :], np.broadcast_to((200, 40, 90), (SIZE // 2 - 2, SIZE, 3))
+  )
 
 
 def test_a_cmyk_jpeg_is_converted_to_rgb():
@@ -116,8 +128,9 @@ def test_a_cmyk_jpeg_is_converted_to_rgb():
 @pytest.mark.parametrize("image_format, mode", [("GIF", "RGB"), ("PNG", "RGB"), ("WEBP", "RGBA")])
 def test_an_animation_gives_its_first_frame(image_format, mode):
   # A WebP animation needs alpha (see the next test); 254 keeps PIL from dropping it.
-  first, second = (Image.new(mode, (SIZE, SIZE), color + (254,))
-                   for color in ((250, 0, 0), (0, 0, 250)))
+  first, second = (
+    Image.new(mode, (SIZE, SIZE), color + (254,)) for color in ((250, 0, 0), (0, 0, 250))
+  )
   data = encode(first, image_format, save_all=True, append_images=[second], lossless=True)
   assert np.abs(decode(data).astype(int) - (250, 0, 0)).max() <= 4
 
@@ -145,8 +158,10 @@ def test_a_larger_photo_is_resized_and_center_cropped():
   wide = np.zeros((128, 256, 3), np.uint8)
   wide[..., 2] = 255
   wide[:, 48:208] = (255, 0, 0)  # a red middle, blue sides cropped away
-  np.testing.assert_array_equal(decode(encode(Image.fromarray(wide), "PNG"), 64),
-                                np.broadcast_to(np.uint8([255, 0, 0]), (64, 64, 3)))
+  np.testing.assert_array_equal(
+    decode(encode(Image.fromarray(wide), "PNG"), 64),
+    np.broadcast_to(np.uint8([255, 0, 0]), (64, 64, 3)),
+  )
 
 
 def test_a_png_whose_header_is_over_the_pixel_limit_is_refused_before_decoding(tmp_path):
@@ -157,17 +172,27 @@ def test_a_png_whose_header_is_over_the_pixel_limit_is_refused_before_decoding(t
     photos.load_photo(str(tmp_path / "huge.png"), SIZE)
 
 
-@pytest.mark.parametrize("name, data, reason", [
-    ("notes.jpg", b"not an image", r"is not an image of a known format \(it starts with "
-                                   r"b'not an i'\)"),
+@pytest.mark.parametrize(
+  "name, data, reason",
+  [
+    (
+      "notes.jpg",
+      b"not an image",
+      r"is not an image of a known format \(it starts with "
+      r"b'not an i'\)",
+    ),
     ("cut.png", encode(noise_image(64, 64), "PNG")[:300], "cannot be decoded"),
     ("cut.jpg", encode(noise_image(64, 64), "JPEG")[:300], r"cannot be decoded \(.*JPEG"),
     ("photo.tif", encode(noise_image(4, 4), "TIFF"), "is not an image of a known format"),
-])
+  ],
+)
 def test_bad_photos_are_refused_naming_the_file(tmp_path, name, data, reason):
   (tmp_path / name).write_bytes(data)
-  with pytest.raises(ValueError, match=rf"{name}' {reason}.*: give a JPEG, PNG, GIF, BMP or WebP "
-                                      "photo"):
+  with pytest.raises(
+    ValueError,
+    match=rf"{name}' {reason}.*: give a JPEG, PNG, GIF, BMP or WebP "
+    "photo",
+  ):
     photos.load_photo(str(tmp_path / name), SIZE)
 
 
@@ -178,9 +203,11 @@ def test_a_missing_photo_is_refused(tmp_path):
 
 def test_a_graph_decodes_bit_identically_to_the_command_line(tmp_path):
   # The served signature runs decode_photos in a graph; `relive relive` runs it eagerly.
-  files = {"a.jpg": with_orientation(noise_image(40, 56), 6, "JPEG"),
-           "b.png": encode(Image.fromarray(np.full((30, 20), 40000, np.uint16)), "PNG"),
-           "c.png": encode(Image.new("RGBA", (50, 30), (10, 200, 30, 77)), "PNG")}
+  files = {
+    "a.jpg": with_orientation(noise_image(40, 56), 6, "JPEG"),
+    "b.png": encode(Image.fromarray(np.full((30, 20), 40000, np.uint16)), "PNG"),
+    "c.png": encode(Image.new("RGBA", (50, 30), (10, 200, 30, 77)), "PNG"),
+  }
   graph = tf.function(lambda data: photos.decode_photos(data, SIZE))
   served = graph(tf.constant(list(files.values()))).numpy()
   for (name, data), photo in zip(files.items(), served):

@@ -81,22 +81,28 @@ def test_manifest_counts_the_videos_and_gives_each_skipped_file_its_reason(tmp_p
   manifest = run(source, tmp_path / "out", clips_per_video=2)
   assert (manifest["videos"], manifest["clips"]) == (3, 6)
   assert manifest["files"] == {"seen": 8, "used": 3, "skipped": 5, "warned": 1}
-  assert manifest["splits"] == {"train": {"videos": 3, "clips": 6, "shards": 1},
-                                "test": {"videos": 0, "clips": 0, "shards": 0}}
+  assert manifest["splits"] == {
+    "train": {"videos": 3, "clips": 6, "shards": 1},
+    "test": {"videos": 0, "clips": 0, "shards": 0},
+  }
   assert [shard["file"] for shard in manifest["shards"]] == ["train-00000.tfrecord"]
   found = reasons(manifest, source)
   assert sorted(found) == ["cut.avi", "empty.mov", "notes.txt", "short.avi", "text.mkv"]
   assert found["short.avi"] == "too short: 5 frames, a clip needs 8"
   assert found["empty.mov"] == "empty file (0 bytes)"
-  assert re.fullmatch(r"too short: \d frames, a clip needs 8; cut or damaged \(FFmpeg: .+\): used "
-                      r"the \d frames that decoded of the 20 its header lists", found["cut.avi"])
+  assert re.fullmatch(
+    r"too short: \d frames, a clip needs 8; cut or damaged \(FFmpeg: .+\): used "
+    r"the \d frames that decoded of the 20 its header lists",
+    found["cut.avi"],
+  )
   assert found["text.mkv"].startswith("no frame could be decoded")
   assert found["notes.txt"].startswith("extension '.txt' is not a video format")
   (warning,) = manifest["warnings"]
   assert os.path.basename(warning["path"]) == "cut_long.mkv"
   assert warning["warning"].startswith("cut or damaged (FFmpeg: File ended prematurely): used the")
-  assert [record["video_id"] for record in records(tmp_path / "out")] == [
-      b"cut_long.mkv"] * 2 + [b"good.avi"] * 2 + [b"sub/good.mp4"] * 2
+  assert [record["video_id"] for record in records(tmp_path / "out")] == [b"cut_long.mkv"] * 2 + [
+    b"good.avi"
+  ] * 2 + [b"sub/good.mp4"] * 2
 
 
 def test_clip_pixels_match_the_source_frames(tmp_path):
@@ -294,8 +300,11 @@ def test_a_missing_or_empty_source_is_a_user_error(tmp_path):
     run(tmp_path / "missing", tmp_path / "out")
   os.makedirs(tmp_path / "empty")
   (tmp_path / "empty" / "readme.txt").write_text("no videos here")
-  with pytest.raises(ValueError, match=r"holds no usable folder files: found 1 files: 1 \.txt, "
-                     r"expected videos \(\.mp4, "):
+  with pytest.raises(
+    ValueError,
+    match=r"holds no usable folder files: found 1 files: 1 \.txt, "
+    r"expected videos \(\.mp4, ",
+  ):
     run(tmp_path / "empty", tmp_path / "out")
 
 
@@ -307,8 +316,9 @@ def test_a_source_of_broken_files_only_is_a_user_error(tmp_path):
 
 
 def test_cli_prints_a_bad_source_as_an_error_without_traceback(tmp_path):
-  result = helpers.run_cli("prepare", "--format=folder", f"--source={tmp_path / 'missing'}",
-                           f"--out={tmp_path / 'out'}")
+  result = helpers.run_cli(
+    "prepare", "--format=folder", f"--source={tmp_path / 'missing'}", f"--out={tmp_path / 'out'}"
+  )
   assert result.returncode == 1
   assert "relive prepare: error: --source=" in result.stderr
   assert "Traceback" not in result.stderr
@@ -357,9 +367,12 @@ def test_a_ucf101_source_one_level_off_says_where_the_listed_videos_are(tmp_path
   (lists / "trainlist01.txt").write_text("Archery/v_Archery_g01_c01.avi 1\n")
   (lists / "testlist01.txt").write_text("Archery/v_Archery_g02_c01.avi\n")
   for source in (tmp_path / "data", tmp_path / "data" / "UCF-101" / "Archery"):
-    with pytest.raises(ValueError, match=rf"--source={source}: none of the 2 files named in the "
-                       rf"--split_file lists \(e.g. 'Archery/v_Archery_g02_c01.avi'\) is there, "
-                       rf"but they are under {tmp_path / 'data' / 'UCF-101'}: use --source="):
+    with pytest.raises(
+      ValueError,
+      match=rf"--source={source}: none of the 2 files named in the "
+      rf"--split_file lists \(e.g. 'Archery/v_Archery_g02_c01.avi'\) is there, "
+      rf"but they are under {tmp_path / 'data' / 'UCF-101'}: use --source=",
+    ):
       layouts.discover("ucf101", str(source), split_files=[str(lists / "trainlist01.txt")])
 
 
@@ -367,8 +380,11 @@ def test_a_vgan_index_whose_files_are_nowhere_near_says_what_the_source_holds(tm
   os.makedirs(tmp_path / "strips")
   write_strip(tmp_path / "strips" / "a.jpg", smooth_video(FRAMES, 32, 32))
   (tmp_path / "index.txt").write_text("golf/0000/a.jpg 8\n")
-  with pytest.raises(ValueError, match=r"none of the 1 files named in --index_file \(e.g. "
-                     r"'golf/0000/a.jpg'\) is there; it holds 1 files: 1 \.jpg"):
+  with pytest.raises(
+    ValueError,
+    match=r"none of the 1 files named in --index_file \(e.g. "
+    r"'golf/0000/a.jpg'\) is there; it holds 1 files: 1 \.jpg",
+  ):
     layouts.discover("vgan", str(tmp_path / "strips"), index_file=str(tmp_path / "index.txt"))
 
 
@@ -376,8 +392,11 @@ def test_a_source_without_videos_says_what_it_found_and_what_was_expected(tmp_pa
   os.makedirs(tmp_path / "lists")
   for name in ("classInd.txt", "trainlist01.txt", "testlist01.txt", "readme.md"):
     (tmp_path / "lists" / name).write_text("x\n")
-  with pytest.raises(ValueError, match=r"holds no usable ucf101 files: found 4 files: 3 \.txt, 1 "
-                     r"\.md, expected UCF-101 videos named v_<Class>_gGG_cCC\.avi"):
+  with pytest.raises(
+    ValueError,
+    match=r"holds no usable ucf101 files: found 4 files: 3 \.txt, 1 "
+    r"\.md, expected UCF-101 videos named v_<Class>_gGG_cCC\.avi",
+  ):
     layouts.discover("ucf101", str(tmp_path / "lists"))
 
 
@@ -385,4 +404,8 @@ def test_lists_read_any_line_ending_a_bom_and_latin1_names(tmp_path):
   path = tmp_path / "list.txt"
   path.write_bytes(b"\xef\xbb\xbfa.avi 1\r\nb.avi 2\rc.avi\n\n# comment\r\ncaf\xe9.avi\r\n")
   assert layouts.read_list(str(path), "--index_file") == [
-      "a.avi", "b.avi", "c.avi", os.fsdecode(b"caf\xe9.avi")]
+    "a.avi",
+    "b.avi",
+    "c.avi",
+    os.fsdecode(b"caf\xe9.avi"),
+  ]

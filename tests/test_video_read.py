@@ -54,8 +54,7 @@ def test_read_video_keeps_every_frame_step_th_frame(tmp_path):
   "make, reason",
   [
     (lambda path: pathlib.Path(path).write_bytes(b""), "empty file"),
-    (lambda path: pathlib.Path(path).write_text("not a video\n" * 50),
-     "no frame could be decoded"),
+    (lambda path: pathlib.Path(path).write_text("not a video\n" * 50), "no frame could be decoded"),
     (lambda path: None, "file not found"),
   ],
 )
@@ -71,8 +70,9 @@ def test_a_cut_video_gives_the_frames_that_decode_with_a_warning_quoting_ffmpeg(
   decoded = video_read.read_video(path, size=16)
   assert 0 < len(decoded.frames) < 20
   assert decoded.warning.startswith("cut or damaged (FFmpeg: ")
-  assert decoded.warning.endswith(f"used the {len(decoded.frames)} frames that decoded of the 20 "
-                                  "its header lists")
+  assert decoded.warning.endswith(
+    f"used the {len(decoded.frames)} frames that decoded of the 20 its header lists"
+  )
 
 
 def test_a_cut_mp4_without_its_index_names_ffmpegs_reason(tmp_path):
@@ -101,20 +101,33 @@ def test_a_stream_copy_trim_gives_the_frames_every_player_shows(gop100):
 _VFR = ("-vf", "setpts='if(lt(N,20),N/30,20/30+(N-20)*0.2)/TB'", "-fps_mode", "vfr")
 
 
-@pytest.mark.parametrize("name, output, inputs", [
+@pytest.mark.parametrize(
+  "name, output, inputs",
+  [
     # Case 08: 20 frames 1/30 s apart, then 20 frames 0.2 s apart: OpenCV estimates 135 frames.
     ("vfr.mkv", _VFR + ("-c:v", "libx264", "-pix_fmt", "yuv420p"), ()),
     ("vfr.webm", _VFR + ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"), ()),
     # Audio that outlasts the video (4 s against 1.6 s): the container's duration is the audio's.
-    ("audio_longer.mkv", ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "libvorbis"),
-     ("-f", "lavfi", "-i", "sine=frequency=440:duration=4")),
-    ("audio_longer.webm",
-     ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"),
-     ("-f", "lavfi", "-i", "sine=frequency=440:duration=4")),
-])
+    (
+      "audio_longer.mkv",
+      ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "libvorbis"),
+      ("-f", "lavfi", "-i", "sine=frequency=440:duration=4"),
+    ),
+    (
+      "audio_longer.webm",
+      ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"),
+      ("-f", "lavfi", "-i", "sine=frequency=440:duration=4"),
+    ),
+  ],
+)
 def test_every_frame_of_a_video_whose_length_is_estimated_is_used(tmp_path, name, output, inputs):
-  path = ffmpeg_video(tmp_path / name, smooth_video(40, 48, 64), fps=30 if "vfr" in name else 25,
-                      output=output, inputs=inputs)
+  path = ffmpeg_video(
+    tmp_path / name,
+    smooth_video(40, 48, 64),
+    fps=30 if "vfr" in name else 25,
+    output=output,
+    inputs=inputs,
+  )
   capture = cv2.VideoCapture(path)
   assert capture.get(cv2.CAP_PROP_FRAME_COUNT) > 60  # the estimate lies
   capture.release()
@@ -122,13 +135,20 @@ def test_every_frame_of_a_video_whose_length_is_estimated_is_used(tmp_path, name
   assert len(decoded.frames) == 40 and decoded.warning is None
 
 
-@pytest.mark.parametrize("extension, codec", [
-    (".mpeg", ("-c:v", "mpeg1video")), (".mpg", ("-c:v", "mpeg2video")),
+@pytest.mark.parametrize(
+  "extension, codec",
+  [
+    (".mpeg", ("-c:v", "mpeg1video")),
+    (".mpg", ("-c:v", "mpeg2video")),
     (".ts", ("-c:v", "libx264", "-pix_fmt", "yuv420p")),
     (".mts", ("-c:v", "libx264", "-pix_fmt", "yuv420p")),
-    (".3gp", ("-c:v", "h263", "-s", "176x144")), (".wmv", ("-c:v", "wmv2")),
-    (".flv", ("-c:v", "flv")), (".ogv", ("-c:v", "libtheora")), (".gif", ()),
-])
+    (".3gp", ("-c:v", "h263", "-s", "176x144")),
+    (".wmv", ("-c:v", "wmv2")),
+    (".flv", ("-c:v", "flv")),
+    (".ogv", ("-c:v", "libtheora")),
+    (".gif", ()),
+  ],
+)
 def test_containers_ffmpeg_reads_are_videos_by_their_extension(tmp_path, extension, codec):
   assert extension in video_read.VIDEO_EXTENSIONS
   path = ffmpeg_video(tmp_path / f"clip{extension}", smooth_video(12, 48, 64), output=codec)

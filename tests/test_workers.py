@@ -38,11 +38,17 @@ def test_a_crashing_decoder_is_that_calls_reason_and_the_pool_goes_on(tmp_path):
     pool.close()
 
 
-@pytest.mark.parametrize("function, arguments, reason", [
+@pytest.mark.parametrize(
+  "function, arguments, reason",
+  [
     (video_read.read_video, ("missing.avi",), "file not found"),
-    (int, ("seven",), "decoding failed: ValueError: invalid literal for int() with base 10: "
-                      "'seven'"),
-])
+    (
+      int,
+      ("seven",),
+      "decoding failed: ValueError: invalid literal for int() with base 10: 'seven'",
+    ),
+  ],
+)
 def test_errors_of_a_call_come_back_as_its_reason(function, arguments, reason):
   pool = workers.DecodingPool(1, timeout_s=60)
   try:

@@ -68,30 +68,41 @@ def define_flags():
   flags.DEFINE_integer("workers", None, "decoding processes (default: all available cores)")
   flags.DEFINE_float("timeout_s", 120.0, "a file still decoding after this many seconds is skipped")
   flags.DEFINE_bool("overwrite", False, "replace the shards of another run in --out")
-  flags.DEFINE_string("verify", None, "instead of preparing: check every shard in this prepared "
-                      "folder (sizes, record checksums, decodable clips) and name the bad ones")
+  flags.DEFINE_string(
+    "verify",
+    None,
+    "instead of preparing: check every shard in this prepared "
+    "folder (sizes, record checksums, decodable clips) and name the bad ones",
+  )
   flags.register_multi_flags_validator(
-      ["format", "source", "out", "verify"],
-      lambda values: bool(values["verify"]) or None not in (values["format"], values["source"],
-                                                            values["out"]),
-      message="give --format, --source and --out to prepare, or --verify=DIR to check shards")
+    ["format", "source", "out", "verify"],
+    lambda values: (
+      bool(values["verify"]) or None not in (values["format"], values["source"], values["out"])
+    ),
+    message="give --format, --source and --out to prepare, or --verify=DIR to check shards",
+  )
 
 
 def _verify(path):
   """Prints a line per shard of `path`; raises a UserError naming the damaged ones."""
   from relive_tf.data import shards  # noqa: PLC0415 (loads TensorFlow, which preparing does not need)
+
   results = shards.verify(path)
   for result in results:
     state = f"DAMAGED: {result['problem']}" if result["problem"] else "ok"
     print(f"{result['file']}: {result['clips']} clips, {state}")
   damaged = [result["file"] for result in results if result["problem"]]
   if damaged:
-    raise UserError(f"{len(damaged)} of the {len(results)} shards in {path} are damaged "
-                    f"({', '.join(damaged)}): copy them again, or rebuild the folder with `relive "
-                    f"prepare ... --out={path} --overwrite`; or train past the damage with "
-                    "--config.data.skip_corrupt=True")
-  print(f"all {len(results)} shards in {path} are whole: "
-        f"{sum(result['clips'] for result in results)} clips")
+    raise UserError(
+      f"{len(damaged)} of the {len(results)} shards in {path} are damaged "
+      f"({', '.join(damaged)}): copy them again, or rebuild the folder with `relive "
+      f"prepare ... --out={path} --overwrite`; or train past the damage with "
+      "--config.data.skip_corrupt=True"
+    )
+  print(
+    f"all {len(results)} shards in {path} are whole: "
+    f"{sum(result['clips'] for result in results)} clips"
+  )
 
 
 def main():
@@ -101,16 +112,31 @@ def main():
   if FLAGS.clip_stride is not None and FLAGS["clips_per_video"].present:
     raise app.UsageError("give --clips_per_video or --clip_stride, not both")
   manifest = prepare.prepare(
-      layout=FLAGS.format, source=FLAGS.source, out=FLAGS.out, frames=FLAGS.frames,
-      size=FLAGS.size, frame_step=FLAGS.frame_step, clips_per_video=FLAGS.clips_per_video,
-      clip_stride=FLAGS.clip_stride, split_files=FLAGS.split_file, index_file=FLAGS.index_file,
-      test_fraction=FLAGS.test_fraction, encoding=FLAGS.encoding, jpeg_quality=FLAGS.jpeg_quality,
-      shard_mb=FLAGS.shard_mb, workers=FLAGS.workers, timeout_s=FLAGS.timeout_s,
-      overwrite=FLAGS.overwrite)
-  splits = ", ".join(f"{split}: {counts['clips']} clips" for split, counts in
-                     manifest["splits"].items())
+    layout=FLAGS.format,
+    source=FLAGS.source,
+    out=FLAGS.out,
+    frames=FLAGS.frames,
+    size=FLAGS.size,
+    frame_step=FLAGS.frame_step,
+    clips_per_video=FLAGS.clips_per_video,
+    clip_stride=FLAGS.clip_stride,
+    split_files=FLAGS.split_file,
+    index_file=FLAGS.index_file,
+    test_fraction=FLAGS.test_fraction,
+    encoding=FLAGS.encoding,
+    jpeg_quality=FLAGS.jpeg_quality,
+    shard_mb=FLAGS.shard_mb,
+    workers=FLAGS.workers,
+    timeout_s=FLAGS.timeout_s,
+    overwrite=FLAGS.overwrite,
+  )
+  splits = ", ".join(
+    f"{split}: {counts['clips']} clips" for split, counts in manifest["splits"].items()
+  )
   counts = manifest["files"]
-  print(f"prepared {manifest['clips']} clips from {counts['used']} of the {counts['seen']} files "
-        f"seen ({splits}) in {FLAGS.out}; {counts['skipped']} files skipped and {counts['warned']} "
-        f"used with a warning (reasons in {FLAGS.out}/manifest.json); train with "
-        f"--config.data.source=shards --config.data.path={FLAGS.out}")
+  print(
+    f"prepared {manifest['clips']} clips from {counts['used']} of the {counts['seen']} files "
+    f"seen ({splits}) in {FLAGS.out}; {counts['skipped']} files skipped and {counts['warned']} "
+    f"used with a warning (reasons in {FLAGS.out}/manifest.json); train with "
+    f"--config.data.source=shards --config.data.path={FLAGS.out}"
+  )

@@ -91,8 +91,9 @@ def _walk(source, ignore=()):
       key = (status.st_dev, status.st_ino)
       if key in first_path:
         kind = "folder" if entry.is_dir() else "file"
-        skipped.append(Skipped(entry.path, f"the same {kind} as {first_path[key]} (a symbolic "
-                                           "link): read once"))
+        skipped.append(
+          Skipped(entry.path, f"the same {kind} as {first_path[key]} (a symbolic link): read once")
+        )
         continue
       first_path[key] = entry.path
       if entry.is_dir():
@@ -140,8 +141,9 @@ def split_groups(groups, test_fraction):
     The set of test group names.
   """
   # surrogateescape: a name that is not UTF-8 hashes as its bytes.
-  groups = sorted(set(groups),
-                  key=lambda name: (zlib.crc32(name.encode("utf-8", "surrogateescape")), name))
+  groups = sorted(
+    set(groups), key=lambda name: (zlib.crc32(name.encode("utf-8", "surrogateescape")), name)
+  )
   count = round(test_fraction * len(groups))
   if test_fraction > 0 and len(groups) >= 2:
     count = min(max(count, 1), len(groups) - 1)
@@ -177,10 +179,11 @@ def read_list(path, flag):
     with open(path, "rb") as f:
       data = f.read()
   except OSError as error:
-    raise ValueError(f"cannot read {flag}={path}: {error.strerror}; give an existing text "
-                     "file") from None
+    raise ValueError(
+      f"cannot read {flag}={path}: {error.strerror}; give an existing text file"
+    ) from None
   if data.startswith(codecs.BOM_UTF8):
-    data = data[len(codecs.BOM_UTF8):]
+    data = data[len(codecs.BOM_UTF8) :]
   lines = data.decode("utf-8", "surrogateescape").splitlines()
   return [line.split()[0] for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
@@ -194,8 +197,10 @@ def _split_lists(split_files):
   for path in split_files:
     match = _SPLIT_LIST_NAME.match(os.path.basename(path))
     if not match:
-      raise ValueError(f"--split_file={path}: the name must be trainlistNN.txt or testlistNN.txt, "
-                       "as in UCF-101's official ucfTrainTestlist folder")
+      raise ValueError(
+        f"--split_file={path}: the name must be trainlistNN.txt or testlistNN.txt, "
+        "as in UCF-101's official ucfTrainTestlist folder"
+      )
     lists.setdefault(match["split"].lower(), []).append(path)
     if len(split_files) == 1:
       other = "test" if match["split"].lower() == "train" else "train"
@@ -227,17 +232,22 @@ def _nothing_listed_is_there(source, flag, entries, found):
   """The ValueError for lists none of whose entries is under `source`: where they are, if one level
   off, else what `source` holds instead."""
   where = _where_listed(source, entries)
-  head = (f"--source={source}: none of the {len(entries)} files named in {flag} (e.g. "
-          f"{entries[0]!r}) is there")
+  head = (
+    f"--source={source}: none of the {len(entries)} files named in {flag} (e.g. "
+    f"{entries[0]!r}) is there"
+  )
   if where:
     return ValueError(f"{head}, but they are under {where}: use --source={where}")
-  return ValueError(f"{head}; it holds {found}. Entries are paths relative to --source: give the "
-                    "folder they are relative to")
+  return ValueError(
+    f"{head}; it holds {found}. Entries are paths relative to --source: give the "
+    "folder they are relative to"
+  )
 
 
 def _ucf101(source, split_files, test_fraction):
-  videos, skipped = _files_of(source, video_read.VIDEO_EXTENSIONS, "a video format",
-                              ignore=split_files)
+  videos, skipped = _files_of(
+    source, video_read.VIDEO_EXTENSIONS, "a video format", ignore=split_files
+  )
   items = []
   for path in videos:
     match = _UCF101_NAME.match(os.path.splitext(os.path.basename(path))[0])
@@ -272,11 +282,16 @@ def _ucf101(source, split_files, test_fraction):
       listed.append(dataclasses.replace(item, split=split))
   if listed_as and not listed:
     example = f", e.g. {items[0].id!r}" if items else ""
-    raise _nothing_listed_is_there(source, "the --split_file lists",
-                                   [entry for _, entry in sorted(listed_as.values())],
-                                   f"{len(items)} UCF-101 videos{example}")
-  skipped.extend(Skipped(os.path.join(source, entry), "listed in a --split_file list but missing")
-                 for _, entry in sorted(listed_as.values()))
+    raise _nothing_listed_is_there(
+      source,
+      "the --split_file lists",
+      [entry for _, entry in sorted(listed_as.values())],
+      f"{len(items)} UCF-101 videos{example}",
+    )
+  skipped.extend(
+    Skipped(os.path.join(source, entry), "listed in a --split_file list but missing")
+    for _, entry in sorted(listed_as.values())
+  )
   return listed, skipped
 
 
@@ -295,8 +310,10 @@ def _vgan(source, index_file, test_fraction):
       raise _nothing_listed_is_there(source, "--index_file", entries, _describe(found))
   else:
     strips, skipped = _files_of(source, video_read.STRIP_EXTENSIONS, "a JPEG strip")
-  items = [Item(path, _relative(path, source), "strip", "train", group=_relative(path, source))
-           for path in strips]
+  items = [
+    Item(path, _relative(path, source), "strip", "train", group=_relative(path, source))
+    for path in strips
+  ]
   return _assign_splits(items, test_fraction), skipped
 
 
@@ -304,8 +321,9 @@ def _describe(paths):
   """What a list of files is, for errors: "12 files: 10 .txt, 2 .csv"."""
   if not paths:
     return "no files"
-  extensions = collections.Counter(os.path.splitext(path)[1].lower() or "(no extension)"
-                                   for path in paths)
+  extensions = collections.Counter(
+    os.path.splitext(path)[1].lower() or "(no extension)" for path in paths
+  )
   common = ", ".join(f"{count} {extension}" for extension, count in extensions.most_common(4))
   return f"{len(paths)} files: {common}" + (", ..." if len(extensions) > 4 else "")
 
@@ -346,8 +364,9 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
   if layout not in FORMATS:
     raise ValueError(f"--format={layout!r} is not a known layout; use one of {', '.join(FORMATS)}")
   if not os.path.isdir(source):
-    raise ValueError(f"--source={source} is not a folder; give the folder that holds the "
-                     f"{layout} videos")
+    raise ValueError(
+      f"--source={source} is not a folder; give the folder that holds the {layout} videos"
+    )
   if not 0 <= test_fraction < 1:
     raise ValueError(f"--test_fraction={test_fraction} must be in [0, 1)")
   if split_files and layout != "ucf101":
@@ -366,10 +385,13 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
       items.append(Item(path, item_id, "video", "train", group=_relative(path, source)))
     items = _assign_splits(items, test_fraction)
   if not items:
-    expected = {"ucf101": "UCF-101 videos named v_<Class>_gGG_cCC.avi",
-                "vgan": f"JPEG strips ({', '.join(video_read.STRIP_EXTENSIONS)})"}.get(
-                    layout, f"videos ({', '.join(video_read.VIDEO_EXTENSIONS)})")
-    raise ValueError(f"--source={source} holds no usable {layout} files: found "
-                     f"{_describe([entry.path for entry in skipped])}, expected {expected}; check "
-                     "--source and --format")
+    expected = {
+      "ucf101": "UCF-101 videos named v_<Class>_gGG_cCC.avi",
+      "vgan": f"JPEG strips ({', '.join(video_read.STRIP_EXTENSIONS)})",
+    }.get(layout, f"videos ({', '.join(video_read.VIDEO_EXTENSIONS)})")
+    raise ValueError(
+      f"--source={source} holds no usable {layout} files: found "
+      f"{_describe([entry.path for entry in skipped])}, expected {expected}; check "
+      "--source and --format"
+    )
   return items, skipped

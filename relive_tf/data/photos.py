@@ -49,8 +49,14 @@ def _jpeg_exif_start(head):
 
   def searching(count, position, found):
     marker = _byte(head, position + 1)
-    return ((count < _MAX_SEGMENTS) & (found < 0) & (_byte(head, position) == 0xFF)
-            & (marker != 0xDA) & (marker != 0xD9) & (position + 4 < _HEAD_BYTES))
+    return (
+      (count < _MAX_SEGMENTS)
+      & (found < 0)
+      & (_byte(head, position) == 0xFF)
+      & (marker != 0xDA)
+      & (marker != 0xD9)
+      & (position + 4 < _HEAD_BYTES)
+    )
 
   def next_segment(count, position, found):
     length = _byte(head, position + 2) * 256 + _byte(head, position + 3)
@@ -65,13 +71,19 @@ def _png_exif_start(head):
   """Offset of the TIFF header in a PNG's eXIf chunk before its image data, or -1."""
 
   def searching(count, position, found):
-    return ((count < _MAX_SEGMENTS) & (found < 0) & (position + 8 <= _HEAD_BYTES)
-            & ~_bytes_equal(head, position + 4, b"IDAT")
-            & ~_bytes_equal(head, position + 4, b"IEND"))
+    return (
+      (count < _MAX_SEGMENTS)
+      & (found < 0)
+      & (position + 8 <= _HEAD_BYTES)
+      & ~_bytes_equal(head, position + 4, b"IDAT")
+      & ~_bytes_equal(head, position + 4, b"IEND")
+    )
 
   def next_chunk(count, position, found):
-    length = tf.reduce_sum(_byte(head, position + tf.range(4, dtype=tf.int64))
-                           * tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int64))
+    length = tf.reduce_sum(
+      _byte(head, position + tf.range(4, dtype=tf.int64))
+      * tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int64)
+    )
     is_exif = _bytes_equal(head, position + 4, b"eXIf")
     return count + 1, position + 12 + length, tf.where(is_exif, position + 8, found)
 
@@ -85,7 +97,7 @@ def _tiff_orientation(head, start):
   big = _bytes_equal(head, start, b"MM")
 
   def number(offset, size):
-    weights = [256 ** k for k in range(size)]
+    weights = [256**k for k in range(size)]
     weights = tf.where(little, tf.constant(weights, tf.int64), tf.constant(weights[::-1], tf.int64))
     offset = tf.convert_to_tensor(offset)[..., None]
     return tf.reduce_sum(_byte(head, offset + tf.range(size, dtype=tf.int64)) * weights, axis=-1)
@@ -95,8 +107,11 @@ def _tiff_orientation(head, start):
   kinds = number(entries + 2, 2)
   # SHORT (3) by the standard; some writers store a LONG (4), whose value takes 4 bytes.
   values = tf.where(kinds == 4, number(entries + 8, 4), number(entries + 8, 2))
-  is_orientation = ((tf.range(_MAX_IFD_ENTRIES, dtype=tf.int64) < number(directory, 2))
-                    & (number(entries, 2) == _ORIENTATION_TAG) & ((kinds == 3) | (kinds == 4)))
+  is_orientation = (
+    (tf.range(_MAX_IFD_ENTRIES, dtype=tf.int64) < number(directory, 2))
+    & (number(entries, 2) == _ORIENTATION_TAG)
+    & ((kinds == 3) | (kinds == 4))
+  )
   value = tf.reduce_max(tf.where(is_orientation, values, 0))
   valid = (start >= 0) & (little | big) & (value >= 1) & (value <= 8)
   return tf.cast(tf.where(valid, value, 1), tf.int32)
@@ -117,10 +132,14 @@ def exif_orientation(data):
 
 def _orientation(head):
   """exif_orientation of the file whose _head is `head`."""
-  start = tf.switch_case(_format_index(head), [
+  start = tf.switch_case(
+    _format_index(head),
+    [
       lambda: _jpeg_exif_start(head),
       lambda: _png_exif_start(head),
-  ], default=lambda: tf.constant(-1, tf.int64))
+    ],
+    default=lambda: tf.constant(-1, tf.int64),
+  )
   return _tiff_orientation(head, start)
 
 
@@ -131,7 +150,9 @@ def apply_orientation(image, orientation):
   transpose, 6 quarter turn clockwise, 7 transverse, 8 quarter turn counter-clockwise.
   """
   transposed = lambda: tf.transpose(image, [1, 0, 2])
-  return tf.switch_case(tf.convert_to_tensor(orientation, tf.int32) - 1, [
+  return tf.switch_case(
+    tf.convert_to_tensor(orientation, tf.int32) - 1,
+    [
       lambda: image,
       lambda: tf.reverse(image, [1]),
       lambda: tf.reverse(image, [0, 1]),
@@ -140,30 +161,42 @@ def apply_orientation(image, orientation):
       lambda: tf.reverse(transposed(), [1]),
       lambda: tf.reverse(transposed(), [0, 1]),
       lambda: tf.reverse(transposed(), [0]),
-  ])
+    ],
+  )
 
 
 def _format_index(head):
   """0..4: the FORMATS entry whose signature the file of `head` starts with; 5 for none."""
-  known = tf.stack([
+  known = tf.stack(
+    [
       _bytes_equal(head, 0, b"\xff\xd8\xff"),
       _bytes_equal(head, 0, _PNG_SIGNATURE),
       _bytes_equal(head, 0, b"GIF87a") | _bytes_equal(head, 0, b"GIF89a"),
       _bytes_equal(head, 0, b"BM"),
       _bytes_equal(head, 0, b"RIFF") & _bytes_equal(head, 8, b"WEBP"),
-      True])
+      True,
+    ]
+  )
   return tf.cast(tf.argmax(tf.cast(known, tf.int32)), tf.int32)
 
 
 def _pixel_count(data, head):
   """Width x height from a JPEG's frame header or a PNG's IHDR, before decoding; 0 otherwise."""
-  png_sides = [tf.reduce_sum(_byte(head, tf.range(offset, offset + 4, dtype=tf.int64))
-                             * tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int64))
-               for offset in (16, 20)]
-  return tf.switch_case(_format_index(head), [
+  png_sides = [
+    tf.reduce_sum(
+      _byte(head, tf.range(offset, offset + 4, dtype=tf.int64))
+      * tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int64)
+    )
+    for offset in (16, 20)
+  ]
+  return tf.switch_case(
+    _format_index(head),
+    [
       lambda: tf.reduce_prod(tf.io.extract_jpeg_shape(data, output_type=tf.int64)[:2]),
       lambda: tf.where(_bytes_equal(head, 12, b"IHDR"), png_sides[0] * png_sides[1], 0),
-  ], default=lambda: tf.constant(0, tf.int64))
+    ],
+    default=lambda: tf.constant(0, tf.int64),
+  )
 
 
 def _with_alpha(image, alpha_range=None):
@@ -184,11 +217,14 @@ def _decode_rgba(data, head):
   def webp():
     frame = tf.io.decode_webp(data)[0]  # 3 or 4 channels, as stored
     opaque = tf.fill(tf.concat([tf.shape(frame)[:2], [1]], 0), tf.constant(255, tf.uint8))
-    rgba = tf.cond(tf.shape(frame)[-1] == 4, lambda: frame,
-                   lambda: tf.concat([frame[..., :3], opaque], axis=-1))
+    rgba = tf.cond(
+      tf.shape(frame)[-1] == 4, lambda: frame, lambda: tf.concat([frame[..., :3], opaque], axis=-1)
+    )
     return _with_alpha(tf.ensure_shape(rgba, [None, None, 4]), 255.0)
 
-  return tf.switch_case(_format_index(head), [
+  return tf.switch_case(
+    _format_index(head),
+    [
       lambda: _with_alpha(tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE")),
       # Every PNG as 16 bits: 8-bit ones come back x257, so /257 restores them exactly.
       lambda: _with_alpha(tf.io.decode_png(data, channels=4, dtype=tf.uint16), 65535.0),
@@ -196,7 +232,8 @@ def _decode_rgba(data, head):
       # 32-bit BMPs often hold 0 where alpha would be: their fourth byte is not trusted.
       lambda: _with_alpha(tf.io.decode_bmp(data, channels=3)),
       webp,
-  ])
+    ],
+  )
 
 
 def decode_photo(data, size):
@@ -224,30 +261,42 @@ def decode_photo(data, size):
   # writes 4 into it: the process dies of heap corruption. Its VP8X flags (byte 20) tell.
   vp8x_flags = tf.where(_bytes_equal(head, 12, b"VP8X"), _byte(head, tf.constant(20, tf.int64)), 0)
   safe = tf.debugging.Assert(
-      (_format_index(head) != 4) | (vp8x_flags & 0x02 == 0) | (vp8x_flags & 0x10 != 0),
-      ["input image_bytes holds an animated WebP without alpha, which TensorFlow's decoder cannot "
-       "read safely; give its first frame as PNG or JPEG"])
+    (_format_index(head) != 4) | (vp8x_flags & 0x02 == 0) | (vp8x_flags & 0x10 != 0),
+    [
+      "input image_bytes holds an animated WebP without alpha, which TensorFlow's decoder cannot "
+      "read safely; give its first frame as PNG or JPEG"
+    ],
+  )
   with tf.control_dependencies([known, safe]):
-    small = tf.debugging.Assert(_pixel_count(data, head) <= MAX_PIXELS, [
+    small = tf.debugging.Assert(
+      _pixel_count(data, head) <= MAX_PIXELS,
+      [
         f"input image_bytes holds an image whose header gives over {MAX_PIXELS} pixels: resize "
-        "it, or it is corrupt"])
+        "it, or it is corrupt"
+      ],
+    )
   with tf.control_dependencies([small]):
     image = apply_orientation(_decode_rgba(data, head), _orientation(head))
   image = image[..., :3] * image[..., 3:] + MATTE * (1.0 - image[..., 3:])
   height, width = tf.shape(image)[0], tf.shape(image)[1]
   scale = size / tf.cast(tf.minimum(height, width), tf.float32)
-  resized = [tf.maximum(size, tf.cast(tf.round(tf.cast(side, tf.float32) * scale), tf.int32))
-             for side in (height, width)]
+  resized = [
+    tf.maximum(size, tf.cast(tf.round(tf.cast(side, tf.float32) * scale), tf.int32))
+    for side in (height, width)
+  ]
   image = tf.image.resize(image, resized, method="lanczos3", antialias=True)
   top, left = (resized[0] - size) // 2, (resized[1] - size) // 2
-  image = image[top:top + size, left:left + size]
+  image = image[top : top + size, left : left + size]
   return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
 
 
 def decode_photos(image_bytes, size):
   """decode_photo over a batch: string [batch] -> uint8 [batch, size, size, 3]."""
-  return tf.map_fn(lambda data: decode_photo(data, size), image_bytes,
-                   fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
+  return tf.map_fn(
+    lambda data: decode_photo(data, size),
+    image_bytes,
+    fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
+  )
 
 
 def _not_a_photo(path, reason):

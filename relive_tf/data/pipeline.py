@@ -32,8 +32,19 @@ def synthetic_clips(*, seed, frames, size, start=0, num_shards=1, shard_index=0)
   )
 
 
-def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, shard_index=0,
-          skip_corrupt=False):
+def clips(
+  *,
+  source,
+  path,
+  split,
+  seed,
+  frames,
+  size,
+  start=0,
+  num_shards=1,
+  shard_index=0,
+  skip_corrupt=False,
+):
   """Endless (index, uint8 clip) pairs from the synthetic data or prepared shards (where
   skip_corrupt leaves damaged records out: shards.indexed_clips)."""
   if source == "synthetic":
@@ -47,9 +58,18 @@ def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, sha
     )
   # Imported here so that the synthetic path never needs the shard reader's dependencies.
   from relive_tf.data import shards  # noqa: PLC0415
-  return shards.indexed_clips(path, split=split, seed=seed, frames=frames, size=size, start=start,
-                              num_shards=num_shards, shard_index=shard_index,
-                              skip_corrupt=skip_corrupt)
+
+  return shards.indexed_clips(
+    path,
+    split=split,
+    seed=seed,
+    frames=frames,
+    size=size,
+    start=start,
+    num_shards=num_shards,
+    shard_index=shard_index,
+    skip_corrupt=skip_corrupt,
+  )
 
 
 def to_float_video(clip):
@@ -78,8 +98,21 @@ def to_uint8_video(video):
   return tf.cast(tf.round(tf.clip_by_value((video + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
-def training_batches(*, source, path, seed, frames, size, batch_size, noise_dim=0, start=0,
-                     split="train", num_shards=1, shard_index=0, skip_corrupt=False):
+def training_batches(
+  *,
+  source,
+  path,
+  seed,
+  frames,
+  size,
+  batch_size,
+  noise_dim=0,
+  start=0,
+  split="train",
+  num_shards=1,
+  shard_index=0,
+  skip_corrupt=False,
+):
   """Global batches for a train step.
 
   Args:
@@ -105,8 +138,17 @@ def training_batches(*, source, path, seed, frames, size, batch_size, noise_dim=
       example["noise"] = tf.random.stateless_normal([noise_dim], seed=tf.stack([seed, index]))
     return example
 
-  dataset = clips(source=source, path=path, split=split, seed=seed, frames=frames, size=size,
-                  start=start, num_shards=num_shards, shard_index=shard_index,
-                  skip_corrupt=skip_corrupt)
+  dataset = clips(
+    source=source,
+    path=path,
+    split=split,
+    seed=seed,
+    frames=frames,
+    size=size,
+    start=start,
+    num_shards=num_shards,
+    shard_index=shard_index,
+    skip_corrupt=skip_corrupt,
+  )
   dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

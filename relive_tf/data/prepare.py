@@ -70,17 +70,25 @@ def decode_file(item, spec):
   read = video_read.read_strip if item.kind == "strip" else video_read.read_video
   decoded = read(item.path, size=spec.size, frame_step=spec.frame_step)
   video = decoded.frames
-  starts = clip_starts(len(video), frames=spec.frames, clips_per_video=spec.clips_per_video,
-                       clip_stride=spec.clip_stride)
+  starts = clip_starts(
+    len(video),
+    frames=spec.frames,
+    clips_per_video=spec.clips_per_video,
+    clip_stride=spec.clip_stride,
+  )
   if not starts:
     sampled = f" at --frame_step={spec.frame_step}" if spec.frame_step > 1 else ""
     also = f"; {decoded.warning}" if decoded.warning else ""
     raise video_read.UnusableVideoError(
-        f"too short: {len(video)} frames{sampled}, a clip needs {spec.frames}{also}")
-  clips = [(start * spec.frame_step,
-            video_read.encode_clip(video[start:start + spec.frames], spec.encoding,
-                                   spec.jpeg_quality))
-           for start in starts]
+      f"too short: {len(video)} frames{sampled}, a clip needs {spec.frames}{also}"
+    )
+  clips = [
+    (
+      start * spec.frame_step,
+      video_read.encode_clip(video[start : start + spec.frames], spec.encoding, spec.jpeg_quality),
+    )
+    for start in starts
+  ]
   return clips, decoded.warning
 
 
@@ -211,8 +219,10 @@ def prepare(
   )
   source, out = os.path.abspath(source), os.path.abspath(out)
   if os.path.commonpath([source, out]) == source:
-    raise ValueError(f"--out={out} is inside --source={source}, where its shards would be read as "
-                     "source files; choose an --out outside the source")
+    raise ValueError(
+      f"--out={out} is inside --source={source}, where its shards would be read as "
+      "source files; choose an --out outside the source"
+    )
   items, listing_skipped = layouts.discover(
     layout, source, split_files=split_files, index_file=index_file, test_fraction=test_fraction
   )
@@ -267,29 +277,52 @@ def prepare(
     pool = workers_lib.DecodingPool(workers, timeout_s)
     reasons = collections.Counter()
     try:
-      with progress.bar(total=len(items), initial=len(items) - len(todo), desc="prepare",
-                        unit="file") as bar:
-        for item, clips, warning, reason in _decoded_in_order(pool, todo, spec,
-                                                              workers * _FILES_AHEAD_PER_WORKER):
-          folder.add_file(item.split, path=item.path, video_id=item.id, label=item.label,
-                          clips=clips, warning=warning, reason=reason)
+      with progress.bar(
+        total=len(items), initial=len(items) - len(todo), desc="prepare", unit="file"
+      ) as bar:
+        for item, clips, warning, reason in _decoded_in_order(
+          pool, todo, spec, workers * _FILES_AHEAD_PER_WORKER
+        ):
+          folder.add_file(
+            item.split,
+            path=item.path,
+            video_id=item.id,
+            label=item.label,
+            clips=clips,
+            warning=warning,
+            reason=reason,
+          )
           reasons[reason] += reason is not None
           bar.set_postfix(clips=folder.clips, refresh=False)
           bar.update()
       if not folder.clips:
-        raise ValueError(f"no clip could be cut from the {len(todo)} files decoded in --source="
-                         f"{source}; the commonest reasons: {dict(reasons.most_common(3))}")
-      manifest = folder.finish(dict(
-          settings, labels=sorted({item.label for item in items if item.label}),
-          skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing_skipped]))
+        raise ValueError(
+          f"no clip could be cut from the {len(todo)} files decoded in --source="
+          f"{source}; the commonest reasons: {dict(reasons.most_common(3))}"
+        )
+      manifest = folder.finish(
+        dict(
+          settings,
+          labels=sorted({item.label for item in items if item.label}),
+          skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing_skipped],
+        )
+      )
     except BaseException:
       folder.abort()
       raise
     finally:
       pool.close()
     counts = manifest["files"]
-    logging.info("wrote %d clips from %d videos into %d shards in %s; of %d files seen, %d skipped "
-                 "and %d used with a warning, listed in %s", manifest["clips"], counts["used"],
-                 len(manifest["shards"]), out, counts["seen"], counts["skipped"], counts["warned"],
-                 shards.MANIFEST)
+    logging.info(
+      "wrote %d clips from %d videos into %d shards in %s; of %d files seen, %d skipped "
+      "and %d used with a warning, listed in %s",
+      manifest["clips"],
+      counts["used"],
+      len(manifest["shards"]),
+      out,
+      counts["seen"],
+      counts["skipped"],
+      counts["warned"],
+      shards.MANIFEST,
+    )
     return manifest

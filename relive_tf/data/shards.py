@@ -56,13 +56,17 @@ def clip_example(encoded_clip, *, video_id, label, start_frame):
   def bytes_feature(value):
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
-  return tf.train.Example(features=tf.train.Features(feature={
-      "clip": bytes_feature(encoded_clip),
-      # A name that is not valid UTF-8 is stored as its bytes.
-      "video_id": bytes_feature(video_id.encode("utf-8", "surrogateescape")),
-      "label": bytes_feature(label.encode()),
-      "start_frame": tf.train.Feature(int64_list=tf.train.Int64List(value=[start_frame])),
-  })).SerializeToString()
+  return tf.train.Example(
+    features=tf.train.Features(
+      feature={
+        "clip": bytes_feature(encoded_clip),
+        # A name that is not valid UTF-8 is stored as its bytes.
+        "video_id": bytes_feature(video_id.encode("utf-8", "surrogateescape")),
+        "label": bytes_feature(label.encode()),
+        "start_frame": tf.train.Feature(int64_list=tf.train.Int64List(value=[start_frame])),
+      }
+    )
+  ).SerializeToString()
 
 
 class ShardWriter:
@@ -145,8 +149,14 @@ class PreparedFolder:
     manifest: the manifest of this same run when it already finished in the folder, else None.
   """
 
-  _EMPTY_SPLIT = {"files_done": 0, "videos": 0, "clips": 0, "shards": [], "skipped": [],
-                  "warnings": []}
+  _EMPTY_SPLIT = {
+    "files_done": 0,
+    "videos": 0,
+    "clips": 0,
+    "shards": [],
+    "skipped": [],
+    "warnings": [],
+  }
 
   def __init__(self, out, *, splits, fingerprint, shard_bytes, overwrite):
     """Readies `out` (created when missing) for a run.
@@ -169,8 +179,11 @@ class PreparedFolder:
     self._fingerprint = fingerprint
     self.manifest = None
     progress = self._claim(overwrite)
-    self._committed = progress["splits"] if progress else {
-        split: copy.deepcopy(self._EMPTY_SPLIT) for split in splits}
+    self._committed = (
+      progress["splits"]
+      if progress
+      else {split: copy.deepcopy(self._EMPTY_SPLIT) for split in splits}
+    )
     for state in self._committed.values():  # progress saved before warnings were recorded
       state.setdefault("warnings", [])
     self._running = copy.deepcopy(self._committed)
@@ -196,19 +209,24 @@ class PreparedFolder:
         with open(path, encoding="utf-8") as f:
           state = json.load(f)
       except ValueError:
-        raise ValueError(f"{path} is not valid JSON; give another --out, or --overwrite to start "
-                         "again") from None
+        raise ValueError(
+          f"{path} is not valid JSON; give another --out, or --overwrite to start again"
+        ) from None
       if state.get("fingerprint") != self._fingerprint:
-        raise ValueError(f"--out={out} holds shards prepared with other settings or from other "
-                         "source files; give another --out, or --overwrite to replace them")
+        raise ValueError(
+          f"--out={out} holds shards prepared with other settings or from other "
+          "source files; give another --out, or --overwrite to replace them"
+        )
       if name == MANIFEST:
         self.manifest = state
         return None
       return state
     finished = [name for name in ours if not name.endswith(_PARTIAL)]
     if finished:
-      raise ValueError(f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
-                       "another --out, or --overwrite to replace them")
+      raise ValueError(
+        f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
+        "another --out, or --overwrite to replace them"
+      )
     return None
 
   def files_done(self, split):
@@ -276,17 +294,24 @@ class PreparedFolder:
       warnings.extend(state["warnings"])
     videos = sum(state["videos"] for state in splits.values())
     manifest = dict(
-        manifest,
-        videos=videos,
-        clips=sum(state["clips"] for state in splits.values()),
-        files={"seen": videos + len(skipped), "used": videos, "skipped": len(skipped),
-               "warned": len(warnings)},
-        shards=[shard for state in splits.values() for shard in state["shards"]],
-        splits={split: {"videos": state["videos"], "clips": state["clips"],
-                        "shards": len(state["shards"])} for split, state in splits.items()},
-        skipped=sorted(skipped, key=lambda entry: entry["path"]),
-        warnings=sorted(warnings, key=lambda entry: entry["path"]),
-        fingerprint=self._fingerprint)
+      manifest,
+      videos=videos,
+      clips=sum(state["clips"] for state in splits.values()),
+      files={
+        "seen": videos + len(skipped),
+        "used": videos,
+        "skipped": len(skipped),
+        "warned": len(warnings),
+      },
+      shards=[shard for state in splits.values() for shard in state["shards"]],
+      splits={
+        split: {"videos": state["videos"], "clips": state["clips"], "shards": len(state["shards"])}
+        for split, state in splits.items()
+      },
+      skipped=sorted(skipped, key=lambda entry: entry["path"]),
+      warnings=sorted(warnings, key=lambda entry: entry["path"]),
+      fingerprint=self._fingerprint,
+    )
     files.write_json(os.path.join(self._out, MANIFEST), manifest)
     if os.path.exists(os.path.join(self._out, PROGRESS)):
       os.remove(os.path.join(self._out, PROGRESS))
@@ -306,25 +331,35 @@ def read_manifest(path):
     ValueError: the folder is missing, holds no finished preparation, or its manifest is unreadable.
   """
   if not os.path.isdir(path):
-    raise ValueError(f"data path {path!r} is not a folder; prepare shards with `relive prepare "
-                     f"--format=... --source=VIDEOS --out={path}`")
+    raise ValueError(
+      f"data path {path!r} is not a folder; prepare shards with `relive prepare "
+      f"--format=... --source=VIDEOS --out={path}`"
+    )
   manifest_path = os.path.join(path, MANIFEST)
   if not os.path.isfile(manifest_path):
     if os.path.isfile(os.path.join(path, PROGRESS)):
-      raise ValueError(f"{path!r} holds an unfinished `relive prepare` run; run the same command "
-                       "again to finish it")
-    raise ValueError(f"{path!r} holds no prepared shards (no {MANIFEST}); prepare them with "
-                     f"`relive prepare --format=... --source=VIDEOS --out={path}`")
+      raise ValueError(
+        f"{path!r} holds an unfinished `relive prepare` run; run the same command "
+        "again to finish it"
+      )
+    raise ValueError(
+      f"{path!r} holds no prepared shards (no {MANIFEST}); prepare them with "
+      f"`relive prepare --format=... --source=VIDEOS --out={path}`"
+    )
   try:
     with open(manifest_path, encoding="utf-8") as f:
       manifest = json.load(f)
   except (OSError, ValueError) as error:
-    raise ValueError(f"cannot read {manifest_path}: {error}; prepare the folder again with "
-                     "`relive prepare ... --overwrite`") from None
+    raise ValueError(
+      f"cannot read {manifest_path}: {error}; prepare the folder again with "
+      "`relive prepare ... --overwrite`"
+    ) from None
   problem = _manifest_problem(manifest)
   if problem:
-    raise ValueError(f"{manifest_path} is damaged: {problem}; prepare the folder again with "
-                     "`relive prepare ... --overwrite`")
+    raise ValueError(
+      f"{manifest_path} is damaged: {problem}; prepare the folder again with "
+      "`relive prepare ... --overwrite`"
+    )
   return manifest
 
 
@@ -344,10 +379,15 @@ def _manifest_problem(manifest):
   if not isinstance(manifest.get("shards"), list):
     return "'shards' is not a list"
   for shard in manifest["shards"]:
-    if not (isinstance(shard, dict) and isinstance(shard.get("file"), str)
-            and is_shard_file(shard["file"]) and not shard["file"].endswith(_PARTIAL)
-            and isinstance(shard.get("split"), str) and count(shard.get("clips"))
-            and count(shard.get("bytes"))):
+    if not (
+      isinstance(shard, dict)
+      and isinstance(shard.get("file"), str)
+      and is_shard_file(shard["file"])
+      and not shard["file"].endswith(_PARTIAL)
+      and isinstance(shard.get("split"), str)
+      and count(shard.get("clips"))
+      and count(shard.get("bytes"))
+    ):
       return f"a shard entry {shard!r} lacks a shard file name, split, clips or bytes"
   return None
 
@@ -380,8 +420,10 @@ class _SplitShards:
 
 def _rebuild(path):
   """How to mend a damaged prepared folder `path`."""
-  return (f"copy the folder {path} again, or rebuild it with `relive prepare ... --out={path} "
-          f"--overwrite` (`relive prepare --verify={path}` checks every shard)")
+  return (
+    f"copy the folder {path} again, or rebuild it with `relive prepare ... --out={path} "
+    f"--overwrite` (`relive prepare --verify={path}` checks every shard)"
+  )
 
 
 def _repair(path):
@@ -396,8 +438,9 @@ def _readable_records(file, size, modified_ns):  # noqa: ARG001 (size and time k
   TensorFlow's reader stops at a record whose checksum fails (a cut file ends silently), since the
   length of the next one cannot be trusted. The file's size and modification time key the cache.
   """
-  return int(tf.data.TFRecordDataset(file).ignore_errors().reduce(
-      np.int64(0), lambda count, _: count + 1))
+  return int(
+    tf.data.TFRecordDataset(file).ignore_errors().reduce(np.int64(0), lambda count, _: count + 1)
+  )
 
 
 def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
@@ -423,29 +466,39 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
   files = [os.path.join(path, shard["file"]) for shard in shards]
   missing = [name for name in files if not os.path.isfile(name)]
   if missing:
-    raise ValueError(f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
-                     f"{missing[0]!r}; prepare the folder again with `relive prepare ... "
-                     "--overwrite`")
+    raise ValueError(
+      f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
+      f"{missing[0]!r}; prepare the folder again with `relive prepare ... "
+      "--overwrite`"
+    )
   listed = [shard["clips"] for shard in shards]
   total_bytes = sum(shard["bytes"] for shard in shards)
   if not skip_corrupt:
     for name, shard in zip(files, shards):
       actual = os.path.getsize(name)
       if actual != shard["bytes"]:
-        raise ValueError(f"shard {name} is damaged: {actual:,} bytes where {MANIFEST} lists "
-                         f"{shard['bytes']:,} (cut by an interrupted copy?); {_repair(path)}")
+        raise ValueError(
+          f"shard {name} is damaged: {actual:,} bytes where {MANIFEST} lists "
+          f"{shard['bytes']:,} (cut by an interrupted copy?); {_repair(path)}"
+        )
     return _SplitShards(files, listed, listed, total_bytes)
   records = []
   for name, count in zip(files, listed):
     status = os.stat(name)
     readable = min(count, _readable_records(name, status.st_size, status.st_mtime_ns))
     if readable < count:
-      logging.warning("data.skip_corrupt: shard %s is damaged; %d of its %d records are skipped",
-                      name, count - readable, count)
+      logging.warning(
+        "data.skip_corrupt: shard %s is damaged; %d of its %d records are skipped",
+        name,
+        count - readable,
+        count,
+      )
     records.append(readable)
   if not sum(records):
-    raise ValueError(f"no record of split {split!r} in {path} can be read: every shard is damaged; "
-                     f"{_rebuild(path)}")
+    raise ValueError(
+      f"no record of split {split!r} in {path} can be read: every shard is damaged; "
+      f"{_rebuild(path)}"
+    )
   return _SplitShards(files, records, listed, total_bytes)
 
 
@@ -469,15 +522,32 @@ def _shard_records(file, count, strict, repair):
   if not strict:
     return records.take(count)
   # The end is marked by an extra element, where the records read are counted against `count`.
-  marked = records.ignore_errors().map(lambda record: (record, False)).concatenate(
-      tf.data.Dataset.from_tensors((tf.constant(b""), True)))
+  marked = (
+    records.ignore_errors()
+    .map(lambda record: (record, False))
+    .concatenate(tf.data.Dataset.from_tensors((tf.constant(b""), True)))
+  )
 
   def check(read, element):
     _, is_end = element
-    whole = tf.debugging.Assert(tf.logical_or(tf.logical_not(is_end), tf.equal(read, count)), [
-        tf.strings.join([DATA_CHECK_PREFIX, "shard ", file, " is damaged: only ",
-                         tf.strings.as_string(read), " of its ", tf.strings.as_string(count),
-                         " records can be read (a bad checksum, or a cut); ", repair])])
+    whole = tf.debugging.Assert(
+      tf.logical_or(tf.logical_not(is_end), tf.equal(read, count)),
+      [
+        tf.strings.join(
+          [
+            DATA_CHECK_PREFIX,
+            "shard ",
+            file,
+            " is damaged: only ",
+            tf.strings.as_string(read),
+            " of its ",
+            tf.strings.as_string(count),
+            " records can be read (a bad checksum, or a cut); ",
+            repair,
+          ]
+        )
+      ],
+    )
     with tf.control_dependencies([whole]):
       return read + 1, element
 
@@ -543,8 +613,9 @@ def clip_records(path, *, split, frames, size, skip_corrupt=False):
   return records.map(to_dict, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, shard_index=0,
-                  skip_corrupt=False):
+def indexed_clips(
+  path, *, split, seed, frames, size, start=0, num_shards=1, shard_index=0, skip_corrupt=False
+):
   """Endless, shuffled (index, clip) pairs from prepared shards, from example number `start`.
 
   Example i is a function of (seed, i) alone: epoch e = i // clips reads the shard files in an
@@ -596,11 +667,15 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
     epoch_seed = tf.stack([seed, epoch])
     order = tf.argsort(tf.random.stateless_uniform(tf.shape(files), seed=epoch_seed))
     records = tf.data.Dataset.from_tensor_slices(
-        (tf.gather(files, order), tf.gather(counts, order))).interleave(
-            read_shard, cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True)
-    return records.batch(window).enumerate().flat_map(
-        lambda number, batch: shuffled(epoch_seed, number, batch))
+      (tf.gather(files, order), tf.gather(counts, order))
+    ).interleave(
+      read_shard, cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    return (
+      records.batch(window)
+      .enumerate()
+      .flat_map(lambda number, batch: shuffled(epoch_seed, number, batch))
+    )
 
   first_epoch, offset = divmod(start, clips)
   endless = np.iinfo(np.int64).max
@@ -644,14 +719,22 @@ def verify(path):
     status = os.stat(name)
     readable = _readable_records(name, status.st_size, status.st_mtime_ns)
     if readable < shard["clips"]:
-      problems.append(f"only the first {readable} of its {shard['clips']} records can be read "
-                      f"({_first_read_error(name)})")
-    decodable = int(tf.data.TFRecordDataset(name).take(readable).map(parse).ignore_errors().reduce(
-        np.int64(0), lambda count, _: count + 1))
+      problems.append(
+        f"only the first {readable} of its {shard['clips']} records can be read "
+        f"({_first_read_error(name)})"
+      )
+    decodable = int(
+      tf.data.TFRecordDataset(name)
+      .take(readable)
+      .map(parse)
+      .ignore_errors()
+      .reduce(np.int64(0), lambda count, _: count + 1)
+    )
     if decodable < readable:
       problems.append(f"{readable - decodable} of its clips cannot be decoded")
-    results.append({"file": shard["file"], "clips": decodable,
-                    "problem": "; ".join(problems) or None})
+    results.append(
+      {"file": shard["file"], "clips": decodable, "problem": "; ".join(problems) or None}
+    )
   return results
 
 

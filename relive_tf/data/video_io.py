@@ -15,8 +15,10 @@ VIDEO_FORMATS = ("gif", "mp4")
 def _check_video(video):
   video = np.asarray(video)
   if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8 or not all(video.shape):
-    raise ValueError(f"expected a uint8 video [frames, height, width, 3] of at least one pixel and "
-                     f"frame, got {video.dtype} {list(video.shape)}")
+    raise ValueError(
+      f"expected a uint8 video [frames, height, width, 3] of at least one pixel and "
+      f"frame, got {video.dtype} {list(video.shape)}"
+    )
   return video
 
 
@@ -68,14 +70,21 @@ def write_video(path, video, fps=DEFAULT_FPS):
 
   with files.atomic_write(path, suffix=f".{extension}") as temporary:
     # macro_block_size=1 keeps 64x64 as it is (imageio would resize to multiples of 16).
-    with imageio.get_writer(temporary, format="FFMPEG", fps=fps, codec="libx264",
-                            pixelformat="yuv420p", macro_block_size=1) as writer:
+    with imageio.get_writer(
+      temporary,
+      format="FFMPEG",
+      fps=fps,
+      codec="libx264",
+      pixelformat="yuv420p",
+      macro_block_size=1,
+    ) as writer:
       for frame in even_sides(video):
         writer.append_data(frame)
     # ffmpeg reports a failed encoder on stderr and leaves an empty file rather than raising.
     if not os.path.isfile(temporary) or not os.path.getsize(temporary):
-      raise RuntimeError(f"ffmpeg wrote no MP4 for {path!r} ({list(video.shape)} frames); its "
-                         "error is printed above")
+      raise RuntimeError(
+        f"ffmpeg wrote no MP4 for {path!r} ({list(video.shape)} frames); its error is printed above"
+      )
 
 
 def tile_videos(videos, columns):

@@ -12,9 +12,37 @@ import numpy as np
 
 # Containers OpenCV's FFmpeg reads; a layout passes other files over by their extension. Animated
 # GIFs are videos to FFmpeg too (TGIF-style data sets).
-VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".qt", ".avi", ".divx", ".mkv", ".webm", ".mpg",
-                    ".mpeg", ".mpe", ".m1v", ".m2v", ".vob", ".ts", ".mts", ".m2ts", ".3gp", ".3g2",
-                    ".wmv", ".asf", ".flv", ".f4v", ".ogv", ".dv", ".mxf", ".nut", ".y4m", ".gif")
+VIDEO_EXTENSIONS = (
+  ".mp4",
+  ".m4v",
+  ".mov",
+  ".qt",
+  ".avi",
+  ".divx",
+  ".mkv",
+  ".webm",
+  ".mpg",
+  ".mpeg",
+  ".mpe",
+  ".m1v",
+  ".m2v",
+  ".vob",
+  ".ts",
+  ".mts",
+  ".m2ts",
+  ".3gp",
+  ".3g2",
+  ".wmv",
+  ".asf",
+  ".flv",
+  ".f4v",
+  ".ogv",
+  ".dv",
+  ".mxf",
+  ".nut",
+  ".y4m",
+  ".gif",
+)
 STRIP_EXTENSIONS = (".jpg", ".jpeg")
 # How shards store a clip: one image of its frames stacked vertically (JPEG or PNG), or raw pixels.
 ENCODINGS = ("jpeg", "png", "raw")
@@ -24,7 +52,8 @@ _JPEG_TAIL_BYTES = 32  # some writers pad a few bytes after the end marker
 # A line FFmpeg logs: "[h264 @ 0x55c9...] message" by default, "[OPENCV:FFMPEG:16] message" when
 # OPENCV_FFMPEG_LOGLEVEL is set. OpenCV's own lines ("[ WARN:0@0.02] ...") do not match.
 _FFMPEG_LINE = re.compile(
-    r"^\[(?:[^\]@]+ @ (?:0x)?[0-9a-fA-F]+|OPENCV:FFMPEG:\d+)\] (?P<message>.*\S)")
+  r"^\[(?:[^\]@]+ @ (?:0x)?[0-9a-fA-F]+|OPENCV:FFMPEG:\d+)\] (?P<message>.*\S)"
+)
 
 
 class UnusableVideoError(ValueError):
@@ -177,8 +206,10 @@ def read_video(path, *, size, frame_step=1):
     frames, decoded, listed = _decode_frames(name, size, frame_step)
   said = f" (FFmpeg: {errors[0]})" if errors else ""
   if not decoded:
-    raise UnusableVideoError(f"no frame could be decoded: not a video, a codec FFmpeg lacks, or a "
-                             f"file cut before its first frame{said}")
+    raise UnusableVideoError(
+      f"no frame could be decoded: not a video, a codec FFmpeg lacks, or a "
+      f"file cut before its first frame{said}"
+    )
   warning = None
   if errors:
     of_listed = f" of the {listed} its header lists" if decoded < listed else ""
@@ -218,8 +249,9 @@ def read_strip(path, *, size, frame_step=1):
       f"width), the height must be a whole multiple of the width"
     )
   frames = image.reshape(height // width, width, width, 3)[::frame_step]
-  return DecodedVideo(np.stack([square_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size)
-                                for frame in frames]))
+  return DecodedVideo(
+    np.stack([square_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size) for frame in frames])
+  )
 
 
 def encode_clip(clip, encoding, jpeg_quality=90):

@@ -101,8 +101,10 @@ class DecodingPool:
       connection.recv()
     except EOFError:
       process.join()
-      raise RuntimeError(f"a decoding process ended while starting ({_death(process.exitcode)}); "
-                         "its error is printed above") from None
+      raise RuntimeError(
+        f"a decoding process ended while starting ({_death(process.exitcode)}); "
+        "its error is printed above"
+      ) from None
     self._idle.append((process, connection))
 
   def results(self):
@@ -119,8 +121,9 @@ class DecodingPool:
         self._idle.append((process, connection))
       except EOFError:
         process.join()
-        answers.append((position, None, f"the decoder crashed ({_death(process.exitcode)}) on "
-                                        "this file"))
+        answers.append(
+          (position, None, f"the decoder crashed ({_death(process.exitcode)}) on this file")
+        )
         self._replace(connection, process)
     now = time.monotonic()
     for connection, (process, position, deadline) in list(self._busy.items()):
@@ -137,8 +140,9 @@ class DecodingPool:
     for process, connection in self._idle:
       process.join()
       connection.close()
-    others = list(self._starting.items()) + [(connection, process) for connection, (process, _, _)
-                                             in self._busy.items()]
+    others = list(self._starting.items()) + [
+      (connection, process) for connection, (process, _, _) in self._busy.items()
+    ]
     for connection, process in others:
       process.kill()
       process.join()
@@ -166,7 +170,7 @@ def read_video(path, *, size, frame_step=1, timeout_s=DEFAULT_TIMEOUT_S):
       answers = pool.results()
   finally:
     pool.close()
-  (_, video, reason), = answers
+  ((_, video, reason),) = answers
   if reason is not None:
     raise video_read.UnusableVideoError(reason)
   return video

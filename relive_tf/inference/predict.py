@@ -50,8 +50,10 @@ def predict(workdir, video, context, future, out, start=0):
     # In a worker process, as `relive prepare` reads: a file that crashes FFmpeg cannot end this.
     decoded = workers.read_video(video, size=config.data.size)
   except video_read.UnusableVideoError as error:
-    raise ValueError(f"video {video!r} cannot be read: {error}; give a video file OpenCV reads "
-                     f"({', '.join(video_read.VIDEO_EXTENSIONS)})") from None
+    raise ValueError(
+      f"video {video!r} cannot be read: {error}; give a video file OpenCV reads "
+      f"({', '.join(video_read.VIDEO_EXTENSIONS)})"
+    ) from None
   if decoded.warning:
     logging.warning("%r: %s", video, decoded.warning)
   frames = decoded.frames

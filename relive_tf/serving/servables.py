@@ -157,8 +157,11 @@ class ConditionalWGANServable:
       pictures = photos.decode_photos(tf.constant(inputs["image_bytes"]), self.size).numpy()
     else:
       pictures = inputs["photo"]
-    return {"video": np.concatenate([relive.relive_videos(self.generator, picture, 1, seed=0)
-                                     for picture in pictures])}
+    return {
+      "video": np.concatenate(
+        [relive.relive_videos(self.generator, picture, 1, seed=0) for picture in pictures]
+      )
+    }
 
 
 class PredictorServable:

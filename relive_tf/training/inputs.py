@@ -10,8 +10,14 @@ def data_settings(config):
   """{"source", "path", "seed", "frames", "size", "skip_corrupt"} of a config's data
   (configs/*.py); skip_corrupt is off where a config or an older workdir's lacks it."""
   data = config.data
-  return {"source": data.source, "path": data.path, "seed": config.seed, "frames": data.frames,
-          "size": data.size, "skip_corrupt": data.get("skip_corrupt", False)}
+  return {
+    "source": data.source,
+    "path": data.path,
+    "seed": config.seed,
+    "frames": data.frames,
+    "size": data.size,
+    "skip_corrupt": data.get("skip_corrupt", False),
+  }
 
 
 def training_batches(config, *, batch_size, start=0, num_shards=1, shard_index=0):

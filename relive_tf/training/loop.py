@@ -133,10 +133,14 @@ def _skipped_records(config):
   data = inputs.data_settings(config)
   if data["source"] != "shards" or not data["skip_corrupt"]:
     return {}
-  skipped = shards.skipped_records(data["path"], split="train", frames=data["frames"],
-                                   size=data["size"])
-  logging.info("data.skip_corrupt: %d damaged records are left out of every pass over %s",
-               skipped, data["path"])
+  skipped = shards.skipped_records(
+    data["path"], split="train", frames=data["frames"], size=data["size"]
+  )
+  logging.info(
+    "data.skip_corrupt: %d damaged records are left out of every pass over %s",
+    skipped,
+    data["path"],
+  )
   return {"skipped_records": skipped}
 
 
@@ -180,8 +184,11 @@ def train_and_evaluate(config, workdir, family, strategy=None):
   strategy = strategy or distribution.pick_strategy()
   validate(config, strategy.num_replicas_in_sync)
   # Only the chief holds the workdir: the other workers of a multi-worker run save elsewhere.
-  holding = (files.exclusive_use(workdir, "relive train") if distribution.is_chief(strategy)
-             else contextlib.nullcontext())
+  holding = (
+    files.exclusive_use(workdir, "relive train")
+    if distribution.is_chief(strategy)
+    else contextlib.nullcontext()
+  )
   with holding, _data_checks():
     return _train(config, workdir, family, strategy)
 
@@ -243,8 +250,12 @@ def _train(config, workdir, family, strategy):
         logging.info(progress.line(current, metrics))
       if log_now or heavy_now:
         with writer.as_default():
-          _write_summaries(trainer, {**metrics, "steps_per_second": progress.steps_per_second},
-                           current, heavy=heavy_now)
+          _write_summaries(
+            trainer,
+            {**metrics, "steps_per_second": progress.steps_per_second},
+            current,
+            heavy=heavy_now,
+          )
           summaries.write_scalars(data_counts, current, prefix="data/")
       if evaluators and (current % train.eval_every == 0 or last):
         measured = {
