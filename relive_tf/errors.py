@@ -1,5 +1,4 @@
-"""The CLI's own exception: what relive_tf/cli raises or maps library errors to, printed without a
-traceback; and the marker of data checks that fail inside TensorFlow graphs."""
+"""The CLI's UserError, printed without a traceback, and the marker of in-graph data checks."""
 
 import re
 

@@ -1,11 +1,4 @@
-"""Fuzzing the readers: videos, photos, list files and shards, damaged at random (a fixed seed).
-
-Every case is a good file or a copy with random bytes, a truncation or flipped bits, read the way
-the command line reads it. Each must end in a correct result or a clear error (one line, no
-traceback), never an unexpected exception, a hang or a crash. The cases run in worker processes
-(DecodingPool), so a crash or hang shows up as an outcome instead of ending the test run; each test
-reports how many cases it ran.
-"""
+"""Fuzzing the readers (videos, photos, list files, shards): a correct result or a clear error."""
 
 import collections
 import io
@@ -32,6 +25,11 @@ from helpers import smooth_video
 from helpers import write_avi
 from helpers import write_strip
 
+# Every case is a good file or a copy with random bytes, a truncation or flipped bits, read the way
+# the command line reads it. Each must end in a correct result or a clear error (one line, no
+# traceback), never an unexpected exception, a hang or a crash. The cases run in worker processes
+# (DecodingPool), so a crash or hang shows up as an outcome instead of ending the test run; each
+# test prints how many cases it ran.
 SEED = 14
 MUTATIONS_PER_FILE = 15
 SIZE = 16
@@ -89,11 +87,17 @@ def is_clear(message):
   return bool(message) and "\n" not in message and "Traceback" not in message
 
 
-def report(capsys, what, outcomes):
-  """Prints how many cases ran and how they ended, past pytest's capture."""
+def report(capsys, what, outcomes, is_error=lambda result: result[0] == "error"):
+  """Prints how many cases ran and how they ended, past pytest's capture.
+
+  Args:
+    capsys: pytest's fixture.
+    what: the kind of input.
+    outcomes: run_cases' {name: (result, reason)}.
+    is_error: whether a returned result is an error message rather than a correct result.
+  """
   ends = collections.Counter(
-    "error" if reason or (isinstance(result, tuple) and result[0] == "error") else "result"
-    for result, reason in outcomes.values()
+    "error" if reason or is_error(result) else "result" for result, reason in outcomes.values()
   )
   with capsys.disabled():
     print(
@@ -315,7 +319,12 @@ def test_fuzzed_shards_give_their_clips_or_an_error_naming_the_damage(tmp_path, 
     for name, mutated in mutations(contents[target], rng):
       cases.append((f"{target} {name}", read_shards_case, (dict(contents, **{target: mutated}),)))
   outcomes = run_cases(cases)
-  report(capsys, "shards", outcomes)
+  report(
+    capsys,
+    "shards (the trainer's strict reading)",
+    outcomes,
+    lambda result: result[0][0] == "error",
+  )
   everything = list(range(6))
   for name, (result, reason) in outcomes.items():
     assert reason is None, (name, reason)

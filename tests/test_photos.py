@@ -1,8 +1,4 @@
-"""The one photo decoder of `relive relive` and the relive_image signature (relive_tf.data.photos).
-
-Cases 17 (a phone photo stored sideways with EXIF orientation 6) and 18 (16-bit grayscale PNGs)
-are made here; the test that the served signature gives the CLI's video is in test_export.py.
-"""
+"""The one photo decoder of `relive relive` and relive_image (cases 17, 18 of issue 14)."""
 
 import io
 

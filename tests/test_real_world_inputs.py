@@ -1,9 +1,4 @@
-"""The input cases of issue 14 (videos, trees, lists and shards as users have them), made here.
-
-Each test names its case in ../shared/cases and checks the behaviour its row asks for. Photos
-(cases 17, 18) are in test_photos.py and test_export.py; the shard reader's handling of damage
-(case 24) is in test_shards.py, training on damaged shards here.
-"""
+"""The input cases of issue 14 (../shared/cases), made here: each test checks its case's row."""
 
 import os
 import shutil
@@ -25,6 +20,8 @@ from helpers import smooth_video
 from helpers import trim_copy
 from helpers import write_avi
 
+# Photos (cases 17, 18) are in test_photos.py and test_export.py; the shard reader's handling of
+# damage (case 24) is in test_shards.py, training on damaged shards here.
 FRAMES, SIZE = 8, 16
 
 

@@ -1,5 +1,4 @@
-"""Shards: atomic writing, the output folder's rules, the reader's order, start and errors, and
-damaged shards: named, skipped on request, verified."""
+"""Shards: atomic writing, the folder's rules, reading order, start and errors, damaged shards."""
 
 import json
 import os

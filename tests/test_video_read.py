@@ -1,5 +1,4 @@
-"""Decoding video files and JPEG strips: pixels, frame sampling, cropping, reasons for refusals,
-and videos whose headers lie about their length."""
+"""Decoding videos and JPEG strips: pixels, sampling, cropping, refusals, frame counts that lie."""
 
 import os
 import pathlib

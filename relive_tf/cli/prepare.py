@@ -1,5 +1,4 @@
-"""`relive prepare`: turns a folder of videos (UCF-101, ASLAN, Vondrick et al., any) into shards;
-`relive prepare --verify=DIR` checks shards prepared before."""
+"""`relive prepare`: a folder of videos (UCF-101, ASLAN, any) into shards, or --verify shards."""
 
 from absl import app
 from absl import flags

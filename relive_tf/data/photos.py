@@ -1,10 +1,4 @@
-"""Photos decoded one way, in TensorFlow ops: `relive relive` and the served relive_image signature.
-
-TF Serving runs the exported signature without relive_tf, so the decoding is made of TF ops only;
-the command line calls the same function, which makes the two paths give the same pixels. What TF's
-decoders leave out is done here: EXIF orientation (parsed from the file's bytes), 16-bit PNGs scaled
-by their format's range, alpha composited over white, the first frame of an animation.
-"""
+"""One photo decoder in TensorFlow ops, for `relive relive` and the served relive_image."""
 
 import os
 import re
@@ -239,11 +233,14 @@ def _decode_rgba(data, head):
 def decode_photo(data, size):
   """One encoded photo as the conditional WGAN takes it.
 
-  Upright by its EXIF orientation; palette, grayscale and CMYK become RGB; 16-bit PNGs are scaled
-  by 65535 / 255, so a 50 % grey stays 128 whatever the image's own range; alpha is composited over
-  white (MATTE); an animated GIF, PNG or WebP gives its first frame; bytes after a JPEG's end (a
-  camera's second image or trailer) are ignored. Then the shorter side is resized to `size`
-  (Lanczos, antialiased) and the longer one center-cropped.
+  TF Serving runs the exported signature without relive_tf, so this is made of TF ops only; the
+  command line calls the same function (load_photo), so both give the same pixels. What TF's
+  decoders leave out is done here. The photo is upright by its EXIF orientation; palette,
+  grayscale and CMYK become RGB; 16-bit PNGs are scaled by 65535 / 255, so a 50 % grey stays 128
+  whatever the image's own range; alpha is composited over white (MATTE); an animated GIF, PNG or
+  WebP gives its first frame; bytes after a JPEG's end (a camera's second image or trailer) are
+  ignored. Then the shorter side is resized to `size` (Lanczos, antialiased) and the longer one
+  center-cropped.
 
   Args:
     data: string [], a whole JPEG, PNG, GIF, BMP or WebP file.

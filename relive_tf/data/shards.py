@@ -120,6 +120,9 @@ class ShardWriter:
     self._writer.close()
     self._writer = None
     final = self._final_path()
+    # On disk before the rename, as files.atomic_write does: a crash never leaves a cut shard.
+    with open(final + _PARTIAL, "rb+") as written:
+      os.fsync(written.fileno())
     os.replace(final + _PARTIAL, final)
     self._number += 1
     return {
