@@ -3,11 +3,13 @@
 from absl import app
 from absl import flags
 
+from relive_tf.cli import checks
 from relive_tf.data import layouts
 from relive_tf.data import prepare
 from relive_tf.data import video_read
 
 FLAGS = flags.FLAGS
+REQUIRED = ("format", "source", "out")
 
 
 def define_flags():
@@ -66,7 +68,9 @@ def define_flags():
   flags.DEFINE_integer("workers", None, "decoding processes (default: all available cores)")
   flags.DEFINE_float("timeout_s", 120.0, "a file still decoding after this many seconds is skipped")
   flags.DEFINE_bool("overwrite", False, "replace the shards of another run in --out")
-  flags.mark_flags_as_required(["format", "source", "out"])
+  flags.mark_flags_as_required(REQUIRED)
+  checks.existing_folder("source", "the dataset's folder of videos")
+  checks.output_folder("out", "the shards")
 
 
 def main():
