@@ -188,7 +188,8 @@ def test_resuming_with_other_train_settings_logs_and_records_each_change(
 ):
   workdir = trained_workdir("vgan", **TINY)
   before = _saved_config(workdir)["train"]["learning_rate"]
-  with caplog.at_level(logging.INFO):
+  # relive_tf logs through absl's logger, whose level other tests' imports may have set.
+  with caplog.at_level(logging.INFO, logger="absl"):
     helpers.train(_tiny(make_config, train__num_steps=3, train__learning_rate=before / 2), workdir)
   changes = [
     f"train.learning_rate: {before} -> {before / 2}",
