@@ -91,7 +91,7 @@ def _write_fixtures(folder, count, frames, seed=0):
 def _decode_rate(paths):
   """Source frames decoded per second by one process."""
   start = time.perf_counter()
-  frames = sum(len(video_read.read_video(path, size=SIZE)) for path in paths)
+  frames = sum(len(video_read.read_video(path, size=SIZE).frames) for path in paths)
   return frames / (time.perf_counter() - start)
 
 

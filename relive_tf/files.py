@@ -13,9 +13,11 @@ LOCK_FILE = ".lock"
 def atomic_write(path, suffix=""):
   """Yields a temporary path beside `path`, renamed to `path` when the block completes.
 
-  Readers never see a half-written file: until the rename `path` is absent or the old file. On an
-  exception the temporary file is deleted and `path` is left as it was. Each call has its own
-  temporary name, so two processes writing one file do not mix their bytes.
+  Readers never see a half-written file: until the rename `path` is absent or the old file, and the
+  data reaches the disk before the rename, so a crash of the machine cannot leave an empty file
+  under the name either. On an exception the temporary file is deleted and `path` is left as it
+  was. Each call has its own temporary name, so two processes writing one file do not mix their
+  bytes.
 
   Args:
     path: the file to write.
@@ -27,6 +29,8 @@ def atomic_write(path, suffix=""):
   temporary = f"{path}.partial-{uuid.uuid4().hex[:8]}{suffix}"
   try:
     yield temporary
+    with open(temporary, "rb+") as written:
+      os.fsync(written.fileno())
     os.replace(temporary, path)
   except BaseException:
     if os.path.exists(temporary):
@@ -46,7 +50,11 @@ def write_text(path, text):
 
 
 def write_json(path, value):
-  """Writes `value` as indented JSON to `path` atomically."""
+  """Writes `value` as indented JSON to `path` atomically.
+
+  Strings that hold undecodable file-name bytes (surrogate escapes, as os.listdir gives them) are
+  written as JSON escapes ("caf\\udce9.mp4"), which json.load reads back as the same string.
+  """
   write_text(path, json.dumps(value, indent=2) + "\n")
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 import tensorflow as tf
 
@@ -109,6 +110,66 @@ def write_strip(path, video, quality=95):
   frames, side = video.shape[:2]
   strip = cv2.cvtColor(video.reshape(frames * side, side, 3), cv2.COLOR_RGB2BGR)
   assert cv2.imwrite(str(path), strip, [cv2.IMWRITE_JPEG_QUALITY, quality])
+  return str(path)
+
+
+def ffmpeg_video(
+  path, video, *, fps=25, output=("-c:v", "libx264", "-pix_fmt", "yuv420p"), inputs=()
+):
+  """Encodes uint8 [frames, height, width, 3] RGB with the ffmpeg of imageio-ffmpeg.
+
+  Args:
+    path: the file to write; its extension picks the container.
+    video: the frames.
+    fps: the input frame rate.
+    output: ffmpeg output options (codec, filters).
+    inputs: more ffmpeg inputs after the frames, e.g. ("-f", "lavfi", "-i", "sine=duration=4").
+
+  Returns:
+    The path, as a string.
+  """
+  frames, height, width, _ = video.shape
+  command = [
+    imageio_ffmpeg.get_ffmpeg_exe(),
+    "-y",
+    "-loglevel",
+    "error",
+    "-f",
+    "rawvideo",
+    "-pix_fmt",
+    "rgb24",
+    "-s",
+    f"{width}x{height}",
+    "-r",
+    str(fps),
+    "-i",
+    "-",
+    *inputs,
+    *output,
+    str(path),
+  ]
+  subprocess.run(command, input=np.ascontiguousarray(video).tobytes(), check=True)
+  return str(path)
+
+
+def ffmpeg(*arguments):
+  """Runs the ffmpeg of imageio-ffmpeg quietly."""
+  subprocess.run(
+    [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *arguments], check=True
+  )
+
+
+def trim_copy(path, source):
+  """Writes the last 60 of `source`'s 100 frames as a stream-copy trim (case 03): H.264 at 25 fps
+  with one keyframe, cut with `ffmpeg -ss 1.6 -c copy`, which keeps the 40 packets before the cut
+  for decoding and an edit list that hides them, so the header counts 100 frames."""
+  full = ffmpeg_video(
+    f"{path}.full.mp4",
+    source,
+    output=("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "100", "-bf", "0"),
+  )
+  ffmpeg("-ss", "1.6", "-i", full, "-c", "copy", str(path))
+  os.remove(full)
   return str(path)
 
 

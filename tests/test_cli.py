@@ -1,6 +1,8 @@
 """`relive train` and `relive generate` end to end, and the CLI's help and error messages."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -109,3 +111,27 @@ def test_a_bug_below_the_cli_keeps_its_traceback(tmp_path):
   (tmp_path / "config.json").write_text("{not json")
   result = relive("generate", f"--workdir={tmp_path}", f"--out={tmp_path / 'o'}")
   assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_a_failed_data_check_inside_tensorflow_is_printed_as_one_line():
+  # How `relive evaluate` or `relive gallery` meets a damaged test shard: an InvalidArgumentError
+  # raised in a graph, carrying the check's message among TensorFlow's details.
+  script = (
+    "import tensorflow as tf\n"
+    "from relive_tf.data import shards\n"
+    "def damaged(path):\n"
+    "  raise tf.errors.InvalidArgumentError(None, None, 'Graph execution error:\\n"
+    "assertion failed: [relive_tf data check: shard x.tfrecord is damaged; copy it again]\\n"
+    "\\t [[{{node Assert/Assert}}]]')\n"
+    "shards.verify = damaged\n"
+    "from relive_tf.cli import run\n"
+    "run(['relive', 'prepare', '--verify=DIR'])\n"
+  )
+  result = subprocess.run(
+    [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False
+  )
+  assert result.returncode == 1
+  assert result.stderr.splitlines()[-1] == (
+    "relive prepare: error: shard x.tfrecord is damaged; copy it again"
+  )
+  assert "Traceback" not in result.stderr

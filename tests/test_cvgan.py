@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from relive_tf import families
+from relive_tf.data import photos
 from relive_tf.data import pipeline
 from relive_tf.data import synthetic
 from relive_tf.evaluation import conditioning
@@ -287,49 +287,8 @@ def test_side_by_side_mp4_holds_the_photo_then_each_video(cvgan_workdir, tmp_pat
   frames = np.stack(imageio.mimread(out, format="FFMPEG"))
   assert frames.shape == (32, 64, 3 * 64, 3)
   # The left tile is the photo held still (up to H.264's loss).
-  still = relive.load_photo(photo, 64).astype(np.float32)
+  still = photos.load_photo(photo, 64).astype(np.float32)
   assert np.abs(frames[:, :, :64].astype(np.float32) - still).mean() < 4
-
-
-def test_photos_become_rgb_center_crops_of_the_shorter_side(tmp_path):
-  wide = np.zeros((128, 256, 3), np.uint8)
-  wide[..., 2] = 255
-  wide[:, 48:208] = (255, 0, 0)  # a red middle, blue sides cropped away
-  Image.fromarray(wide).save(tmp_path / "wide.png")
-  assert np.array_equal(
-    relive.load_photo(str(tmp_path / "wide.png"), 64),
-    np.broadcast_to(np.uint8([255, 0, 0]), (64, 64, 3)),
-  )
-  gray = relive.load_photo(_write_image(str(tmp_path / "gray.jpg"), "L", (64, 90), "JPEG"), 64)
-  assert gray.shape == (64, 64, 3) and np.array_equal(gray[..., 0], gray[..., 2])
-  clear = Image.new("RGBA", (64, 64), (10, 200, 30, 0))
-  clear.save(tmp_path / "clear.png")
-  assert np.all(relive.load_photo(str(tmp_path / "clear.png"), 64) == 255)  # white shows through
-
-
-def test_sixteen_bit_grayscale_keeps_its_contrast(tmp_path):
-  ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (64, 1))
-  Image.fromarray(ramp).save(tmp_path / "deep.png")
-  photo = relive.load_photo(str(tmp_path / "deep.png"), 64)
-  assert photo[0, 0, 0] == 0 and photo[0, -1, 0] == 255
-
-
-def test_bad_photos_are_refused_by_name(tmp_path):
-  (tmp_path / "notes.jpg").write_text("not an image")
-  Image.new("RGB", (64, 64)).save(tmp_path / "still.gif")
-  _write_image(str(tmp_path / "whole.jpg"), "RGB", (256, 256), "JPEG")
-  (tmp_path / "cut.jpg").write_bytes((tmp_path / "whole.jpg").read_bytes()[:2000])
-  for name, reason in [
-    ("missing.png", "does not exist"),
-    ("notes.jpg", "is not an image"),
-    ("still.gif", "is a GIF image"),
-    ("cut.jpg", "cannot be read"),
-  ]:
-    path = str(tmp_path / name)
-    with pytest.raises(
-      ValueError, match=f"{re.escape(path)}.* {reason}.*give a JPEG, PNG, BMP or WebP"
-    ):
-      relive.load_photo(path, 64)
 
 
 def test_a_workdir_of_another_model_type_is_refused(make_config, tmp_path):

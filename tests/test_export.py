@@ -1,5 +1,6 @@
 """SavedModel exports for TF Serving: versions, atomic writes, signatures, warm-up, the check."""
 
+import io
 import os
 import re
 import subprocess
@@ -10,10 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import text_format
+from PIL import Image
 from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from relive_tf import families
+from relive_tf.data import photos
 from relive_tf.data import pipeline
 from relive_tf.data import synthetic
 from relive_tf.inference import generate
@@ -335,8 +338,8 @@ def test_a_wrong_dtype_is_rejected_naming_the_input(exports, model_type, inputs,
     (
       "cvgan",
       "relive_image",
-      {"image_bytes": np.array([b"GIF89a not a photo"])},
-      "input image_bytes must hold JPEG or PNG files",
+      {"image_bytes": np.array([b"II*\x00 a TIFF, not a photo"])},
+      "input image_bytes must hold JPEG, PNG, GIF, BMP or WebP files",
     ),
   ],
 )
@@ -353,15 +356,63 @@ def test_a_value_out_of_range_is_rejected_naming_the_input(
 
 def test_decode_photos_center_crops_the_longer_side():
   image = np.random.default_rng(0).integers(0, 256, [64, 160, 3], np.uint8)
-  photos = servables.decode_photos(tf.stack([tf.io.encode_png(image)]), 64).numpy()
-  np.testing.assert_array_equal(photos, image[None, :, 48:112])
+  pictures = photos.decode_photos(tf.stack([tf.io.encode_png(image)]), 64).numpy()
+  np.testing.assert_array_equal(pictures, image[None, :, 48:112])
 
 
 def test_decode_photos_resizes_the_shorter_side_of_a_jpeg():
   image = np.zeros([200, 128, 3], np.uint8) + np.array([200, 40, 90], np.uint8)
-  (photo,) = servables.decode_photos(tf.stack([tf.io.encode_jpeg(image, quality=100)]), 64).numpy()
+  (photo,) = photos.decode_photos(tf.stack([tf.io.encode_jpeg(image, quality=100)]), 64).numpy()
   assert photo.shape == (64, 64, 3)
   assert np.abs(photo.astype(int) - [200, 40, 90]).max() <= 3
+
+
+def _case_photos():
+  """Photos the two paths once decoded differently: a sideways phone photo with EXIF orientation 6
+  (case 17), 16-bit grays (case 18), a palette with a transparent entry, CMYK, a camera JPEG with
+  a trailer."""
+
+  def encode(image, image_format, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, image_format, **options)
+    return buffer.getvalue()
+
+  scene = np.zeros((96, 128, 3), np.uint8)
+  scene[:48], scene[48:], scene[:, :16] = (230, 30, 30), (30, 30, 230), (30, 230, 30)
+  exif = Image.Exif()
+  exif[0x0112] = 6
+  palette = Image.new("P", (80, 64), 1)
+  palette.putpalette([0, 0, 0, 200, 40, 90] + [0] * 762)
+  palette.paste(0, (0, 0, 80, 20))
+  jpeg = encode(Image.fromarray(scene), "JPEG", quality=90)
+  return {
+    "exif_orient6.jpg": encode(
+      Image.fromarray(scene).transpose(Image.Transpose.ROTATE_90),
+      "JPEG",
+      quality=90,
+      exif=exif.tobytes(),
+    ),
+    "gray16_uniform.png": encode(Image.fromarray(np.full((64, 80), 32768, np.uint16)), "PNG"),
+    "gray16_dim.png": encode(
+      Image.fromarray(np.tile(np.linspace(12288, 20480, 80).astype(np.uint16), (64, 1))), "PNG"
+    ),
+    "palette_alpha.png": encode(palette, "PNG", transparency=0),
+    "cmyk.jpg": encode(Image.fromarray(scene).convert("CMYK"), "JPEG", quality=90),
+    "trailer.jpg": jpeg + b"\x00" * 16 + jpeg,
+  }
+
+
+def test_the_served_signature_and_the_cli_make_the_same_video_from_the_same_bytes(
+  workdirs, exports, tmp_path
+):
+  signature = tf.saved_model.load(exports["cvgan"]).signatures["relive_image"]
+  generator = _network(workdirs["cvgan"])
+  for name, data in _case_photos().items():
+    (tmp_path / name).write_bytes(data)
+    # What `relive relive --seed=0` makes, before the GIF or MP4 encoder.
+    cli = relive.relive_videos(generator, photos.load_photo(str(tmp_path / name), 64), 1, seed=0)
+    served = signature(image_bytes=tf.constant([data]))["video"].numpy()
+    assert _max_difference(cli, served) <= check_lib.CHECK_TOLERANCE, name
 
 
 def test_an_encoded_photo_gives_the_video_of_its_pixels(exports):

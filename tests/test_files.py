@@ -73,3 +73,11 @@ def test_a_file_or_unwritable_place_is_refused(tmp_path):
   with pytest.raises(ValueError, match="cannot write to .*a_file/run"):
     with files.exclusive_use(str(tmp_path / "a_file" / "run"), "relive train"):
       pass
+
+
+def test_json_keeps_undecodable_file_names(tmp_path):
+  name = os.fsdecode(b"caf\xe9.mp4")  # a Latin-1 name, as os.listdir gives it
+  files.write_json(str(tmp_path / "m.json"), {"path": name})
+  text = (tmp_path / "m.json").read_text(encoding="utf-8")
+  assert "\\udce9" in text
+  assert os.fsencode(json.loads(text)["path"]) == b"caf\xe9.mp4"

@@ -1,6 +1,7 @@
 """Tests of the LSTM next-frame predictor: model, train step, baselines, evaluation and predict."""
 
 import json
+import os
 
 import cv2
 import keras
@@ -337,7 +338,7 @@ def test_predict_writes_context_then_prediction_beside_the_real_frames(
   assert result == {"path": out, "step": 2, "real_future_frames": 4}
   assert _gif_frames(out) == (7, (2 * _SIZE, _SIZE))  # (frames, (width, height))
   # Frames are cropped and resized like `relive prepare`'s; the GIF palette costs a few levels.
-  real = video_read.read_video(fixture_video, size=_SIZE).astype(np.float32)
+  real = video_read.read_video(fixture_video, size=_SIZE).frames.astype(np.float32)
   first_context = _gif_frame(out, 0)
   assert np.abs(first_context[:, :_SIZE] - real[2]).mean() < 6
   assert np.abs(first_context[:, _SIZE:] - real[2]).mean() < 6
@@ -405,6 +406,19 @@ def test_cli_predict_reports_a_bad_context_without_a_traceback(
   assert result.returncode == 1
   assert "relive predict: error: context is 0" in result.stderr
   assert "Traceback" not in result.stderr
+
+
+def test_predict_reads_a_trimmed_video_with_a_latin1_name_whole(lstm_workdir, tmp_path):
+  # Cases 03 and 10: an edit-list trim whose header counts 100 frames, under a name that is not
+  # UTF-8; predict once refused the first and crashed on the second.
+  path = helpers.trim_copy(tmp_path / "trim.mp4", helpers.smooth_video(100, 48, 64))
+  latin1 = os.path.join(os.fsencode(tmp_path), b"caf\xe9.mp4")
+  os.rename(os.fsencode(path), latin1)
+  out = str(tmp_path / "p.gif")
+  result = predict.predict(
+    lstm_workdir, os.fsdecode(latin1), context=3, future=4, out=out, start=56
+  )
+  assert result["real_future_frames"] == 1  # frame 59 is the last of the 60 the trim shows
 
 
 def test_a_one_hot_motion_kernel_shifts_the_frame_without_blurring_it():

@@ -5,6 +5,7 @@ Fixture videos are written here with cv2.VideoWriter (MJPEG .avi); most tests us
 """
 
 import os
+import re
 
 import cv2
 import numpy as np
@@ -18,6 +19,7 @@ from relive_tf.data import shards
 
 import helpers
 from helpers import expected_frames
+from helpers import ffmpeg_video
 from helpers import mean_abs_error
 from helpers import smooth_video
 from helpers import truncate
@@ -72,13 +74,15 @@ def test_manifest_counts_the_videos_and_gives_each_skipped_file_its_reason(tmp_p
   write_avi(source / "sub" / "good.mp4", smooth_video(20, 24, 32))
   write_avi(source / "short.avi", smooth_video(5, 24, 32))
   truncate(write_avi(source / "cut.avi", smooth_video(20, 24, 32)), 0.6)
+  truncate(ffmpeg_video(source / "cut_long.mkv", smooth_video(40, 24, 32)), 0.7)
   (source / "empty.mov").write_bytes(b"")
   (source / "text.mkv").write_text("not a video\n" * 20)
   (source / "notes.txt").write_text("hello")
   manifest = run(source, tmp_path / "out", clips_per_video=2)
-  assert (manifest["videos"], manifest["clips"]) == (2, 4)
+  assert (manifest["videos"], manifest["clips"]) == (3, 6)
+  assert manifest["files"] == {"seen": 8, "used": 3, "skipped": 5, "warned": 1}
   assert manifest["splits"] == {
-    "train": {"videos": 2, "clips": 4, "shards": 1},
+    "train": {"videos": 3, "clips": 6, "shards": 1},
     "test": {"videos": 0, "clips": 0, "shards": 0},
   }
   assert [shard["file"] for shard in manifest["shards"]] == ["train-00000.tfrecord"]
@@ -86,12 +90,19 @@ def test_manifest_counts_the_videos_and_gives_each_skipped_file_its_reason(tmp_p
   assert sorted(found) == ["cut.avi", "empty.mov", "notes.txt", "short.avi", "text.mkv"]
   assert found["short.avi"] == "too short: 5 frames, a clip needs 8"
   assert found["empty.mov"] == "empty file (0 bytes)"
-  assert found["cut.avi"].startswith("truncated: decoded")
-  assert found["text.mkv"].startswith("cannot be opened as a video")
+  assert re.fullmatch(
+    r"too short: \d frames, a clip needs 8; cut or damaged \(FFmpeg: .+\): used "
+    r"the \d frames that decoded of the 20 its header lists",
+    found["cut.avi"],
+  )
+  assert found["text.mkv"].startswith("no frame could be decoded")
   assert found["notes.txt"].startswith("extension '.txt' is not a video format")
-  assert [record["video_id"] for record in records(tmp_path / "out")] == [b"good.avi"] * 2 + [
-    b"sub/good.mp4"
-  ] * 2
+  (warning,) = manifest["warnings"]
+  assert os.path.basename(warning["path"]) == "cut_long.mkv"
+  assert warning["warning"].startswith("cut or damaged (FFmpeg: File ended prematurely): used the")
+  assert [record["video_id"] for record in records(tmp_path / "out")] == [b"cut_long.mkv"] * 2 + [
+    b"good.avi"
+  ] * 2 + [b"sub/good.mp4"] * 2
 
 
 def test_clip_pixels_match_the_source_frames(tmp_path):
@@ -289,7 +300,11 @@ def test_a_missing_or_empty_source_is_a_user_error(tmp_path):
     run(tmp_path / "missing", tmp_path / "out")
   os.makedirs(tmp_path / "empty")
   (tmp_path / "empty" / "readme.txt").write_text("no videos here")
-  with pytest.raises(ValueError, match="holds no usable folder files"):
+  with pytest.raises(
+    ValueError,
+    match=r"holds no usable folder files: found 1 files: 1 \.txt, "
+    r"expected videos \(\.mp4, ",
+  ):
     run(tmp_path / "empty", tmp_path / "out")
 
 
@@ -343,3 +358,54 @@ def test_an_out_folder_another_prepare_is_writing_is_refused(tmp_path):
     with pytest.raises(ValueError, match="out is in use by relive prepare"):
       run(source, tmp_path / "out")
   assert run(source, tmp_path / "out")["clips"] == 1
+
+
+def test_a_ucf101_source_one_level_off_says_where_the_listed_videos_are(tmp_path):
+  ucf101_tree(tmp_path / "data" / "UCF-101", ["Archery"], groups=[1, 2])
+  lists = tmp_path / "lists"
+  os.makedirs(lists)
+  (lists / "trainlist01.txt").write_text("Archery/v_Archery_g01_c01.avi 1\n")
+  (lists / "testlist01.txt").write_text("Archery/v_Archery_g02_c01.avi\n")
+  for source in (tmp_path / "data", tmp_path / "data" / "UCF-101" / "Archery"):
+    with pytest.raises(
+      ValueError,
+      match=rf"--source={source}: none of the 2 files named in the "
+      rf"--split_file lists \(e.g. 'Archery/v_Archery_g02_c01.avi'\) is there, "
+      rf"but they are under {tmp_path / 'data' / 'UCF-101'}: use --source=",
+    ):
+      layouts.discover("ucf101", str(source), split_files=[str(lists / "trainlist01.txt")])
+
+
+def test_a_vgan_index_whose_files_are_nowhere_near_says_what_the_source_holds(tmp_path):
+  os.makedirs(tmp_path / "strips")
+  write_strip(tmp_path / "strips" / "a.jpg", smooth_video(FRAMES, 32, 32))
+  (tmp_path / "index.txt").write_text("golf/0000/a.jpg 8\n")
+  with pytest.raises(
+    ValueError,
+    match=r"none of the 1 files named in --index_file \(e.g. "
+    r"'golf/0000/a.jpg'\) is there; it holds 1 files: 1 \.jpg",
+  ):
+    layouts.discover("vgan", str(tmp_path / "strips"), index_file=str(tmp_path / "index.txt"))
+
+
+def test_a_source_without_videos_says_what_it_found_and_what_was_expected(tmp_path):
+  os.makedirs(tmp_path / "lists")
+  for name in ("classInd.txt", "trainlist01.txt", "testlist01.txt", "readme.md"):
+    (tmp_path / "lists" / name).write_text("x\n")
+  with pytest.raises(
+    ValueError,
+    match=r"holds no usable ucf101 files: found 4 files: 3 \.txt, 1 "
+    r"\.md, expected UCF-101 videos named v_<Class>_gGG_cCC\.avi",
+  ):
+    layouts.discover("ucf101", str(tmp_path / "lists"))
+
+
+def test_lists_read_any_line_ending_a_bom_and_latin1_names(tmp_path):
+  path = tmp_path / "list.txt"
+  path.write_bytes(b"\xef\xbb\xbfa.avi 1\r\nb.avi 2\rc.avi\n\n# comment\r\ncaf\xe9.avi\r\n")
+  assert layouts.read_list(str(path), "--index_file") == [
+    "a.avi",
+    "b.avi",
+    "c.avi",
+    os.fsdecode(b"caf\xe9.avi"),
+  ]

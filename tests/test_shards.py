@@ -1,14 +1,18 @@
-"""Shards: atomic writing, the output folder's rules, and the reader's order, start and errors."""
+"""Shards: atomic writing, the folder's rules, reading order, start and errors, damaged shards."""
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from relive_tf import errors
 from relive_tf.data import shards
 from relive_tf.data import video_read
+
+import helpers
 
 FRAMES, SIZE = 2, 4
 
@@ -208,3 +212,159 @@ def test_a_finished_folder_of_the_same_run_gives_its_manifest(tmp_path):
   assert folder.manifest == manifest
   with open(tmp_path / shards.MANIFEST, encoding="utf-8") as f:
     assert json.load(f) == manifest
+
+
+# Damaged shards (case 24): a bad checksum, as a bad disk or copy gives, and a cut, as an
+# interrupted copy gives.
+
+
+def flip_middle(path):
+  """Inverts two bytes in the middle of a file."""
+  data = bytearray(path.read_bytes())
+  middle = len(data) // 2
+  data[middle] ^= 0xFF
+  data[middle + 1] ^= 0xFF
+  path.write_bytes(bytes(data))
+
+
+def cut(path, share=0.7):
+  path.write_bytes(path.read_bytes()[: int(path.stat().st_size * share)])
+
+
+def one_shard_of_ten(out):
+  """A folder whose train split is one shard of clips 0..9."""
+  manifest = write_folder(out, {"train": 10}, clips_per_file=10)
+  assert [shard["clips"] for shard in manifest["shards"]] == [10]
+  return out / "train-00000.tfrecord"
+
+
+def test_a_cut_shard_is_named_with_the_fix_before_anything_is_read(tmp_path):
+  cut(one_shard_of_ten(tmp_path))
+  message = (
+    rf"shard {tmp_path}/train-00000.tfrecord is damaged: [\d,]+ bytes where "
+    rf"manifest.json lists [\d,]+ \(cut by an interrupted copy\?\); copy the folder "
+    rf"{tmp_path} again, or rebuild it with `relive prepare \.\.\. --out={tmp_path} "
+    r"--overwrite`.*; or train past the damage with --config\.data\.skip_corrupt=True$"
+  )
+  with pytest.raises(ValueError, match=message):
+    shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE)
+  with pytest.raises(ValueError, match=message):
+    shards.clip_records(str(tmp_path), split="train", frames=FRAMES, size=SIZE)
+
+
+@pytest.mark.parametrize(
+  "read",
+  [
+    lambda path: numbers(
+      shards.indexed_clips(path, split="train", seed=0, frames=FRAMES, size=SIZE), 10
+    ),
+    lambda path: list(shards.clip_records(path, split="train", frames=FRAMES, size=SIZE)),
+  ],
+  ids=["indexed_clips", "clip_records"],
+)
+def test_a_bad_checksum_fails_reading_with_one_line_naming_the_shard(tmp_path, read):
+  flip_middle(one_shard_of_ten(tmp_path))
+  with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+    read(str(tmp_path))
+  message = errors.data_check_message(raised.value)
+  assert message.startswith(
+    f"shard {tmp_path}/train-00000.tfrecord is damaged: only 5 of its 10 "
+    "records can be read (a bad checksum, or a cut); copy the folder"
+  )
+  assert message.endswith("--config.data.skip_corrupt=True") and "\n" not in message
+
+
+@pytest.mark.parametrize("damage, readable", [(flip_middle, 5), (cut, 7)])
+def test_skip_corrupt_reads_the_records_before_the_damage_in_every_epoch(
+  tmp_path, damage, readable
+):
+  damage(one_shard_of_ten(tmp_path))
+  assert (
+    shards.skipped_records(str(tmp_path), split="train", frames=FRAMES, size=SIZE) == 10 - readable
+  )
+  read = numbers(
+    shards.indexed_clips(
+      str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE, skip_corrupt=True
+    ),
+    3 * readable,
+  )
+  assert [index for index, _ in read] == list(range(3 * readable))
+  for epoch in range(3):
+    assert sorted(number for _, number in read[epoch * readable : (epoch + 1) * readable]) == list(
+      range(readable)
+    )
+  records = list(
+    shards.clip_records(str(tmp_path), split="train", frames=FRAMES, size=SIZE, skip_corrupt=True)
+  )
+  assert [int(record["start_frame"]) for record in records] == list(range(readable))
+
+
+def test_verify_names_each_damaged_shard_and_what_is_wrong(tmp_path):
+  write_folder(tmp_path, {"train": 6, "test": 2}, clips_per_file=2)  # 3 train shards, 1 test
+  flip_middle(tmp_path / "train-00000.tfrecord")
+  cut(tmp_path / "train-00002.tfrecord")
+  results = {result["file"]: result for result in shards.verify(str(tmp_path))}
+  assert results["train-00001.tfrecord"] == {
+    "file": "train-00001.tfrecord",
+    "clips": 2,
+    "problem": None,
+  }
+  assert results["test-00000.tfrecord"]["problem"] is None
+  assert re.fullmatch(
+    r"only the first 1 of its 2 records can be read \(corrupted record at \d+\)",
+    results["train-00000.tfrecord"]["problem"],
+  )
+  assert re.fullmatch(
+    r"[\d,]+ bytes where manifest\.json lists [\d,]+; only the first 1 of its 2 "
+    r"records can be read \(truncated record at \d+\)",
+    results["train-00002.tfrecord"]["problem"],
+  )
+
+
+def test_verify_finds_a_clip_that_does_not_decode(tmp_path):
+  folder = shards.PreparedFolder(
+    str(tmp_path), splits=("train",), fingerprint="run", shard_bytes=1, overwrite=False
+  )
+  clip = video_read.encode_clip(numbered_clip(0), "png")
+  folder.add_file(
+    "train",
+    path="a.avi",
+    video_id="a.avi",
+    label="",
+    clips=[(0, clip), (1, clip[: len(clip) // 2])],
+  )  # written whole, but a cut PNG
+  folder.finish({"format": "folder", "frames": FRAMES, "size": SIZE, "encoding": "png"})
+  (result,) = shards.verify(str(tmp_path))
+  assert (result["clips"], result["problem"]) == (1, "1 of its clips cannot be decoded")
+
+
+def test_cli_verify_lists_each_shard_and_fails_naming_the_damaged_ones(tmp_path):
+  write_folder(tmp_path, {"train": 4}, clips_per_file=2)
+  result = helpers.run_cli("prepare", f"--verify={tmp_path}")
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.splitlines() == [
+    "train-00000.tfrecord: 2 clips, ok",
+    "train-00001.tfrecord: 2 clips, ok",
+    f"all 2 shards in {tmp_path} are whole: 4 clips",
+  ]
+  flip_middle(tmp_path / "train-00001.tfrecord")
+  result = helpers.run_cli("prepare", f"--verify={tmp_path}")
+  assert result.returncode == 1
+  assert "train-00001.tfrecord: 1 clips, DAMAGED: only the first 1 of its 2" in result.stdout
+  assert (
+    f"relive prepare: error: 1 of the 2 shards in {tmp_path} are damaged (train-00001.tfrecord)"
+  ) in result.stderr
+  assert "Traceback" not in result.stderr
+
+
+def test_skip_corrupt_with_nothing_readable_is_an_error_naming_the_folder(tmp_path):
+  shard = one_shard_of_ten(tmp_path)
+  shard.write_bytes(b"\0" * shard.stat().st_size)  # the size is right, no record is
+  with pytest.raises(
+    ValueError,
+    match=rf"no record of split 'train' in {tmp_path} can be read: "
+    r"every shard is damaged; copy the folder",
+  ):
+    shards.indexed_clips(
+      str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE, skip_corrupt=True
+    )

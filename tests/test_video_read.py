@@ -1,5 +1,6 @@
-"""Decoding video files and JPEG strips: pixels, frame sampling, cropping, reasons for refusals."""
+"""Decoding videos and JPEG strips: pixels, sampling, cropping, refusals, frame counts that lie."""
 
+import os
 import pathlib
 
 import cv2
@@ -9,8 +10,10 @@ import pytest
 from relive_tf.data import video_read
 
 from helpers import expected_frames
+from helpers import ffmpeg_video
 from helpers import mean_abs_error
 from helpers import smooth_video
+from helpers import trim_copy
 from helpers import truncate
 from helpers import write_avi
 from helpers import write_strip
@@ -33,14 +36,15 @@ def test_square_frame_resizes_the_shorter_side_to_size():
 
 def test_read_video_matches_the_source_frames_within_mjpeg_error(tmp_path):
   source = smooth_video(12, 24, 32)
-  video = video_read.read_video(write_avi(tmp_path / "a.avi", source), size=16)
-  assert video.shape == (12, 16, 16, 3) and video.dtype == np.uint8
-  assert mean_abs_error(video, expected_frames(source, 16)) < 3
+  decoded = video_read.read_video(write_avi(tmp_path / "a.avi", source), size=16)
+  assert decoded.frames.shape == (12, 16, 16, 3) and decoded.frames.dtype == np.uint8
+  assert decoded.warning is None
+  assert mean_abs_error(decoded.frames, expected_frames(source, 16)) < 3
 
 
 def test_read_video_keeps_every_frame_step_th_frame(tmp_path):
   source = smooth_video(11, 16, 16)
-  video = video_read.read_video(write_avi(tmp_path / "a.avi", source), size=16, frame_step=3)
+  video = video_read.read_video(write_avi(tmp_path / "a.avi", source), size=16, frame_step=3).frames
   assert len(video) == 4  # frames 0, 3, 6, 9
   np.testing.assert_allclose(video[..., 2].mean(axis=(1, 2)), [20, 50, 80, 110], atol=3)
 
@@ -49,11 +53,7 @@ def test_read_video_keeps_every_frame_step_th_frame(tmp_path):
   "make, reason",
   [
     (lambda path: pathlib.Path(path).write_bytes(b""), "empty file"),
-    (
-      lambda path: pathlib.Path(path).write_text("not a video\n" * 50),
-      "cannot be opened as a video",
-    ),
-    (lambda path: truncate(write_avi(path, smooth_video(20, 16, 16)), 0.6), "truncated: decoded"),
+    (lambda path: pathlib.Path(path).write_text("not a video\n" * 50), "no frame could be decoded"),
     (lambda path: None, "file not found"),
   ],
 )
@@ -64,11 +64,115 @@ def test_read_video_refuses_unusable_files_with_the_reason(tmp_path, make, reaso
     video_read.read_video(path, size=16)
 
 
+def test_a_cut_video_gives_the_frames_that_decode_with_a_warning_quoting_ffmpeg(tmp_path):
+  path = truncate(write_avi(tmp_path / "cut.avi", smooth_video(20, 16, 16)), 0.6)
+  decoded = video_read.read_video(path, size=16)
+  assert 0 < len(decoded.frames) < 20
+  assert decoded.warning.startswith("cut or damaged (FFmpeg: ")
+  assert decoded.warning.endswith(
+    f"used the {len(decoded.frames)} frames that decoded of the 20 its header lists"
+  )
+
+
+def test_a_cut_mp4_without_its_index_names_ffmpegs_reason(tmp_path):
+  path = truncate(ffmpeg_video(tmp_path / "cut.mp4", smooth_video(30, 48, 64)), 0.6)
+  with pytest.raises(video_read.UnusableVideoError, match=r"\(FFmpeg: moov atom not found\)"):
+    video_read.read_video(path, size=16)
+
+
+@pytest.fixture(name="gop100", scope="module")
+def gop100_fixture(tmp_path_factory):
+  """(source frames [100, 48, 64, 3], path of their trim_copy)."""
+  source = smooth_video(100, 48, 64)
+  return source, trim_copy(tmp_path_factory.mktemp("gop100") / "trim_copy.mp4", source)
+
+
+def test_a_stream_copy_trim_gives_the_frames_every_player_shows(gop100):
+  source, path = gop100
+  capture = cv2.VideoCapture(path)
+  assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 100  # what the header claims
+  capture.release()
+  decoded = video_read.read_video(path, size=16)
+  assert len(decoded.frames) == 60 and decoded.warning is None
+  assert mean_abs_error(decoded.frames, expected_frames(source[40:], 16)) < 4
+
+
+_VFR = ("-vf", "setpts='if(lt(N,20),N/30,20/30+(N-20)*0.2)/TB'", "-fps_mode", "vfr")
+
+
+@pytest.mark.parametrize(
+  "name, output, inputs",
+  [
+    # Case 08: 20 frames 1/30 s apart, then 20 frames 0.2 s apart: OpenCV estimates 135 frames.
+    ("vfr.mkv", _VFR + ("-c:v", "libx264", "-pix_fmt", "yuv420p"), ()),
+    ("vfr.webm", _VFR + ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"), ()),
+    # Audio that outlasts the video (4 s against 1.6 s): the container's duration is the audio's.
+    (
+      "audio_longer.mkv",
+      ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "libvorbis"),
+      ("-f", "lavfi", "-i", "sine=frequency=440:duration=4"),
+    ),
+    (
+      "audio_longer.webm",
+      ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"),
+      ("-f", "lavfi", "-i", "sine=frequency=440:duration=4"),
+    ),
+  ],
+)
+def test_every_frame_of_a_video_whose_length_is_estimated_is_used(tmp_path, name, output, inputs):
+  path = ffmpeg_video(
+    tmp_path / name,
+    smooth_video(40, 48, 64),
+    fps=30 if "vfr" in name else 25,
+    output=output,
+    inputs=inputs,
+  )
+  capture = cv2.VideoCapture(path)
+  assert capture.get(cv2.CAP_PROP_FRAME_COUNT) > 60  # the estimate lies
+  capture.release()
+  decoded = video_read.read_video(path, size=16)
+  assert len(decoded.frames) == 40 and decoded.warning is None
+
+
+@pytest.mark.parametrize(
+  "extension, codec",
+  [
+    (".mpeg", ("-c:v", "mpeg1video")),
+    (".mpg", ("-c:v", "mpeg2video")),
+    (".ts", ("-c:v", "libx264", "-pix_fmt", "yuv420p")),
+    (".mts", ("-c:v", "libx264", "-pix_fmt", "yuv420p")),
+    (".3gp", ("-c:v", "h263", "-s", "176x144")),
+    (".wmv", ("-c:v", "wmv2")),
+    (".flv", ("-c:v", "flv")),
+    (".ogv", ("-c:v", "libtheora")),
+    (".gif", ()),
+  ],
+)
+def test_containers_ffmpeg_reads_are_videos_by_their_extension(tmp_path, extension, codec):
+  assert extension in video_read.VIDEO_EXTENSIONS
+  path = ffmpeg_video(tmp_path / f"clip{extension}", smooth_video(12, 48, 64), output=codec)
+  assert len(video_read.read_video(path, size=16).frames) == 12
+
+
+def test_a_file_name_that_is_not_utf8_is_read(tmp_path):
+  write_avi(tmp_path / "latin1.avi", smooth_video(6, 16, 16))
+  path = os.path.join(os.fsencode(tmp_path), b"caf\xe9.avi")  # Latin-1, as unzip leaves names
+  os.rename(os.fsencode(tmp_path / "latin1.avi"), path)
+  for name in (path, os.fsdecode(path)):  # bytes, and str as os.listdir gives it
+    assert len(video_read.read_video(name, size=16).frames) == 6
+
+
+def test_a_relative_name_with_a_colon_is_a_file_not_an_ffmpeg_protocol(tmp_path, monkeypatch):
+  write_avi(tmp_path / "take:2.avi", smooth_video(6, 16, 16))
+  monkeypatch.chdir(tmp_path)
+  assert len(video_read.read_video("take:2.avi", size=16).frames) == 6
+
+
 def test_read_strip_splits_the_stacked_frames(tmp_path):
   source = smooth_video(6, 32, 32)
-  video = video_read.read_strip(write_strip(tmp_path / "s.jpg", source), size=16, frame_step=2)
-  assert video.shape == (3, 16, 16, 3)
-  assert mean_abs_error(video, expected_frames(source[::2], 16)) < 3
+  decoded = video_read.read_strip(write_strip(tmp_path / "s.jpg", source), size=16, frame_step=2)
+  assert decoded.frames.shape == (3, 16, 16, 3) and decoded.warning is None
+  assert mean_abs_error(decoded.frames, expected_frames(source[::2], 16)) < 3
 
 
 def test_read_strip_refuses_a_picture_that_is_not_a_stack_of_squares(tmp_path):

@@ -1,8 +1,9 @@
 """The `relive` command: picks a subcommand, whose module defines its flags and calls the library.
 
 The library raises ValueError or TypeError for input it cannot use, naming the value and the fix;
-here, at the boundary, those become one-line errors (UserError is the CLI's own). An error raised
-deeper (TensorFlow, NumPy) is a bug and keeps its traceback.
+here, at the boundary, those become one-line errors (UserError is the CLI's own), and so does a
+TensorFlow error that carries a failed data check (errors.data_check_message: a damaged shard met
+inside a graph). Any other error raised deeper (TensorFlow, NumPy) is a bug and keeps its traceback.
 """
 
 import importlib
@@ -101,6 +102,11 @@ def run(argv=None):
       if not _raised_by_relive_tf(error):
         raise
       _exit_with_error(program, str(error), status=1)
+    except Exception as error:  # a damaged shard met while TensorFlow reads it
+      message = errors.data_check_message(error)
+      if message is None:
+        raise
+      _exit_with_error(program, message, status=1)
 
   app.run(main, argv=args, flags_parser=lambda _: args)
 

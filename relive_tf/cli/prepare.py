@@ -1,4 +1,4 @@
-"""`relive prepare`: turns a folder of videos (UCF-101, ASLAN, Vondrick et al., any) into shards."""
+"""`relive prepare`: a folder of videos (UCF-101, ASLAN, any) into shards, or --verify shards."""
 
 from absl import app
 from absl import flags
@@ -6,6 +6,7 @@ from absl import flags
 from relive_tf.data import layouts
 from relive_tf.data import prepare
 from relive_tf.data import video_read
+from relive_tf.errors import UserError
 
 FLAGS = flags.FLAGS
 
@@ -66,10 +67,47 @@ def define_flags():
   flags.DEFINE_integer("workers", None, "decoding processes (default: all available cores)")
   flags.DEFINE_float("timeout_s", 120.0, "a file still decoding after this many seconds is skipped")
   flags.DEFINE_bool("overwrite", False, "replace the shards of another run in --out")
-  flags.mark_flags_as_required(["format", "source", "out"])
+  flags.DEFINE_string(
+    "verify",
+    None,
+    "instead of preparing: check every shard in this prepared "
+    "folder (sizes, record checksums, decodable clips) and name the bad ones",
+  )
+  flags.register_multi_flags_validator(
+    ["format", "source", "out", "verify"],
+    lambda values: (
+      bool(values["verify"]) or None not in (values["format"], values["source"], values["out"])
+    ),
+    message="give --format, --source and --out to prepare, or --verify=DIR to check shards",
+  )
+
+
+def _verify(path):
+  """Prints a line per shard of `path`; raises a UserError naming the damaged ones."""
+  from relive_tf.data import shards  # noqa: PLC0415 (loads TensorFlow, which preparing does not need)
+
+  results = shards.verify(path)
+  for result in results:
+    state = f"DAMAGED: {result['problem']}" if result["problem"] else "ok"
+    print(f"{result['file']}: {result['clips']} clips, {state}")
+  damaged = [result["file"] for result in results if result["problem"]]
+  if damaged:
+    raise UserError(
+      f"{len(damaged)} of the {len(results)} shards in {path} are damaged "
+      f"({', '.join(damaged)}): copy them again, or rebuild the folder with `relive "
+      f"prepare ... --out={path} --overwrite`; or train past the damage with "
+      "--config.data.skip_corrupt=True"
+    )
+  print(
+    f"all {len(results)} shards in {path} are whole: "
+    f"{sum(result['clips'] for result in results)} clips"
+  )
 
 
 def main():
+  if FLAGS.verify:
+    _verify(FLAGS.verify)
+    return
   if FLAGS.clip_stride is not None and FLAGS["clips_per_video"].present:
     raise app.UsageError("give --clips_per_video or --clip_stride, not both")
   manifest = prepare.prepare(
@@ -94,9 +132,10 @@ def main():
   splits = ", ".join(
     f"{split}: {counts['clips']} clips" for split, counts in manifest["splits"].items()
   )
+  counts = manifest["files"]
   print(
-    f"prepared {manifest['clips']} clips from {manifest['videos']} videos ({splits}) in "
-    f"{FLAGS.out}; {len(manifest['skipped'])} files skipped (reasons in "
-    f"{FLAGS.out}/manifest.json); train with --config.data.source=shards "
-    f"--config.data.path={FLAGS.out}"
+    f"prepared {manifest['clips']} clips from {counts['used']} of the {counts['seen']} files "
+    f"seen ({splits}) in {FLAGS.out}; {counts['skipped']} files skipped and {counts['warned']} "
+    f"used with a warning (reasons in {FLAGS.out}/manifest.json); train with "
+    f"--config.data.source=shards --config.data.path={FLAGS.out}"
   )

@@ -11,7 +11,7 @@ def define_flags():
   flags.DEFINE_string(
     "workdir", None, "a conditional WGAN workdir (relive train --config=configs/cvgan.py)"
   )
-  flags.DEFINE_string("photo", None, "a JPEG, PNG, BMP or WebP image, any size")
+  flags.DEFINE_string("photo", None, "a JPEG, PNG, GIF, BMP or WebP image, any size")
   flags.DEFINE_string("out", None, "the video to write: .gif or .mp4 (H.264)")
   flags.DEFINE_integer("num", 1, "videos to make from the photo, side by side in one file")
   flags.DEFINE_integer("seed", 0, "noise seed: the same seed gives the same videos")

@@ -1,5 +1,7 @@
 """Dataset layouts: which files of a source folder hold clips, and the split of each one."""
 
+import codecs
+import collections
 import dataclasses
 import os
 import re
@@ -50,14 +52,56 @@ def _relative(path, source):
 
 
 def _walk(source, ignore=()):
-  """Every non-hidden file under `source`, in a fixed (sorted) order, except those in `ignore`."""
-  ignore = {os.path.abspath(path) for path in ignore}
-  for folder, subfolders, files in os.walk(source):
-    subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-    for name in sorted(files):
-      path = os.path.join(folder, name)
-      if not name.startswith(".") and os.path.abspath(path) not in ignore:
-        yield path
+  """Every file under `source`, following symbolic links to folders and files; each real file once.
+
+  Hidden names (".*") are passed over. The order is fixed: a folder's files sorted by name, then
+  its sub-folders in turn. A link to a folder already searched (a loop, or a second way in) and a
+  second name of a file already listed are skipped with the first path in the reason, so the
+  manifest shows them; so are broken links and folders that cannot be listed. Names that are not
+  valid UTF-8 come as os.listdir gives them (surrogate escapes), which every later step handles.
+
+  Args:
+    source: the folder to search.
+    ignore: files to pass over silently (the split lists inside a UCF-101 tree).
+
+  Returns:
+    (paths, skipped): file paths under `source`, and Skipped entries.
+  """
+  ignore = {os.path.realpath(path) for path in ignore}
+  paths, skipped = [], []
+  status = os.stat(source)
+  first_path = {(status.st_dev, status.st_ino): source}  # every file and folder met -> first path
+  folders = [source]
+  while folders:
+    folder = folders.pop()
+    try:
+      entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as error:
+      skipped.append(Skipped(folder, f"folder cannot be listed: {error.strerror}"))
+      continue
+    subfolders = []
+    for entry in entries:
+      if entry.name.startswith("."):
+        continue
+      try:
+        status = entry.stat()  # of the link's target
+      except OSError:
+        skipped.append(Skipped(entry.path, "broken symbolic link: its target does not exist"))
+        continue
+      key = (status.st_dev, status.st_ino)
+      if key in first_path:
+        kind = "folder" if entry.is_dir() else "file"
+        skipped.append(
+          Skipped(entry.path, f"the same {kind} as {first_path[key]} (a symbolic link): read once")
+        )
+        continue
+      first_path[key] = entry.path
+      if entry.is_dir():
+        subfolders.append(entry.path)
+      elif os.path.realpath(entry.path) not in ignore:
+        paths.append(entry.path)
+    folders.extend(reversed(subfolders))
+  return paths, skipped
 
 
 def _by_extension(paths, extensions, what):
@@ -76,6 +120,13 @@ def _by_extension(paths, extensions, what):
   return chosen, skipped
 
 
+def _files_of(source, extensions, what, ignore=()):
+  """The files under `source` with one of `extensions`, and Skipped entries for all the others."""
+  paths, skipped = _walk(source, ignore)
+  chosen, others = _by_extension(paths, extensions, what)
+  return chosen, skipped + others
+
+
 def split_groups(groups, test_fraction):
   """Picks the test groups: a fixed pseudo-random `test_fraction` of them, by a hash of the name.
 
@@ -89,7 +140,10 @@ def split_groups(groups, test_fraction):
   Returns:
     The set of test group names.
   """
-  groups = sorted(set(groups), key=lambda name: (zlib.crc32(name.encode()), name))
+  # surrogateescape: a name that is not UTF-8 hashes as its bytes.
+  groups = sorted(
+    set(groups), key=lambda name: (zlib.crc32(name.encode("utf-8", "surrogateescape")), name)
+  )
   count = round(test_fraction * len(groups))
   if test_fraction > 0 and len(groups) >= 2:
     count = min(max(count, 1), len(groups) - 1)
@@ -104,16 +158,34 @@ def _assign_splits(items, test_fraction):
   ]
 
 
-def _read_list(path, flag):
-  """Non-empty, non-comment lines of a text file, each with its first whitespace-separated field."""
+def read_list(path, flag):
+  """The first whitespace-separated field of each line of a text list, blank and "#" lines left out.
+
+  Lists come as editors save them: a UTF-8 byte-order mark is ignored, and lines may end in LF,
+  CRLF or CR. Bytes that are not UTF-8 (a Latin-1 file name) decode as os.listdir decodes such
+  names, so the entry matches the file.
+
+  Args:
+    path: the text file.
+    flag: the command-line flag that named it, for errors.
+
+  Returns:
+    A list of str.
+
+  Raises:
+    ValueError: the file cannot be read.
+  """
   try:
-    with open(path, encoding="utf-8") as f:
-      lines = [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
+    with open(path, "rb") as f:
+      data = f.read()
   except OSError as error:
     raise ValueError(
       f"cannot read {flag}={path}: {error.strerror}; give an existing text file"
     ) from None
-  return lines
+  if data.startswith(codecs.BOM_UTF8):
+    data = data[len(codecs.BOM_UTF8) :]
+  lines = data.decode("utf-8", "surrogateescape").splitlines()
+  return [line.split()[0] for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def _split_lists(split_files):
@@ -138,8 +210,44 @@ def _split_lists(split_files):
   return lists
 
 
+def _where_listed(source, entries):
+  """The folder one level above or below `source` that holds the listed files, or None.
+
+  A source given one level off (the folder above the data set, or one of its sub-folders) is the
+  commonest reason why no listed file is found.
+  """
+  sample = [entry for entry in entries if not os.path.isabs(entry)][:20]
+  parent = os.path.dirname(os.path.abspath(source))
+  try:
+    children = sorted(entry.path for entry in os.scandir(source) if entry.is_dir())
+  except OSError:
+    children = []
+  for candidate in [parent] + children:
+    if any(os.path.isfile(os.path.join(candidate, entry)) for entry in sample):
+      return candidate
+  return None
+
+
+def _nothing_listed_is_there(source, flag, entries, found):
+  """The ValueError for lists none of whose entries is under `source`: where they are, if one level
+  off, else what `source` holds instead."""
+  where = _where_listed(source, entries)
+  head = (
+    f"--source={source}: none of the {len(entries)} files named in {flag} (e.g. "
+    f"{entries[0]!r}) is there"
+  )
+  if where:
+    return ValueError(f"{head}, but they are under {where}: use --source={where}")
+  return ValueError(
+    f"{head}; it holds {found}. Entries are paths relative to --source: give the "
+    "folder they are relative to"
+  )
+
+
 def _ucf101(source, split_files, test_fraction):
-  videos, skipped = _by_extension(_walk(source, ignore=split_files), (".avi",), "a UCF-101 video")
+  videos, skipped = _files_of(
+    source, video_read.VIDEO_EXTENSIONS, "a video format", ignore=split_files
+  )
   items = []
   for path in videos:
     match = _UCF101_NAME.match(os.path.splitext(os.path.basename(path))[0])
@@ -163,7 +271,7 @@ def _ucf101(source, split_files, test_fraction):
   listed_as = {}  # lower-case entry -> (split, entry as written)
   for split, paths in _split_lists(split_files).items():
     for list_path in paths:
-      for entry in _read_list(list_path, "--split_file"):
+      for entry in read_list(list_path, "--split_file"):
         listed_as[entry.lower()] = (split, entry)
   listed = []
   for item in items:
@@ -172,6 +280,14 @@ def _ucf101(source, split_files, test_fraction):
       skipped.append(Skipped(item.path, "not listed in the --split_file lists"))
     else:
       listed.append(dataclasses.replace(item, split=split))
+  if listed_as and not listed:
+    example = f", e.g. {items[0].id!r}" if items else ""
+    raise _nothing_listed_is_there(
+      source,
+      "the --split_file lists",
+      [entry for _, entry in sorted(listed_as.values())],
+      f"{len(items)} UCF-101 videos{example}",
+    )
   skipped.extend(
     Skipped(os.path.join(source, entry), "listed in a --split_file list but missing")
     for _, entry in sorted(listed_as.values())
@@ -182,14 +298,18 @@ def _ucf101(source, split_files, test_fraction):
 def _vgan(source, index_file, test_fraction):
   if index_file:
     strips, skipped = [], []
-    for entry in _read_list(index_file, "--index_file"):
+    entries = read_list(index_file, "--index_file")
+    for entry in entries:
       path = entry if os.path.isabs(entry) else os.path.join(source, entry)
       if os.path.isfile(path):
         strips.append(path)
       else:
         skipped.append(Skipped(path, "listed in --index_file but missing"))
+    if entries and not strips:
+      found, _ = _walk(source)
+      raise _nothing_listed_is_there(source, "--index_file", entries, _describe(found))
   else:
-    strips, skipped = _by_extension(_walk(source), video_read.STRIP_EXTENSIONS, "a JPEG strip")
+    strips, skipped = _files_of(source, video_read.STRIP_EXTENSIONS, "a JPEG strip")
   items = [
     Item(path, _relative(path, source), "strip", "train", group=_relative(path, source))
     for path in strips
@@ -197,12 +317,27 @@ def _vgan(source, index_file, test_fraction):
   return _assign_splits(items, test_fraction), skipped
 
 
+def _describe(paths):
+  """What a list of files is, for errors: "12 files: 10 .txt, 2 .csv"."""
+  if not paths:
+    return "no files"
+  extensions = collections.Counter(
+    os.path.splitext(path)[1].lower() or "(no extension)" for path in paths
+  )
+  common = ", ".join(f"{count} {extension}" for extension, count in extensions.most_common(4))
+  return f"{len(paths)} files: {common}" + (", ..." if len(extensions) > 4 else "")
+
+
 def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0.1):
   """Finds the files of a dataset layout and assigns each to the train or test split.
 
+  Folders are searched recursively, following symbolic links (each real file once); see _walk.
+  Text lists may carry a byte-order mark and CRLF line ends (read_list).
+
   Layouts:
-    folder: any tree of video files, searched recursively; each video is its own group.
-    ucf101: UCF-101/<Class>/v_<Class>_gGG_cCC.avi. The official trainlistNN/testlistNN files give
+    folder: any tree of video files (video_read.VIDEO_EXTENSIONS); each video is its own group.
+    ucf101: UCF-101/<Class>/v_<Class>_gGG_cCC.avi (or another video extension). The official
+      trainlistNN/testlistNN files give
       the splits (one of the pair is enough when the other sits beside it); without them the groups
       gGG are split, so clips of one group never land on both sides. The class is the label.
     aslan: a folder of ASLAN videos; the id is the file name.
@@ -222,7 +357,9 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
     are not looked at, since a subset of a large tree is what an index is for).
 
   Raises:
-    ValueError: unknown layout, a missing or unreadable source or list, or no usable file.
+    ValueError: unknown layout, a missing or unreadable source or list, no usable file (saying
+      what was found and what was expected), or lists none of whose files is under `source`
+      (saying where they are when `source` is one level off).
   """
   if layout not in FORMATS:
     raise ValueError(f"--format={layout!r} is not a known layout; use one of {', '.join(FORMATS)}")
@@ -241,15 +378,20 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
   elif layout == "vgan":
     items, skipped = _vgan(source, index_file, test_fraction)
   else:
-    videos, skipped = _by_extension(_walk(source), video_read.VIDEO_EXTENSIONS, "a video format")
+    videos, skipped = _files_of(source, video_read.VIDEO_EXTENSIONS, "a video format")
     items = []
     for path in videos:
       item_id = os.path.basename(path) if layout == "aslan" else _relative(path, source)
       items.append(Item(path, item_id, "video", "train", group=_relative(path, source)))
     items = _assign_splits(items, test_fraction)
   if not items:
+    expected = {
+      "ucf101": "UCF-101 videos named v_<Class>_gGG_cCC.avi",
+      "vgan": f"JPEG strips ({', '.join(video_read.STRIP_EXTENSIONS)})",
+    }.get(layout, f"videos ({', '.join(video_read.VIDEO_EXTENSIONS)})")
     raise ValueError(
-      f"--source={source} holds no usable {layout} files ({len(skipped)} other files "
-      f"found); check --source and --format"
+      f"--source={source} holds no usable {layout} files: found "
+      f"{_describe([entry.path for entry in skipped])}, expected {expected}; check "
+      "--source and --format"
     )
   return items, skipped

@@ -32,8 +32,21 @@ def synthetic_clips(*, seed, frames, size, start=0, num_shards=1, shard_index=0)
   )
 
 
-def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, shard_index=0):
-  """Endless (index, uint8 clip) pairs from the synthetic data or prepared shards."""
+def clips(
+  *,
+  source,
+  path,
+  split,
+  seed,
+  frames,
+  size,
+  start=0,
+  num_shards=1,
+  shard_index=0,
+  skip_corrupt=False,
+):
+  """Endless (index, uint8 clip) pairs from the synthetic data or prepared shards (where
+  skip_corrupt leaves damaged records out: shards.indexed_clips)."""
   if source == "synthetic":
     return synthetic_clips(
       seed=seed,
@@ -55,6 +68,7 @@ def clips(*, source, path, split, seed, frames, size, start=0, num_shards=1, sha
     start=start,
     num_shards=num_shards,
     shard_index=shard_index,
+    skip_corrupt=skip_corrupt,
   )
 
 
@@ -97,6 +111,7 @@ def training_batches(
   split="train",
   num_shards=1,
   shard_index=0,
+  skip_corrupt=False,
 ):
   """Global batches for a train step.
 
@@ -110,6 +125,7 @@ def training_batches(
     start: index of the first example (the data position of a resumed run).
     split: shard split to read.
     num_shards, shard_index: this input pipeline's share of the indices (multi-worker runs).
+    skip_corrupt: leave damaged shard records out instead of failing (shards.indexed_clips).
 
   Returns:
     A dataset of dicts: "index" int64 [batch], "video" float32 [batch, frames, size, size, 3] in
@@ -132,6 +148,7 @@ def training_batches(
     start=start,
     num_shards=num_shards,
     shard_index=shard_index,
+    skip_corrupt=skip_corrupt,
   )
   dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

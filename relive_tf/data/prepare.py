@@ -4,23 +4,18 @@ import collections
 import dataclasses
 import hashlib
 import json
-import multiprocessing
-import multiprocessing.connection
 import os
-import signal
-import time
 
-import cv2
 from absl import logging
 
 from relive_tf import files
 from relive_tf import progress
 from relive_tf.data import layouts
 from relive_tf.data import video_read
+from relive_tf.data import workers as workers_lib
 
 # Results buffered ahead of the oldest file still decoding, per worker; the shards keep file order.
 _FILES_AHEAD_PER_WORKER = 4
-_POLL_SECONDS = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,13 +61,15 @@ def decode_file(item, spec):
     spec: a ClipSpec.
 
   Returns:
-    A list of (start frame in the source file's frames, clip bytes from video_read.encode_clip).
+    (clips, warning): a list of (start frame in the source file's frames, clip bytes from
+    video_read.encode_clip), and the reader's warning (a cut or damaged file) or None.
 
   Raises:
     video_read.UnusableVideoError: the file gives no clip; the message says why.
   """
   read = video_read.read_strip if item.kind == "strip" else video_read.read_video
-  video = read(item.path, size=spec.size, frame_step=spec.frame_step)
+  decoded = read(item.path, size=spec.size, frame_step=spec.frame_step)
+  video = decoded.frames
   starts = clip_starts(
     len(video),
     frames=spec.frames,
@@ -81,145 +78,26 @@ def decode_file(item, spec):
   )
   if not starts:
     sampled = f" at --frame_step={spec.frame_step}" if spec.frame_step > 1 else ""
+    also = f"; {decoded.warning}" if decoded.warning else ""
     raise video_read.UnusableVideoError(
-      f"too short: {len(video)} frames{sampled}, a clip needs {spec.frames}"
+      f"too short: {len(video)} frames{sampled}, a clip needs {spec.frames}{also}"
     )
-  return [
+  clips = [
     (
       start * spec.frame_step,
       video_read.encode_clip(video[start : start + spec.frames], spec.encoding, spec.jpeg_quality),
     )
     for start in starts
   ]
-
-
-def _worker_main(connection, spec):
-  """A decoding process: answers each (position, item) with (position, clips, reason).
-
-  It says "ready" first, once its imports are done, and returns when it receives None.
-  """
-  # OpenCV's and FFmpeg's complaints about broken files would garble the progress bar; the reasons
-  # are listed in manifest.json instead. FFmpeg reads its variable when the first video is opened.
-  os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "-8"
-  cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-  # Ctrl-C reaches the whole process group; the parent stops the workers and keeps the progress.
-  signal.signal(signal.SIGINT, signal.SIG_IGN)
-  connection.send("ready")
-  while True:
-    message = connection.recv()
-    if message is None:
-      return
-    position, item = message
-    clips, reason = [], None
-    try:
-      clips = decode_file(item, spec)
-    except video_read.UnusableVideoError as error:
-      reason = str(error)
-    except Exception as error:  # one odd file must not stop the run
-      reason = f"decoding failed: {type(error).__name__}: {error}"
-    connection.send((position, clips, reason))
-
-
-class _Workers:
-  """Decoding processes, one file each at a time; one past its deadline is killed and replaced.
-
-  They are spawned, not forked: the parent has TensorFlow loaded, and they need only OpenCV. A
-  file's deadline starts when a ready process receives it, so start-up time never counts.
-  """
-
-  def __init__(self, count, spec, timeout_s):
-    self._context = multiprocessing.get_context("spawn")
-    self._spec = spec
-    self._timeout_s = timeout_s
-    self._starting = {}  # connection -> process
-    self._idle = []  # (process, connection)
-    self._busy = {}  # connection -> (process, position, deadline)
-    for _ in range(count):
-      self._start()
-
-  def _start(self):
-    connection, child_connection = self._context.Pipe()
-    process = self._context.Process(
-      target=_worker_main, args=(child_connection, self._spec), daemon=True
-    )
-    process.start()
-    child_connection.close()
-    self._starting[connection] = process
-
-  def has_idle(self):
-    return bool(self._idle)
-
-  def submit(self, position, item):
-    process, connection = self._idle.pop()
-    connection.send((position, item))
-    self._busy[connection] = (process, position, time.monotonic() + self._timeout_s)
-
-  def _replace(self, connection, process):
-    process.kill()
-    process.join()
-    connection.close()
-    self._start()
-
-  def _ready(self, connection):
-    process = self._starting.pop(connection)
-    try:
-      connection.recv()
-    except EOFError:
-      process.join()
-      raise RuntimeError(
-        f"a decoding process exited while starting (exit code "
-        f"{process.exitcode}); its error is printed above"
-      ) from None
-    self._idle.append((process, connection))
-
-  def results(self):
-    """Waits a little for answers; returns [(position, clips, reason)], timeouts included."""
-    answers = []
-    waiting = list(self._starting) + list(self._busy)
-    for connection in multiprocessing.connection.wait(waiting, timeout=_POLL_SECONDS):
-      if connection in self._starting:
-        self._ready(connection)
-        continue
-      process, position, _ = self._busy.pop(connection)
-      try:
-        answers.append(connection.recv())
-        self._idle.append((process, connection))
-      except EOFError:
-        process.join()
-        answers.append(
-          (position, [], f"the decoding process died (exit code {process.exitcode}) on this file")
-        )
-        self._replace(connection, process)
-    now = time.monotonic()
-    for connection, (process, position, deadline) in list(self._busy.items()):
-      if now > deadline:
-        del self._busy[connection]
-        answers.append((position, [], f"timed out after {self._timeout_s:g} s"))
-        self._replace(connection, process)
-    return answers
-
-  def close(self):
-    """Stops every process: idle ones when told to, the others killed."""
-    for _, connection in self._idle:
-      connection.send(None)
-    for process, connection in self._idle:
-      process.join()
-      connection.close()
-    others = list(self._starting.items()) + [
-      (connection, process) for connection, (process, _, _) in self._busy.items()
-    ]
-    for connection, process in others:
-      process.kill()
-      process.join()
-      connection.close()
-    self._starting, self._idle, self._busy = {}, [], {}
+  return clips, decoded.warning
 
 
 def _fingerprint(settings, items):
   """A digest of the settings and of the file list, so a resume only continues the same run."""
   listing = "\n".join(f"{item.id}\t{item.split}" for item in items)
   text = json.dumps(settings, sort_keys=True) + "\n" + listing
-  return hashlib.sha256(text.encode()).hexdigest()
+  # surrogateescape: names that are not UTF-8 digest as their bytes.
+  return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _check_arguments(
@@ -254,8 +132,8 @@ def _check_arguments(
     raise ValueError(f"--jpeg_quality={jpeg_quality} must be in 1..100")
 
 
-def _decoded_in_order(pool, todo, window):
-  """Yields (item, clips, reason) for each (position, item) of `todo`, in that order.
+def _decoded_in_order(pool, todo, spec, window):
+  """Yields (item, clips, warning, reason) for each (position, item) of `todo`, in that order.
 
   At most `window` files are sent ahead of the one being waited for.
   """
@@ -264,10 +142,12 @@ def _decoded_in_order(pool, todo, window):
   for waiting, (position, item) in enumerate(todo):
     while position not in answers:
       while pool.has_idle() and sent < min(len(todo), waiting + window):
-        pool.submit(*todo[sent])
+        pool.submit(todo[sent][0], decode_file, todo[sent][1], spec)
         sent += 1
       answers.update((answer[0], answer[1:]) for answer in pool.results())
-    yield (item,) + answers.pop(position)
+    result, reason = answers.pop(position)
+    clips, warning = result if reason is None else ([], None)
+    yield item, clips, warning, reason
 
 
 def prepare(
@@ -292,10 +172,12 @@ def prepare(
 ):
   """Decodes a dataset's videos into clips and writes them as TFRecord shards with manifest.json.
 
-  Files that give no clip (unreadable, empty, truncated, not a video, too short, too slow) are
-  skipped and listed with their reason in the manifest; the run goes on. Shards appear under their
-  final names only when complete. Progress is saved whenever a shard completes: running the same
-  command again after an interruption resumes there, and on a finished --out does nothing.
+  Files that give no clip (unreadable, empty, not a video, too short, too slow, crashing the
+  decoder) are skipped and listed with their reason in the manifest; the run goes on. A cut or
+  damaged video gives the clips of the frames that decoded and is listed under "warnings". The
+  manifest's "files" counts the files seen, used, skipped and warned about. Shards appear under
+  their final names only when complete. Progress is saved whenever a shard completes: running the
+  same command again after an interruption resumes there, and on a finished --out does nothing.
 
   Args:
     layout: the --format: one of layouts.FORMATS.
@@ -392,19 +274,22 @@ def prepare(
     workers = min(workers, max(len(todo), 1))
     logging.info("decoding with %d processes, at most %g s per file", workers, timeout_s)
     spec = ClipSpec(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality)
-    pool = _Workers(workers, spec, timeout_s)
+    pool = workers_lib.DecodingPool(workers, timeout_s)
     reasons = collections.Counter()
     try:
       with progress.bar(
         total=len(items), initial=len(items) - len(todo), desc="prepare", unit="file"
       ) as bar:
-        for item, clips, reason in _decoded_in_order(pool, todo, workers * _FILES_AHEAD_PER_WORKER):
+        for item, clips, warning, reason in _decoded_in_order(
+          pool, todo, spec, workers * _FILES_AHEAD_PER_WORKER
+        ):
           folder.add_file(
             item.split,
             path=item.path,
             video_id=item.id,
             label=item.label,
             clips=clips,
+            warning=warning,
             reason=reason,
           )
           reasons[reason] += reason is not None
@@ -427,13 +312,17 @@ def prepare(
       raise
     finally:
       pool.close()
+    counts = manifest["files"]
     logging.info(
-      "wrote %d clips from %d videos into %d shards in %s; %d files skipped, listed in %s",
+      "wrote %d clips from %d videos into %d shards in %s; of %d files seen, %d skipped "
+      "and %d used with a warning, listed in %s",
       manifest["clips"],
-      manifest["videos"],
+      counts["used"],
       len(manifest["shards"]),
       out,
-      len(manifest["skipped"]),
+      counts["seen"],
+      counts["skipped"],
+      counts["warned"],
       shards.MANIFEST,
     )
     return manifest

@@ -6,14 +6,19 @@ tf.train.Example with "clip" (the frames encoded by video_read.encode_clip), "vi
 """
 
 import copy
+import dataclasses
+import functools
 import json
 import os
 import re
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from relive_tf import files
+from relive_tf.data import video_read
+from relive_tf.errors import DATA_CHECK_PREFIX
 
 MANIFEST = "manifest.json"
 PROGRESS = "progress.json"
@@ -55,7 +60,8 @@ def clip_example(encoded_clip, *, video_id, label, start_frame):
     features=tf.train.Features(
       feature={
         "clip": bytes_feature(encoded_clip),
-        "video_id": bytes_feature(video_id.encode()),
+        # A name that is not valid UTF-8 is stored as its bytes.
+        "video_id": bytes_feature(video_id.encode("utf-8", "surrogateescape")),
         "label": bytes_feature(label.encode()),
         "start_frame": tf.train.Feature(int64_list=tf.train.Int64List(value=[start_frame])),
       }
@@ -114,6 +120,9 @@ class ShardWriter:
     self._writer.close()
     self._writer = None
     final = self._final_path()
+    # On disk before the rename, as files.atomic_write does: a crash never leaves a cut shard.
+    with open(final + _PARTIAL, "rb+") as written:
+      os.fsync(written.fileno())
     os.replace(final + _PARTIAL, final)
     self._number += 1
     return {
@@ -143,7 +152,14 @@ class PreparedFolder:
     manifest: the manifest of this same run when it already finished in the folder, else None.
   """
 
-  _EMPTY_SPLIT = {"files_done": 0, "videos": 0, "clips": 0, "shards": [], "skipped": []}
+  _EMPTY_SPLIT = {
+    "files_done": 0,
+    "videos": 0,
+    "clips": 0,
+    "shards": [],
+    "skipped": [],
+    "warnings": [],
+  }
 
   def __init__(self, out, *, splits, fingerprint, shard_bytes, overwrite):
     """Readies `out` (created when missing) for a run.
@@ -171,6 +187,8 @@ class PreparedFolder:
       if progress
       else {split: copy.deepcopy(self._EMPTY_SPLIT) for split in splits}
     )
+    for state in self._committed.values():  # progress saved before warnings were recorded
+      state.setdefault("warnings", [])
     self._running = copy.deepcopy(self._committed)
     self._writers = {
       split: ShardWriter(out, split, shard_bytes, len(state["shards"]))
@@ -223,14 +241,15 @@ class PreparedFolder:
     """Clips written so far, in all splits."""
     return sum(state["clips"] for state in self._running.values())
 
-  def add_file(self, split, *, path, video_id, label, clips=(), reason=None):
+  def add_file(self, split, *, path, video_id, label, clips=(), warning=None, reason=None):
     """Records the split's next file: its clips, or the reason it gave none.
 
     Args:
       split: the file's split.
-      path: the file's path, listed with `reason` when it is skipped.
+      path: the file's path, listed with `reason` when it is skipped, with `warning` when used.
       video_id, label: stored with each clip (see clip_example).
       clips: (start_frame, encoded clip) pairs.
+      warning: what went wrong in a file that still gave clips (a cut video), or None.
       reason: why the file gives no clip; None when it gave clips.
     """
     state = self._running[split]
@@ -240,6 +259,8 @@ class PreparedFolder:
         writer.write(clip_example(encoded, video_id=video_id, label=label, start_frame=start_frame))
       state["videos"] += 1
       state["clips"] += len(clips)
+      if warning:
+        state["warnings"].append({"path": path, "warning": warning})
     else:
       state["skipped"].append({"path": path, "reason": reason})
     state["files_done"] += 1
@@ -257,7 +278,8 @@ class PreparedFolder:
 
     Args:
       manifest: the run's own manifest fields, first in the file; the counts ("videos", "clips",
-        "splits"), "shards", "skipped" (added to any given) and "fingerprint" are filled in here.
+        "splits", "files": seen, used, skipped, warned), "shards", "skipped" (added to any given),
+        "warnings" and "fingerprint" are filled in here.
 
     Returns:
       The manifest written.
@@ -269,18 +291,28 @@ class PreparedFolder:
     splits = self._running
     manifest = dict(manifest)
     skipped = list(manifest.pop("skipped", []))
+    warnings = []
     for state in splits.values():
       skipped.extend(state["skipped"])
+      warnings.extend(state["warnings"])
+    videos = sum(state["videos"] for state in splits.values())
     manifest = dict(
       manifest,
-      videos=sum(state["videos"] for state in splits.values()),
+      videos=videos,
       clips=sum(state["clips"] for state in splits.values()),
+      files={
+        "seen": videos + len(skipped),
+        "used": videos,
+        "skipped": len(skipped),
+        "warned": len(warnings),
+      },
       shards=[shard for state in splits.values() for shard in state["shards"]],
       splits={
         split: {"videos": state["videos"], "clips": state["clips"], "shards": len(state["shards"])}
         for split, state in splits.items()
       },
       skipped=sorted(skipped, key=lambda entry: entry["path"]),
+      warnings=sorted(warnings, key=lambda entry: entry["path"]),
       fingerprint=self._fingerprint,
     )
     files.write_json(os.path.join(self._out, MANIFEST), manifest)
@@ -319,16 +351,111 @@ def read_manifest(path):
     )
   try:
     with open(manifest_path, encoding="utf-8") as f:
-      return json.load(f)
+      manifest = json.load(f)
   except (OSError, ValueError) as error:
     raise ValueError(
       f"cannot read {manifest_path}: {error}; prepare the folder again with "
       "`relive prepare ... --overwrite`"
     ) from None
+  problem = _manifest_problem(manifest)
+  if problem:
+    raise ValueError(
+      f"{manifest_path} is damaged: {problem}; prepare the folder again with "
+      "`relive prepare ... --overwrite`"
+    )
+  return manifest
 
 
-def _split_shards(path, manifest, split, frames, size):
-  """The shard paths and clip count of a split, after checking they fit the requested clips."""
+def _manifest_problem(manifest):
+  """What makes a manifest unusable by the readers here (a damaged file), or None."""
+
+  def count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+  if not isinstance(manifest, dict):
+    return "not a JSON object"
+  for key in ("frames", "size"):
+    if not count(manifest.get(key)) or not manifest[key]:
+      return f"{key!r} is {manifest.get(key)!r}, not a positive integer"
+  if manifest.get("encoding") not in video_read.ENCODINGS:
+    return f"'encoding' is {manifest.get('encoding')!r}, not one of {video_read.ENCODINGS}"
+  if not isinstance(manifest.get("shards"), list):
+    return "'shards' is not a list"
+  for shard in manifest["shards"]:
+    if not (
+      isinstance(shard, dict)
+      and isinstance(shard.get("file"), str)
+      and is_shard_file(shard["file"])
+      and not shard["file"].endswith(_PARTIAL)
+      and isinstance(shard.get("split"), str)
+      and count(shard.get("clips"))
+      and count(shard.get("bytes"))
+    ):
+      return f"a shard entry {shard!r} lacks a shard file name, split, clips or bytes"
+  return None
+
+
+@dataclasses.dataclass(frozen=True)
+class _SplitShards:
+  """The shards of a split and how many records to read from each.
+
+  Attributes:
+    files: shard paths.
+    records: records to read from each: all of them, or with skip_corrupt the ones before the
+      first damaged record.
+    listed: records each holds by the manifest.
+    bytes: total size by the manifest.
+  """
+
+  files: list
+  records: list
+  listed: list
+  bytes: int
+
+  @property
+  def clips(self):
+    return sum(self.records)
+
+  @property
+  def skipped(self):
+    return sum(self.listed) - sum(self.records)
+
+
+def _rebuild(path):
+  """How to mend a damaged prepared folder `path`."""
+  return (
+    f"copy the folder {path} again, or rebuild it with `relive prepare ... --out={path} "
+    f"--overwrite` (`relive prepare --verify={path}` checks every shard)"
+  )
+
+
+def _repair(path):
+  """What to do about a damaged shard of the prepared folder `path`: mend it or skip the damage."""
+  return f"{_rebuild(path)}; or train past the damage with --config.data.skip_corrupt=True"
+
+
+@functools.cache
+def _readable_records(file, size, modified_ns):  # noqa: ARG001 (size and time key the cache)
+  """How many records of a shard can be read: those before a bad checksum or a cut.
+
+  TensorFlow's reader stops at a record whose checksum fails (a cut file ends silently), since the
+  length of the next one cannot be trusted. The file's size and modification time key the cache.
+  """
+  return int(
+    tf.data.TFRecordDataset(file).ignore_errors().reduce(np.int64(0), lambda count, _: count + 1)
+  )
+
+
+def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
+  """The shards of a split, after checking they fit the requested clips and are whole.
+
+  A shard whose size differs from the manifest's is damaged (cut by an interrupted copy): a
+  ValueError names it, unless skip_corrupt, which reads every shard once to count the records that
+  can be read (logged, and cached for the process).
+
+  Returns:
+    A _SplitShards.
+  """
   if (manifest["frames"], manifest["size"]) != (frames, size):
     raise ValueError(
       f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
@@ -336,8 +463,7 @@ def _split_shards(path, manifest, split, frames, size):
       f"with --frames={frames} --size={size}, or set the data frames and size to match"
     )
   shards = [shard for shard in manifest["shards"] if shard["split"] == split]
-  clips = sum(shard["clips"] for shard in shards)
-  if not clips:
+  if not sum(shard["clips"] for shard in shards):
     available = sorted({shard["split"] for shard in manifest["shards"]})
     raise ValueError(f"{path!r} holds no clips in split {split!r}; it has {available or 'none'}")
   files = [os.path.join(path, shard["file"]) for shard in shards]
@@ -348,7 +474,94 @@ def _split_shards(path, manifest, split, frames, size):
       f"{missing[0]!r}; prepare the folder again with `relive prepare ... "
       "--overwrite`"
     )
-  return files, clips, sum(shard["bytes"] for shard in shards)
+  listed = [shard["clips"] for shard in shards]
+  total_bytes = sum(shard["bytes"] for shard in shards)
+  if not skip_corrupt:
+    for name, shard in zip(files, shards):
+      actual = os.path.getsize(name)
+      if actual != shard["bytes"]:
+        raise ValueError(
+          f"shard {name} is damaged: {actual:,} bytes where {MANIFEST} lists "
+          f"{shard['bytes']:,} (cut by an interrupted copy?); {_repair(path)}"
+        )
+    return _SplitShards(files, listed, listed, total_bytes)
+  records = []
+  for name, count in zip(files, listed):
+    status = os.stat(name)
+    readable = min(count, _readable_records(name, status.st_size, status.st_mtime_ns))
+    if readable < count:
+      logging.warning(
+        "data.skip_corrupt: shard %s is damaged; %d of its %d records are skipped",
+        name,
+        count - readable,
+        count,
+      )
+    records.append(readable)
+  if not sum(records):
+    raise ValueError(
+      f"no record of split {split!r} in {path} can be read: every shard is damaged; "
+      f"{_rebuild(path)}"
+    )
+  return _SplitShards(files, records, listed, total_bytes)
+
+
+def skipped_records(path, *, split, frames, size):
+  """How many records of a split data.skip_corrupt=True leaves out of every pass over the data.
+
+  Raises:
+    ValueError: see indexed_clips.
+  """
+  return _split_shards(path, read_manifest(path), split, frames, size, skip_corrupt=True).skipped
+
+
+def _shard_records(file, count, strict, repair):
+  """The records of one shard (string [] tensors), at most `count` of them.
+
+  Strict, a shard that gives fewer than `count` (a bad checksum stops TensorFlow's reader) fails
+  the pipeline with an InvalidArgumentError whose message starts with errors.DATA_CHECK_PREFIX and
+  names the shard and the repair. Otherwise `count` is the number of readable records.
+  """
+  records = tf.data.TFRecordDataset(file)
+  if not strict:
+    return records.take(count)
+  # The end is marked by an extra element, where the records read are counted against `count`.
+  marked = (
+    records.ignore_errors()
+    .map(lambda record: (record, False))
+    .concatenate(tf.data.Dataset.from_tensors((tf.constant(b""), True)))
+  )
+
+  def check(read, element):
+    _, is_end = element
+    whole = tf.debugging.Assert(
+      tf.logical_or(tf.logical_not(is_end), tf.equal(read, count)),
+      [
+        tf.strings.join(
+          [
+            DATA_CHECK_PREFIX,
+            "shard ",
+            file,
+            " is damaged: only ",
+            tf.strings.as_string(read),
+            " of its ",
+            tf.strings.as_string(count),
+            " records can be read (a bad checksum, or a cut); ",
+            repair,
+          ]
+        )
+      ],
+    )
+    with tf.control_dependencies([whole]):
+      return read + 1, element
+
+  checked = marked.scan(tf.constant(0, tf.int64), check)
+  return checked.filter(lambda _, is_end: tf.logical_not(is_end)).map(lambda record, _: record)
+
+
+def _records_of(path, strict):
+  """A function (file, count) -> that shard's records, for Dataset.flat_map and interleave."""
+  repair = _repair(path)
+  return lambda file, count: _shard_records(file, count, strict, repair)
 
 
 def _decoder(encoding, frames, size):
@@ -373,32 +586,39 @@ def _decoder(encoding, frames, size):
   return parse
 
 
-def clip_records(path, *, split, frames, size):
+def clip_records(path, *, split, frames, size, skip_corrupt=False):
   """One pass over a split's clips in stored order, with what is known of each.
 
   Args:
     path: a prepared folder.
     split: "train" or "test".
     frames, size: the clip shape the caller expects; another shape is an error.
+    skip_corrupt: leave out damaged records (see indexed_clips) instead of failing.
 
   Returns:
     A finite dataset of dicts: "clip" uint8 [frames, size, size, 3], "video_id" and "label"
     string [], "start_frame" int64 [].
+
+  Raises:
+    ValueError: see indexed_clips.
   """
   manifest = read_manifest(path)
-  files, _, _ = _split_shards(path, manifest, split, frames, size)
+  shards = _split_shards(path, manifest, split, frames, size, skip_corrupt)
   parse = _decoder(manifest["encoding"], frames, size)
 
   def to_dict(record):
     clip, example = parse(record)
     return dict(example, clip=clip)
 
-  return tf.data.TFRecordDataset(files).map(
-    to_dict, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-  )
+  counts = tf.constant(shards.records, tf.int64)
+  records = tf.data.Dataset.from_tensor_slices((shards.files, counts))
+  records = records.flat_map(_records_of(path, strict=not skip_corrupt))
+  return records.map(to_dict, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, shard_index=0):
+def indexed_clips(
+  path, *, split, seed, frames, size, start=0, num_shards=1, shard_index=0, skip_corrupt=False
+):
   """Endless, shuffled (index, clip) pairs from prepared shards, from example number `start`.
 
   Example i is a function of (seed, i) alone: epoch e = i // clips reads the shard files in an
@@ -416,19 +636,28 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
     start: index of the first example.
     num_shards: number of input pipelines sharing the examples.
     shard_index: this pipeline's number, in [0, num_shards).
+    skip_corrupt: a damaged shard (a bad checksum, or a cut) normally fails the pipeline with an
+      error naming it (a ValueError for a wrong size, else an InvalidArgumentError that
+      errors.data_check_message reads); with skip_corrupt every shard is read once first, and its
+      records from the first damaged one on are left out (skipped_records counts them). The
+      epoch is then the readable records, so a resumed run still sees the same data.
 
   Returns:
     A dataset of (index int64 [], clip uint8 [frames, size, size, 3]).
 
   Raises:
-    ValueError: no prepared shards at `path`, no clips in `split`, or clips of another shape.
+    ValueError: no prepared shards at `path`, no clips in `split`, clips of another shape, or a
+      shard of the wrong size (without skip_corrupt).
   """
   manifest = read_manifest(path)
-  files, clips, total_bytes = _split_shards(path, manifest, split, frames, size)
+  shards = _split_shards(path, manifest, split, frames, size, skip_corrupt)
   parse = _decoder(manifest["encoding"], frames, size)
-  window = int(np.clip(_SHUFFLE_WINDOW_BYTES * clips // total_bytes, 1, clips))
-  cycle_length = min(len(files), _READ_PARALLEL_FILES)
-  files = tf.constant(files)
+  clips = shards.clips
+  window = int(np.clip(_SHUFFLE_WINDOW_BYTES * clips // shards.bytes, 1, clips))
+  cycle_length = min(len(shards.files), _READ_PARALLEL_FILES)
+  files = tf.constant(shards.files)
+  counts = tf.constant(shards.records, tf.int64)
+  read_shard = _records_of(path, strict=not skip_corrupt)
   seed = tf.constant(seed, tf.int64)
 
   def shuffled(epoch_seed, number, records):
@@ -440,11 +669,10 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
   def epoch_records(epoch):
     epoch_seed = tf.stack([seed, epoch])
     order = tf.argsort(tf.random.stateless_uniform(tf.shape(files), seed=epoch_seed))
-    records = tf.data.Dataset.from_tensor_slices(tf.gather(files, order)).interleave(
-      tf.data.TFRecordDataset,
-      cycle_length=cycle_length,
-      num_parallel_calls=tf.data.AUTOTUNE,
-      deterministic=True,
+    records = tf.data.Dataset.from_tensor_slices(
+      (tf.gather(files, order), tf.gather(counts, order))
+    ).interleave(
+      read_shard, cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
     return (
       records.batch(window)
@@ -463,3 +691,62 @@ def indexed_clips(path, *, split, seed, frames, size, start=0, num_shards=1, sha
     return index, parse(record)[0]
 
   return dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def verify(path):
+  """Checks every shard of a prepared folder: its size, every record's checksum, every clip.
+
+  Args:
+    path: a folder written by `relive prepare`.
+
+  Returns:
+    A list, one {"file", "clips", "problem"} per shard in the manifest: "clips" the records that
+    read and decode, "problem" None for a whole shard, else what is wrong ("only the first 5 of
+    its 10 records can be read (corrupted record at 5080)", "3 clips cannot be decoded", ...).
+
+  Raises:
+    ValueError: `path` holds no finished preparation.
+  """
+  manifest = read_manifest(path)
+  parse = _decoder(manifest["encoding"], manifest["frames"], manifest["size"])
+  results = []
+  for shard in manifest["shards"]:
+    name = os.path.join(path, shard["file"])
+    if not os.path.isfile(name):
+      results.append({"file": shard["file"], "clips": 0, "problem": "missing"})
+      continue
+    problems = []
+    actual = os.path.getsize(name)
+    if actual != shard["bytes"]:
+      problems.append(f"{actual:,} bytes where {MANIFEST} lists {shard['bytes']:,}")
+    status = os.stat(name)
+    readable = _readable_records(name, status.st_size, status.st_mtime_ns)
+    if readable < shard["clips"]:
+      problems.append(
+        f"only the first {readable} of its {shard['clips']} records can be read "
+        f"({_first_read_error(name)})"
+      )
+    decodable = int(
+      tf.data.TFRecordDataset(name)
+      .take(readable)
+      .map(parse)
+      .ignore_errors()
+      .reduce(np.int64(0), lambda count, _: count + 1)
+    )
+    if decodable < readable:
+      problems.append(f"{readable - decodable} of its clips cannot be decoded")
+    results.append(
+      {"file": shard["file"], "clips": decodable, "problem": "; ".join(problems) or None}
+    )
+  return results
+
+
+def _first_read_error(file):
+  """TensorFlow's complaint about the first record of `file` it cannot read, in its own words."""
+  try:
+    for _ in tf.data.TFRecordDataset(file):
+      pass
+  except tf.errors.DataLossError as error:
+    # "{{function_node ...}} truncated record at 194' failed with ... [Op:IteratorGetNext]"
+    return error.message.split("}}")[-1].split(" [Op:")[0].split("'")[0].strip()
+  return "the file ends early"

@@ -14,11 +14,21 @@ VIDEO_FORMATS = ("gif", "mp4")
 
 def _check_video(video):
   video = np.asarray(video)
-  if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
+  if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8 or not all(video.shape):
     raise ValueError(
-      f"expected a uint8 video [frames, height, width, 3], got {video.dtype} {list(video.shape)}"
+      f"expected a uint8 video [frames, height, width, 3] of at least one pixel and "
+      f"frame, got {video.dtype} {list(video.shape)}"
     )
   return video
+
+
+def even_sides(video):
+  """Pads [frames, height, width, 3] to even height and width by repeating the last row or column.
+
+  H.264 in yuv420p stores color per 2x2 pixels, so its encoder refuses odd sides.
+  """
+  height, width = video.shape[1:3]
+  return np.pad(video, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
 
 
 def encode_gif(video, fps=DEFAULT_FPS):
@@ -40,10 +50,14 @@ def encode_gif(video, fps=DEFAULT_FPS):
 def write_video(path, video, fps=DEFAULT_FPS):
   """Writes uint8 [frames, height, width, 3] to `path`, GIF or H.264 MP4 by its extension.
 
-  The file appears under its name only when complete (written to a temporary name, then renamed).
+  The file appears under its name only when complete (files.atomic_write); on any failure no file
+  appears and the error is raised. MP4 needs even sides: an odd height or width is padded by one
+  row or column (even_sides).
 
   Raises:
-    ValueError: the extension is not one of VIDEO_FORMATS, or the video not uint8 [t, h, w, 3].
+    ValueError: the extension is not one of VIDEO_FORMATS, or the video not uint8 [t, h, w, 3]
+      with at least one frame and pixel.
+    RuntimeError: ffmpeg wrote no MP4 (it reports its error on stderr).
   """
   video = _check_video(video)
   extension = os.path.splitext(path)[1].lower().lstrip(".")
@@ -55,7 +69,7 @@ def write_video(path, video, fps=DEFAULT_FPS):
   import imageio.v2 as imageio  # noqa: PLC0415 (loads ffmpeg, which only MP4 needs)
 
   with files.atomic_write(path, suffix=f".{extension}") as temporary:
-    # yuv420p needs even sides; macro_block_size=1 keeps 64x64 as it is.
+    # macro_block_size=1 keeps 64x64 as it is (imageio would resize to multiples of 16).
     with imageio.get_writer(
       temporary,
       format="FFMPEG",
@@ -64,8 +78,13 @@ def write_video(path, video, fps=DEFAULT_FPS):
       pixelformat="yuv420p",
       macro_block_size=1,
     ) as writer:
-      for frame in video:
+      for frame in even_sides(video):
         writer.append_data(frame)
+    # ffmpeg reports a failed encoder on stderr and leaves an empty file rather than raising.
+    if not os.path.isfile(temporary) or not os.path.getsize(temporary):
+      raise RuntimeError(
+        f"ffmpeg wrote no MP4 for {path!r} ({list(video.shape)} frames); its error is printed above"
+      )
 
 
 def tile_videos(videos, columns):

@@ -1,24 +1,77 @@
 """OpenCV: video files and JPEG frame strips to square RGB frames, and clips to compact bytes."""
 
+import contextlib
+import dataclasses
 import os
+import re
+import sys
+import tempfile
 
 import cv2
 import numpy as np
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".m4v")
+# Containers OpenCV's FFmpeg reads; a layout passes other files over by their extension. Animated
+# GIFs are videos to FFmpeg too (TGIF-style data sets).
+VIDEO_EXTENSIONS = (
+  ".mp4",
+  ".m4v",
+  ".mov",
+  ".qt",
+  ".avi",
+  ".divx",
+  ".mkv",
+  ".webm",
+  ".mpg",
+  ".mpeg",
+  ".mpe",
+  ".m1v",
+  ".m2v",
+  ".vob",
+  ".ts",
+  ".mts",
+  ".m2ts",
+  ".3gp",
+  ".3g2",
+  ".wmv",
+  ".asf",
+  ".flv",
+  ".f4v",
+  ".ogv",
+  ".dv",
+  ".mxf",
+  ".nut",
+  ".y4m",
+  ".gif",
+)
 STRIP_EXTENSIONS = (".jpg", ".jpeg")
 # How shards store a clip: one image of its frames stacked vertically (JPEG or PNG), or raw pixels.
 ENCODINGS = ("jpeg", "png", "raw")
 
-# A container whose header lists more frames than this share of them decoded is cut short. Frame
-# counts that are estimated from the duration (mkv, webm) can be a frame or two off, hence not 100%.
-_MIN_DECODED_SHARE = 0.9
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 _JPEG_TAIL_BYTES = 32  # some writers pad a few bytes after the end marker
+# A line FFmpeg logs: "[h264 @ 0x55c9...] message" by default, "[OPENCV:FFMPEG:16] message" when
+# OPENCV_FFMPEG_LOGLEVEL is set. OpenCV's own lines ("[ WARN:0@0.02] ...") do not match.
+_FFMPEG_LINE = re.compile(
+  r"^\[(?:[^\]@]+ @ (?:0x)?[0-9a-fA-F]+|OPENCV:FFMPEG:\d+)\] (?P<message>.*\S)"
+)
 
 
 class UnusableVideoError(ValueError):
   """A file that cannot give frames; the message is the reason, as listed in manifest.json."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodedVideo:
+  """The frames of a file, and what went wrong on the way if something did.
+
+  Attributes:
+    frames: uint8 [frames, size, size, 3], RGB.
+    warning: None, or why the frames may be fewer or worse than the file meant to hold (a cut or
+      damaged file: the decoder's first complaint and how many frames it gave).
+  """
+
+  frames: np.ndarray
+  warning: str | None = None
 
 
 def square_frame(frame, size):
@@ -52,29 +105,61 @@ def _check_file(path):
     raise UnusableVideoError("empty file (0 bytes)")
 
 
-def read_video(path, *, size, frame_step=1):
-  """Decodes every `frame_step`-th frame of a video file.
+@contextlib.contextmanager
+def _openable_name(path):
+  """A name of `path` that OpenCV can open.
 
-  Args:
-    path: a video file OpenCV's FFmpeg backend can read (mp4, avi, mov, mkv, webm, mpg, m4v).
-    size: side of the square output frames in pixels.
-    frame_step: keep frames 0, frame_step, 2 * frame_step, ...
-
-  Returns:
-    uint8 [frames, size, size, 3], RGB.
-
-  Raises:
-    UnusableVideoError: the file is missing, empty, not a video, decodes no frames, or decodes
-      clearly fewer frames than its header lists (truncated).
+  The name is absolute: FFmpeg reads a relative "name:rest" as a protocol. OpenCV takes names as
+  UTF-8 and crashes (segmentation fault) on a str that holds undecodable bytes (os.listdir's
+  surrogate escapes of a Latin-1 name): such a file is opened through a symbolic link with an ASCII
+  name in a temporary folder.
   """
-  _check_file(path)
+  path = os.path.abspath(path)
+  try:
+    path.encode("utf-8")
+  except UnicodeEncodeError:
+    extension = os.path.splitext(path)[1]
+    with tempfile.TemporaryDirectory(prefix="relive_video_") as folder:
+      link = os.path.join(folder, "video" + (extension if extension.isascii() else ""))
+      os.symlink(path, link)
+      yield link
+    return
+  yield path
+
+
+@contextlib.contextmanager
+def _ffmpeg_errors():
+  """Collects the messages FFmpeg logs while the block runs, into the list it yields.
+
+  FFmpeg prints errors (a cut file's "File ended prematurely", "partial file", damaged packets) on
+  the process's stderr, which OpenCV does not report otherwise; file descriptor 2 points to a
+  temporary file meanwhile. `relive prepare` and `relive predict` decode in worker processes, so
+  nothing else of theirs writes to stderr then.
+  """
+  messages = []
+  with tempfile.TemporaryFile() as log:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(log.fileno(), 2)
+    try:
+      yield messages
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+      log.seek(0)
+      for line in log.read().decode("utf-8", "replace").splitlines():
+        match = _FFMPEG_LINE.match(line)
+        if match:
+          messages.append(match["message"])
+
+
+def _decode_frames(path, size, frame_step):
+  """(every frame_step-th frame square-cropped, frames decoded, frames listed in the header)."""
   capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
   try:
     if not capture.isOpened():
-      raise UnusableVideoError(
-        "cannot be opened as a video (not a video file, or a codec FFmpeg lacks)"
-      )
-    listed = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+      return [], 0, 0
+    listed = capture.get(cv2.CAP_PROP_FRAME_COUNT)
     frames = []
     decoded = 0
     while True:
@@ -90,13 +175,46 @@ def read_video(path, *, size, frame_step=1):
       decoded += 1
   finally:
     capture.release()
+  # Some containers give nonsense here (negative, or 2**61); it is only quoted in warnings.
+  return frames, decoded, int(listed) if 0 < listed < 1e9 else 0
+
+
+def read_video(path, *, size, frame_step=1):
+  """Decodes every `frame_step`-th frame of a video file, until its stream ends.
+
+  A container's frame count is only a hint (edit lists, variable frame rates, audio longer than the
+  video and wrong AVI headers all make it lie), so the frames that decode are the video. When FFmpeg
+  reports errors (a cut or damaged file), the frames that decoded are used and the result carries a
+  warning that quotes FFmpeg.
+
+  Args:
+    path: a video file OpenCV's FFmpeg backend can read (VIDEO_EXTENSIONS, whatever the name:
+      str, bytes or os.PathLike; names that are not valid UTF-8 too).
+    size: side of the square output frames in pixels.
+    frame_step: keep frames 0, frame_step, 2 * frame_step, ...
+
+  Returns:
+    A DecodedVideo: frames uint8 [frames, size, size, 3] RGB, and a warning or None.
+
+  Raises:
+    UnusableVideoError: the file is missing, empty, not a video, or decodes no frame; the message
+      quotes FFmpeg's first complaint when it made one.
+  """
+  path = os.fsdecode(path)
+  _check_file(path)
+  with _openable_name(path) as name, _ffmpeg_errors() as errors:
+    frames, decoded, listed = _decode_frames(name, size, frame_step)
+  said = f" (FFmpeg: {errors[0]})" if errors else ""
   if not decoded:
-    raise UnusableVideoError("no frame could be decoded (corrupt or not a video)")
-  if listed > 0 and decoded < _MIN_DECODED_SHARE * listed:
     raise UnusableVideoError(
-      f"truncated: decoded {decoded} of the {listed} frames its header lists"
+      f"no frame could be decoded: not a video, a codec FFmpeg lacks, or a "
+      f"file cut before its first frame{said}"
     )
-  return np.stack(frames)
+  warning = None
+  if errors:
+    of_listed = f" of the {listed} its header lists" if decoded < listed else ""
+    warning = f"cut or damaged{said}: used the {decoded} frames that decoded{of_listed}"
+  return DecodedVideo(np.stack(frames), warning)
 
 
 def read_strip(path, *, size, frame_step=1):
@@ -108,11 +226,13 @@ def read_strip(path, *, size, frame_step=1):
     frame_step: keep frames 0, frame_step, 2 * frame_step, ...
 
   Returns:
-    uint8 [frames, size, size, 3], RGB.
+    A DecodedVideo (never with a warning: a cut strip is refused, see Raises).
 
   Raises:
-    UnusableVideoError: the file is missing, empty, not an image, or not a stack of square frames.
+    UnusableVideoError: the file is missing, empty, not an image, cut short (its lost rows would
+      decode as gray), or not a stack of square frames.
   """
+  path = os.fsdecode(path)
   _check_file(path)
   with open(path, "rb") as f:
     data = f.read()
@@ -129,7 +249,9 @@ def read_strip(path, *, size, frame_step=1):
       f"width), the height must be a whole multiple of the width"
     )
   frames = image.reshape(height // width, width, width, 3)[::frame_step]
-  return np.stack([square_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size) for frame in frames])
+  return DecodedVideo(
+    np.stack([square_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size) for frame in frames])
+  )
 
 
 def encode_clip(clip, encoding, jpeg_quality=90):

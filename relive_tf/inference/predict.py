@@ -8,6 +8,7 @@ from absl import logging
 from relive_tf.data import pipeline
 from relive_tf.data import video_io
 from relive_tf.data import video_read
+from relive_tf.data import workers
 from relive_tf.training import checkpoints
 from relive_tf.training import lstm as lstm_training
 from relive_tf.training import workdir as workdir_lib
@@ -22,7 +23,8 @@ def predict(workdir, video, context, future, out, start=0):
 
   Args:
     workdir: a next-frame predictor workdir written by `relive train`.
-    video: a video file OpenCV reads (mp4, avi, mov, mkv, webm, mpg, m4v).
+    video: a video file OpenCV reads (video_read.VIDEO_EXTENSIONS), read as `relive prepare` reads
+      it (video_read.read_video, in a worker process).
     context: frames given to the model, >= 1; context + future is at most the training clips'
       length (data.frames).
     future: frames to predict, >= 1.
@@ -45,12 +47,16 @@ def predict(workdir, video, context, future, out, start=0):
   if extension not in video_io.VIDEO_FORMATS:
     raise ValueError(f"out {out}: the extension must be one of {video_io.VIDEO_FORMATS}")
   try:
-    frames = video_read.read_video(video, size=config.data.size)
+    # In a worker process, as `relive prepare` reads: a file that crashes FFmpeg cannot end this.
+    decoded = workers.read_video(video, size=config.data.size)
   except video_read.UnusableVideoError as error:
     raise ValueError(
-      f"video {video} cannot be read: {error}; give a video file OpenCV reads "
+      f"video {video!r} cannot be read: {error}; give a video file OpenCV reads "
       f"({', '.join(video_read.VIDEO_EXTENSIONS)})"
     ) from None
+  if decoded.warning:
+    logging.warning("%r: %s", video, decoded.warning)
+  frames = decoded.frames
   if start + context > len(frames):
     raise ValueError(
       f"video {video} has {len(frames)} frames, but start={start} and "

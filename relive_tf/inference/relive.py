@@ -5,74 +5,13 @@ import os
 import numpy as np
 import tensorflow as tf
 from absl import logging
-from PIL import Image
-from PIL import ImageOps
-from PIL import UnidentifiedImageError
 
+from relive_tf.data import photos
 from relive_tf.data import pipeline
 from relive_tf.data import video_io
 from relive_tf.training import checkpoints
 from relive_tf.training import cvgan as cvgan_training
 from relive_tf.training import workdir as workdir_lib
-
-PHOTO_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
-_MATTE = (255, 255, 255)  # what shows through transparent pixels
-
-
-def _not_a_photo(path, reason):
-  return ValueError(f"{path!r} {reason}: give a JPEG, PNG, BMP or WebP photo")
-
-
-def load_photo(path, size):
-  """Reads a photo as the conditional WGAN sees it.
-
-  Any size and aspect; grayscale, palette and 16-bit images become RGB, transparent pixels show
-  white, camera rotation (EXIF) is applied. The shorter side is resized to `size` and the longer one
-  center-cropped.
-
-  Args:
-    path: a JPEG, PNG, BMP or WebP file (the first frame of an animated one).
-    size: side of the square result in pixels.
-
-  Returns:
-    uint8 [size, size, 3].
-
-  Raises:
-    ValueError: the file is missing, not an image, of another format, or unreadable.
-  """
-  if not os.path.isfile(path):
-    raise _not_a_photo(path, "is not a file" if os.path.exists(path) else "does not exist")
-  try:
-    with Image.open(path) as image:
-      if image.format not in PHOTO_FORMATS:
-        raise _not_a_photo(path, f"is a {image.format} image")
-      image = ImageOps.exif_transpose(image)
-      image.load()
-  except UnidentifiedImageError:
-    raise _not_a_photo(path, "is not an image") from None
-  except (OSError, Image.DecompressionBombError) as error:  # truncated, corrupt or huge
-    raise _not_a_photo(path, f"cannot be read ({error})") from None
-  image = _to_rgb(image)
-  width, height = image.size
-  scale = size / min(width, height)
-  resized = (max(size, round(width * scale)), max(size, round(height * scale)))
-  image = image.resize(resized, Image.Resampling.LANCZOS, reducing_gap=3.0)
-  left, top = (resized[0] - size) // 2, (resized[1] - size) // 2
-  return np.asarray(image.crop((left, top, left + size, top + size)), np.uint8)
-
-
-def _to_rgb(image):
-  """A PIL image of any mode -> RGB, alpha composited over the matte."""
-  if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-    # 16-bit and float grayscale: scale to 8 bits by the image's own range rather than clipping.
-    values = np.asarray(image, np.float64)
-    low, high = values.min(), values.max()
-    scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
-    image = Image.fromarray(np.round(scaled).astype(np.uint8), "L")
-  if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-    matte = Image.new("RGBA", image.size, _MATTE + (255,))
-    return Image.alpha_composite(matte, image.convert("RGBA")).convert("RGB")
-  return image.convert("RGB")
 
 
 def relive_videos(generator, photo, num, seed):
@@ -101,7 +40,8 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
 
   Args:
     workdir: a conditional WGAN workdir written by `relive train --config=configs/cvgan.py`.
-    photo: path of a JPEG, PNG, BMP or WebP image.
+    photo: path of a JPEG, PNG, GIF, BMP or WebP image, read as the served relive_image signature
+      reads its bytes (photos.load_photo).
     out: the video to write, GIF or MP4 by its extension.
     num: videos to make from the photo, laid out side by side in one file.
     seed: noise seed: the same seed gives the same videos.
@@ -120,7 +60,7 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
   if extension not in video_io.VIDEO_FORMATS:
     raise ValueError(f"out is {out!r}; its extension must be one of {video_io.VIDEO_FORMATS}")
   config, family = workdir_lib.load_config(workdir, cvgan_training.FAMILY, "reliving a photo")
-  picture = load_photo(photo, config.data.size)
+  picture = photos.load_photo(photo, config.data.size)
   trained = checkpoints.restore(workdir, config, family)
   if num > 1 and not config.model.noise_dim:
     logging.warning("this model has no noise (model.noise_dim=0): the %d videos are the same", num)

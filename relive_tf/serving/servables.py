@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from relive_tf.data import photos
 from relive_tf.data import pipeline
 from relive_tf.data import synthetic
 from relive_tf.inference import generate
@@ -101,70 +102,33 @@ class VideoWGANServable:
     return {"video": pipeline.to_uint8_video(video).numpy()}
 
 
-def decode_photos(image_bytes, size):
-  """Encoded images as the conditional WGAN takes them, in TensorFlow ops (a SavedModel holds them).
-
-  Like relive.load_photo: any size and aspect, the shorter side resized (Lanczos, antialiased) to
-  `size` and the longer one center-cropped. Unlike it, alpha is dropped rather than composited on
-  white and EXIF rotation is not applied.
-
-  Args:
-    image_bytes: string [batch], each a whole JPEG or PNG file.
-    size: side of the square photos.
-
-  Returns:
-    uint8 [batch, size, size, 3].
-  """
-
-  def decode(data):
-    is_png = tf.equal(tf.strings.substr(data, 0, 8), b"\x89PNG\r\n\x1a\n")
-    known = tf.debugging.Assert(
-      tf.logical_or(tf.io.is_jpeg(data), is_png), ["input image_bytes must hold JPEG or PNG files"]
-    )
-    with tf.control_dependencies([known]):
-      image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    height, width = tf.shape(image)[0], tf.shape(image)[1]
-    scale = size / tf.cast(tf.minimum(height, width), tf.float32)
-    resized = [
-      tf.maximum(size, tf.cast(tf.round(tf.cast(side, tf.float32) * scale), tf.int32))
-      for side in (height, width)
-    ]
-    image = tf.image.resize(image, resized, method="lanczos3", antialias=True)
-    top, left = (resized[0] - size) // 2, (resized[1] - size) // 2
-    image = image[top : top + size, left : left + size]
-    return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
-
-  return tf.map_fn(
-    decode, image_bytes, fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8)
-  )
-
-
 class ConditionalWGANServable:
   """A conditional WGAN's generator behind two signatures. Every photo gets the noise of seed 0:
   a signature gives the video `relive relive --seed=0` writes for the same photo.
 
   serving_default: photo uint8 [batch, size, size, 3] -> video uint8 [batch, frames, size, size, 3].
-  relive_image: image_bytes string [batch] (JPEG or PNG files of any size; {"b64": ...} in REST
-    requests) -> video, the images read by decode_photos.
+  relive_image: image_bytes string [batch] (JPEG, PNG, GIF, BMP or WebP files of any size;
+    {"b64": ...} in REST requests) -> video, the images read by photos.decode_photos, as
+    `relive relive` reads a photo file.
   """
 
   def __init__(self, generator, size):
     self.generator = generator
     self.size = size
 
-  def _videos(self, photos):
+  def _videos(self, pictures):
     noise = None
     if self.generator.noise_dim:
       noise = tf.random.stateless_normal([1, self.generator.noise_dim], seed=[0, 0])
-      noise = tf.repeat(noise, tf.shape(photos)[0], axis=0)
-    video = self.generator(pipeline.to_float_video(photos), noise, training=False)
+      noise = tf.repeat(noise, tf.shape(pictures)[0], axis=0)
+    video = self.generator(pipeline.to_float_video(pictures), noise, training=False)
     return {"video": pipeline.to_uint8_video(video)}
 
   def videos_from_photos(self, photo):
     return self._videos(_checked(photo, [None, self.size, self.size, 3]))
 
   def videos_from_image_bytes(self, image_bytes):
-    return self._videos(decode_photos(_checked(image_bytes, [None]), self.size))
+    return self._videos(photos.decode_photos(_checked(image_bytes, [None]), self.size))
 
   def archive(self):
     return _archive(
@@ -190,12 +154,12 @@ class ConditionalWGANServable:
 
   def reference_outputs(self, signature, inputs):
     if signature == "relive_image":
-      photos = decode_photos(tf.constant(inputs["image_bytes"]), self.size).numpy()
+      pictures = photos.decode_photos(tf.constant(inputs["image_bytes"]), self.size).numpy()
     else:
-      photos = inputs["photo"]
+      pictures = inputs["photo"]
     return {
       "video": np.concatenate(
-        [relive.relive_videos(self.generator, photo, 1, seed=0) for photo in photos]
+        [relive.relive_videos(self.generator, picture, 1, seed=0) for picture in pictures]
       )
     }
 

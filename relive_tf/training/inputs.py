@@ -7,7 +7,8 @@ DATA_SOURCES = ("synthetic", "shards")
 
 
 def data_settings(config):
-  """{"source", "path", "seed", "frames", "size"} of a config's data (configs/*.py)."""
+  """{"source", "path", "seed", "frames", "size", "skip_corrupt"} of a config's data
+  (configs/*.py); skip_corrupt is off where a config or an older workdir's lacks it."""
   data = config.data
   return {
     "source": data.source,
@@ -15,6 +16,7 @@ def data_settings(config):
     "seed": config.seed,
     "frames": data.frames,
     "size": data.size,
+    "skip_corrupt": data.get("skip_corrupt", False),
   }
 
 

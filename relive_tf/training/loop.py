@@ -9,9 +9,11 @@ import time
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import errors
 from relive_tf import files
 from relive_tf import progress
 from relive_tf.data import pipeline
+from relive_tf.data import shards
 from relive_tf.training import checkpoints
 from relive_tf.training import distribution
 from relive_tf.training import inputs
@@ -113,6 +115,35 @@ def _check_finite(metrics, step, manager):
     )
 
 
+@contextlib.contextmanager
+def _data_checks():
+  """Raises the ValueError of a failed in-graph data check (a damaged shard: its name and the fix)
+  instead of the TensorFlow error that carries it."""
+  try:
+    yield
+  except tf.errors.OpError as error:
+    message = errors.data_check_message(error)
+    if message is None:
+      raise
+    raise ValueError(message) from None
+
+
+def _skipped_records(config):
+  """{"skipped_records": n} for the data/ summaries when data.skip_corrupt is on, else {}."""
+  data = inputs.data_settings(config)
+  if data["source"] != "shards" or not data["skip_corrupt"]:
+    return {}
+  skipped = shards.skipped_records(
+    data["path"], split="train", frames=data["frames"], size=data["size"]
+  )
+  logging.info(
+    "data.skip_corrupt: %d damaged records are left out of every pass over %s",
+    skipped,
+    data["path"],
+  )
+  return {"skipped_records": skipped}
+
+
 def _write_summaries(trainer, metrics, step, heavy):
   summaries.write_scalars(metrics, step)
   if heavy:
@@ -146,7 +177,8 @@ def train_and_evaluate(config, workdir, family, strategy=None):
     The trainer (trained networks, optimizers) at the last step.
 
   Raises:
-    ValueError: settings the loop cannot run, a workdir of another model or in use.
+    ValueError: settings the loop cannot run, a workdir of another model or in use, or a damaged
+      shard (naming it and the fix; see data.skip_corrupt).
     NonFiniteLossError: a loss became NaN or infinite.
   """
   strategy = strategy or distribution.pick_strategy()
@@ -157,7 +189,7 @@ def train_and_evaluate(config, workdir, family, strategy=None):
     if distribution.is_chief(strategy)
     else contextlib.nullcontext()
   )
-  with holding:
+  with holding, _data_checks():
     return _train(config, workdir, family, strategy)
 
 
@@ -194,6 +226,7 @@ def _train(config, workdir, family, strategy):
     return trainer
 
   iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+  data_counts = _skipped_records(config)
   summary_dir = os.path.join(workdir, workdir_lib.SUMMARY_DIR)
   writer = tf.summary.create_file_writer(summary_dir) if chief else tf.summary.create_noop_writer()
 
@@ -223,6 +256,7 @@ def _train(config, workdir, family, strategy):
             current,
             heavy=heavy_now,
           )
+          summaries.write_scalars(data_counts, current, prefix="data/")
       if evaluators and (current % train.eval_every == 0 or last):
         measured = {
           name: value for evaluator in evaluators for name, value in evaluator.run(trainer)

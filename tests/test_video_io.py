@@ -1,0 +1,57 @@
+"""Writing videos: GIF and MP4 files are whole or absent, whatever the frame size."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from relive_tf.data import video_io
+
+
+def read_back(path):
+  """The frames of a video file as uint8 [frames, height, width, 3] RGB (OpenCV)."""
+  capture = cv2.VideoCapture(str(path))
+  frames = []
+  while True:
+    ok, frame = capture.read()
+    if not ok:
+      break
+    frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+  capture.release()
+  return np.stack(frames)
+
+
+def gray_video(frames, height, width):
+  return np.full((frames, height, width, 3), 128, np.uint8)
+
+
+@pytest.mark.parametrize("height, width", [(64, 64), (63, 63), (64, 63), (1, 1)])
+def test_mp4_of_any_size_is_written_whole_with_odd_sides_padded(tmp_path, height, width):
+  path = tmp_path / "v.mp4"
+  video_io.write_video(str(path), gray_video(4, height, width))
+  frames = read_back(path)
+  assert frames.shape == (4, height + height % 2, width + width % 2, 3)
+  assert np.abs(frames.astype(int) - 128).max() <= 2
+  assert os.listdir(tmp_path) == ["v.mp4"]
+
+
+def test_gif_keeps_every_frame(tmp_path):
+  video = np.stack([np.full((5, 7, 3), value, np.uint8) for value in (0, 255, 0)])
+  video_io.write_video(str(tmp_path / "v.gif"), video)
+  assert read_back(tmp_path / "v.gif").shape == (3, 5, 7, 3)
+
+
+@pytest.mark.parametrize("extension", ["gif", "mp4"])
+def test_a_video_of_no_frames_is_refused_and_leaves_no_file(tmp_path, extension):
+  with pytest.raises(ValueError, match="at least one pixel and frame"):
+    video_io.write_video(str(tmp_path / f"v.{extension}"), gray_video(0, 8, 8))
+  assert not os.listdir(tmp_path)
+
+
+def test_an_encoder_failure_raises_and_leaves_no_file(tmp_path, monkeypatch):
+  monkeypatch.setattr(video_io, "even_sides", lambda video: video)  # libx264 refuses odd sides
+  (tmp_path / "v.mp4").write_bytes(b"old")
+  with pytest.raises(RuntimeError, match="ffmpeg wrote no MP4"):
+    video_io.write_video(str(tmp_path / "v.mp4"), gray_video(2, 9, 9))
+  assert os.listdir(tmp_path) == ["v.mp4"] and (tmp_path / "v.mp4").read_bytes() == b"old"
