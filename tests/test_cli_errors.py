@@ -27,7 +27,7 @@ CASES = [
   (["train", f"--config={helpers.REPO}/README.md", "--workdir=W"], "not a Python config file"),
   (
     ["train", f"--config={CONFIGS}/vgan.py:nope", "--workdir=W"],
-    "unknown variant(s) ['nope'] of configs/vgan.py: use default, tiny, gp",
+    "unknown variant(s) ['nope'] of configs/vgan.py: use default, tiny, poster, gp",
   ),
   (
     ["train", TINY, "--workdir=W", "--config.train.num_step=1"],

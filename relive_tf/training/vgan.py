@@ -127,11 +127,17 @@ class VideoWGAN:
     return vgan.compose_video(foreground, mask, background), mask
 
   def frame_offset(self, batch):
-    """Which evenly spaced frames the frame critic judges for this batch (0 without one)."""
-    if self.critic.frame_critic is None:
+    """Which evenly spaced frames the frame critic judges at this update (0 without one).
+
+    Drawn from the critic's update count, which every replica shares, so that all replicas judge
+    the same frames and a distributed step equals a one-device step.
+    """
+    optimizer = self.optimizers.get("critic_optimizer")
+    if self.critic.frame_critic is None or optimizer is None:  # built for sampling: any frames
       return 0
     stride = batch["video"].shape[1] // self.critic.frames_judged
-    seed = tf.stack([self.seed + 3, batch["index"][0]])
+    updates = optimizer.iterations
+    seed = tf.stack([tf.cast(self.seed + 3, tf.int64), tf.cast(updates, tf.int64)])
     return tf.random.stateless_uniform([], seed=seed, maxval=stride, dtype=tf.int32)
 
   def critic_scores(self, videos, batch, training):
@@ -252,7 +258,9 @@ class VideoWGAN:
 
   def sample_videos(self):
     """Videos [n, t, h, w, 3] in [-1, 1] of the fixed sample inputs, generator in inference mode."""
-    return self.fake_videos(self.sample_inputs, training=False, generator=self.sampling_generator)[0]
+    return self.fake_videos(self.sample_inputs, training=False, generator=self.sampling_generator)[
+      0
+    ]
 
 
 def training_settings(config, strategy, sample_batch):
