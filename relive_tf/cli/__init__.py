@@ -11,8 +11,9 @@ import sys
 
 from relive_tf import errors
 
-# Raised by relive_tf itself about the input it was given (ArithmeticError: a diverged training).
-_INPUT_ERRORS = (ValueError, TypeError, ArithmeticError)
+# Raised by relive_tf itself about the input it was given (ArithmeticError: a diverged training;
+# ConnectionError: a lost worker of a multi-worker run).
+_INPUT_ERRORS = (ValueError, TypeError, ArithmeticError, ConnectionError)
 
 # name -> (module under relive_tf.cli, one line of help). Each module has define_flags() and main().
 SUBCOMMANDS = {

@@ -1,7 +1,9 @@
-"""Picks the tf.distribute strategy from what the machine (and TF_CONFIG) offers."""
+"""Picks the tf.distribute strategy from what the machine (and TF_CONFIG) offers; lost workers."""
 
+import contextlib
 import json
 import os
+import re
 
 import tensorflow as tf
 from absl import logging
@@ -39,4 +41,65 @@ def is_chief(strategy):
     resolver.task_type == "worker"
     and resolver.task_id == 0
     and "chief" not in resolver.cluster_spec().as_dict()
+  )
+
+
+class LostWorkerError(ConnectionError):
+  """A worker of a multi-worker run stopped (crashed, killed, preempted, unreachable)."""
+
+
+# TensorFlow names a task "/job:worker/replica:0/task:1" in the errors of collectives and of the
+# coordination service's heartbeats.
+_TASK = re.compile(r"/job:(?P<job>\w+)/(?:replica:\d+/)?task:(?P<index>\d+)")
+# The coordination service's words for a task that stopped: killed, crashed, preempted, cut off.
+_STOPPED_HEARTBEATS = "stopped sending heartbeats"
+# What gRPC said when a peer's connection broke: "recvmsg:Connection reset by peer".
+_GRPC_MESSAGE = re.compile(r'grpc_message:"([^"]+)"')
+# What a lost peer raises in the train step: the coordination service's "tasks are unhealthy
+# (stopped sending heartbeats)", a collective cut off, or its timeout.
+_LOST_PEER_ERRORS = (
+  tf.errors.UnavailableError,
+  tf.errors.DeadlineExceededError,
+  tf.errors.AbortedError,
+  tf.errors.CancelledError,
+  tf.errors.InternalError,
+)
+
+
+@contextlib.contextmanager
+def lost_workers(strategy):
+  """Turns the TensorFlow error a multi-worker run raises when a peer is gone into a one-line
+  LostWorkerError that names the peer and says how to resume; other strategies pass errors on."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  try:
+    yield
+  except _LOST_PEER_ERRORS as error:
+    if resolver is None or not resolver.task_type:
+      raise
+    raise LostWorkerError(_lost_worker_message(error, resolver)) from None
+
+
+def _lost_worker_message(error, resolver):
+  """What a worker says when a peer is lost: which one (its TF_CONFIG address), what TensorFlow
+  saw, and how to resume."""
+  cluster = resolver.cluster_spec().as_dict()
+  me = (resolver.task_type, resolver.task_id)
+  lost = []
+  for match in _TASK.finditer(error.message):
+    task = (match["job"], int(match["index"]))
+    if task != me and task not in lost and match["job"] in cluster:
+      lost.append(task)
+  who = (
+    " and ".join(f"{job} {index} ({cluster[job][index]})" for job, index in lost)
+    if lost
+    else "a worker of the cluster"
+  )
+  if _STOPPED_HEARTBEATS in error.message:
+    what = "stopped sending heartbeats (crashed, killed or unreachable)"
+  else:
+    said = _GRPC_MESSAGE.search(error.message)
+    what = f"was lost ({said[1] if said else type(error).__name__})"
+  return (
+    f"{who} {what}, so {me[0]} {me[1]} stops too; restart every worker with the same command: "
+    "training resumes from the last checkpoint"
   )

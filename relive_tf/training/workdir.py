@@ -5,6 +5,7 @@ import json
 import os
 
 import ml_collections
+import tensorflow as tf
 
 from relive_tf import files
 
@@ -15,13 +16,12 @@ SUMMARY_DIR = "tb"
 
 def _read_json(workdir):
   path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.isfile(path):
+  if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
     raise ValueError(
       f"{workdir!r} holds no {CONFIG_FILE}: it is not a relive_tf workdir (train "
       "one with `relive train`)"
     )
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
+  return files.read_json(path)
 
 
 def model_type(workdir):
@@ -71,14 +71,19 @@ def load_config(workdir, expect, purpose="this"):
   return ml_collections.ConfigDict(saved), family
 
 
-def save_config(workdir, config, family):
+def save_config(workdir, config, family, write=True):
   """Writes config.json, or checks that a resumed run keeps the model it was started with.
+
+  Args:
+    workdir: the run's workdir.
+    config: its resolved config.
+    family: the config's Family.
+    write: False to check only (the workers of a multi-worker run other than the chief).
 
   Raises:
     ValueError: the workdir holds another model type, or the same one with other model settings.
   """
-  os.makedirs(workdir, exist_ok=True)
-  if os.path.exists(os.path.join(workdir, CONFIG_FILE)):
+  if tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
     saved_type = model_type(workdir)
     if saved_type != config.model_type:
       raise ValueError(
@@ -97,4 +102,7 @@ def save_config(workdir, config, family):
         f"{[new_model.get(k) for k in changed]} now): resume with the same model "
         "config or use another workdir"
       )
+  if not write:
+    return
+  tf.io.gfile.makedirs(workdir)
   files.write_text(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
