@@ -1,10 +1,10 @@
 """Scalar curves read back from a workdir's TensorBoard event files."""
 
-import glob
 import math
 import os
 
 import numpy as np
+import tensorflow as tf
 from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.util import tensor_util
@@ -24,7 +24,7 @@ def read_scalars(summary_dir):
   """
   curves = {}
   plugins = {}  # tag -> plugin name; TensorFlow may give the metadata on a tag's first value only
-  for path in sorted(glob.glob(os.path.join(summary_dir, "events.out.tfevents.*"))):
+  for path in sorted(tf.io.gfile.glob(os.path.join(summary_dir, "events.out.tfevents.*"))):
     for event in event_file_loader.EventFileLoader(path).Load():
       for value in event.summary.value:
         if value.metadata.plugin_data.plugin_name:

@@ -2,9 +2,9 @@
 
 import os
 import re
-import shutil
 import uuid
 
+import tensorflow as tf
 from absl import logging
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
@@ -22,18 +22,18 @@ _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 def model_versions(model_dir):
   """The versions exported in a model folder: sorted ints, one per <version>/saved_model.pb."""
-  if not os.path.isdir(model_dir):
+  if not tf.io.gfile.isdir(model_dir):
     return []
   return sorted(
     int(name)
-    for name in os.listdir(model_dir)
-    if name.isdigit() and os.path.isfile(os.path.join(model_dir, name, "saved_model.pb"))
+    for name in files.listdir(model_dir)
+    if name.isdigit() and tf.io.gfile.exists(os.path.join(model_dir, name, "saved_model.pb"))
   )
 
 
 def _new_version(export_dir, version):
   """The version to write: `version`, or one past the highest folder; an existing one is refused."""
-  taken = [int(name) for name in os.listdir(export_dir) if name.isdigit()]
+  taken = [int(name) for name in files.listdir(export_dir) if name.isdigit()]
   if version is None:
     return max(taken, default=0) + 1
   if version < 1:
@@ -63,7 +63,7 @@ def _model_name(export_dir):
       f"export_dir {export_dir!r} ends in {name!r}, which becomes the model's name "
       "in TF Serving URLs; use letters, digits, '_', '.' or '-'"
     )
-  if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+  if tf.io.gfile.exists(export_dir) and not tf.io.gfile.isdir(export_dir):
     raise ValueError(f"export_dir {export_dir!r} is a file; give a folder")
   return name
 
@@ -78,7 +78,7 @@ def write_models_config(export_root):
     The config's path.
   """
   config = model_server_config_pb2.ModelServerConfig()
-  for name in sorted(os.listdir(export_root)):
+  for name in sorted(files.listdir(export_root)):
     if model_versions(os.path.join(export_root, name)):
       config.model_config_list.config.add(
         name=name, base_path=f"{SERVING_ROOT}/{name}", model_platform="tensorflow"
@@ -117,7 +117,7 @@ def export(workdir, export_dir, families, version=None, check=False):
   name = _model_name(export_dir)
   exportable = [family for family in families if family.servable is not None]
   trained = checkpoints.restore_trained(workdir, exportable, "export")
-  os.makedirs(export_dir, exist_ok=True)
+  tf.io.gfile.makedirs(export_dir)
   version = _new_version(export_dir, version)
   logging.info(
     "exporting the %s of %s at step %d as %s version %d",
@@ -130,9 +130,9 @@ def export(workdir, export_dir, families, version=None, check=False):
   servable = trained.family.servable(trained)
   requests = servable.warmup_inputs()
   final_path = os.path.join(export_dir, str(version))
-  # Hidden and not a number: TF Serving skips it. os.mkdir gives it the umask's permissions.
+  # Hidden and not a number: TF Serving skips it. A new folder gets the umask's permissions.
   staging = os.path.join(export_dir, f".{version}.incomplete-{uuid.uuid4().hex[:8]}")
-  os.mkdir(staging)
+  tf.io.gfile.mkdir(staging)
   try:
     servable.archive().write_out(staging, verbose=False)
     warmup.write_warmup_requests(staging, name, requests)
@@ -140,15 +140,16 @@ def export(workdir, export_dir, families, version=None, check=False):
       logging.info("checking the export in a fresh process...")
       check_lib.check_export(staging, servable, requests)
     try:
-      os.rename(staging, final_path)
-    except OSError:
+      tf.io.gfile.rename(staging, final_path)
+    except tf.errors.OpError:
       raise ValueError(
         f"{final_path!r} appeared while exporting (another export?); it is kept and "
         "this export is dropped: run again for the next version"
       ) from None
   except BaseException:
-    shutil.rmtree(staging, ignore_errors=True)
+    if tf.io.gfile.exists(staging):
+      tf.io.gfile.rmtree(staging)
     raise
-  config_path = write_models_config(os.path.dirname(os.path.abspath(export_dir)))
+  config_path = write_models_config(os.path.dirname(files.absolute(export_dir).rstrip("/")))
   logging.info("wrote %s and %s", final_path, config_path)
   return final_path

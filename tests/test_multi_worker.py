@@ -1,0 +1,227 @@
+"""Two `relive train` workers on 127.0.0.1 (MultiWorkerMirroredStrategy, CPU collectives): the
+weights of one process, only the chief writing, disjoint data, a lost worker named, a resumed run.
+
+Each worker is a real `relive train` process with its own TF_CONFIG and one CPU replica, so the
+global batch of 4 is split 2 + 2. Start-up and the first step's compilation take most of the time.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from relive_tf import files
+
+import helpers
+
+RUN = dict(
+  train__num_steps=6,
+  train__batch_size=4,
+  train__critic_steps=2,
+  train__checkpoint_every=2,
+  train__summary_every=2,
+  train__num_samples=2,
+  train__log_every=1,
+)
+# Bounds each wait on the workers: start-up, compiling and six steps take about a minute on two
+# idle cores; a lost worker is found by the coordination service's heartbeats within about 10 s.
+TIMEOUT_S = 600
+
+
+class Worker:
+  """One `relive train` process of a two-worker cluster, its output collected line by line."""
+
+  def __init__(self, cluster, index, workdir):
+    env = dict(
+      os.environ,
+      TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+      TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    overrides = [f"--config.{key.replace('__', '.')}={value}" for key, value in RUN.items()]
+    command = os.path.join(os.path.dirname(sys.executable), "relive")
+    self.address = cluster["worker"][index]
+    self.process = subprocess.Popen(
+      [
+        command,
+        "train",
+        f"--config={helpers.REPO / 'configs' / 'vgan.py'}:tiny",
+        f"--workdir={workdir}",
+        *overrides,
+        "--verbosity=1",  # each input pipeline prints the example indices it reads
+      ],
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+    )
+    self.lines = []
+    self._changed = threading.Condition()
+    self._reader = threading.Thread(target=self._read, daemon=True)
+    self._reader.start()
+
+  def _read(self):
+    for line in self.process.stdout:
+      with self._changed:
+        self.lines.append(line)
+        self._changed.notify_all()
+    with self._changed:
+      self._changed.notify_all()
+
+  @property
+  def output(self):
+    with self._changed:
+      return "".join(self.lines)
+
+  def wait_for(self, pattern):
+    """Blocks until a line of output matches `pattern`; fails when the process ends first."""
+    with self._changed:
+      found = self._changed.wait_for(
+        lambda: any(re.search(pattern, line) for line in self.lines) or not self._reader.is_alive(),
+        timeout=TIMEOUT_S,
+      )
+      if not found or not any(re.search(pattern, line) for line in self.lines):
+        pytest.fail(f"no line matched {pattern!r}; the output:\n{''.join(self.lines)[-5000:]}")
+
+  def finish(self):
+    """The exit status, once the process ends (killed after TIMEOUT_S)."""
+    try:
+      status = self.process.wait(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+      self.process.kill()
+      self.process.wait()
+      pytest.fail(f"worker {self.address} hung; its output:\n{self.output[-5000:]}")
+    self._reader.join()
+    return status
+
+
+def _free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  try:
+    for each in sockets:
+      each.bind(("127.0.0.1", 0))
+    return [each.getsockname()[1] for each in sockets]
+  finally:
+    for each in sockets:
+      each.close()
+
+
+def start_cluster(*workdirs):
+  """One worker per workdir (worker 0, the chief, first), on free ports of 127.0.0.1."""
+  cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(len(workdirs))]}
+  return [Worker(cluster, index, workdir) for index, workdir in enumerate(workdirs)]
+
+
+def finish_all(workers):
+  statuses = [worker.finish() for worker in workers]
+  for worker, status in zip(workers, statuses):
+    assert status == 0, f"worker {worker.address} failed:\n{worker.output[-5000:]}"
+
+
+def _weights(trained):
+  return {
+    variable.path: np.asarray(variable.value)
+    for network in trained.trainer.networks.values()
+    for variable in network.weights
+  }
+
+
+def assert_weights_of_one_process(workdir, straight_workdir):
+  """The workdir's final networks equal a one-process run's, within the learning rate."""
+  multi, straight = helpers.restore(workdir), helpers.restore(straight_workdir)
+  assert multi.step == straight.step == RUN["train__num_steps"]
+  first, second = _weights(multi), _weights(straight)
+  assert first.keys() == second.keys()
+  # As with two replicas in one process (test_training.py): the replicas' gradients are summed in
+  # another order, and RMSProp, dividing by a gradient's size, moves a weight whose gradient is ~0
+  # by up to about the learning rate; all others agree far more closely.
+  for path in first:
+    np.testing.assert_allclose(
+      first[path], second[path], atol=straight.config.train.learning_rate, err_msg=path
+    )
+
+
+@pytest.fixture(name="two_workers", scope="module")
+def two_workers_fixture(tmp_path_factory):
+  """A finished two-worker run. Worker 1 is given a workdir of its own, which must stay unwritten;
+  while the chief trains, the workdir lock is tried from here."""
+  root = tmp_path_factory.mktemp("multi_worker")
+  chief_dir, worker_dir = root / "chief", root / "worker1"
+  workers = start_cluster(chief_dir, worker_dir)
+  workers[0].wait_for(r"step 1/")
+  with pytest.raises(ValueError) as held:
+    with files.exclusive_use(str(chief_dir), "relive train"):
+      pass
+  finish_all(workers)
+  return {
+    "chief_dir": chief_dir,
+    "worker_dir": worker_dir,
+    "workers": workers,
+    "lock_error": str(held.value),
+  }
+
+
+def test_two_workers_end_with_the_weights_of_one_process_with_the_same_global_batch(
+  two_workers, trained_workdir
+):
+  assert_weights_of_one_process(two_workers["chief_dir"], trained_workdir("vgan", **RUN))
+
+
+def test_two_workers_log_the_losses_of_one_process(two_workers, trained_workdir):
+  multi = helpers.summary_values(two_workers["chief_dir"])
+  straight = helpers.summary_values(trained_workdir("vgan", **RUN))
+  for tag in ("train/critic_loss", "train/generator_loss"):
+    assert [step for step, _ in multi[tag]] == [step for step, _ in straight[tag]]
+    for (_, one), (_, other) in zip(multi[tag], straight[tag]):
+      assert float(one) == pytest.approx(float(other), rel=1e-3, abs=1e-9), tag
+
+
+def test_only_the_chief_writes_checkpoints_summaries_config_and_the_lock(two_workers):
+  chief_dir, chief = two_workers["chief_dir"], two_workers["workers"][0]
+  assert not os.path.exists(two_workers["worker_dir"])
+  assert sorted(os.listdir(chief_dir)) == [files.LOCK_FILE, "checkpoints", "config.json", "tb"]
+  (events,) = os.listdir(chief_dir / "tb")
+  assert f".{chief.process.pid}." in events  # the writer's process id is in the file name
+  assert f"in use by relive train (process {chief.process.pid})" in two_workers["lock_error"]
+
+
+def test_each_worker_reads_its_own_share_of_the_examples(two_workers):
+  seen = []
+  for index, worker in enumerate(two_workers["workers"]):
+    reads = re.findall(r"input pipeline (\d) of 2 reads examples \[([\d ]+)\]", worker.output)
+    assert reads and {pipeline for pipeline, _ in reads} == {str(index)}
+    seen.append([int(number) for _, batch in reads for number in batch.split()])
+  first, second = seen
+  assert not set(first) & set(second)
+  assert all(number % 2 == 0 for number in first) and all(number % 2 for number in second)
+  # Every step's two critic batches of 4 consecutive examples, half from each worker.
+  trained_on = RUN["train__num_steps"] * RUN["train__critic_steps"] * RUN["train__batch_size"]
+  assert set(range(trained_on)) <= set(first) | set(second)
+
+
+def test_a_lost_worker_stops_the_other_naming_it_and_a_restart_resumes(tmp_path, trained_workdir):
+  workdir = tmp_path / "run"
+  chief, other = start_cluster(workdir, workdir)
+  chief.wait_for(r"step 3/")
+  other.process.send_signal(signal.SIGKILL)
+  assert chief.finish() == 1
+  lost = (
+    rf"relive train: error: worker 1 \({re.escape(other.address)}\) stopped sending heartbeats "
+    r"\(crashed, killed or unreachable\), so worker 0 stops too; restart every worker with the "
+    r"same command: training resumes from the last checkpoint"
+  )
+  assert re.search(lost, chief.output), chief.output[-5000:]
+  assert "Traceback" not in chief.output
+  other.finish()
+
+  restarted = start_cluster(workdir, workdir)
+  finish_all(restarted)
+  resumed = re.search(r"resumed from \S+ckpt-(\d+) at step (\d+)", restarted[0].output)
+  assert resumed and resumed[1] == resumed[2] and int(resumed[1]) in (2, 4), resumed
+  assert_weights_of_one_process(workdir, trained_workdir("vgan", **RUN))
