@@ -40,10 +40,8 @@ def test_training_writes_and_resumes_a_remote_workdir(ram_workdir, make_config):
   assert json.loads(files.read_bytes(f"{ram_workdir}/config.json"))["model_type"] == "vgan"
   assert tf.train.latest_checkpoint(f"{ram_workdir}/checkpoints").endswith("ckpt-2")
   assert "train/critic_loss" in helpers.summary_values(ram_workdir)
-  resumed = helpers.train(
-    make_config("vgan", "tiny", **dict(TINY, train__num_steps=3)), ram_workdir
-  )
-  assert int(resumed.optimizers["generator_optimizer"].iterations) == 3
+  helpers.train(make_config("vgan", "tiny", **dict(TINY, train__num_steps=3)), ram_workdir)
+  assert tf.train.latest_checkpoint(f"{ram_workdir}/checkpoints").endswith("ckpt-3")
   assert not tf.io.gfile.exists(f"{ram_workdir}/{files.LOCK_FILE}")  # the marker went with the run
 
 
