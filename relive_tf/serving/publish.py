@@ -50,6 +50,31 @@ def _new_version(export_dir, version):
   return version
 
 
+def _move_folder(staging, final_path):
+  """Renames a finished version folder at once on a local disk. Elsewhere a folder cannot be
+  renamed at once (gs:// renames object by object, ram:// not at all): each file is copied into
+  final_path, saved_model.pb last, so a server never finds a SavedModel missing files.
+
+  Raises:
+    OSError: final_path exists.
+  """
+  if not files.is_remote(final_path):
+    os.rename(staging, final_path)
+    return
+  if tf.io.gfile.exists(final_path):
+    raise FileExistsError(final_path)
+  copies = []
+  for directory, _, names in tf.io.gfile.walk(staging):
+    relative = directory[len(staging) :].lstrip("/")
+    tf.io.gfile.makedirs(os.path.join(final_path, relative))
+    copies += [
+      (os.path.join(directory, name), os.path.join(final_path, relative, name)) for name in names
+    ]
+  for source, target in sorted(copies, key=lambda pair: pair[1].endswith("/saved_model.pb")):
+    tf.io.gfile.copy(source, target)
+  tf.io.gfile.rmtree(staging)
+
+
 def _model_name(export_dir):
   """The model's name in TF Serving: the last part of export_dir, checked."""
   name = os.path.basename(os.path.normpath(export_dir))
@@ -140,8 +165,8 @@ def export(workdir, export_dir, families, version=None, check=False):
       logging.info("checking the export in a fresh process...")
       check_lib.check_export(staging, servable, requests)
     try:
-      tf.io.gfile.rename(staging, final_path)
-    except tf.errors.OpError:
+      _move_folder(staging, final_path)
+    except OSError:
       raise ValueError(
         f"{final_path!r} appeared while exporting (another export?); it is kept and "
         "this export is dropped: run again for the next version"

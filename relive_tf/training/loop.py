@@ -210,6 +210,7 @@ def train_and_evaluate(config, workdir, family, strategy=None):
 
 
 def _train(config, workdir, family, strategy, worker_dir):
+  """train_and_evaluate's run; worker_dir is None on the chief, else a worker's scratch folder."""
   chief = worker_dir is None
   workdir_lib.save_config(workdir, config, family, write=chief)
   logging.info("config:\n%s", config)
