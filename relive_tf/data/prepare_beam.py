@@ -72,46 +72,46 @@ class DecodeFiles(beam.DoFn):
 
 
 def shard_plan(sizes, shard_bytes):
-  """Where each file's clips go: consecutive clips of a split, in the dataset's order, spread over
-  shards of equal clip counts (one more in some) whose number follows the split's bytes.
+  """Where each file's clips go: a split's clips in the dataset's order, cut into consecutive runs
+  of about equal bytes (each clip goes to the shard its middle byte falls in), as many runs as the
+  split's bytes hold shards of `shard_bytes` (one at least, at most one per clip).
 
   Args:
-    sizes: (split, position, clip count, encoded bytes) of every decoded file.
+    sizes: (split, position, [encoded bytes of each clip]) of every decoded file.
     shard_bytes: the shard size asked for, in bytes.
 
   Returns:
-    {split: {"first": {position: number of the file's first clip in the split}, "clips": the
-    split's clips, "shards": its shard count (1 or more when it has clips, at most one per clip)}}.
+    {split: {"before": {position: (clips, bytes) of the split before the file's first clip},
+    "bytes": the split's bytes, "shards": its shard count}}.
   """
   plan = {}
-  for split in {split for split, _, _, _ in sizes}:
-    files_of = sorted((position, clips, size) for s, position, clips, size in sizes if s == split)
-    first, count, total = {}, 0, 0
-    for position, clips, size in files_of:
-      first[position] = count
-      count += clips
-      total += size
-    plan[split] = {
-      "first": first,
-      "clips": count,
-      "shards": min(count, max(1, round(total / shard_bytes))),
-    }
+  for split in {split for split, _, _ in sizes}:
+    before, clips, total = {}, 0, 0
+    for position, clip_sizes in sorted((p, c) for s, p, c in sizes if s == split):
+      before[position] = (clips, total)
+      clips += len(clip_sizes)
+      total += sum(clip_sizes)
+    shards_count = min(clips, max(1, round(total / shard_bytes)))
+    plan[split] = {"before": before, "bytes": total, "shards": shards_count}
   return plan
 
 
 def _sizes(decoded):
-  size = sum(len(clip) for _, clip in decoded.clips)
-  return decoded.item.split, decoded.position, len(decoded.clips), size
+  return decoded.item.split, decoded.position, [len(clip) for _, clip in decoded.clips]
 
 
 def _records(decoded, plan):
   """((split, shard number), (clip number in the split, serialized record)) for each clip."""
   split = plan[decoded.item.split]
   item = decoded.item
-  for offset, (start_frame, clip) in enumerate(decoded.clips):
-    number = split["first"][decoded.position] + offset
+  number, offset = split["before"][decoded.position]
+  for start_frame, clip in decoded.clips:
+    middle = (offset + len(clip) / 2) / max(split["bytes"], 1)
+    shard = min(split["shards"] - 1, int(middle * split["shards"]))
     record = shards.clip_example(clip, video_id=item.id, label=item.label, start_frame=start_frame)
-    yield (item.split, number * split["shards"] // split["clips"]), (number, record)
+    yield (item.split, shard), (number, record)
+    number += 1
+    offset += len(clip)
 
 
 def _write_shard(keyed, out):
