@@ -1,5 +1,5 @@
 """`relive prepare --runner=beam` on Beam's DirectRunner: the clips and manifest of the processes
-runner, shards of equal clip counts, the worker of each skipped file, remote folders, the CLI."""
+runner, balanced shards, the worker of each skipped file, remote folders, the CLI."""
 
 import os
 import re

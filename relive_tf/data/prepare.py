@@ -227,7 +227,7 @@ def prepare(
     encoding: how clips are stored: one of video_read.ENCODINGS (see docs/benchmarks.md).
     jpeg_quality: JPEG quality, 1..100.
     shard_mb: the processes runner ends a shard at the first file boundary past this size, in MB;
-      the beam runner makes shards of about this size, of equal clip counts.
+      the beam runner makes shards of about this size and of about equal bytes.
     workers: decoding processes of the processes runner; all available cores by default.
     timeout_s: a file still decoding after this many seconds is skipped.
     overwrite: replace the shards of another run in `out` instead of refusing.

@@ -171,7 +171,7 @@ def run(
   """Runs prepare's steps on Beam and returns the manifest it wrote (see prepare.prepare).
 
   The pipeline decodes the files in parallel, numbers each split's clips in the dataset's order,
-  groups consecutive clips into shards of equal clip counts and writes them (ShardWriter: whole
+  groups consecutive clips into shards of about equal bytes and writes them (ShardWriter: whole
   files under their final names), then manifest.json. A Beam run does not resume part-way: the
   runner retries failed work itself, and a run started again writes every shard again (an
   interrupted processes run of the same settings is replaced). On a finished `out` it does
