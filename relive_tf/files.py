@@ -253,17 +253,7 @@ def exclusive_use(folder, job):
       f"cannot write to {folder!r} for {job}: {error.strerror}; choose a writable folder"
     ) from None
   with lock:
-    try:
-      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      lock.seek(0)
-      holder = lock.read().strip() or "another process"
-      raise ValueError(
-        f"{folder} is in use by {holder}; wait for it to end, or choose another folder"
-      ) from None
-    except OSError as error:
-      if error.errno not in _NO_LOCKS:
-        raise
+    if not _flocked(lock, folder):
       lock.close()
       with _marker(folder, job):
         yield
@@ -277,6 +267,28 @@ def exclusive_use(folder, job):
     finally:
       lock.truncate(0)
       fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _flocked(lock, folder):
+  """Takes an exclusive flock on the open file `lock`: True, or False where the filesystem has no
+  locks.
+
+  Raises:
+    ValueError: another process holds it (named by what it wrote in the file).
+  """
+  try:
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    lock.seek(0)
+    holder = lock.read().strip() or "another process"
+    raise ValueError(
+      f"{folder} is in use by {holder}; wait for it to end, or choose another folder"
+    ) from None
+  except OSError as error:
+    if error.errno not in _NO_LOCKS:
+      raise
+    return False
+  return True
 
 
 @contextlib.contextmanager

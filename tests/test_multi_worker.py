@@ -16,8 +16,10 @@ import threading
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from relive_tf import files
+from relive_tf.training import distribution
 
 import helpers
 
@@ -33,6 +35,8 @@ RUN = dict(
 # Bounds each wait on the workers: start-up, compiling and six steps take about a minute on two
 # idle cores; a lost worker is found by the coordination service's heartbeats within about 10 s.
 TIMEOUT_S = 600
+# Every worker started; those still running when a test ends (it failed) are killed then.
+_STARTED = []
 
 
 class Worker:
@@ -61,6 +65,7 @@ class Worker:
       stderr=subprocess.STDOUT,
       text=True,
     )
+    _STARTED.append(self.process)
     self.lines = []
     self._changed = threading.Condition()
     self._reader = threading.Thread(target=self._read, daemon=True)
@@ -99,6 +104,16 @@ class Worker:
       pytest.fail(f"worker {self.address} hung; its output:\n{self.output[-5000:]}")
     self._reader.join()
     return status
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_outlives_its_test():
+  yield
+  while _STARTED:
+    process = _STARTED.pop()
+    if process.poll() is None:
+      process.kill()
+      process.wait()
 
 
 def _free_ports(count):
@@ -211,10 +226,12 @@ def test_a_lost_worker_stops_the_other_naming_it_and_a_restart_resumes(tmp_path,
   chief.wait_for(r"step 3/")
   other.process.send_signal(signal.SIGKILL)
   assert chief.finish() == 1
+  # What TensorFlow sees first (a broken connection, missed heartbeats) is a race: the message
+  # names it after the colon.
   lost = (
-    rf"relive train: error: worker 1 \({re.escape(other.address)}\) stopped sending heartbeats "
-    r"\(crashed, killed or unreachable\), so worker 0 stops too; restart every worker with the "
-    r"same command: training resumes from the last checkpoint"
+    rf"relive train: error: worker 1 \({re.escape(other.address)}\) was lost \(crashed, killed "
+    r"or unreachable: [^\n]+\), so worker 0 stops too; restart every worker with the same "
+    r"command: training resumes from the last checkpoint"
   )
   assert re.search(lost, chief.output), chief.output[-5000:]
   assert "Traceback" not in chief.output
@@ -225,3 +242,41 @@ def test_a_lost_worker_stops_the_other_naming_it_and_a_restart_resumes(tmp_path,
   resumed = re.search(r"resumed from \S+ckpt-(\d+) at step (\d+)", restarted[0].output)
   assert resumed and resumed[1] == resumed[2] and int(resumed[1]) in (2, 4), resumed
   assert_weights_of_one_process(workdir, trained_workdir("vgan", **RUN))
+
+
+# What TensorFlow raised on worker 0 when worker 1 was killed, in the two orders seen.
+_CONNECTION_RESET = (
+  "Additional GRPC error information from remote target /job:worker/replica:0/task:1 while "
+  "calling /tensorflow.WorkerService/RecvBuf:\n:UNKNOWN:Error received from peer  "
+  '{grpc_message:"recvmsg:Connection reset by peer", grpc_status:14}'
+)
+_HEARTBEATS = (
+  "The following tasks are unhealthy (stopped sending heartbeats):\n/job:worker/replica:0/task:1\n"
+  "The tasks have crashed. Check the task logs for an earlier error to debug further."
+)
+
+
+@pytest.mark.parametrize(
+  ("message", "seen"),
+  [
+    (_CONNECTION_RESET, "recvmsg:Connection reset by peer"),
+    (_HEARTBEATS, "stopped sending heartbeats"),
+  ],
+)
+def test_the_lost_worker_is_named_whichever_error_tensorflow_raises_first(message, seen):
+  resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+    tf.train.ClusterSpec({"worker": ["host0:1", "host1:2"]}), task_type="worker", task_id=0
+  )
+  error = tf.errors.UnavailableError(None, None, message)
+  assert distribution.lost_worker_message(error, resolver) == (
+    f"worker 1 (host1:2) was lost (crashed, killed or unreachable: {seen}), so worker 0 stops "
+    "too; restart every worker with the same command: training resumes from the last checkpoint"
+  )
+
+
+def test_an_error_that_names_no_lost_peer_is_not_a_lost_worker():
+  resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+    tf.train.ClusterSpec({"worker": ["host0:1", "host1:2"]}), task_type="worker", task_id=0
+  )
+  error = tf.errors.InternalError(None, None, "a kernel failed on /job:worker/replica:0/task:0")
+  assert distribution.lost_worker_message(error, resolver) is None

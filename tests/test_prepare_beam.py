@@ -151,12 +151,17 @@ def test_beam_and_processes_agree_on_vgan_strips_listed_by_an_index_file(tmp_pat
   write_strip(source / "beach" / "b.jpg", smooth_video(2 * FRAMES, 32, 32, seed=1))
   cv2.imwrite(str(source / "wide.jpg"), np.zeros((40, 32, 3), np.uint8))
   (source / "index.txt").write_text("beach/a.jpg\nbeach/b.jpg\nwide.jpg\nbeach/gone.jpg\n")
+  # Each strip is its own group; of the three listed, the split hash puts beach/b.jpg in the test
+  # split and a.jpg and wide.jpg (which gives no clip) in train.
   settings = dict(
-    layout="vgan", index_file=str(source / "index.txt"), clip_stride=4, test_fraction=0.5
+    layout="vgan", index_file=str(source / "index.txt"), clip_stride=4, test_fraction=0.3
   )
   processes = run(source, tmp_path / "processes", "processes", **settings)
   beam = run(source, tmp_path / "beam", "beam", **settings)
-  assert beam["clips"] == 4
+  assert {split: counts["clips"] for split, counts in beam["splits"].items()} == {
+    "train": 1,
+    "test": 3,
+  }
   assert_same_preparation(processes, tmp_path / "processes", beam, tmp_path / "beam")
 
 

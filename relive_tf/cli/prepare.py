@@ -131,6 +131,11 @@ def main():
       "--workers is for --runner=processes; Beam's runner picks its own workers "
       "(e.g. --beam_pipeline_options='--direct_num_workers=4')"
     )
+  if FLAGS.runner != "beam" and FLAGS.beam_pipeline_options:
+    raise app.UsageError(
+      f"--beam_pipeline_options is for --runner=beam, not {FLAGS.runner}; add --runner=beam or "
+      "drop them"
+    )
   manifest = prepare.prepare(
     layout=FLAGS.format,
     source=FLAGS.source,

@@ -150,12 +150,13 @@ def _decoded_in_order(pool, todo, spec, window):
         while pool.has_idle() and sent < min(len(todo), waiting + window):
           sent_position, sent_item = todo[sent]
           sent += 1
-          copies[sent_position] = contextlib.ExitStack()
+          copy = contextlib.ExitStack()
           try:
-            local = copies[sent_position].enter_context(video_read.local_file(sent_item.path))
+            local = copy.enter_context(video_read.local_file(sent_item.path))
           except video_read.UnusableVideoError as error:
             answers[sent_position] = (None, str(error))
             continue
+          copies[sent_position] = copy
           pool.submit(sent_position, decode_file, dataclasses.replace(sent_item, path=local), spec)
         for answer_position, result, reason in pool.results():
           answers[answer_position] = (result, reason)
@@ -234,6 +235,7 @@ def prepare(
     runner: one of RUNNERS: "processes" (decoding processes on this machine) or "beam".
     beam_pipeline_options: the beam runner's Beam pipeline options as one string of flags
       ("--runner=DataflowRunner --project=P ..."); empty: Beam's DirectRunner on this machine.
+      The processes runner ignores them, as the beam runner ignores `workers`.
 
   Returns:
     The manifest, as written to OUT/manifest.json.
@@ -255,11 +257,7 @@ def prepare(
     timeout_s,
   )
   if runner not in RUNNERS:
-    raise ValueError(f"--runner={runner!r} is not one of {', '.join(RUNNERS)}")
-  if beam_pipeline_options and runner != "beam":
-    raise ValueError(
-      f"--beam_pipeline_options is for --runner=beam, not {runner}; add --runner=beam or drop it"
-    )
+    raise ValueError(f"runner {runner!r} is not one of {', '.join(RUNNERS)}")
   source, out = files.absolute(source), files.absolute(out)
   if files.is_inside(out, source):
     raise ValueError(
@@ -396,7 +394,7 @@ def _run_with_beam(items, spec, **settings):
     if error.name is None or not error.name.startswith("apache_beam"):
       raise
     raise ValueError(
-      "--runner=beam needs Apache Beam, which is not installed: pip install 'relive_tf[beam]' "
+      "the beam runner needs Apache Beam, which is not installed: pip install 'relive_tf[beam]' "
       "(or -r requirements-beam.txt)"
     ) from None
   return prepare_beam.run(items, spec, **settings)

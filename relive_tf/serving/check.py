@@ -6,10 +6,8 @@ import sys
 import tempfile
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
-from relive_tf import files
 from relive_tf.serving import warmup
 
 # Largest difference allowed between an exported and an in-memory output, in uint8 levels (graph
@@ -55,8 +53,6 @@ def check_export(export_path, servable, requests):
     ExportCheckError: the process failed, or an output differs by more than CHECK_TOLERANCE.
   """
   with tempfile.TemporaryDirectory(prefix="relive_export_check_") as scratch:
-    if files.is_remote(export_path):
-      export_path = _local_copy(export_path, os.path.join(scratch, "export"))
     outputs_path = os.path.join(scratch, "outputs.npz")
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -104,14 +100,3 @@ def check_export(export_path, servable, requests):
           "trained model does"
         )
   logging.info("check passed: %d signature(s) match the in-memory model", len(requests))
-
-
-def _local_copy(folder, local):
-  """Copies a remote folder to the local folder `local` and returns `local`: the fresh process may
-  not know its filesystem (a plugin's, or ram://, which each process has for itself)."""
-  for directory, _, names in tf.io.gfile.walk(folder):
-    target = os.path.join(local, directory[len(folder.rstrip("/")) :].lstrip("/"))
-    tf.io.gfile.makedirs(target)
-    for name in names:
-      tf.io.gfile.copy(os.path.join(directory, name), os.path.join(target, name))
-  return local

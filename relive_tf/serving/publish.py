@@ -1,7 +1,11 @@
 """Publishing a servable for TF Serving: numbered versions, written whole, and models.config."""
 
+import contextlib
+import errno
 import os
 import re
+import shutil
+import tempfile
 import uuid
 
 import tensorflow as tf
@@ -50,10 +54,32 @@ def _new_version(export_dir, version):
   return version
 
 
-def _move_folder(staging, final_path):
-  """Renames a finished version folder at once on a local disk. Elsewhere a folder cannot be
-  renamed at once (gs:// renames object by object, ram:// not at all): each file is copied into
-  final_path, saved_model.pb last, so a server never finds a SavedModel missing files.
+@contextlib.contextmanager
+def _staging_folder(export_dir, version):
+  """Yields a new local folder to write a version in, deleted after the block unless moved away.
+
+  For a local export_dir it lies beside the versions, hidden and not a number (TF Serving skips
+  it; os.mkdir gives it the umask's permissions), to be renamed into place at once. For a remote
+  one (gs://, a plugin's filesystem) it is a local temporary folder: the check's fresh process
+  reads local files, and such filesystems cannot rename a folder at once (gs:// renames object by
+  object) anyway.
+  """
+  if files.is_remote(export_dir):
+    with tempfile.TemporaryDirectory(prefix="relive_export_") as staging:
+      yield staging
+    return
+  staging = os.path.join(export_dir, f".{version}.incomplete-{uuid.uuid4().hex[:8]}")
+  os.mkdir(staging)
+  try:
+    yield staging
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish_version(staging, final_path):
+  """Moves a finished version from the local folder `staging` to final_path: a rename on the local
+  disk; to a remote filesystem a copy, file by file with saved_model.pb last, so that until every
+  file is there the folder holds no SavedModel (model_versions skips it; loaders find none).
 
   Raises:
     OSError: final_path exists.
@@ -62,17 +88,16 @@ def _move_folder(staging, final_path):
     os.rename(staging, final_path)
     return
   if tf.io.gfile.exists(final_path):
-    raise FileExistsError(final_path)
-  copies = []
-  for directory, _, names in tf.io.gfile.walk(staging):
-    relative = directory[len(staging) :].lstrip("/")
-    tf.io.gfile.makedirs(os.path.join(final_path, relative))
-    copies += [
-      (os.path.join(directory, name), os.path.join(final_path, relative, name)) for name in names
-    ]
-  for source, target in sorted(copies, key=lambda pair: pair[1].endswith("/saved_model.pb")):
-    tf.io.gfile.copy(source, target)
-  tf.io.gfile.rmtree(staging)
+    raise FileExistsError(errno.EEXIST, "version exists", final_path)
+  relative_paths = [
+    os.path.relpath(os.path.join(folder, name), staging)
+    for folder, _, names in os.walk(staging)
+    for name in names
+  ]
+  for relative in sorted(relative_paths, key=lambda path: (path == "saved_model.pb", path)):
+    target = os.path.join(final_path, relative)
+    tf.io.gfile.makedirs(os.path.dirname(target))
+    tf.io.gfile.copy(os.path.join(staging, relative), target)
 
 
 def _model_name(export_dir):
@@ -122,7 +147,8 @@ def export(workdir, export_dir, families, version=None, check=False):
 
   The version is written to a hidden temporary folder inside export_dir and renamed to
   export_dir/<version> once complete, so TF Serving never sees half of it; export_dir's parent gets
-  an up-to-date models.config.
+  an up-to-date models.config. A remote export_dir (gs://...) gets the version written locally and
+  copied, saved_model.pb last.
 
   Args:
     workdir: a workdir written by `relive train`.
@@ -155,26 +181,19 @@ def export(workdir, export_dir, families, version=None, check=False):
   servable = trained.family.servable(trained)
   requests = servable.warmup_inputs()
   final_path = os.path.join(export_dir, str(version))
-  # Hidden and not a number: TF Serving skips it. A new folder gets the umask's permissions.
-  staging = os.path.join(export_dir, f".{version}.incomplete-{uuid.uuid4().hex[:8]}")
-  tf.io.gfile.mkdir(staging)
-  try:
+  with _staging_folder(export_dir, version) as staging:
     servable.archive().write_out(staging, verbose=False)
     warmup.write_warmup_requests(staging, name, requests)
     if check:
       logging.info("checking the export in a fresh process...")
       check_lib.check_export(staging, servable, requests)
     try:
-      _move_folder(staging, final_path)
+      _publish_version(staging, final_path)
     except OSError:
       raise ValueError(
         f"{final_path!r} appeared while exporting (another export?); it is kept and "
         "this export is dropped: run again for the next version"
       ) from None
-  except BaseException:
-    if tf.io.gfile.exists(staging):
-      tf.io.gfile.rmtree(staging)
-    raise
   config_path = write_models_config(os.path.dirname(files.absolute(export_dir).rstrip("/")))
   logging.info("wrote %s and %s", final_path, config_path)
   return final_path

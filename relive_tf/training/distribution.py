@@ -9,16 +9,16 @@ import tensorflow as tf
 from absl import logging
 
 
-def cluster_workers():
-  """Worker addresses named by TF_CONFIG (empty when not set)."""
-  config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-  return config.get("cluster", {}).get("worker", [])
+def training_tasks():
+  """The addresses of the tasks that train, TF_CONFIG's chief and workers (empty when not set)."""
+  cluster = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}").get("cluster", {})
+  return cluster.get("chief", []) + cluster.get("worker", [])
 
 
 def pick_strategy():
-  """MultiWorkerMirrored when TF_CONFIG names several workers, Mirrored over several local GPUs,
-  else one device (the GPU if there is one)."""
-  if len(cluster_workers()) > 1:
+  """MultiWorkerMirrored when TF_CONFIG names several tasks (workers, or a chief and workers),
+  Mirrored over several local GPUs, else one device (the GPU if there is one)."""
+  if len(training_tasks()) > 1:
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
   else:
     gpus = tf.config.list_logical_devices("GPU")
@@ -69,37 +69,48 @@ _LOST_PEER_ERRORS = (
 @contextlib.contextmanager
 def lost_workers(strategy):
   """Turns the TensorFlow error a multi-worker run raises when a peer is gone into a one-line
-  LostWorkerError that names the peer and says how to resume; other strategies pass errors on."""
+  LostWorkerError that names the peer and says how to resume; other errors, and those of other
+  strategies, pass on."""
   resolver = getattr(strategy, "cluster_resolver", None)
   try:
     yield
   except _LOST_PEER_ERRORS as error:
-    if resolver is None or not resolver.task_type:
+    message = resolver and resolver.task_type and lost_worker_message(error, resolver)
+    if not message:
       raise
-    raise LostWorkerError(_lost_worker_message(error, resolver)) from None
+    raise LostWorkerError(message) from None
 
 
-def _lost_worker_message(error, resolver):
+def lost_worker_message(error, resolver):
   """What a worker says when a peer is lost: which one (its TF_CONFIG address), what TensorFlow
-  saw, and how to resume."""
+  saw (which of its errors comes first is a race: a broken connection or missed heartbeats), and
+  how to resume; None when `error` names no other task and no missed heartbeats.
+
+  Args:
+    error: the tf.errors.OpError this worker raised.
+    resolver: its strategy's cluster resolver (TF_CONFIG).
+  """
   cluster = resolver.cluster_spec().as_dict()
   me = (resolver.task_type, resolver.task_id)
   lost = []
   for match in _TASK.finditer(error.message):
     task = (match["job"], int(match["index"]))
-    if task != me and task not in lost and match["job"] in cluster:
+    if task != me and task not in lost and task[1] < len(cluster.get(task[0], ())):
       lost.append(task)
+  if not lost and _STOPPED_HEARTBEATS not in error.message:
+    return None
   who = (
     " and ".join(f"{job} {index} ({cluster[job][index]})" for job, index in lost)
     if lost
     else "a worker of the cluster"
   )
   if _STOPPED_HEARTBEATS in error.message:
-    what = "stopped sending heartbeats (crashed, killed or unreachable)"
+    seen = _STOPPED_HEARTBEATS
   else:
     said = _GRPC_MESSAGE.search(error.message)
-    what = f"was lost ({said[1] if said else type(error).__name__})"
+    seen = said[1] if said else type(error).__name__
   return (
-    f"{who} {what}, so {me[0]} {me[1]} stops too; restart every worker with the same command: "
-    "training resumes from the last checkpoint"
+    f"{who} {'were' if len(lost) > 1 else 'was'} lost (crashed, killed or unreachable: {seen}), "
+    f"so {me[0]} {me[1]} stops too; restart every worker with the same command: training "
+    "resumes from the last checkpoint"
   )
