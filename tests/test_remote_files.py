@@ -42,6 +42,8 @@ def test_training_writes_and_resumes_a_remote_workdir(ram_workdir, make_config):
   assert "train/critic_loss" in helpers.summary_values(ram_workdir)
   helpers.train(make_config("vgan", "tiny", **dict(TINY, train__num_steps=3)), ram_workdir)
   assert tf.train.latest_checkpoint(f"{ram_workdir}/checkpoints").endswith("ckpt-3")
+  history = files.read_bytes(f"{ram_workdir}/config_history.log").decode()
+  assert history.endswith("after step 2: train.num_steps: 2 -> 3\n")
   assert not tf.io.gfile.exists(f"{ram_workdir}/{files.LOCK_FILE}")  # the marker went with the run
 
 
