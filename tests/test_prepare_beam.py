@@ -4,6 +4,7 @@ runner, balanced shards, the worker of each skipped file, remote folders, the CL
 import os
 import re
 import socket
+import sys
 
 import cv2
 import numpy as np
@@ -229,3 +230,14 @@ def test_cli_prepares_with_beam_and_refuses_options_without_it(tmp_path):
   )
   assert refused.returncode == 1
   assert "--beam_pipeline_options is for --runner=beam" in refused.stderr
+
+
+def test_beam_runner_without_apache_beam_says_how_to_install_it(tmp_path, monkeypatch):
+  # As where the [beam] extra is not installed: importing apache_beam fails.
+  monkeypatch.setitem(sys.modules, "apache_beam", None)
+  monkeypatch.delitem(sys.modules, "relive_tf.data.prepare_beam")
+  monkeypatch.delattr("relive_tf.data.prepare_beam")
+  os.makedirs(tmp_path / "videos")
+  write_avi(tmp_path / "videos" / "a.avi", smooth_video(12, 24, 32))
+  with pytest.raises(ValueError, match=r"needs Apache Beam.*pip install 'relive_tf\[beam\]'"):
+    run(tmp_path / "videos", tmp_path / "out", "beam")
