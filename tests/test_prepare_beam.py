@@ -228,7 +228,7 @@ def test_cli_prepares_with_beam_and_refuses_options_without_it(tmp_path):
   refused = helpers.run_cli(
     *common, f"--out={tmp_path / 'other'}", "--beam_pipeline_options=--runner=DirectRunner"
   )
-  assert refused.returncode == 1
+  assert refused.returncode == 2  # a usage error, as every misused flag
   assert "--beam_pipeline_options is for --runner=beam" in refused.stderr
 
 
