@@ -8,8 +8,9 @@
 Variants (comma-separated): default, tiny, poster, gp. The default recipe is what learnt digits
 fastest on 2 CPU cores (docs/results.md): the non-saturating logistic loss with an R1 penalty
 (Mescheder et al. 2018), Adam, resize-then-convolve upsampling (Odena et al. 2016), a second, 2D
-critic on single frames (Tulyakov et al. 2018). `poster` keeps the poster's recipe: a WGAN with weight clipping,
-RMSprop, 4x4x4 transposed convolutions and one 3D critic with batchnorm; `gp` a WGAN-GP.
+critic on single frames (Tulyakov et al. 2018). `poster` keeps the poster's recipe: a WGAN with
+weight clipping, RMSprop, 4x4x4 transposed convolutions and one 3D critic with batchnorm; `gp` a
+WGAN-GP.
 """
 
 import ml_collections

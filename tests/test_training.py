@@ -70,9 +70,12 @@ def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replica
   two_metrics, two_weights = _two_steps(config, two_replicas)
   one_metrics, one_weights = _two_steps(config, helpers.one_device())
   # Losses are sums of per-replica shares: a wrong scale or unsynchronized batchnorm changes them.
+  # The R1 penalty, a squared gradient of the critic taken through oneDNN convolutions that differ
+  # with the per-replica batch, agrees to 0.3 % (measured); a wrong scale would be off by 2x.
   for two, one in zip(two_metrics, one_metrics):
     for name in one:
-      assert two[name] == pytest.approx(one[name], rel=1e-3, abs=1e-9), name
+      rel = 1e-2 if name == "r1_penalty" else 1e-3
+      assert two[name] == pytest.approx(one[name], rel=rel, abs=1e-9), name
   # RMSProp divides by the gradient's size, so where a gradient is ~0 the summation order moves a
   # weight by up to about the learning rate; everything else agrees far more closely.
   _assert_same_weights(two_weights, one_weights, atol=config.train.learning_rate)

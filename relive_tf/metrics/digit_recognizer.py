@@ -3,11 +3,10 @@
 It measures samples and is never a training signal: the video models stay unsupervised. It is
 trained on frames of the built-in moving digits, labelled by replaying their seeds (digit_labels),
 and on frames that hold no digit: the data's backgrounds alone, with coloured blobs of a digit's
-size, with digits blurred past reading, and noise. So a blob where a digit should be does not count
-as a digit.
+size, with digits blurred past reading, and noise. So a blob where a digit should be does not
+count as a digit.
 """
 
-import json
 import os
 
 import cv2
@@ -60,12 +59,10 @@ def _texture(rng, size):
 
 
 def perturb(frame, rng):
-  """The frame, float32 [size, size, 3] in [0, 1], with what imperfect generated frames show.
-
-  One of: nothing, additive texture (noise, blocks, a checkerboard-like grating), a slight blur,
-  or a contrast change. Applied alike to frames with and without digits, so that the recogniser
-  decides by shape.
-  """
+  """The frame, float32 [size, size, 3] in [0, 1], with what imperfect generated frames show: one
+  of nothing, additive texture (noise, blocks, a checkerboard-like grating), a slight blur, or a
+  contrast change. Applied alike to frames with and without digits, so that the recogniser decides
+  by shape."""
   kind = rng.integers(4)
   if kind == 1:
     frame = frame + rng.uniform(0.02, 0.2) * _texture(rng, frame.shape[0])
@@ -203,10 +200,9 @@ def train_digit_recognizer(
     held_out_frames.astype(np.float32) / 127.5 - 1.0, batch_size=256, verbose=0
   )
   info.update(_frame_scores(logits, held_out_labels))
-  os.makedirs(out_dir, exist_ok=True)
+  files.gfile().makedirs(out_dir)
   info_path = os.path.join(out_dir, INFO_FILE)
-  if os.path.exists(info_path):
-    os.remove(info_path)  # it marks a complete folder, and would describe the old network
+  files.discard(info_path)  # it marks a complete folder, and would describe the old network
   with files.atomic_write(os.path.join(out_dir, MODEL_FILE), suffix=".keras") as temporary:
     model.save(temporary)
   files.write_json(info_path, info)
@@ -223,13 +219,12 @@ class DigitRecognizer:
       FileNotFoundError: `path` holds no complete recogniser.
     """
     info_path = os.path.join(path, INFO_FILE)
-    if not os.path.isfile(info_path):
+    if not files.isfile(info_path):
       raise FileNotFoundError(
         f"no digit recogniser in {path!r} ({INFO_FILE} is missing); train one "
         "with `python -m relive_tf.metrics.digit_recognizer --out=DIR`"
       )
-    with open(info_path) as f:
-      self.info = json.load(f)
+    self.info = files.read_json(info_path)
     self.path = path
     self._model = keras.models.load_model(os.path.join(path, MODEL_FILE))
     self._batch_size = batch_size

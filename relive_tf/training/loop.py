@@ -69,15 +69,30 @@ def distributed_batches(config, strategy, start):
   """
 
   def dataset_fn(context):
-    return inputs.training_batches(
+    batches = inputs.training_batches(
       config,
       batch_size=context.get_per_replica_batch_size(config.train.batch_size),
       start=start,
       num_shards=context.num_input_pipelines,
       shard_index=context.input_pipeline_id,
     )
+    if logging.vlog_is_on(1):
+      batches = batches.map(_logging_indices(context))
+    return batches
 
   return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def _logging_indices(context):
+  """A batch -> batch function that prints the example indices it holds (with --verbosity=1):
+  "input pipeline 1 of 2 reads examples [1 3]", read ahead of the step that trains on them."""
+  prefix = f"input pipeline {context.input_pipeline_id} of {context.num_input_pipelines}"
+
+  def log(batch):
+    tf.print(prefix, "reads examples", batch["index"], summarize=-1)
+    return batch
+
+  return log
 
 
 class Progress:
@@ -198,17 +213,21 @@ def train_and_evaluate(config, workdir, family, strategy=None):
   """
   strategy = strategy or distribution.pick_strategy()
   validate(config, strategy.num_replicas_in_sync)
-  # Only the chief holds the workdir: the other workers of a multi-worker run save elsewhere.
-  holding = (
-    files.exclusive_use(workdir, "relive train")
-    if distribution.is_chief(strategy)
-    else contextlib.nullcontext()
+  # Only the chief holds and writes the workdir; the other workers of a multi-worker run save their
+  # share of each checkpoint in a scratch folder of their own.
+  chief = distribution.is_chief(strategy)
+  holding = files.exclusive_use(workdir, "relive train") if chief else contextlib.nullcontext()
+  scratch = (
+    contextlib.nullcontext() if chief else tempfile.TemporaryDirectory(prefix="relive_worker_")
   )
-  with holding, _data_checks():
-    return _train(config, workdir, family, strategy)
+  with holding, scratch as worker_dir, _data_checks(), distribution.lost_workers(strategy):
+    return _train(config, workdir, family, strategy, worker_dir)
 
 
-def _train(config, workdir, family, strategy):
+def _train(config, workdir, family, strategy, worker_dir):
+  """train_and_evaluate's run; worker_dir is None on the chief, else a worker's scratch folder."""
+  chief = worker_dir is None
+  # Every worker refuses a changed model; the chief alone writes config.json, after the restore.
   changes = workdir_lib.config_changes(workdir, config, family)
   logging.debug("config:\n%s", config)
   train = config.train
@@ -222,13 +241,10 @@ def _train(config, workdir, family, strategy):
   step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
   data_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
   checkpoint = checkpoints.make_checkpoint(trainer, step=step, data_position=data_position)
-  chief = distribution.is_chief(strategy)
   checkpoint_dir = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
   # Every worker must take part in a save; only the chief's lands in the workdir.
   manager = tf.train.CheckpointManager(
-    checkpoint,
-    checkpoint_dir if chief else tempfile.mkdtemp(prefix="relive_worker_ckpt_"),
-    max_to_keep=train.max_checkpoints,
+    checkpoint, checkpoint_dir if chief else worker_dir, max_to_keep=train.max_checkpoints
   )
   restore_from = tf.train.latest_checkpoint(checkpoint_dir)
   if restore_from:
