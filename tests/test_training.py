@@ -135,6 +135,13 @@ def test_summaries_hold_poster_named_histograms_losses_and_a_gif(trained_workdir
   assert gif[2].startswith(b"GIF89a")
 
 
+def test_summaries_hold_the_loops_input_wait_and_time_outside_the_step(trained_workdir):
+  values = helpers.summary_values(trained_workdir("vgan", **TINY))
+  for tag in ("train/input_wait_fraction", "train/outside_step_fraction"):
+    assert tag in values, f"{tag} missing from {sorted(values)}"
+    assert all(0.0 <= float(value) <= 1.0 for _, value in values[tag]), values[tag]
+
+
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(make_config, tmp_path):
   helpers.train(_tiny(make_config), tmp_path)
   diverging = _tiny(make_config, train__num_steps=4, train__learning_rate=float("inf"))

@@ -17,6 +17,7 @@ from relive_tf.data import shards
 from relive_tf.training import checkpoints
 from relive_tf.training import distribution
 from relive_tf.training import inputs
+from relive_tf.training import step_timing
 from relive_tf.training import summaries
 from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import workdir as workdir_lib
@@ -225,7 +226,9 @@ def _train(config, workdir, family, strategy):
     )
     return trainer
 
-  iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+  iterator = step_timing.TimedIterator(
+    iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+  )
   data_counts = _skipped_records(config)
   summary_dir = os.path.join(workdir, workdir_lib.SUMMARY_DIR)
   writer = tf.summary.create_file_writer(summary_dir) if chief else tf.summary.create_noop_writer()
@@ -235,9 +238,11 @@ def _train(config, workdir, family, strategy):
   logging.info("compiling the train step (the first step takes longer)...")
   progress = Progress(int(step), train.num_steps)
   current = saved = int(step)
+  timer = step_timing.LoopTimer(iterator)
   try:
     while current < train.num_steps:
-      metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
+      with timer.step():
+        metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
       current += 1
       _check_finite(metrics, current, manager)
       step.assign(current)
@@ -252,7 +257,7 @@ def _train(config, workdir, family, strategy):
         with writer.as_default():
           _write_summaries(
             trainer,
-            {**metrics, "steps_per_second": progress.steps_per_second},
+            {**metrics, "steps_per_second": progress.steps_per_second, **timer.fractions()},
             current,
             heavy=heavy_now,
           )

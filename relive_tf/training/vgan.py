@@ -78,6 +78,8 @@ class VideoWGAN:
   def batches_per_step(self):
     return self.critic_steps
 
+  replica_steps = ("critic_step", "generator_step")
+
   def build(self, batch):
     """Creates every network weight, so a checkpoint restores into them at once."""
     fake, _ = self.fake_videos(batch, training=False)
@@ -97,11 +99,12 @@ class VideoWGAN:
   def fake_videos(self, batch, training):
     """Generated videos [b, t, h, w, 3] and their masks (None with one stream) for a batch."""
     foreground, mask, background = self.generator.streams(batch["noise"], training=training)
-    return vgan.compose_video(foreground, mask, background), mask
+    video = vgan.compose_video(foreground, mask, background)
+    return trainer_lib.float32(video), trainer_lib.float32(mask)
 
   def critic_scores(self, videos, batch, training):
     del batch  # the unconditional critic sees the video alone
-    return self.critic(videos, training=training)
+    return trainer_lib.float32(self.critic(videos, training=training))
 
   def generator_penalties(self, batch, fake, mask):
     """Weighted extra generator loss terms, by summary name."""
@@ -136,9 +139,7 @@ class VideoWGAN:
         metrics["gradient_penalty"] = penalty
         total += self.gradient_penalty_weight * penalty
     variables = self.critic.trainable_variables
-    self.optimizers["critic_optimizer"].apply_gradients(
-      zip(tape.gradient(total, variables), variables)
-    )
+    trainer_lib.apply_gradients(self.optimizers["critic_optimizer"], tape, total, variables)
     return metrics
 
   def generator_step(self, batch):
@@ -151,9 +152,7 @@ class VideoWGAN:
       penalties = self.generator_penalties(batch, fake, mask)
       total = generator_loss + tf.add_n(list(penalties.values())) if penalties else generator_loss
     variables = self.generator.trainable_variables
-    self.optimizers["generator_optimizer"].apply_gradients(
-      zip(tape.gradient(total, variables), variables)
-    )
+    trainer_lib.apply_gradients(self.optimizers["generator_optimizer"], tape, total, variables)
     return {"generator_loss": generator_loss, **penalties}
 
   def clip_critic_weights(self):
