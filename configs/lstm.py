@@ -36,6 +36,10 @@ def get_config(arg="default"):
   # skip_connections: the decoder also sees the encoder's feature maps of the input frame, so the
   # appearance of what moves need not pass through the embedding either.
   config.model.skip_connections = True
+  # motion_kernels: k kernels from the LSTM output move the input frame (Finn et al. 2016's CDNA),
+  # blended per pixel with the decoded frame, so moving digits stay sharp; 0: off.
+  config.model.motion_kernels = 0
+  config.model.kernel_size = 7  # odd; moves of up to 3 pixels a frame
   # Every config declares the keys the shared code reads; the predictor draws no noise.
   config.model.noise_dim = 0
 

@@ -28,9 +28,15 @@ def get_config(arg="default"):
   config.model.generator_widths = (512, 256, 128, 64)
   config.model.critic_widths = (64, 128, 256, 512)
   config.model.two_stream = True
-  config.model.critic_norm = (
-    "batch"  # batch (with clipping), layer or none (with a gradient penalty)
-  )
+  # batch (with clipping), spectral (Miyato et al. 2018), layer or none (with a gradient penalty)
+  config.model.critic_norm = "batch"
+  # transposed: 4x4x4 stride-2 transposed convolutions (the poster's); resize: nearest-neighbour
+  # doubling then a 3x3x3 convolution, which draws no checkerboard.
+  config.model.upsample = "transposed"
+  # Widths of a second, 2D critic on frames_judged evenly spaced frames of each video (MoCoGAN's
+  # image discriminator); (): none.
+  config.model.frame_critic_widths = ()
+  config.model.frames_judged = 4
 
   config.data = ml_collections.ConfigDict()
   config.data.source = "synthetic"  # or "shards" (written by `relive prepare`)
@@ -48,10 +54,14 @@ def get_config(arg="default"):
   config.train.loss = "wgan"  # wgan: weight clipping (the poster's); wgan-gp: gradient penalty
   config.train.optimizer = "rmsprop"  # rmsprop (WGAN paper) or adam
   config.train.learning_rate = 5e-5
+  config.train.critic_learning_rate = 0.0  # 0: learning_rate; else the two time-scale rule
   config.train.adam_beta1 = 0.0
   config.train.adam_beta2 = 0.9
   config.train.clip_value = 0.01  # wgan
-  config.train.gradient_penalty_weight = 10.0  # wgan-gp
+  config.train.gradient_penalty_weight = 10.0
+  config.train.r1_weight = 0.0  # gamma of an R1 penalty on real videos (Mescheder et al. 2018)
+  # Decay of a moving average of the generator's weights that samples and exports use; 0: none.
+  config.train.ema_decay = 0.0  # wgan-gp
   config.train.mask_l1_weight = 0.0  # sparsity of the foreground mask
   config.train.log_every = 10
   config.train.summary_every = 200

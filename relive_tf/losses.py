@@ -16,25 +16,105 @@ def _average(per_example, global_batch_size):
   return tf.reduce_sum(per_example) / tf.cast(global_batch_size, per_example.dtype)
 
 
+def _per_example(values):
+  """[batch] as it is, or [batch, heads] (one score per critic) summed over the heads."""
+  values = tf.convert_to_tensor(values)
+  return tf.reduce_sum(values, axis=1) if values.shape.rank == 2 else values
+
+
 def wasserstein_critic_loss(real_scores, fake_scores, global_batch_size=None):
   """E[D(G(z))] - E[D(x)]: the critic's maximisation of E[D(x)] - E[D(G(z))], negated.
 
   Arjovsky et al. 2017, "Wasserstein GAN", https://arxiv.org/abs/1701.07875.
 
   Args:
-    real_scores: critic scores of real videos, [batch].
-    fake_scores: critic scores of generated videos, [batch].
+    real_scores: critic scores of real videos, [batch], or [batch, heads] (one per critic, summed).
+    fake_scores: critic scores of generated videos, the same shape.
     global_batch_size: number of examples the mean is over (all replicas).
 
   Returns:
     Scalar loss; its negation estimates the Wasserstein-1 distance.
   """
-  return _average(fake_scores - real_scores, global_batch_size)
+  return _average(_per_example(fake_scores - real_scores), global_batch_size)
 
 
 def wasserstein_generator_loss(fake_scores, global_batch_size=None):
-  """-E[D(G(z))] (Arjovsky et al. 2017). fake_scores: [batch]. Returns a scalar."""
-  return _average(-fake_scores, global_batch_size)
+  """-E[D(G(z))] (Arjovsky et al. 2017); also the generator's loss against a hinge critic.
+
+  Args:
+    fake_scores: [batch] or [batch, heads].
+    global_batch_size: number of examples the mean is over.
+
+  Returns:
+    A scalar.
+  """
+  return _average(_per_example(-fake_scores), global_batch_size)
+
+
+def hinge_critic_loss(real_scores, fake_scores, global_batch_size=None):
+  """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]: the critic's hinge loss of SN-GAN and BigGAN.
+
+  Lim & Ye 2017, "Geometric GAN", https://arxiv.org/abs/1705.02894; Miyato et al. 2018,
+  https://arxiv.org/abs/1802.05957.
+
+  Args:
+    real_scores, fake_scores: [batch] or [batch, heads] (one per critic, summed).
+    global_batch_size: number of examples the mean is over.
+
+  Returns:
+    A scalar >= 0.
+  """
+  per_example = tf.nn.relu(1.0 - real_scores) + tf.nn.relu(1.0 + fake_scores)
+  return _average(_per_example(per_example), global_batch_size)
+
+
+def logistic_critic_loss(real_scores, fake_scores, global_batch_size=None):
+  """E[softplus(-D(x))] + E[softplus(D(G(z)))]: the original GAN's discriminator loss on logits.
+
+  Goodfellow et al. 2014, https://arxiv.org/abs/1406.2661.
+
+  Args:
+    real_scores, fake_scores: logits, [batch] or [batch, heads] (one per critic, summed).
+    global_batch_size: number of examples the mean is over.
+
+  Returns:
+    A scalar >= 0.
+  """
+  per_example = tf.nn.softplus(-real_scores) + tf.nn.softplus(fake_scores)
+  return _average(_per_example(per_example), global_batch_size)
+
+
+def logistic_generator_loss(fake_scores, global_batch_size=None):
+  """E[softplus(-D(G(z)))]: the non-saturating generator loss (Goodfellow et al. 2014).
+
+  Args:
+    fake_scores: logits, [batch] or [batch, heads].
+    global_batch_size: number of examples the mean is over.
+
+  Returns:
+    A scalar >= 0.
+  """
+  return _average(_per_example(tf.nn.softplus(-fake_scores)), global_batch_size)
+
+
+def r1_penalty(critic_fn, real, global_batch_size=None):
+  """E[||grad_x D(x)||^2] on real data: the R1 regularizer (Mescheder et al. 2018,
+  https://arxiv.org/abs/1801.04406), weighted by gamma / 2 by the caller.
+
+  Args:
+    critic_fn: maps a batch like `real` to scores [batch] or [batch, heads] (their sum is used).
+    real: [batch, ...] of any rank.
+    global_batch_size: number of examples the mean is over.
+
+  Returns:
+    Scalar penalty (unweighted).
+  """
+  with tf.GradientTape() as tape:
+    tape.watch(real)
+    scores = _per_example(critic_fn(real))
+  gradients = tape.gradient(scores, real)
+  squared_norm = tf.reduce_sum(tf.square(gradients), axis=list(range(1, real.shape.rank)))
+  return _average(squared_norm, global_batch_size)
 
 
 def gradient_penalty(critic_fn, real, fake, alpha, global_batch_size=None, epsilon=1e-10):
@@ -43,7 +123,7 @@ def gradient_penalty(critic_fn, real, fake, alpha, global_batch_size=None, epsil
   Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", https://arxiv.org/abs/1704.00028.
 
   Args:
-    critic_fn: maps a batch like `real` to scores [batch].
+    critic_fn: maps a batch like `real` to scores [batch] or [batch, heads] (their sum is used).
     real, fake: [batch, ...] of any rank.
     alpha: interpolation weights ~ U[0, 1], [batch].
     global_batch_size: number of examples the mean is over.
@@ -56,7 +136,7 @@ def gradient_penalty(critic_fn, real, fake, alpha, global_batch_size=None, epsil
   interpolated = alpha * real + (1.0 - alpha) * fake
   with tf.GradientTape() as tape:
     tape.watch(interpolated)
-    scores = critic_fn(interpolated)
+    scores = _per_example(critic_fn(interpolated))
   gradients = tape.gradient(scores, interpolated)
   squared_norm = tf.reduce_sum(tf.square(gradients), axis=list(range(1, real.shape.rank)))
   return _average(tf.square(tf.sqrt(squared_norm + epsilon) - 1.0), global_batch_size)

@@ -8,6 +8,7 @@ import pytest
 from relive_tf import families
 from relive_tf.evaluation import evaluator
 from relive_tf.evaluation import gan
+from relive_tf.gallery import events
 from relive_tf.metrics import feature_network
 from relive_tf.metrics import features
 from relive_tf.training import inputs
@@ -146,6 +147,9 @@ def test_training_logs_the_distance_every_eval_every_steps(make_config, features
   assert steps == {
     f"eval/{name}": [1, 2] for name in ("frechet", "kernel", "frechet_floor", "kernel_floor")
   }
+  # A TensorBoard run of their own, so that the runs of several workdirs compare side by side.
+  assert sorted(os.listdir(tmp_path / "tb")) == ["eval", "train"]
+  assert set(events.read_scalars(str(tmp_path / "tb" / "eval"))) == set(steps)
 
 
 def test_eval_every_without_a_feature_network_is_refused(make_config, tmp_path):

@@ -4,6 +4,7 @@ import json
 import os
 
 import cv2
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -402,8 +403,8 @@ def test_cli_predict_reports_a_bad_context_without_a_traceback(
     "--context=0",
     f"--out={tmp_path / 'p.gif'}",
   )
-  assert result.returncode == 1
-  assert "relive predict: error: context is 0" in result.stderr
+  assert result.returncode == 2
+  assert "relive predict: error: --context=0: 0 is not a positive integer" in result.stderr
   assert "Traceback" not in result.stderr
 
 
@@ -418,3 +419,29 @@ def test_predict_reads_a_trimmed_video_with_a_latin1_name_whole(lstm_workdir, tm
     lstm_workdir, os.fsdecode(latin1), context=3, future=4, out=out, start=56
   )
   assert result["real_future_frames"] == 1  # frame 59 is the last of the 60 the trim shows
+
+
+def test_a_one_hot_motion_kernel_shifts_the_frame_without_blurring_it():
+  frames = np.random.default_rng(0).uniform(-1, 1, [1, 9, 9, 3]).astype(np.float32)
+  kernels = np.zeros([1, 2, 3, 3], np.float32)
+  kernels[0, 0, 1, 1] = 1.0  # the centre tap: the frame as it is
+  kernels[0, 1, 1, 2] = 1.0  # one tap to the right: each pixel takes its right neighbour's value
+  moved = keras.ops.convert_to_numpy(lstm.apply_motion_kernels(frames, kernels))
+  np.testing.assert_allclose(moved[0, :, :, 0], frames[0], atol=1e-6)
+  np.testing.assert_allclose(moved[0, :, :-1, 1], frames[0, :, 1:], atol=1e-6)
+  np.testing.assert_allclose(moved[0, :, -1, 1], 0.0, atol=1e-6)
+
+
+def test_motion_kernel_predictor_blends_moved_frames_into_frames_in_range():
+  predictor = lstm.NextFramePredictor(
+    (4, 8), 16, 16, (8, 4), 16, skip_connections=True, motion_kernels=3, kernel_size=5
+  )
+  frames = np.random.default_rng(0).uniform(-1, 1, [2, 4, 16, 16, 3]).astype(np.float32)
+  predictions = keras.ops.convert_to_numpy(predictor(frames))
+  assert predictions.shape == frames.shape
+  assert np.all(np.abs(predictions) <= 1.0 + 1e-6)
+
+
+def test_motion_kernels_need_an_odd_size():
+  with pytest.raises(ValueError, match="kernel_size is 4"):
+    lstm.NextFramePredictor((4, 8), 16, 16, (8, 4), 16, motion_kernels=2, kernel_size=4)

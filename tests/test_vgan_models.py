@@ -1,8 +1,10 @@
 """Shapes and layer names of the video WGAN's networks at the poster's and the tiny sizes."""
 
+import keras
 import numpy as np
 import pytest
 
+from relive_tf.models import resize_conv
 from relive_tf.models import vgan
 
 
@@ -59,3 +61,48 @@ def test_layer_names_read_like_the_poster(make_config):
 def test_clip_length_must_fit_the_latent_code():
   with pytest.raises(ValueError, match="multiples of 16"):
     vgan.latent_shape(frames=20, size=64, channels=8)
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_resize_conv_equals_nearest_doubling_then_a_3_wide_convolution(rank):
+  inputs = np.random.default_rng(0).normal(size=[2] + [3, 5, 4][:rank] + [6]).astype(np.float32)
+  layer = resize_conv.ResizeConv(rank, 7)
+  fused = keras.ops.convert_to_numpy(layer(inputs))
+  doubled = (keras.layers.UpSampling3D(2) if rank == 3 else keras.layers.UpSampling2D(2))(inputs)
+  conv = (keras.layers.Conv3D if rank == 3 else keras.layers.Conv2D)(7, 3, padding="same")
+  conv.build(doubled.shape)
+  conv.set_weights(layer.get_weights())
+  np.testing.assert_allclose(fused, keras.ops.convert_to_numpy(conv(doubled)), atol=1e-5)
+
+
+def test_resize_upsampling_answers_a_constant_code_with_a_constant_video():
+  # The checkerboard of free transposed convolutions: a constant input gives a patterned output.
+  code = np.ones([1, 2, 4, 4, 5], np.float32)
+  resized = keras.ops.convert_to_numpy(vgan.upsampling_conv(3, 2, "resize", "up")(code))
+  transposed = keras.ops.convert_to_numpy(vgan.upsampling_conv(3, 2, "transposed", "up")(code))
+  inner = (slice(None), slice(1, -1), slice(1, -1), slice(1, -1))  # away from the zero padding
+  assert np.ptp(resized[inner], axis=(1, 2, 3)).max() < 1e-5
+  assert np.ptp(transposed[inner], axis=(1, 2, 3)).min() > 1e-3
+
+
+def test_frame_critic_adds_a_second_score_per_video_from_the_chosen_frames():
+  critic = vgan.VideoCritic((4, 8), "spectral", frame_critic_widths=(4, 8), frames_judged=4)
+  videos = np.random.default_rng(0).uniform(-1, 1, [2, 8, 16, 16, 3]).astype(np.float32)
+  scores = keras.ops.convert_to_numpy(critic(videos, frame_offset=1))
+  assert scores.shape == (2, 2)
+  changed = videos.copy()
+  changed[:, 0] = 0.0  # frame 0 is not among frames 1, 3, 5, 7
+  again = keras.ops.convert_to_numpy(critic(changed, frame_offset=1))
+  np.testing.assert_allclose(again[:, 1], scores[:, 1], atol=1e-6)
+  assert np.all(np.abs(again[:, 0] - scores[:, 0]) > 0)
+
+
+def test_spectral_critic_layers_have_a_largest_singular_value_of_one_after_training_calls():
+  critic = vgan.VideoCritic((4, 8), "spectral")
+  videos = np.random.default_rng(0).uniform(-1, 1, [2, 8, 16, 16, 3]).astype(np.float32)
+  for _ in range(30):  # power iterations run in training calls
+    critic(videos, training=True)
+  layer = critic.blocks[0]
+  kernel = keras.ops.convert_to_numpy(layer.layer.kernel)
+  sigma = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+  assert abs(sigma - 1.0) < 0.05

@@ -50,11 +50,11 @@ class FrameDecoder(keras.layers.Layer):
 
   A dense projection to a side x side x widths[0] code, 4x4 Conv2DTranspose layers of stride 2 with
   ReLU for widths[1:], and a last one to RGB with tanh; with `with_mask`, another last one to a
-  sigmoid mask [n, h, w, 1] (None without). Given the encoder's feature maps of a frame (skip
+  sigmoid mask [n, h, w, 1], or to mask_channels masks summing to 1 per pixel (softmax), or None. Given the encoder's feature maps of a frame (skip
   connections), each transposed convolution also sees the map of its input's size.
   """
 
-  def __init__(self, side, widths, with_mask, name="decoder"):
+  def __init__(self, side, widths, with_mask, mask_channels=1, name="decoder"):
     super().__init__(name=name)
     self.code_shape = (side, side, widths[0])
     self.project = layers.Dense(side * side * widths[0], name="project")
@@ -66,7 +66,14 @@ class FrameDecoder(keras.layers.Layer):
       3, 4, strides=2, padding="same", activation="tanh", name="frame"
     )
     self.mask = (
-      layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid", name="mask")
+      layers.Conv2DTranspose(
+        mask_channels,
+        4,
+        strides=2,
+        padding="same",
+        activation="sigmoid" if mask_channels == 1 else "softmax",
+        name="mask",
+      )
       if with_mask
       else None
     )
@@ -81,6 +88,30 @@ class FrameDecoder(keras.layers.Layer):
     return self.frame(features), (self.mask(features) if self.mask is not None else None)
 
 
+def apply_motion_kernels(frames, kernels):
+  """Each frame moved by each of its kernels: Finn et al. 2016's CDNA transformation.
+
+  "Unsupervised Learning for Physical Interaction through Video Prediction",
+  https://arxiv.org/abs/1605.07157. A kernel that is one at a single tap shifts the frame by that
+  tap's offset without blurring it, so moving digits stay sharp over a long rollout.
+
+  Args:
+    frames: [n, h, w, c].
+    kernels: [n, k, s, s], each summing to 1 (s odd: shifts of up to (s - 1) / 2 pixels).
+
+  Returns:
+    [n, h, w, k, c]: frames[i] correlated with kernels[i, j] (zero outside the frame).
+  """
+  size = kernels.shape[-1]
+  channels = frames.shape[-1]
+  patches = keras.ops.image.extract_patches(frames, size, strides=1, padding="same")
+  patches = keras.ops.reshape(
+    patches, (-1, frames.shape[1], frames.shape[2], size * size, channels)
+  )
+  flat_kernels = keras.ops.reshape(kernels, (-1, kernels.shape[1], size * size))
+  return keras.ops.einsum("nhwpc,nkp->nhwkc", patches, flat_kernels)
+
+
 class NextFramePredictor(keras.Model):
   """Frames [batch, time, size, size, 3] in [-1, 1] -> the next frame after each one, same shape.
 
@@ -92,7 +123,10 @@ class NextFramePredictor(keras.Model):
   mask * decoded + (1 - mask) * input frame, as the video WGAN composes its two streams: pixels that
   stay put are copied from the input instead of being redrawn through the embedding. With
   `skip_connections`, the decoder also sees the encoder's feature maps of the input frame (as in
-  Denton & Fergus 2018), so appearance need not pass through the embedding either.
+  Denton & Fergus 2018), so appearance need not pass through the embedding either. With
+  `motion_kernels` k > 0, the LSTM output also gives k normalized kernel_size x kernel_size kernels
+  that move the input frame (apply_motion_kernels), and the prediction is the per-pixel softmax
+  blend of those k moved frames and the decoded frame: what moves is carried, not redrawn.
   """
 
   def __init__(
@@ -104,6 +138,8 @@ class NextFramePredictor(keras.Model):
     size,
     blend_input=False,
     skip_connections=False,
+    motion_kernels=0,
+    kernel_size=7,
     name="predictor",
   ):
     super().__init__(name=name)
@@ -117,14 +153,38 @@ class NextFramePredictor(keras.Model):
     self.skip_connections = skip_connections
     self.encoder = FrameEncoder(encoder_widths, embedding_dim)
     self.lstm = layers.LSTM(lstm_units, return_sequences=True, return_state=True, name="lstm")
+    if motion_kernels and not kernel_size % 2:
+      raise ValueError(f"model.kernel_size is {kernel_size}; use an odd size, centred on a pixel")
+    self.motion_kernels = motion_kernels
+    self.kernel_size = kernel_size
+    self.kernels = (
+      layers.Dense(motion_kernels * kernel_size * kernel_size, name="motion_kernels")
+      if motion_kernels
+      else None
+    )
     self.decoder = FrameDecoder(
-      code_side(size, len(encoder_widths)), decoder_widths, with_mask=blend_input
+      code_side(size, len(encoder_widths)),
+      decoder_widths,
+      with_mask=blend_input or motion_kernels > 0,
+      mask_channels=motion_kernels + 1 if motion_kernels else 1,
     )
 
   def _predict(self, outputs, inputs, feature_maps):
     """LSTM outputs [n, units], the input frames [n, h, w, 3] and their encoder feature maps ->
     the next frames [n, h, w, 3]."""
     frames, mask = self.decoder(outputs, feature_maps if self.skip_connections else None)
+    if self.kernels is not None:
+      logits = keras.ops.reshape(
+        self.kernels(outputs), (-1, self.motion_kernels, self.kernel_size * self.kernel_size)
+      )
+      kernels = keras.ops.reshape(
+        keras.ops.softmax(logits, axis=-1),
+        (-1, self.motion_kernels, self.kernel_size, self.kernel_size),
+      )
+      candidates = keras.ops.concatenate(
+        [apply_motion_kernels(inputs, kernels), frames[:, :, :, None]], axis=3
+      )
+      return keras.ops.sum(mask[..., None] * candidates, axis=3)
     return frames if mask is None else mask * frames + (1.0 - mask) * inputs
 
   def observe(self, frames, state=None):

@@ -7,6 +7,7 @@ generator/foreground_stream, generator/background_stream, discriminator/disc1..d
 import keras
 from keras import layers
 
+from relive_tf.models import resize_conv
 from relive_tf.models import unet
 
 UPSAMPLING_LAYERS = 4  # each doubles time and space: a 2x4x4 latent code becomes 32x64x64
@@ -23,15 +24,43 @@ def latent_shape(frames, size, channels):
   return [frames // factor, size // factor, size // factor, channels]
 
 
+UPSAMPLINGS = ("transposed", "resize")
+
+
 def _normalization(kind, name):
+  if kind in ("none", "spectral"):
+    return layers.Identity(name=name)
   if kind == "batch":
     # Synchronized so that every replica normalizes with the statistics of the global batch.
     return layers.BatchNormalization(synchronized=True, name=name)
   if kind == "layer":
     return layers.LayerNormalization(name=name)
-  if kind == "none":
-    return layers.Identity(name=name)
-  raise ValueError(f"unknown normalization {kind!r}: use 'batch', 'layer' or 'none'")
+  raise ValueError(f"unknown normalization {kind!r}: use 'batch', 'layer', 'spectral' or 'none'")
+
+
+def upsampling_conv(rank, filters, upsample, name, **kwargs):
+  """A layer that doubles every axis of a rank-2 or rank-3 feature map.
+
+  "transposed": the poster's 4-wide stride-2 transposed convolution. "resize": nearest-neighbour
+  doubling, then a 3-wide convolution, which draws no checkerboard (Odena et al. 2016,
+  https://distill.pub/2016/deconv-checkerboard/).
+  """
+  if upsample == "transposed":
+    transposed = layers.Conv3DTranspose if rank == 3 else layers.Conv2DTranspose
+    return transposed(filters, 4, strides=2, padding="same", name=name, **kwargs)
+  if upsample == "resize":
+    return resize_conv.ResizeConv(rank, filters, name=name, **kwargs)
+  raise ValueError(f"model.upsample is {upsample!r}; use one of {UPSAMPLINGS}")
+
+
+def critic_conv(rank, filters, normalization, name):
+  """A 4-wide stride-2 convolution, spectrally normalized (Miyato et al. 2018) when asked."""
+  conv = (layers.Conv3D if rank == 3 else layers.Conv2D)(
+    filters, 4, strides=2, padding="same", name=name
+  )
+  if normalization == "spectral":
+    return layers.SpectralNormalization(conv, name=f"{name}_sn")
+  return conv
 
 
 class ForegroundStream(keras.layers.Layer):
@@ -41,24 +70,18 @@ class ForegroundStream(keras.layers.Layer):
   transposed convolution: a tanh video and a sigmoid mask.
   """
 
-  def __init__(self, widths, with_mask, name="foreground_stream"):
+  def __init__(self, widths, with_mask, upsample="transposed", name="foreground_stream"):
     super().__init__(name=name)
     self.blocks = []
     for i, width in enumerate(widths, start=1):
       self.blocks += [
-        layers.Conv3DTranspose(
-          width, 4, strides=2, padding="same", use_bias=False, name=f"deconv{i}"
-        ),
+        upsampling_conv(3, width, upsample, f"deconv{i}", use_bias=False),
         layers.BatchNormalization(synchronized=True, name=f"deconv{i}_bn"),
         layers.ReLU(),
       ]
-    self.video_head = layers.Conv3DTranspose(
-      3, 4, strides=2, padding="same", activation="tanh", name="video"
-    )
+    self.video_head = upsampling_conv(3, 3, upsample, "video", activation="tanh")
     self.mask_head = (
-      layers.Conv3DTranspose(1, 4, strides=2, padding="same", activation="sigmoid", name="mask")
-      if with_mask
-      else None
+      upsampling_conv(3, 1, upsample, "mask", activation="sigmoid") if with_mask else None
     )
 
   def call(self, code, training=False):
@@ -77,25 +100,21 @@ class BackgroundStream(keras.layers.Layer):
   sees the skip of its input's resolution, so the background can keep the photo's detail.
   """
 
-  def __init__(self, code_shape, widths, name="background_stream"):
+  def __init__(self, code_shape, widths, upsample="transposed", name="background_stream"):
     super().__init__(name=name)
     height, width, channels = code_shape
     self.project = layers.Dense(height * width * channels, use_bias=False, name="project")
     self.project_bn = layers.BatchNormalization(synchronized=True, name="project_bn")
     self.code_shape = code_shape
     self.deconvs = [
-      layers.Conv2DTranspose(
-        channels, 4, strides=2, padding="same", use_bias=False, name=f"deconv{i}"
-      )
+      upsampling_conv(2, channels, upsample, f"deconv{i}", use_bias=False)
       for i, channels in enumerate(widths, start=1)
     ]
     self.norms = [
       layers.BatchNormalization(synchronized=True, name=f"deconv{i}_bn")
       for i in range(1, len(widths) + 1)
     ]
-    self.image_head = layers.Conv2DTranspose(
-      3, 4, strides=2, padding="same", activation="tanh", name="image"
-    )
+    self.image_head = upsampling_conv(2, 3, upsample, "image", activation="tanh")
 
   def call(self, noise, skips=None, training=False):
     """skips: None, or one feature map per transposed convolution, coarsest (4x4) first."""
@@ -131,16 +150,18 @@ class VideoGenerator(keras.Model):
   Five layers deep counting noise_up.
   """
 
-  def __init__(self, noise_dim, widths, frames, size, two_stream=True, name="generator"):
+  def __init__(
+    self, noise_dim, widths, frames, size, two_stream=True, upsample="transposed", name="generator"
+  ):
     super().__init__(name=name)
     self.noise_dim = noise_dim
     self.code_shape = latent_shape(frames, size, widths[0])
     time, height, width, channels = self.code_shape
     self.noise_up = layers.Dense(time * height * width * channels, use_bias=False, name="noise_up")
     self.noise_up_bn = layers.BatchNormalization(synchronized=True, name="noise_up_bn")
-    self.foreground_stream = ForegroundStream(widths[1:], with_mask=two_stream)
+    self.foreground_stream = ForegroundStream(widths[1:], with_mask=two_stream, upsample=upsample)
     self.background_stream = (
-      BackgroundStream([height, width, channels], widths[1:]) if two_stream else None
+      BackgroundStream([height, width, channels], widths[1:], upsample) if two_stream else None
     )
 
   def latent_code(self, noise, training=False):
@@ -163,26 +184,74 @@ class VideoGenerator(keras.Model):
     return compose_video(foreground, mask, background)
 
 
-class VideoCritic(keras.Model):
-  """Video [batch, frames, size, size, channels] -> one unbounded score per video [batch].
+class FrameCritic(keras.layers.Layer):
+  """Frames [b, k, size, size, c] -> one score per video [b]: a 2D critic on k frames of each video.
 
-  disc1..disc4: 4x4x4 Conv3D, stride 2, LeakyReLU (normalized after disc1); disc5: a 4x4x4 Conv3D to
-  one channel, averaged over what is left of time and space. Batchnorm suits weight clipping (the
-  poster's); with a gradient penalty use layer norm or none, since the penalty is per sample.
+  A second critic that judges frames alone sharpens what each frame shows, as MoCoGAN's image
+  discriminator (Tulyakov et al. 2018) and DVD-GAN's spatial one (Clark et al. 2019) do; the video
+  critic still judges the motion. frame1..frameN: 4x4 Conv2D, stride 2, LeakyReLU (normalized after
+  the first); then a 4x4 Conv2D to one channel, averaged over space and the k frames.
   """
 
-  def __init__(self, widths, normalization="batch", name="discriminator"):
+  def __init__(self, widths, normalization="batch", name="frame_critic"):
     super().__init__(name=name)
     self.blocks = []
     for i, width in enumerate(widths, start=1):
-      self.blocks.append(layers.Conv3D(width, 4, strides=2, padding="same", name=f"disc{i}"))
+      self.blocks.append(critic_conv(2, width, normalization, f"frame{i}"))
+      if i > 1:
+        self.blocks.append(_normalization(normalization, f"frame{i}_norm"))
+      self.blocks.append(layers.LeakyReLU(0.2))
+    self.score = critic_conv(2, 1, normalization, f"frame{len(widths) + 1}")
+
+  def call(self, frames, training=False):
+    shape = keras.ops.shape(frames)
+    features = keras.ops.reshape(frames, [-1, shape[2], shape[3], shape[4]])
+    for block in self.blocks:
+      features = block(features, training=training)
+    scores = keras.ops.mean(self.score(features, training=training), axis=[1, 2, 3])
+    return keras.ops.mean(keras.ops.reshape(scores, [shape[0], shape[1]]), axis=1)
+
+
+class VideoCritic(keras.Model):
+  """Video [batch, frames, size, size, channels] -> scores [batch], or [batch, 2] with frame critic.
+
+  disc1..disc4: 4x4x4 Conv3D, stride 2, LeakyReLU (normalized after disc1); disc5: a 4x4x4 Conv3D to
+  one channel, averaged over what is left of time and space. Batchnorm suits weight clipping (the
+  poster's); with a gradient penalty use layer norm, spectral norm or none, since the penalty is
+  per sample. With frame_critic_widths, a FrameCritic also scores frames_judged frames of each video.
+  """
+
+  def __init__(
+    self, widths, normalization="batch", frame_critic_widths=(), frames_judged=4,
+    name="discriminator",
+  ):
+    super().__init__(name=name)
+    self.blocks = []
+    for i, width in enumerate(widths, start=1):
+      self.blocks.append(critic_conv(3, width, normalization, f"disc{i}"))
       if i > 1:
         self.blocks.append(_normalization(normalization, f"disc{i}_norm"))
       self.blocks.append(layers.LeakyReLU(0.2))
-    self.score = layers.Conv3D(1, 4, strides=2, padding="same", name=f"disc{len(widths) + 1}")
+    self.score = critic_conv(3, 1, normalization, f"disc{len(widths) + 1}")
+    self.frame_critic = (
+      FrameCritic(frame_critic_widths, normalization) if frame_critic_widths else None
+    )
+    self.frames_judged = frames_judged
 
-  def call(self, video, training=False):
+  def call(self, video, training=False, frame_offset=0):
+    """Scores [b] from the video critic alone, or [b, 2] (video, frames) with a frame critic.
+
+    The frame critic judges frames_judged evenly spaced frames from frame_offset, an int in
+    [0, frames / frames_judged): the trainer varies it so that every frame is judged in turn.
+    """
     features = video
     for block in self.blocks:
       features = block(features, training=training)
-    return keras.ops.mean(self.score(features), axis=[1, 2, 3, 4])
+    scores = keras.ops.mean(self.score(features, training=training), axis=[1, 2, 3, 4])
+    if self.frame_critic is None:
+      return scores
+    stride = video.shape[1] // self.frames_judged
+    judged = keras.ops.take(
+      video, frame_offset + stride * keras.ops.arange(self.frames_judged), axis=1
+    )
+    return keras.ops.stack([scores, self.frame_critic(judged, training=training)], axis=1)

@@ -37,15 +37,20 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
       )
     return samples
 
-  def fake_videos(self, batch, training):
-    foreground, mask, background = self.generator.streams(
+  def fake_videos(self, batch, training, generator=None):
+    generator = generator or self.generator
+    foreground, mask, background = generator.streams(
       self.photos(batch), batch.get("noise"), training=training
     )
     video = vgan.compose_video(foreground, mask, background)
     return trainer_lib.float32(video), trainer_lib.float32(mask)
 
   def critic_scores(self, videos, batch, training):
-    return trainer_lib.float32(self.critic(videos, self.photos(batch), training=training))
+    return trainer_lib.float32(
+      self.critic(
+        videos, self.photos(batch), training=training, frame_offset=self.frame_offset(batch)
+      )
+    )
 
   def generator_penalties(self, batch, fake, mask):
     penalties = super().generator_penalties(batch, fake, mask)
@@ -65,7 +70,9 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
 
   def sample_videos(self):
     """The sample clips beside the videos made from their photos: [n, t, h, 2 * w, 3] in [-1, 1]."""
-    fake = self.fake_videos(self.sample_inputs, training=False)[0]
+    fake = self.fake_videos(self.sample_inputs, training=False, generator=self.sampling_generator)[
+      0
+    ]
     return tf.concat([self.sample_inputs["video"], fake], axis=3)
 
 
@@ -91,8 +98,9 @@ def build_trainer(config, strategy, sample_batch=None):
       "model.noise_dim is 0; give the model noise or set the weight to 0"
     )
   index = cvgan.condition_index(model.condition_frame, data.frames)
-  with strategy.scope():
-    generator = cvgan.ConditionalGenerator(
+
+  def make_generator():
+    return cvgan.ConditionalGenerator(
       model.noise_dim,
       model.encoder_widths,
       model.generator_widths,
@@ -100,9 +108,20 @@ def build_trainer(config, strategy, sample_batch=None):
       data.size,
       two_stream=model.two_stream,
       skip_connections=model.skip_connections,
+      upsample=model.upsample,
     )
-    critic = cvgan.ConditionalCritic(model.critic_widths, normalization=model.critic_norm)
+
+  with strategy.scope():
+    generator = make_generator()
+    ema_generator = make_generator() if settings["ema_decay"] else None
+    critic = cvgan.ConditionalCritic(
+      model.critic_widths,
+      normalization=model.critic_norm,
+      frame_critic_widths=model.frame_critic_widths,
+      frames_judged=model.frames_judged,
+    )
   return ConditionalWGAN(
+    ema_generator=ema_generator,
     condition_index=index,
     l2_weight=train.l2_weight,
     diversity_weight=train.diversity_weight,

@@ -187,6 +187,8 @@ def build_trainer(config, strategy, sample_batch=None):
       data.size,
       blend_input=model.blend_input,
       skip_connections=model.skip_connections,
+      motion_kernels=model.motion_kernels,
+      kernel_size=model.kernel_size,
     )
   build_batch = (
     sample_batch
@@ -219,5 +221,10 @@ FAMILY = family.Family(
   build_trainer=build_trainer,
   # Keys every config declares since the configs were made alike; the predictor has no noise and
   # no evaluation during training.
-  added_keys={"model.noise_dim": 0, "train.eval_every": 0},
+  added_keys={
+    "model.noise_dim": 0,
+    "train.eval_every": 0,
+    "model.motion_kernels": 0,
+    "model.kernel_size": 7,
+  },
 )

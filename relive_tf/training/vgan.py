@@ -11,7 +11,9 @@ from relive_tf.models import vgan
 from relive_tf.training import family
 from relive_tf.training import trainer as trainer_lib
 
-LOSSES = ("wgan", "wgan-gp")
+# wgan: weight clipping (the poster's); wgan-gp: gradient penalty; hinge: SN-GAN's; logistic: the
+# original non-saturating GAN loss.
+LOSSES = ("wgan", "wgan-gp", "hinge", "logistic")
 
 
 class VideoWGAN:
@@ -31,10 +33,12 @@ class VideoWGAN:
     loss,
     optimizer,
     learning_rate,
+    critic_learning_rate,
     adam_beta1,
     adam_beta2,
     clip_value,
     gradient_penalty_weight,
+    r1_weight,
     mask_l1_weight,
     critic_steps,
     global_batch_size,
@@ -42,6 +46,8 @@ class VideoWGAN:
     num_samples,
     build_batch,
     sample_batch,
+    ema_decay=0.0,
+    ema_generator=None,
   ):
     if loss not in LOSSES:
       raise ValueError(f"train.loss is {loss!r}; use one of {LOSSES}")
@@ -49,6 +55,8 @@ class VideoWGAN:
     self.loss = loss
     self.clip_value = clip_value
     self.gradient_penalty_weight = gradient_penalty_weight
+    self.r1_weight = r1_weight
+    self.ema_decay = ema_decay
     self.mask_l1_weight = mask_l1_weight
     self.critic_steps = critic_steps
     self.global_batch_size = global_batch_size
@@ -57,11 +65,16 @@ class VideoWGAN:
     with strategy.scope():
       self.generator = generator
       self.critic = critic
+      self.ema_generator = ema_generator
       self.build(build_batch)
       if sample_batch is not None:
+        rates = {
+          "generator_optimizer": learning_rate,
+          "critic_optimizer": critic_learning_rate or learning_rate,
+        }
         self.optimizers = {
-          name: trainer_lib.make_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2)
-          for name in ("generator_optimizer", "critic_optimizer")
+          name: trainer_lib.make_optimizer(optimizer, rate, adam_beta1, adam_beta2)
+          for name, rate in rates.items()
         }
         self.optimizers["generator_optimizer"].build(self.generator.trainable_variables)
         self.optimizers["critic_optimizer"].build(self.critic.trainable_variables)
@@ -72,7 +85,15 @@ class VideoWGAN:
   @property
   def networks(self):
     """The Keras models, by name: what checkpoints save and summaries histogram."""
-    return {"generator": self.generator, "critic": self.critic}
+    networks = {"generator": self.generator, "critic": self.critic}
+    if self.ema_generator is not None:
+      networks["ema_generator"] = self.ema_generator
+    return networks
+
+  @property
+  def sampling_generator(self):
+    """The generator whose videos users see: the moving average of the weights when kept."""
+    return self.ema_generator if self.ema_generator is not None else self.generator
 
   @property
   def batches_per_step(self):
@@ -84,6 +105,10 @@ class VideoWGAN:
     """Creates every network weight, so a checkpoint restores into them at once."""
     fake, _ = self.fake_videos(batch, training=False)
     self.critic_scores(fake, batch, training=False)
+    if self.ema_generator is not None:
+      self.fake_videos(batch, training=False, generator=self.ema_generator)
+      for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+        average.assign(weight)
 
   def fixed_samples(self, count, batch):
     """Generator inputs for the summaries' sample GIF: the same every time, from the seed."""
@@ -96,15 +121,28 @@ class VideoWGAN:
 
   # Hooks the conditional WGAN overrides.
 
-  def fake_videos(self, batch, training):
-    """Generated videos [b, t, h, w, 3] and their masks (None with one stream) for a batch."""
-    foreground, mask, background = self.generator.streams(batch["noise"], training=training)
+  def fake_videos(self, batch, training, generator=None):
+    """Generated videos [b, t, h, w, 3] and their masks (None with one stream) for a batch, by
+    `generator` (default: the one being trained), in float32 whatever the precision policy."""
+    generator = generator or self.generator
+    foreground, mask, background = generator.streams(batch["noise"], training=training)
     video = vgan.compose_video(foreground, mask, background)
     return trainer_lib.float32(video), trainer_lib.float32(mask)
 
+  def frame_offset(self, batch):
+    """Which evenly spaced frames the frame critic judges for this batch (0 without one)."""
+    if self.critic.frame_critic is None:
+      return 0
+    stride = batch["video"].shape[1] // self.critic.frames_judged
+    seed = tf.stack([self.seed + 3, batch["index"][0]])
+    return tf.random.stateless_uniform([], seed=seed, maxval=stride, dtype=tf.int32)
+
   def critic_scores(self, videos, batch, training):
-    del batch  # the unconditional critic sees the video alone
-    return trainer_lib.float32(self.critic(videos, training=training))
+    """Scores [b] or [b, heads] of videos (float32); the unconditional critic sees the video
+    alone."""
+    return trainer_lib.float32(
+      self.critic(videos, training=training, frame_offset=self.frame_offset(batch))
+    )
 
   def generator_penalties(self, batch, fake, mask):
     """Weighted extra generator loss terms, by summary name."""
@@ -121,9 +159,26 @@ class VideoWGAN:
       fake, _ = self.fake_videos(batch, training=True)
       real_scores = self.critic_scores(batch["video"], batch, training=True)
       fake_scores = self.critic_scores(fake, batch, training=True)
-      critic_loss = losses.wasserstein_critic_loss(real_scores, fake_scores, self.global_batch_size)
-      metrics = {"critic_loss": critic_loss, "wasserstein_estimate": -critic_loss}
+      if self.loss == "hinge":
+        critic_loss = losses.hinge_critic_loss(real_scores, fake_scores, self.global_batch_size)
+        metrics = {"critic_loss": critic_loss}
+      elif self.loss == "logistic":
+        critic_loss = losses.logistic_critic_loss(real_scores, fake_scores, self.global_batch_size)
+        metrics = {"critic_loss": critic_loss}
+      else:
+        critic_loss = losses.wasserstein_critic_loss(
+          real_scores, fake_scores, self.global_batch_size
+        )
+        metrics = {"critic_loss": critic_loss, "wasserstein_estimate": -critic_loss}
       total = critic_loss
+      if self.r1_weight:
+        penalty = losses.r1_penalty(
+          lambda videos: self.critic_scores(videos, batch, training=True),
+          batch["video"],
+          self.global_batch_size,
+        )
+        metrics["r1_penalty"] = penalty
+        total += 0.5 * self.r1_weight * penalty
       if self.loss == "wgan-gp":
         # One uniform draw per example, from the seed and this share's first example index.
         alpha = tf.random.stateless_uniform(
@@ -146,9 +201,11 @@ class VideoWGAN:
     """One generator update on one replica's share of the batch; returns its share of metrics."""
     with tf.GradientTape() as tape:
       fake, mask = self.fake_videos(batch, training=True)
-      generator_loss = losses.wasserstein_generator_loss(
-        self.critic_scores(fake, batch, training=True), self.global_batch_size
-      )
+      fake_scores = self.critic_scores(fake, batch, training=True)
+      if self.loss == "logistic":
+        generator_loss = losses.logistic_generator_loss(fake_scores, self.global_batch_size)
+      else:
+        generator_loss = losses.wasserstein_generator_loss(fake_scores, self.global_batch_size)
       penalties = self.generator_penalties(batch, fake, mask)
       total = generator_loss + tf.add_n(list(penalties.values())) if penalties else generator_loss
     variables = self.generator.trainable_variables
@@ -174,14 +231,32 @@ class VideoWGAN:
       critic_metrics = self.strategy.run(self.critic_step, args=(batch,))
       self.clip_critic_weights()
     generator_metrics = self.strategy.run(self.generator_step, args=(batch,))
+    if self.ema_generator is not None:
+      self.update_ema()
     return {
       name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
       for name, value in {**critic_metrics, **generator_metrics}.items()
     }
 
+  def update_ema(self):
+    """Moves the averaged generator towards the trained one (Karras et al. 2018; Yazici et al. 2019,
+    https://arxiv.org/abs/1806.04498). The decay ramps up with the generator's updates as TF's
+    ExponentialMovingAverage does given num_updates, so that early averages forget the initial
+    weights; batchnorm's moving statistics are copied."""
+    count = tf.cast(self.optimizers["generator_optimizer"].iterations, tf.float32)
+    decay = tf.minimum(self.ema_decay, (1.0 + count) / (10.0 + count))
+    trainable = {id(variable) for variable in self.generator.trainable_variables}
+    for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+      if id(weight) in trainable:
+        average.assign(decay * average + (1.0 - decay) * weight)
+      else:
+        average.assign(weight)
+
   def sample_videos(self):
     """Videos [n, t, h, w, 3] in [-1, 1] of the fixed sample inputs, generator in inference mode."""
-    return self.fake_videos(self.sample_inputs, training=False)[0]
+    return self.fake_videos(self.sample_inputs, training=False, generator=self.sampling_generator)[
+      0
+    ]
 
 
 def training_settings(config, strategy, sample_batch):
@@ -194,7 +269,7 @@ def training_settings(config, strategy, sample_batch):
   if train.loss == "wgan-gp" and model.critic_norm == "batch":
     raise ValueError(
       "train.loss=wgan-gp with model.critic_norm=batch: a gradient penalty is per "
-      "sample and batchnorm mixes samples; set model.critic_norm to layer or none"
+      "sample and batchnorm mixes samples; set model.critic_norm to spectral, layer or none"
     )
   build_batch = (
     sample_batch
@@ -206,10 +281,13 @@ def training_settings(config, strategy, sample_batch):
     loss=train.loss,
     optimizer=train.optimizer,
     learning_rate=train.learning_rate,
+    critic_learning_rate=train.critic_learning_rate,
     adam_beta1=train.adam_beta1,
     adam_beta2=train.adam_beta2,
     clip_value=train.clip_value,
     gradient_penalty_weight=train.gradient_penalty_weight,
+    r1_weight=train.r1_weight,
+    ema_decay=train.ema_decay,
     mask_l1_weight=train.mask_l1_weight,
     critic_steps=train.critic_steps,
     global_batch_size=train.batch_size,
@@ -224,17 +302,42 @@ def build_trainer(config, strategy, sample_batch=None):
   """The VideoWGAN of a configs/vgan.py config (Family.build_trainer)."""
   model, data = config.model, config.data
   settings = training_settings(config, strategy, sample_batch)
-  with strategy.scope():
-    generator = vgan.VideoGenerator(
-      model.noise_dim, model.generator_widths, data.frames, data.size, two_stream=model.two_stream
+
+  def make_generator():
+    return vgan.VideoGenerator(
+      model.noise_dim,
+      model.generator_widths,
+      data.frames,
+      data.size,
+      two_stream=model.two_stream,
+      upsample=model.upsample,
     )
-    critic = vgan.VideoCritic(model.critic_widths, normalization=model.critic_norm)
-  return VideoWGAN(generator=generator, critic=critic, **settings)
+
+  with strategy.scope():
+    generator = make_generator()
+    ema_generator = make_generator() if settings["ema_decay"] else None
+    critic = vgan.VideoCritic(
+      model.critic_widths,
+      normalization=model.critic_norm,
+      frame_critic_widths=model.frame_critic_widths,
+      frames_judged=model.frames_judged,
+    )
+  return VideoWGAN(generator=generator, critic=critic, ema_generator=ema_generator, **settings)
 
 
 # Keys both GANs' configs gained after their first workdirs were written; those trained without
 # the distance during training.
-GAN_ADDED_KEYS = {"train.eval_every": 0, "train.eval_samples": 64, "train.feature_network": ""}
+GAN_ADDED_KEYS = {
+  "train.eval_every": 0,
+  "train.eval_samples": 64,
+  "train.feature_network": "",
+  "model.upsample": "transposed",
+  "model.frame_critic_widths": (),
+  "model.frames_judged": 4,
+  "train.critic_learning_rate": 0.0,
+  "train.r1_weight": 0.0,
+  "train.ema_decay": 0.0,
+}
 
 FAMILY = family.Family(
   name="vgan",
