@@ -19,6 +19,21 @@ def config_spec(model, variant):
   return f"{REPO / 'configs' / model}.py:{variant.replace('+', ',')}"
 
 
+def parse_entry(entry):
+  """(model, variant) of a "MODEL:VARIANT" benchmark entry (vgan:poster_tiny).
+
+  Raises:
+    ValueError: not MODEL:VARIANT, or MODEL is not one of MODELS.
+  """
+  model, _, variant = entry.partition(":")
+  if model not in MODELS or not variant:
+    raise ValueError(
+      f"config entry {entry!r} is not MODEL:VARIANT with MODEL one of {', '.join(MODELS)}: "
+      "e.g. vgan:poster_tiny"
+    )
+  return model, variant
+
+
 def load_config(spec, overrides=()):
   """The config of `spec` ("path.py:variant") with `--config.KEY=VALUE` overrides, parsed exactly as
   `relive train` parses them (ml_collections' config flags, config locked).

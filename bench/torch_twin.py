@@ -5,21 +5,17 @@ Each twin has relive_tf's layers, widths, parameter counts, losses and update ru
 written: channels-first tensors ([batch, channels, frames, height, width]), nn modules, autograd,
 torch.optim. Where the two frameworks' defaults differ, the twin takes Keras' values: batchnorm
 momentum 0.99 (PyTorch's 0.01) and epsilon 1e-3, layer-norm epsilon 1e-3, RMSprop rho 0.9, epsilon
-1e-7, Glorot-uniform kernels and zero biases. What stays each framework's own:
-- spectral norm: Keras' SpectralNormalization divides the kernel by its largest singular value in
-  place during training; PyTorch's parametrization divides it in the forward pass, so its gradient
-  also flows through the norm (one power iteration each, the same arithmetic per call);
-- the LSTM: PyTorch's has two bias vectors (input and hidden); the hidden one is zero and frozen
-  here, so that both have Keras' one trainable bias;
-- model.upsample="resize": nn.Upsample then a 3-wide convolution ("natural"), or ("fused")
-  relive_tf's way, one stride-2 transposed convolution whose 4-wide taps are tied sums of the
-  3-wide ones (relive_tf/models/resize_conv.py): 8 taps per output in 3D instead of 27.
+1e-7, Glorot-uniform kernels and zero biases. The LSTM stays PyTorch's own: it has two bias vectors
+(input and hidden); the hidden one is zero and frozen here, so that both have Keras' one trainable
+bias.
 
-Options a config may lack (an older relive_tf) take the values that reproduce the networks without
-them (the families' added_keys).
+The GAN twins mirror the poster's recipe (transposed convolutions, one 3D critic with batch, layer
+or no normalization, RMSprop or Adam, WGAN clipping, a gradient penalty, hinge or logistic losses)
+and nothing else: build() refuses a config with resize upsampling, a frame critic, spectral norm,
+an R1 penalty or an EMA generator (unmirrored()), rather than time a different network. Options a
+config may lack (an older relive_tf) take the values that leave them off.
 """
 
-import copy
 import math
 
 import numpy as np
@@ -29,20 +25,17 @@ from torch import nn
 
 BATCHNORM = dict(eps=1e-3, momentum=0.01)  # Keras' momentum 0.99 is PyTorch's 0.01
 LAYERNORM_EPSILON = 1e-3
-RESIZE_IMPLEMENTATIONS = ("natural", "fused")
-# Per axis, nearest-neighbour doubling then a 3-wide "same" convolution equals a 4-wide stride-2
-# transposed convolution whose taps are TAPS @ the 3 taps (relive_tf/models/resize_conv.py).
-TAPS = ((0, 0, 1), (0, 1, 1), (1, 1, 0), (1, 0, 0))
-
-# Options added to the GAN configs after their first version, with the values that leave them off.
+# Options added to the GAN configs after their first version, with the values that leave them off:
+# the only values the twin mirrors, but for critic_learning_rate.
 GAN_DEFAULTS = {
   "model.upsample": "transposed",
   "model.frame_critic_widths": (),
-  "model.frames_judged": 4,
   "train.critic_learning_rate": 0.0,
   "train.r1_weight": 0.0,
   "train.ema_decay": 0.0,
 }
+UNMIRRORED = ("model.upsample", "model.frame_critic_widths", "train.r1_weight", "train.ema_decay")
+CRITIC_NORMS = ("batch", "layer", "none")
 PREDICTOR_DEFAULTS = {"model.motion_kernels": 0, "model.kernel_size": 7}
 
 
@@ -50,6 +43,20 @@ def option(config, key, defaults):
   """config's value of "section.key", or the default that leaves the option off."""
   section, name = key.split(".")
   return config[section].get(name, defaults[key])
+
+
+def unmirrored(config):
+  """The "key=value" options of a GAN config the twin does not mirror ([]: it mirrors them all)."""
+  if config.model_type not in ("vgan", "cvgan"):
+    return []
+  found = [
+    f"{key}={option(config, key, GAN_DEFAULTS)!r}"
+    for key in UNMIRRORED
+    if option(config, key, GAN_DEFAULTS) != GAN_DEFAULTS[key]
+  ]
+  if config.model.critic_norm not in CRITIC_NORMS:
+    found.append(f"model.critic_norm={config.model.critic_norm!r}")
+  return found
 
 
 def parameter_count(module):
@@ -61,11 +68,8 @@ def keras_init(module):
   """Keras' initial weights: Glorot-uniform kernels, zero biases; an LSTM's recurrent kernel
   orthogonal and its forget gate's bias 1."""
   for layer in module.modules():
-    if isinstance(layer, nn.Linear | nn.modules.conv._ConvNd | FusedResizeConv):
-      if nn.utils.parametrize.is_parametrized(layer, "weight"):  # spectral norm
-        nn.init.xavier_uniform_(layer.parametrizations.weight.original)
-      else:
-        nn.init.xavier_uniform_(layer.weight)
+    if isinstance(layer, nn.Linear | nn.modules.conv._ConvNd):
+      nn.init.xavier_uniform_(layer.weight)
       if layer.bias is not None:
         nn.init.zeros_(layer.bias)
     elif isinstance(layer, nn.LSTM):
@@ -92,54 +96,23 @@ class ChannelLayerNorm(nn.Module):
     return self.norm(x.movedim(1, -1)).movedim(-1, 1)
 
 
-class FusedResizeConv(nn.Module):
-  """Nearest-neighbour doubling then a 3-wide convolution, run as one transposed convolution."""
-
-  def __init__(self, rank, in_channels, out_channels, bias=True):
-    super().__init__()
-    self.rank = rank
-    self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *[3] * rank))
-    self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-    self.register_buffer("taps", torch.tensor(TAPS, dtype=torch.float32))
-    nn.init.xavier_uniform_(self.weight)
-
-  def forward(self, x):
-    t = self.taps
-    if self.rank == 3:
-      kernel = torch.einsum("ap,bq,cr,oipqr->ioabc", t, t, t, self.weight)
-      return F.conv_transpose3d(x, kernel, self.bias, stride=2, padding=1)
-    kernel = torch.einsum("ap,bq,oipq->ioab", t, t, self.weight)
-    return F.conv_transpose2d(x, kernel, self.bias, stride=2, padding=1)
-
-
-def upsampling(rank, in_channels, out_channels, upsample, resize, bias):
-  """A layer that doubles every axis: relive_tf's vgan.upsampling_conv."""
-  if upsample == "transposed":
-    transposed = nn.ConvTranspose3d if rank == 3 else nn.ConvTranspose2d
-    return transposed(in_channels, out_channels, 4, stride=2, padding=1, bias=bias)
-  if upsample != "resize":
-    raise ValueError(f"model.upsample is {upsample!r}; the twin knows transposed and resize")
-  if resize == "fused":
-    return FusedResizeConv(rank, in_channels, out_channels, bias)
-  if resize != "natural":
-    raise ValueError(f"resize is {resize!r}; use one of {RESIZE_IMPLEMENTATIONS}")
-  conv = (nn.Conv3d if rank == 3 else nn.Conv2d)(in_channels, out_channels, 3, padding=1, bias=bias)
-  return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv)
+def upsampling(rank, in_channels, out_channels, bias):
+  """A 4-wide stride-2 transposed convolution that doubles every axis: relive_tf's
+  vgan.upsampling_conv with model.upsample="transposed"."""
+  transposed = nn.ConvTranspose3d if rank == 3 else nn.ConvTranspose2d
+  return transposed(in_channels, out_channels, 4, stride=2, padding=1, bias=bias)
 
 
 class CriticConv(nn.Module):
-  """A 4-wide stride-2 convolution with Keras' "same" padding, spectrally normalized when asked.
+  """A 4-wide stride-2 convolution with Keras' "same" padding.
 
   "same" pads 1 before and 1 after an even-sized axis (PyTorch's padding=1), 1 and 2 around an
   odd-sized one: that extra zero is added only where an axis is odd.
   """
 
-  def __init__(self, rank, in_channels, out_channels, normalization):
+  def __init__(self, rank, in_channels, out_channels):
     super().__init__()
-    conv = (nn.Conv3d if rank == 3 else nn.Conv2d)(in_channels, out_channels, 4, 2, padding=1)
-    self.conv = (
-      nn.utils.parametrizations.spectral_norm(conv) if normalization == "spectral" else conv
-    )
+    self.conv = (nn.Conv3d if rank == 3 else nn.Conv2d)(in_channels, out_channels, 4, 2, padding=1)
 
   def forward(self, x):
     odd = [size % 2 for size in reversed(x.shape[2:])]
@@ -148,18 +121,14 @@ class CriticConv(nn.Module):
     return self.conv(x)
 
 
-def critic_conv(rank, in_channels, out_channels, normalization):
-  return CriticConv(rank, in_channels, out_channels, normalization)
-
-
 def critic_normalization(kind, rank, channels):
-  if kind in ("none", "spectral"):
+  if kind == "none":
     return nn.Identity()
   if kind == "batch":
     return batchnorm(rank, channels)
   if kind == "layer":
     return ChannelLayerNorm(channels)
-  raise ValueError(f"model.critic_norm is {kind!r}; the twin knows batch, layer, spectral, none")
+  raise ValueError(f"model.critic_norm is {kind!r}; the twin knows {', '.join(CRITIC_NORMS)}")
 
 
 def join(features, skip):
@@ -170,21 +139,19 @@ def join(features, skip):
 class ForegroundStream(nn.Module):
   """Code [b, c, t, h, w] -> video [b, 3, 16t, 16h, 16w] in [-1, 1] and mask [b, 1, ...] or None."""
 
-  def __init__(self, in_channels, widths, with_mask, upsample, resize):
+  def __init__(self, in_channels, widths, with_mask):
     super().__init__()
     blocks = []
     for width in widths:
       blocks += [
-        upsampling(3, in_channels, width, upsample, resize, bias=False),
+        upsampling(3, in_channels, width, bias=False),
         batchnorm(3, width),
         nn.ReLU(),
       ]
       in_channels = width
     self.blocks = nn.Sequential(*blocks)
-    self.video_head = upsampling(3, in_channels, 3, upsample, resize, bias=True)
-    self.mask_head = (
-      upsampling(3, in_channels, 1, upsample, resize, bias=True) if with_mask else None
-    )
+    self.video_head = upsampling(3, in_channels, 3, bias=True)
+    self.mask_head = upsampling(3, in_channels, 1, bias=True) if with_mask else None
 
   def forward(self, code):
     features = self.blocks(code)
@@ -196,7 +163,7 @@ class BackgroundStream(nn.Module):
   """Vector [b, n] -> background image [b, 3, 16h, 16w]; skips: one channel count per transposed
   convolution and the head (coarsest first), or None."""
 
-  def __init__(self, in_features, code_shape, widths, upsample, resize, skip_channels=None):
+  def __init__(self, in_features, code_shape, widths, skip_channels=None):
     super().__init__()
     channels, height, width = code_shape
     self.code_shape = code_shape
@@ -206,12 +173,10 @@ class BackgroundStream(nn.Module):
     self.deconvs = nn.ModuleList()
     self.norms = nn.ModuleList()
     for out_channels, skip in zip(widths, skip_channels):
-      self.deconvs.append(
-        upsampling(2, channels + skip, out_channels, upsample, resize, bias=False)
-      )
+      self.deconvs.append(upsampling(2, channels + skip, out_channels, bias=False))
       self.norms.append(batchnorm(2, out_channels))
       channels = out_channels
-    self.image_head = upsampling(2, channels + skip_channels[-1], 3, upsample, resize, bias=True)
+    self.image_head = upsampling(2, channels + skip_channels[-1], 3, bias=True)
 
   def forward(self, vector, skips=None):
     skips = skips if skips is not None else [None] * (len(self.deconvs) + 1)
@@ -237,17 +202,15 @@ def code_shape(widths, frames, size):
 class VideoGenerator(nn.Module):
   """Noise [b, noise_dim] -> video [b, 3, frames, size, size]: relive_tf's vgan.VideoGenerator."""
 
-  def __init__(self, noise_dim, widths, frames, size, two_stream, upsample, resize):
+  def __init__(self, noise_dim, widths, frames, size, two_stream):
     super().__init__()
     self.code_shape = code_shape(widths, frames, size)
     channels, _, height, width = self.code_shape
     self.noise_up = nn.Linear(noise_dim, math.prod(self.code_shape), bias=False)
     self.noise_up_bn = batchnorm(3, channels)
-    self.foreground_stream = ForegroundStream(channels, widths[1:], two_stream, upsample, resize)
+    self.foreground_stream = ForegroundStream(channels, widths[1:], two_stream)
     self.background_stream = (
-      BackgroundStream(noise_dim, [channels, height, width], widths[1:], upsample, resize)
-      if two_stream
-      else None
+      BackgroundStream(noise_dim, [channels, height, width], widths[1:]) if two_stream else None
     )
 
   def streams(self, noise):
@@ -302,8 +265,6 @@ class ConditionalGenerator(nn.Module):
     size,
     two_stream,
     skip_connections,
-    upsample,
-    resize,
   ):
     super().__init__()
     self.noise_dim = noise_dim
@@ -311,9 +272,7 @@ class ConditionalGenerator(nn.Module):
     self.code_shape = code_shape(widths, frames, size)
     channels, _, height, width = self.code_shape
     self.encoder = PhotoEncoder(encoder_widths, self.code_shape)
-    self.foreground_stream = ForegroundStream(
-      channels + noise_dim, widths[1:], two_stream, upsample, resize
-    )
+    self.foreground_stream = ForegroundStream(channels + noise_dim, widths[1:], two_stream)
     if two_stream:
       narrow = max(channels // 8, 1)
       self.background_code = nn.Conv2d(channels, narrow, 1)
@@ -322,8 +281,6 @@ class ConditionalGenerator(nn.Module):
         narrow * height * width + noise_dim,
         [channels, height, width],
         widths[1:],
-        upsample,
-        resize,
         skip_channels=skips,
       )
     else:
@@ -348,55 +305,25 @@ class ConditionalGenerator(nn.Module):
     return foreground, mask, background
 
 
-class FrameCritic(nn.Module):
-  """Frames [b, c, k, size, size] -> one score per video [b]: relive_tf's vgan.FrameCritic."""
+class VideoCritic(nn.Module):
+  """Video [b, c, frames, size, size] -> scores [b]: relive_tf's vgan.VideoCritic without a frame
+  critic."""
 
   def __init__(self, in_channels, widths, normalization):
     super().__init__()
     blocks = []
-    for i, width in enumerate(widths, start=1):
-      blocks.append(critic_conv(2, in_channels, width, normalization))
-      if i > 1:
-        blocks.append(critic_normalization(normalization, 2, width))
-      blocks.append(nn.LeakyReLU(0.2))
-      in_channels = width
-    self.blocks = nn.Sequential(*blocks)
-    self.score = critic_conv(2, in_channels, 1, normalization)
-
-  def forward(self, frames):
-    batch, channels, count, height, width = frames.shape
-    images = frames.transpose(1, 2).reshape(batch * count, channels, height, width)
-    scores = self.score(self.blocks(images)).mean(dim=(1, 2, 3))
-    return scores.view(batch, count).mean(dim=1)
-
-
-class VideoCritic(nn.Module):
-  """Video [b, c, frames, size, size] -> scores [b], or [b, 2] with a frame critic."""
-
-  def __init__(self, in_channels, widths, normalization, frame_critic_widths, frames_judged):
-    super().__init__()
-    blocks = []
     channels = in_channels
     for i, width in enumerate(widths, start=1):
-      blocks.append(critic_conv(3, channels, width, normalization))
+      blocks.append(CriticConv(3, channels, width))
       if i > 1:
         blocks.append(critic_normalization(normalization, 3, width))
       blocks.append(nn.LeakyReLU(0.2))
       channels = width
     self.blocks = nn.Sequential(*blocks)
-    self.score = critic_conv(3, channels, 1, normalization)
-    self.frame_critic = (
-      FrameCritic(in_channels, frame_critic_widths, normalization) if frame_critic_widths else None
-    )
-    self.frames_judged = frames_judged
+    self.score = CriticConv(3, channels, 1)
 
-  def forward(self, video, frame_offset=0):
-    scores = self.score(self.blocks(video)).mean(dim=(1, 2, 3, 4))
-    if self.frame_critic is None:
-      return scores
-    stride = video.shape[2] // self.frames_judged
-    judged = video[:, :, frame_offset::stride][:, :, : self.frames_judged]
-    return torch.stack([scores, self.frame_critic(judged)], dim=1)
+  def forward(self, video):
+    return self.score(self.blocks(video)).mean(dim=(1, 2, 3, 4))
 
 
 def make_optimizer(name, parameters, learning_rate, beta1, beta2):
@@ -409,26 +336,26 @@ def make_optimizer(name, parameters, learning_rate, beta1, beta2):
   raise ValueError(f"train.optimizer is {name!r}; the twin knows rmsprop and adam")
 
 
-def _per_example(scores):
-  """[b] as it is, or [b, heads] summed over the heads (relive_tf's losses._per_example)."""
-  return scores.sum(dim=1) if scores.dim() == 2 else scores
-
-
 def _input_gradients(critic, inputs):
-  """d sum(critic(inputs)) / d inputs, kept differentiable (for R1 and the gradient penalty)."""
+  """d sum(critic(inputs)) / d inputs, kept differentiable (for the gradient penalty)."""
   inputs = inputs.detach().requires_grad_(True)
-  (gradients,) = torch.autograd.grad(_per_example(critic(inputs)).sum(), inputs, create_graph=True)
+  (gradients,) = torch.autograd.grad(critic(inputs).sum(), inputs, create_graph=True)
   return gradients.flatten(1)
 
 
 class GANTwin:
   """The video WGAN's or conditional WGAN's train step in PyTorch: relive_tf's VideoWGAN."""
 
-  def __init__(self, config, resize="natural"):
+  def __init__(self, config):
+    """Raises ValueError: the config has options the twin does not mirror (unmirrored())."""
+    found = unmirrored(config)
+    if found:
+      raise ValueError(
+        f"the PyTorch twin mirrors the poster's recipe, not {', '.join(found)}: "
+        "use configs/vgan.py:poster_tiny or :poster, or leave these options at their defaults"
+      )
     model, train, data = config.model, config.train, config.data
     self.conditional = config.model_type == "cvgan"
-    get = lambda key: option(config, key, GAN_DEFAULTS)  # noqa: E731
-    upsample = get("model.upsample")
     if self.conditional:
       self.generator = ConditionalGenerator(
         model.noise_dim,
@@ -438,8 +365,6 @@ class GANTwin:
         data.size,
         model.two_stream,
         model.skip_connections,
-        upsample,
-        resize,
       )
       self.condition_index = condition_index(model.condition_frame, data.frames)
     else:
@@ -449,26 +374,13 @@ class GANTwin:
         data.frames,
         data.size,
         model.two_stream,
-        upsample,
-        resize,
       )
-    self.critic = VideoCritic(
-      6 if self.conditional else 3,
-      model.critic_widths,
-      model.critic_norm,
-      get("model.frame_critic_widths"),
-      get("model.frames_judged"),
-    )
+    self.critic = VideoCritic(6 if self.conditional else 3, model.critic_widths, model.critic_norm)
     keras_init(self.generator)
     keras_init(self.critic)
-    self.ema_decay = get("train.ema_decay")
-    self.ema_generator = None
-    if self.ema_decay:  # updated under no_grad: its parameters never enter a graph
-      self.ema_generator = copy.deepcopy(self.generator)
     self.loss = train.loss
     self.clip_value = train.clip_value
     self.gradient_penalty_weight = train.gradient_penalty_weight
-    self.r1_weight = get("train.r1_weight")
     self.mask_l1_weight = train.mask_l1_weight
     self.critic_steps = train.critic_steps
     self.batch_size = train.batch_size
@@ -486,18 +398,14 @@ class GANTwin:
     self.critic_optimizer = make_optimizer(
       train.optimizer,
       self.critic.parameters(),
-      get("train.critic_learning_rate") or train.learning_rate,
+      option(config, "train.critic_learning_rate", GAN_DEFAULTS) or train.learning_rate,
       train.adam_beta1,
       train.adam_beta2,
     )
-    self.generator_updates = 0
 
   @property
   def networks(self):
-    networks = {"generator": self.generator, "critic": self.critic}
-    if self.ema_generator is not None:
-      networks["ema_generator"] = self.ema_generator
-    return networks
+    return {"generator": self.generator, "critic": self.critic}
 
   @property
   def batches_per_step(self):
@@ -518,21 +426,15 @@ class GANTwin:
   def photos(self, batch):
     return batch["video"][:, :, self.condition_index]
 
-  def frame_offset(self, batch):
-    if self.critic.frame_critic is None:
-      return 0
-    stride = batch["video"].shape[2] // self.critic.frames_judged
-    return int(torch.randint(stride, ()))
-
-  def critic_fn(self, batch, frame_offset):
+  def critic_fn(self, batch):
     """videos -> scores: the critic as it judges this batch (beside its photos if conditional)."""
     if not self.conditional:
-      return lambda videos: self.critic(videos, frame_offset)
+      return self.critic
     photos = self.photos(batch)
 
     def judge(videos):
       repeated = photos[:, :, None].expand(-1, -1, videos.shape[2], -1, -1)
-      return self.critic(torch.cat([videos, repeated], dim=1), frame_offset)
+      return self.critic(torch.cat([videos, repeated], dim=1))
 
     return judge
 
@@ -540,18 +442,15 @@ class GANTwin:
     real = batch["video"]
     with torch.no_grad():  # relive_tf's tape records the generator but differentiates the critic
       fake, _ = self.fake_videos(batch)
-    critic = self.critic_fn(batch, self.frame_offset(batch))
+    critic = self.critic_fn(batch)
     real_scores, fake_scores = critic(real), critic(fake)
     if self.loss == "hinge":
-      loss = self._average(_per_example(F.relu(1.0 - real_scores) + F.relu(1.0 + fake_scores)))
+      loss = self._average(F.relu(1.0 - real_scores) + F.relu(1.0 + fake_scores))
     elif self.loss == "logistic":
-      loss = self._average(_per_example(F.softplus(-real_scores) + F.softplus(fake_scores)))
+      loss = self._average(F.softplus(-real_scores) + F.softplus(fake_scores))
     else:
-      loss = self._average(_per_example(fake_scores - real_scores))
+      loss = self._average(fake_scores - real_scores)
     total = loss
-    if self.r1_weight:
-      gradients = _input_gradients(critic, real)
-      total = total + 0.5 * self.r1_weight * self._average(gradients.square().sum(dim=1))
     if self.loss == "wgan-gp":
       alpha = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
       gradients = _input_gradients(critic, alpha * real + (1.0 - alpha) * fake)
@@ -568,12 +467,11 @@ class GANTwin:
 
   def generator_step(self, batch):
     fake, mask = self.fake_videos(batch)
-    critic = self.critic_fn(batch, self.frame_offset(batch))
-    fake_scores = critic(fake)
+    fake_scores = self.critic_fn(batch)(fake)
     if self.loss == "logistic":
-      loss = self._average(_per_example(F.softplus(-fake_scores)))
+      loss = self._average(F.softplus(-fake_scores))
     else:
-      loss = self._average(_per_example(-fake_scores))
+      loss = self._average(-fake_scores)
     total = loss
     if mask is not None and self.mask_l1_weight:
       total = total + self.mask_l1_weight * self._average(mask.abs().mean(dim=(1, 2, 3, 4)))
@@ -590,19 +488,7 @@ class GANTwin:
     self.generator_optimizer.zero_grad(set_to_none=True)
     total.backward(inputs=list(self.generator_optimizer.param_groups[0]["params"]))
     self.generator_optimizer.step()
-    self.generator_updates += 1
-    if self.ema_generator is not None:
-      self.update_ema()
     return loss
-
-  @torch.no_grad()
-  def update_ema(self):
-    count = self.generator_updates
-    decay = min(self.ema_decay, (1.0 + count) / (10.0 + count))
-    for average, weight in zip(self.ema_generator.parameters(), self.generator.parameters()):
-      average.lerp_(weight, 1.0 - decay)
-    for average, value in zip(self.ema_generator.buffers(), self.generator.buffers()):
-      average.copy_(value)
 
   def train_step(self, batches):
     """critic_steps critic updates, then a generator update on the last batch; the losses."""
@@ -751,8 +637,7 @@ class PredictorTwin:
 
   batches_per_step = 1
 
-  def __init__(self, config, resize="natural"):
-    del resize  # the predictor has no resize option
+  def __init__(self, config):
     model, train, data = config.model, config.train, config.data
     self.predictor = NextFramePredictor(
       model.encoder_widths,
@@ -814,12 +699,16 @@ class PredictorTwin:
     return {"next_frame_mse": loss.item()}
 
 
-def build(config, resize="natural"):
-  """The twin of a relive_tf config: a GANTwin (vgan, cvgan) or a PredictorTwin (lstm)."""
+def build(config):
+  """The twin of a relive_tf config: a GANTwin (vgan, cvgan) or a PredictorTwin (lstm).
+
+  Raises:
+    ValueError: no twin of the config's model_type, or options it does not mirror (unmirrored()).
+  """
   if config.model_type in ("vgan", "cvgan"):
-    return GANTwin(config, resize)
+    return GANTwin(config)
   if config.model_type == "lstm":
-    return PredictorTwin(config, resize)
+    return PredictorTwin(config)
   raise ValueError(f"no PyTorch twin of model_type {config.model_type!r}")
 
 

@@ -1,32 +1,36 @@
 """relive_tf's train step against a PyTorch eager twin of the same networks, side by side.
 
   python -m pip install -r bench/requirements.txt   # PyTorch, for this benchmark alone
-  python bench/vs_pytorch.py                        # vgan, cvgan, lstm x tiny, default; 3 rounds
-  python bench/vs_pytorch.py --models=vgan --variants=tiny --rounds=5 --steps=5
-  python bench/vs_pytorch.py --models=vgan --variants=tiny --config.model.upsample=resize
+  python bench/vs_pytorch.py                        # the poster's recipe, tiny and full; 3 rounds
+  python bench/vs_pytorch.py --configs=vgan:poster_tiny --rounds=5 --steps=5
+  python bench/vs_pytorch.py --configs=vgan:poster_tiny,cvgan:tiny,lstm:tiny
 
-Each model and variant (configs/<model>.py:<variant>, "+" joining variants: tiny+gp) is built from
-one config, with --config.KEY=VALUE overrides parsed as `relive train` parses them, at
---batch_size. Per round, a subprocess times relive_tf's train step (bench/harness.py: one step's
-batches cached, --warmup untimed steps, then --steps timed ones) and another the twin's
-(bench/torch_twin.py); the frameworks take turns going first. Both run --threads threads (TF's
+Each --configs entry MODEL:VARIANT (configs/<model>.py:<variant>, "+" joining variants: tiny+gp)
+is built from one config, with --config.KEY=VALUE overrides parsed as `relive train` parses them,
+at --batch_size. The twin mirrors the poster's recipe (WGAN weight clipping, RMSprop, transposed
+convolutions; also a gradient penalty, Adam, hinge or logistic losses): a config with resize
+upsampling, a frame critic, spectral norm, R1 or an EMA generator is left out with a line that says
+so (bench/torch_twin.py unmirrored()), never timed against a different network.
+
+Per round, a subprocess times relive_tf's train step (bench/harness.py: one step's batches cached,
+--warmup untimed steps, then --steps timed ones) and another the twin's (bench/torch_twin.py); the
+frameworks take turns going first. Both run --threads threads (TF's
 intra- and inter-op pools, torch.set_num_threads and set_num_interop_threads), PyTorch with
 flush-to-zero on (torch.set_flush_denormal: clipped weights otherwise make it several times
 slower), as TensorFlow runs by default. Each subprocess also times a 2048x2048 float32 matmul in its
 own framework (tf.linalg.matmul, torch.matmul): its ceiling.
 
-The twin must have relive_tf's parameter count per network; the PyTorch worker asserts it. With
-model.upsample=resize the twin runs twice: nn.Upsample then a convolution ("pytorch"), and
-relive_tf's fused transposed convolution ("pytorch-fused").
+The twin must have relive_tf's parameter count per network: the PyTorch worker stops with an
+error naming both counts where they differ.
 
 Printed per config: the parameter counts, GFLOP per step, then per framework the median s/step over
 the rounds (each round's median of its timed steps), every round's figure, GFLOP/s, the matmul rate
 and the step's share of it; then relive_tf / PyTorch, the ratio of the medians (below 1: relive_tf
 is faster). FLOPs are counted from relive_tf's traced train step (bench/flops.py: every
 convolution, transposed convolution, their gradients and matmuls that run, 2 per multiply-add, LSTM
-loops times their length) and used for both frameworks, which do the same arithmetic (the natural
-resize does more: 27 taps per output instead of 8). The load average is printed at the start and
-the end: timings taken while other jobs share the cores are not valid figures.
+loops times their length) and used for both frameworks, which do the same arithmetic. The load
+average is printed at the start and the end: timings taken while other jobs share the cores are
+not valid figures.
 """
 
 import json
@@ -42,9 +46,21 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for benc
 from bench import harness  # noqa: E402
 
 FRAMEWORKS = ("relive_tf", "pytorch")
+# The poster's recipe, CPU-sized and full: what the twin mirrors.
+DEFAULT_CONFIGS = (
+  "vgan:poster_tiny",
+  "vgan:poster",
+  "cvgan:tiny",
+  "cvgan:default",
+  "lstm:tiny",
+  "lstm:default",
+)
 
-flags.DEFINE_list("models", list(harness.MODELS), "model families: configs/<model>.py")
-flags.DEFINE_list("variants", ["tiny", "default"], "config variants; '+' joins several (tiny+gp)")
+flags.DEFINE_list(
+  "configs",
+  list(DEFAULT_CONFIGS),
+  "MODEL:VARIANT of configs/<model>.py to compare; '+' joins variants (vgan:tiny+gp)",
+)
 flags.DEFINE_integer("rounds", 3, "rounds; each times every framework once, in turn")
 flags.DEFINE_integer("steps", 3, "timed train steps per framework and round")
 flags.DEFINE_integer("warmup", 1, "untimed train steps first (compilation, allocation)")
@@ -59,7 +75,6 @@ flags.DEFINE_string("spec", "", "internal: the worker's config file and variant"
 flags.DEFINE_string(
   "shared", "", "internal: the JSON file relive_tf's worker describes the step in"
 )
-flags.DEFINE_enum("resize", "natural", ["natural", "fused"], "internal: the twin's resize")
 FLAGS = flags.FLAGS
 
 
@@ -123,12 +138,13 @@ def pytorch_worker(overrides):
   torch.manual_seed(config.seed)
   with open(FLAGS.shared, encoding="utf-8") as f:
     description = json.load(f)
-  twin = torch_twin.build(config, FLAGS.resize)
+  twin = torch_twin.build(config)
   counts = {name: torch_twin.parameter_count(network) for name, network in twin.networks.items()}
-  assert counts == description["parameters"], (
-    f"{FLAGS.spec}: the PyTorch twin's parameter counts {counts} differ from relive_tf's "
-    f"{description['parameters']}: the twin does not build this config's networks"
-  )
+  if counts != description["parameters"]:
+    raise SystemExit(
+      f"{FLAGS.spec}: the PyTorch twin's parameter counts {counts} differ from relive_tf's "
+      f"{description['parameters']}: the twin does not build this config's networks"
+    )
   arrays = np.load(FLAGS.shared + ".npz")
   batches = []
   for i in range(description["batches_per_step"]):
@@ -147,15 +163,23 @@ def torch_matmul_rate(torch, size=2048, repeats=20):
 
 
 def runs_of(spec, overrides):
-  """[(label, worker flags)] to time for a config: relive_tf, and the twin (twice with resize)."""
+  """(config, [(label, worker flags)]) to time for a config: relive_tf's and the twin's.
+
+  Raises:
+    ValueError: the twin does not mirror the config (bench/torch_twin.py unmirrored()), or the
+      config or an override is bad (also AttributeError, KeyError, TypeError).
+  """
   config = harness.load_config(spec, overrides)
   runs = []
   if "relive_tf" in FLAGS.frameworks:
     runs.append(("relive_tf", ["--worker=relive_tf"]))
   if "pytorch" in FLAGS.frameworks:
-    runs.append(("pytorch", ["--worker=pytorch", "--resize=natural"]))
-    if config.model.get("upsample", "transposed") == "resize":
-      runs.append(("pytorch-fused", ["--worker=pytorch", "--resize=fused"]))
+    from bench import torch_twin  # noqa: PLC0415 (PyTorch, only where it is compared)
+
+    found = torch_twin.unmirrored(config)
+    if found:
+      raise ValueError(f"the PyTorch twin mirrors the poster's recipe, not {', '.join(found)}")
+    runs.append(("pytorch", ["--worker=pytorch"]))
   return config, runs
 
 
@@ -200,15 +224,16 @@ def driver(overrides):
     f"{FLAGS.batch_size}; overrides: {' '.join(overrides) or 'none'}"
   )
   plans = []
-  for model in FLAGS.models:
-    for variant in FLAGS.variants:
-      spec = harness.config_spec(model, variant)
-      try:
-        config, runs = runs_of(spec, overrides)
-      except (AttributeError, KeyError, ValueError, TypeError) as error:
-        print(f"{model}:{variant} left out: {error}")
-        continue
-      plans.append((spec, config, runs))
+  for entry in FLAGS.configs:
+    spec = harness.config_spec(*harness.parse_entry(entry))
+    try:
+      config, runs = runs_of(spec, overrides)
+    except (AttributeError, KeyError, ValueError, TypeError) as error:
+      print(f"{entry} left out: {error}")
+      continue
+    plans.append((spec, config, runs))
+  if not plans:
+    raise SystemExit("no config to compare: see the lines above, and --configs")
   workdir = tempfile.mkdtemp(prefix="vs_pytorch_")
   results = {spec: {label: [] for label, _ in runs} for spec, _, runs in plans}
   env = {"OMP_NUM_THREADS": str(FLAGS.threads), "MKL_NUM_THREADS": str(FLAGS.threads)}

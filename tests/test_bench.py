@@ -3,7 +3,6 @@
 import math
 import sys
 
-import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
@@ -22,6 +21,16 @@ from bench import profile_step  # noqa: E402
 # The tiny configs at 16 frames of 32x32 and batch 2: the same layers, quick to build and trace.
 SMALL = dict(
   data__frames=16, data__size=32, train__batch_size=2, train__num_samples=2, train__critic_steps=1
+)
+# The poster's recipe, which the PyTorch twin mirrors, whatever a variant's defaults become.
+POSTER = dict(
+  model__upsample="transposed",
+  model__critic_norm="batch",
+  model__frame_critic_widths=(),
+  train__loss="wgan",
+  train__optimizer="rmsprop",
+  train__r1_weight=0.0,
+  train__ema_decay=0.0,
 )
 
 
@@ -103,8 +112,12 @@ def test_bench_configs_take_overrides_as_relive_train_does():
 # The PyTorch twin: bench/requirements.txt installs PyTorch, which the package never needs.
 
 
+def _torch_twin():
+  return pytest.importorskip("bench.torch_twin", reason="PyTorch: bench/requirements.txt")
+
+
 def _twin(config):
-  torch_twin = pytest.importorskip("bench.torch_twin", reason="PyTorch: bench/requirements.txt")
+  torch_twin = _torch_twin()
   return torch_twin, torch_twin.build(config)
 
 
@@ -119,10 +132,11 @@ def _relive_tf_counts(config):
 @pytest.mark.parametrize(
   "model, overrides",
   [
-    ("vgan", {}),
-    ("vgan", dict(model__critic_norm="layer", train__loss="wgan-gp", model__two_stream=False)),
-    ("cvgan", {}),
-    ("cvgan", dict(model__skip_connections=False, model__noise_dim=0)),
+    ("vgan", POSTER),
+    ("vgan", {**POSTER, **dict(model__critic_norm="layer", train__loss="wgan-gp")}),
+    ("vgan", {**POSTER, "model__two_stream": False, "model__critic_norm": "none"}),
+    ("cvgan", POSTER),
+    ("cvgan", {**POSTER, "model__skip_connections": False, "model__noise_dim": 0}),
     ("lstm", {}),
     ("lstm", dict(model__blend_input=False, model__skip_connections=False)),
   ],
@@ -138,7 +152,7 @@ def test_the_twin_has_relive_tfs_parameter_count_per_network(make_config, model,
 def test_the_twin_does_the_arithmetic_of_relive_tfs_train_step(make_config, model):
   from torch.utils import flop_counter  # noqa: PLC0415
 
-  config = make_config(model, "tiny", **SMALL)
+  config = make_config(model, "tiny", **SMALL, **POSTER)
   torch_twin, twin = _twin(config)
   trainer = trainer_lib.build(
     families.get(model), config, helpers.one_device(), inputs.sample_batch(config)
@@ -153,16 +167,38 @@ def test_the_twin_does_the_arithmetic_of_relive_tfs_train_step(make_config, mode
   assert counter.get_total_flops() == pytest.approx(relive_tf_flops, rel=1e-3)
 
 
-@pytest.mark.parametrize("rank", [2, 3])
-def test_the_fused_resize_convolution_equals_upsampling_then_convolving(rank):
-  torch_twin = pytest.importorskip("bench.torch_twin", reason="PyTorch: bench/requirements.txt")
-  import torch  # noqa: PLC0415
+@pytest.mark.parametrize(
+  "option, value",
+  [
+    ("model__upsample", "resize"),
+    ("model__frame_critic_widths", (8, 16)),
+    ("model__critic_norm", "spectral"),
+    ("train__r1_weight", 1.0),
+    ("train__ema_decay", 0.999),
+  ],
+)
+@pytest.mark.parametrize("model", ["vgan", "cvgan"])
+def test_the_twin_refuses_a_recipe_it_does_not_mirror(make_config, model, option, value):
+  torch_twin = _torch_twin()
+  config = make_config(model, "tiny", **{**POSTER, option: value})
+  key = option.replace("__", ".")
+  assert torch_twin.unmirrored(config) == [f"{key}={value!r}"]
+  with pytest.raises(ValueError, match=f"mirrors the poster's recipe, not {key}="):
+    torch_twin.build(config)
 
-  torch.manual_seed(0)
-  natural = torch_twin.upsampling(rank, 4, 5, "resize", "natural", bias=True)
-  fused = torch_twin.upsampling(rank, 4, 5, "resize", "fused", bias=True)
-  with torch.no_grad():
-    fused.weight.copy_(natural[1].weight)
-    fused.bias.copy_(natural[1].bias)
-  features = torch.randn(2, 4, *[6] * rank)
-  np.testing.assert_allclose(fused(features).detach(), natural(features).detach(), atol=1e-5)
+
+def test_the_twin_mirrors_the_poster_recipe_and_the_gradient_penalty(make_config):
+  torch_twin = _torch_twin()
+  assert torch_twin.unmirrored(make_config("vgan", "tiny", **POSTER)) == []
+  gp = make_config(
+    "vgan", "tiny", **{**POSTER, "train__loss": "wgan-gp", "model__critic_norm": "layer"}
+  )
+  assert torch_twin.unmirrored(gp) == []
+  assert torch_twin.unmirrored(make_config("lstm", "tiny")) == []
+
+
+def test_bench_config_entries_are_model_colon_variant():
+  assert harness.parse_entry("vgan:poster_tiny") == ("vgan", "poster_tiny")
+  for bad in ("vgan", "gan:tiny", "vgan:"):
+    with pytest.raises(ValueError, match="MODEL:VARIANT"):
+      harness.parse_entry(bad)
