@@ -154,6 +154,14 @@ def report(result):
   print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
+def relive_command(*arguments):
+  """(command, environment) that run `relive ARGUMENTS...` from this checkout with this Python,
+  whichever relive_tf the environment has installed."""
+  command = [sys.executable, "-c", "import sys; from relive_tf import cli; sys.exit(cli.run())"]
+  path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+  return [*command, *arguments], {**os.environ, "PYTHONPATH": path}
+
+
 def run_worker(command, timeout, env=None):
   """Runs a worker (a list: the script and its flags, run with this Python) and returns its JSON.
 

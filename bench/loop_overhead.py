@@ -118,16 +118,17 @@ def summary_windows(workdir):
 
 
 def run_relive_train(spec, overrides, workdir):
-  command = [
-    os.path.join(os.path.dirname(sys.executable), "relive"),
+  command, env = harness.relive_command(
     "train",
     f"--config={spec}",
     f"--workdir={workdir}",
     *overrides,
     f"--config.train.num_steps={FLAGS.steps}",
-  ]
+  )
   start = time.time()
-  done = subprocess.run(command, capture_output=True, text=True, timeout=FLAGS.timeout, check=False)
+  done = subprocess.run(
+    command, capture_output=True, text=True, timeout=FLAGS.timeout, check=False, env=env
+  )
   if done.returncode:
     raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
   return start, time.time() - start

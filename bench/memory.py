@@ -89,16 +89,17 @@ def relive_train(variant, batch, steps, overrides, limit=None, on_sample=None):
     "failed": its error output's last lines when it failed otherwise ("" when it finished)}.
   """
   workdir = tempfile.mkdtemp(prefix="memory_")
-  command = [
-    os.path.join(os.path.dirname(sys.executable), "relive"),
+  command, env = harness.relive_command(
     "train",
     f"--config={harness.config_spec(FLAGS.model, variant)}",
     f"--workdir={workdir}",
     *overrides,
     f"--config.train.batch_size={batch}",
     f"--config.train.num_steps={steps}",
-  ]
-  child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  )
+  child = subprocess.Popen(
+    command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+  )
   state = {"step": 0, "over_limit": False, "tail": []}
   done = threading.Event()  # set once wait4 has reaped the child (poll() here would race it)
 

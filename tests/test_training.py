@@ -65,6 +65,21 @@ def _two_steps(config, strategy):
   return metrics, _weights(trainer)
 
 
+@pytest.mark.parametrize("model", ["vgan", "cvgan"])
+def test_batchnorm_is_synchronized_only_over_several_replicas(make_config, two_replicas, model):
+  config = make_config(model, "tiny", model__critic_norm="batch")
+  for strategy, synchronized in ((helpers.one_device(), False), (two_replicas, True)):
+    trainer = trainer_lib.build(families.get(model), config, strategy, inputs.sample_batch(config))
+    norms = [
+      layer
+      for network in trainer.networks.values()
+      for layer in network._flatten_layers()
+      if isinstance(layer, tf.keras.layers.BatchNormalization)
+    ]
+    assert norms, "no batchnorm in the networks"
+    assert {layer.synchronized for layer in norms} == {synchronized}
+
+
 def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replicas):
   config = _tiny(make_config)
   two_metrics, two_weights = _two_steps(config, two_replicas)
