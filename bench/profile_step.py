@@ -1,9 +1,9 @@
 """Where a train step's time goes: TensorFlow's profiler over a few steps, as a table of op types.
 
   python bench/profile_step.py                                  # vgan tiny and default, batch 8
-  python bench/profile_step.py --models=vgan --variants=tiny --steps=5 --top=30
-  python bench/profile_step.py --models=lstm --variants=tiny --group=name   # per op, not per type
-  python bench/profile_step.py --models=vgan --variants=tiny --config.model.upsample=resize
+  python bench/profile_step.py --configs=vgan:tiny --steps=5 --top=30
+  python bench/profile_step.py --configs=lstm:tiny --group=name   # per op, not per op type
+  python bench/profile_step.py --configs=vgan:poster_tiny,vgan:poster   # the poster's recipe
 
 For each config (at --batch_size, one step's batches cached as bench/harness.py does), runs two
 untimed steps, then traces --steps steps with tf.profiler.experimental and reads the trace it writes
@@ -31,8 +31,11 @@ from absl import flags
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for bench/
 from bench import harness  # noqa: E402
 
-flags.DEFINE_list("models", ["vgan"], "model families: configs/<model>.py")
-flags.DEFINE_list("variants", ["tiny", "default"], "config variants; '+' joins several (tiny+gp)")
+flags.DEFINE_list(
+  "configs",
+  ["vgan:tiny", "vgan:default"],
+  "MODEL:VARIANT of configs/<model>.py to profile; '+' joins variants (vgan:tiny+gp)",
+)
 flags.DEFINE_integer("steps", 3, "profiled train steps, after two untimed ones")
 flags.DEFINE_integer("batch_size", 8, "global batch size (the configs' train.batch_size)")
 flags.DEFINE_integer("threads", 2, "TensorFlow's intra- and inter-op threads (0: its default)")
@@ -164,11 +167,11 @@ def main(parsed):
   harness.set_tensorflow_threads(FLAGS.threads)
   root = FLAGS.logdir or tempfile.mkdtemp(prefix="profile_step_")
   print(f"load average {harness.load_average():.2f}; traces in {root}")
-  for model in FLAGS.models:
-    for variant in FLAGS.variants:
-      logdir = os.path.join(root, f"{model}_{variant}")
-      table = profile(harness.config_spec(model, variant), overrides, logdir)
-      print_table(f"{model}:{variant} batch {FLAGS.batch_size}", table, FLAGS.top)
+  for entry in FLAGS.configs:
+    model, variant = harness.parse_entry(entry)
+    logdir = os.path.join(root, f"{model}_{variant}")
+    table = profile(harness.config_spec(model, variant), overrides, logdir)
+    print_table(f"{entry} batch {FLAGS.batch_size}", table, FLAGS.top)
   print(f"\nload average {harness.load_average():.2f} at the end")
 
 

@@ -65,6 +65,30 @@ def test_mixed_precision_trains_a_step_with_float32_weights_and_losses(
     assert isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer) == scaling
 
 
+def test_mixed_bfloat16_trains_the_quality_recipe(make_config):
+  # Logistic loss with R1, Adam, resize upsampling, a frame critic and an EMA generator.
+  config = _small(
+    make_config,
+    "vgan",
+    train__precision="mixed_bfloat16",
+    train__loss="logistic",
+    train__r1_weight=1.0,
+    train__optimizer="adam",
+    train__ema_decay=0.99,
+    model__upsample="resize",
+    model__frame_critic_widths=(8, 16),
+  )
+  trainer, iterator = _build(config)
+  metrics = trainer.train_step(iterator)
+  assert {"critic_loss", "generator_loss", "r1_penalty"} <= set(metrics)
+  for name, value in metrics.items():
+    assert value.dtype == tf.float32 and np.isfinite(float(value)), name
+  assert "ema_generator" in trainer.networks
+  for network in trainer.networks.values():
+    assert network.dtype_policy.name == "mixed_bfloat16"
+    assert {variable.dtype for variable in network.weights} == {"float32"}
+
+
 def test_mixed_bfloat16_updates_every_kernel(make_config):
   trainer, iterator = _build(_small(make_config, "vgan", train__precision="mixed_bfloat16"))
   before = {v.path: v.numpy() for v in trainer.generator.trainable_variables}
