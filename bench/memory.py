@@ -230,7 +230,8 @@ def measure_flat(overrides):
     f"{FLAGS.sample_seconds:g} s; peak {run['peak_bytes'] / MIB:.0f} MiB"
   )
   print(f"  {'step':>6}{'seconds':>9}{'RSS MiB':>9}")
-  marks = [FLAGS.flat_steps * tenth // 10 for tenth in range(1, 11)]
+  # From step 1 on: before it the child is still starting (importing, building, compiling).
+  marks = [max(1, FLAGS.flat_steps * tenth // 10) for tenth in range(1, 11)]
   shown = []
   for mark in marks:
     reached = [sample for sample in samples if sample[2] >= mark]
