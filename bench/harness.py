@@ -40,7 +40,8 @@ def load_config(spec, overrides=()):
 
   Raises:
     AttributeError, KeyError: an override names a key the config lacks.
-    ValueError, TypeError: an override's value does not fit its key.
+    ValueError, TypeError: an override's value does not fit its key, or the config file refuses
+      the variant (ValueError: its last line).
   """
   from absl import flags  # noqa: PLC0415 (the driver processes import no TensorFlow)
   from ml_collections import config_flags  # noqa: PLC0415
@@ -51,7 +52,10 @@ def load_config(spec, overrides=()):
   config_flags.DEFINE_config_file(
     "config", None, "config", flag_values=values, lock_config=True, sys_argv=argv
   )
-  values(argv)
+  try:
+    values(argv)
+  except flags.Error as error:  # absl wraps the config file's own error, traceback and all
+    raise ValueError(f"{spec}: {str(error).strip().splitlines()[-1]}") from None
   return values.config
 
 

@@ -225,8 +225,8 @@ def driver(overrides):
   )
   plans = []
   for entry in FLAGS.configs:
-    spec = harness.config_spec(*harness.parse_entry(entry))
     try:
+      spec = harness.config_spec(*harness.parse_entry(entry))
       config, runs = runs_of(spec, overrides)
     except (AttributeError, KeyError, ValueError, TypeError) as error:
       print(f"{entry} left out: {error}")

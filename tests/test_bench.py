@@ -197,6 +197,12 @@ def test_the_twin_mirrors_the_poster_recipe_and_the_gradient_penalty(make_config
   assert torch_twin.unmirrored(make_config("lstm", "tiny")) == []
 
 
+def test_a_variant_the_config_file_refuses_is_one_line():
+  with pytest.raises(ValueError, match=r"unknown variant.*of configs/vgan.py") as refused:
+    harness.load_config(harness.config_spec("vgan", "no_such_variant"))
+  assert "\n" not in str(refused.value)
+
+
 def test_bench_config_entries_are_model_colon_variant():
   assert harness.parse_entry("vgan:poster_tiny") == ("vgan", "poster_tiny")
   for bad in ("vgan", "gan:tiny", "vgan:"):
