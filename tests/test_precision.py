@@ -65,7 +65,8 @@ def test_mixed_precision_trains_a_step_with_float32_weights_and_losses(
     assert isinstance(optimizer, tf.keras.optimizers.LossScaleOptimizer) == scaling
 
 
-def test_mixed_bfloat16_trains_the_quality_recipe(make_config):
+@pytest.mark.parametrize("critic_norm", ["batch", "spectral"])
+def test_mixed_bfloat16_trains_the_quality_recipe(make_config, critic_norm):
   # Logistic loss with R1, Adam, resize upsampling, a frame critic and an EMA generator.
   config = _small(
     make_config,
@@ -77,6 +78,7 @@ def test_mixed_bfloat16_trains_the_quality_recipe(make_config):
     train__ema_decay=0.99,
     model__upsample="resize",
     model__frame_critic_widths=(8, 16),
+    model__critic_norm=critic_norm,
   )
   trainer, iterator = _build(config)
   metrics = trainer.train_step(iterator)
