@@ -113,7 +113,7 @@ def test_an_unknown_precision_is_refused(make_config):
 
 
 def test_jit_compile_hands_each_replica_step_whole_to_xla(make_config):
-  # Compiling the 3D convolutions' gradients for the CPU takes minutes (docs/benchmarks.md), so
+  # XLA compiles the 3D convolutions' gradients for the CPU slowly, so
   # this checks what XLA is given: every replica step is marked for XLA and lowers to HLO.
   config = _small(make_config, "vgan", train__jit_compile=True)
   batch = inputs.sample_batch(config)
@@ -128,3 +128,12 @@ def test_jit_compile_hands_each_replica_step_whole_to_xla(make_config):
 def test_without_jit_compile_the_replica_steps_stay_methods(make_config):
   trainer, _ = _build(_small(make_config, "vgan"))
   assert not hasattr(trainer.critic_step, "experimental_get_compiler_ir")
+
+
+def test_jit_compile_trains_a_predictor_step_with_finite_losses(make_config):
+  # The predictor's 2D convolutions and LSTM compile for the CPU quickly enough (the video
+  # WGANs' 3D ones take longer, so their XLA test above stops at HLO).
+  trainer, iterator = _build(_small(make_config, "lstm", train__jit_compile=True))
+  assert trainer.train_replica_step.experimental_get_compiler_ir  # compiled by XLA
+  metrics = trainer.train_step(iterator)
+  assert metrics and all(np.isfinite(float(value)) for value in metrics.values()), metrics
