@@ -79,6 +79,10 @@ def get_config(arg="default"):
   config.train.summary_every = 200
   config.train.checkpoint_every = 1000
   config.train.max_checkpoints = 3
+  # Keras dtype policy: float32, mixed_bfloat16 or mixed_float16 (16-bit layers, float32 weights and
+  # losses; for GPUs and CPUs with bf16 units); docs/benchmarks.md measures each.
+  config.train.precision = "float32"
+  config.train.jit_compile = False  # XLA-compile each replica's update (compiles slowly on CPU)
   config.train.num_samples = 8  # videos in each GIF summary
   # Built-in distance to held-out clips in the eval/ summaries every eval_every steps (0: off);
   # needs a feature network folder (`relive evaluate` trains one into WORKDIR/feature_network).

@@ -65,6 +65,21 @@ def _two_steps(config, strategy):
   return metrics, _weights(trainer)
 
 
+@pytest.mark.parametrize("model", ["vgan", "cvgan"])
+def test_batchnorm_is_synchronized_only_over_several_replicas(make_config, two_replicas, model):
+  config = make_config(model, "tiny", model__critic_norm="batch")
+  for strategy, synchronized in ((helpers.one_device(), False), (two_replicas, True)):
+    trainer = trainer_lib.build(families.get(model), config, strategy, inputs.sample_batch(config))
+    norms = [
+      layer
+      for network in trainer.networks.values()
+      for layer in network._flatten_layers()
+      if isinstance(layer, tf.keras.layers.BatchNormalization)
+    ]
+    assert norms, "no batchnorm in the networks"
+    assert {layer.synchronized for layer in norms} == {synchronized}
+
+
 def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replicas):
   config = _tiny(make_config)
   two_metrics, two_weights = _two_steps(config, two_replicas)
@@ -145,6 +160,13 @@ def test_summaries_hold_poster_named_histograms_losses_and_a_gif(trained_workdir
   assert gif[2].startswith(b"GIF89a")
 
 
+def test_summaries_hold_the_loops_input_wait_and_time_outside_the_step(trained_workdir):
+  values = helpers.summary_values(trained_workdir("vgan", **TINY))
+  for tag in ("train/input_wait_fraction", "train/outside_step_fraction"):
+    assert tag in values, f"{tag} missing from {sorted(values)}"
+    assert all(0.0 <= float(value) <= 1.0 for _, value in values[tag]), values[tag]
+
+
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(make_config, tmp_path):
   helpers.train(_tiny(make_config), tmp_path)
   diverging = _tiny(make_config, train__num_steps=4, train__learning_rate=float("inf"))
@@ -158,7 +180,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(make_con
   [
     ("train__num_steps", 0, "train.num_steps is 0"),
     ("train__batch_size", -4, "train.batch_size is -4"),
-    ("train__loss", "hinge", "train.loss is 'hinge'"),
+    ("train__loss", "least-squares", "train.loss is 'least-squares'"),
     ("data__source", "youtube", "data.source is 'youtube'"),
   ],
 )

@@ -18,6 +18,7 @@ from relive_tf.data import shards
 from relive_tf.training import checkpoints
 from relive_tf.training import distribution
 from relive_tf.training import inputs
+from relive_tf.training import step_timing
 from relive_tf.training import stopping
 from relive_tf.training import summaries
 from relive_tf.training import trainer as trainer_lib
@@ -258,7 +259,9 @@ def _train(config, workdir, family, strategy, worker_dir):
     )
     return trainer
 
-  iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+  iterator = step_timing.TimedIterator(
+    iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+  )
   data_counts = _skipped_records(config)
   evaluators = _evaluators(config, family)
   writers = _summary_writers(workdir, chief, runs=("train", "eval") if evaluators else ("train",))
@@ -266,11 +269,13 @@ def _train(config, workdir, family, strategy, worker_dir):
   logging.info("compiling the train step (the first step takes longer)...")
   progress = Progress(int(step), train.num_steps)
   current = saved = int(step)
+  timer = step_timing.LoopTimer(iterator)
   try:
     # A signal waits for the step to finish: step, data position and weights are saved together.
     with stopping.StopRequests() as stop:
       while current < train.num_steps:
-        metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
+        with timer.step():
+          metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
         current += 1
         _check_finite(metrics, current, manager)
         step.assign(current)
@@ -285,7 +290,7 @@ def _train(config, workdir, family, strategy, worker_dir):
           with writers["train"].as_default():
             _write_summaries(
               trainer,
-              {**metrics, "steps_per_second": progress.steps_per_second},
+              {**metrics, "steps_per_second": progress.steps_per_second, **timer.fractions()},
               current,
               heavy=heavy_now,
             )
