@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
-BEAM_STAMP := $(VENV)/.installed-beam-$(shell cat requirements-beam.txt requirements.txt | cksum | cut -d' ' -f1)
+BEAM_STAMP := $(VENV)/.installed-beam-$(shell cat requirements-beam.txt requirements.txt bench/requirements.txt | cksum | cut -d' ' -f1)
 DEMO := runs/demo
 
 .PHONY: demo test bench clean
@@ -17,8 +17,10 @@ $(STAMP): requirements.txt pyproject.toml
 	rm -f $(VENV)/.installed-[0-9]*
 	touch $(STAMP)
 
-$(BEAM_STAMP): $(STAMP) requirements-beam.txt
-	$(BIN)/python -m pip install -q -r requirements-beam.txt
+# The [beam] extra, and PyTorch for the benchmarks' twin (bench/requirements.txt), which the tests
+# check too: pip finds the CPU wheel through this machine's pip.conf (find-links).
+$(BEAM_STAMP): $(STAMP) requirements-beam.txt bench/requirements.txt
+	$(BIN)/python -m pip install -q -r requirements-beam.txt -r bench/requirements.txt
 	rm -f $(VENV)/.installed-beam-*
 	touch $(BEAM_STAMP)
 
