@@ -13,6 +13,7 @@ import os
 import cv2
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
 from relive_tf import files
@@ -271,18 +272,31 @@ class DigitRecognizer:
     """Loads the recogniser saved in `path` by train_digit_recognizer.
 
     Raises:
-      FileNotFoundError: `path` holds no complete recogniser.
+      ValueError: `path` holds no complete recogniser.
     """
     info_path = os.path.join(path, INFO_FILE)
     if not os.path.isfile(info_path):
-      raise FileNotFoundError(
-        f"no digit recogniser in {path!r} ({INFO_FILE} is missing); train one "
-        "with `python -m relive_tf.metrics.shipped --out=DIR --networks=digit_recognizer`"
+      raise ValueError(
+        f"no digit recogniser in {path!r} ({INFO_FILE} is missing); train one with "
+        "`python -m relive_tf.metrics.shipped --networks=digit_recognizer --out=DIR` and pass "
+        "DIR/digit_recognizer"
       )
     with open(info_path) as f:
       self.info = json.load(f)
     self.path = path
-    self._model = keras.models.load_model(os.path.join(path, MODEL_FILE))
+    self.size = self.info["size"]
+    self.description = (
+      f"digit recogniser {path} (digit sets {self.info['digit_set_accuracy']:.0%} held-out, "
+      f"digit-free frames with a digit seen {self.info['digit_free_frames_with_a_digit_seen']:.1%})"
+    )
+    model = keras.models.load_model(os.path.join(path, MODEL_FILE))
+    # One graph for any number of frames: scoring batch after batch never retraces.
+    self._probabilities = tf.function(
+      lambda frames: keras.ops.sigmoid(
+        model(tf.cast(frames, tf.float32) / 127.5 - 1.0, training=False)
+      ),
+      input_signature=[tf.TensorSpec([None, self.size, self.size, 3], tf.uint8)],
+    )
     self._batch_size = batch_size
 
   def probabilities(self, videos):
@@ -298,12 +312,15 @@ class DigitRecognizer:
       ValueError: the frames are not uint8 or not of the recogniser's size.
     """
     videos = np.asarray(videos)
-    size = self.info["size"]
+    size = self.size
     if videos.dtype != np.uint8 or videos.ndim != 5 or videos.shape[2:] != (size, size, 3):
       raise ValueError(
         f"the digit recogniser takes uint8 videos [clips, frames, {size}, {size}, 3], "
         f"got {videos.dtype} {list(videos.shape)}"
       )
-    frames = videos.reshape(-1, size, size, 3).astype(np.float32) / 127.5 - 1.0
-    logits = self._model.predict(frames, batch_size=self._batch_size, verbose=0)
-    return (1.0 / (1.0 + np.exp(-logits))).reshape(*videos.shape[:2], NUM_DIGITS)
+    frames = videos.reshape(-1, size, size, 3)
+    probabilities = [
+      self._probabilities(frames[start : start + self._batch_size]).numpy()
+      for start in range(0, len(frames), self._batch_size)
+    ]
+    return np.concatenate(probabilities).reshape(*videos.shape[:2], NUM_DIGITS)

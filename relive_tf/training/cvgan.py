@@ -36,8 +36,9 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
       )
     return samples
 
-  def fake_videos(self, batch, training):
-    foreground, mask, background = self.generator.streams(
+  def fake_videos(self, batch, training, generator=None):
+    generator = generator or self.generator
+    foreground, mask, background = generator.streams(
       self.photos(batch), batch.get("noise"), training=training
     )
     return vgan.compose_video(foreground, mask, background), mask
@@ -63,7 +64,8 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
 
   def sample_videos(self):
     """The sample clips beside the videos made from their photos: [n, t, h, 2 * w, 3] in [-1, 1]."""
-    fake = self.fake_videos(self.sample_inputs, training=False)[0]
+    generator = self.sampling_generator
+    fake = self.fake_videos(self.sample_inputs, training=False, generator=generator)[0]
     return tf.concat([self.sample_inputs["video"], fake], axis=3)
 
 
@@ -89,8 +91,9 @@ def build_trainer(config, strategy, sample_batch=None):
       "model.noise_dim is 0; give the model noise or set the weight to 0"
     )
   index = cvgan.condition_index(model.condition_frame, data.frames)
-  with strategy.scope():
-    generator = cvgan.ConditionalGenerator(
+
+  def make_generator():
+    return cvgan.ConditionalGenerator(
       model.noise_dim,
       model.encoder_widths,
       model.generator_widths,
@@ -99,6 +102,10 @@ def build_trainer(config, strategy, sample_batch=None):
       two_stream=model.two_stream,
       skip_connections=model.skip_connections,
     )
+
+  with strategy.scope():
+    generator = make_generator()
+    ema_generator = make_generator() if settings["ema_decay"] else None
     critic = cvgan.ConditionalCritic(model.critic_widths, normalization=model.critic_norm)
   return ConditionalWGAN(
     condition_index=index,
@@ -107,6 +114,7 @@ def build_trainer(config, strategy, sample_batch=None):
     diversity_cap=train.diversity_cap,
     generator=generator,
     critic=critic,
+    ema_generator=ema_generator,
     **settings,
   )
 

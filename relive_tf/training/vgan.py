@@ -327,6 +327,7 @@ GAN_ADDED_KEYS = {
   "train.eval_every": 0,
   "train.eval_samples": 64,
   "train.feature_network": "",
+  "train.digit_recognizer": "",
   "model.upsample": "transposed",
   "model.frame_critic_widths": (),
   "model.frames_judged": 4,
