@@ -15,7 +15,7 @@ $(STAMP): requirements.txt pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-# Trains the tiny video WGAN on the built-in moving digits (a few minutes on 2 cores), writes sample
+# Trains the tiny video WGAN on the built-in moving digits (README.md says how long), writes sample
 # GIFs and a gallery page, and prints where they and the TensorBoard logs are.
 demo: $(STAMP)
 	$(BIN)/relive train --config=configs/vgan.py:tiny --workdir=$(DEMO)

@@ -14,6 +14,7 @@ import tensorflow as tf
 from relive_tf import families
 from relive_tf.data import synthetic
 from relive_tf.data import video_read
+from relive_tf.gallery import events
 from relive_tf.training import checkpoints
 from relive_tf.training import loop
 
@@ -61,9 +62,9 @@ def run_cli(*args, cwd=None):
 
 
 def summary_values(workdir):
-  """{tag: [(step, value), ...]} of every summary in a workdir's TensorBoard events."""
+  """{tag: [(step, value), ...]} of every summary in a workdir's TensorBoard runs, oldest first."""
   values = {}
-  for path in tf.io.gfile.glob(os.path.join(str(workdir), "tb", "events.out.tfevents.*")):
+  for path in events.event_files(os.path.join(str(workdir), "tb")):
     for event in tf.compat.v1.train.summary_iterator(path):
       for value in event.summary.value:
         values.setdefault(value.tag, []).append((event.step, tf.make_ndarray(value.tensor)))

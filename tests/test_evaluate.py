@@ -11,6 +11,7 @@ from relive_tf import families
 from relive_tf.evaluation import evaluator
 from relive_tf.evaluation import gan
 from relive_tf.evaluation import scores
+from relive_tf.gallery import events
 from relive_tf.metrics import digit_recognizer
 from relive_tf.metrics import feature_network
 from relive_tf.metrics import features
@@ -265,6 +266,9 @@ def test_training_logs_the_distance_and_sample_scores_every_eval_every_steps(
     **{f"eval/{name}": [1, 2] for name in every_time},
     **{f"eval/real_{name}": [1] for name in ("digit_score", "identity_consistency", "motion")},
   }
+  # A TensorBoard run of their own, so that the runs of several workdirs compare side by side.
+  assert sorted(os.listdir(tmp_path / "tb")) == ["eval", "train"]
+  assert set(events.read_scalars(str(tmp_path / "tb" / "eval"))) == set(steps)
 
 
 def test_eval_every_measures_with_the_shipped_networks_by_default(make_config):

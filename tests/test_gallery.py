@@ -306,6 +306,22 @@ def test_read_scalars_takes_the_resumed_run_value_of_a_repeated_step(tmp_path):
   assert list(events.read_scalars(str(tmp_path))) == ["train/loss"]
 
 
+def test_read_scalars_reads_the_runs_and_a_workdir_from_before_them(tmp_path):
+  # Events directly in tb/ (workdirs written before the runs had folders), then tb/train, tb/eval.
+  for folder, tag, step in (
+    ("", "train/loss", 1),
+    ("train", "train/loss", 2),
+    ("eval", "eval/d", 2),
+  ):
+    writer = tf.summary.create_file_writer(str(tmp_path / folder))
+    with writer.as_default():
+      tf.summary.scalar(tag, float(step), step=step)
+    writer.close()
+  curves = events.read_scalars(str(tmp_path))
+  assert curves["train/loss"][0].tolist() == [1, 2]
+  assert curves["eval/d"][0].tolist() == [2]
+
+
 @pytest.mark.parametrize("values", [[0.5], [2.0, 2.0, 2.0], [3.0, -1.0, 7.5]])
 def test_a_curve_is_a_sized_svg_document_with_the_curve(values):
   svg = charts.line_chart_svg(

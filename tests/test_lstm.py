@@ -444,8 +444,8 @@ def test_cli_predict_reports_a_bad_context_without_a_traceback(
     "--context=0",
     f"--out={tmp_path / 'p.gif'}",
   )
-  assert result.returncode == 1
-  assert "relive predict: error: context is 0" in result.stderr
+  assert result.returncode == 2
+  assert "relive predict: error: --context=0: 0 is not a positive integer" in result.stderr
   assert "Traceback" not in result.stderr
 
 

@@ -319,7 +319,7 @@ def test_cli_prints_a_bad_source_as_an_error_without_traceback(tmp_path):
   result = helpers.run_cli(
     "prepare", "--format=folder", f"--source={tmp_path / 'missing'}", f"--out={tmp_path / 'out'}"
   )
-  assert result.returncode == 1
+  assert result.returncode == 2
   assert "relive prepare: error: --source=" in result.stderr
   assert "Traceback" not in result.stderr
 

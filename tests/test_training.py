@@ -1,5 +1,7 @@
 """The training loop: distribution, clipping, resuming, summaries and refusing bad settings."""
 
+import json
+import logging
 import os
 import re
 
@@ -41,6 +43,11 @@ def _assert_same_weights(first, second, atol):
   assert first.keys() == second.keys()
   for path in first:
     np.testing.assert_allclose(first[path], second[path], atol=atol, err_msg=path)
+
+
+def _saved_config(workdir):
+  with open(os.path.join(workdir, "config.json")) as f:
+    return json.load(f)
 
 
 def _build(config, strategy):
@@ -174,6 +181,39 @@ def test_resuming_with_another_model_is_refused(make_config, trained_workdir):
     helpers.train(
       _tiny(make_config, model__critic_widths=(4, 8, 16, 32)), trained_workdir("vgan", **TINY)
     )
+
+
+def test_resuming_with_other_train_settings_logs_and_records_each_change(
+  make_config, trained_workdir, caplog
+):
+  workdir = trained_workdir("vgan", **TINY)
+  before = _saved_config(workdir)["train"]["learning_rate"]
+  # relive_tf logs through absl's logger, whose level other tests' imports may have set.
+  with caplog.at_level(logging.INFO, logger="absl"):
+    helpers.train(_tiny(make_config, train__num_steps=3, train__learning_rate=before / 2), workdir)
+  changes = [
+    f"train.learning_rate: {before} -> {before / 2}",
+    "train.num_steps: 2 -> 3",
+  ]
+  logged = [record.getMessage() for record in caplog.records]
+  assert [line for line in logged if line.startswith("resumed with a changed")] == [
+    f"resumed with a changed {change}" for change in changes
+  ]
+  with open(os.path.join(workdir, "config_history.log")) as history:
+    lines = history.read().splitlines()
+  assert [line.split(" after step 2: ")[1] for line in lines] == changes
+  assert _saved_config(workdir)["train"]["learning_rate"] == before / 2
+
+
+def test_resuming_with_the_same_config_records_no_change(make_config, trained_workdir):
+  workdir = trained_workdir("vgan", **TINY)
+  helpers.train(_tiny(make_config), workdir)
+  assert not os.path.exists(os.path.join(workdir, "config_history.log"))
+
+
+def test_summaries_go_to_the_train_run_folder(trained_workdir):
+  # TensorBoard names a run by its folder: tb/train, and tb/eval when there is an evaluation.
+  assert os.listdir(os.path.join(trained_workdir("vgan", **TINY), "tb")) == ["train"]
 
 
 def test_resuming_with_another_model_type_is_refused(make_config, trained_workdir):

@@ -1,20 +1,34 @@
 """The `relive` command: picks a subcommand, whose module defines its flags and calls the library.
 
+Subcommand modules import the library (and with it TensorFlow) inside main(): `--help` and a bad
+flag never load TensorFlow, and TensorFlow's log level is set from --verbosity before it loads.
+
 The library raises ValueError or TypeError for input it cannot use, naming the value and the fix;
-here, at the boundary, those become one-line errors (UserError is the CLI's own), and so does a
-TensorFlow error that carries a failed data check (errors.data_check_message: a damaged shard met
-inside a graph). Any other error raised deeper (TensorFlow, NumPy) is a bug and keeps its traceback.
+here, at the boundary, those become one-line errors (UserError is the CLI's own), and so do the
+operating system's errors about a path and a TensorFlow error that carries a failed data check
+(errors.data_check_message: a damaged shard met inside a graph). Any other error raised deeper
+(TensorFlow, NumPy) is a bug and keeps its traceback. Ctrl-C ends a command with status 130 and one
+line.
 """
 
 import importlib
+import signal
 import sys
+import textwrap
+
+from absl import app
+from absl import flags
 
 from relive_tf import errors
+from relive_tf.cli import console
+from relive_tf.cli import messages
+from relive_tf.training import stopping
 
 # Raised by relive_tf itself about the input it was given (ArithmeticError: a diverged training).
 _INPUT_ERRORS = (ValueError, TypeError, ArithmeticError)
 
-# name -> (module under relive_tf.cli, one line of help). Each module has define_flags() and main().
+# name -> (module under relive_tf.cli, one line of help). Each module has define_flags(), main()
+# and REQUIRED, the names of the flags it cannot run without.
 SUBCOMMANDS = {
   "train": ("train", "train a model from a config (configs/*.py) in a workdir, or resume it"),
   "generate": ("generate", "write videos sampled from a trained video WGAN"),
@@ -40,6 +54,13 @@ subcommands:
 
 `relive SUBCOMMAND --help` lists the flags of one subcommand."""
 
+# absl's --verbosity (-v), which every subcommand takes.
+VERBOSITY_HELP = (
+  "-v 1, --verbosity=1: also print debug lines (the resolved config) and the log lines of "
+  "TensorFlow and other libraries; -v -1: warnings and errors only"
+)
+_WIDTH = 100
+
 
 def _usage():
   width = max(map(len, SUBCOMMANDS))
@@ -55,34 +76,26 @@ def run(argv=None):
     sys.exit(0 if len(argv) >= 2 else 2)
   name = argv[1]
   if name not in SUBCOMMANDS:
-    sys.stderr.write(f"relive: unknown subcommand {name!r}\n\n{_usage()}\n")
+    sys.stderr.write(f"relive: error: unknown subcommand {name!r}\n\n{_usage()}\n")
     sys.exit(2)
   module = importlib.import_module(f"relive_tf.cli.{SUBCOMMANDS[name][0]}")
   module.define_flags()
 
-  # Imported once the subcommand is known: absl's flags are global, each module defines its own.
-  from absl import app  # noqa: PLC0415
-  from absl import flags  # noqa: PLC0415
-
   if {"-h", "--help", "--helpshort"} & set(argv[2:]):
-    # absl's own --help describes the script's module, not the subcommand's.
-    print(
-      f"usage: relive {name} [--flags]\n\n{module.__doc__.strip()}\n\n"
-      f"{flags.FLAGS.module_help(module.__name__)}"
-    )
+    print(subcommand_help(name, module))
     sys.exit(0)
 
   program = f"relive {name}"
   try:
     args = flags.FLAGS([program] + argv[2:])
+  except flags.IllegalFlagValueError as error:
+    _exit_with_error(program, messages.flag_value_error(error, module.REQUIRED, program), status=2)
   except flags.Error as error:
     _exit_with_error(program, f"{error}; `{program} --help` lists the flags", status=2)
   except (AttributeError, KeyError) as error:  # ml_collections: --config.KEY names no key
-    _exit_with_error(
-      program,
-      f"unknown config key {str(error).strip(chr(34))}; the config file lists the keys",
-      status=2,
-    )
+    _exit_with_error(program, messages.unknown_config_key(error, argv[2:]), status=2)
+  except SyntaxError as error:  # ml_collections: --config names a file that is not Python
+    _exit_with_error(program, messages.config_syntax_error(error), status=2)
   except (TypeError, ValueError) as error:  # ml_collections: a value of the wrong type
     _exit_with_error(program, f"bad config override: {error}", status=2)
 
@@ -95,13 +108,26 @@ def run(argv=None):
 
   def main(_):
     try:
+      console.setup(flags.FLAGS.verbosity)
       module.main()
     except errors.UserError as error:
       _exit_with_error(program, str(error), status=1)
+    except app.UsageError as error:
+      _exit_with_error(program, f"{error}; `{program} --help` lists the flags", status=2)
     except _INPUT_ERRORS as error:
       if not _raised_by_relive_tf(error):
         raise
       _exit_with_error(program, str(error), status=1)
+    except OSError as error:
+      if error.filename is None:
+        raise
+      _exit_with_error(program, messages.path_error(error), status=1)
+    except stopping.Stopped as stop:
+      sys.stderr.write(f"{program}: {stop}\n")
+      sys.exit(stop.exit_status)
+    except KeyboardInterrupt:
+      sys.stderr.write(f"{program}: interrupted\n")
+      sys.exit(128 + signal.SIGINT)
     except Exception as error:  # a damaged shard met while TensorFlow reads it
       message = errors.data_check_message(error)
       if message is None:
@@ -109,6 +135,38 @@ def run(argv=None):
       _exit_with_error(program, message, status=1)
 
   app.run(main, argv=args, flags_parser=lambda _: args)
+
+
+def subcommand_help(name, module):
+  """`relive NAME --help`: usage with the required flags, the module's docstring, its flags."""
+  defined = {flag.name: flag for flag in flags.FLAGS.get_flags_for_module(module.__name__)}
+  optional = sorted(set(defined) - set(module.REQUIRED))
+  sections = [
+    f"usage: relive {name} "
+    + " ".join(f"--{flag}={flag.upper()}" for flag in module.REQUIRED)
+    + " [--flags]",
+    module.__doc__.strip(),
+    "required flags:\n" + "\n".join(_flag_line(defined[flag]) for flag in module.REQUIRED),
+    "optional flags:\n" + ("\n".join(_flag_line(defined[flag]) for flag in optional) or "  none"),
+    "every subcommand:\n" + _wrap(VERBOSITY_HELP),
+  ]
+  return "\n\n".join(sections)
+
+
+def _flag_line(flag):
+  """A flag's help, wrapped: "--num: number of videos (a positive integer; default 8)"."""
+  notes = []
+  parser = flag.parser
+  if getattr(parser, "lower_bound", None) is not None or getattr(parser, "upper_bound", None):
+    notes.append(parser.syntactic_help)
+  if flag.default not in (None, []):
+    shown = repr(flag.default) if isinstance(flag.default, str) else flag.default
+    notes.append(f"default {shown}")
+  return _wrap(f"--{flag.name}: {flag.help}" + (f" ({'; '.join(notes)})" if notes else ""))
+
+
+def _wrap(text):
+  return textwrap.fill(text, _WIDTH, initial_indent="  ", subsequent_indent="      ")
 
 
 def _raised_by_relive_tf(error):
@@ -121,6 +179,8 @@ def _raised_by_relive_tf(error):
 
 
 def _exit_with_error(program, message, status):
-  """Usage errors exit with 2, errors found while running with 1; neither prints a traceback."""
-  sys.stderr.write(f"{program}: error: {message}\n")
+  """Usage errors exit with 2, errors found while running with 1; neither prints a traceback.
+  A message of several lines (several refused flags) prints a line for each."""
+  for line in message.splitlines():
+    sys.stderr.write(f"{program}: error: {line}\n")
   sys.exit(status)

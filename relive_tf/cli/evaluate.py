@@ -2,10 +2,10 @@
 
 from absl import flags
 
-from relive_tf import families
-from relive_tf.evaluation import evaluator
+from relive_tf.cli import checks
 
 FLAGS = flags.FLAGS
+REQUIRED = ("workdir",)
 # Flags handed to the family's evaluation when given; one it does not take is refused.
 OPTIONS = (
   "data",
@@ -33,6 +33,7 @@ def define_flags():
     256,
     "GANs: clips per compared set (the real data must give "
     "twice as many); predictor: held-out clips",
+    lower_bound=1,
   )
   flags.DEFINE_string(
     "i3d",
@@ -53,17 +54,24 @@ def define_flags():
     "the sample scores; default: the one shipped with the package",
   )
   flags.DEFINE_integer(
-    "context", None, "predictor: frames given; default the config's train.context_frames"
+    "context",
+    None,
+    "predictor: frames given; default the config's train.context_frames",
+    lower_bound=1,
   )
-  flags.DEFINE_integer("future", 10, "predictor: frames predicted after the context")
+  flags.DEFINE_integer("future", 10, "predictor: frames predicted after the context", lower_bound=1)
   flags.DEFINE_string(
     "report", None, "JSON report path; default WORKDIR/evaluation_*_step<step>.json"
   )
-  flags.DEFINE_integer("batch_size", 16, "clips per model call")
-  flags.mark_flags_as_required(["workdir"])
+  flags.DEFINE_integer("batch_size", 16, "clips per model call", lower_bound=1)
+  flags.mark_flags_as_required(REQUIRED)
+  checks.existing_folder("workdir", "a workdir written by `relive train`")
 
 
 def main():
+  from relive_tf import families  # noqa: PLC0415 (loads TensorFlow: see cli)
+  from relive_tf.evaluation import evaluator  # noqa: PLC0415
+
   options = {name: FLAGS[name].value for name in OPTIONS if FLAGS[name].present}
   report, table = evaluator.evaluate(FLAGS.workdir, families.FAMILIES.values(), **options)
   print(table)

@@ -2,10 +2,10 @@
 
 from absl import flags
 
-from relive_tf import families
-from relive_tf.serving import publish
+from relive_tf.cli import checks
 
 FLAGS = flags.FLAGS
+REQUIRED = ("workdir", "export_dir")
 
 
 def define_flags():
@@ -21,6 +21,7 @@ def define_flags():
     None,
     "version number; by default one past the highest there. "
     "An existing version is never overwritten",
+    lower_bound=1,
   )
   flags.DEFINE_bool(
     "check",
@@ -28,10 +29,15 @@ def define_flags():
     "before publishing, run every signature in a fresh Python "
     "process on the warm-up requests and compare with the trained model",
   )
-  flags.mark_flags_as_required(["workdir", "export_dir"])
+  flags.mark_flags_as_required(REQUIRED)
+  checks.existing_folder("workdir", "a workdir written by `relive train`")
+  checks.output_folder("export_dir", "the model's versions")
 
 
 def main():
+  from relive_tf import families  # noqa: PLC0415 (loads TensorFlow: see cli)
+  from relive_tf.serving import publish  # noqa: PLC0415
+
   path = publish.export(
     FLAGS.workdir,
     FLAGS.export_dir,

@@ -2,10 +2,10 @@
 
 from absl import flags
 
-from relive_tf import families
-from relive_tf.gallery import build
+from relive_tf.cli import checks
 
 FLAGS = flags.FLAGS
+REQUIRED = ("workdir", "out")
 
 
 def define_flags():
@@ -16,13 +16,20 @@ def define_flags():
     "the site folder for index.html and its media: new, empty or a gallery built before",
   )
   flags.DEFINE_integer(
-    "num", 8, "per workdir: videos sampled (vgan), photos relived (cvgan) or clips continued (lstm)"
+    "num",
+    8,
+    "per workdir: videos sampled (vgan), photos relived (cvgan) or clips continued (lstm)",
+    lower_bound=1,
   )
   flags.DEFINE_integer("seed", 0, "noise seed of the sampled videos")
-  flags.mark_flags_as_required(["workdir", "out"])
+  flags.mark_flags_as_required(REQUIRED)
+  checks.output_folder("out", "the gallery")
 
 
 def main():
+  from relive_tf import families  # noqa: PLC0415 (loads TensorFlow: see cli)
+  from relive_tf.gallery import build  # noqa: PLC0415
+
   path = build.build_gallery(
     FLAGS.workdir, FLAGS.out, families.FAMILIES.values(), num_videos=FLAGS.num, seed=FLAGS.seed
   )

@@ -2,20 +2,26 @@
 
 from absl import flags
 
-from relive_tf.inference import generate
+from relive_tf.cli import checks
+from relive_tf.data import video_io
 
 FLAGS = flags.FLAGS
+REQUIRED = ("workdir", "out")
 
 
 def define_flags():
   flags.DEFINE_string("workdir", None, "a video WGAN workdir written by `relive train`")
-  flags.DEFINE_integer("num", 8, "number of videos")
+  flags.DEFINE_integer("num", 8, "number of videos", lower_bound=1)
   flags.DEFINE_string("out", None, "folder for the videos")
   flags.DEFINE_integer("seed", 0, "noise seed: the same seed gives the same videos")
-  flags.DEFINE_enum("format", "gif", ["gif", "mp4"], "gif, or mp4 (H.264)")
-  flags.mark_flags_as_required(["workdir", "out"])
+  flags.DEFINE_enum("format", "gif", video_io.VIDEO_FORMATS, "gif, or mp4 (H.264)")
+  flags.mark_flags_as_required(REQUIRED)
+  checks.existing_folder("workdir", "a video WGAN workdir written by `relive train`")
+  checks.output_folder("out", "the videos")
 
 
 def main():
+  from relive_tf.inference import generate  # noqa: PLC0415 (loads TensorFlow: see cli)
+
   paths = generate.generate(FLAGS.workdir, FLAGS.num, FLAGS.out, FLAGS.seed, FLAGS.format)
   print(f"wrote {len(paths)} videos to {FLAGS.out}")

@@ -2,9 +2,10 @@
 
 from absl import flags
 
-from relive_tf.inference import predict
+from relive_tf.cli import checks
 
 FLAGS = flags.FLAGS
+REQUIRED = ("workdir", "video", "out")
 
 
 def define_flags():
@@ -12,19 +13,24 @@ def define_flags():
     "workdir", None, "a next-frame predictor workdir (configs/lstm.py) written by `relive train`"
   )
   flags.DEFINE_string("video", None, "a video file OpenCV reads (mp4, avi, mov, mkv, webm, ...)")
-  flags.DEFINE_integer("context", 10, "frames of the video given to the model")
-  flags.DEFINE_integer("future", 10, "frames to predict after them")
+  flags.DEFINE_integer("context", 10, "frames of the video given to the model", lower_bound=1)
+  flags.DEFINE_integer("future", 10, "frames to predict after them", lower_bound=1)
   flags.DEFINE_string(
     "out",
     None,
     "the .gif or .mp4 to write: context then prediction, beside the "
     "real frames when the video has them",
   )
-  flags.DEFINE_integer("start", 0, "the first context frame's number in the video")
-  flags.mark_flags_as_required(["workdir", "video", "out"])
+  flags.DEFINE_integer("start", 0, "the first context frame's number in the video", lower_bound=0)
+  flags.mark_flags_as_required(REQUIRED)
+  checks.existing_folder("workdir", "a next-frame predictor workdir written by `relive train`")
+  checks.existing_file("video", "a video file OpenCV reads (mp4, avi, mov, mkv, webm, ...)")
+  checks.output_file("out", checks.VIDEO_EXTENSIONS, "the video")
 
 
 def main():
+  from relive_tf.inference import predict  # noqa: PLC0415 (loads TensorFlow: see cli)
+
   result = predict.predict(
     FLAGS.workdir, FLAGS.video, FLAGS.context, FLAGS.future, FLAGS.out, FLAGS.start
   )

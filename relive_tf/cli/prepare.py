@@ -3,12 +3,14 @@
 from absl import app
 from absl import flags
 
+from relive_tf.cli import checks
 from relive_tf.data import layouts
 from relive_tf.data import prepare
 from relive_tf.data import video_read
 from relive_tf.errors import UserError
 
 FLAGS = flags.FLAGS
+REQUIRED = ("format", "source", "out")
 
 
 def define_flags():
@@ -80,6 +82,9 @@ def define_flags():
     ),
     message="give --format, --source and --out to prepare, or --verify=DIR to check shards",
   )
+  checks.existing_folder("source", "the dataset's folder of videos")
+  checks.output_folder("out", "the shards")
+  checks.existing_folder("verify", "a folder written by `relive prepare`")
 
 
 def _verify(path):

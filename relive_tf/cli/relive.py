@@ -2,9 +2,10 @@
 
 from absl import flags
 
-from relive_tf.inference import relive
+from relive_tf.cli import checks
 
 FLAGS = flags.FLAGS
+REQUIRED = ("workdir", "photo", "out")
 
 
 def define_flags():
@@ -13,13 +14,20 @@ def define_flags():
   )
   flags.DEFINE_string("photo", None, "a JPEG, PNG, GIF, BMP or WebP image, any size")
   flags.DEFINE_string("out", None, "the video to write: .gif or .mp4 (H.264)")
-  flags.DEFINE_integer("num", 1, "videos to make from the photo, side by side in one file")
+  flags.DEFINE_integer(
+    "num", 1, "videos to make from the photo, side by side in one file", lower_bound=1
+  )
   flags.DEFINE_integer("seed", 0, "noise seed: the same seed gives the same videos")
   flags.DEFINE_boolean("side_by_side", False, "put the photo, held still, left of the video(s)")
-  flags.mark_flags_as_required(["workdir", "photo", "out"])
+  flags.mark_flags_as_required(REQUIRED)
+  checks.existing_folder("workdir", "a conditional WGAN workdir written by `relive train`")
+  checks.existing_file("photo", "a JPEG, PNG, BMP or WebP photo")
+  checks.output_file("out", checks.VIDEO_EXTENSIONS, "the video")
 
 
 def main():
+  from relive_tf.inference import relive  # noqa: PLC0415 (loads TensorFlow: see cli)
+
   path = relive.relive(
     FLAGS.workdir,
     FLAGS.photo,

@@ -1,12 +1,15 @@
 """`relive train`: trains (or resumes) a model from a config in a workdir."""
 
+import importlib
+
 from absl import flags
 from ml_collections import config_flags
 
-from relive_tf import families
-from relive_tf.training import loop
+from relive_tf.cli import checks
+from relive_tf.cli import console
 
 FLAGS = flags.FLAGS
+REQUIRED = ("config", "workdir")
 
 
 def define_flags():
@@ -20,20 +23,34 @@ def define_flags():
   flags.DEFINE_string(
     "workdir",
     None,
-    "folder for config.json, checkpoints/ and TensorBoard tb/; an existing one is resumed",
+    "folder for config.json, checkpoints/ and the TensorBoard runs tb/train and tb/eval; "
+    "an existing one is resumed",
   )
-  flags.mark_flags_as_required(["config", "workdir"])
+  flags.mark_flags_as_required(REQUIRED)
+  checks.config_loaded("config")
+  checks.output_folder("workdir", "the run")
 
 
 def main():
+  from relive_tf import families  # noqa: PLC0415 (loads TensorFlow: after the flags, see cli)
+  from relive_tf.training import loop  # noqa: PLC0415
+
   family = families.get(FLAGS.config.model_type)
   loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, family)
+  relive, tensorboard = console.command("relive"), console.command("tensorboard")
   use = (
-    f"; use the {family.title} with `relive {family.command} --workdir={FLAGS.workdir}`"
+    f"; use the {family.title} with `{relive} {family.command} --workdir={FLAGS.workdir} "
+    f"{_other_required_flags(family.command)}`"
     if family.command
     else ""
   )
   print(
     f"trained: checkpoints in {FLAGS.workdir}/checkpoints, TensorBoard logs in "
-    f"{FLAGS.workdir}/tb (tensorboard --logdir {FLAGS.workdir}/tb){use}"
+    f"{FLAGS.workdir}/tb ({tensorboard} --logdir {FLAGS.workdir}/tb){use}"
   )
+
+
+def _other_required_flags(command):
+  """The required flags of `relive COMMAND` besides --workdir: "--out=OUT" for generate."""
+  required = importlib.import_module(f"relive_tf.cli.{command}").REQUIRED
+  return " ".join(f"--{name}={name.upper()}" for name in required if name != "workdir")

@@ -97,6 +97,7 @@ class ConditionalGenerator(keras.Model):
     size,
     two_stream=True,
     skip_connections=True,
+    upsample="transposed",
     name="generator",
   ):
     super().__init__(name=name)
@@ -105,10 +106,14 @@ class ConditionalGenerator(keras.Model):
     self.code_shape = vgan.latent_shape(frames, size, widths[0])
     _, height, width, channels = self.code_shape
     self.encoder = PhotoEncoder(encoder_widths, self.code_shape)
-    self.foreground_stream = vgan.ForegroundStream(widths[1:], with_mask=two_stream)
+    self.foreground_stream = vgan.ForegroundStream(
+      widths[1:], with_mask=two_stream, upsample=upsample
+    )
     if two_stream:
       self.background_code = layers.Conv2D(max(channels // 8, 1), 1, name="background_code")
-      self.background_stream = vgan.BackgroundStream([height, width, channels], widths[1:])
+      self.background_stream = vgan.BackgroundStream(
+        [height, width, channels], widths[1:], upsample
+      )
     else:
       self.background_code = self.background_stream = None
 
@@ -159,6 +164,10 @@ class ConditionalCritic(vgan.VideoCritic):
   The video critic on 6 channels: the video concatenated with the photo repeated over time.
   """
 
-  def call(self, video, photo, training=False):
+  def call(self, video, photo, training=False, frame_offset=0):
     repeated = keras.ops.repeat(photo[:, None], keras.ops.shape(video)[1], axis=1)
-    return super().call(keras.ops.concatenate([video, repeated], axis=-1), training=training)
+    return super().call(
+      keras.ops.concatenate([video, repeated], axis=-1),
+      training=training,
+      frame_offset=frame_offset,
+    )

@@ -44,7 +44,9 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
     return vgan.compose_video(foreground, mask, background), mask
 
   def critic_scores(self, videos, batch, training):
-    return self.critic(videos, self.photos(batch), training=training)
+    return self.critic(
+      videos, self.photos(batch), training=training, frame_offset=self.frame_offset(batch)
+    )
 
   def generator_penalties(self, batch, fake, mask):
     penalties = super().generator_penalties(batch, fake, mask)
@@ -64,8 +66,9 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
 
   def sample_videos(self):
     """The sample clips beside the videos made from their photos: [n, t, h, 2 * w, 3] in [-1, 1]."""
-    generator = self.sampling_generator
-    fake = self.fake_videos(self.sample_inputs, training=False, generator=generator)[0]
+    fake = self.fake_videos(
+      self.sample_inputs, training=False, generator=self.sampling_generator
+    )[0]
     return tf.concat([self.sample_inputs["video"], fake], axis=3)
 
 
@@ -101,20 +104,26 @@ def build_trainer(config, strategy, sample_batch=None):
       data.size,
       two_stream=model.two_stream,
       skip_connections=model.skip_connections,
+      upsample=model.upsample,
     )
 
   with strategy.scope():
     generator = make_generator()
     ema_generator = make_generator() if settings["ema_decay"] else None
-    critic = cvgan.ConditionalCritic(model.critic_widths, normalization=model.critic_norm)
+    critic = cvgan.ConditionalCritic(
+      model.critic_widths,
+      normalization=model.critic_norm,
+      frame_critic_widths=model.frame_critic_widths,
+      frames_judged=model.frames_judged,
+    )
   return ConditionalWGAN(
+    ema_generator=ema_generator,
     condition_index=index,
     l2_weight=train.l2_weight,
     diversity_weight=train.diversity_weight,
     diversity_cap=train.diversity_cap,
     generator=generator,
     critic=critic,
-    ema_generator=ema_generator,
     **settings,
   )
 

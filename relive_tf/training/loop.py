@@ -3,6 +3,7 @@
 import contextlib
 import math
 import os
+import signal
 import tempfile
 import time
 
@@ -17,6 +18,7 @@ from relive_tf.data import shards
 from relive_tf.training import checkpoints
 from relive_tf.training import distribution
 from relive_tf.training import inputs
+from relive_tf.training import stopping
 from relive_tf.training import summaries
 from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import workdir as workdir_lib
@@ -152,6 +154,17 @@ def _write_summaries(trainer, metrics, step, heavy):
     summaries.write_gif("train/samples", videos, step)
 
 
+def _summary_writers(workdir, chief, runs):
+  """{run: summary writer} of WORKDIR/tb/<run> for each run ("train", "eval"): TensorBoard shows
+  each folder as a run, so the runs of several workdirs sit side by side. Only the chief writes."""
+  if not chief:
+    return {run: tf.summary.create_noop_writer() for run in runs}
+  return {
+    run: tf.summary.create_file_writer(os.path.join(workdir, workdir_lib.SUMMARY_DIR, run))
+    for run in runs
+  }
+
+
 def _evaluators(config, family):
   """The family's evaluators of train.eval_every, built before any step runs."""
   if config.train.eval_every <= 0:
@@ -169,7 +182,7 @@ def train_and_evaluate(config, workdir, family, strategy=None):
 
   Args:
     config: a model config (configs/*.py), resolved; config.model_type is family.name.
-    workdir: holds config.json, checkpoints/ and the TensorBoard events tb/.
+    workdir: holds config.json, checkpoints/ and the TensorBoard runs tb/train and tb/eval.
     family: the model's Family (relive_tf/families.py looks it up by config.model_type).
     strategy: a tf.distribute strategy; picked from the machine when None.
 
@@ -180,6 +193,8 @@ def train_and_evaluate(config, workdir, family, strategy=None):
     ValueError: settings the loop cannot run, a workdir of another model or in use, or a damaged
       shard (naming it and the fix; see data.skip_corrupt).
     NonFiniteLossError: a loss became NaN or infinite.
+    stopping.Stopped: SIGINT (Ctrl-C) arrived; the step it arrived in was finished and saved.
+    KeyboardInterrupt: a second SIGINT stopped the step it arrived in; the last checkpoint stays.
   """
   strategy = strategy or distribution.pick_strategy()
   validate(config, strategy.num_replicas_in_sync)
@@ -194,8 +209,8 @@ def train_and_evaluate(config, workdir, family, strategy=None):
 
 
 def _train(config, workdir, family, strategy):
-  workdir_lib.save_config(workdir, config, family)
-  logging.info("config:\n%s", config)
+  changes = workdir_lib.config_changes(workdir, config, family)
+  logging.debug("config:\n%s", config)
   train = config.train
 
   logging.info("building the %s networks...", family.title)
@@ -219,6 +234,8 @@ def _train(config, workdir, family, strategy):
   if restore_from:
     checkpoint.restore(restore_from).assert_consumed()
     logging.info("resumed from %s at step %d", restore_from, int(step))
+  if chief:
+    workdir_lib.save_config(workdir, config, changes, step=int(step))
   if int(step) >= train.num_steps:
     logging.info(
       "already trained to step %d (train.num_steps=%d): nothing to do", int(step), train.num_steps
@@ -227,56 +244,67 @@ def _train(config, workdir, family, strategy):
 
   iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
   data_counts = _skipped_records(config)
-  summary_dir = os.path.join(workdir, workdir_lib.SUMMARY_DIR)
-  writer = tf.summary.create_file_writer(summary_dir) if chief else tf.summary.create_noop_writer()
-
   evaluators = _evaluators(config, family)
+  writers = _summary_writers(workdir, chief, runs=("train", "eval") if evaluators else ("train",))
 
   logging.info("compiling the train step (the first step takes longer)...")
   progress = Progress(int(step), train.num_steps)
   current = saved = int(step)
   try:
-    while current < train.num_steps:
-      metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
-      current += 1
-      _check_finite(metrics, current, manager)
-      step.assign(current)
-      data_position.assign_add(trainer.batches_per_step * train.batch_size)
-      last = current == train.num_steps
-      log_now = current % train.log_every == 0 or last or current == 1
-      heavy_now = current % train.summary_every == 0 or last
-      if log_now:
-        progress.update(current)
-        logging.info(progress.line(current, metrics))
-      if log_now or heavy_now:
-        with writer.as_default():
-          _write_summaries(
-            trainer,
-            {**metrics, "steps_per_second": progress.steps_per_second},
+    # A signal waits for the step to finish: step, data position and weights are saved together.
+    with stopping.StopRequests() as stop:
+      while current < train.num_steps:
+        metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
+        current += 1
+        _check_finite(metrics, current, manager)
+        step.assign(current)
+        data_position.assign_add(trainer.batches_per_step * train.batch_size)
+        last = current == train.num_steps
+        log_now = current % train.log_every == 0 or last or current == 1
+        heavy_now = current % train.summary_every == 0 or last
+        if log_now:
+          progress.update(current)
+          logging.info(progress.line(current, metrics))
+        if log_now or heavy_now:
+          with writers["train"].as_default():
+            _write_summaries(
+              trainer,
+              {**metrics, "steps_per_second": progress.steps_per_second},
+              current,
+              heavy=heavy_now,
+            )
+            summaries.write_scalars(data_counts, current, prefix="data/")
+        if evaluators and (current % train.eval_every == 0 or last):
+          measured = {
+            name: value for evaluator in evaluators for name, value in evaluator.run(trainer)
+          }
+          logging.info(
+            "step %d: %s",
             current,
-            heavy=heavy_now,
+            "  ".join(f"{name}={value:.4g}" for name, value in measured.items()),
           )
-          summaries.write_scalars(data_counts, current, prefix="data/")
-      if evaluators and (current % train.eval_every == 0 or last):
-        measured = {
-          name: value for evaluator in evaluators for name, value in evaluator.run(trainer)
-        }
-        logging.info(
-          "step %d: %s",
-          current,
-          "  ".join(f"{name}={value:.4g}" for name, value in measured.items()),
-        )
-        with writer.as_default():
-          summaries.write_scalars(measured, current, prefix="eval/")
-      if current % train.checkpoint_every == 0 or last:
-        manager.save(checkpoint_number=current)
-        saved = current
+          with writers["eval"].as_default():
+            summaries.write_scalars(measured, current, prefix="eval/")
+        if current % train.checkpoint_every == 0 or last or stop.requested:
+          manager.save(checkpoint_number=current)
+          saved = current
+        if stop.requested and not last:
+          raise stopping.Stopped(
+            f"stopped at step {current} of {train.num_steps} "
+            f"({signal.Signals(stop.requested).name}); checkpoint saved in {checkpoint_dir}: "
+            "run the same command to resume",
+            stop.requested,
+          )
   except KeyboardInterrupt:
-    if current > saved:
-      manager.save(checkpoint_number=current)
-    logging.warning("interrupted at step %d; checkpoint saved in %s", current, checkpoint_dir)
+    kept = f"the checkpoint of step {saved} is kept" if manager.latest_checkpoint else "none saved"
+    logging.warning("interrupted during step %d: %s", current + 1, kept)
     raise
   finally:
-    writer.flush()
-  logging.info("done: checkpoints in %s, TensorBoard logs in %s", checkpoint_dir, summary_dir)
+    for writer in writers.values():
+      writer.flush()
+  logging.info(
+    "done: checkpoints in %s, TensorBoard logs in %s",
+    checkpoint_dir,
+    os.path.join(workdir, workdir_lib.SUMMARY_DIR),
+  )
   return trainer

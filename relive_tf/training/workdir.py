@@ -1,14 +1,18 @@
-"""A workdir's config.json: written once per run, read (with older keys filled in) everywhere."""
+"""A workdir's config.json, read (older keys filled in) everywhere; what resumed runs changed."""
 
 import collections.abc
+import datetime
 import json
 import os
 
 import ml_collections
+from absl import logging
 
 from relive_tf import files
 
 CONFIG_FILE = "config.json"
+# One line per config key a resumed run changed: when, after which step, old -> new.
+HISTORY_FILE = "config_history.log"
 CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "tb"
 
@@ -71,30 +75,69 @@ def load_config(workdir, expect, purpose="this"):
   return ml_collections.ConfigDict(saved), family
 
 
-def save_config(workdir, config, family):
-  """Writes config.json, or checks that a resumed run keeps the model it was started with.
+def _flat(node, prefix=""):
+  """{"train.learning_rate": 0.001, ...} of a config's JSON form."""
+  flat = {}
+  for key, value in node.items():
+    if isinstance(value, dict):
+      flat.update(_flat(value, f"{prefix}{key}."))
+    else:
+      flat[f"{prefix}{key}"] = value
+  return flat
+
+
+def config_changes(workdir, config, family):
+  """What a resumed run changes in the config it was started with; refuses model changes.
+
+  Args:
+    workdir: a workdir, new or written by `relive train`.
+    config: the config the run is given.
+    family: the config's Family.
+
+  Returns:
+    [(key, saved value, new value)] for each key outside `model` whose value differs from the
+    workdir's config.json ("train.learning_rate", 0.001, 0.0005), sorted by key; [] for a new
+    workdir. A key the saved config lacks has None as its saved value.
 
   Raises:
     ValueError: the workdir holds another model type, or the same one with other model settings.
   """
+  if not os.path.exists(os.path.join(workdir, CONFIG_FILE)):
+    return []
+  saved_type = model_type(workdir)
+  if saved_type != config.model_type:
+    raise ValueError(
+      f"{workdir!r} holds a {saved_type!r} model, not {config.model_type!r}: use another workdir"
+    )
+  saved_config, _ = load_config(workdir, family)
+  saved = _flat(json.loads(saved_config.to_json_best_effort()))
+  new = _flat(json.loads(config.to_json_best_effort()))
+  changed = sorted(key for key in saved.keys() | new.keys() if saved.get(key) != new.get(key))
+  model_keys = [key for key in changed if key.startswith("model.")]
+  if model_keys:
+    raise ValueError(
+      f"{workdir!r} was trained with other model settings ("
+      + ", ".join(f"{key}: {saved.get(key)} there, {new.get(key)} now" for key in model_keys)
+      + "): resume with the same model config or use another workdir"
+    )
+  return [(key, saved.get(key), new.get(key)) for key in changed]
+
+
+def save_config(workdir, config, changes=(), step=0):
+  """Writes config.json; a resumed run's changes go first to the log and to config_history.log.
+
+  Args:
+    workdir: the run's workdir.
+    config: the config the run trains with.
+    changes: config_changes(workdir, config, family) of a resumed run.
+    step: the step the changes take effect after.
+  """
   os.makedirs(workdir, exist_ok=True)
-  if os.path.exists(os.path.join(workdir, CONFIG_FILE)):
-    saved_type = model_type(workdir)
-    if saved_type != config.model_type:
-      raise ValueError(
-        f"{workdir!r} holds a {saved_type!r} model, not {config.model_type!r}: use another workdir"
-      )
-    saved, _ = load_config(workdir, family)
-    saved_model = json.loads(saved.model.to_json())
-    new_model = json.loads(config.model.to_json())
-    if saved_model != new_model:
-      changed = sorted(
-        k for k in set(saved_model) | set(new_model) if saved_model.get(k) != new_model.get(k)
-      )
-      raise ValueError(
-        f"{workdir!r} was trained with other model settings ({', '.join(changed)}: "
-        f"{[saved_model.get(k) for k in changed]} there, "
-        f"{[new_model.get(k) for k in changed]} now): resume with the same model "
-        "config or use another workdir"
-      )
+  if changes:
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = [f"{key}: {json.dumps(old)} -> {json.dumps(new)}" for key, old, new in changes]
+    for line in lines:
+      logging.info("resumed with a changed %s", line)
+    with open(os.path.join(workdir, HISTORY_FILE), "a", encoding="utf-8") as history:
+      history.writelines(f"{when} after step {step}: {line}\n" for line in lines)
   files.write_text(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))

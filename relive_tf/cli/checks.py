@@ -1,0 +1,109 @@
+"""Checks of path flags, run while flags are parsed: a mistyped path fails before TensorFlow loads.
+
+Each registers an absl validator; a refused value ends the command with one line such as
+"flag --photo=cat.jpg: does not exist; give a JPEG, PNG, BMP or WebP photo". An unset flag passes
+(the required ones are marked apart).
+"""
+
+import os
+
+from absl import flags
+from ml_collections import config_flags
+
+from relive_tf.cli import messages
+from relive_tf.data import video_io
+
+# What the commands that write one video (relive, predict) can write, by the file's extension.
+VIDEO_EXTENSIONS = tuple(f".{name}" for name in video_io.VIDEO_FORMATS)
+
+
+def _register(name, problem):
+  """Registers problem(value) -> None or what is wrong with the value, for flag `name`."""
+
+  def check(value):
+    values = value if isinstance(value, list) else [value]
+    for one in values:
+      found = problem(one) if one is not None else None
+      if found:
+        prefix = f"{one}: " if isinstance(value, list) else ""
+        raise flags.ValidationError(prefix + found)
+    return True
+
+  flags.register_validator(name, check)
+
+
+def existing_folder(name, what):
+  """--name must be an existing folder; `what` says which one ("a workdir written by ...")."""
+
+  def problem(path):
+    if not os.path.exists(path):
+      return f"does not exist; give {what}"
+    if not os.path.isdir(path):
+      return f"is a file, not a folder; give {what}"
+    return None
+
+  _register(name, problem)
+
+
+def existing_file(name, what):
+  """--name must be an existing file; `what` says which ("a JPEG, PNG, BMP or WebP photo")."""
+
+  def problem(path):
+    if not os.path.exists(path):
+      return f"does not exist; give {what}"
+    if os.path.isdir(path):
+      return f"is a folder; give {what}"
+    return None
+
+  _register(name, problem)
+
+
+def output_folder(name, what):
+  """--name is a folder to write into: new, or an existing folder, never a file."""
+
+  def problem(path):
+    if os.path.exists(path) and not os.path.isdir(path):
+      return f"is a file; give a folder for {what} (new, or one that exists)"
+    return _unwritable_parent(path)
+
+  _register(name, problem)
+
+
+def output_file(name, extensions, what):
+  """--name is a file to write, ending in one of `extensions` (".gif", ".mp4"), never a folder."""
+
+  def problem(path):
+    if os.path.isdir(path):
+      return f"is a folder; give a file name for {what} ending in {' or '.join(extensions)}"
+    if os.path.splitext(path)[1].lower() not in extensions:
+      return f"must end in {' or '.join(extensions)} ({what})"
+    return _unwritable_parent(path)
+
+  _register(name, problem)
+
+
+def _unwritable_parent(path):
+  """What keeps `path` from being made: its nearest existing parent is a file, or not writable."""
+  parent = os.path.dirname(os.path.abspath(path))
+  while not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  if not os.path.isdir(parent):
+    return f"cannot be made: {parent} is a file; give a path under a folder"
+  if not os.access(parent, os.W_OK):
+    return f"cannot be made: {parent} is not writable; give a path you can write"
+  return None
+
+
+def config_loaded(name):
+  """--name (a config file flag) must have loaded: ml_collections keeps a file it could not read
+  as a placeholder that raises OSError on first use, after the command has started."""
+
+  def problem(config):
+    try:
+      config.get("model_type")
+    except OSError as error:
+      path = config_flags.get_config_filename(flags.FLAGS[name])
+      return messages.config_load_error(path, error)
+    return None
+
+  _register(name, problem)

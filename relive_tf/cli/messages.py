@@ -1,0 +1,135 @@
+"""One-line messages for what absl and ml_collections raise about the command line."""
+
+import ast
+import os
+import re
+
+from absl import flags
+
+
+def _innermost(error):
+  """The first exception of a chain: ml_collections re-raises a config file's own error, or the
+  reason a file did not load, inside a new one."""
+  while (error.__cause__ or error.__context__) is not None:
+    error = error.__cause__ or error.__context__
+  return error
+
+
+def _names(items):
+  """Names joined as people write them: "--a", "--a and --b", "--a, --b and --c"."""
+  items = list(items)
+  return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def flag_value_error(error, required, program):
+  """The message of an absl IllegalFlagValueError, a line per problem: a value a flag's parser
+  refused (a config file whose get_config() raised among them), missing required flags, or values
+  the flags' checks refused.
+
+  Args:
+    error: the IllegalFlagValueError.
+    required: names of the subcommand's required flags.
+    program: "relive train", for the pointer to --help.
+  """
+  text = str(error)
+  if error.__context__ is not None:
+    # Raised parsing a value: ml_collections embeds a config file's own error and its traceback
+    # ("flag --config=PATH: Error whilst parsing config file:\n\nTraceback ...").
+    if "\n" in text:
+      text = f"{text.partition(': ')[0]}: {_innermost(error)}"
+    return text.removeprefix("flag ")
+  # Raised by the flags' checks, a line per refused flag: "flag --NAME=VALUE: what is wrong". A
+  # config flag's value is an object, left out: its check names the file.
+  lines = [
+    re.sub(r"=<[^>\n]* object at 0x[0-9a-f]+>", "", line).removeprefix("flag ")
+    for line in text.splitlines()
+  ]
+  others = [line for line in lines if "must have a value other than None" not in line]
+  # Only flags marked required are reported missing (`relive prepare --verify` needs none of them).
+  missing = [
+    f"--{name}"
+    for name in required
+    if f"--{name}=None: " in text and flags.FLAGS[name].value is None
+  ]
+  if missing:
+    verb, pronoun = ("is", "it") if len(missing) == 1 else ("are", "them")
+    others.insert(0, f"{_names(missing)} {verb} required; `{program} --help` describes {pronoun}")
+  return "\n".join(others)
+
+
+def unknown_config_key(error, args):
+  """The message of ml_collections' AttributeError or KeyError for --config.KEY=VALUE naming no key.
+
+  Its text is the key's repr and a suggestion on the next line ("'num_step'\\nDid you mean
+  "num_steps" instead of "num_step"?"); the override is found among `args` by that key.
+  """
+  text = str(error.args[0]) if error.args else str(error)
+  # An AttributeError holds the KeyError's text as a string literal, escapes and all.
+  while text[:1] in ("'", '"') and text[-1:] == text[:1]:
+    text = ast.literal_eval(text)
+  if "get_config" in text:  # the config file itself has no get_config()
+    return f"the --config file defines no get_config(): {text}"
+  first, _, rest = text.partition("\n")
+  key = first.strip("'\"")
+  suggestion = re.search(r'Did you mean "([^"]+)"', rest)
+  overrides = [
+    arg.lstrip("-").partition("=")[0] for arg in args if arg.lstrip("-").startswith("config.")
+  ]
+  override = next((name for name in overrides if key in name.split(".")[1:]), None)
+  if override is None:
+    message = f"the config has no key {key!r}"
+  else:
+    message = f"--{override}: the config has no key {key!r} there"
+  if suggestion:
+    fixed = (
+      ".".join(suggestion[1] if part == key else part for part in override.split("."))
+      if override
+      else suggestion[1]
+    )
+    message += f"; did you mean --{fixed}?" if override else f"; did you mean {fixed!r}?"
+  return f"{message} The config file lists its keys"
+
+
+def config_syntax_error(error):
+  """The message of a SyntaxError raised loading --config: a file that is not Python."""
+  return (
+    f"--config={error.filename} is not a Python config file ({error.msg}, line {error.lineno}); "
+    "give one such as configs/vgan.py:tiny"
+  )
+
+
+def config_load_error(path, error):
+  """Why ml_collections could not load a --config file, and the config files beside where it was
+  looked for.
+
+  Args:
+    path: the flag's value, "configs/nope.py:tiny".
+    error: the OSError ml_collections raises on first use of a config it could not load.
+  """
+  file = path.partition(":")[0]
+  cause = _innermost(error)
+  if isinstance(cause, IsADirectoryError):
+    reason = "is a folder, not a config file"
+  elif isinstance(cause, FileNotFoundError) or not os.path.exists(file):
+    reason = "does not exist"
+  else:
+    reason = f"cannot be read ({getattr(cause, 'strerror', None) or cause})"
+  folder = file if os.path.isdir(file) else os.path.dirname(file) or "."
+  if not os.path.isdir(folder):
+    folder = "configs"
+  found = (
+    sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.endswith(".py"))
+    if os.path.isdir(folder)
+    else []
+  )
+  hint = (
+    f"give one of {', '.join(found)}" if found else "give a config file such as configs/vgan.py"
+  )
+  return f"{file} {reason}: {hint}, with a variant after a colon (configs/vgan.py:tiny)"
+
+
+def path_error(error):
+  """The message of an OSError about a path the command was given (error.filename is set)."""
+  second = f" and {error.filename2!r}" if error.filename2 else ""
+  reason = (error.strerror or str(error)).lower()
+  return f"cannot use {error.filename!r}{second}: {reason}; check the path and its permissions"

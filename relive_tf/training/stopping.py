@@ -1,0 +1,66 @@
+"""Stopping training on a signal at the next step boundary, so a save holds finished steps only."""
+
+import signal
+import threading
+
+from absl import logging
+
+
+class Stopped(Exception):
+  """Training stopped on a signal after its last finished step, whose checkpoint is saved.
+
+  Attributes:
+    signal_number: the signal that asked for the stop (signal.SIGINT for Ctrl-C).
+    exit_status: 128 + signal_number, the status a shell gives a process ended by that signal.
+  """
+
+  def __init__(self, message, signal_number):
+    super().__init__(message)
+    self.signal_number = signal_number
+    self.exit_status = 128 + signal_number
+
+
+class StopRequests:
+  """While active, records the first of `signals` instead of acting on it.
+
+  A loop asks `requested` at each step boundary and stops there. A second SIGINT (Ctrl-C pressed
+  again) raises KeyboardInterrupt at once, for a user who will not wait for the step to finish.
+  Handlers can only be installed in the main thread; elsewhere the signals keep their handlers and
+  `requested` stays None. Use as a context manager: the previous handlers come back on exit.
+
+  Args:
+    signals: the signal numbers to defer, signal.SIGINT by default.
+    waiting_for: what finishes before the stop, for the message on the first signal
+      ("the current step").
+  """
+
+  def __init__(self, signals=(signal.SIGINT,), waiting_for="the current step"):
+    self.signals = tuple(signals)
+    self.waiting_for = waiting_for
+    self.requested = None
+    self._previous = {}
+
+  def _handle(self, signal_number, frame):
+    del frame  # where the signal landed is of no concern: the loop stops at a boundary
+    if self.requested is None:
+      self.requested = signal_number
+      again = " (Ctrl-C again to stop at once, losing it)" if signal_number == signal.SIGINT else ""
+      logging.warning(
+        "%s received: stopping after %s%s",
+        signal.Signals(signal_number).name,
+        self.waiting_for,
+        again,
+      )
+    elif signal_number == signal.SIGINT:
+      raise KeyboardInterrupt
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for signal_number in self.signals:
+        self._previous[signal_number] = signal.signal(signal_number, self._handle)
+    return self
+
+  def __exit__(self, *exc_info):
+    for signal_number, handler in self._previous.items():
+      signal.signal(signal_number, handler)
+    self._previous.clear()

@@ -1,0 +1,145 @@
+"""Every subcommand's bad input ends in one line naming the value and the fix, without traceback."""
+
+import pytest
+
+import helpers
+
+CONFIGS = helpers.REPO / "configs"
+TINY = f"--config={CONFIGS}/vgan.py:tiny"
+
+# (arguments, what the one error line says). In the arguments, {tmp} is a folder holding a_file,
+# empty/ (a folder), not_a_photo.jpg and not_a_video.mp4 (text files), and vgan/, cvgan/ and
+# lstm/: workdirs with the tiny config of each family and no checkpoint. Relative paths are in it.
+CASES = [
+  ([], "usage: relive SUBCOMMAND"),
+  (["dance"], "unknown subcommand 'dance'"),
+  # train
+  (["train"], "--config and --workdir are required"),
+  (["train", "--workdir=W"], "--config is required; `relive train --help` describes it"),
+  (["train", TINY, "--workdir=W", "stray"], "unexpected arguments: stray"),
+  (["train", TINY, "--workdir=W", "--no_such_flag=1"], "no_such_flag"),
+  (["train", "--config=configs/nope.py", "--workdir=W"], "configs/nope.py does not exist"),
+  (
+    ["train", f"--config={CONFIGS}/nope.py", "--workdir=W"],
+    f"give one of {CONFIGS}/cvgan.py, {CONFIGS}/lstm.py, {CONFIGS}/vgan.py",
+  ),
+  (["train", f"--config={CONFIGS}", "--workdir=W"], "is a folder, not a config file"),
+  (["train", f"--config={helpers.REPO}/README.md", "--workdir=W"], "not a Python config file"),
+  (
+    ["train", f"--config={CONFIGS}/vgan.py:nope", "--workdir=W"],
+    "unknown variant(s) ['nope'] of configs/vgan.py: use default, tiny, gp",
+  ),
+  (
+    ["train", TINY, "--workdir=W", "--config.train.num_step=1"],
+    "--config.train.num_step: the config has no key 'num_step' there; "
+    "did you mean --config.train.num_steps?",
+  ),
+  (
+    ["train", TINY, "--workdir=W", "--config.trian.num_steps=1"],
+    "did you mean --config.train.num_steps?",
+  ),
+  (["train", TINY, "--workdir=W", "--config.train.num_steps=many"], "num_steps=many"),
+  (["train", TINY, "--workdir=W", "--config.train.num_steps=0"], "train.num_steps is 0"),
+  (["train", TINY, "--workdir={tmp}/a_file"], "--workdir={tmp}/a_file: is a file"),
+  (["train", TINY, "--workdir={tmp}/lstm"], "holds a 'lstm' model, not 'vgan'"),
+  # generate
+  (["generate", "--workdir={tmp}/vgan"], "--out is required"),
+  (["generate", "--workdir=W", "--out=O"], "--workdir=W: does not exist"),
+  (["generate", "--workdir={tmp}/a_file", "--out=O"], "is a file, not a folder"),
+  (["generate", "--workdir={tmp}/empty", "--out=O"], "holds no config.json"),
+  (["generate", "--workdir={tmp}/vgan", "--out={tmp}/a_file"], "--out={tmp}/a_file: is a file"),
+  (["generate", "--workdir={tmp}/vgan", "--out=O", "--num=0"], "0 is not a positive integer"),
+  (["generate", "--workdir={tmp}/vgan", "--out=O", "--format=avi"], "--format=avi"),
+  (["generate", "--workdir={tmp}/lstm", "--out=O"], "holds a 'lstm' model"),
+  (["generate", "--workdir={tmp}/vgan", "--out=O"], "holds no checkpoint yet"),
+  (["generate", "--workdir={tmp}/vgan", "--out=O", "stray"], "unexpected arguments: stray"),
+  # relive
+  (["relive", "--workdir={tmp}/cvgan", "--out=v.gif"], "--photo is required"),
+  (
+    ["relive", "--workdir={tmp}/cvgan", "--photo=cat.jpg", "--out=v.gif"],
+    "--photo=cat.jpg: does not exist",
+  ),
+  (
+    ["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/not_a_photo.jpg", "--out=v.avi"],
+    "--out=v.avi: must end in .gif or .mp4",
+  ),
+  (
+    ["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/not_a_photo.jpg", "--out=v.gif"],
+    "not_a_photo.jpg' is not an image",
+  ),
+  # predict
+  (
+    ["predict", "--workdir={tmp}/lstm", "--video=clip.mp4", "--out=p.gif"],
+    "--video=clip.mp4: does not exist",
+  ),
+  (
+    [
+      "predict",
+      "--workdir={tmp}/lstm",
+      "--video={tmp}/not_a_video.mp4",
+      "--out=p.gif",
+      "--start=-1",
+    ],
+    "-1 is not a non-negative integer",
+  ),
+  (
+    ["predict", "--workdir={tmp}/lstm", "--video={tmp}/not_a_video.mp4", "--out={tmp}/empty"],
+    "is a folder",
+  ),
+  (
+    ["predict", "--workdir={tmp}/lstm", "--video={tmp}/not_a_video.mp4", "--out=p.gif"],
+    "not_a_video.mp4' cannot be read: no frame could",
+  ),
+  # prepare
+  (["prepare", "--format=folder", "--source=videos", "--out=S"], "--source=videos: does not exist"),
+  (["prepare", "--format=mp4", "--source={tmp}/empty", "--out=S"], "--format=mp4"),
+  (["prepare", "--format=folder", "--source={tmp}/empty", "--out={tmp}/a_file"], "is a file"),
+  (
+    ["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--clip_stride=2"]
+    + ["--clips_per_video=2"],
+    "give --clips_per_video or --clip_stride, not both",
+  ),
+  (["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--frames=0"], "--frames=0"),
+  # evaluate
+  (["evaluate"], "--workdir is required"),
+  (["evaluate", "--workdir=W"], "--workdir=W: does not exist"),
+  (["evaluate", "--workdir={tmp}/vgan", "--num_samples=0"], "0 is not a positive integer"),
+  (["evaluate", "--workdir={tmp}/lstm", "--i3d=/models/i3d"], "i3d does not apply"),
+  # gallery
+  (["gallery", "--workdir={tmp}/vgan", "--out={tmp}/a_file"], "--out={tmp}/a_file: is a file"),
+  (["gallery", "--workdir=W", "--out=site"], "workdir 'W' does not exist"),
+  # export
+  (["export", "--workdir=W", "--export_dir=export/m"], "--workdir=W: does not exist"),
+  (["export", "--workdir={tmp}/vgan", "--export_dir={tmp}/a_file"], "is a file"),
+  (["export", "--workdir={tmp}/vgan", "--export_dir=e/m", "--version=0"], "0 is not a positive"),
+]
+
+
+@pytest.fixture(name="place", scope="module")
+def place_fixture(tmp_path_factory):
+  place = tmp_path_factory.mktemp("mistakes")
+  (place / "a_file").write_text("")
+  (place / "empty").mkdir()
+  (place / "not_a_photo.jpg").write_text("a cat")
+  (place / "not_a_video.mp4").write_text("a film")
+  for name in ("vgan", "cvgan", "lstm"):
+    (place / name).mkdir()
+    (place / name / "config.json").write_text(helpers.load_config(name).to_json_best_effort())
+  return place
+
+
+@pytest.mark.parametrize(
+  "args,message", CASES, ids=[" ".join(args).replace(str(helpers.REPO), "") for args, _ in CASES]
+)
+def test_a_mistake_ends_in_one_line_without_traceback(place, args, message):
+  result = helpers.run_cli(*[arg.format(tmp=place) for arg in args], cwd=place)
+  assert result.returncode != 0
+  assert "Traceback" not in result.stdout + result.stderr, result.stderr
+  if not args:  # `relive` alone prints the usage
+    assert message in result.stdout
+    return
+  errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+  assert len(errors) == 1, result.stderr
+  program = f"relive {args[0]}" if args[0] != "dance" else "relive"
+  assert errors[0].startswith(f"{program}: error: "), result.stderr
+  assert message.format(tmp=place) in errors[0]
