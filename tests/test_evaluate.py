@@ -1,6 +1,7 @@
 """`relive evaluate` for the GANs: the distances, the sample scores, the report, the CLI's dispatch,
 and training."""
 
+import dataclasses
 import json
 import os
 
@@ -17,6 +18,7 @@ from relive_tf.metrics import feature_network
 from relive_tf.metrics import features
 from relive_tf.metrics import sample_scores
 from relive_tf.training import inputs
+from relive_tf.training import loop
 
 import helpers
 
@@ -87,6 +89,24 @@ def test_evaluate_reports_generated_clips_above_the_real_floor(
   assert "by_distance_from_photo" not in saved
 
 
+def test_evaluate_measures_a_fresh_workdir_with_the_shipped_networks(trained_workdir):
+  # The GAN configs' own clip shape (32 frames of 64x64), trained one step: nothing is trained at
+  # evaluate time, and the shipped networks' figures set the ceiling and the floor.
+  workdir = trained_workdir(
+    "vgan", train__num_steps=1, train__batch_size=2, train__critic_steps=1, train__num_samples=2
+  )
+  report, table = _evaluate(workdir, num_samples=4, batch_size=4)
+  assert f"built-in 3D CNN {feature_network.SHIPPED} " in report["features"]["description"]
+  assert report["digit_recognizer"].startswith(f"digit recogniser {digit_recognizer.SHIPPED} ")
+  assert "feature_network" not in os.listdir(workdir)
+  rows = report["sample_scores"]
+  assert rows["real"]["digit_score"] >= 0.9 and rows["real"]["identity_consistency"] >= 0.7
+  assert rows["untrained_generator"]["digit_score"] <= 0.2
+  distances = report["distances"]
+  assert distances["untrained_generator"]["frechet"] > distances["real_vs_real"]["frechet"]
+  assert "digit score" in table
+
+
 def test_evaluate_reports_the_sample_scores_of_real_generated_and_untrained_clips(
   vgan_workdir, features_dir, small_digit_recognizer
 ):
@@ -128,6 +148,9 @@ def test_evaluate_of_a_conditional_wgan_scores_frames_at_each_distance_from_the_
     assert by_distance[row]["motion"][0] is None
     assert all(motion >= 0 for motion in by_distance[row]["motion"][1:])
   assert "frames at each distance from the photo (frame 8)" in table
+  far = report["far_from_photo"]
+  assert far["distance"] == gan.FAR and set(far) == {"distance", "real", "generated"}
+  assert far["real"]["motion"] > 0
 
 
 def test_scores_by_distance_take_frames_on_both_sides_of_the_photo():
@@ -144,6 +167,22 @@ def test_scores_by_distance_take_frames_on_both_sides_of_the_photo():
   assert by_distance["identity_consistency"] == [None, 1.0, 0.0]
   # Distance 1 takes the steps 2 -> 1 and 2 -> 3, distance 2 the steps 1 -> 0 and 3 -> 4.
   assert by_distance["motion"] == [None, 1.0, 2.0]
+
+
+def test_scores_far_from_photo_take_the_frames_at_least_that_far_on_both_sides():
+  # Seven frames, the photo at 3: a 3 in frames 0 to 5, none at 6; distance 2 takes 0, 1, 5, 6.
+  probabilities = np.zeros([1, 7, 10], np.float32)
+  probabilities[0, :6, 3] = 1.0
+  videos = np.zeros([1, 7, 2, 2, 3], np.uint8)
+  videos[0, :, 0, 0, 0] = [0, 12, 24, 24, 24, 60, 108]  # mean changes 1, 1, 0, 0, 3 and 4
+  frame_scores = sample_scores.FrameScores.of(probabilities, videos)
+  far = gan.scores_far_from_photo(frame_scores, condition_index=3, distance=2)
+  assert far["digit_score"] == 0.75
+  assert far["identity_consistency"] == 0.75  # frame 6 lost the photo's 3
+  # The steps 1 -> 0, 2 -> 1, 4 -> 5 and 5 -> 6.
+  assert far["motion"] == pytest.approx((1 + 1 + 3 + 4) / 4)
+  with pytest.raises(ValueError, match="no frame of 7 is 4 or more from the photo at frame 3"):
+    gan.scores_far_from_photo(frame_scores, condition_index=3, distance=4)
 
 
 def test_the_gan_evaluator_measures_the_same_floor_each_run_and_the_ceiling_once(
@@ -163,6 +202,23 @@ def test_the_gan_evaluator_measures_the_same_floor_each_run_and_the_ceiling_once
   assert set(first) == distances | sample | {f"real_{name}" for name in sample}
   assert set(second) == distances | sample
   assert {name: first[name] for name in second} == pytest.approx(second, nan_ok=True)
+
+
+def test_the_gan_evaluator_of_a_conditional_wgan_scores_the_frames_far_from_the_photo(
+  trained_workdir, features_dir, small_digit_recognizer
+):
+  trained = helpers.restore(trained_workdir("cvgan", **TINY))
+  measure = gan.GANEvaluator(
+    inputs.held_out_batches(trained.config, batch_size=2),
+    features.BuiltinFeatures(features_dir),
+    4,
+    digit_recognizer.DigitRecognizer(small_digit_recognizer),
+  )
+  first, second = dict(measure.run(trained.trainer)), dict(measure.run(trained.trainer))
+  far = {f"far_from_photo/{name}" for name in ("digit_score", "identity_consistency", "motion")}
+  assert far <= set(second) and {f"real_{name}" for name in far} <= set(first)
+  assert not {f"real_{name}" for name in far} & set(second)
+  assert first["real_far_from_photo/motion"] > 0
 
 
 def test_sample_scores_of_clips_other_than_the_built_in_digits_are_not_measured(
@@ -284,5 +340,8 @@ def test_eval_every_on_clips_the_shipped_feature_network_does_not_take_is_refuse
 
 
 def test_eval_every_for_a_family_without_training_evaluators_is_refused(make_config, tmp_path):
+  family = dataclasses.replace(families.get("lstm"), training_evaluators=None)
   with pytest.raises(ValueError, match="next-frame predictor has no evaluation during training"):
-    helpers.train(make_config("lstm", "tiny", train__eval_every=10), tmp_path)
+    loop.train_and_evaluate(
+      make_config("lstm", "tiny", train__eval_every=10), str(tmp_path), family, helpers.one_device()
+    )

@@ -337,6 +337,35 @@ def test_evaluation_scores_the_sample_at_every_horizon_beside_the_real_future(
   assert all(motion > 0 for motion in scores["real_future"]["motion"])
 
 
+def test_training_logs_the_per_horizon_measures_every_eval_every_steps(
+  small_digit_recognizer, tmp_path
+):
+  config = _tiny_config(eval_every=1, eval_samples=2, digit_recognizer=small_digit_recognizer)
+  helpers.train(config, tmp_path)
+  values = {
+    tag: [step for step, _ in steps]
+    for tag, steps in helpers.summary_values(tmp_path).items()
+    if tag.startswith("eval/")
+  }
+  future = _FRAMES - TINY["train__context_frames"]
+  measures = ("mse", "psnr", "ssim", "digit_score", "identity_consistency", "motion")
+  expected = {"eval/mse_ratio_to_copy_last_frame"}
+  expected |= {
+    f"eval/{method}/{name}"
+    for method in ("model", "copy_last_frame", "linear_extrapolation")
+    for name in measures
+  }
+  expected |= {f"eval/real_future/{name}" for name in measures[3:]}
+  expected |= {
+    f"eval/{method}/{name}/horizon_{h:02d}"
+    for method, names in (("model", measures), ("real_future", measures[3:]))
+    for name in names
+    for h in range(1, future + 1)
+  }
+  assert set(values) == expected
+  assert all(steps == [1, 2] for steps in values.values())
+
+
 def test_evaluation_rejects_a_rollout_longer_than_the_training_clips(lstm_workdir):
   with pytest.raises(ValueError, match="clips of 8 frames"):
     evaluator.evaluate(lstm_workdir, families.FAMILIES.values(), context=4, future=5)

@@ -1,14 +1,15 @@
 """Writes the README's GIF strip: real vs generated vs relived vs predicted clips, labelled.
 
-  python tools/readme_strip.py --vgan=runs/vgan_tiny --cvgan=runs/cvgan_tiny \
-      --lstm=runs/lstm_tiny --out=docs/samples.gif
+  python tools/readme_strip.py --vgan=DIR --cvgan=DIR --lstm=DIR --out=docs/samples.gif
 
-Each row takes one held-out real clip (the video WGAN's held-out data) and shows, left to right: the
-clip; a video the video WGAN samples from noise; the video the conditional WGAN makes around the
-clip's frame at its condition index (the photo, labelled so on its frame); and the predictor's
-rollout after the clip's first frames (labelled context), as long as the clip even where that is
-past the predictor's training clips. The
-GIF must stay under --max_kilobytes (README.md loads it); fewer --rows or --scale=1 make it smaller.
+with DIR the trained workdirs of `relive train` (e.g. runs/vgan_tiny, runs/cvgan_tiny,
+runs/lstm_tiny), all of one frame size. Each row takes one held-out real clip (the video WGAN's
+held-out data) and shows, left to right: the clip; a video the video WGAN samples from noise; the
+video the conditional WGAN makes around the clip's frame at its condition index (the photo,
+labelled so on its frame); and the predictor's rollout after the clip's first frames (labelled
+context), as long as the clip even where that is past the predictor's training clips. The GANs'
+videos come from their sampling generators (the moving average of the weights when kept). The GIF
+must stay under --max_kilobytes (README.md loads it); fewer --rows or --scale=1 make it smaller.
 """
 
 import relive_tf  # noqa: F401, I001 (sets TensorFlow's environment before its import)

@@ -21,6 +21,9 @@ from relive_tf.metrics import sample_scores
 from relive_tf.training import inputs
 from relive_tf.training import trainer as trainer_lib
 
+# Frames this far or more from a conditional model's photo are where it must make digits of its own
+# (issue 13's target): the eval/ summaries give their scores together.
+FAR = 4
 # Report rows and their table labels: the distances' real_vs_real row is the sample scores' real.
 ROWS = (
   ("real_vs_real", "real", "real (floor/ceiling)"),
@@ -155,15 +158,23 @@ class GANEvaluator:
     ("frechet_floor", d) and ("kernel_floor", d) of the real comparison set; with a recogniser,
     then "digit_score", "identity_consistency" and "motion" of the trainer's clips and, at the
     first run only, the real ceiling: "real_digit_score", "real_identity_consistency" and
-    "real_motion". Identity consistency is NaN when no frame shows a digit."""
+    "real_motion". For a conditional trainer (one with a condition_index) the same scores follow
+    over the frames FAR or more from the photo (scores_far_from_photo), named
+    "far_from_photo/<score>" and "real_far_from_photo/<score>". Identity consistency is NaN when no
+    frame shows a digit."""
     first = self._real is None
     measured = self.measure(trainer)
     yield from measured.distances.items()
-    if measured.scores is not None:
-      yield from measured.scores.summary().items()
-      if first:
-        for name, value in measured.real_scores.summary().items():
-          yield f"real_{name}", value
+    if measured.scores is None:
+      return
+    condition_index = getattr(trainer, "condition_index", None)
+    sets = [("", measured.scores)] + ([("real_", measured.real_scores)] if first else [])
+    for prefix, frame_scores in sets:
+      for name, value in frame_scores.summary().items():
+        yield f"{prefix}{name}", value
+      if condition_index is not None and _has_far_frames(frame_scores, condition_index):
+        for name, value in scores_far_from_photo(frame_scores, condition_index).items():
+          yield f"{prefix}far_from_photo/{name}", value
 
 
 def training_evaluators(config):
@@ -233,6 +244,39 @@ def scores_by_distance(frame_scores, condition_index):
   return result
 
 
+def _has_far_frames(frame_scores, condition_index, distance=FAR):
+  return max(condition_index, frame_scores.num_frames - 1 - condition_index) >= distance
+
+
+def scores_far_from_photo(frame_scores, condition_index, distance=FAR):
+  """The sample scores of the frames `distance` or more from the photo of a conditional model, as
+  scores_by_distance measures each distance, over all of them at once.
+
+  Args:
+    frame_scores: sample_scores.FrameScores of clips [clips, frames].
+    condition_index: the photo's frame.
+    distance: the nearest distance taken, >= 1.
+
+  Returns:
+    {"digit_score", "identity_consistency" (with the photo's frame; NaN when no digit is seen),
+    "motion" (of the steps into those frames from their neighbours nearer the photo)}.
+
+  Raises:
+    ValueError: no frame of the clips is that far from the photo.
+  """
+  far = [t for t in range(frame_scores.num_frames) if abs(t - condition_index) >= distance]
+  if not far:
+    raise ValueError(
+      f"no frame of {frame_scores.num_frames} is {distance} or more from the photo at frame "
+      f"{condition_index}"
+    )
+  return {
+    "digit_score": frame_scores.digit_score(far),
+    "identity_consistency": frame_scores.identity_consistency([(condition_index, t) for t in far]),
+    "motion": frame_scores.motion([t - 1 if t > condition_index else t for t in far]),
+  }
+
+
 def evaluate(
   trained,
   *,
@@ -273,7 +317,8 @@ def evaluate(
     for the rows real, generated and untrained_generator, or {"not_measured": why}, with
     digit_recognizer (its description) when measured; for a conditional model
     by_distance_from_photo {"condition_index", "distance": [0, 1, ...], "real" and "generated":
-    scores_by_distance};
+    scores_by_distance} and, where clips reach that far, far_from_photo {"distance": FAR, "real"
+    and "generated": scores_far_from_photo};
     report["path"] is where it was written.
 
   Raises:
@@ -344,6 +389,20 @@ def evaluate(
         "real": real,
         "generated": scores_by_distance(generated.scores, condition_index),
       }
+      if _has_far_frames(generated.scores, condition_index):
+        result["far_from_photo"] = {
+          "distance": FAR,
+          **{
+            row: {
+              name: scores_lib.finite_or_none(value)
+              for name, value in scores_far_from_photo(frame_scores, condition_index).items()
+            }
+            for row, frame_scores in (
+              ("real", generated.real_scores),
+              ("generated", generated.scores),
+            )
+          },
+        }
   path = report or os.path.join(workdir, f"evaluation_{extract.name}_step{trained.step}.json")
   files.write_json(path, result)
   result["path"] = path
@@ -391,6 +450,16 @@ def format_table(report):
         for name, _ in scores_lib.SCORES
       )
       lines.append(f"  {distance:>10}{cells}")
+  far = report.get("far_from_photo")
+  if far:
+    cells = "".join(
+      f"{'':>6}"
+      + scores_lib.format_score(far["real"][name], 7)
+      + " /"
+      + scores_lib.format_score(far["generated"][name], 7)
+      for name, _ in scores_lib.SCORES
+    )
+    lines.append(f"  {'>= ' + str(far['distance']):>10}{cells}")
   return "\n".join(lines)
 
 

@@ -150,6 +150,63 @@ class HorizonEvaluator:
     yield "clips", count
 
 
+def _mean_of_finite(values):
+  """The mean of the finite values (an exact copy's PSNR is infinite, a horizon without a digit has
+  no identity consistency); NaN when there are none."""
+  finite = values[np.isfinite(values)]
+  return float(np.mean(finite)) if finite.size else float("nan")
+
+
+class HorizonSummaries:
+  """A HorizonEvaluator's per-horizon arrays as scalars for the eval/ summaries (an Evaluator)."""
+
+  def __init__(self, horizons):
+    """horizons: the HorizonEvaluator to run."""
+    self._horizons = horizons
+
+  def run(self, trainer):
+    """Yields "mse_ratio_to_copy_last_frame" (the model's MSE over the horizons over
+    copy-last-frame's), "<method>/<measure>" averaged over the horizons for every array
+    HorizonEvaluator.run gives, and, for the model's and the real future's,
+    "<method>/<measure>/horizon_<h>" at each horizon h (two digits)."""
+    measured = dict(self._horizons.run(trainer))
+    measured.pop("clips")
+    model, copy = np.mean(measured["model/mse"]), np.mean(measured["copy_last_frame/mse"])
+    yield "mse_ratio_to_copy_last_frame", float(model / max(copy, 1e-12))
+    for name, values in measured.items():
+      yield name, _mean_of_finite(values)
+    for name, values in measured.items():
+      if name.split("/")[0] in ("model", "real_future"):
+        for horizon, value in enumerate(values, start=1):
+          yield f"{name}/horizon_{horizon:02d}", float(value)
+
+
+def training_evaluators(config):
+  """The per-horizon measures during training (Family.training_evaluators): rollouts of
+  config.data.frames - train.context_frames frames after train.context_frames given ones, on
+  train.eval_samples held-out clips, with the sample scores of the digit recogniser at
+  train.digit_recognizer ("" for the one shipped with the package) where the clips are the
+  built-in digits of its frame size.
+
+  Raises:
+    ValueError: eval_samples below 1, or a folder without a recogniser.
+  """
+  train, data = config.train, config.data
+  if train.eval_samples < 1:
+    raise ValueError(f"train.eval_samples is {train.eval_samples}; give at least 1 clip")
+  context = train.context_frames
+  future = data.frames - context
+  lstm_training.check_rollout(context, future, data.frames)
+  recognizer, not_measured = scores_lib.digit_recognizer(config, path=train.digit_recognizer)
+  if not_measured:
+    logging.info("eval/ sample scores %s", not_measured)
+  videos, _ = _held_out_videos(config, None, data.frames, min(16, train.eval_samples))
+  horizons = HorizonEvaluator(
+    videos, context=context, future=future, num_clips=train.eval_samples, recognizer=recognizer
+  )
+  return [HorizonSummaries(horizons)]
+
+
 def _held_out_videos(config, data, frames, batch_size):
   """fn() -> float video batches of held-out clips, and the held_out settings they come from.
 

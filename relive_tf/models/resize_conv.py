@@ -1,4 +1,4 @@
-"""Nearest-neighbour doubling then a 3-wide convolution, run as one stride-2 transposed convolution."""
+"""Nearest-neighbour doubling then a 3-wide convolution, run as one stride-2 transposed conv."""
 
 import keras
 import numpy as np

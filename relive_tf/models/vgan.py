@@ -218,11 +218,16 @@ class VideoCritic(keras.Model):
   disc1..disc4: 4x4x4 Conv3D, stride 2, LeakyReLU (normalized after disc1); disc5: a 4x4x4 Conv3D to
   one channel, averaged over what is left of time and space. Batchnorm suits weight clipping (the
   poster's); with a gradient penalty use layer norm, spectral norm or none, since the penalty is
-  per sample. With frame_critic_widths, a FrameCritic also scores frames_judged frames of each video.
+  per sample. With frame_critic_widths, a FrameCritic also scores frames_judged frames of each
+  video.
   """
 
   def __init__(
-    self, widths, normalization="batch", frame_critic_widths=(), frames_judged=4,
+    self,
+    widths,
+    normalization="batch",
+    frame_critic_widths=(),
+    frames_judged=4,
     name="discriminator",
   ):
     super().__init__(name=name)

@@ -235,6 +235,8 @@ FAMILY = family.Family(
   added_keys={
     "model.noise_dim": 0,
     "train.eval_every": 0,
+    "train.eval_samples": 64,
+    "train.digit_recognizer": "",
     "model.motion_kernels": 0,
     "model.kernel_size": 7,
   },

@@ -252,7 +252,8 @@ class VideoWGAN:
 
   def sample_videos(self):
     """Videos [n, t, h, w, 3] in [-1, 1] of the fixed sample inputs, generator in inference mode."""
-    return self.fake_videos(self.sample_inputs, training=False, generator=self.sampling_generator)[0]
+    generator = self.sampling_generator
+    return self.fake_videos(self.sample_inputs, training=False, generator=generator)[0]
 
 
 def training_settings(config, strategy, sample_batch):
