@@ -102,7 +102,10 @@ class HorizonEvaluator:
     Raises:
       ValueError: the held-out data gave no clips.
     """
-    rollout = tf.function(trainer.predictor.rollout, reduce_retracing=True)
+    # The rollout's loop is Python over a Python int: nothing for AutoGraph to convert. With
+    # AutoGraph, a test session that had run tests/test_readme_strip.py first traced the
+    # predictor's step() in place of rollout() (a Conv2D given the 5-D context).
+    rollout = tf.function(trainer.predictor.rollout, reduce_retracing=True, autograph=False)
     predict_fns = {
       "model": rollout,
       "copy_last_frame": copy_last_frame,
