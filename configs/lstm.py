@@ -71,6 +71,10 @@ def get_config(arg="default"):
   config.train.summary_every = 500
   config.train.checkpoint_every = 2000
   config.train.max_checkpoints = 3
+  # Keras dtype policy: float32, mixed_bfloat16 or mixed_float16 (16-bit layers, float32 weights and
+  # losses; for GPUs and CPUs with bf16 units); docs/benchmarks.md measures each.
+  config.train.precision = "float32"
+  config.train.jit_compile = False  # XLA-compile each replica's update (compiles slowly on CPU)
   config.train.num_samples = 8  # clips in each GIF summary: context + prediction beside the truth
   # Every eval_every steps (0: off), the eval/ summaries: per-horizon MSE, PSNR, SSIM and sample
   # scores (digit score, identity consistency, motion) of rollouts after context_frames on

@@ -200,7 +200,7 @@ def write_strip(path, video, max_kilobytes=500):
       f"the strip's GIF is {len(data) / 1000:.0f} KB, over the {max_kilobytes} KB asked for; "
       "ask for fewer --rows or --scale=1"
     )
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  files.gfile().makedirs(os.path.dirname(files.absolute(path)))
   files.write_text(path, data)
   return len(data)
 

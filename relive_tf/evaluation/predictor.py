@@ -280,10 +280,10 @@ def evaluate(
     )
   if report:
     try:
-      os.makedirs(os.path.dirname(os.path.abspath(report)), exist_ok=True)
-    except OSError as error:
+      tf.io.gfile.makedirs(os.path.dirname(files.absolute(report)))
+    except tf.errors.OpError as error:
       raise ValueError(
-        f"cannot create the folder of the report {report}: {error.strerror}; choose a writable path"
+        f"cannot create the folder of the report {report}: {error.message}; choose a writable path"
       ) from None
   videos, settings = _held_out_videos(config, data, context + future, batch_size)
   recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)

@@ -1,10 +1,10 @@
 """Scalar curves read back from a workdir's TensorBoard event files."""
 
-import glob
 import math
 import os
 
 import numpy as np
+import tensorflow as tf
 from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.util import tensor_util
@@ -22,7 +22,7 @@ def event_files(summary_dir):
   Returns:
     [path], ordered by the creation time in their names (events.out.tfevents.<seconds>...).
   """
-  paths = glob.glob(os.path.join(summary_dir, _EVENT_FILES)) + glob.glob(
+  paths = tf.io.gfile.glob(os.path.join(summary_dir, _EVENT_FILES)) + tf.io.gfile.glob(
     os.path.join(summary_dir, "*", _EVENT_FILES)
   )
   return sorted(paths, key=lambda path: (os.path.basename(path), path))

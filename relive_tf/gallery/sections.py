@@ -1,7 +1,5 @@
 """What each family shows in the gallery (Family.gallery_section): samples beside real clips."""
 
-import glob
-import json
 import os
 
 import markupsafe
@@ -9,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import files
 from relive_tf.data import pipeline
 from relive_tf.evaluation import gan
 from relive_tf.gallery import page as page_lib
@@ -51,14 +50,14 @@ def _held_out_or_note(page, config, count, heading):
 def _latest_gan_report(workdir):
   """(report, path) of the `relive evaluate` report of the latest step in a GAN workdir, or None."""
   found = []
-  for path in glob.glob(os.path.join(workdir, "evaluation_*.json")):
+  for path in tf.io.gfile.glob(os.path.join(workdir, "evaluation_*.json")):
     try:
-      with open(path, encoding="utf-8") as f:
-        report = json.load(f)
-    except (OSError, ValueError):
+      report = files.read_json(path)
+      modified = tf.io.gfile.stat(path).mtime_nsec
+    except (OSError, ValueError, tf.errors.OpError):
       continue  # the evaluation part of the section says it could not be read
     if isinstance(report, dict) and "distances" in report:
-      found.append((report.get("step", -1), os.path.getmtime(path), path, report))
+      found.append((report.get("step", -1), modified, path, report))
   if not found:
     return None
   *_, path, report = max(found, key=lambda entry: entry[:3])

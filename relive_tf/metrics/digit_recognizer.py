@@ -3,11 +3,10 @@
 It measures samples and is never a training signal: the video models stay unsupervised. It is
 trained on frames of the built-in moving digits, labelled by replaying their seeds (digit_labels),
 and on frames that hold no digit: the data's backgrounds alone, with coloured blobs of a digit's
-size, with digits blurred past reading, and noise. So a blob where a digit should be does not count
-as a digit.
+size, with digits blurred past reading, and noise. So a blob where a digit should be does not
+count as a digit.
 """
 
-import json
 import os
 
 import cv2
@@ -84,8 +83,7 @@ def negative_frame(rng, size=64):
 
   One of NEGATIVE_KINDS, drawn uniformly: a background of the built-in data alone; with one or two
   coloured ellipses of a digit's size; with one or two digits blurred (Gaussian sigma 2.5 to 5
-  pixels at 64x64) into blobs; uniform noise, smoothed or not; or a background under strong
-  texture.
+  pixels at 64x64) into blobs; uniform noise, smoothed or not; or a background under strong texture.
   """
   kind = NEGATIVE_KINDS[rng.integers(len(NEGATIVE_KINDS))]
   if kind == "noise":
@@ -254,10 +252,9 @@ def train_digit_recognizer(
     info["real_clip_digit_score"],
     info["real_clip_identity_consistency"],
   )
-  os.makedirs(out_dir, exist_ok=True)
+  files.gfile().makedirs(out_dir)
   info_path = os.path.join(out_dir, INFO_FILE)
-  if os.path.exists(info_path):
-    os.remove(info_path)  # it marks a complete folder, and would describe the old network
+  files.discard(info_path)  # it marks a complete folder, and would describe the old network
   with files.atomic_write(os.path.join(out_dir, MODEL_FILE), suffix=".keras") as temporary:
     _without_optimizer(model).save(temporary)
   files.write_json(info_path, info)
@@ -275,14 +272,13 @@ class DigitRecognizer:
       ValueError: `path` holds no complete recogniser.
     """
     info_path = os.path.join(path, INFO_FILE)
-    if not os.path.isfile(info_path):
+    if not files.isfile(info_path):
       raise ValueError(
         f"no digit recogniser in {path!r} ({INFO_FILE} is missing); train one with "
         "`python -m relive_tf.metrics.shipped --networks=digit_recognizer --out=DIR` and pass "
         "DIR/digit_recognizer"
       )
-    with open(info_path) as f:
-      self.info = json.load(f)
+    self.info = files.read_json(info_path)
     self.path = path
     self.size = self.info["size"]
     self.description = (
