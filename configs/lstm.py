@@ -76,8 +76,13 @@ def get_config(arg="default"):
   config.train.precision = "float32"
   config.train.jit_compile = False  # XLA-compile each replica's update (compiles slowly on CPU)
   config.train.num_samples = 8  # clips in each GIF summary: context + prediction beside the truth
-  # No evaluation during training: `relive evaluate` measures the predictor.
+  # Every eval_every steps (0: off), the eval/ summaries: per-horizon MSE, PSNR, SSIM and sample
+  # scores (digit score, identity consistency, motion) of rollouts after context_frames on
+  # eval_samples held-out clips, beside the baselines (docs/metrics.md). The digit recogniser: ""
+  # for the one shipped with the package, or a folder `python -m relive_tf.metrics.shipped` wrote.
   config.train.eval_every = 0
+  config.train.eval_samples = 64
+  config.train.digit_recognizer = ""
 
   if "tiny" in variants:
     config.model.encoder_widths = (16, 32, 64, 128)

@@ -84,11 +84,14 @@ def get_config(arg="default"):
   config.train.precision = "float32"
   config.train.jit_compile = False  # XLA-compile each replica's update (compiles slowly on CPU)
   config.train.num_samples = 8  # videos in each GIF summary
-  # Built-in distance to held-out clips in the eval/ summaries every eval_every steps (0: off);
-  # needs a feature network folder (`relive evaluate` trains one into WORKDIR/feature_network).
+  # Built-in distance to held-out clips and the sample scores (digit score, identity consistency,
+  # motion) in the eval/ summaries every eval_every steps (0: off). The networks that measure them:
+  # "" for those shipped with the package, or folders that `python -m relive_tf.metrics.shipped`
+  # wrote (docs/metrics.md).
   config.train.eval_every = 0
   config.train.eval_samples = 64
   config.train.feature_network = ""
+  config.train.digit_recognizer = ""
 
   if "poster" in variants:
     config.model.critic_norm = "batch"

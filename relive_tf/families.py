@@ -37,6 +37,7 @@ FAMILIES = {
     ),
     dataclasses.replace(
       lstm.FAMILY,
+      training_evaluators=predictor.training_evaluators,
       evaluation=predictor.EVALUATION,
       servable=servables.predictor,
       gallery_section=sections.predictor,

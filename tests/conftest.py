@@ -16,6 +16,8 @@ import shutil  # noqa: E402
 
 import pytest  # noqa: E402
 
+from relive_tf.metrics import digit_recognizer  # noqa: E402
+
 import helpers  # noqa: E402
 
 
@@ -55,3 +57,14 @@ def trained_workdir_fixture(tmp_path_factory):
     return str(copy)
 
   return make
+
+
+@pytest.fixture(name="small_digit_recognizer", scope="session")
+def small_digit_recognizer_fixture(tmp_path_factory):
+  """The folder of a digit recogniser for the tests' 32x32 frames: tiny and barely trained, so its
+  scores say nothing; it stands in for the shipped one, which reads 64x64 frames."""
+  path = str(tmp_path_factory.mktemp("digit_recognizer"))
+  digit_recognizer.train_digit_recognizer(
+    path, size=32, width=4, num_clips=16, epochs=1, eval_clips=4, real_clips=2
+  )
+  return path

@@ -1,17 +1,24 @@
-"""`relive evaluate` for the GANs: the distances, the report, the CLI's dispatch, and training."""
+"""`relive evaluate` for the GANs: the distances, the sample scores, the report, the CLI's dispatch,
+and training."""
 
+import dataclasses
 import json
 import os
 
+import numpy as np
 import pytest
 
 from relive_tf import families
 from relive_tf.evaluation import evaluator
 from relive_tf.evaluation import gan
+from relive_tf.evaluation import scores
 from relive_tf.gallery import events
+from relive_tf.metrics import digit_recognizer
 from relive_tf.metrics import feature_network
 from relive_tf.metrics import features
+from relive_tf.metrics import sample_scores
 from relive_tf.training import inputs
+from relive_tf.training import loop
 
 import helpers
 
@@ -53,9 +60,15 @@ def _evaluate(workdir, **options):
   return evaluator.evaluate(workdir, families.FAMILIES.values(), **options)
 
 
-def test_evaluate_reports_generated_clips_above_the_real_floor(vgan_workdir, features_dir):
+def test_evaluate_reports_generated_clips_above_the_real_floor(
+  vgan_workdir, features_dir, small_digit_recognizer
+):
   report, table = _evaluate(
-    vgan_workdir, num_samples=12, batch_size=4, feature_network=features_dir
+    vgan_workdir,
+    num_samples=12,
+    batch_size=4,
+    feature_network=features_dir,
+    digit_recognizer=small_digit_recognizer,
   )
   with open(report["path"]) as f:
     saved = json.load(f)
@@ -71,17 +84,166 @@ def test_evaluate_reports_generated_clips_above_the_real_floor(vgan_workdir, fea
   distances = saved["distances"]
   assert distances["generated"]["frechet"] > distances["real_vs_real"]["frechet"]
   assert distances["untrained_generator"]["frechet"] > distances["real_vs_real"]["frechet"]
-  for label in ("real vs real (floor)", "generated", "untrained generator"):
+  for label in ("real (floor/ceiling)", "generated", "untrained generator", "digit score"):
     assert label in table
+  assert "by_distance_from_photo" not in saved
 
 
-def test_the_distance_evaluator_measures_the_same_floor_each_run(vgan_workdir, features_dir):
+def test_evaluate_measures_a_fresh_workdir_with_the_shipped_networks(trained_workdir):
+  # The GAN configs' own clip shape (32 frames of 64x64), trained one step: nothing is trained at
+  # evaluate time, and the shipped networks' figures set the ceiling and the floor.
+  workdir = trained_workdir(
+    "vgan", train__num_steps=1, train__batch_size=2, train__critic_steps=1, train__num_samples=2
+  )
+  report, table = _evaluate(workdir, num_samples=4, batch_size=4)
+  assert f"built-in 3D CNN {feature_network.SHIPPED} " in report["features"]["description"]
+  assert report["digit_recognizer"].startswith(f"digit recogniser {digit_recognizer.SHIPPED} ")
+  assert "feature_network" not in os.listdir(workdir)
+  rows = report["sample_scores"]
+  assert rows["real"]["digit_score"] >= 0.9 and rows["real"]["identity_consistency"] >= 0.7
+  assert rows["untrained_generator"]["digit_score"] <= 0.2
+  distances = report["distances"]
+  assert distances["untrained_generator"]["frechet"] > distances["real_vs_real"]["frechet"]
+  assert "digit score" in table
+
+
+def test_evaluate_reports_the_sample_scores_of_real_generated_and_untrained_clips(
+  vgan_workdir, features_dir, small_digit_recognizer
+):
+  report, _ = _evaluate(
+    vgan_workdir,
+    num_samples=8,
+    batch_size=4,
+    feature_network=features_dir,
+    digit_recognizer=small_digit_recognizer,
+    report=os.path.join(vgan_workdir, "scores.json"),
+  )
+  rows = report["sample_scores"]
+  assert set(rows) == {"real", "generated", "untrained_generator"}
+  for row in rows.values():
+    assert set(row) == {"digit_score", "identity_consistency", "motion"}
+    assert 0 <= row["digit_score"] <= 1
+  # Real digits move a few grey levels a frame; a generator one step from its start barely does.
+  assert rows["real"]["motion"] > 2 * rows["untrained_generator"]["motion"]
+  assert small_digit_recognizer in report["digit_recognizer"]
+
+
+def test_evaluate_of_a_conditional_wgan_scores_frames_at_each_distance_from_the_photo(
+  trained_workdir, features_dir, small_digit_recognizer, tmp_path
+):
+  report, table = _evaluate(
+    trained_workdir("cvgan", **TINY),
+    num_samples=4,
+    batch_size=2,
+    feature_network=features_dir,
+    digit_recognizer=small_digit_recognizer,
+    report=str(tmp_path / "report.json"),
+  )
+  by_distance = report["by_distance_from_photo"]
+  assert by_distance["condition_index"] == _FRAMES // 2
+  assert by_distance["distance"] == list(range(_FRAMES // 2 + 1))
+  for row in ("real", "generated"):
+    assert len(by_distance[row]["digit_score"]) == _FRAMES // 2 + 1
+    assert by_distance[row]["identity_consistency"][0] is None
+    assert by_distance[row]["motion"][0] is None
+    assert all(motion >= 0 for motion in by_distance[row]["motion"][1:])
+  assert "frames at each distance from the photo (frame 8)" in table
+  far = report["far_from_photo"]
+  assert far["distance"] == gan.FAR and set(far) == {"distance", "real", "generated"}
+  assert far["real"]["motion"] > 0
+
+
+def test_scores_by_distance_take_frames_on_both_sides_of_the_photo():
+  # Five frames, the photo at 2: a 3 in frames 1 to 3, nothing at 0; a 5 at 4.
+  probabilities = np.zeros([1, 5, 10], np.float32)
+  probabilities[0, 1:4, 3] = 1.0
+  probabilities[0, 4, 5] = 1.0
+  videos = np.zeros([1, 5, 2, 2, 3], np.uint8)
+  videos[0, :, 0, 0, 0] = [0, 12, 12, 36, 72]  # mean changes of 1, 0, 2 and 3 grey levels
+  frame_scores = sample_scores.FrameScores.of(probabilities, videos)
+  by_distance = gan.scores_by_distance(frame_scores, condition_index=2)
+  assert by_distance["digit_score"] == [1.0, 1.0, 0.5]
+  # Distance 1: frames 1 and 3 show the photo's 3; distance 2: frame 0 shows none, frame 4 a 5.
+  assert by_distance["identity_consistency"] == [None, 1.0, 0.0]
+  # Distance 1 takes the steps 2 -> 1 and 2 -> 3, distance 2 the steps 1 -> 0 and 3 -> 4.
+  assert by_distance["motion"] == [None, 1.0, 2.0]
+
+
+def test_scores_far_from_photo_take_the_frames_at_least_that_far_on_both_sides():
+  # Seven frames, the photo at 3: a 3 in frames 0 to 5, none at 6; distance 2 takes 0, 1, 5, 6.
+  probabilities = np.zeros([1, 7, 10], np.float32)
+  probabilities[0, :6, 3] = 1.0
+  videos = np.zeros([1, 7, 2, 2, 3], np.uint8)
+  videos[0, :, 0, 0, 0] = [0, 12, 24, 24, 24, 60, 108]  # mean changes 1, 1, 0, 0, 3 and 4
+  frame_scores = sample_scores.FrameScores.of(probabilities, videos)
+  far = gan.scores_far_from_photo(frame_scores, condition_index=3, distance=2)
+  assert far["digit_score"] == 0.75
+  assert far["identity_consistency"] == 0.75  # frame 6 lost the photo's 3
+  # The steps 1 -> 0, 2 -> 1, 4 -> 5 and 5 -> 6.
+  assert far["motion"] == pytest.approx((1 + 1 + 3 + 4) / 4)
+  with pytest.raises(ValueError, match="no frame of 7 is 4 or more from the photo at frame 3"):
+    gan.scores_far_from_photo(frame_scores, condition_index=3, distance=4)
+
+
+def test_the_gan_evaluator_measures_the_same_floor_each_run_and_the_ceiling_once(
+  vgan_workdir, features_dir, small_digit_recognizer
+):
   trained = helpers.restore(vgan_workdir)
   batches = inputs.held_out_batches(trained.config, batch_size=4)
-  distances = gan.DistanceEvaluator(batches, features.BuiltinFeatures(features_dir), 8)
-  first, second = dict(distances.run(trained.trainer)), dict(distances.run(trained.trainer))
-  assert set(first) == {"frechet", "kernel", "frechet_floor", "kernel_floor"}
-  assert first == pytest.approx(second)
+  measure = gan.GANEvaluator(
+    batches,
+    features.BuiltinFeatures(features_dir),
+    8,
+    digit_recognizer.DigitRecognizer(small_digit_recognizer),
+  )
+  first, second = dict(measure.run(trained.trainer)), dict(measure.run(trained.trainer))
+  distances = {"frechet", "kernel", "frechet_floor", "kernel_floor"}
+  sample = {"digit_score", "identity_consistency", "motion"}
+  assert set(first) == distances | sample | {f"real_{name}" for name in sample}
+  assert set(second) == distances | sample
+  assert {name: first[name] for name in second} == pytest.approx(second, nan_ok=True)
+
+
+def test_the_gan_evaluator_of_a_conditional_wgan_scores_the_frames_far_from_the_photo(
+  trained_workdir, features_dir, small_digit_recognizer
+):
+  trained = helpers.restore(trained_workdir("cvgan", **TINY))
+  measure = gan.GANEvaluator(
+    inputs.held_out_batches(trained.config, batch_size=2),
+    features.BuiltinFeatures(features_dir),
+    4,
+    digit_recognizer.DigitRecognizer(small_digit_recognizer),
+  )
+  first, second = dict(measure.run(trained.trainer)), dict(measure.run(trained.trainer))
+  far = {f"far_from_photo/{name}" for name in ("digit_score", "identity_consistency", "motion")}
+  assert far <= set(second) and {f"real_{name}" for name in far} <= set(first)
+  assert not {f"real_{name}" for name in far} & set(second)
+  assert first["real_far_from_photo/motion"] > 0
+
+
+def test_sample_scores_of_clips_other_than_the_built_in_digits_are_not_measured(
+  make_config, tmp_path
+):
+  config = make_config("vgan", "tiny")
+  assert scores.digit_recognizer(config, data=str(tmp_path)) == (None, scores.BUILT_IN_ONLY)
+  recognizer, why = scores.digit_recognizer(make_config("vgan", "tiny", data__size=32))
+  assert recognizer is None and "reads 64x64 frames, these are 32x32" in why
+
+
+def test_the_table_says_why_sample_scores_are_not_measured():
+  distances = {"frechet": 1.0, "kernel": 0.1}
+  report = {
+    "workdir": "w",
+    "model_type": "vgan",
+    "step": 3,
+    "num_samples": 4,
+    "frames": 32,
+    "size": 64,
+    "features": {"description": "features"},
+    "distances": {row: distances for row, _, _ in gan.ROWS},
+    "sample_scores": {"not_measured": scores.BUILT_IN_ONLY},
+  }
+  assert f"sample scores {scores.BUILT_IN_ONLY}" in gan.format_table(report)
 
 
 def test_evaluate_rejects_a_feature_network_of_another_clip_shape(vgan_workdir, tmp_path):
@@ -126,7 +288,9 @@ def test_cli_evaluate_rejects_gan_flags_for_a_predictor_workdir(tmp_path):
   assert "i3d does not apply to the next-frame predictor workdir" in result.stderr
 
 
-def test_training_logs_the_distance_every_eval_every_steps(make_config, features_dir, tmp_path):
+def test_training_logs_the_distance_and_sample_scores_every_eval_every_steps(
+  make_config, features_dir, small_digit_recognizer, tmp_path
+):
   config = make_config(
     "vgan",
     "tiny",
@@ -136,6 +300,7 @@ def test_training_logs_the_distance_every_eval_every_steps(make_config, features
       "train__eval_every": 1,
       "train__eval_samples": 4,
       "train__feature_network": features_dir,
+      "train__digit_recognizer": small_digit_recognizer,
     },
   )
   helpers.train(config, tmp_path)
@@ -144,19 +309,39 @@ def test_training_logs_the_distance_every_eval_every_steps(make_config, features
     for tag, values in helpers.summary_values(tmp_path).items()
     if tag.startswith("eval/")
   }
+  every_time = (
+    "frechet",
+    "kernel",
+    "frechet_floor",
+    "kernel_floor",
+    "digit_score",
+    "identity_consistency",
+    "motion",
+  )
   assert steps == {
-    f"eval/{name}": [1, 2] for name in ("frechet", "kernel", "frechet_floor", "kernel_floor")
+    **{f"eval/{name}": [1, 2] for name in every_time},
+    **{f"eval/real_{name}": [1] for name in ("digit_score", "identity_consistency", "motion")},
   }
   # A TensorBoard run of their own, so that the runs of several workdirs compare side by side.
   assert sorted(os.listdir(tmp_path / "tb")) == ["eval", "train"]
   assert set(events.read_scalars(str(tmp_path / "tb" / "eval"))) == set(steps)
 
 
-def test_eval_every_without_a_feature_network_is_refused(make_config, tmp_path):
-  with pytest.raises(ValueError, match="train.feature_network"):
-    helpers.train(make_config("vgan", "tiny", train__eval_every=10), tmp_path)
+def test_eval_every_measures_with_the_shipped_networks_by_default(make_config):
+  (evaluator_,) = gan.training_evaluators(make_config("vgan", "tiny", train__eval_every=10))
+  assert isinstance(evaluator_, gan.GANEvaluator)
+
+
+def test_eval_every_on_clips_the_shipped_feature_network_does_not_take_is_refused(
+  make_config, tmp_path
+):
+  with pytest.raises(ValueError, match="trained on clips of 32x64x64, these are 16x32x32"):
+    helpers.train(make_config("vgan", "tiny", train__eval_every=10, **TINY), tmp_path)
 
 
 def test_eval_every_for_a_family_without_training_evaluators_is_refused(make_config, tmp_path):
+  family = dataclasses.replace(families.get("lstm"), training_evaluators=None)
   with pytest.raises(ValueError, match="next-frame predictor has no evaluation during training"):
-    helpers.train(make_config("lstm", "tiny", train__eval_every=10), tmp_path)
+    loop.train_and_evaluate(
+      make_config("lstm", "tiny", train__eval_every=10), str(tmp_path), family, helpers.one_device()
+    )

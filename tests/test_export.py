@@ -83,7 +83,7 @@ def exports_fixture(workdirs, tmp_path_factory):
 
 def _network(workdir):
   trainer = helpers.restore(workdir).trainer
-  return trainer.predictor if hasattr(trainer, "predictor") else trainer.generator
+  return trainer.predictor if hasattr(trainer, "predictor") else trainer.sampling_generator
 
 
 def _max_difference(first, second):
@@ -422,6 +422,51 @@ def test_an_encoded_photo_gives_the_video_of_its_pixels(exports):
   from_bytes = signatures["relive_image"](image_bytes=encoded)["video"].numpy()
   from_pixels = signatures["serving_default"](photo=photos)["video"].numpy()
   np.testing.assert_array_equal(from_bytes, from_pixels)
+
+
+# The generator users see.
+
+
+@pytest.mark.parametrize("model_type", ["vgan", "cvgan"])
+def test_generate_relive_and_export_use_the_moving_average_of_the_generator(
+  trained_workdir, model_type, tmp_path, monkeypatch
+):
+  workdir = trained_workdir(
+    model_type,
+    train__num_steps=2,
+    train__batch_size=2,
+    train__num_samples=2,
+    train__ema_decay=0.5,
+    **TINY[model_type],
+  )
+  trained = helpers.restore(workdir)
+  average, trained_weights = trained.trainer.ema_generator, trained.trainer.generator
+  assert trained.trainer.sampling_generator is average
+  # After two updates the average still lags the trained weights, so the two can be told apart.
+  assert any(
+    not np.array_equal(a, w) for a, w in zip(average.get_weights(), trained_weights.get_weights())
+  )
+  assert families.get(model_type).servable(trained).generator is average
+  used = []
+
+  class Recorded(Exception):
+    """Stops the command once its generator is known: what it makes does not matter here."""
+
+  def record(generator, *args, **kwargs):
+    used.append(generator.get_weights())
+    raise Recorded
+
+  if model_type == "vgan":
+    monkeypatch.setattr(generate, "sample_videos", record)
+    call = lambda: generate.generate(workdir, 1, str(tmp_path / "out"))
+  else:
+    monkeypatch.setattr(relive, "relive_videos", record)
+    (tmp_path / "photo.png").write_bytes(tf.io.encode_png(_clip(1)[0]).numpy())
+    call = lambda: relive.relive(workdir, str(tmp_path / "photo.png"), str(tmp_path / "v.gif"))
+  with pytest.raises(Recorded):
+    call()
+  for used_weight, weight in zip(used[0], average.get_weights()):
+    np.testing.assert_array_equal(used_weight, weight)
 
 
 # --check.

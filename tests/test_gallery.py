@@ -51,9 +51,9 @@ LSTM = dict(TINY, data__frames=_LSTM_FRAMES, train__context_frames=_LSTM_CONTEXT
 
 
 @pytest.fixture(scope="module")
-def workdirs(trained_workdir, tmp_path_factory):
+def workdirs(trained_workdir, tmp_path_factory, small_digit_recognizer):
   """Tiny vgan, cvgan and lstm workdirs trained for two steps, with `relive evaluate` reports for
-  the vgan and the lstm, and a workdir holding only a config (no checkpoint saved yet)."""
+  each, and a workdir holding only a config (no checkpoint saved yet)."""
   paths = {
     "vgan": trained_workdir("vgan", **GAN),
     "cvgan": trained_workdir("cvgan", **GAN),
@@ -70,20 +70,22 @@ def workdirs(trained_workdir, tmp_path_factory):
     batch_size=2,
     eval_clips=2,
   )
+  gan_options = dict(
+    num_samples=4,
+    batch_size=2,
+    feature_network=features_dir,
+    digit_recognizer=small_digit_recognizer,
+  )
   reports = {
-    "vgan": evaluator.evaluate(
-      paths["vgan"],
-      families.FAMILIES.values(),
-      num_samples=4,
-      batch_size=2,
-      feature_network=features_dir,
-    )[0],
+    "vgan": evaluator.evaluate(paths["vgan"], families.FAMILIES.values(), **gan_options)[0],
+    "cvgan": evaluator.evaluate(paths["cvgan"], families.FAMILIES.values(), **gan_options)[0],
     "lstm": evaluator.evaluate(
       paths["lstm"],
       families.FAMILIES.values(),
       future=_LSTM_FRAMES - _LSTM_CONTEXT,
       num_samples=2,
       batch_size=2,
+      digit_recognizer=small_digit_recognizer,
     )[0],
   }
   paths["untrained"] = str(tmp_path_factory.mktemp("not_started"))
@@ -180,8 +182,31 @@ def test_gallery_shows_model_type_config_step_curves_and_gan_distances(site, wor
   for tag in ("critic_loss", "generator_loss", "r1_penalty"):
     assert f"curve_train_{tag}.svg" in section
   distances = workdirs["reports"]["vgan"]["distances"]
-  assert "<th>real vs real (floor)</th>" in section and "<th>untrained generator</th>" in section
+  assert "<th>real (floor/ceiling)</th>" in section and "<th>untrained generator</th>" in section
   assert f"<td>{distances['generated']['frechet']:.3g}</td>" in section
+
+
+def test_vgan_section_shows_generated_beside_real_clips_with_their_scores(site, workdirs):
+  _, text = site
+  section = _section(text, "vgan")
+  versus = section[section.index('<div class="versus">') :]
+  assert versus.index("<h4>generated</h4>") < versus.index("sample_00.mp4")
+  assert versus.index("<h4>real</h4>") < versus.index("real_00.mp4")
+  scores = workdirs["reports"]["vgan"]["sample_scores"]
+  table = section[section.index("Scores from evaluation_builtin_step") :]
+  for header in ("digit score", "identity consistency", "motion", "Frechet"):
+    assert f"<th>{header}</th>" in table
+  assert f"<td>{scores['real']['motion']:.3g}</td>" in table
+  assert f"<td>{scores['generated']['digit_score']:.3g}</td>" in table
+
+
+def test_cvgan_report_charts_the_sample_scores_by_distance_from_the_photo(site):
+  index, text = site
+  section, media = _section(text, "cvgan"), _media(index, "cvgan")
+  assert "Scores from evaluation_builtin_step" in section
+  for score in ("digit_score", "identity_consistency", "motion"):
+    chart = ElementTree.parse(media / f"evaluation_builtin_step{_STEPS}_{score}_by_distance.svg")
+    assert len(chart.getroot().findall("{http://www.w3.org/2000/svg}polyline")) == 2
 
 
 def test_cvgan_section_shows_held_out_photos_beside_relived_videos_and_real_clips(site, workdirs):
@@ -212,6 +237,10 @@ def test_lstm_section_shows_context_prediction_and_truth_strips_and_the_report(s
   for metric in ("mse", "psnr", "ssim"):
     chart = ElementTree.parse(media / f"evaluation_predictor_step{_STEPS}_{metric}.svg").getroot()
     assert len(chart.findall("{http://www.w3.org/2000/svg}polyline")) == len(predictor.METHODS)
+  # The digit score at each horizon: the model, the real future frames and both baselines.
+  chart = ElementTree.parse(media / f"evaluation_predictor_step{_STEPS}_digit_score.svg").getroot()
+  texts = [text.text for text in chart.iter("{http://www.w3.org/2000/svg}text")]
+  assert {"model", "real", "copy-last", "linear"} <= set(texts)
 
 
 def test_gallery_says_when_a_workdir_has_no_checkpoint(site):

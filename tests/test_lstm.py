@@ -280,7 +280,7 @@ def test_linear_extrapolation_of_one_frame_repeats_it():
 
 
 def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(
-  lstm_workdir, tmp_path
+  lstm_workdir, small_digit_recognizer, tmp_path
 ):
   report_path = str(tmp_path / "report.json")
   report, table = evaluator.evaluate(
@@ -290,6 +290,7 @@ def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(
     future=4,
     num_samples=3,
     batch_size=2,
+    digit_recognizer=small_digit_recognizer,
     report=report_path,
   )
   with open(report_path) as f:
@@ -309,6 +310,60 @@ def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(
   assert report["path"] == report_path
   rows = table.splitlines()
   assert [line.split()[0] for line in rows[3:8]] == ["1", "2", "3", "4", "mean"]
+  assert [line.split()[0] for line in rows[-4:]] == ["1", "2", "3", "4"]
+
+
+def test_evaluation_scores_the_sample_at_every_horizon_beside_the_real_future(
+  lstm_workdir, small_digit_recognizer, tmp_path
+):
+  report, _ = evaluator.evaluate(
+    lstm_workdir,
+    families.FAMILIES.values(),
+    context=3,
+    future=4,
+    num_samples=3,
+    batch_size=2,
+    digit_recognizer=small_digit_recognizer,
+    report=str(tmp_path / "report.json"),
+  )
+  scores = report["sample_scores"]
+  assert set(scores) == {"model", "real_future", "copy_last_frame", "linear_extrapolation"}
+  for method in scores.values():
+    assert set(method) == {"digit_score", "identity_consistency", "motion"}
+    assert all(len(values) == 4 for values in method.values())
+  # Copy-last-frame freezes the video: no motion, and the context's digits (if any are seen) stay.
+  assert scores["copy_last_frame"]["motion"] == [0.0] * 4
+  assert set(scores["copy_last_frame"]["identity_consistency"]) <= {1.0, None}
+  assert all(motion > 0 for motion in scores["real_future"]["motion"])
+
+
+def test_training_logs_the_per_horizon_measures_every_eval_every_steps(
+  small_digit_recognizer, tmp_path
+):
+  config = _tiny_config(eval_every=1, eval_samples=2, digit_recognizer=small_digit_recognizer)
+  helpers.train(config, tmp_path)
+  values = {
+    tag: [step for step, _ in steps]
+    for tag, steps in helpers.summary_values(tmp_path).items()
+    if tag.startswith("eval/")
+  }
+  future = _FRAMES - TINY["train__context_frames"]
+  measures = ("mse", "psnr", "ssim", "digit_score", "identity_consistency", "motion")
+  expected = {"eval/mse_ratio_to_copy_last_frame"}
+  expected |= {
+    f"eval/{method}/{name}"
+    for method in ("model", "copy_last_frame", "linear_extrapolation")
+    for name in measures
+  }
+  expected |= {f"eval/real_future/{name}" for name in measures[3:]}
+  expected |= {
+    f"eval/{method}/{name}/horizon_{h:02d}"
+    for method, names in (("model", measures), ("real_future", measures[3:]))
+    for name in names
+    for h in range(1, future + 1)
+  }
+  assert set(values) == expected
+  assert all(steps == [1, 2] for steps in values.values())
 
 
 def test_evaluation_rejects_a_rollout_longer_than_the_training_clips(lstm_workdir):
@@ -369,7 +424,6 @@ def test_predict_shows_the_prediction_alone_after_the_last_frame(
   [
     ({"context": 0}, "context is 0"),
     ({"future": 0}, "future is 0"),
-    ({"context": 5, "future": 4}, "clips of 8 frames"),
     ({"start": 10}, "has 12 frames, but start=10 and context=3 need 13"),
     ({"start": -1}, "start is -1"),
     ({"out": "prediction.avi"}, "extension must be one of"),
@@ -382,6 +436,22 @@ def test_predict_rejects_bad_lengths_and_outputs(
   arguments["out"] = str(tmp_path / arguments["out"])
   with pytest.raises(ValueError, match=message):
     predict.predict(lstm_workdir, fixture_video, **arguments)
+
+
+def test_predict_rolls_out_past_the_training_clip_length_with_a_warning(
+  lstm_workdir, fixture_video, tmp_path, caplog
+):
+  # The model trained on 8-frame clips; the video has 12 frames.
+  out = str(tmp_path / "long.gif")
+  with caplog.at_level("WARNING"):
+    result = predict.predict(lstm_workdir, fixture_video, context=4, future=12, out=out)
+  assert result["real_future_frames"] == 8
+  assert _gif_frames(out) == (16, (2 * _SIZE, _SIZE))
+  warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+  assert warnings == [
+    "frames 9 to 16 are past the 8-frame clips the model was trained on: it rolls on, but "
+    "nothing measured it there"
+  ]
 
 
 def test_predict_rejects_an_unreadable_video(lstm_workdir, tmp_path):

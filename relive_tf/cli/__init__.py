@@ -40,7 +40,7 @@ SUBCOMMANDS = {
     "turn a folder of videos (UCF-101, ASLAN, Vondrick et al., any) into "
     "TFRecord shards for training",
   ),
-  "evaluate": ("evaluate", "measure a trained workdir: distances of generated to real clips"),
+  "evaluate": ("evaluate", "measure a trained workdir: distances and sample scores of its clips"),
   "gallery": (
     "gallery",
     "build a static web page of workdirs' videos, training curves and metrics",

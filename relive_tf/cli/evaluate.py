@@ -12,6 +12,7 @@ OPTIONS = (
   "num_samples",
   "i3d",
   "feature_network",
+  "digit_recognizer",
   "context",
   "future",
   "report",
@@ -43,8 +44,14 @@ def define_flags():
   flags.DEFINE_string(
     "feature_network",
     None,
-    "GANs: directory of the built-in feature network, "
-    "trained there when missing; default WORKDIR/feature_network",
+    "GANs: directory of a built-in feature network that `python -m relive_tf.metrics.shipped` "
+    "trained; default: the one shipped with the package",
+  )
+  flags.DEFINE_string(
+    "digit_recognizer",
+    None,
+    "directory of a digit recogniser that `python -m relive_tf.metrics.shipped` trained, for "
+    "the sample scores; default: the one shipped with the package",
   )
   flags.DEFINE_integer(
     "context",

@@ -14,7 +14,13 @@ def define_flags():
   )
   flags.DEFINE_string("video", None, "a video file OpenCV reads (mp4, avi, mov, mkv, webm, ...)")
   flags.DEFINE_integer("context", 10, "frames of the video given to the model", lower_bound=1)
-  flags.DEFINE_integer("future", 10, "frames to predict after them", lower_bound=1)
+  flags.DEFINE_integer(
+    "future",
+    10,
+    "frames to predict after them; past the training clips' length (data.frames) with a warning "
+    "that nothing measured the model there",
+    lower_bound=1,
+  )
   flags.DEFINE_string(
     "out",
     None,

@@ -49,7 +49,7 @@ def held_out_scores(workdir, num_clips=64, data_seed=None, batch_size=16, seed=0
       "out; pick another seed"
     )
   index, data = trained.trainer.condition_index, config.data
-  generator = trained.trainer.generator
+  generator = trained.trainer.sampling_generator
   scores = collections.defaultdict(list)  # name -> per-batch arrays, clips first
   for start in range(0, num_clips, batch_size):
     clips = np.stack(

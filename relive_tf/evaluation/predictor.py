@@ -1,6 +1,5 @@
 """Per-horizon MSE, PSNR and SSIM of a next-frame predictor's rollouts beside two baselines."""
 
-import math
 import os
 
 import numpy as np
@@ -13,12 +12,16 @@ from relive_tf.data import held_out
 from relive_tf.data import pipeline
 from relive_tf.data import shards
 from relive_tf.evaluation import evaluator
+from relive_tf.evaluation import scores as scores_lib
 from relive_tf.metrics import image_quality
+from relive_tf.metrics import sample_scores
 from relive_tf.training import inputs
 from relive_tf.training import lstm as lstm_training
 
 # Report keys and table labels of the predictions compared, the model first.
 METHODS = (("model", "model"), ("copy_last_frame", "copy-last"), ("linear_extrapolation", "linear"))
+# The sample scores also take the real future frames: the ceiling at each horizon.
+SCORED = (METHODS[0], ("real_future", "real"), *METHODS[1:])
 METRICS = (
   ("mse", "MSE (pixels in [0, 1])", image_quality.frame_mse),
   ("psnr", "PSNR (dB)", image_quality.frame_psnr),
@@ -65,10 +68,14 @@ class HorizonEvaluator:
 
   Each clip's first `context` frames are given; the model predicts the next `future` frames by
   feeding its predictions back, copy-last-frame repeats the last given frame and linear
-  extrapolation continues each pixel's last change.
+  extrapolation continues each pixel's last change. With a digit recogniser, the sample scores of
+  each, and of the real future frames, are measured at each horizon too: the digit score of the
+  frame at horizon h, its identity consistency with the last given frame (does it show the digits
+  the context showed?) and the motion of the step from horizon h - 1 to h (from the last given
+  frame at h = 1).
   """
 
-  def __init__(self, videos, *, context, future, num_clips, show_progress=False):
+  def __init__(self, videos, *, context, future, num_clips, recognizer=None, show_progress=False):
     """Prepares to measure.
 
     Args:
@@ -76,22 +83,29 @@ class HorizonEvaluator:
         in [-1, 1].
       context, future: frames given and frames predicted.
       num_clips: clips to average over; fewer when `videos` runs out first.
+      recognizer: a metrics.digit_recognizer.DigitRecognizer for the sample scores, or None.
       show_progress: show a bar of the clips evaluated (a command; not during training).
     """
     self._videos = videos
     self._context = context
     self._future = future
     self._num_clips = num_clips
+    self._recognizer = recognizer
     self._show_progress = show_progress
 
   def run(self, trainer):
     """Yields ("<method>/<metric>", float64 [future]) for the methods of METHODS and the metrics
-    of METRICS, averaged over the clips, then ("clips", the number of clips used).
+    of METRICS, averaged over the clips; with a recogniser, ("<method>/<score>", float64 [future])
+    for the methods of SCORED and the scores digit_score, identity_consistency (NaN at a horizon
+    where no digit is seen) and motion; then ("clips", the number of clips used).
 
     Raises:
       ValueError: the held-out data gave no clips.
     """
-    rollout = tf.function(trainer.predictor.rollout, reduce_retracing=True)
+    # The rollout's loop is Python over a Python int: nothing for AutoGraph to convert. With
+    # AutoGraph, a test session that had run tests/test_readme_strip.py first traced the
+    # predictor's step() in place of rollout() (a Conv2D given the 5-D context).
+    rollout = tf.function(trainer.predictor.rollout, reduce_retracing=True, autograph=False)
     predict_fns = {
       "model": rollout,
       "copy_last_frame": copy_last_frame,
@@ -99,6 +113,7 @@ class HorizonEvaluator:
     }
     context, future = self._context, self._future
     totals = {name: {metric: np.zeros(future) for metric, _, _ in METRICS} for name in predict_fns}
+    scored = {name: [] for name, _ in SCORED}
     count = 0
     with progress.bar(
       total=self._num_clips, desc="evaluating", unit="clip", disable=not self._show_progress
@@ -106,10 +121,16 @@ class HorizonEvaluator:
       for videos in self._videos():
         videos = videos[: self._num_clips - count]
         given, truth = videos[:, :context], videos[:, context : context + future]
-        for name, predict in predict_fns.items():
-          predicted = predict(given, future)
+        predictions = {name: predict(given, future) for name, predict in predict_fns.items()}
+        for name, predicted in predictions.items():
           for metric, _, frame_metric in METRICS:
             totals[name][metric] += tf.reduce_sum(frame_metric(predicted, truth), axis=0).numpy()
+        if self._recognizer is not None:
+          for name, predicted in {**predictions, "real_future": truth}.items():
+            # From the last given frame on, so that horizon 1 has a frame before it.
+            clips = pipeline.to_uint8_video(tf.concat([given[:, -1:], predicted], axis=1)).numpy()
+            probabilities = self._recognizer.probabilities(clips)
+            scored[name].append(sample_scores.FrameScores.of(probabilities, clips))
         count += int(videos.shape[0])
         bar.update(int(videos.shape[0]))
         if count >= self._num_clips:
@@ -119,7 +140,74 @@ class HorizonEvaluator:
     for name, by_metric in totals.items():
       for metric, values in by_metric.items():
         yield f"{name}/{metric}", values / count
+    if self._recognizer is not None:
+      for name, parts in scored.items():
+        frame_scores = sample_scores.FrameScores.concatenate(parts)
+        horizons = range(1, future + 1)
+        yield f"{name}/digit_score", np.array([frame_scores.digit_score([h]) for h in horizons])
+        yield (
+          f"{name}/identity_consistency",
+          np.array([frame_scores.identity_consistency([(0, h)]) for h in horizons]),
+        )
+        yield f"{name}/motion", np.array([frame_scores.motion([h - 1]) for h in horizons])
     yield "clips", count
+
+
+def _mean_of_finite(values):
+  """The mean of the finite values (an exact copy's PSNR is infinite, a horizon without a digit has
+  no identity consistency); NaN when there are none."""
+  finite = values[np.isfinite(values)]
+  return float(np.mean(finite)) if finite.size else float("nan")
+
+
+class HorizonSummaries:
+  """A HorizonEvaluator's per-horizon arrays as scalars for the eval/ summaries (an Evaluator)."""
+
+  def __init__(self, horizons):
+    """horizons: the HorizonEvaluator to run."""
+    self._horizons = horizons
+
+  def run(self, trainer):
+    """Yields "mse_ratio_to_copy_last_frame" (the model's MSE over the horizons over
+    copy-last-frame's), "<method>/<measure>" averaged over the horizons for every array
+    HorizonEvaluator.run gives, and, for the model's and the real future's,
+    "<method>/<measure>/horizon_<h>" at each horizon h (two digits)."""
+    measured = dict(self._horizons.run(trainer))
+    measured.pop("clips")
+    model, copy = np.mean(measured["model/mse"]), np.mean(measured["copy_last_frame/mse"])
+    yield "mse_ratio_to_copy_last_frame", float(model / max(copy, 1e-12))
+    for name, values in measured.items():
+      yield name, _mean_of_finite(values)
+    for name, values in measured.items():
+      if name.split("/")[0] in ("model", "real_future"):
+        for horizon, value in enumerate(values, start=1):
+          yield f"{name}/horizon_{horizon:02d}", float(value)
+
+
+def training_evaluators(config):
+  """The per-horizon measures during training (Family.training_evaluators): rollouts of
+  config.data.frames - train.context_frames frames after train.context_frames given ones, on
+  train.eval_samples held-out clips, with the sample scores of the digit recogniser at
+  train.digit_recognizer ("" for the one shipped with the package) where the clips are the
+  built-in digits of its frame size.
+
+  Raises:
+    ValueError: eval_samples below 1, or a folder without a recogniser.
+  """
+  train, data = config.train, config.data
+  if train.eval_samples < 1:
+    raise ValueError(f"train.eval_samples is {train.eval_samples}; give at least 1 clip")
+  context = train.context_frames
+  future = data.frames - context
+  lstm_training.check_rollout(context, future, data.frames)
+  recognizer, not_measured = scores_lib.digit_recognizer(config, path=train.digit_recognizer)
+  if not_measured:
+    logging.info("eval/ sample scores %s", not_measured)
+  videos, _ = _held_out_videos(config, None, data.frames, min(16, train.eval_samples))
+  horizons = HorizonEvaluator(
+    videos, context=context, future=future, num_clips=train.eval_samples, recognizer=recognizer
+  )
+  return [HorizonSummaries(horizons)]
 
 
 def _held_out_videos(config, data, frames, batch_size):
@@ -140,19 +228,24 @@ def _held_out_videos(config, data, frames, batch_size):
   return lambda: iter(videos), settings
 
 
-def _finite_or_none(value):
-  """JSON has no infinity (a PSNR of exact copies): such values are written as null."""
-  return float(value) if math.isfinite(value) else None
-
-
 def evaluate(
-  trained, *, data=None, context=None, future=10, num_samples=256, batch_size=16, report=None
+  trained,
+  *,
+  data=None,
+  context=None,
+  future=10,
+  num_samples=256,
+  batch_size=16,
+  digit_recognizer=None,
+  report=None,
 ):
   """Rollouts of a predictor's latest checkpoint on held-out clips, against two baselines.
 
   MSE (pixels in [0, 1]), PSNR and SSIM (tf.image) of the model, copy-last-frame and linear
   extrapolation are averaged over the clips at each horizon (HorizonEvaluator) and written as a
-  JSON report.
+  JSON report, with the sample scores (digit score, identity consistency, motion) of each and of
+  the real future frames at each horizon. Those need the built-in digits: on shards they are not
+  measured, and the report says so.
 
   Args:
     trained: a restored predictor workdir (training/checkpoints.restore_trained).
@@ -162,6 +255,7 @@ def evaluate(
     future: frames predicted, >= 1; context + future is at most the training clips' data.frames.
     num_samples: held-out clips to average over (fewer when a shards' test split holds fewer).
     batch_size: clips per model call.
+    digit_recognizer: directory of a digit recogniser (default: the one shipped with the package).
     report: JSON report path; default WORKDIR/evaluation_predictor_step<step>.json.
 
   Returns:
@@ -169,7 +263,10 @@ def evaluate(
     [1..future], metrics {method: {metric: [future] values}} and mean {method: {metric: value}}
     for the methods model, copy_last_frame and linear_extrapolation and the metrics mse, psnr and
     ssim (an exact reproduction's infinite PSNR is null), mse_ratio_to_copy_last_frame;
-    report["path"] is where it was written.
+    sample_scores {method: {score: [future] values}} for the methods model, real_future,
+    copy_last_frame and linear_extrapolation and the scores digit_score, identity_consistency
+    (null where no digit is seen) and motion, with digit_recognizer (its description), or
+    sample_scores {"not_measured": why}; report["path"] is where it was written.
 
   Raises:
     ValueError: bad lengths or counts, an unwritable report folder, or unusable data.
@@ -189,14 +286,27 @@ def evaluate(
         f"cannot create the folder of the report {report}: {error.message}; choose a writable path"
       ) from None
   videos, settings = _held_out_videos(config, data, context + future, batch_size)
-  logging.info("predicting %d frames after %d on %d held-out clips", future, context, num_samples)
+  recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)
+  logging.info(
+    "predicting %d frames after %d on %d held-out clips; sample scores %s",
+    future,
+    context,
+    num_samples,
+    f"by the {recognizer.description}" if recognizer else not_measured,
+  )
   horizons = HorizonEvaluator(
-    videos, context=context, future=future, num_clips=num_samples, show_progress=True
+    videos,
+    context=context,
+    future=future,
+    num_clips=num_samples,
+    recognizer=recognizer,
+    show_progress=True,
   )
   measured = dict(horizons.run(trained.trainer))
   metrics = {
     name: {metric: measured[f"{name}/{metric}"] for metric, _, _ in METRICS} for name, _ in METHODS
   }
+  finite = scores_lib.finite_or_none
   result = {
     "workdir": workdir,
     "model_type": config.model_type,
@@ -208,17 +318,32 @@ def evaluate(
     "data": held_out.describe(settings),
     "horizons": list(range(1, future + 1)),
     "metrics": {
-      name: {metric: [_finite_or_none(v) for v in values] for metric, values in by_metric.items()}
+      name: {
+        metric: [scores_lib.finite_or_none(v) for v in values]
+        for metric, values in by_metric.items()
+      }
       for name, by_metric in metrics.items()
     },
     "mean": {
-      name: {metric: _finite_or_none(np.mean(values)) for metric, values in by_metric.items()}
+      name: {
+        metric: scores_lib.finite_or_none(np.mean(values)) for metric, values in by_metric.items()
+      }
       for name, by_metric in metrics.items()
     },
     "mse_ratio_to_copy_last_frame": float(
       np.mean(metrics["model"]["mse"]) / max(np.mean(metrics["copy_last_frame"]["mse"]), 1e-12)
     ),
   }
+  if recognizer is None:
+    result["sample_scores"] = {"not_measured": not_measured}
+  else:
+    result["digit_recognizer"] = recognizer.description
+    result["sample_scores"] = {
+      name: {
+        score: [finite(v) for v in measured[f"{name}/{score}"]] for score, _ in scores_lib.SCORES
+      }
+      for name, _ in SCORED
+    }
   path = report or os.path.join(workdir, f"evaluation_predictor_step{trained.step}.json")
   files.write_json(path, result)
   result["path"] = path
@@ -266,7 +391,33 @@ def format_table(report):
     f"model MSE averaged over the {report['future']} frames: "
     f"{report['mse_ratio_to_copy_last_frame']:.3f} x copy-last-frame's"
   )
+  lines.extend(_sample_score_rows(report))
   return "\n".join(lines)
+
+
+def _sample_score_rows(report):
+  """The table's rows of sample scores by horizon, or why they are not measured."""
+  sample_scores_of = report["sample_scores"]
+  if "not_measured" in sample_scores_of:
+    return [f"sample scores {sample_scores_of['not_measured']}"]
+  group = _CELL * len(SCORED)
+  lines = [
+    f"sample scores by the {report['digit_recognizer']}:",
+    f"{'':>8}" + "".join(f"  {title:<{group}}" for _, title in scores_lib.SCORES).rstrip(),
+    f"{'horizon':>8}"
+    + "".join(
+      f"  {''.join(f'{label:>{_CELL}}' for _, label in SCORED)}" for _ in scores_lib.SCORES
+    ),
+  ]
+  for i, horizon in enumerate(report["horizons"]):
+    groups = [
+      "".join(
+        scores_lib.format_score(sample_scores_of[name][score][i], _CELL) for name, _ in SCORED
+      )
+      for score, _ in scores_lib.SCORES
+    ]
+    lines.append(f"{horizon:>8}  " + "  ".join(groups))
+  return lines
 
 
 EVALUATION = evaluator.Evaluation(run=evaluate, table=format_table)

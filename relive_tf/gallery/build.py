@@ -11,6 +11,7 @@ from absl import logging
 from relive_tf import files
 from relive_tf.evaluation import gan
 from relive_tf.evaluation import predictor
+from relive_tf.evaluation import scores as scores_lib
 from relive_tf.gallery import charts
 from relive_tf.gallery import events
 from relive_tf.gallery import page as page_lib
@@ -32,10 +33,6 @@ SUMMARY_KEYS = (
   "train.l2_weight",
   "train.context_frames",
 )
-
-
-def _nice(number):
-  return f"{number:.3g}"
 
 
 def _check_workdir(workdir, families):
@@ -88,53 +85,78 @@ def _curves(page, workdir):
   page.add(markupsafe.Markup("<h3>Training curves</h3>") + page_lib.grid(tiles))
 
 
-def _table(rows, row_labels, column_labels):
-  """An HTML table of {row: {column: number}}; JSON's null (an infinite PSNR) shows as inf."""
+def _gan_report_html(page, name, stem, report):
+  """A GAN report's table (distances, and the sample scores where measured) and, for a conditional
+  model, charts of the sample scores at each distance from the photo."""
   markup = markupsafe.Markup
-  head = markup("").join(markup("<th>{}</th>").format(label) for label in column_labels.values())
-  body = markup("").join(
-    markup("<tr><th>{}</th>{}</tr>").format(
-      row_labels.get(row, row),
-      markup("").join(
-        markup("<td>{}</td>").format("inf" if values.get(column) is None else _nice(values[column]))
-        for column in column_labels
-      ),
-    )
-    for row, values in rows.items()
+  note = (
+    f"{name}: step {report['step']}, {report['num_samples']} clips per set, "
+    f"{report['features']['description']}."
   )
-  return markup('<table class="metrics"><tr><th></th>{}</tr>{}</table>').format(head, body)
-
-
-def _report_html(page, path, report):
-  """The table of one `relive evaluate` report: a GAN's distances, or a predictor's mean errors
-  with a chart per metric over the horizons."""
-  name = os.path.basename(path)
-  markup = markupsafe.Markup
-  if "distances" in report:
-    note = (
-      f"{name}: step {report['step']}, {report['num_samples']} clips per set, "
-      f"{report['features']['description']}."
-    )
-    return markup('<p class="note">{}</p>').format(note) + _table(
-      report["distances"], dict(gan.ROWS), {"frechet": "Frechet", "kernel": "kernel"}
-    )
-  if "mean" in report:
-    metrics = {key: label for key, label, _ in predictor.METRICS}
-    stem = os.path.basename(path)[: -len(".json")]
+  sample = report.get("sample_scores", {})
+  columns = {"frechet": "Frechet", "kernel": "kernel"}
+  rows = {label: dict(report["distances"][distance_key]) for distance_key, _, label in gan.ROWS}
+  if "not_measured" in sample:
+    note += f" Sample scores {sample['not_measured']}."
+  elif sample:
+    columns.update(scores_lib.SCORES)
+    for _, scores_key, label in gan.ROWS:
+      rows[label].update(sample[scores_key])
+    note += f" Sample scores by the {report['digit_recognizer']}."
+  html = markup('<p class="note">{}</p>').format(note) + page_lib.table(
+    rows, {}, columns, missing="-"
+  )
+  by_distance = report.get("by_distance_from_photo")
+  if by_distance:
     plots = [
       page.chart(
-        f"{stem}_{metric}.svg",
+        f"{stem}_{score}_by_distance.svg",
         charts.line_chart_svg(
-          f"{label} at each horizon, step {report['step']}",
-          report["horizons"],
-          {title: report["metrics"][method][metric] for method, title in predictor.METHODS},
-          x_label="frames after the context",
+          f"{label} by distance from the photo, step {report['step']}",
+          by_distance["distance"],
+          {"real": by_distance["real"][score], "generated": by_distance["generated"][score]},
+          x_label="frames from the photo",
           width=480,
           height=300,
         ),
-        label,
+        f"{label} by distance from the photo",
         css_class="plot",
       )
+      for score, label in scores_lib.SCORES
+    ]
+    html += page_lib.grid(plots)
+  return html
+
+
+def _horizon_chart(page, stem, report, key, label, values_of, methods):
+  """A chart of one metric of a predictor report at each horizon, a line per method."""
+  return page.chart(
+    f"{stem}_{key}.svg",
+    charts.line_chart_svg(
+      f"{label} at each horizon, step {report['step']}",
+      report["horizons"],
+      {title: values_of[method][key] for method, title in methods},
+      x_label="frames after the context",
+      width=480,
+      height=300,
+    ),
+    label,
+    css_class="plot",
+  )
+
+
+def _report_html(page, path, report):
+  """The table of one `relive evaluate` report: a GAN's distances and sample scores, or a
+  predictor's mean errors with a chart per metric and per sample score over the horizons."""
+  name = os.path.basename(path)
+  stem = name[: -len(".json")]
+  markup = markupsafe.Markup
+  if "distances" in report:
+    return _gan_report_html(page, name, stem, report)
+  if "mean" in report:
+    metrics = {key: label for key, label, _ in predictor.METRICS}
+    plots = [
+      _horizon_chart(page, stem, report, metric, label, report["metrics"], predictor.METHODS)
       for metric, label in metrics.items()
     ]
     note = (
@@ -142,9 +164,18 @@ def _report_html(page, path, report):
       f"{report['context']} context frames, {report['future']} predicted; the mean over the "
       "predicted frames."
     )
+    sample = report.get("sample_scores", {})
+    if "not_measured" in sample:
+      note += f" Sample scores {sample['not_measured']}."
+    elif sample:
+      note += f" Sample scores at each horizon by the {report['digit_recognizer']}."
+      plots += [
+        _horizon_chart(page, stem, report, score, label, sample, predictor.SCORED)
+        for score, label in scores_lib.SCORES
+      ]
     return (
       markup('<p class="note">{}</p>').format(note)
-      + _table(report["mean"], dict(predictor.METHODS), metrics)
+      + page_lib.table(report["mean"], dict(predictor.METHODS), metrics)
       + page_lib.grid(plots)
     )
   return markup('<p class="note">{}: not a report of `relive evaluate`; left out.</p>').format(name)

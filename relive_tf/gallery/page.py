@@ -118,6 +118,47 @@ def grid(tiles):
   return markupsafe.Markup('<div class="grid">{}</div>').format(markupsafe.Markup("").join(tiles))
 
 
+def side_by_side(columns):
+  """Columns of tiles beside each other, each under its heading: [(heading, tiles)]."""
+  markup = markupsafe.Markup
+  return markup('<div class="versus">{}</div>').format(
+    markup("").join(
+      markup('<div class="column"><h4>{}</h4>{}</div>').format(heading, grid(tiles))
+      for heading, tiles in columns
+    )
+  )
+
+
+def _number(value):
+  return f"{value:.3g}"
+
+
+def table(rows, row_labels, column_labels, missing="inf"):
+  """An HTML table of {row: {column: number}}.
+
+  Args:
+    rows: {row key: {column key: number or None}}, in display order.
+    row_labels: {row key: label}; keys without one show as they are.
+    column_labels: {column key: label}, in display order.
+    missing: what a None shows as (JSON's null: an infinite PSNR, nothing measured).
+  """
+  markup = markupsafe.Markup
+  head = markup("").join(markup("<th>{}</th>").format(label) for label in column_labels.values())
+  body = markup("").join(
+    markup("<tr><th>{}</th>{}</tr>").format(
+      row_labels.get(row, row),
+      markup("").join(
+        markup("<td>{}</td>").format(
+          missing if values.get(column) is None else _number(values[column])
+        )
+        for column in column_labels
+      ),
+    )
+    for row, values in rows.items()
+  )
+  return markup('<table class="metrics"><tr><th></th>{}</tr>{}</table>').format(head, body)
+
+
 def write_index(out_dir, sections):
   """Renders templates/index.html.j2 with the sections into OUT_DIR/index.html.
 

@@ -1,16 +1,28 @@
 """What each family shows in the gallery (Family.gallery_section): samples beside real clips."""
 
+import os
+
 import markupsafe
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import files
 from relive_tf.data import pipeline
+from relive_tf.evaluation import gan
 from relive_tf.gallery import page as page_lib
 from relive_tf.inference import generate
 from relive_tf.inference import relive
 from relive_tf.models import vgan
 from relive_tf.training import inputs
+
+# The scores a GAN section shows beside its clips, from the latest `relive evaluate` report.
+SCORE_COLUMNS = {
+  "digit_score": "digit score",
+  "identity_consistency": "identity consistency",
+  "motion": "motion",
+  "frechet": "Frechet",
+}
 
 
 def held_out_clips(config, count):
@@ -35,16 +47,52 @@ def _held_out_or_note(page, config, count, heading):
     return None
 
 
-def _real_clips(page, config, count):
-  """A row of held-out real clips to compare the samples with."""
-  clips = _held_out_or_note(page, config, count, "Real clips")
-  if clips is None:
+def _latest_gan_report(workdir):
+  """(report, path) of the `relive evaluate` report of the latest step in a GAN workdir, or None."""
+  found = []
+  for path in tf.io.gfile.glob(os.path.join(workdir, "evaluation_*.json")):
+    try:
+      report = files.read_json(path)
+      modified = tf.io.gfile.stat(path).mtime_nsec
+    except (OSError, ValueError, tf.errors.OpError):
+      continue  # the evaluation part of the section says it could not be read
+    if isinstance(report, dict) and "distances" in report:
+      found.append((report.get("step", -1), modified, path, report))
+  if not found:
+    return None
+  *_, path, report = max(found, key=lambda entry: entry[:3])
+  return report, path
+
+
+def _scores(page, trained):
+  """The sample scores and Frechet distance of real, generated and untrained clips, from the latest
+  `relive evaluate` report, or how to get them."""
+  found = _latest_gan_report(trained.workdir)
+  if found is None:
+    page.note(
+      None,
+      f"No scores yet: `relive evaluate --workdir={trained.workdir}` measures the digit score, "
+      "identity consistency, motion and Frechet distance of real and generated clips.",
+    )
     return
-  page.note(
-    "Real clips", f"Held-out clips of the training data ({config.data.source}), for comparison."
+  report, path = found
+  sample = report.get("sample_scores", {})
+  distances = report["distances"]
+  rows = {
+    label: {**(sample.get(scores_key) or {}), "frechet": distances[distance_key]["frechet"]}
+    for distance_key, scores_key, label in gan.ROWS
+  }
+  note = (
+    f"Scores from {os.path.basename(path)} (step {report['step']}, {report['num_samples']} clips "
+    "per set): the share of frames with a digit, how often the digits stay the same from frame "
+    "to frame, the mean change between frames in grey levels, and the Frechet distance to real "
+    "clips (docs/metrics.md)."
   )
+  if "not_measured" in sample:
+    note += f" Sample scores {sample['not_measured']}."
   page.add(
-    page_lib.grid(page.video(f"real_{i:02d}", clip, f"real #{i}") for i, clip in enumerate(clips))
+    markupsafe.Markup('<p class="note">{}</p>').format(note)
+    + page_lib.table(rows, {}, SCORE_COLUMNS, missing="-")
   )
 
 
@@ -75,18 +123,27 @@ def _streams(page, generator, count, seed):
 
 
 def video_wgan(page, trained, num_videos, seed):
-  """Videos sampled from a video WGAN, held-out real clips beside them and the generator's two
-  streams."""
-  config, generator = trained.config, trained.trainer.generator
+  """Videos sampled from a video WGAN beside held-out real clips, with their scores, and the
+  generator's two streams."""
+  config, generator = trained.config, trained.trainer.sampling_generator
   logging.info("%s: sampling %d videos at step %d", trained.workdir, num_videos, trained.step)
   videos = generate.sample_videos(generator, num_videos, seed)
+  averaged = " (the moving average of its weights)" if trained.trainer.ema_generator else ""
   page.note(
-    "Generated videos", f"{num_videos} videos from noise seed {seed} at step {trained.step}."
+    "Generated beside real",
+    f"{num_videos} videos from noise seed {seed} by the generator at step {trained.step}"
+    f"{averaged}, beside held-out clips of the training data ({config.data.source}).",
   )
-  page.add(
-    page_lib.grid(page.video(f"sample_{i:02d}", video, f"#{i}") for i, video in enumerate(videos))
-  )
-  _real_clips(page, config, min(num_videos, 4))
+  columns = [
+    ("generated", [page.video(f"sample_{i:02d}", video, f"#{i}") for i, video in enumerate(videos)])
+  ]
+  clips = _held_out_or_note(page, config, min(num_videos, 4), "Real clips")
+  if clips is not None:
+    columns.append(
+      ("real", [page.video(f"real_{i:02d}", clip, f"real #{i}") for i, clip in enumerate(clips)])
+    )
+  page.add(page_lib.side_by_side(columns))
+  _scores(page, trained)
   if config.model.two_stream:
     _streams(page, generator, min(num_videos, 2), seed)
 
@@ -103,7 +160,7 @@ def conditional_wgan(page, trained, num_videos, seed):
   cards = []
   for i, clip in enumerate(clips):
     photo = clip[index]
-    videos = relive.relive_videos(trained.trainer.generator, photo, per_photo, seed + i)
+    videos = relive.relive_videos(trained.trainer.sampling_generator, photo, per_photo, seed + i)
     tiles = [page.image(f"photo_{i:02d}", photo, "photo")]
     tiles += [
       page.video(f"relived_{i:02d}_{j}", video, "relived") for j, video in enumerate(videos)
@@ -120,6 +177,7 @@ def conditional_wgan(page, trained, num_videos, seed):
     "clip.",
   )
   page.add(page_lib.grid(cards))
+  _scores(page, trained)
 
 
 def predictor(page, trained, num_videos, seed):

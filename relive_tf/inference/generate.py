@@ -36,7 +36,7 @@ def generate(workdir, num, out_dir, seed=0, video_format="gif"):
     raise ValueError(f"format is {video_format!r}; use one of {video_io.VIDEO_FORMATS}")
   trained = checkpoints.restore_trained(workdir, vgan_training.FAMILY, "sampling videos")
   logging.info("sampling %d videos from %s at step %d", num, workdir, trained.step)
-  videos = sample_videos(trained.trainer.generator, num, seed)
+  videos = sample_videos(trained.trainer.sampling_generator, num, seed)
   tf.io.gfile.makedirs(out_dir)
   paths = []
   for i, video in enumerate(videos):

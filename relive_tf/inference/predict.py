@@ -27,9 +27,9 @@ def predict(workdir, video, context, future, out, start=0):
     workdir: a next-frame predictor workdir written by `relive train`.
     video: a video file OpenCV reads (video_read.VIDEO_EXTENSIONS), read as `relive prepare` reads
       it (video_read.read_video, in a worker process).
-    context: frames given to the model, >= 1; context + future is at most the training clips'
-      length (data.frames).
-    future: frames to predict, >= 1.
+    context: frames given to the model, >= 1.
+    future: frames to predict, >= 1; frames past the training clips' length (data.frames) are
+      made with a warning that nothing measured the model there.
     out: the .gif or .mp4 file to write, [context + future, size, size or 2 * size, 3].
     start: the first context frame's number in the video.
 
@@ -42,7 +42,7 @@ def predict(workdir, video, context, future, out, start=0):
       holds no trained predictor, or a video that cannot be read.
   """
   config, family = workdir_lib.load_config(workdir, lstm_training.FAMILY, "predicting frames")
-  lstm_training.check_rollout(context, future, config.data.frames)
+  lstm_training.check_rollout(context, future, config.data.frames, measured=False)
   if start < 0:
     raise ValueError(f"start is {start}; give a frame number of at least 0")
   extension = os.path.splitext(out)[1].lower().lstrip(".")

@@ -72,7 +72,7 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
     trained.trainer.condition_index,
     config.data.frames,
   )
-  videos = relive_videos(trained.trainer.generator, picture, num, seed)
+  videos = relive_videos(trained.trainer.sampling_generator, picture, num, seed)
   if side_by_side:
     still = np.repeat(picture[None, None], config.data.frames, axis=1)
     videos = np.concatenate([still, videos], axis=0)

@@ -190,12 +190,18 @@ class BuiltinFeatures:
     if not tf.io.gfile.exists(info_path):
       raise ValueError(
         f"no built-in feature network in {path!r} ({feature_network.INFO_FILE} is missing); "
-        f"train one with feature_network.train_feature_network or let "
-        f"`relive evaluate` build it"
+        "train one with `python -m relive_tf.metrics.shipped --networks=feature_network "
+        "--out=DIR` and pass DIR/feature_network"
       )
     self.info = files.read_json(info_path)
     model = keras.models.load_model(os.path.join(path, feature_network.MODEL_FILE))
-    self._model = keras.Model(model.inputs, model.get_layer("embedding").output)
+    embedding = keras.Model(model.inputs, model.get_layer("embedding").output)
+    frames, size = self.info["frames"], self.info["size"]
+    # One graph for any number of clips: embedding batch after batch never retraces.
+    self._embed = tf.function(
+      lambda videos: embedding(videos, training=False),
+      input_signature=[tf.TensorSpec([None, frames, size, size, 3], tf.float32)],
+    )
     self._batch_size = batch_size
     self.description = (
       f"built-in 3D CNN {path} (digit sets {self.info['digit_set_accuracy']:.0%}, "
@@ -220,11 +226,7 @@ class BuiltinFeatures:
       )
     self.check_clip_shape(frames, height)
     embedded = [
-      keras.ops.convert_to_numpy(
-        self._model(
-          pipeline.as_float_video(videos[start : start + self._batch_size]), training=False
-        )
-      )
+      self._embed(pipeline.as_float_video(videos[start : start + self._batch_size])).numpy()
       for start in range(0, len(videos), self._batch_size)
     ]
     return np.concatenate(embedded).astype(np.float64)
@@ -235,6 +237,7 @@ class BuiltinFeatures:
       raise ValueError(
         f"the feature network in {self.path} was trained on clips of "
         f"{self.info['frames']}x{self.info['size']}x{self.info['size']}, these are "
-        f"{frames}x{size}x{size}; train one for this shape (train_feature_network, or "
-        f"`relive evaluate` with another feature network folder)"
+        f"{frames}x{size}x{size}; train one for this shape (`python -m "
+        f"relive_tf.metrics.shipped --networks=feature_network --frames={frames} --size={size} "
+        "--out=DIR`) and pass DIR/feature_network"
       )

@@ -236,13 +236,15 @@ class PredictorServable:
 
 
 def video_wgan(trained):
-  """The servable of a restored video WGAN (Family.servable)."""
-  return VideoWGANServable(trained.trainer.generator)
+  """The servable of a restored video WGAN (Family.servable): its sampling generator, the moving
+  average of the weights when the trainer keeps one."""
+  return VideoWGANServable(trained.trainer.sampling_generator)
 
 
 def conditional_wgan(trained):
-  """The servable of a restored conditional WGAN (Family.servable)."""
-  return ConditionalWGANServable(trained.trainer.generator, trained.config.data.size)
+  """The servable of a restored conditional WGAN (Family.servable): its sampling generator, the
+  moving average of the weights when the trainer keeps one."""
+  return ConditionalWGANServable(trained.trainer.sampling_generator, trained.config.data.size)
 
 
 def predictor(trained):

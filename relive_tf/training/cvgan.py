@@ -70,9 +70,8 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
 
   def sample_videos(self):
     """The sample clips beside the videos made from their photos: [n, t, h, 2 * w, 3] in [-1, 1]."""
-    fake = self.fake_videos(self.sample_inputs, training=False, generator=self.sampling_generator)[
-      0
-    ]
+    generator = self.sampling_generator
+    fake = self.fake_videos(self.sample_inputs, training=False, generator=generator)[0]
     return tf.concat([self.sample_inputs["video"], fake], axis=3)
 
 

@@ -1,20 +1,26 @@
 """The LSTM next-frame predictor's trainer: L2 loss on each next frame, scheduled sampling."""
 
 import tensorflow as tf
+from absl import logging
 
 from relive_tf.models import lstm
 from relive_tf.training import family
 from relive_tf.training import trainer as trainer_lib
 
 
-def check_rollout(context, future, clip_frames):
-  """Rejects rollout lengths a predictor trained on clips of `clip_frames` frames cannot serve.
+def check_rollout(context, future, clip_frames, *, measured=True):
+  """Checks a rollout's lengths for a predictor trained on clips of `clip_frames` frames.
+
+  An LSTM can roll out past the clips it was trained on, but nothing measured it there: an
+  evaluation (`measured`) refuses those frames; a prediction makes them with one warning.
 
   Args:
     context: frames given, at least 1.
     future: frames to predict, at least 1.
-    clip_frames: the training clips' length (data.frames): context + future may not exceed it, the
-      longest sequence the LSTM was trained on.
+    clip_frames: the training clips' length (data.frames), the longest sequence the LSTM was
+      trained and measured on.
+    measured: whether the frames will be measured against real ones (`relive evaluate`), so that
+      context + future may not exceed clip_frames.
 
   Raises:
     ValueError: naming the value, the limit and what to do.
@@ -23,12 +29,21 @@ def check_rollout(context, future, clip_frames):
     raise ValueError(f"context is {context}; give at least 1 frame to predict from")
   if future < 1:
     raise ValueError(f"future is {future}; ask for at least 1 frame")
-  if context + future > clip_frames:
+  if context + future <= clip_frames:
+    return
+  if measured:
     raise ValueError(
       f"context={context} plus future={future} is {context + future} frames, but "
       f"the model was trained on clips of {clip_frames} frames (data.frames); ask "
       f"for at most {clip_frames} in all"
     )
+  logging.warning(
+    "frames %d to %d are past the %d-frame clips the model was trained on: it rolls on, but "
+    "nothing measured it there",
+    clip_frames + 1,
+    context + future,
+    clip_frames,
+  )
 
 
 def sampling_probability(step, *, probability, start_step, ramp_steps):
@@ -224,6 +239,8 @@ FAMILY = family.Family(
   added_keys={
     "model.noise_dim": 0,
     "train.eval_every": 0,
+    "train.eval_samples": 64,
+    "train.digit_recognizer": "",
     "model.motion_kernels": 0,
     "model.kernel_size": 7,
   },

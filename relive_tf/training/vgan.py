@@ -260,9 +260,8 @@ class VideoWGAN:
 
   def sample_videos(self):
     """Videos [n, t, h, w, 3] in [-1, 1] of the fixed sample inputs, generator in inference mode."""
-    return self.fake_videos(self.sample_inputs, training=False, generator=self.sampling_generator)[
-      0
-    ]
+    generator = self.sampling_generator
+    return self.fake_videos(self.sample_inputs, training=False, generator=generator)[0]
 
 
 def training_settings(config, strategy, sample_batch):
@@ -337,6 +336,7 @@ GAN_ADDED_KEYS = {
   "train.eval_every": 0,
   "train.eval_samples": 64,
   "train.feature_network": "",
+  "train.digit_recognizer": "",
   "model.upsample": "transposed",
   "model.frame_critic_widths": (),
   "model.frames_judged": 4,

@@ -1,0 +1,52 @@
+"""The sample scores in reports: the digit recogniser to use, or why they are not measured."""
+
+import math
+
+from relive_tf.metrics import digit_recognizer as digit_recognizer_lib
+from relive_tf.training import inputs
+
+BUILT_IN_ONLY = "not measured: the digit recogniser knows the built-in digits only"
+# The scores of metrics/sample_scores.py, by report key, with their table labels.
+SCORES = (
+  ("digit_score", "digit score"),
+  ("identity_consistency", "identity"),
+  ("motion", "motion"),
+)
+
+
+def digit_recognizer(config, data=None, path=None):
+  """The recogniser that scores a run's clips, or why the sample scores are not measured.
+
+  Args:
+    config: a workdir's config.
+    data: the held-out data (inputs.held_out_settings): None, "synthetic" or a shards folder.
+    path: folder of a trained recogniser; None or "" for the one shipped with the package.
+
+  Returns:
+    (a metrics.digit_recognizer.DigitRecognizer, None), or (None, the reason) for clips that are
+    not the built-in digits or frames of another size.
+
+  Raises:
+    ValueError: `path` holds no trained recogniser.
+  """
+  if inputs.held_out_settings(config, data)["source"] != "synthetic":
+    return None, BUILT_IN_ONLY
+  recognizer = digit_recognizer_lib.DigitRecognizer(path or digit_recognizer_lib.SHIPPED)
+  size = config.data.size
+  if recognizer.size != size:
+    return None, (
+      f"not measured: the digit recogniser {recognizer.path} reads {recognizer.size}x"
+      f"{recognizer.size} frames, these are {size}x{size}"
+    )
+  return recognizer, None
+
+
+def finite_or_none(value):
+  """JSON has no NaN or infinity (no digit to be consistent about, a PSNR of exact copies): such
+  values are written as null."""
+  return float(value) if value is not None and math.isfinite(value) else None
+
+
+def format_score(value, width):
+  """A score right-aligned in `width` characters; "-" for None."""
+  return f"{'-':>{width}}" if value is None else f"{value:>{width}.3g}"
