@@ -80,8 +80,9 @@ def test_batchnorm_is_synchronized_only_over_several_replicas(make_config, two_r
     assert {layer.synchronized for layer in norms} == {synchronized}
 
 
-def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replicas):
-  config = _tiny(make_config)
+@pytest.mark.parametrize("variant", ["tiny,poster", "tiny"])
+def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replicas, variant):
+  config = _tiny(make_config, variant)
   two_metrics, two_weights = _two_steps(config, two_replicas)
   one_metrics, one_weights = _two_steps(config, helpers.one_device())
   # Losses are sums of per-replica shares: a wrong scale or unsynchronized batchnorm changes them.
@@ -91,11 +92,18 @@ def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replica
     for name in one:
       rel = 1e-2 if name == "r1_penalty" else 1e-3
       assert two[name] == pytest.approx(one[name], rel=rel, abs=1e-9), name
-  # Adam and RMSProp divide by the gradient's size: each step moves a weight by up to about the
-  # learning rate whatever its gradient (Adam's first step with beta1 = 0: exactly rate x sign).
-  # Where a gradient is ~0 the summation order can flip that sign, so after 2 steps two runs can be
-  # 4 rates apart there; everything else agrees far more closely (the losses above to 0.1 %).
-  _assert_same_weights(two_weights, one_weights, atol=4 * config.train.learning_rate)
+  rate = config.train.learning_rate
+  if config.train.optimizer == "rmsprop":
+    # RMSProp divides by the gradient's size, so where a gradient is ~0 the summation order moves
+    # a weight by up to about the learning rate; everything else agrees far more closely.
+    _assert_same_weights(two_weights, one_weights, atol=rate)
+  else:
+    # Adam moves every weight by about the learning rate whatever its gradient's size, so where a
+    # gradient is ~0 the summation order decides the sign. Measured: 0.7 % of the weights end more
+    # than a rate apart; wrong gradients would put about half of them 2 rates apart.
+    apart = sum(np.sum(np.abs(two_weights[path] - one) > rate) for path, one in one_weights.items())
+    total = sum(weights.size for weights in one_weights.values())
+    assert apart < 0.05 * total, f"{apart} of {total} weights more than {rate} apart"
 
 
 def test_weight_clipping_keeps_every_critic_weight_in_bounds(trained_workdir):
