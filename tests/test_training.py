@@ -99,8 +99,8 @@ def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replica
     _assert_same_weights(two_weights, one_weights, atol=rate)
   else:
     # Adam moves every weight by about the learning rate whatever its gradient's size, so where a
-    # gradient is ~0 the summation order decides the sign. Measured: 0.7 % of the weights end more
-    # than a rate apart; wrong gradients would put about half of them 2 rates apart.
+    # gradient is ~0 the summation order decides the sign. Measured: 0.7 % of noise_up's kernel
+    # ends more than a rate apart; wrong gradients would put about half of it 2 rates apart.
     apart = sum(np.sum(np.abs(two_weights[path] - one) > rate) for path, one in one_weights.items())
     total = sum(weights.size for weights in one_weights.values())
     assert apart < 0.05 * total, f"{apart} of {total} weights more than {rate} apart"
