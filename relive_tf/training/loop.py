@@ -177,6 +177,29 @@ def _evaluators(config, family):
   return family.training_evaluators(config)
 
 
+def _preemption_handler(strategy, manager, checkpoint_dir, num_steps):
+  """A PreemptionCheckpointHandler for a multi-worker run, else None.
+
+  On SIGTERM to any worker, the workers agree on a step, each saves its checkpoint there (only the
+  chief's lands in the workdir), and the run stops with stopping.Stopped, exit status 0.
+  """
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return None
+
+  def stop():
+    raise stopping.Stopped(
+      f"preempted before step {num_steps}; checkpoint saved in {checkpoint_dir}: run the same "
+      "command to resume",
+      signal.SIGTERM,
+    )
+
+  return tf.distribute.experimental.PreemptionCheckpointHandler(
+    strategy.cluster_resolver,
+    manager,
+    termination_config=tf.distribute.experimental.TerminationConfig(exit_fn=stop),
+  )
+
+
 def train_and_evaluate(config, workdir, family, strategy=None):
   """Trains a model of `family` in workdir, resuming from its latest checkpoint.
 
@@ -193,7 +216,8 @@ def train_and_evaluate(config, workdir, family, strategy=None):
     ValueError: settings the loop cannot run, a workdir of another model or in use, or a damaged
       shard (naming it and the fix; see data.skip_corrupt).
     NonFiniteLossError: a loss became NaN or infinite.
-    stopping.Stopped: SIGINT (Ctrl-C) arrived; the step it arrived in was finished and saved.
+    stopping.Stopped: SIGINT (Ctrl-C) or SIGTERM arrived; the step it arrived in was finished and
+      saved (exit_status 130 for Ctrl-C, 0 for SIGTERM).
     KeyboardInterrupt: a second SIGINT stopped the step it arrived in; the last checkpoint stays.
   """
   strategy = strategy or distribution.pick_strategy()
@@ -250,9 +274,12 @@ def _train(config, workdir, family, strategy):
   logging.info("compiling the train step (the first step takes longer)...")
   progress = Progress(int(step), train.num_steps)
   current = saved = int(step)
+  preemption = _preemption_handler(strategy, manager, checkpoint_dir, train.num_steps)
+  # Under a preemption handler SIGTERM is its own: the workers agree on the step to save.
+  deferred = (signal.SIGINT,) if preemption else stopping.TRAINING_SIGNALS
   try:
     # A signal waits for the step to finish: step, data position and weights are saved together.
-    with stopping.StopRequests() as stop:
+    with stopping.StopRequests(signals=deferred) as stop:
       while current < train.num_steps:
         metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
         current += 1
@@ -288,6 +315,8 @@ def _train(config, workdir, family, strategy):
         if current % train.checkpoint_every == 0 or last or stop.requested:
           manager.save(checkpoint_number=current)
           saved = current
+        elif preemption:
+          preemption.save_checkpoint_if_preempted(checkpoint_number=current)
         if stop.requested and not last:
           raise stopping.Stopped(
             f"stopped at step {current} of {train.num_steps} "
