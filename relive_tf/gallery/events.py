@@ -29,7 +29,7 @@ def event_files(summary_dir):
 
 
 def _run_folders(summary_dir):
-  """{folder: [event file, oldest first]} of a workdir's runs (tb/train, tb/eval, and tb/ itself)."""
+  """{folder: [event file, oldest first]} of a workdir's runs: tb/train, tb/eval, and tb/."""
   folders = {}
   for path in event_files(summary_dir):
     folders.setdefault(os.path.dirname(path), []).append(path)
@@ -51,10 +51,10 @@ def read_series(summary_dir):
 
   Returns:
     {tag: [(step, summary_pb2.Summary.Value), ...]} with steps increasing, each step once (a tag
-    left with no point is left out), and {tag: plugin name} (TensorFlow may give a tag's metadata on its first value only).
+    left with no point is left out), and {tag: plugin name}.
   """
   series = {}
-  plugins = {}
+  plugins = {}  # TensorFlow may give a tag's metadata on its first value only
   for paths in _run_folders(summary_dir).values():
     points = {}  # tag -> {step: value} of this run folder
     for path in paths:

@@ -5,7 +5,6 @@ import threading
 
 from absl import logging
 
-
 # The signals training defers to a step boundary: Ctrl-C, and the notice of schedulers
 # (Kubernetes, Slurm) and preemptible machines, which kill the process after a grace period.
 TRAINING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
