@@ -1,0 +1,114 @@
+"""Faults a long run meets: SIGTERM from a scheduler, SIGKILL inside a checkpoint write."""
+
+import glob
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+
+import tensorflow as tf
+
+import helpers
+
+TINY = f"--config={helpers.REPO}/configs/vgan.py:tiny"
+NUM_STEPS = 6
+FAST = [
+  f"--config.train.num_steps={NUM_STEPS}",
+  "--config.train.critic_steps=1",
+  "--config.train.batch_size=2",
+  "--config.train.num_samples=1",
+  "--config.train.log_every=1",
+]
+
+
+def _saved_step(checkpoint_prefix):
+  return int(tf.train.load_variable(checkpoint_prefix, "step/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def test_sigterm_saves_the_step_it_arrived_in_and_exits_0_saying_how_to_resume(tmp_path):
+  workdir = tmp_path / "run"
+  # No periodic checkpoint: the only one is the stop's.
+  args = [TINY, *FAST, "--config.train.checkpoint_every=100", f"--workdir={workdir}"]
+  after = random.randint(1, NUM_STEPS - 2)
+  command = os.path.join(os.path.dirname(sys.executable), "relive")
+  with subprocess.Popen([command, "train", *args], stderr=subprocess.PIPE, text=True) as process:
+    seen = []
+    for line in process.stderr:
+      seen.append(line)
+      if line.startswith(f"step {after}/{NUM_STEPS}"):
+        process.send_signal(signal.SIGTERM)
+        break
+    seen.extend(process.stderr)
+  lines = "".join(seen)
+  assert process.returncode == 0, (after, lines)
+  assert "Traceback" not in lines
+  stop = re.search(
+    rf"relive train: stopped at step (\d+) of {NUM_STEPS} \(SIGTERM\); checkpoint saved in "
+    rf"{workdir}/checkpoints: run the same command to resume",
+    lines,
+  )
+  assert stop, lines
+  stopped_at = int(stop.group(1))
+  assert after <= stopped_at < NUM_STEPS
+  latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+  assert latest.endswith(f"ckpt-{stopped_at}") and _saved_step(latest) == stopped_at
+
+
+# Run as `relive train`, killed (SIGKILL) while it saves the checkpoint of step KILL_AT: its data
+# file is half written and the state file does not name it yet.
+KILLED_IN_A_CHECKPOINT_WRITE = """
+import glob, os, signal, sys
+from tensorflow.python.checkpoint import checkpoint_management as management
+from relive_tf import cli
+
+write_state = management.update_checkpoint_state_internal
+
+def die_in_the_write(save_dir, model_checkpoint_path, *args, **kwargs):
+  if model_checkpoint_path.endswith("ckpt-{kill_at}"):
+    for path in glob.glob(model_checkpoint_path + ".data-*"):
+      os.truncate(path, os.path.getsize(path) // 2)
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+  write_state(save_dir, model_checkpoint_path, *args, **kwargs)
+
+management.update_checkpoint_state_internal = die_in_the_write
+cli.run(["relive", "train", *sys.argv[1:]])
+"""
+
+
+def test_sigkill_inside_a_checkpoint_write_resumes_from_the_one_before(tmp_path):
+  workdir = tmp_path / "run"
+  every, kill_at = 2, 4
+  args = [TINY, *FAST, f"--config.train.checkpoint_every={every}", f"--workdir={workdir}"]
+  killed = subprocess.run(
+    [sys.executable, "-c", KILLED_IN_A_CHECKPOINT_WRITE.format(kill_at=kill_at), *args],
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+  )
+  assert killed.returncode == -signal.SIGKILL, killed.stderr
+  assert f"step {kill_at}/{NUM_STEPS}" in killed.stderr
+  checkpoint_dir = str(workdir / "checkpoints")
+  assert glob.glob(f"{checkpoint_dir}/ckpt-{kill_at}.data-*"), "the cut checkpoint is on disk"
+  assert tf.train.latest_checkpoint(checkpoint_dir).endswith(f"ckpt-{kill_at - every}")
+
+  config = helpers.load_config(
+    "vgan",
+    train__num_steps=NUM_STEPS,
+    train__critic_steps=1,
+    train__batch_size=2,
+    train__num_samples=1,
+    train__log_every=1,
+    train__checkpoint_every=every,
+  )
+  helpers.train(config, workdir)
+  latest = tf.train.latest_checkpoint(checkpoint_dir)
+  assert latest.endswith(f"ckpt-{NUM_STEPS}") and _saved_step(latest) == NUM_STEPS
+  assert helpers.restore(workdir).step == NUM_STEPS
+  # One series per tag: the steps the killed run wrote after step 2 were written again.
+  for tag in ("train/critic_loss", "train/generator_loss", "train/steps_per_second"):
+    steps = [step for step, _ in helpers.summary_values(workdir)[tag]]
+    assert steps == list(range(1, NUM_STEPS + 1)), (tag, steps)
