@@ -1,4 +1,4 @@
-"""Faults a long run meets: SIGTERM from a scheduler, SIGKILL inside a checkpoint write."""
+"""Faults a long run meets: SIGTERM from a scheduler, SIGKILL in a checkpoint or shard write."""
 
 import glob
 import os
@@ -8,7 +8,12 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import tensorflow as tf
+
+from relive_tf import files
+from relive_tf.data import prepare
+from relive_tf.data import shards
 
 import helpers
 
@@ -112,3 +117,65 @@ def test_sigkill_inside_a_checkpoint_write_resumes_from_the_one_before(tmp_path)
   for tag in ("train/critic_loss", "train/generator_loss", "train/steps_per_second"):
     steps = [step for step, _ in helpers.summary_values(workdir)[tag]]
     assert steps == list(range(1, NUM_STEPS + 1)), (tag, steps)
+
+
+# Runs prepare() and SIGKILLs it when its third shard is written whole but not yet renamed.
+KILLED_BEFORE_A_SHARD_RENAME = """
+import os, signal, sys
+from relive_tf.data import prepare, shards
+
+close = shards.ShardWriter.close
+
+def die_before_the_rename(self):
+  if self._writer is not None and self._number == 2:
+    self._writer.close()
+    os.kill(os.getpid(), signal.SIGKILL)
+  return close(self)
+
+shards.ShardWriter.close = die_before_the_rename
+prepare.prepare(layout="folder", source=sys.argv[1], out=sys.argv[2], **eval(sys.argv[3]))
+"""
+
+
+def _tfrecords(folder):
+  return {
+    name: (folder / name).read_bytes()
+    for name in sorted(os.listdir(folder))
+    if name.endswith(".tfrecord")
+  }
+
+
+def test_a_prepare_killed_between_shards_shows_no_partial_shard_and_reruns_to_the_same_shards(
+  tmp_path,
+):
+  source = tmp_path / "videos"
+  source.mkdir()
+  for number in range(4):
+    helpers.write_avi(source / f"{number}.avi", helpers.smooth_video(12, 24, 32, seed=number))
+  # One shard per file, 8-frame clips of 16x16.
+  settings = dict(frames=8, size=16, test_fraction=0.0, workers=1, shard_mb=1e-9)
+  straight = prepare.prepare(
+    layout="folder", source=str(source), out=str(tmp_path / "a"), **settings
+  )
+  out = tmp_path / "b"
+  killed = subprocess.run(
+    [sys.executable, "-c", KILLED_BEFORE_A_SHARD_RENAME, source, out, repr(settings)],
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+  )
+  assert killed.returncode == -signal.SIGKILL, killed.stderr
+  assert sorted(os.listdir(out)) == [
+    files.LOCK_FILE,
+    shards.PROGRESS,
+    "train-00000.tfrecord",
+    "train-00001.tfrecord",
+    "train-00002.tfrecord.partial",
+  ]
+  with pytest.raises(ValueError, match="unfinished"):
+    shards.read_manifest(str(out))
+  rerun = prepare.prepare(layout="folder", source=str(source), out=str(out), **settings)
+  assert rerun["shards"] == straight["shards"]
+  assert _tfrecords(out) == _tfrecords(tmp_path / "a")
+  assert sorted(os.listdir(out)) == [files.LOCK_FILE, shards.MANIFEST, *_tfrecords(out)]

@@ -50,7 +50,9 @@ def clip_example(encoded_clip, *, video_id, label, start_frame):
     start_frame: the clip's first frame, counted in the source file's frames.
 
   Returns:
-    bytes.
+    bytes, the same in every process: the features are written in key order (protobuf maps are
+    otherwise serialized in an order that varies between processes), so a re-run after a crash
+    writes byte-identical shards.
   """
 
   def bytes_feature(value):
@@ -66,7 +68,7 @@ def clip_example(encoded_clip, *, video_id, label, start_frame):
         "start_frame": tf.train.Feature(int64_list=tf.train.Int64List(value=[start_frame])),
       }
     )
-  ).SerializeToString()
+  ).SerializeToString(deterministic=True)
 
 
 class ShardWriter:
