@@ -1,4 +1,4 @@
-"""Faults a long run meets: SIGTERM from a scheduler, SIGKILL in a checkpoint or shard write."""
+"""Faults a long run meets: SIGTERM from a scheduler; SIGKILL in train, prepare and export."""
 
 import glob
 import os
@@ -11,9 +11,11 @@ import sys
 import pytest
 import tensorflow as tf
 
+from relive_tf import families
 from relive_tf import files
 from relive_tf.data import prepare
 from relive_tf.data import shards
+from relive_tf.serving import publish
 
 import helpers
 
@@ -179,3 +181,58 @@ def test_a_prepare_killed_between_shards_shows_no_partial_shard_and_reruns_to_th
   assert rerun["shards"] == straight["shards"]
   assert _tfrecords(out) == _tfrecords(tmp_path / "a")
   assert sorted(os.listdir(out)) == [files.LOCK_FILE, shards.MANIFEST, *_tfrecords(out)]
+
+
+# Runs `relive export` and SIGKILLs it once the SavedModel is written, before its warm-up file.
+KILLED_IN_AN_EXPORT = """
+import os, signal, sys
+from relive_tf import cli
+from relive_tf.serving import warmup
+
+def die(*args):
+  os.kill(os.getpid(), signal.SIGKILL)
+
+warmup.write_warmup_requests = die
+cli.run(["relive", "export", *sys.argv[1:]])
+"""
+
+
+def test_a_killed_export_leaves_no_version_and_the_next_export_clears_its_folder(tmp_path):
+  workdir = tmp_path / "run"
+  config = helpers.load_config(
+    "vgan",
+    train__num_steps=1,
+    train__batch_size=2,
+    train__num_samples=1,
+    train__critic_steps=1,
+    model__noise_dim=8,
+    model__generator_widths=(16, 8, 8, 4),
+    model__critic_widths=(4, 8, 8, 8),
+  )
+  helpers.train(config, workdir)
+  export_dir = tmp_path / "export" / "vgan"
+  publish.export(str(workdir), str(export_dir), families.FAMILIES.values())
+  models_config = (tmp_path / "export" / publish.MODELS_CONFIG).read_text()
+
+  killed = subprocess.run(
+    [
+      sys.executable,
+      "-c",
+      KILLED_IN_AN_EXPORT,
+      f"--workdir={workdir}",
+      f"--export_dir={export_dir}",
+    ],
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+  )
+  assert killed.returncode == -signal.SIGKILL, killed.stderr
+  left = sorted(os.listdir(export_dir))
+  assert re.fullmatch(r"\.2\.incomplete-[0-9a-f]{8}", left[0]) and left[1:] == ["1"], left
+  assert publish.model_versions(str(export_dir)) == [1]
+  assert (tmp_path / "export" / publish.MODELS_CONFIG).read_text() == models_config
+
+  publish.export(str(workdir), str(export_dir), families.FAMILIES.values())
+  assert sorted(os.listdir(export_dir)) == ["1", "2"]
+  assert publish.model_versions(str(export_dir)) == [1, 2]

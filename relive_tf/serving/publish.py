@@ -18,6 +18,9 @@ MODELS_CONFIG = "models.config"
 # Where the tensorflow/serving container sees the export root (-v "$PWD/export:/models", BUILD.md).
 SERVING_ROOT = "/models"
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# A version being written: export_dir/.<version>.incomplete-<8 hex digits>, renamed when complete.
+_INCOMPLETE = ".incomplete-"
+_UNFINISHED = re.compile(r"\.\d+" + re.escape(_INCOMPLETE) + r"[0-9a-f]{8}")
 
 
 def model_versions(model_dir):
@@ -97,7 +100,8 @@ def export(workdir, export_dir, families, version=None, check=False):
 
   The version is written to a hidden temporary folder inside export_dir and renamed to
   export_dir/<version> once complete, so TF Serving never sees half of it; export_dir's parent gets
-  an up-to-date models.config.
+  an up-to-date models.config. The parent is held by one export at a time (files.exclusive_use);
+  the temporary folders of exports killed mid-write are deleted first.
 
   Args:
     workdir: a workdir written by `relive train`.
@@ -112,17 +116,34 @@ def export(workdir, export_dir, families, version=None, check=False):
     The new version's folder, export_dir/<version>.
 
   Raises:
-    ValueError: a bad workdir, export_dir or version, or (ExportCheckError) a failed check.
+    ValueError: a bad workdir, export_dir or version, an export root another export is writing,
+      or (ExportCheckError) a failed check.
   """
   name = _model_name(export_dir)
   exportable = [family for family in families if family.servable is not None]
   trained = checkpoints.restore_trained(workdir, exportable, "export")
-  os.makedirs(export_dir, exist_ok=True)
+  # One export per export root at a time: versions are numbered and models.config listed there.
+  with files.exclusive_use(os.path.dirname(os.path.abspath(export_dir)), "relive export"):
+    os.makedirs(export_dir, exist_ok=True)
+    _remove_unfinished(export_dir)
+    return _publish(trained, name, export_dir, version, check)
+
+
+def _remove_unfinished(export_dir):
+  """Deletes the staging folders of exports that were killed (SIGKILL, a power cut) mid-write."""
+  for entry in os.listdir(export_dir):
+    if _UNFINISHED.fullmatch(entry):
+      logging.info("removing %s, left by an export that did not finish", entry)
+      shutil.rmtree(os.path.join(export_dir, entry))
+
+
+def _publish(trained, name, export_dir, version, check):
+  """export()'s writing, with the export root held."""
   version = _new_version(export_dir, version)
   logging.info(
     "exporting the %s of %s at step %d as %s version %d",
     trained.family.title,
-    workdir,
+    trained.workdir,
     trained.step,
     name,
     version,
@@ -131,7 +152,7 @@ def export(workdir, export_dir, families, version=None, check=False):
   requests = servable.warmup_inputs()
   final_path = os.path.join(export_dir, str(version))
   # Hidden and not a number: TF Serving skips it. os.mkdir gives it the umask's permissions.
-  staging = os.path.join(export_dir, f".{version}.incomplete-{uuid.uuid4().hex[:8]}")
+  staging = os.path.join(export_dir, f".{version}{_INCOMPLETE}{uuid.uuid4().hex[:8]}")
   os.mkdir(staging)
   try:
     servable.archive().write_out(staging, verbose=False)
