@@ -5,10 +5,12 @@ import re
 import shutil
 import uuid
 
+import tensorflow as tf
 from absl import logging
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from relive_tf import errors
 from relive_tf import files
 from relive_tf.serving import check as check_lib
 from relive_tf.serving import warmup
@@ -118,6 +120,7 @@ def export(workdir, export_dir, families, version=None, check=False):
   Raises:
     ValueError: a bad workdir, export_dir or version, an export root another export is writing,
       or (ExportCheckError) a failed check.
+    errors.WriteError: a write failed (a full disk, a lost permission); nothing is published.
   """
   name = _model_name(export_dir)
   exportable = [family for family in families if family.servable is not None]
@@ -135,6 +138,21 @@ def _remove_unfinished(export_dir):
     if _UNFINISHED.fullmatch(entry):
       logging.info("removing %s, left by an export that did not finish", entry)
       shutil.rmtree(os.path.join(export_dir, entry))
+
+
+def _write_version(servable, staging, name, requests, export_dir):
+  """Writes the SavedModel and its warm-up requests into `staging`.
+
+  Raises:
+    errors.WriteError: a write failed (a full disk, a lost permission), naming the cause.
+  """
+  try:
+    servable.archive().write_out(staging, verbose=False)
+    warmup.write_warmup_requests(staging, name, requests)
+  except (tf.errors.OpError, OSError) as error:
+    versions = model_versions(export_dir)
+    kept = f"versions {versions} are kept" if versions else "no version was exported before"
+    raise errors.write_error(f"the export {name}", staging, error, kept) from error
 
 
 def _publish(trained, name, export_dir, version, check):
@@ -155,8 +173,7 @@ def _publish(trained, name, export_dir, version, check):
   staging = os.path.join(export_dir, f".{version}{_INCOMPLETE}{uuid.uuid4().hex[:8]}")
   os.mkdir(staging)
   try:
-    servable.archive().write_out(staging, verbose=False)
-    warmup.write_warmup_requests(staging, name, requests)
+    _write_version(servable, staging, name, requests, export_dir)
     if check:
       logging.info("checking the export in a fresh process...")
       check_lib.check_export(staging, servable, requests)

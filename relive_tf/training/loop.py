@@ -1,8 +1,10 @@
 """The training loop every model family shares: strategy, data, checkpoints, summaries, progress."""
 
 import contextlib
+import glob
 import math
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -177,6 +179,25 @@ def _evaluators(config, family):
   return family.training_evaluators(config)
 
 
+def _save(manager, step, saved):
+  """manager.save(checkpoint_number=step); a failed write is deleted and raised as a WriteError.
+
+  The checkpoint state file names a checkpoint only once its files are complete, so the one of
+  step `saved` stays the latest whatever point the write failed at.
+  """
+  try:
+    manager.save(checkpoint_number=step)
+  except (tf.errors.OpError, OSError) as error:
+    prefix = os.path.join(manager.directory, f"ckpt-{step}")
+    for path in glob.glob(glob.escape(prefix) + ".*") + glob.glob(glob.escape(prefix) + "_temp*"):
+      if os.path.isdir(path):
+        shutil.rmtree(path)
+      else:
+        os.remove(path)
+    kept = f"the checkpoint of step {saved} is kept" if saved else "no checkpoint was written yet"
+    raise errors.write_error(f"the checkpoint of step {step}", prefix, error, kept) from error
+
+
 def _preemption_handler(strategy, manager, checkpoint_dir, num_steps):
   """A PreemptionCheckpointHandler for a multi-worker run, else None.
 
@@ -313,7 +334,7 @@ def _train(config, workdir, family, strategy):
           with writers["eval"].as_default():
             summaries.write_scalars(measured, current, prefix="eval/")
         if current % train.checkpoint_every == 0 or last or stop.requested:
-          manager.save(checkpoint_number=current)
+          _save(manager, current, saved)
           saved = current
         elif preemption:
           preemption.save_checkpoint_if_preempted(checkpoint_number=current)
