@@ -1,21 +1,26 @@
-"""Faults a long run meets: SIGTERM from a scheduler; SIGKILL in train, prepare and export."""
+"""Faults a long run meets: SIGTERM; SIGKILL and failing writes in train, prepare and export."""
 
+import errno
 import glob
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
 
 import pytest
 import tensorflow as tf
+from tensorflow.python.checkpoint import checkpoint_management as management
 
+from relive_tf import errors
 from relive_tf import families
 from relive_tf import files
 from relive_tf.data import prepare
 from relive_tf.data import shards
 from relive_tf.serving import publish
+from relive_tf.serving import warmup
 
 import helpers
 
@@ -197,19 +202,33 @@ cli.run(["relive", "export", *sys.argv[1:]])
 """
 
 
-def test_a_killed_export_leaves_no_version_and_the_next_export_clears_its_folder(tmp_path):
-  workdir = tmp_path / "run"
-  config = helpers.load_config(
-    "vgan",
-    train__num_steps=1,
+def _small_vgan_config(**overrides):
+  """The tiny video WGAN with narrower networks, two steps of batch 2."""
+  settings = dict(
+    train__num_steps=2,
     train__batch_size=2,
     train__num_samples=1,
     train__critic_steps=1,
+    train__checkpoint_every=2,
     model__noise_dim=8,
     model__generator_widths=(16, 8, 8, 4),
     model__critic_widths=(4, 8, 8, 8),
   )
-  helpers.train(config, workdir)
+  return helpers.load_config("vgan", **dict(settings, **overrides))
+
+
+@pytest.fixture(name="small_vgan", scope="module")
+def small_vgan_fixture(tmp_path_factory):
+  """A workdir of _small_vgan_config trained to step 2 (checkpoint ckpt-2); copy it to change it."""
+  workdir = tmp_path_factory.mktemp("small") / "run"
+  helpers.train(_small_vgan_config(), workdir)
+  return workdir
+
+
+def test_a_killed_export_leaves_no_version_and_the_next_export_clears_its_folder(
+  small_vgan, tmp_path
+):
+  workdir = small_vgan
   export_dir = tmp_path / "export" / "vgan"
   publish.export(str(workdir), str(export_dir), families.FAMILIES.values())
   models_config = (tmp_path / "export" / publish.MODELS_CONFIG).read_text()
@@ -236,3 +255,98 @@ def test_a_killed_export_leaves_no_version_and_the_next_export_clears_its_folder
   publish.export(str(workdir), str(export_dir), families.FAMILIES.values())
   assert sorted(os.listdir(export_dir)) == ["1", "2"]
   assert publish.model_versions(str(export_dir)) == [1, 2]
+
+
+# Failing writes: a full disk, injected where each writer hands bytes to the file system.
+
+
+def _disk_full(path):
+  return tf.errors.ResourceExhaustedError(None, None, f"{path}; No space left on device")
+
+
+def test_a_failed_checkpoint_write_names_it_and_keeps_the_one_before(
+  small_vgan, tmp_path, monkeypatch
+):
+  workdir = tmp_path / "run"
+  shutil.copytree(small_vgan, workdir)
+  write_state = management.update_checkpoint_state_internal
+
+  def disk_full_at_step_4(save_dir, model_checkpoint_path, *args, **kwargs):
+    if model_checkpoint_path.endswith("ckpt-4"):  # its data files are written: fail midway
+      raise _disk_full(f"{save_dir}/checkpoint.tmp")
+    write_state(save_dir, model_checkpoint_path, *args, **kwargs)
+
+  monkeypatch.setattr(management, "update_checkpoint_state_internal", disk_full_at_step_4)
+  with pytest.raises(errors.WriteError) as raised:
+    helpers.train(_small_vgan_config(train__num_steps=4), workdir)
+  message = str(raised.value)
+  assert "\n" not in message
+  assert re.match(
+    rf"cannot write the checkpoint of step 4 \({workdir}/checkpoints/ckpt-4\): .*No space left "
+    r"on device; the checkpoint of step 2 is kept: free some space",
+    message,
+  ), message
+  assert not glob.glob(f"{workdir}/checkpoints/ckpt-4*")
+  assert helpers.restore(workdir).step == 2
+
+
+def test_a_failed_shard_write_names_it_keeps_the_shards_before_and_a_rerun_completes(
+  tmp_path, monkeypatch
+):
+  source = tmp_path / "videos"
+  source.mkdir()
+  for number in range(3):
+    helpers.write_avi(source / f"{number}.avi", helpers.smooth_video(12, 24, 32, seed=number))
+  settings = dict(frames=8, size=16, test_fraction=0.0, workers=1, shard_mb=1e-9)
+  out = tmp_path / "out"
+  real_writer = tf.io.TFRecordWriter
+
+  class FullDisk(real_writer):
+    def write(self, record):
+      if self.path.endswith("train-00001.tfrecord.partial"):
+        raise _disk_full(self.path)
+      super().write(record)
+
+  def writer(path):
+    opened = FullDisk(path)
+    opened.path = path
+    return opened
+
+  monkeypatch.setattr(tf.io, "TFRecordWriter", writer)
+  with pytest.raises(errors.WriteError) as raised:
+    prepare.prepare(layout="folder", source=str(source), out=str(out), **settings)
+  assert str(raised.value).startswith(
+    f"cannot write the shard train-00001.tfrecord ({out}/train-00001.tfrecord.partial): "
+    f"{out}/train-00001.tfrecord.partial; No space left on device; the 1 finished train shards "
+    "before it are kept"
+  ), str(raised.value)
+  assert sorted(os.listdir(out)) == [files.LOCK_FILE, shards.PROGRESS, "train-00000.tfrecord"]
+  first = (out / "train-00000.tfrecord").read_bytes()
+  monkeypatch.setattr(tf.io, "TFRecordWriter", real_writer)
+  manifest = prepare.prepare(layout="folder", source=str(source), out=str(out), **settings)
+  assert manifest["clips"] == 3 and (out / "train-00000.tfrecord").read_bytes() == first
+
+
+def test_a_failed_export_write_names_it_and_keeps_the_versions_before(
+  small_vgan, tmp_path, monkeypatch
+):
+  export_dir = tmp_path / "export" / "vgan"
+  publish.export(str(small_vgan), str(export_dir), families.FAMILIES.values())
+  models_config = (tmp_path / "export" / publish.MODELS_CONFIG).read_text()
+
+  def disk_full(export_path, model_name, requests):
+    del model_name, requests
+    raise OSError(errno.ENOSPC, "No space left on device", f"{export_path}/assets.extra")
+
+  monkeypatch.setattr(warmup, "write_warmup_requests", disk_full)
+  with pytest.raises(errors.WriteError) as raised:
+    publish.export(str(small_vgan), str(export_dir), families.FAMILIES.values())
+  assert re.fullmatch(
+    rf"cannot write the export vgan \({export_dir}/\.2\.incomplete-[0-9a-f]{{8}}\): No space "
+    r"left on device; versions \[1\] are kept: free some space or fix the permissions, then run "
+    r"the same command again",
+    str(raised.value),
+  ), str(raised.value)
+  assert sorted(os.listdir(export_dir)) == ["1"]
+  assert (tmp_path / "export" / publish.MODELS_CONFIG).read_text() == models_config
+  assert tf.saved_model.load(str(export_dir / "1")).signatures
