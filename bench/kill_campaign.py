@@ -7,9 +7,9 @@ Each kill waits for a random step line (log_every=1) past the step the run resum
 random 0 to 1.5 s more, so it lands in a step, a summary write or a checkpoint save alike. The
 steps lost by a kill are the last step the run printed minus the step of the checkpoint the next
 run resumes from (a step finished but not yet printed would count one more). A workdir is killed
-until it is two steps from the end, then trained to the end and checked: the last checkpoint holds
-train.num_steps, and the event files read back (relive_tf.gallery.events) hold one point per step
-for every train/ loss, equal to those of a straight run of the same config.
+until it resumes past its last periodic checkpoint, then trained to the end and checked: the last
+checkpoint holds train.num_steps, and the event files read back (relive_tf.gallery.events) hold
+one point per step for every train/ loss, equal to those of a straight run of the same config.
 
 Prints one line per kill and a Markdown summary (docs/reliability.md).
 """
@@ -131,7 +131,8 @@ def main(argv):
         f"{printed}, resumes at {resumes_at}: {lost[-1]} steps lost",
         flush=True,
       )
-    if resumes_at >= _NUM_STEPS.value - 2 or len(lost) == _KILLS.value:
+    # A workdir past its last periodic checkpoint has no more kill moments of its own.
+    if resumes_at + _CHECKPOINT_EVERY.value >= _NUM_STEPS.value or len(lost) == _KILLS.value:
       _finish(workdir)
       if _checkpoint_step(workdir) != _NUM_STEPS.value:
         raise RuntimeError(f"{workdir} did not end at step {_NUM_STEPS.value}")
