@@ -71,6 +71,11 @@ def get_config(arg="default"):
   config.train.summary_every = 500
   config.train.checkpoint_every = 2000
   config.train.max_checkpoints = 3
+  # A NaN or infinite loss or weight: "stop" the run, or "restore" the last checkpoint and go on
+  # with the learning rates times nan_lr_factor, at most nan_max_restores times in one run.
+  config.train.nan_policy = "stop"
+  config.train.nan_lr_factor = 0.5
+  config.train.nan_max_restores = 3
   config.train.num_samples = 8  # clips in each GIF summary: context + prediction beside the truth
   # No evaluation during training: `relive evaluate` measures the predictor.
   config.train.eval_every = 0

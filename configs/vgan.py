@@ -67,6 +67,11 @@ def get_config(arg="default"):
   config.train.summary_every = 200
   config.train.checkpoint_every = 1000
   config.train.max_checkpoints = 3
+  # A NaN or infinite loss or weight: "stop" the run, or "restore" the last checkpoint and go on
+  # with the learning rates times nan_lr_factor, at most nan_max_restores times in one run.
+  config.train.nan_policy = "stop"
+  config.train.nan_lr_factor = 0.5
+  config.train.nan_max_restores = 3
   config.train.num_samples = 8  # videos in each GIF summary
   # Built-in distance to held-out clips in the eval/ summaries every eval_every steps (0: off);
   # needs a feature network folder (`relive evaluate` trains one into WORKDIR/feature_network).

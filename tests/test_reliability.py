@@ -1,4 +1,4 @@
-"""Faults a long run meets: SIGTERM; SIGKILL and failing writes in train, prepare and export."""
+"""Faults a long run meets: SIGTERM; SIGKILL and failing writes in train, prepare, export; NaN."""
 
 import errno
 import glob
@@ -21,6 +21,8 @@ from relive_tf.data import prepare
 from relive_tf.data import shards
 from relive_tf.serving import publish
 from relive_tf.serving import warmup
+from relive_tf.training import loop
+from relive_tf.training import trainer as trainer_lib
 
 import helpers
 
@@ -193,6 +195,8 @@ KILLED_IN_AN_EXPORT = """
 import os, signal, sys
 from relive_tf import cli
 from relive_tf.serving import warmup
+from relive_tf.training import loop
+from relive_tf.training import trainer as trainer_lib
 
 def die(*args):
   os.kill(os.getpid(), signal.SIGKILL)
@@ -350,3 +354,74 @@ def test_a_failed_export_write_names_it_and_keeps_the_versions_before(
   assert sorted(os.listdir(export_dir)) == ["1"]
   assert (tmp_path / "export" / publish.MODELS_CONFIG).read_text() == models_config
   assert tf.saved_model.load(str(export_dir / "1")).signatures
+
+
+# NaN and infinity: injected after chosen steps, into a loss or into a weight (as a NaN gradient
+# would leave it).
+
+
+def _inject_nan(monkeypatch, at_steps, into):
+  """Makes the next trainers built put NaN into `into` ("loss" or "weight") after the train
+  steps counted in `at_steps` (1 = the first step this process runs)."""
+  build = trainer_lib.build
+
+  def build_with_nan(*args, **kwargs):
+    trainer = build(*args, **kwargs)
+    train_step, calls = trainer.train_step, []
+
+    def step_with_nan(iterator):
+      metrics = train_step(iterator)
+      calls.append(None)
+      if len(calls) in at_steps and into == "loss":
+        return dict(metrics, critic_loss=tf.constant(float("nan")))
+      if len(calls) in at_steps:
+        kernel = trainer.networks["generator"].trainable_variables[0]
+        kernel.assign(tf.fill(kernel.shape, float("nan")))
+      return metrics
+
+    trainer.train_step = step_with_nan
+    return trainer
+
+  monkeypatch.setattr(trainer_lib, "build", build_with_nan)
+
+
+def test_a_nan_weight_stops_naming_the_step_and_the_weight(tmp_path, monkeypatch):
+  _inject_nan(monkeypatch, at_steps={3}, into="weight")
+  with pytest.raises(loop.NonFiniteLossError) as raised:
+    helpers.train(_small_vgan_config(train__num_steps=4), tmp_path)
+  assert re.match(
+    r"the weight generator/\S+ \(a gradient of this step was NaN or infinite\) at step 3: "
+    rf"training stopped\. The last good checkpoint \({tmp_path}/checkpoints/ckpt-2\) is kept",
+    str(raised.value),
+  ), str(raised.value)
+  assert helpers.restore(tmp_path).step == 2
+
+
+def test_nan_policy_restore_goes_back_to_the_checkpoint_with_a_lower_learning_rate(
+  tmp_path, monkeypatch
+):
+  _inject_nan(monkeypatch, at_steps={3}, into="loss")
+  config = _small_vgan_config(
+    train__num_steps=4, train__log_every=1, train__nan_policy="restore", train__nan_lr_factor=0.25
+  )
+  trainer = helpers.train(config, tmp_path)
+  assert helpers.restore(tmp_path).step == 4
+  for optimizer in trainer.optimizers.values():
+    assert float(optimizer.learning_rate) == pytest.approx(config.train.learning_rate * 0.25)
+  # The diverged step 3 is not logged; its rerun is, once.
+  steps = [step for step, _ in helpers.summary_values(tmp_path)["train/critic_loss"]]
+  assert steps == [1, 2, 3, 4]
+
+
+def test_nan_policy_restore_stops_after_nan_max_restores(tmp_path, monkeypatch):
+  _inject_nan(monkeypatch, at_steps={3, 4}, into="loss")
+  config = _small_vgan_config(
+    train__num_steps=4, train__nan_policy="restore", train__nan_max_restores=1
+  )
+  with pytest.raises(
+    loop.NonFiniteLossError,
+    match=r"critic_loss=nan at step 3: training "
+    r"stopped after 1 restores \(train.nan_max_restores=1\)",
+  ):
+    helpers.train(config, tmp_path)
+  assert helpers.restore(tmp_path).step == 2

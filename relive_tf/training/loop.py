@@ -25,9 +25,12 @@ from relive_tf.training import summaries
 from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import workdir as workdir_lib
 
+# What the loop does when a loss or a weight becomes NaN or infinite (train.nan_policy).
+NAN_POLICIES = ("stop", "restore")
+
 
 class NonFiniteLossError(FloatingPointError):
-  """A loss became NaN or infinite; the checkpoints written before it are kept."""
+  """A loss or a weight became NaN or infinite; the checkpoints written before it are kept."""
 
 
 def validate(config, num_replicas):
@@ -53,6 +56,15 @@ def validate(config, num_replicas):
       f"train.batch_size {train.batch_size} does not divide over {num_replicas} "
       "replicas; use a multiple of the replica count"
     )
+  if train.nan_policy not in NAN_POLICIES:
+    raise ValueError(f"train.nan_policy is {train.nan_policy!r}; use one of {NAN_POLICIES}")
+  if not 0 < train.nan_lr_factor <= 1:
+    raise ValueError(
+      f"train.nan_lr_factor is {train.nan_lr_factor}; it must be in (0, 1], the factor a restore "
+      "multiplies the learning rates by"
+    )
+  if train.nan_max_restores < 0:
+    raise ValueError(f"train.nan_max_restores is {train.nan_max_restores}; use 0 or more")
   if config.data.source not in inputs.DATA_SOURCES:
     raise ValueError(f"data.source is {config.data.source!r}; use one of {inputs.DATA_SOURCES}")
   if config.data.source == "shards" and not config.data.path:
@@ -109,14 +121,41 @@ class Progress:
     )
 
 
-def _check_finite(metrics, step, manager):
-  bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
-  if bad:
-    last = manager.latest_checkpoint or "none written yet"
-    raise NonFiniteLossError(
-      f"{', '.join(f'{k}={v}' for k, v in bad.items())} at step {step}: training stopped. The "
-      f"last good checkpoint ({last}) is kept; lower train.learning_rate or check the data"
+class _FiniteCheck:
+  """Finds the first non-finite value after a step: a loss, else a weight of the networks.
+
+  A weight is checked because a NaN or infinite gradient reaches the weights before any loss: the
+  weight it made non-finite is named.
+  """
+
+  def __init__(self, networks):
+    self._variables = [
+      variable for network in networks.values() for variable in network.trainable_variables
+    ]
+    self._finite = tf.function(
+      lambda: tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in self._variables])
     )
+
+  def problem(self, metrics):
+    """'critic_loss=nan', 'the weight critic/disc3/kernel (...)', or None when all are finite."""
+    bad = [f"{name}={value}" for name, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+      return ", ".join(bad)
+    finite = self._finite().numpy()
+    if finite.all():
+      return None
+    names = [variable.path for variable, ok in zip(self._variables, finite, strict=True) if not ok]
+    more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+    return f"the weight {names[0]}{more} (a gradient of this step was NaN or infinite)"
+
+
+def _scale_learning_rates(trainer, factor):
+  """Multiplies every optimizer's learning rate by `factor`; returns {name: new rate}."""
+  rates = {}
+  for name, optimizer in trainer.optimizers.items():
+    optimizer.learning_rate = float(optimizer.learning_rate) * factor
+    rates[name] = float(optimizer.learning_rate)
+  return rates
 
 
 @contextlib.contextmanager
@@ -236,7 +275,8 @@ def train_and_evaluate(config, workdir, family, strategy=None):
   Raises:
     ValueError: settings the loop cannot run, a workdir of another model or in use, or a damaged
       shard (naming it and the fix; see data.skip_corrupt).
-    NonFiniteLossError: a loss became NaN or infinite.
+    NonFiniteLossError: a loss or a weight became NaN or infinite (with train.nan_policy
+      "restore": again after train.nan_max_restores restores, or before any checkpoint).
     stopping.Stopped: SIGINT (Ctrl-C) or SIGTERM arrived; the step it arrived in was finished and
       saved (exit_status 130 for Ctrl-C, 0 for SIGTERM).
     KeyboardInterrupt: a second SIGINT stopped the step it arrived in; the last checkpoint stays.
@@ -295,6 +335,8 @@ def _train(config, workdir, family, strategy):
   logging.info("compiling the train step (the first step takes longer)...")
   progress = Progress(int(step), train.num_steps)
   current = saved = int(step)
+  finite_check = _FiniteCheck(trainer.networks)
+  restores = 0  # train.nan_policy="restore": how many times this run went back to a checkpoint
   preemption = _preemption_handler(strategy, manager, checkpoint_dir, train.num_steps)
   # Under a preemption handler SIGTERM is its own: the workers agree on the step to save.
   deferred = (signal.SIGINT,) if preemption else stopping.TRAINING_SIGNALS
@@ -304,7 +346,36 @@ def _train(config, workdir, family, strategy):
       while current < train.num_steps:
         metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
         current += 1
-        _check_finite(metrics, current, manager)
+        problem = finite_check.problem(metrics)
+        if problem:
+          where = manager.latest_checkpoint
+          if train.nan_policy != "restore" or restores >= train.nan_max_restores or not where:
+            why = (
+              f" after {restores} restores (train.nan_max_restores={train.nan_max_restores})"
+              if train.nan_policy == "restore"
+              else ""
+            )
+            raise NonFiniteLossError(
+              f"{problem} at step {current}: training stopped{why}. The last good checkpoint "
+              f"({where or 'none written yet'}) is kept; lower train.learning_rate, set "
+              "train.nan_policy='restore', or check the data"
+            )
+          restores += 1
+          checkpoint.restore(where).assert_consumed()
+          rates = _scale_learning_rates(trainer, train.nan_lr_factor)
+          logging.warning(
+            "%s at step %d: restored %s (step %d), learning rates now %s (restore %d of %d)",
+            problem,
+            current,
+            where,
+            int(step),
+            rates,
+            restores,
+            train.nan_max_restores,
+          )
+          current = int(step)
+          iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+          continue
         step.assign(current)
         data_position.assign_add(trainer.batches_per_step * train.batch_size)
         last = current == train.num_steps
