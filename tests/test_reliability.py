@@ -425,3 +425,11 @@ def test_nan_policy_restore_stops_after_nan_max_restores(tmp_path, monkeypatch):
   ):
     helpers.train(config, tmp_path)
   assert helpers.restore(tmp_path).step == 2
+
+
+def test_an_export_root_another_export_is_writing_is_refused(small_vgan, tmp_path):
+  root = tmp_path / "export"
+  with files.exclusive_use(str(root), "relive export"):
+    with pytest.raises(ValueError, match=rf"{root} is in use by relive export \(process \d+\)"):
+      publish.export(str(small_vgan), str(root / "vgan"), families.FAMILIES.values())
+  assert not (root / "vgan").exists()
