@@ -416,3 +416,16 @@ def test_a_chart_of_several_series_leaves_out_missing_values_and_names_each_seri
   assert [len(points) for points in lines] == [2, 3]
   texts = [text.text for text in root.iter(f"{namespace}text")]
   assert "model" in texts and "copy-last" in texts
+
+
+def test_event_files_are_read_in_the_order_they_were_written(tmp_path):
+  # Names sort "...10.v2" before "...9.v2": the eleventh writer of a process must still come last.
+  for number in range(11):
+    writer = tf.summary.create_file_writer(str(tmp_path), filename_suffix=f".run{number}")
+    with writer.as_default():
+      tf.summary.scalar("train/loss", float(number), step=5)
+    writer.close()
+  assert [path.rsplit(".run", 1)[1] for path in events.event_files(str(tmp_path))] == [
+    str(number) for number in range(11)
+  ]
+  np.testing.assert_allclose(events.read_scalars(str(tmp_path))["train/loss"][1], [10.0])

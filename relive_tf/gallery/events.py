@@ -12,6 +12,17 @@ from tensorboard.util import tensor_util
 _EVENT_FILES = "events.out.tfevents.*"
 
 
+def _started(path):
+  """The wall time of a file's first summary (its first event, which gives the file's version,
+  holds whole seconds only); that of its first event when it holds none; infinity when empty."""
+  first = math.inf
+  for event in event_file_loader.EventFileLoader(path).Load():
+    if event.summary.value:
+      return event.wall_time
+    first = min(first, event.wall_time)
+  return first
+
+
 def event_files(summary_dir):
   """A workdir's event files, oldest first: those of its runs (tb/train, tb/eval) and those of
   workdirs written before the runs had folders, directly in tb/.
@@ -20,12 +31,13 @@ def event_files(summary_dir):
     summary_dir: WORKDIR/tb.
 
   Returns:
-    [path], ordered by the creation time in their names (events.out.tfevents.<seconds>...).
+    [path], ordered by the wall time of their first summary. The names hold the creation second
+    and a per-process counter, which sort wrongly within a second and from counter 10 on.
   """
   paths = glob.glob(os.path.join(summary_dir, _EVENT_FILES)) + glob.glob(
     os.path.join(summary_dir, "*", _EVENT_FILES)
   )
-  return sorted(paths, key=lambda path: (os.path.basename(path), path))
+  return sorted(paths, key=lambda path: (_started(path), os.path.basename(path), path))
 
 
 def _run_folders(summary_dir):
