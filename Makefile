@@ -1,8 +1,10 @@
-# Two entry points (README.md): `make demo` and `make test`. Both build .venv from requirements.txt once.
+# Two entry points (README.md): `make demo` and `make test`. Both build .venv from requirements.txt once;
+# `make test` adds the [beam] extra (requirements-beam.txt), which `relive prepare --runner=beam` needs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+BEAM_STAMP := $(VENV)/.installed-beam-$(shell cat requirements-beam.txt requirements.txt bench/requirements.txt | cksum | cut -d' ' -f1)
 DEMO := runs/demo
 
 .PHONY: demo test bench clean
@@ -12,8 +14,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
-	rm -f $(VENV)/.installed-*
+	rm -f $(VENV)/.installed-[0-9]*
 	touch $(STAMP)
+
+# The [beam] extra, and PyTorch for the benchmarks' twin (bench/requirements.txt), which the tests
+# check too: pip finds the CPU wheel through this machine's pip.conf (find-links).
+$(BEAM_STAMP): $(STAMP) requirements-beam.txt bench/requirements.txt
+	$(BIN)/python -m pip install -q -r requirements-beam.txt -r bench/requirements.txt
+	rm -f $(VENV)/.installed-beam-*
+	touch $(BEAM_STAMP)
 
 # Trains the tiny video WGAN on the built-in moving digits (README.md says how long), writes sample
 # GIFs and a gallery page, and prints where they and the TensorBoard logs are.
@@ -28,7 +37,7 @@ demo: $(STAMP)
 
 # Lint and format checks, then the whole test suite; the gallery's browser test needs Debian's
 # Chromium, installed here once.
-test: $(STAMP)
+test: $(BEAM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	bash .ci/install_browser.sh

@@ -2,9 +2,11 @@
 
   relive train --config=configs/cvgan.py --workdir=runs/cvgan            # the poster's sizes
   relive train --config=configs/cvgan.py:tiny --workdir=runs/cvgan_tiny  # CPU-sized widths
+  relive train --config=configs/cvgan.py:tiny,poster --workdir=runs/poster  # the poster's recipe
   relive relive --workdir=runs/cvgan_tiny --photo=photo.jpg --out=photo.gif
 
-Variants (comma-separated): default, tiny. The keys are configs/vgan.py's (the same variant of it),
+Variants (comma-separated): default, tiny, poster. The keys are configs/vgan.py's (the same variant
+of it, whose recipe this one trains with),
 plus model.condition_frame, model.encoder_widths, model.skip_connections, train.l2_weight,
 train.diversity_weight and train.diversity_cap.
 """
@@ -24,9 +26,11 @@ def _video_wgan_config(variant):
 
 def get_config(arg="default"):
   variants = set(arg.split(",")) if arg else {"default"}
-  unknown = variants - {"default", "tiny"}
+  unknown = variants - {"default", "tiny", "poster"}
   if unknown:
-    raise ValueError(f"unknown variant(s) {sorted(unknown)} of configs/cvgan.py: use default, tiny")
+    raise ValueError(
+      f"unknown variant(s) {sorted(unknown)} of configs/cvgan.py: use default, tiny, poster"
+    )
 
   config = _video_wgan_config(arg)
   with config.unlocked():

@@ -76,6 +76,10 @@ def get_config(arg="default"):
   config.train.nan_policy = "stop"
   config.train.nan_lr_factor = 0.5
   config.train.nan_max_restores = 3
+  # Keras dtype policy: float32, mixed_bfloat16 or mixed_float16 (16-bit layers, float32 weights and
+  # losses; for GPUs and CPUs with bf16 units); docs/benchmarks.md measures each.
+  config.train.precision = "float32"
+  config.train.jit_compile = False  # XLA-compile each replica's update (compiles slowly on CPU)
   config.train.num_samples = 8  # clips in each GIF summary: context + prediction beside the truth
   # No evaluation during training: `relive evaluate` measures the predictor.
   config.train.eval_every = 0

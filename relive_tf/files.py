@@ -1,41 +1,117 @@
-"""Atomic file writes (a temporary name, then os.replace), and folders held by one job at a time."""
+"""Files on any filesystem TensorFlow knows (local, gs://, plugins): atomic writes, folder locks."""
 
 import contextlib
+import datetime
+import errno
 import fcntl
 import json
 import os
+import re
+import socket
+import tempfile
 import uuid
 
 LOCK_FILE = ".lock"
+# "gs://bucket/x", "ram://x", "s3://..." : a filesystem of tf.io.gfile rather than the local disk.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# flock errors of filesystems that have no locks (some NFS and FUSE mounts): a marker stands in.
+_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+
+
+def is_remote(path):
+  """Whether `path` names a file through a filesystem scheme (gs://, ram://, s3://, hdfs://...)
+  rather than the local disk; "file://" paths are local files too, read with tf.io.gfile."""
+  return bool(_SCHEME.match(os.fsdecode(path)))
+
+
+def _tensorflow():
+  """TensorFlow, imported on first use: the decoding processes of `relive prepare` import this
+  module and read local files only, so they never load it."""
+  import tensorflow as tf  # noqa: PLC0415 (see above)
+
+  return tf
+
+
+def gfile():
+  """tf.io.gfile, for remote paths (is_remote) in modules that do not load TensorFlow otherwise."""
+  return _tensorflow().io.gfile
+
+
+def absolute(path):
+  """`path` made absolute when it is local; a remote path is absolute already."""
+  return path if is_remote(path) else os.path.abspath(path)
+
+
+def is_inside(path, folder):
+  """Whether `path` is `folder` or lies under it (both absolute, local or remote)."""
+  if is_remote(path) or is_remote(folder):
+    return (path.rstrip("/") + "/").startswith(folder.rstrip("/") + "/")
+  return os.path.commonpath([path, folder]) == folder
+
+
+def commit(temporary, path):
+  """Renames the finished file `temporary` to `path` (local or remote): on the local disk after
+  flushing it to the disk, so that a crash of the machine cannot leave an empty file there."""
+  if is_remote(path):
+    gfile().rename(temporary, path, overwrite=True)
+    return
+  with open(temporary, "rb+") as written:
+    os.fsync(written.fileno())
+  os.replace(temporary, path)
+
+
+def discard(path):
+  """Deletes a file if it is there (local or remote)."""
+  if is_remote(path):
+    if gfile().exists(path):
+      gfile().remove(path)
+  elif os.path.exists(path):
+    os.remove(path)
+
+
+@contextlib.contextmanager
+def _renamed_when_done(path, suffix=""):
+  """Yields a temporary name beside `path`, committed to `path` when the block completes and
+  deleted on an exception."""
+  temporary = f"{path}.partial-{uuid.uuid4().hex[:8]}{suffix}"
+  try:
+    yield temporary
+    commit(temporary, path)
+  except BaseException:
+    discard(temporary)
+    raise
 
 
 @contextlib.contextmanager
 def atomic_write(path, suffix=""):
-  """Yields a temporary path beside `path`, renamed to `path` when the block completes.
+  """Yields a local temporary path to write, which becomes `path` when the block completes.
 
   Readers never see a half-written file: until the rename `path` is absent or the old file, and the
-  data reaches the disk before the rename, so a crash of the machine cannot leave an empty file
-  under the name either. On an exception the temporary file is deleted and `path` is left as it
-  was. Each call has its own temporary name, so two processes writing one file do not mix their
-  bytes.
+  data reaches the disk before the rename. On an exception the temporary file is deleted and `path`
+  is left as it was. Each call has its own temporary name, so two processes writing one file do not
+  mix their bytes. A remote `path` (gs://, ...) is written in a local temporary file, copied beside
+  it under a temporary name and renamed, since the writers (OpenCV, ffmpeg, Pillow) take local
+  files only.
 
   Args:
-    path: the file to write.
+    path: the file to write, local or remote.
     suffix: ending of the temporary name, for writers that pick the format by it (".png", ".mp4").
 
   Yields:
-    The temporary path to write.
+    The temporary local path to write.
   """
-  temporary = f"{path}.partial-{uuid.uuid4().hex[:8]}{suffix}"
+  if not is_remote(path):
+    with _renamed_when_done(path, suffix) as temporary:
+      yield temporary
+    return
+  handle, local = tempfile.mkstemp(prefix="relive_write_", suffix=suffix)
+  os.close(handle)
   try:
-    yield temporary
-    with open(temporary, "rb+") as written:
-      os.fsync(written.fileno())
-    os.replace(temporary, path)
-  except BaseException:
-    if os.path.exists(temporary):
-      os.remove(temporary)
-    raise
+    yield local
+    with _renamed_when_done(path) as temporary:
+      gfile().copy(local, temporary, overwrite=True)
+  finally:
+    os.remove(local)
 
 
 def write_text(path, text):
@@ -59,18 +135,115 @@ def write_json(path, value):
 
 
 @contextlib.contextmanager
+def _as_os_errors(path):
+  """Raises a failed tf.io.gfile call on a remote `path` as an OSError with TensorFlow's message
+  for strerror, so that callers handle local and remote files alike."""
+  try:
+    yield
+  except _tensorflow().errors.OpError as error:
+    raise OSError(errno.EIO, error.message.strip().splitlines()[0], path) from None
+
+
+def read_bytes(path):
+  """The bytes of a local or remote file.
+
+  Raises:
+    OSError: the file cannot be read.
+  """
+  if is_remote(path):
+    with _as_os_errors(path), gfile().GFile(path, "rb") as f:
+      return f.read()
+  with open(path, "rb") as f:
+    return f.read()
+
+
+def read_json(path):
+  """The JSON value in a local or remote file.
+
+  Raises:
+    OSError: the file cannot be read.
+    ValueError: it is not JSON.
+  """
+  return json.loads(read_bytes(path).decode("utf-8"))
+
+
+def isdir(path):
+  """Whether a local or remote folder exists."""
+  return gfile().isdir(path) if is_remote(path) else os.path.isdir(path)
+
+
+def isfile(path):
+  """Whether a local or remote file (not a folder) exists."""
+  if is_remote(path):
+    return gfile().exists(path) and not gfile().isdir(path)
+  return os.path.isfile(path)
+
+
+def listdir(path):
+  """The names in a local or remote folder (folders without the trailing "/" of some remote
+  filesystems), in no particular order.
+
+  Raises:
+    OSError: the folder cannot be listed.
+  """
+  if not is_remote(path):
+    return os.listdir(path)
+  with _as_os_errors(path):
+    return [name.rstrip("/") for name in gfile().listdir(path)]
+
+
+@contextlib.contextmanager
+def local_copy(path):
+  """Yields a local file with the bytes of `path`: `path` itself when local, else a temporary
+  copy (with its extension, by which decoders pick the format) deleted after the block.
+
+  OpenCV and ffmpeg read local files only; videos on gs:// or a plugin filesystem are copied.
+
+  Raises:
+    OSError: a remote file cannot be read.
+  """
+  if not is_remote(path):
+    yield path
+    return
+  extension = os.path.splitext(path)[1]
+  handle, local = tempfile.mkstemp(prefix="relive_read_", suffix=extension)
+  os.close(handle)
+  try:
+    with _as_os_errors(path):
+      gfile().copy(path, local, overwrite=True)
+    yield local
+  finally:
+    os.remove(local)
+
+
+@contextlib.contextmanager
 def exclusive_use(folder, job):
   """Holds `folder` for one `job` (e.g. "relive train") at a time, across processes.
 
   Two runs writing one workdir or shard folder would overwrite each other's checkpoints or shards.
-  The lock is an flock on FOLDER/.lock, which the system releases when the process ends, so a
-  crashed run leaves nothing to clean up.
+  On a local disk the lock is an flock on FOLDER/.lock, which the system releases when the process
+  ends, so a crashed run leaves nothing to clean up. Where flock is impossible (gs:// and other
+  remote filesystems, local mounts without locks) FOLDER/.lock is an advisory marker instead: its
+  presence holds the folder, it names the holder and is deleted when the block ends, but two runs
+  starting at the same moment can both take it, and a crashed run leaves it behind (the error says
+  to delete it once that run is gone).
 
   Raises:
     ValueError: another process holds the folder, or it cannot be created or written.
   """
-  if os.path.exists(folder) and not os.path.isdir(folder):
+  if isfile(folder):
     raise ValueError(f"{folder!r} is a file; give a folder for {job}")
+  if is_remote(folder):
+    try:
+      with _as_os_errors(folder):
+        gfile().makedirs(folder)
+    except OSError as error:
+      raise ValueError(
+        f"cannot write to {folder!r} for {job}: {error.strerror}; choose a writable folder"
+      ) from None
+    with _marker(folder, job):
+      yield
+    return
   try:
     os.makedirs(folder, exist_ok=True)
     # Opened here and closed by the `with` below: the lock is held while the caller's block runs.
@@ -80,14 +253,11 @@ def exclusive_use(folder, job):
       f"cannot write to {folder!r} for {job}: {error.strerror}; choose a writable folder"
     ) from None
   with lock:
-    try:
-      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      lock.seek(0)
-      holder = lock.read().strip() or "another process"
-      raise ValueError(
-        f"{folder} is in use by {holder}; wait for it to end, or choose another folder"
-      ) from None
+    if not _flocked(lock, folder):
+      lock.close()
+      with _marker(folder, job):
+        yield
+      return
     lock.seek(0)
     lock.truncate()
     lock.write(f"{job} (process {os.getpid()})\n")
@@ -97,3 +267,43 @@ def exclusive_use(folder, job):
     finally:
       lock.truncate(0)
       fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _flocked(lock, folder):
+  """Takes an exclusive flock on the open file `lock`: True, or False where the filesystem has no
+  locks.
+
+  Raises:
+    ValueError: another process holds it (named by what it wrote in the file).
+  """
+  try:
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    lock.seek(0)
+    holder = lock.read().strip() or "another process"
+    raise ValueError(
+      f"{folder} is in use by {holder}; wait for it to end, or choose another folder"
+    ) from None
+  except OSError as error:
+    if error.errno not in _NO_LOCKS:
+      raise
+    return False
+  return True
+
+
+@contextlib.contextmanager
+def _marker(folder, job):
+  """exclusive_use's advisory marker: FOLDER/.lock holds the holder's name while the block runs."""
+  path = os.path.join(folder, LOCK_FILE)
+  held = read_bytes(path).decode("utf-8").strip() if isfile(path) else ""
+  if held:
+    raise ValueError(
+      f"{folder} is in use by {held} (an advisory marker: this filesystem has no locks); wait "
+      f"for it to end, or delete {path} if that run is gone"
+    )
+  since = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+  write_text(path, f"{job} (process {os.getpid()} on {socket.gethostname()}, since {since})\n")
+  try:
+    yield
+  finally:
+    discard(path)

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from relive_tf import families
+from relive_tf.data import shards
 from relive_tf.data import synthetic
 from relive_tf.data import video_read
 from relive_tf.gallery import events
@@ -71,7 +72,32 @@ def summary_values(workdir):
   }
 
 
+def prepared_records(out, split, frames, size):
+  """Every record of a prepared split in stored order, as dicts of NumPy values."""
+  return [
+    {key: value.numpy() for key, value in record.items()}
+    for record in shards.clip_records(str(out), split=split, frames=frames, size=size)
+  ]
+
+
+def reasons(manifest, source):
+  """{path relative to source: reason} of a manifest's skipped files."""
+  return {os.path.relpath(entry["path"], source): entry["reason"] for entry in manifest["skipped"]}
+
+
 # Fixture videos.
+
+
+def ucf101_tree(root, classes, groups, frames=10):
+  """UCF-101/<Class>/v_<Class>_gGG_c01.avi for every class and group; returns the video ids."""
+  ids = []
+  for label in classes:
+    os.makedirs(root / label)
+    for group in groups:
+      video_id = f"{label}/v_{label}_g{group:02d}_c01.avi"
+      write_avi(root / video_id, smooth_video(frames, 24, 32, seed=group))
+      ids.append(video_id)
+  return ids
 
 
 def smooth_video(frames, height, width, seed=0):

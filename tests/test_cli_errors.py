@@ -27,7 +27,7 @@ CASES = [
   (["train", f"--config={helpers.REPO}/README.md", "--workdir=W"], "not a Python config file"),
   (
     ["train", f"--config={CONFIGS}/vgan.py:nope", "--workdir=W"],
-    "unknown variant(s) ['nope'] of configs/vgan.py: use default, tiny, gp",
+    "unknown variant(s) ['nope'] of configs/vgan.py: use default, tiny, poster, gp",
   ),
   (
     ["train", TINY, "--workdir=W", "--config.train.num_step=1"],
@@ -53,6 +53,7 @@ CASES = [
   (["generate", "--workdir={tmp}/lstm", "--out=O"], "holds a 'lstm' model"),
   (["generate", "--workdir={tmp}/vgan", "--out=O"], "holds no checkpoint yet"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "stray"], "unexpected arguments: stray"),
+  (["generate", "--workdir=ram://w", "--out=ram://o"], "'ram://w' holds no config.json"),
   # relive
   (["relive", "--workdir={tmp}/cvgan", "--out=v.gif"], "--photo is required"),
   (
@@ -100,6 +101,16 @@ CASES = [
     "give --clips_per_video or --clip_stride, not both",
   ),
   (["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--frames=0"], "--frames=0"),
+  (
+    ["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--runner=beam"]
+    + ["--workers=2"],
+    "--workers is for --runner=processes",
+  ),
+  # A path with a scheme passes the flag checks; tf.io.gfile finds this one missing.
+  (
+    ["prepare", "--format=folder", "--source=ram://videos", "--out=ram://shards"],
+    "--source=ram://videos is not a folder",
+  ),
   # evaluate
   (["evaluate"], "--workdir is required"),
   (["evaluate", "--workdir=W"], "--workdir=W: does not exist"),

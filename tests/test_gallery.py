@@ -177,7 +177,7 @@ def test_gallery_shows_model_type_config_step_curves_and_gan_distances(site, wor
   assert f'<span class="badge">vgan</span> <span class="step">step {_STEPS}</span>' in section
   assert "<dt>model.generator_widths</dt><dd>64, 32, 16, 8</dd>" in section
   assert "<dt>train.critic_steps</dt><dd>1</dd>" in section
-  for tag in ("critic_loss", "generator_loss", "wasserstein_estimate"):
+  for tag in ("critic_loss", "generator_loss", "r1_penalty"):
     assert f"curve_train_{tag}.svg" in section
   distances = workdirs["reports"]["vgan"]["distances"]
   assert "<th>real vs real (floor)</th>" in section and "<th>untrained generator</th>" in section

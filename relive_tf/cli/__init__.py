@@ -24,8 +24,9 @@ from relive_tf.cli import console
 from relive_tf.cli import messages
 from relive_tf.training import stopping
 
-# Raised by relive_tf itself about the input it was given (ArithmeticError: a diverged training).
-_INPUT_ERRORS = (ValueError, TypeError, ArithmeticError)
+# Raised by relive_tf itself about the input it was given (ArithmeticError: a diverged training;
+# ConnectionError: a lost worker of a multi-worker run).
+_INPUT_ERRORS = (ValueError, TypeError, ArithmeticError, ConnectionError)
 
 # name -> (module under relive_tf.cli, one line of help). Each module has define_flags(), main()
 # and REQUIRED, the names of the flags it cannot run without.

@@ -2,7 +2,8 @@
 
 Each registers an absl validator; a refused value ends the command with one line such as
 "flag --photo=cat.jpg: does not exist; give a JPEG, PNG, BMP or WebP photo". An unset flag passes
-(the required ones are marked apart).
+(the required ones are marked apart). A path with a filesystem scheme (gs://, s3://, ram://) is
+left to the command itself: checking it would load TensorFlow, whose tf.io.gfile reads it.
 """
 
 import os
@@ -10,6 +11,7 @@ import os
 from absl import flags
 from ml_collections import config_flags
 
+from relive_tf import files
 from relive_tf.cli import messages
 from relive_tf.data import video_io
 
@@ -17,13 +19,15 @@ from relive_tf.data import video_io
 VIDEO_EXTENSIONS = tuple(f".{name}" for name in video_io.VIDEO_FORMATS)
 
 
-def _register(name, problem):
-  """Registers problem(value) -> None or what is wrong with the value, for flag `name`."""
+def _register(name, problem, local_paths=False):
+  """Registers problem(value) -> None or what is wrong with the value, for flag `name`; with
+  `local_paths`, problem() sees local paths only (remote ones pass)."""
 
   def check(value):
     values = value if isinstance(value, list) else [value]
     for one in values:
-      found = problem(one) if one is not None else None
+      skip = one is None or (local_paths and files.is_remote(one))
+      found = None if skip else problem(one)
       if found:
         prefix = f"{one}: " if isinstance(value, list) else ""
         raise flags.ValidationError(prefix + found)
@@ -42,7 +46,7 @@ def existing_folder(name, what):
       return f"is a file, not a folder; give {what}"
     return None
 
-  _register(name, problem)
+  _register(name, problem, local_paths=True)
 
 
 def existing_file(name, what):
@@ -55,7 +59,7 @@ def existing_file(name, what):
       return f"is a folder; give {what}"
     return None
 
-  _register(name, problem)
+  _register(name, problem, local_paths=True)
 
 
 def output_folder(name, what):
@@ -66,7 +70,7 @@ def output_folder(name, what):
       return f"is a file; give a folder for {what} (new, or one that exists)"
     return _unwritable_parent(path)
 
-  _register(name, problem)
+  _register(name, problem, local_paths=True)
 
 
 def output_file(name, extensions, what):
@@ -79,7 +83,7 @@ def output_file(name, extensions, what):
       return f"must end in {' or '.join(extensions)} ({what})"
     return _unwritable_parent(path)
 
-  _register(name, problem)
+  _register(name, problem, local_paths=True)
 
 
 def _unwritable_parent(path):

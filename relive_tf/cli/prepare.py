@@ -66,9 +66,25 @@ def define_flags():
   )
   flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality, 1..100")
   flags.DEFINE_float("shard_mb", 100.0, "approximate shard size in MB")
-  flags.DEFINE_integer("workers", None, "decoding processes (default: all available cores)")
+  flags.DEFINE_integer(
+    "workers", None, "decoding processes of --runner=processes (default: all available cores)"
+  )
   flags.DEFINE_float("timeout_s", 120.0, "a file still decoding after this many seconds is skipped")
   flags.DEFINE_bool("overwrite", False, "replace the shards of another run in --out")
+  flags.DEFINE_enum(
+    "runner",
+    "processes",
+    prepare.RUNNERS,
+    "processes: decoding processes on this machine, resumable; beam: an Apache Beam pipeline "
+    "(pip install 'relive_tf[beam]'), the same clips in balanced shards, on the runner that "
+    "--beam_pipeline_options names",
+  )
+  flags.DEFINE_string(
+    "beam_pipeline_options",
+    "",
+    "--runner=beam: Beam's flags in one string, e.g. '--runner=DataflowRunner --project=P "
+    "--region=R --temp_location=gs://B/tmp' (BUILD.md); empty: the DirectRunner here",
+  )
   flags.DEFINE_string(
     "verify",
     None,
@@ -115,6 +131,16 @@ def main():
     return
   if FLAGS.clip_stride is not None and FLAGS["clips_per_video"].present:
     raise app.UsageError("give --clips_per_video or --clip_stride, not both")
+  if FLAGS.runner == "beam" and FLAGS.workers is not None:
+    raise app.UsageError(
+      "--workers is for --runner=processes; Beam's runner picks its own workers "
+      "(e.g. --beam_pipeline_options='--direct_num_workers=4')"
+    )
+  if FLAGS.runner != "beam" and FLAGS.beam_pipeline_options:
+    raise app.UsageError(
+      f"--beam_pipeline_options is for --runner=beam, not {FLAGS.runner}; add --runner=beam or "
+      "drop them"
+    )
   manifest = prepare.prepare(
     layout=FLAGS.format,
     source=FLAGS.source,
@@ -133,6 +159,8 @@ def main():
     workers=FLAGS.workers,
     timeout_s=FLAGS.timeout_s,
     overwrite=FLAGS.overwrite,
+    runner=FLAGS.runner,
+    beam_pipeline_options=FLAGS.beam_pipeline_options,
   )
   splits = ", ".join(
     f"{split}: {counts['clips']} clips" for split, counts in manifest["splits"].items()

@@ -1,6 +1,6 @@
 """Clips a run never trained on: synthetic clips of the next seed, or the test split of shards."""
 
-import os
+from relive_tf import files
 
 SPLIT = "test"
 # Synthetic clips are a function of (seed, index): the next seed draws clips training never saw.
@@ -24,7 +24,7 @@ def settings(*, source, path, seed, data=None):
     ValueError: `data` is neither "synthetic" nor a folder.
   """
   if data is not None and data != "synthetic":
-    if not os.path.isdir(data):
+    if not files.isdir(data):
       raise ValueError(
         f"data {data!r} is neither 'synthetic' nor a folder of prepared shards; "
         "pass one written by `relive prepare`"

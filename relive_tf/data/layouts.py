@@ -7,6 +7,7 @@ import os
 import re
 import zlib
 
+from relive_tf import files
 from relive_tf.data import video_read
 
 FORMATS = ("folder", "ucf101", "aslan", "vgan")
@@ -48,6 +49,8 @@ class Skipped:
 
 
 def _relative(path, source):
+  if files.is_remote(source):
+    return path[len(source.rstrip("/")) + 1 :]
   return os.path.relpath(path, source).replace(os.sep, "/")
 
 
@@ -60,6 +63,8 @@ def _walk(source, ignore=()):
   manifest shows them; so are broken links and folders that cannot be listed. Names that are not
   valid UTF-8 come as os.listdir gives them (surrogate escapes), which every later step handles.
 
+  A remote `source` (gs://...) is searched in the same order; such filesystems have no links.
+
   Args:
     source: the folder to search.
     ignore: files to pass over silently (the split lists inside a UCF-101 tree).
@@ -67,6 +72,8 @@ def _walk(source, ignore=()):
   Returns:
     (paths, skipped): file paths under `source`, and Skipped entries.
   """
+  if files.is_remote(source):
+    return _walk_remote(source, ignore)
   ignore = {os.path.realpath(path) for path in ignore}
   paths, skipped = [], []
   status = os.stat(source)
@@ -100,6 +107,31 @@ def _walk(source, ignore=()):
         subfolders.append(entry.path)
       elif os.path.realpath(entry.path) not in ignore:
         paths.append(entry.path)
+    folders.extend(reversed(subfolders))
+  return paths, skipped
+
+
+def _walk_remote(source, ignore):
+  """_walk of a remote folder, through tf.io.gfile."""
+  ignore = set(ignore)
+  paths, skipped = [], []
+  folders = [source.rstrip("/")]
+  while folders:
+    folder = folders.pop()
+    try:
+      names = sorted(files.listdir(folder))
+    except OSError as error:
+      skipped.append(Skipped(folder, f"folder cannot be listed: {error.strerror}"))
+      continue
+    subfolders = []
+    for name in names:
+      path = f"{folder}/{name}"
+      if name.startswith(".") or path in ignore:
+        continue
+      if files.isdir(path):
+        subfolders.append(path)
+      else:
+        paths.append(path)
     folders.extend(reversed(subfolders))
   return paths, skipped
 
@@ -176,8 +208,7 @@ def read_list(path, flag):
     ValueError: the file cannot be read.
   """
   try:
-    with open(path, "rb") as f:
-      data = f.read()
+    data = files.read_bytes(path)
   except OSError as error:
     raise ValueError(
       f"cannot read {flag}={path}: {error.strerror}; give an existing text file"
@@ -205,7 +236,7 @@ def _split_lists(split_files):
     if len(split_files) == 1:
       other = "test" if match["split"].lower() == "train" else "train"
       sibling = os.path.join(os.path.dirname(path), f"{other}list{match['number']}.txt")
-      if os.path.isfile(sibling):
+      if files.isfile(sibling):
         lists[other] = [sibling]
   return lists
 
@@ -217,13 +248,17 @@ def _where_listed(source, entries):
   commonest reason why no listed file is found.
   """
   sample = [entry for entry in entries if not os.path.isabs(entry)][:20]
-  parent = os.path.dirname(os.path.abspath(source))
+  parent = os.path.dirname(files.absolute(source).rstrip("/"))
   try:
-    children = sorted(entry.path for entry in os.scandir(source) if entry.is_dir())
+    children = sorted(
+      os.path.join(source, name)
+      for name in files.listdir(source)
+      if files.isdir(os.path.join(source, name))
+    )
   except OSError:
     children = []
   for candidate in [parent] + children:
-    if any(os.path.isfile(os.path.join(candidate, entry)) for entry in sample):
+    if any(files.isfile(os.path.join(candidate, entry)) for entry in sample):
       return candidate
   return None
 
@@ -300,8 +335,10 @@ def _vgan(source, index_file, test_fraction):
     strips, skipped = [], []
     entries = read_list(index_file, "--index_file")
     for entry in entries:
-      path = entry if os.path.isabs(entry) else os.path.join(source, entry)
-      if os.path.isfile(path):
+      path = (
+        entry if os.path.isabs(entry) or files.is_remote(entry) else os.path.join(source, entry)
+      )
+      if files.isfile(path):
         strips.append(path)
       else:
         skipped.append(Skipped(path, "listed in --index_file but missing"))
@@ -363,7 +400,7 @@ def discover(layout, source, *, split_files=(), index_file=None, test_fraction=0
   """
   if layout not in FORMATS:
     raise ValueError(f"--format={layout!r} is not a known layout; use one of {', '.join(FORMATS)}")
-  if not os.path.isdir(source):
+  if not files.isdir(source):
     raise ValueError(
       f"--source={source} is not a folder; give the folder that holds the {layout} videos"
     )

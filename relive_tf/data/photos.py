@@ -1,9 +1,10 @@
 """One photo decoder in TensorFlow ops, for `relive relive` and the served relive_image."""
 
-import os
 import re
 
 import tensorflow as tf
+
+from relive_tf import files
 
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WebP")
 MATTE = 255.0  # the grey level that shows through transparent pixels (white)
@@ -313,10 +314,9 @@ def load_photo(path, size):
   Raises:
     ValueError: the file is missing, not one of these formats, too large, or corrupt.
   """
-  if not os.path.isfile(path):
-    raise _not_a_photo(path, "is not a file" if os.path.exists(path) else "does not exist")
-  with open(path, "rb") as f:
-    data = f.read()
+  if not files.isfile(path):
+    raise _not_a_photo(path, "is not a file" if files.isdir(path) else "does not exist")
+  data = files.read_bytes(path)
   if _format_index(_head(tf.constant(data))) == len(FORMATS):
     raise _not_a_photo(path, f"is not an image of a known format (it starts with {data[:8]!r})")
   try:

@@ -1,6 +1,7 @@
-"""`relive prepare`: videos decoded in worker processes into resumable TFRecord shards."""
+"""`relive prepare`: videos decoded in worker processes (or by Beam) into TFRecord shards."""
 
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -14,6 +15,7 @@ from relive_tf.data import layouts
 from relive_tf.data import video_read
 from relive_tf.data import workers as workers_lib
 
+RUNNERS = ("processes", "beam")
 # Results buffered ahead of the oldest file still decoding, per worker; the shards keep file order.
 _FILES_AHEAD_PER_WORKER = 4
 
@@ -135,19 +137,45 @@ def _check_arguments(
 def _decoded_in_order(pool, todo, spec, window):
   """Yields (item, clips, warning, reason) for each (position, item) of `todo`, in that order.
 
-  At most `window` files are sent ahead of the one being waited for.
+  At most `window` files are sent ahead of the one being waited for. A remote file is copied to a
+  local one here, in the parent, for its decoding process (video_read.local_file): the processes
+  never load TensorFlow, and only this process knows the filesystems of TensorFlow plugins.
   """
   answers = {}
+  copies = {}  # position -> the ExitStack that holds the local copy of a file being decoded
   sent = 0
-  for waiting, (position, item) in enumerate(todo):
-    while position not in answers:
-      while pool.has_idle() and sent < min(len(todo), waiting + window):
-        pool.submit(todo[sent][0], decode_file, todo[sent][1], spec)
-        sent += 1
-      answers.update((answer[0], answer[1:]) for answer in pool.results())
-    result, reason = answers.pop(position)
-    clips, warning = result if reason is None else ([], None)
-    yield item, clips, warning, reason
+  try:
+    for waiting, (position, item) in enumerate(todo):
+      while position not in answers:
+        while pool.has_idle() and sent < min(len(todo), waiting + window):
+          sent_position, sent_item = todo[sent]
+          sent += 1
+          copy = contextlib.ExitStack()
+          try:
+            local = copy.enter_context(video_read.local_file(sent_item.path))
+          except video_read.UnusableVideoError as error:
+            answers[sent_position] = (None, str(error))
+            continue
+          copies[sent_position] = copy
+          pool.submit(sent_position, decode_file, dataclasses.replace(sent_item, path=local), spec)
+        for answer_position, result, reason in pool.results():
+          answers[answer_position] = (result, reason)
+          copies.pop(answer_position).close()
+      result, reason = answers.pop(position)
+      clips, warning = result if reason is None else ([], None)
+      yield item, clips, warning, reason
+  finally:
+    for copy in copies.values():
+      copy.close()
+
+
+def no_clip_error(files_decoded, source, reasons):
+  """The ValueError of a run that cut no clip: how many files were decoded and the commonest
+  reasons (a collections.Counter of them)."""
+  return ValueError(
+    f"no clip could be cut from the {files_decoded} files decoded in --source={source}; the "
+    f"commonest reasons: {dict(reasons.most_common(3))}"
+  )
 
 
 def prepare(
@@ -169,6 +197,8 @@ def prepare(
   workers=None,
   timeout_s=120.0,
   overwrite=False,
+  runner="processes",
+  beam_pipeline_options="",
 ):
   """Decodes a dataset's videos into clips and writes them as TFRecord shards with manifest.json.
 
@@ -176,8 +206,12 @@ def prepare(
   decoder) are skipped and listed with their reason in the manifest; the run goes on. A cut or
   damaged video gives the clips of the frames that decoded and is listed under "warnings". The
   manifest's "files" counts the files seen, used, skipped and warned about. Shards appear under
-  their final names only when complete. Progress is saved whenever a shard completes: running the
-  same command again after an interruption resumes there, and on a finished --out does nothing.
+  their final names only when complete. With the "processes" runner progress is saved whenever a
+  shard completes: running the same command again after an interruption resumes there. On a
+  finished --out either runner does nothing. The "beam" runner (prepare_beam.py) gives the same
+  clips in the same order and the same manifest, with balanced shards and the worker named in
+  each skipped file's entry. `source` and `out` may be local or remote (gs://, any filesystem of
+  tf.io.gfile); remote videos are copied to local files to be decoded.
 
   Args:
     layout: the --format: one of layouts.FORMATS.
@@ -193,10 +227,15 @@ def prepare(
     test_fraction: share of groups in the test split when no split files are given.
     encoding: how clips are stored: one of video_read.ENCODINGS (see docs/benchmarks.md).
     jpeg_quality: JPEG quality, 1..100.
-    shard_mb: a shard ends at the first file boundary past this size, in MB.
-    workers: decoding processes; all available cores by default.
+    shard_mb: the processes runner ends a shard at the first file boundary past this size, in MB;
+      the beam runner makes shards of about this size and of about equal bytes.
+    workers: decoding processes of the processes runner; all available cores by default.
     timeout_s: a file still decoding after this many seconds is skipped.
     overwrite: replace the shards of another run in `out` instead of refusing.
+    runner: one of RUNNERS: "processes" (decoding processes on this machine) or "beam".
+    beam_pipeline_options: the beam runner's Beam pipeline options as one string of flags
+      ("--runner=DataflowRunner --project=P ..."); empty: Beam's DirectRunner on this machine.
+      The processes runner ignores them, as the beam runner ignores `workers`.
 
   Returns:
     The manifest, as written to OUT/manifest.json.
@@ -217,8 +256,10 @@ def prepare(
     workers,
     timeout_s,
   )
-  source, out = os.path.abspath(source), os.path.abspath(out)
-  if os.path.commonpath([source, out]) == source:
+  if runner not in RUNNERS:
+    raise ValueError(f"runner {runner!r} is not one of {', '.join(RUNNERS)}")
+  source, out = files.absolute(source), files.absolute(out)
+  if files.is_inside(out, source):
     raise ValueError(
       f"--out={out} is inside --source={source}, where its shards would be read as "
       "source files; choose an --out outside the source"
@@ -237,85 +278,41 @@ def prepare(
     "encoding": encoding,
     "jpeg_quality": jpeg_quality,
     "test_fraction": test_fraction,
-    "split_files": sorted(os.path.abspath(path) for path in split_files),
-    "index_file": index_file and os.path.abspath(index_file),
+    "split_files": sorted(files.absolute(path) for path in split_files),
+    "index_file": index_file and files.absolute(index_file),
   }
+  fields = dict(
+    settings,
+    labels=sorted({item.label for item in items if item.label}),
+    skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing_skipped],
+  )
+  spec = ClipSpec(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality)
   # One prepare per --out at a time: two would write the same shard names.
   with files.exclusive_use(out, "relive prepare"):
     # Imported here so that the decoding processes, which import this module, never load TensorFlow.
     from relive_tf.data import shards  # noqa: PLC0415
 
-    folder = shards.PreparedFolder(
-      out,
-      splits=layouts.SPLITS,
+    logging.info(
+      "%d files to decode in %s (%d other files skipped)", len(items), source, len(listing_skipped)
+    )
+    run = _run_with_beam if runner == "beam" else _run_with_processes
+    manifest = run(
+      items,
+      spec,
+      source=source,
+      out=out,
+      fields=fields,
       fingerprint=_fingerprint(settings, items),
       shard_bytes=shard_mb * 1e6,
+      workers=workers,
+      timeout_s=timeout_s,
       overwrite=overwrite,
+      beam_pipeline_options=beam_pipeline_options,
     )
-    if folder.manifest:
-      logging.info(
-        "%s already holds these shards (%d clips); nothing to do", out, folder.manifest["clips"]
-      )
-      return folder.manifest
-
-    seen = collections.Counter()
-    todo = []  # (position in items, item) of the files not yet in completed shards
-    for position, item in enumerate(items):
-      if seen[item.split] >= folder.files_done(item.split):
-        todo.append((position, item))
-      seen[item.split] += 1
-    logging.info(
-      "%d files to decode in %s (%d other files skipped%s)",
-      len(items),
-      source,
-      len(listing_skipped),
-      f"; resuming after {len(items) - len(todo)} files" if len(todo) < len(items) else "",
-    )
-    workers = min(workers, max(len(todo), 1))
-    logging.info("decoding with %d processes, at most %g s per file", workers, timeout_s)
-    spec = ClipSpec(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality)
-    pool = workers_lib.DecodingPool(workers, timeout_s)
-    reasons = collections.Counter()
-    try:
-      with progress.bar(
-        total=len(items), initial=len(items) - len(todo), desc="prepare", unit="file"
-      ) as bar:
-        for item, clips, warning, reason in _decoded_in_order(
-          pool, todo, spec, workers * _FILES_AHEAD_PER_WORKER
-        ):
-          folder.add_file(
-            item.split,
-            path=item.path,
-            video_id=item.id,
-            label=item.label,
-            clips=clips,
-            warning=warning,
-            reason=reason,
-          )
-          reasons[reason] += reason is not None
-          bar.set_postfix(clips=folder.clips, refresh=False)
-          bar.update()
-      if not folder.clips:
-        raise ValueError(
-          f"no clip could be cut from the {len(todo)} files decoded in --source="
-          f"{source}; the commonest reasons: {dict(reasons.most_common(3))}"
-        )
-      manifest = folder.finish(
-        dict(
-          settings,
-          labels=sorted({item.label for item in items if item.label}),
-          skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing_skipped],
-        )
-      )
-    except BaseException:
-      folder.abort()
-      raise
-    finally:
-      pool.close()
     counts = manifest["files"]
     logging.info(
-      "wrote %d clips from %d videos into %d shards in %s; of %d files seen, %d skipped "
-      "and %d used with a warning, listed in %s",
+      "%d clips from %d videos in %d shards in %s; of %d files seen, %d skipped and %d used "
+      "with a warning, listed in %s",
       manifest["clips"],
       counts["used"],
       len(manifest["shards"]),
@@ -326,3 +323,78 @@ def prepare(
       shards.MANIFEST,
     )
     return manifest
+
+
+def _run_with_processes(
+  items, spec, *, source, out, fields, fingerprint, shard_bytes, workers, timeout_s, overwrite, **_
+):
+  """prepare's processes runner: decoding processes here, shards written in file order."""
+  from relive_tf.data import shards  # noqa: PLC0415 (see prepare)
+
+  folder = shards.PreparedFolder(
+    out,
+    splits=layouts.SPLITS,
+    fingerprint=fingerprint,
+    shard_bytes=shard_bytes,
+    overwrite=overwrite,
+  )
+  if folder.manifest:
+    logging.info(
+      "%s already holds these shards (%d clips); nothing to do", out, folder.manifest["clips"]
+    )
+    return folder.manifest
+
+  seen = collections.Counter()
+  todo = []  # (position in items, item) of the files not yet in completed shards
+  for position, item in enumerate(items):
+    if seen[item.split] >= folder.files_done(item.split):
+      todo.append((position, item))
+    seen[item.split] += 1
+  if len(todo) < len(items):
+    logging.info("resuming after %d files", len(items) - len(todo))
+  workers = min(workers, max(len(todo), 1))
+  logging.info("decoding with %d processes, at most %g s per file", workers, timeout_s)
+  pool = workers_lib.DecodingPool(workers, timeout_s)
+  reasons = collections.Counter()
+  try:
+    with progress.bar(
+      total=len(items), initial=len(items) - len(todo), desc="prepare", unit="file"
+    ) as bar:
+      for item, clips, warning, reason in _decoded_in_order(
+        pool, todo, spec, workers * _FILES_AHEAD_PER_WORKER
+      ):
+        folder.add_file(
+          item.split,
+          path=item.path,
+          video_id=item.id,
+          label=item.label,
+          clips=clips,
+          warning=warning,
+          reason=reason,
+        )
+        reasons[reason] += reason is not None
+        bar.set_postfix(clips=folder.clips, refresh=False)
+        bar.update()
+    if not folder.clips:
+      raise no_clip_error(len(todo), source, reasons)
+    return folder.finish(fields)
+  except BaseException:
+    folder.abort()
+    raise
+  finally:
+    pool.close()
+
+
+def _run_with_beam(items, spec, **settings):
+  """prepare's beam runner (prepare_beam.run), or the install command when Beam is missing."""
+  try:
+    # Imported here: Apache Beam is an optional extra, needed by this runner only.
+    from relive_tf.data import prepare_beam  # noqa: PLC0415
+  except ImportError as error:
+    if error.name is None or not error.name.startswith("apache_beam"):
+      raise
+    raise ValueError(
+      "the beam runner needs Apache Beam, which is not installed: pip install 'relive_tf[beam]' "
+      "(or -r requirements-beam.txt)"
+    ) from None
+  return prepare_beam.run(items, spec, **settings)

@@ -9,7 +9,6 @@ import contextlib
 import copy
 import dataclasses
 import functools
-import json
 import os
 import re
 
@@ -106,8 +105,8 @@ class ShardWriter:
           self._writer.close()
         self._writer = None
       partial = self._final_path() + _PARTIAL
-      with contextlib.suppress(FileNotFoundError):
-        os.remove(partial)
+      with contextlib.suppress(tf.errors.OpError, OSError):
+        files.discard(partial)
       raise errors.write_error(
         f"the shard {os.path.basename(self._final_path())}",
         partial,
@@ -158,15 +157,13 @@ class ShardWriter:
       self._writer.close()
       self._writer = None
       # On disk before the rename, as files.atomic_write does: a crash never leaves a cut shard.
-      with open(final + _PARTIAL, "rb+") as written:
-        os.fsync(written.fileno())
-      os.replace(final + _PARTIAL, final)
+      files.commit(final + _PARTIAL, final)
     self._number += 1
     return {
       "file": os.path.basename(final),
       "split": self._split,
       "clips": self._clips,
-      "bytes": os.path.getsize(final),
+      "bytes": tf.io.gfile.stat(final).length,
     }
 
   def abort(self):
@@ -175,7 +172,110 @@ class ShardWriter:
       return
     self._writer.close()
     self._writer = None
-    os.remove(self._final_path() + _PARTIAL)
+    files.discard(self._final_path() + _PARTIAL)
+
+
+def claim(out, fingerprint, overwrite):
+  """Readies `out` (created when missing) for a `relive prepare` run, local or remote.
+
+  Without `overwrite`, a folder holding another run's shards (other settings or source files, as
+  told by `fingerprint`) is refused; with it, the shards, manifest and progress file there are
+  deleted, and nothing else. Temporary files of unfinished shards are deleted either way.
+
+  Args:
+    out: the output folder.
+    fingerprint: a digest of the run's settings and file list.
+    overwrite: replace another run's shards instead of refusing.
+
+  Returns:
+    (manifest, progress): the manifest of this same run when it already finished in `out`, and
+    the saved progress of this run when it was interrupted there; None where there is none.
+
+  Raises:
+    ValueError: `out` holds another run's shards and `overwrite` is off.
+  """
+  tf.io.gfile.makedirs(out)
+  ours = [name for name in sorted(tf.io.gfile.listdir(out)) if is_shard_file(name)]
+  states = [name for name in (MANIFEST, PROGRESS) if tf.io.gfile.exists(os.path.join(out, name))]
+  for name in ours + states if overwrite else ours:
+    if overwrite or name.endswith(_PARTIAL):
+      tf.io.gfile.remove(os.path.join(out, name))
+  if overwrite:
+    return None, None
+  for name in states:
+    path = os.path.join(out, name)
+    try:
+      state = files.read_json(path)
+    except ValueError:
+      raise ValueError(
+        f"{path} is not valid JSON; give another --out, or --overwrite to start again"
+      ) from None
+    if state.get("fingerprint") != fingerprint:
+      raise ValueError(
+        f"--out={out} holds shards prepared with other settings or from other "
+        "source files; give another --out, or --overwrite to replace them"
+      )
+    return (state, None) if name == MANIFEST else (None, state)
+  finished = [name for name in ours if not name.endswith(_PARTIAL)]
+  if finished:
+    raise ValueError(
+      f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
+      "another --out, or --overwrite to replace them"
+    )
+  return None, None
+
+
+def empty_split():
+  """The state of a split before its first file: what PreparedFolder and the Beam pipeline add up
+  ("shards": the shard entries, "skipped" and "warnings": entries per file)."""
+  return {"files_done": 0, "videos": 0, "clips": 0, "shards": [], "skipped": [], "warnings": []}
+
+
+def manifest_of(fields, splits, fingerprint):
+  """The manifest.json of a finished run.
+
+  Args:
+    fields: the run's own manifest fields, first in the file; "skipped" entries given here (files
+      the listing passed over) are added to the splits'.
+    splits: {split: state} as empty_split() makes it, filled in.
+    fingerprint: the run's digest (see claim).
+
+  Returns:
+    `fields` with the counts ("videos", "clips", "files": seen, used, skipped, warned; "splits"),
+    "shards", "skipped" and "warnings" (sorted by path) and "fingerprint".
+  """
+  manifest = dict(fields)
+  skipped = list(manifest.pop("skipped", []))
+  warnings = []
+  for state in splits.values():
+    skipped.extend(state["skipped"])
+    warnings.extend(state["warnings"])
+  videos = sum(state["videos"] for state in splits.values())
+  return dict(
+    manifest,
+    videos=videos,
+    clips=sum(state["clips"] for state in splits.values()),
+    files={
+      "seen": videos + len(skipped),
+      "used": videos,
+      "skipped": len(skipped),
+      "warned": len(warnings),
+    },
+    shards=[shard for state in splits.values() for shard in state["shards"]],
+    splits={
+      split: {"videos": state["videos"], "clips": state["clips"], "shards": len(state["shards"])}
+      for split, state in splits.items()
+    },
+    skipped=sorted(skipped, key=lambda entry: entry["path"]),
+    warnings=sorted(warnings, key=lambda entry: entry["path"]),
+    fingerprint=fingerprint,
+  )
+
+
+def write_manifest(out, manifest):
+  """Writes OUT/manifest.json, which marks the run finished, and deletes the saved progress."""
+  files.write_json(os.path.join(out, MANIFEST), manifest)
+  files.discard(os.path.join(out, PROGRESS))
 
 
 class PreparedFolder:
@@ -189,41 +289,20 @@ class PreparedFolder:
     manifest: the manifest of this same run when it already finished in the folder, else None.
   """
 
-  _EMPTY_SPLIT = {
-    "files_done": 0,
-    "videos": 0,
-    "clips": 0,
-    "shards": [],
-    "skipped": [],
-    "warnings": [],
-  }
-
   def __init__(self, out, *, splits, fingerprint, shard_bytes, overwrite):
-    """Readies `out` (created when missing) for a run.
-
-    Without `overwrite`, a folder holding another run's shards (other settings or source files, as
-    told by `fingerprint`) is refused; with it, the shards, manifest and progress file there are
-    deleted, and nothing else. Temporary files of unfinished shards are deleted either way.
+    """Readies `out` for a run (see claim, which raises ValueError for another run's shards).
 
     Args:
-      out: the output folder.
+      out: the output folder, local or remote.
       splits: the split names.
       fingerprint: a digest of the run's settings and file list.
       shard_bytes: a shard ends at the first file boundary past this size.
       overwrite: replace another run's shards instead of refusing.
-
-    Raises:
-      ValueError: `out` holds another run's shards and `overwrite` is off.
     """
     self._out = out
     self._fingerprint = fingerprint
-    self.manifest = None
-    progress = self._claim(overwrite)
-    self._committed = (
-      progress["splits"]
-      if progress
-      else {split: copy.deepcopy(self._EMPTY_SPLIT) for split in splits}
-    )
+    self.manifest, progress = claim(out, fingerprint, overwrite)
+    self._committed = progress["splits"] if progress else {split: empty_split() for split in splits}
     for state in self._committed.values():  # progress saved before warnings were recorded
       state.setdefault("warnings", [])
     self._running = copy.deepcopy(self._committed)
@@ -231,43 +310,6 @@ class PreparedFolder:
       split: ShardWriter(out, split, shard_bytes, len(state["shards"]))
       for split, state in self._running.items()
     }
-
-  def _claim(self, overwrite):
-    """Applies the rules above; returns the saved progress of this run, or None."""
-    out = self._out
-    os.makedirs(out, exist_ok=True)
-    ours = [name for name in sorted(os.listdir(out)) if is_shard_file(name)]
-    states = [name for name in (MANIFEST, PROGRESS) if os.path.isfile(os.path.join(out, name))]
-    for name in ours + states if overwrite else ours:
-      if overwrite or name.endswith(_PARTIAL):
-        os.remove(os.path.join(out, name))
-    if overwrite:
-      return None
-    for name in states:
-      path = os.path.join(out, name)
-      try:
-        with open(path, encoding="utf-8") as f:
-          state = json.load(f)
-      except ValueError:
-        raise ValueError(
-          f"{path} is not valid JSON; give another --out, or --overwrite to start again"
-        ) from None
-      if state.get("fingerprint") != self._fingerprint:
-        raise ValueError(
-          f"--out={out} holds shards prepared with other settings or from other "
-          "source files; give another --out, or --overwrite to replace them"
-        )
-      if name == MANIFEST:
-        self.manifest = state
-        return None
-      return state
-    finished = [name for name in ours if not name.endswith(_PARTIAL)]
-    if finished:
-      raise ValueError(
-        f"--out={out} holds shards ({finished[0]}, ...) but no {MANIFEST}; give "
-        "another --out, or --overwrite to replace them"
-      )
-    return None
 
   def files_done(self, split):
     """How many of the split's files (in their fixed order) a resumed run can leave out."""
@@ -310,13 +352,11 @@ class PreparedFolder:
         {"fingerprint": self._fingerprint, "splits": self._committed},
       )
 
-  def finish(self, manifest):
-    """Completes the last shards and writes manifest.json.
+  def finish(self, fields):
+    """Completes the last shards and writes manifest.json (manifest_of the run).
 
     Args:
-      manifest: the run's own manifest fields, first in the file; the counts ("videos", "clips",
-        "splits", "files": seen, used, skipped, warned), "shards", "skipped" (added to any given),
-        "warnings" and "fingerprint" are filled in here.
+      fields: the run's own manifest fields (see manifest_of).
 
     Returns:
       The manifest written.
@@ -325,38 +365,9 @@ class PreparedFolder:
       shard = writer.close()
       if shard:
         self._running[split]["shards"].append(shard)
-    splits = self._running
-    manifest = dict(manifest)
-    skipped = list(manifest.pop("skipped", []))
-    warnings = []
-    for state in splits.values():
-      skipped.extend(state["skipped"])
-      warnings.extend(state["warnings"])
-    videos = sum(state["videos"] for state in splits.values())
-    manifest = dict(
-      manifest,
-      videos=videos,
-      clips=sum(state["clips"] for state in splits.values()),
-      files={
-        "seen": videos + len(skipped),
-        "used": videos,
-        "skipped": len(skipped),
-        "warned": len(warnings),
-      },
-      shards=[shard for state in splits.values() for shard in state["shards"]],
-      splits={
-        split: {"videos": state["videos"], "clips": state["clips"], "shards": len(state["shards"])}
-        for split, state in splits.items()
-      },
-      skipped=sorted(skipped, key=lambda entry: entry["path"]),
-      warnings=sorted(warnings, key=lambda entry: entry["path"]),
-      fingerprint=self._fingerprint,
-    )
-    files.write_json(os.path.join(self._out, MANIFEST), manifest)
-    if os.path.exists(os.path.join(self._out, PROGRESS)):
-      os.remove(os.path.join(self._out, PROGRESS))
-    self.manifest = manifest
-    return manifest
+    self.manifest = manifest_of(fields, self._running, self._fingerprint)
+    write_manifest(self._out, self.manifest)
+    return self.manifest
 
   def abort(self):
     """Drops the shards being written; the completed ones and the saved progress stay."""
@@ -370,14 +381,14 @@ def read_manifest(path):
   Raises:
     ValueError: the folder is missing, holds no finished preparation, or its manifest is unreadable.
   """
-  if not os.path.isdir(path):
+  if not tf.io.gfile.isdir(path):
     raise ValueError(
       f"data path {path!r} is not a folder; prepare shards with `relive prepare "
       f"--format=... --source=VIDEOS --out={path}`"
     )
   manifest_path = os.path.join(path, MANIFEST)
-  if not os.path.isfile(manifest_path):
-    if os.path.isfile(os.path.join(path, PROGRESS)):
+  if not tf.io.gfile.exists(manifest_path):
+    if tf.io.gfile.exists(os.path.join(path, PROGRESS)):
       raise ValueError(
         f"{path!r} holds an unfinished `relive prepare` run; run the same command "
         "again to finish it"
@@ -387,9 +398,8 @@ def read_manifest(path):
       f"`relive prepare --format=... --source=VIDEOS --out={path}`"
     )
   try:
-    with open(manifest_path, encoding="utf-8") as f:
-      manifest = json.load(f)
-  except (OSError, ValueError) as error:
+    manifest = files.read_json(manifest_path)
+  except (OSError, ValueError, tf.errors.OpError) as error:
     raise ValueError(
       f"cannot read {manifest_path}: {error}; prepare the folder again with "
       "`relive prepare ... --overwrite`"
@@ -471,6 +481,12 @@ def _repair(path):
   return f"{_rebuild(path)}; or train past the damage with --config.data.skip_corrupt=True"
 
 
+def _identity(file):
+  """(size, modification time in ns) of a file, which key _readable_records' cache."""
+  status = tf.io.gfile.stat(file)
+  return status.length, status.mtime_nsec
+
+
 @functools.cache
 def _readable_records(file, size, modified_ns):  # noqa: ARG001 (size and time key the cache)
   """How many records of a shard can be read: those before a bad checksum or a cut.
@@ -504,7 +520,7 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
     available = sorted({shard["split"] for shard in manifest["shards"]})
     raise ValueError(f"{path!r} holds no clips in split {split!r}; it has {available or 'none'}")
   files = [os.path.join(path, shard["file"]) for shard in shards]
-  missing = [name for name in files if not os.path.isfile(name)]
+  missing = [name for name in files if not tf.io.gfile.exists(name)]
   if missing:
     raise ValueError(
       f"{len(missing)} shards listed in {path}/{MANIFEST} are missing, e.g. "
@@ -515,7 +531,7 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
   total_bytes = sum(shard["bytes"] for shard in shards)
   if not skip_corrupt:
     for name, shard in zip(files, shards):
-      actual = os.path.getsize(name)
+      actual = tf.io.gfile.stat(name).length
       if actual != shard["bytes"]:
         raise ValueError(
           f"shard {name} is damaged: {actual:,} bytes where {MANIFEST} lists "
@@ -524,8 +540,7 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
     return _SplitShards(files, listed, listed, total_bytes)
   records = []
   for name, count in zip(files, listed):
-    status = os.stat(name)
-    readable = min(count, _readable_records(name, status.st_size, status.st_mtime_ns))
+    readable = min(count, _readable_records(name, *_identity(name)))
     if readable < count:
       logging.warning(
         "data.skip_corrupt: shard %s is damaged; %d of its %d records are skipped",
@@ -749,15 +764,14 @@ def verify(path):
   results = []
   for shard in manifest["shards"]:
     name = os.path.join(path, shard["file"])
-    if not os.path.isfile(name):
+    if not tf.io.gfile.exists(name):
       results.append({"file": shard["file"], "clips": 0, "problem": "missing"})
       continue
     problems = []
-    actual = os.path.getsize(name)
+    actual = tf.io.gfile.stat(name).length
     if actual != shard["bytes"]:
       problems.append(f"{actual:,} bytes where {MANIFEST} lists {shard['bytes']:,}")
-    status = os.stat(name)
-    readable = _readable_records(name, status.st_size, status.st_mtime_ns)
+    readable = _readable_records(name, *_identity(name))
     if readable < shard["clips"]:
       problems.append(
         f"only the first {readable} of its {shard['clips']} records can be read "

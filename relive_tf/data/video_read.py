@@ -10,6 +10,8 @@ import tempfile
 import cv2
 import numpy as np
 
+from relive_tf import files
+
 # Containers OpenCV's FFmpeg reads; a layout passes other files over by their extension. Animated
 # GIFs are videos to FFmpeg too (TGIF-style data sets).
 VIDEO_EXTENSIONS = (
@@ -96,6 +98,22 @@ def square_frame(frame, size):
   # INTER_AREA averages the source pixels under each output pixel, so shrinking does not alias.
   interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
   return cv2.resize(square, (size, size), interpolation=interpolation)
+
+
+@contextlib.contextmanager
+def local_file(path):
+  """Yields a local name of a video or strip: `path` itself, or a temporary copy of a remote file
+  (gs://, a plugin filesystem), which OpenCV and FFmpeg cannot open; the copy is deleted after.
+
+  Raises:
+    UnusableVideoError: a remote file cannot be read.
+  """
+  with contextlib.ExitStack() as stack:
+    try:
+      local = stack.enter_context(files.local_copy(path))
+    except OSError as error:
+      raise UnusableVideoError(f"cannot be read: {error.strerror}") from None
+    yield local
 
 
 def _check_file(path):

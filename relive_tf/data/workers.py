@@ -133,6 +133,20 @@ class DecodingPool:
         self._replace(connection, process)
     return answers
 
+  def call(self, function, *args, **kwargs):
+    """Runs one call and waits for it: (result, None), or (None, the reason it gave none).
+
+    The pool must have no other call in flight (one pool per caller, as a Beam DoFn holds one).
+    """
+    while not self.has_idle():
+      self.results()
+    self.submit(0, function, *args, **kwargs)
+    answers = []
+    while not answers:
+      answers = self.results()
+    ((_, result, reason),) = answers
+    return result, reason
+
   def close(self):
     """Stops every process: idle ones when told to, the others killed."""
     for _, connection in self._idle:
@@ -152,7 +166,8 @@ class DecodingPool:
 
 def read_video(path, *, size, frame_step=1, timeout_s=DEFAULT_TIMEOUT_S):
   """video_read.read_video in a worker process, as `relive prepare` reads: a file that crashes or
-  hangs the decoder raises instead of ending the caller.
+  hangs the decoder raises instead of ending the caller. A remote file is copied first
+  (video_read.local_file).
 
   Returns:
     A video_read.DecodedVideo.
@@ -162,15 +177,10 @@ def read_video(path, *, size, frame_step=1, timeout_s=DEFAULT_TIMEOUT_S):
   """
   pool = DecodingPool(1, timeout_s)
   try:
-    while not pool.has_idle():
-      pool.results()
-    pool.submit(0, video_read.read_video, path, size=size, frame_step=frame_step)
-    answers = []
-    while not answers:
-      answers = pool.results()
+    with video_read.local_file(path) as local:
+      video, reason = pool.call(video_read.read_video, local, size=size, frame_step=frame_step)
   finally:
     pool.close()
-  ((_, video, reason),) = answers
   if reason is not None:
     raise video_read.UnusableVideoError(reason)
   return video

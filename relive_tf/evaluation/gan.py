@@ -110,7 +110,7 @@ def training_evaluators(config):
   """
   train, data = config.train, config.data
   path = train.feature_network
-  if not path or not os.path.isfile(os.path.join(path, feature_network_lib.INFO_FILE)):
+  if not path or not tf.io.gfile.exists(os.path.join(path, feature_network_lib.INFO_FILE)):
     raise ValueError(
       f"train.eval_every is {train.eval_every} but train.feature_network ({path!r}) "
       "holds no built-in feature network: run `relive evaluate` once (it trains one "
@@ -129,7 +129,7 @@ def _feature_extractor(workdir, config, i3d, feature_network):
   if i3d:
     return features.I3DFeatures(i3d)
   path = feature_network or os.path.join(workdir, FEATURE_NETWORK_DIR)
-  if not os.path.isfile(os.path.join(path, feature_network_lib.INFO_FILE)):
+  if not tf.io.gfile.exists(os.path.join(path, feature_network_lib.INFO_FILE)):
     logging.info(
       "no built-in feature network in %s: training one for %dx%dx%d clips (once; some "
       "minutes on a CPU)",

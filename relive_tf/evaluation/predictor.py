@@ -183,10 +183,10 @@ def evaluate(
     )
   if report:
     try:
-      os.makedirs(os.path.dirname(os.path.abspath(report)), exist_ok=True)
-    except OSError as error:
+      tf.io.gfile.makedirs(os.path.dirname(files.absolute(report)))
+    except tf.errors.OpError as error:
       raise ValueError(
-        f"cannot create the folder of the report {report}: {error.strerror}; choose a writable path"
+        f"cannot create the folder of the report {report}: {error.message}; choose a writable path"
       ) from None
   videos, settings = _held_out_videos(config, data, context + future, batch_size)
   logging.info("predicting %d frames after %d on %d held-out clips", future, context, num_samples)

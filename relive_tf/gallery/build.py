@@ -1,14 +1,14 @@
 """`relive gallery`: one section per workdir (its family's media, curves, config, evaluations)."""
 
-import glob
 import json
 import os
 import re
-import shutil
 
 import markupsafe
+import tensorflow as tf
 from absl import logging
 
+from relive_tf import files
 from relive_tf.evaluation import gan
 from relive_tf.evaluation import predictor
 from relive_tf.gallery import charts
@@ -40,9 +40,9 @@ def _nice(number):
 
 def _check_workdir(workdir, families):
   """The config and family of a workdir that exists and holds files."""
-  if not os.path.isdir(workdir):
+  if not tf.io.gfile.isdir(workdir):
     raise ValueError(f"workdir {workdir!r} does not exist; pass a folder written by `relive train`")
-  if not os.listdir(workdir):
+  if not tf.io.gfile.listdir(workdir):
     raise ValueError(f"workdir {workdir!r} is empty; train it first (`relive train`)")
   return workdir_lib.load_config(workdir, families, "the gallery")
 
@@ -77,7 +77,7 @@ def _config_summary(config):
 def _curves(page, workdir):
   """A chart per scalar tag of the workdir's TensorBoard events."""
   summary_dir = os.path.join(workdir, workdir_lib.SUMMARY_DIR)
-  curves = events.read_scalars(summary_dir) if os.path.isdir(summary_dir) else {}
+  curves = events.read_scalars(summary_dir) if tf.io.gfile.isdir(summary_dir) else {}
   if not curves:
     page.note("Training curves", f"No scalar summaries in {summary_dir} yet.")
     return
@@ -152,15 +152,14 @@ def _report_html(page, path, report):
 
 def _evaluations(page, workdir):
   """Every evaluation_*.json report written by `relive evaluate` in the workdir."""
-  paths = sorted(glob.glob(os.path.join(workdir, "evaluation_*.json")))
+  paths = sorted(tf.io.gfile.glob(os.path.join(workdir, "evaluation_*.json")))
   if not paths:
     page.note("Evaluation", f"No report yet: `relive evaluate --workdir={workdir}` writes one.")
     return
   page.add("<h3>Evaluation</h3>")
   for path in paths:
     try:
-      with open(path, encoding="utf-8") as f:
-        page.add(_report_html(page, path, json.load(f)))
+      page.add(_report_html(page, path, files.read_json(path)))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
       page.note(None, f"{os.path.basename(path)} could not be read: {error!r}")
 
@@ -195,7 +194,7 @@ def _section(site_dir, index, workdir, config, family, num_videos, seed):
     "slug": slug,
     "model_type": config.model_type,
     "step_text": "no checkpoint" if step is None else f"step {step}",
-    "path": os.path.abspath(workdir),
+    "path": files.absolute(workdir),
     "summary": _config_summary(config),
     "full_config": json.dumps(json.loads(config.to_json_best_effort()), indent=2),
     "body": page.body(),
@@ -231,15 +230,21 @@ def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
     raise ValueError(f"num is {num_videos}; ask for at least one video per workdir")
   loaded = [_check_workdir(workdir, families) for workdir in workdirs]
   index_path = os.path.join(out_dir, page_lib.INDEX_FILE)
-  if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+  if tf.io.gfile.exists(out_dir) and not tf.io.gfile.isdir(out_dir):
     raise ValueError(f"out {out_dir!r} is a file; pass a folder")
-  if os.path.isdir(out_dir) and os.listdir(out_dir) and not os.path.isfile(index_path):
+  if (
+    tf.io.gfile.isdir(out_dir)
+    and tf.io.gfile.listdir(out_dir)
+    and not tf.io.gfile.exists(index_path)
+  ):
     raise ValueError(
       f"out {out_dir!r} holds other files and no {page_lib.INDEX_FILE}; pass a new "
       "or empty folder, or one that holds a gallery built before"
     )
-  shutil.rmtree(os.path.join(out_dir, page_lib.MEDIA_DIR), ignore_errors=True)
-  os.makedirs(out_dir, exist_ok=True)
+  media_dir = os.path.join(out_dir, page_lib.MEDIA_DIR)
+  if tf.io.gfile.isdir(media_dir):
+    tf.io.gfile.rmtree(media_dir)
+  tf.io.gfile.makedirs(out_dir)
   sections = []
   for index, (workdir, (config, family)) in enumerate(zip(workdirs, loaded)):
     logging.info("gallery: %s", workdir)

@@ -1,10 +1,10 @@
 """Summaries read back from a workdir's TensorBoard event files, one series per tag."""
 
-import glob
 import math
 import os
 
 import numpy as np
+import tensorflow as tf
 from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.util import tensor_util
@@ -34,7 +34,7 @@ def event_files(summary_dir):
     [path], ordered by the wall time of their first summary. The names hold the creation second
     and a per-process counter, which sort wrongly within a second and from counter 10 on.
   """
-  paths = glob.glob(os.path.join(summary_dir, _EVENT_FILES)) + glob.glob(
+  paths = tf.io.gfile.glob(os.path.join(summary_dir, _EVENT_FILES)) + tf.io.gfile.glob(
     os.path.join(summary_dir, "*", _EVENT_FILES)
   )
   return sorted(paths, key=lambda path: (_started(path), os.path.basename(path), path))

@@ -7,6 +7,7 @@ import urllib.parse
 import jinja2
 import markupsafe
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 from relive_tf import files
@@ -52,7 +53,7 @@ class Page:
     self.parts = []
 
   def path(self, name):
-    os.makedirs(self.media_dir, exist_ok=True)
+    tf.io.gfile.makedirs(self.media_dir)
     return os.path.join(self.media_dir, name)
 
   def url(self, name):

@@ -37,7 +37,7 @@ def generate(workdir, num, out_dir, seed=0, video_format="gif"):
   trained = checkpoints.restore_trained(workdir, vgan_training.FAMILY, "sampling videos")
   logging.info("sampling %d videos from %s at step %d", num, workdir, trained.step)
   videos = sample_videos(trained.trainer.generator, num, seed)
-  os.makedirs(out_dir, exist_ok=True)
+  tf.io.gfile.makedirs(out_dir)
   paths = []
   for i, video in enumerate(videos):
     path = os.path.join(out_dir, f"video_{i:04d}.{video_format}")

@@ -77,6 +77,6 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
     still = np.repeat(picture[None, None], config.data.frames, axis=1)
     videos = np.concatenate([still, videos], axis=0)
   if os.path.dirname(out):
-    os.makedirs(os.path.dirname(out), exist_ok=True)
+    tf.io.gfile.makedirs(os.path.dirname(out))
   video_io.write_video(out, video_io.tile_videos(videos, columns=len(videos)))
   return out

@@ -1,12 +1,12 @@
 """The built-in per-frame digit recogniser: which digits a 64x64 frame shows, for the sample scores.
 
-It measures samples and is never a training signal: the video models stay unsupervised. It is trained
-on frames of the built-in moving digits, labelled by replaying their seeds (digit_labels), and on frames
-that hold no digit: the data's backgrounds alone, with coloured blobs of a digit's size, with digits
-blurred past reading, and noise. So a blob where a digit should be does not count as a digit.
+It measures samples and is never a training signal: the video models stay unsupervised. It is
+trained on frames of the built-in moving digits, labelled by replaying their seeds (digit_labels),
+and on frames that hold no digit: the data's backgrounds alone, with coloured blobs of a digit's
+size, with digits blurred past reading, and noise. So a blob where a digit should be does not
+count as a digit.
 """
 
-import json
 import os
 
 import cv2
@@ -59,9 +59,10 @@ def _texture(rng, size):
 
 
 def perturb(frame, rng):
-  """The frame, float32 [size, size, 3] in [0, 1], with what imperfect generated frames show: one of
-  nothing, additive texture (noise, blocks, a checkerboard-like grating), a slight blur, or a contrast
-  change. Applied alike to frames with and without digits, so that the recogniser decides by shape."""
+  """The frame, float32 [size, size, 3] in [0, 1], with what imperfect generated frames show: one
+  of nothing, additive texture (noise, blocks, a checkerboard-like grating), a slight blur, or a
+  contrast change. Applied alike to frames with and without digits, so that the recogniser decides
+  by shape."""
   kind = rng.integers(4)
   if kind == 1:
     frame = frame + rng.uniform(0.02, 0.2) * _texture(rng, frame.shape[0])
@@ -76,8 +77,8 @@ def negative_frame(rng, size=64):
   """A frame that shows no readable digit, float32 [size, size, 3] in [0, 1].
 
   One of NEGATIVE_KINDS, drawn uniformly: a background of the built-in data alone; with one or two
-  coloured ellipses of a digit's size; with one or two digits blurred (Gaussian sigma 2.5 to 5 pixels
-  at 64x64) into blobs; uniform noise, smoothed or not; or a background under strong texture.
+  coloured ellipses of a digit's size; with one or two digits blurred (Gaussian sigma 2.5 to 5
+  pixels at 64x64) into blobs; uniform noise, smoothed or not; or a background under strong texture.
   """
   kind = NEGATIVE_KINDS[rng.integers(len(NEGATIVE_KINDS))]
   if kind == "noise":
@@ -102,7 +103,7 @@ def negative_frame(rng, size=64):
       alpha = cv2.GaussianBlur(alpha, (0, 0), rng.uniform(0.5, 2.0))
     else:
       glyph = glyphs[rng.integers(NUM_DIGITS)]
-      alpha[top:top + glyph.shape[0], left:left + glyph.shape[1]] = glyph
+      alpha[top : top + glyph.shape[0], left : left + glyph.shape[1]] = glyph
       alpha = cv2.GaussianBlur(alpha, (0, 0), rng.uniform(2.5, 5.0) * size / 64)
       alpha = np.clip(alpha / max(alpha.max(), 1e-6), 0, 1)
     frame = frame * (1 - alpha[..., None]) + color * alpha[..., None]
@@ -147,14 +148,24 @@ def _frame_scores(logits, labels):
   seen = present.any(axis=1)
   has_digit = labels.any(axis=1) if labels.dtype == bool else labels.max(axis=1) > 0.5
   return {
-      "digit_set_accuracy": float(np.mean(np.all(present == (labels > 0.5), axis=1))),
-      "real_frames_with_a_digit_seen": float(np.mean(seen[has_digit])),
-      "digit_free_frames_with_a_digit_seen": float(np.mean(seen[~has_digit])),
+    "digit_set_accuracy": float(np.mean(np.all(present == (labels > 0.5), axis=1))),
+    "real_frames_with_a_digit_seen": float(np.mean(seen[has_digit])),
+    "digit_free_frames_with_a_digit_seen": float(np.mean(seen[~has_digit])),
   }
 
 
-def train_digit_recognizer(out_dir, *, size=64, width=32, num_clips=10_000, epochs=10, batch_size=128,
-                           learning_rate=1e-3, seed=2000, eval_clips=1024):
+def train_digit_recognizer(
+  out_dir,
+  *,
+  size=64,
+  width=32,
+  num_clips=10_000,
+  epochs=10,
+  batch_size=128,
+  learning_rate=1e-3,
+  seed=2000,
+  eval_clips=1024,
+):
   """Trains the recogniser on built-in frames of data seed `seed` and saves it in `out_dir`.
 
   Held-out figures come from clips of seed + 1. Writes model.keras and digit_recognizer.json (the
@@ -164,22 +175,34 @@ def train_digit_recognizer(out_dir, *, size=64, width=32, num_clips=10_000, epoc
   Returns:
     The description dict.
   """
-  info = dict(size=size, width=width, num_clips=num_clips, epochs=epochs, batch_size=batch_size,
-              learning_rate=learning_rate, seed=seed, eval_clips=eval_clips)
+  info = dict(
+    size=size,
+    width=width,
+    num_clips=num_clips,
+    epochs=epochs,
+    batch_size=batch_size,
+    learning_rate=learning_rate,
+    seed=seed,
+    eval_clips=eval_clips,
+  )
   keras.utils.set_random_seed(seed)
   frames, labels = labelled_frames(seed, num_clips, size=size)
   model = build_digit_recognizer(size=size, width=width)
-  model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                loss=keras.losses.BinaryCrossentropy(from_logits=True))
-  model.fit(frames.astype(np.float32) / 127.5 - 1.0, labels, batch_size=batch_size, epochs=epochs,
-            verbose=2)
+  model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate),
+    loss=keras.losses.BinaryCrossentropy(from_logits=True),
+  )
+  model.fit(
+    frames.astype(np.float32) / 127.5 - 1.0, labels, batch_size=batch_size, epochs=epochs, verbose=2
+  )
   held_out_frames, held_out_labels = labelled_frames(seed + 1, eval_clips, size=size)
-  logits = model.predict(held_out_frames.astype(np.float32) / 127.5 - 1.0, batch_size=256, verbose=0)
+  logits = model.predict(
+    held_out_frames.astype(np.float32) / 127.5 - 1.0, batch_size=256, verbose=0
+  )
   info.update(_frame_scores(logits, held_out_labels))
-  os.makedirs(out_dir, exist_ok=True)
+  files.gfile().makedirs(out_dir)
   info_path = os.path.join(out_dir, INFO_FILE)
-  if os.path.exists(info_path):
-    os.remove(info_path)  # it marks a complete folder, and would describe the old network
+  files.discard(info_path)  # it marks a complete folder, and would describe the old network
   with files.atomic_write(os.path.join(out_dir, MODEL_FILE), suffix=".keras") as temporary:
     model.save(temporary)
   files.write_json(info_path, info)
@@ -196,11 +219,12 @@ class DigitRecognizer:
       FileNotFoundError: `path` holds no complete recogniser.
     """
     info_path = os.path.join(path, INFO_FILE)
-    if not os.path.isfile(info_path):
-      raise FileNotFoundError(f"no digit recogniser in {path!r} ({INFO_FILE} is missing); train one "
-                              "with `python -m relive_tf.metrics.digit_recognizer --out=DIR`")
-    with open(info_path) as f:
-      self.info = json.load(f)
+    if not files.isfile(info_path):
+      raise FileNotFoundError(
+        f"no digit recogniser in {path!r} ({INFO_FILE} is missing); train one "
+        "with `python -m relive_tf.metrics.digit_recognizer --out=DIR`"
+      )
+    self.info = files.read_json(info_path)
     self.path = path
     self._model = keras.models.load_model(os.path.join(path, MODEL_FILE))
     self._batch_size = batch_size
@@ -220,8 +244,10 @@ class DigitRecognizer:
     videos = np.asarray(videos)
     size = self.info["size"]
     if videos.dtype != np.uint8 or videos.ndim != 5 or videos.shape[2:] != (size, size, 3):
-      raise ValueError(f"the digit recogniser takes uint8 videos [clips, frames, {size}, {size}, 3], "
-                       f"got {videos.dtype} {list(videos.shape)}")
+      raise ValueError(
+        f"the digit recogniser takes uint8 videos [clips, frames, {size}, {size}, 3], "
+        f"got {videos.dtype} {list(videos.shape)}"
+      )
     frames = videos.reshape(-1, size, size, 3).astype(np.float32) / 127.5 - 1.0
     logits = self._model.predict(frames, batch_size=self._batch_size, verbose=0)
     return (1.0 / (1.0 + np.exp(-logits))).reshape(*videos.shape[:2], NUM_DIGITS)

@@ -158,10 +158,11 @@ def train_feature_network(
     info["direction_set_accuracy"],
   )
 
-  os.makedirs(out_dir, exist_ok=True)
+  tf.io.gfile.makedirs(out_dir)
   info_path = os.path.join(out_dir, INFO_FILE)
-  if os.path.exists(info_path):
-    os.remove(info_path)  # the description marks a complete network; it would not match the new one
+  # The description marks a complete network; it would not match the new one.
+  if tf.io.gfile.exists(info_path):
+    tf.io.gfile.remove(info_path)
   with files.atomic_write(os.path.join(out_dir, MODEL_FILE), suffix=".keras") as temporary:
     model.save(temporary)
   # The description is written last: a directory with it holds a complete network.

@@ -1,12 +1,12 @@
 """Video feature extractors for the distances: I3D from a SavedModel, or the built-in 3D CNN."""
 
-import json
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from relive_tf import files
 from relive_tf.data import pipeline
 from relive_tf.metrics import feature_network
 
@@ -86,7 +86,7 @@ class I3DFeatures:
       ValueError: the path is missing, is not a SavedModel or its signature does not fit.
     """
     self.path = path
-    if not os.path.isdir(path):
+    if not tf.io.gfile.isdir(path):
       raise ValueError(
         f"i3d {path!r} is not a directory; pass the SavedModel directory of an I3D "
         f"network (docs/metrics.md says how to export one)"
@@ -187,14 +187,13 @@ class BuiltinFeatures:
     """
     self.path = path
     info_path = os.path.join(path, feature_network.INFO_FILE)
-    if not os.path.isfile(info_path):
+    if not tf.io.gfile.exists(info_path):
       raise ValueError(
         f"no built-in feature network in {path!r} ({feature_network.INFO_FILE} is missing); "
         f"train one with feature_network.train_feature_network or let "
         f"`relive evaluate` build it"
       )
-    with open(info_path) as f:
-      self.info = json.load(f)
+    self.info = files.read_json(info_path)
     model = keras.models.load_model(os.path.join(path, feature_network.MODEL_FILE))
     self._model = keras.Model(model.inputs, model.get_layer("embedding").output)
     self._batch_size = batch_size

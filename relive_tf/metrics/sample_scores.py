@@ -1,4 +1,4 @@
-"""What a viewer checks first in a moving-digits video: is there a digit, is it the same one, does it move."""
+"""What a viewer checks first in a moving-digits video: a digit, the same one, and motion."""
 
 import numpy as np
 
@@ -9,8 +9,9 @@ SEEN = 0.5
 def _check_probabilities(probabilities):
   probabilities = np.asarray(probabilities)
   if probabilities.ndim != 3:
-    raise ValueError(f"expected digit probabilities [clips, frames, digits], got shape "
-                     f"{list(probabilities.shape)}")
+    raise ValueError(
+      f"expected digit probabilities [clips, frames, digits], got shape {list(probabilities.shape)}"
+    )
   return probabilities
 
 
@@ -58,6 +59,7 @@ def motion(videos):
   """
   videos = np.asarray(videos)
   if videos.ndim != 5 or videos.shape[1] < 2:
-    raise ValueError(f"expected videos [clips, frames >= 2, height, width, 3], got shape "
-                     f"{list(videos.shape)}")
+    raise ValueError(
+      f"expected videos [clips, frames >= 2, height, width, 3], got shape {list(videos.shape)}"
+    )
   return float(np.mean(np.abs(np.diff(videos.astype(np.float32), axis=1))))

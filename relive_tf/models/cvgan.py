@@ -53,7 +53,7 @@ class PhotoEncoder(keras.layers.Layer):
     self.downsamplers = [
       [
         layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, name=f"encode{i}"),
-        layers.BatchNormalization(synchronized=True, name=f"encode{i}_bn"),
+        vgan.batch_normalization(f"encode{i}_bn"),
         layers.LeakyReLU(0.2),
       ]
       for i, width in enumerate(widths, start=1)
@@ -62,7 +62,7 @@ class PhotoEncoder(keras.layers.Layer):
     self.to_code = layers.Conv2D(
       time * channels, 4, padding="same", use_bias=False, name=f"encode{last}"
     )
-    self.to_code_bn = layers.BatchNormalization(synchronized=True, name=f"encode{last}_bn")
+    self.to_code_bn = vgan.batch_normalization(f"encode{last}_bn")
 
   def call(self, photo, training=False):
     """The code, and the four stride-2 layers' features (32x32 to 4x4 at size 64) for skips."""

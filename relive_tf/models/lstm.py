@@ -50,8 +50,9 @@ class FrameDecoder(keras.layers.Layer):
 
   A dense projection to a side x side x widths[0] code, 4x4 Conv2DTranspose layers of stride 2 with
   ReLU for widths[1:], and a last one to RGB with tanh; with `with_mask`, another last one to a
-  sigmoid mask [n, h, w, 1], or to mask_channels masks summing to 1 per pixel (softmax), or None. Given the encoder's feature maps of a frame (skip
-  connections), each transposed convolution also sees the map of its input's size.
+  sigmoid mask [n, h, w, 1], or to mask_channels masks summing to 1 per pixel (softmax), or None.
+  Given the encoder's feature maps of a frame (skip connections), each transposed convolution also
+  sees the map of its input's size.
   """
 
   def __init__(self, side, widths, with_mask, mask_channels=1, name="decoder"):

@@ -1,4 +1,4 @@
-"""Nearest-neighbour doubling then a 3-wide convolution, run as one stride-2 transposed convolution."""
+"""Nearest-neighbour doubling then a 3-wide convolution, run as one stride-2 transposed conv."""
 
 import keras
 import numpy as np
@@ -34,12 +34,14 @@ class ResizeConv(keras.layers.Layer):
     )
 
   def transposed_kernel(self):
-    """The equivalent transposed-convolution kernel, [4] * rank + [filters, c]."""
-    taps = keras.ops.convert_to_tensor(_TAPS)
+    """The equivalent transposed-convolution kernel, [4] * rank + [filters, c], in the layer's
+    compute dtype (bfloat16 or float16 under a mixed precision policy, like the inputs)."""
+    taps = keras.ops.convert_to_tensor(_TAPS, dtype=self.compute_dtype)
+    weights = keras.ops.cast(self.kernel, self.compute_dtype)
     if self.rank == 2:
-      kernel = keras.ops.einsum("ap,bq,pqio->abio", taps, taps, self.kernel)
+      kernel = keras.ops.einsum("ap,bq,pqio->abio", taps, taps, weights)
     else:
-      kernel = keras.ops.einsum("ap,bq,cr,pqrio->abcio", taps, taps, taps, self.kernel)
+      kernel = keras.ops.einsum("ap,bq,cr,pqrio->abcio", taps, taps, taps, weights)
     return keras.ops.swapaxes(kernel, -1, -2)
 
   def call(self, inputs):

@@ -5,6 +5,7 @@ generator/foreground_stream, generator/background_stream, discriminator/disc1..d
 """
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from relive_tf.models import resize_conv
@@ -27,12 +28,20 @@ def latent_shape(frames, size, channels):
 UPSAMPLINGS = ("transposed", "resize")
 
 
+def batch_normalization(name):
+  """BatchNormalization that, under a distribution strategy of several replicas, normalizes every
+  replica with the global batch's statistics (synchronized: an all-reduce per layer and call); on
+  one replica, the plain layer with fused moments. Decided when the layer is made, inside the
+  strategy's scope; the weights are the same either way, so checkpoints move between the two."""
+  synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
+  return layers.BatchNormalization(synchronized=synchronized, name=name)
+
+
 def _normalization(kind, name):
   if kind in ("none", "spectral"):
     return layers.Identity(name=name)
   if kind == "batch":
-    # Synchronized so that every replica normalizes with the statistics of the global batch.
-    return layers.BatchNormalization(synchronized=True, name=name)
+    return batch_normalization(name)
   if kind == "layer":
     return layers.LayerNormalization(name=name)
   raise ValueError(f"unknown normalization {kind!r}: use 'batch', 'layer', 'spectral' or 'none'")
@@ -76,7 +85,7 @@ class ForegroundStream(keras.layers.Layer):
     for i, width in enumerate(widths, start=1):
       self.blocks += [
         upsampling_conv(3, width, upsample, f"deconv{i}", use_bias=False),
-        layers.BatchNormalization(synchronized=True, name=f"deconv{i}_bn"),
+        batch_normalization(f"deconv{i}_bn"),
         layers.ReLU(),
       ]
     self.video_head = upsampling_conv(3, 3, upsample, "video", activation="tanh")
@@ -104,16 +113,13 @@ class BackgroundStream(keras.layers.Layer):
     super().__init__(name=name)
     height, width, channels = code_shape
     self.project = layers.Dense(height * width * channels, use_bias=False, name="project")
-    self.project_bn = layers.BatchNormalization(synchronized=True, name="project_bn")
+    self.project_bn = batch_normalization("project_bn")
     self.code_shape = code_shape
     self.deconvs = [
       upsampling_conv(2, channels, upsample, f"deconv{i}", use_bias=False)
       for i, channels in enumerate(widths, start=1)
     ]
-    self.norms = [
-      layers.BatchNormalization(synchronized=True, name=f"deconv{i}_bn")
-      for i in range(1, len(widths) + 1)
-    ]
+    self.norms = [batch_normalization(f"deconv{i}_bn") for i in range(1, len(widths) + 1)]
     self.image_head = upsampling_conv(2, 3, upsample, "image", activation="tanh")
 
   def call(self, noise, skips=None, training=False):
@@ -158,7 +164,7 @@ class VideoGenerator(keras.Model):
     self.code_shape = latent_shape(frames, size, widths[0])
     time, height, width, channels = self.code_shape
     self.noise_up = layers.Dense(time * height * width * channels, use_bias=False, name="noise_up")
-    self.noise_up_bn = layers.BatchNormalization(synchronized=True, name="noise_up_bn")
+    self.noise_up_bn = batch_normalization("noise_up_bn")
     self.foreground_stream = ForegroundStream(widths[1:], with_mask=two_stream, upsample=upsample)
     self.background_stream = (
       BackgroundStream([height, width, channels], widths[1:], upsample) if two_stream else None
@@ -218,11 +224,16 @@ class VideoCritic(keras.Model):
   disc1..disc4: 4x4x4 Conv3D, stride 2, LeakyReLU (normalized after disc1); disc5: a 4x4x4 Conv3D to
   one channel, averaged over what is left of time and space. Batchnorm suits weight clipping (the
   poster's); with a gradient penalty use layer norm, spectral norm or none, since the penalty is
-  per sample. With frame_critic_widths, a FrameCritic also scores frames_judged frames of each video.
+  per sample. With frame_critic_widths, a FrameCritic also scores frames_judged frames of each
+  video.
   """
 
   def __init__(
-    self, widths, normalization="batch", frame_critic_widths=(), frames_judged=4,
+    self,
+    widths,
+    normalization="batch",
+    frame_critic_widths=(),
+    frames_judged=4,
     name="discriminator",
   ):
     super().__init__(name=name)

@@ -1,8 +1,11 @@
 """Publishing a servable for TF Serving: numbered versions, written whole, and models.config."""
 
+import contextlib
+import errno
 import os
 import re
 import shutil
+import tempfile
 import uuid
 
 import tensorflow as tf
@@ -27,18 +30,18 @@ _UNFINISHED = re.compile(r"\.\d+" + re.escape(_INCOMPLETE) + r"[0-9a-f]{8}")
 
 def model_versions(model_dir):
   """The versions exported in a model folder: sorted ints, one per <version>/saved_model.pb."""
-  if not os.path.isdir(model_dir):
+  if not tf.io.gfile.isdir(model_dir):
     return []
   return sorted(
     int(name)
-    for name in os.listdir(model_dir)
-    if name.isdigit() and os.path.isfile(os.path.join(model_dir, name, "saved_model.pb"))
+    for name in files.listdir(model_dir)
+    if name.isdigit() and tf.io.gfile.exists(os.path.join(model_dir, name, "saved_model.pb"))
   )
 
 
 def _new_version(export_dir, version):
   """The version to write: `version`, or one past the highest folder; an existing one is refused."""
-  taken = [int(name) for name in os.listdir(export_dir) if name.isdigit()]
+  taken = [int(name) for name in files.listdir(export_dir) if name.isdigit()]
   if version is None:
     return max(taken, default=0) + 1
   if version < 1:
@@ -55,6 +58,58 @@ def _new_version(export_dir, version):
   return version
 
 
+@contextlib.contextmanager
+def _staging_folder(export_dir, version):
+  """Yields a new local folder to write a version in, deleted after the block unless moved away.
+
+  For a local export_dir it lies beside the versions, hidden and not a number (TF Serving skips
+  it; os.mkdir gives it the umask's permissions), to be renamed into place at once. For a remote
+  one (gs://, a plugin's filesystem) it is a local temporary folder: the check's fresh process
+  reads local files, and such filesystems cannot rename a folder at once (gs:// renames object by
+  object) anyway.
+  """
+  if files.is_remote(export_dir):
+    with tempfile.TemporaryDirectory(prefix="relive_export_") as staging:
+      yield staging
+    return
+  staging = os.path.join(export_dir, f".{version}{_INCOMPLETE}{uuid.uuid4().hex[:8]}")
+  os.mkdir(staging)
+  try:
+    yield staging
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish_version(staging, final_path, name, export_dir):
+  """Moves a finished version from the local folder `staging` to final_path: a rename on the local
+  disk; to a remote filesystem a copy, file by file with saved_model.pb last, so that until every
+  file is there the folder holds no SavedModel (model_versions skips it; loaders find none).
+
+  Raises:
+    errors.WriteError: a remote copy failed; what it copied is deleted.
+    OSError: final_path exists.
+  """
+  if not files.is_remote(final_path):
+    os.rename(staging, final_path)
+    return
+  if tf.io.gfile.exists(final_path):
+    raise FileExistsError(errno.EEXIST, "version exists", final_path)
+  relative_paths = [
+    os.path.relpath(os.path.join(folder, name), staging)
+    for folder, _, names in os.walk(staging)
+    for name in names
+  ]
+  try:
+    for relative in sorted(relative_paths, key=lambda path: (path == "saved_model.pb", path)):
+      target = os.path.join(final_path, relative)
+      tf.io.gfile.makedirs(os.path.dirname(target))
+      tf.io.gfile.copy(os.path.join(staging, relative), target)
+  except tf.errors.OpError as error:
+    with contextlib.suppress(tf.errors.OpError):
+      tf.io.gfile.rmtree(final_path)
+    raise errors.write_error(f"the export {name}", final_path, error, _kept(export_dir)) from error
+
+
 def _model_name(export_dir):
   """The model's name in TF Serving: the last part of export_dir, checked."""
   name = os.path.basename(os.path.normpath(export_dir))
@@ -68,7 +123,7 @@ def _model_name(export_dir):
       f"export_dir {export_dir!r} ends in {name!r}, which becomes the model's name "
       "in TF Serving URLs; use letters, digits, '_', '.' or '-'"
     )
-  if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+  if tf.io.gfile.exists(export_dir) and not tf.io.gfile.isdir(export_dir):
     raise ValueError(f"export_dir {export_dir!r} is a file; give a folder")
   return name
 
@@ -83,7 +138,7 @@ def write_models_config(export_root):
     The config's path.
   """
   config = model_server_config_pb2.ModelServerConfig()
-  for name in sorted(os.listdir(export_root)):
+  for name in sorted(files.listdir(export_root)):
     if model_versions(os.path.join(export_root, name)):
       config.model_config_list.config.add(
         name=name, base_path=f"{SERVING_ROOT}/{name}", model_platform="tensorflow"
@@ -102,8 +157,10 @@ def export(workdir, export_dir, families, version=None, check=False):
 
   The version is written to a hidden temporary folder inside export_dir and renamed to
   export_dir/<version> once complete, so TF Serving never sees half of it; export_dir's parent gets
-  an up-to-date models.config. The parent is held by one export at a time (files.exclusive_use);
-  the temporary folders of exports killed mid-write are deleted first.
+  an up-to-date models.config. A remote export_dir (gs://...) gets the version written locally and
+  copied, saved_model.pb last. The parent is held by one export at a time (files.exclusive_use; an
+  advisory marker where it cannot be locked); the temporary folders of exports killed mid-write are
+  deleted first.
 
   Args:
     workdir: a workdir written by `relive train`.
@@ -126,18 +183,19 @@ def export(workdir, export_dir, families, version=None, check=False):
   exportable = [family for family in families if family.servable is not None]
   trained = checkpoints.restore_trained(workdir, exportable, "export")
   # One export per export root at a time: versions are numbered and models.config listed there.
-  with files.exclusive_use(os.path.dirname(os.path.abspath(export_dir)), "relive export"):
-    os.makedirs(export_dir, exist_ok=True)
+  root = os.path.dirname(files.absolute(export_dir).rstrip("/"))
+  with files.exclusive_use(root, "relive export"):
+    tf.io.gfile.makedirs(export_dir)
     _remove_unfinished(export_dir)
-    return _publish(trained, name, export_dir, version, check)
+    return _publish(trained, name, export_dir, root, version, check)
 
 
 def _remove_unfinished(export_dir):
   """Deletes the staging folders of exports that were killed (SIGKILL, a power cut) mid-write."""
-  for entry in os.listdir(export_dir):
+  for entry in files.listdir(export_dir):
     if _UNFINISHED.fullmatch(entry):
       logging.info("removing %s, left by an export that did not finish", entry)
-      shutil.rmtree(os.path.join(export_dir, entry))
+      tf.io.gfile.rmtree(os.path.join(export_dir, entry))
 
 
 def _write_version(servable, staging, name, requests, export_dir):
@@ -150,12 +208,16 @@ def _write_version(servable, staging, name, requests, export_dir):
     servable.archive().write_out(staging, verbose=False)
     warmup.write_warmup_requests(staging, name, requests)
   except (tf.errors.OpError, OSError) as error:
-    versions = model_versions(export_dir)
-    kept = f"versions {versions} are kept" if versions else "no version was exported before"
-    raise errors.write_error(f"the export {name}", staging, error, kept) from error
+    raise errors.write_error(f"the export {name}", staging, error, _kept(export_dir)) from error
 
 
-def _publish(trained, name, export_dir, version, check):
+def _kept(export_dir):
+  """What a failed export leaves, as a clause of its WriteError."""
+  versions = model_versions(export_dir)
+  return f"versions {versions} are kept" if versions else "no version was exported before"
+
+
+def _publish(trained, name, export_dir, root, version, check):
   """export()'s writing, with the export root held."""
   version = _new_version(export_dir, version)
   logging.info(
@@ -169,24 +231,20 @@ def _publish(trained, name, export_dir, version, check):
   servable = trained.family.servable(trained)
   requests = servable.warmup_inputs()
   final_path = os.path.join(export_dir, str(version))
-  # Hidden and not a number: TF Serving skips it. os.mkdir gives it the umask's permissions.
-  staging = os.path.join(export_dir, f".{version}{_INCOMPLETE}{uuid.uuid4().hex[:8]}")
-  os.mkdir(staging)
-  try:
+  with _staging_folder(export_dir, version) as staging:
     _write_version(servable, staging, name, requests, export_dir)
     if check:
       logging.info("checking the export in a fresh process...")
       check_lib.check_export(staging, servable, requests)
     try:
-      os.rename(staging, final_path)
+      _publish_version(staging, final_path, name, export_dir)
+    except errors.WriteError:
+      raise
     except OSError:
       raise ValueError(
         f"{final_path!r} appeared while exporting (another export?); it is kept and "
         "this export is dropped: run again for the next version"
       ) from None
-  except BaseException:
-    shutil.rmtree(staging, ignore_errors=True)
-    raise
-  config_path = write_models_config(os.path.dirname(os.path.abspath(export_dir)))
+  config_path = write_models_config(root)
   logging.info("wrote %s and %s", final_path, config_path)
   return final_path

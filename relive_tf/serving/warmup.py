@@ -20,7 +20,7 @@ def write_warmup_requests(export_path, model_name, requests):
     requests: {signature name: {input name: array}}, one request each.
   """
   path = os.path.join(export_path, WARMUP_FILE)
-  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tf.io.gfile.makedirs(os.path.dirname(path))
   with tf.io.TFRecordWriter(path) as writer:
     for signature, inputs in requests.items():
       request = predict_pb2.PredictRequest(

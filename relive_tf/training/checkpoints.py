@@ -34,7 +34,7 @@ def make_checkpoint(trainer, **counters):
 def latest_checkpoint(workdir):
   """The path prefix of a workdir's latest checkpoint, or None."""
   directory = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
-  return tf.train.latest_checkpoint(directory) if os.path.isdir(directory) else None
+  return tf.train.latest_checkpoint(directory) if tf.io.gfile.isdir(directory) else None
 
 
 def restore_trained(workdir, expect, purpose="this"):

@@ -6,6 +6,7 @@ from relive_tf import losses
 from relive_tf.models import cvgan
 from relive_tf.models import vgan
 from relive_tf.training import family
+from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import vgan as vgan_training
 
 
@@ -41,11 +42,14 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
     foreground, mask, background = generator.streams(
       self.photos(batch), batch.get("noise"), training=training
     )
-    return vgan.compose_video(foreground, mask, background), mask
+    video = vgan.compose_video(foreground, mask, background)
+    return trainer_lib.float32(video), trainer_lib.float32(mask)
 
   def critic_scores(self, videos, batch, training):
-    return self.critic(
-      videos, self.photos(batch), training=training, frame_offset=self.frame_offset(batch)
+    return trainer_lib.float32(
+      self.critic(
+        videos, self.photos(batch), training=training, frame_offset=self.frame_offset(batch)
+      )
     )
 
   def generator_penalties(self, batch, fake, mask):
@@ -66,9 +70,9 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
 
   def sample_videos(self):
     """The sample clips beside the videos made from their photos: [n, t, h, 2 * w, 3] in [-1, 1]."""
-    fake = self.fake_videos(
-      self.sample_inputs, training=False, generator=self.sampling_generator
-    )[0]
+    fake = self.fake_videos(self.sample_inputs, training=False, generator=self.sampling_generator)[
+      0
+    ]
     return tf.concat([self.sample_inputs["video"], fake], axis=3)
 
 

@@ -1,22 +1,24 @@
-"""Picks the tf.distribute strategy from what the machine (and TF_CONFIG) offers."""
+"""Picks the tf.distribute strategy from what the machine (and TF_CONFIG) offers; lost workers."""
 
+import contextlib
 import json
 import os
+import re
 
 import tensorflow as tf
 from absl import logging
 
 
-def cluster_workers():
-  """Worker addresses named by TF_CONFIG (empty when not set)."""
-  config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-  return config.get("cluster", {}).get("worker", [])
+def training_tasks():
+  """The addresses of the tasks that train, TF_CONFIG's chief and workers (empty when not set)."""
+  cluster = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}").get("cluster", {})
+  return cluster.get("chief", []) + cluster.get("worker", [])
 
 
 def pick_strategy():
-  """MultiWorkerMirrored when TF_CONFIG names several workers, Mirrored over several local GPUs,
-  else one device (the GPU if there is one)."""
-  if len(cluster_workers()) > 1:
+  """MultiWorkerMirrored when TF_CONFIG names several tasks (workers, or a chief and workers),
+  Mirrored over several local GPUs, else one device (the GPU if there is one)."""
+  if len(training_tasks()) > 1:
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
   else:
     gpus = tf.config.list_logical_devices("GPU")
@@ -39,4 +41,76 @@ def is_chief(strategy):
     resolver.task_type == "worker"
     and resolver.task_id == 0
     and "chief" not in resolver.cluster_spec().as_dict()
+  )
+
+
+class LostWorkerError(ConnectionError):
+  """A worker of a multi-worker run stopped (crashed, killed, preempted, unreachable)."""
+
+
+# TensorFlow names a task "/job:worker/replica:0/task:1" in the errors of collectives and of the
+# coordination service's heartbeats.
+_TASK = re.compile(r"/job:(?P<job>\w+)/(?:replica:\d+/)?task:(?P<index>\d+)")
+# The coordination service's words for a task that stopped: killed, crashed, preempted, cut off.
+_STOPPED_HEARTBEATS = "stopped sending heartbeats"
+# What gRPC said when a peer's connection broke: "recvmsg:Connection reset by peer".
+_GRPC_MESSAGE = re.compile(r'grpc_message:"([^"]+)"')
+# What a lost peer raises in the train step: the coordination service's "tasks are unhealthy
+# (stopped sending heartbeats)", a collective cut off, or its timeout.
+_LOST_PEER_ERRORS = (
+  tf.errors.UnavailableError,
+  tf.errors.DeadlineExceededError,
+  tf.errors.AbortedError,
+  tf.errors.CancelledError,
+  tf.errors.InternalError,
+)
+
+
+@contextlib.contextmanager
+def lost_workers(strategy):
+  """Turns the TensorFlow error a multi-worker run raises when a peer is gone into a one-line
+  LostWorkerError that names the peer and says how to resume; other errors, and those of other
+  strategies, pass on."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  try:
+    yield
+  except _LOST_PEER_ERRORS as error:
+    message = resolver and resolver.task_type and lost_worker_message(error, resolver)
+    if not message:
+      raise
+    raise LostWorkerError(message) from None
+
+
+def lost_worker_message(error, resolver):
+  """What a worker says when a peer is lost: which one (its TF_CONFIG address), what TensorFlow
+  saw (which of its errors comes first is a race: a broken connection or missed heartbeats), and
+  how to resume; None when `error` names no other task and no missed heartbeats.
+
+  Args:
+    error: the tf.errors.OpError this worker raised.
+    resolver: its strategy's cluster resolver (TF_CONFIG).
+  """
+  cluster = resolver.cluster_spec().as_dict()
+  me = (resolver.task_type, resolver.task_id)
+  lost = []
+  for match in _TASK.finditer(error.message):
+    task = (match["job"], int(match["index"]))
+    if task != me and task not in lost and task[1] < len(cluster.get(task[0], ())):
+      lost.append(task)
+  if not lost and _STOPPED_HEARTBEATS not in error.message:
+    return None
+  who = (
+    " and ".join(f"{job} {index} ({cluster[job][index]})" for job, index in lost)
+    if lost
+    else "a worker of the cluster"
+  )
+  if _STOPPED_HEARTBEATS in error.message:
+    seen = _STOPPED_HEARTBEATS
+  else:
+    said = _GRPC_MESSAGE.search(error.message)
+    seen = said[1] if said else type(error).__name__
+  return (
+    f"{who} {'were' if len(lost) > 1 else 'was'} lost (crashed, killed or unreachable: {seen}), "
+    f"so {me[0]} {me[1]} stops too; restart every worker with the same command: training "
+    "resumes from the last checkpoint"
   )

@@ -4,7 +4,6 @@ import contextlib
 import glob
 import math
 import os
-import shutil
 import signal
 import tempfile
 import time
@@ -20,6 +19,7 @@ from relive_tf.data import shards
 from relive_tf.training import checkpoints
 from relive_tf.training import distribution
 from relive_tf.training import inputs
+from relive_tf.training import step_timing
 from relive_tf.training import stopping
 from relive_tf.training import summaries
 from relive_tf.training import trainer as trainer_lib
@@ -83,15 +83,38 @@ def distributed_batches(config, strategy, start):
   """
 
   def dataset_fn(context):
-    return inputs.training_batches(
+    batches = inputs.training_batches(
       config,
       batch_size=context.get_per_replica_batch_size(config.train.batch_size),
       start=start,
       num_shards=context.num_input_pipelines,
       shard_index=context.input_pipeline_id,
     )
+    if logging.vlog_is_on(1):
+      batches = batches.map(_logging_indices(context))
+    return batches
 
   return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def _timed_batches(config, strategy, data_position):
+  """An iterator of distributed_batches from the saved data position, timing the step's waits for
+  its batches (step_timing.TimedIterator)."""
+  return step_timing.TimedIterator(
+    iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+  )
+
+
+def _logging_indices(context):
+  """A batch -> batch function that prints the example indices it holds (with --verbosity=1):
+  "input pipeline 1 of 2 reads examples [1 3]", read ahead of the step that trains on them."""
+  prefix = f"input pipeline {context.input_pipeline_id} of {context.num_input_pipelines}"
+
+  def log(batch):
+    tf.print(prefix, "reads examples", batch["index"], summarize=-1)
+    return batch
+
+  return log
 
 
 class Progress:
@@ -228,11 +251,16 @@ def _save(manager, step, saved):
     manager.save(checkpoint_number=step)
   except (tf.errors.OpError, OSError) as error:
     prefix = os.path.join(manager.directory, f"ckpt-{step}")
-    for path in glob.glob(glob.escape(prefix) + ".*") + glob.glob(glob.escape(prefix) + "_temp*"):
-      if os.path.isdir(path):
-        shutil.rmtree(path)
+    # The checkpoint's files (ckpt-N.index, ckpt-N.data-*) and TensorFlow's temporary folder.
+    if files.is_remote(prefix):
+      written = tf.io.gfile.glob(prefix + ".*") + tf.io.gfile.glob(prefix + "_temp*")
+    else:
+      written = glob.glob(glob.escape(prefix) + ".*") + glob.glob(glob.escape(prefix) + "_temp*")
+    for path in written:
+      if tf.io.gfile.isdir(path):
+        tf.io.gfile.rmtree(path)
       else:
-        os.remove(path)
+        tf.io.gfile.remove(path)
     kept = f"the checkpoint of step {saved} is kept" if saved else "no checkpoint was written yet"
     raise errors.write_error(f"the checkpoint of step {step}", prefix, error, kept) from error
 
@@ -283,17 +311,21 @@ def train_and_evaluate(config, workdir, family, strategy=None):
   """
   strategy = strategy or distribution.pick_strategy()
   validate(config, strategy.num_replicas_in_sync)
-  # Only the chief holds the workdir: the other workers of a multi-worker run save elsewhere.
-  holding = (
-    files.exclusive_use(workdir, "relive train")
-    if distribution.is_chief(strategy)
-    else contextlib.nullcontext()
+  # Only the chief holds and writes the workdir; the other workers of a multi-worker run save their
+  # share of each checkpoint in a scratch folder of their own.
+  chief = distribution.is_chief(strategy)
+  holding = files.exclusive_use(workdir, "relive train") if chief else contextlib.nullcontext()
+  scratch = (
+    contextlib.nullcontext() if chief else tempfile.TemporaryDirectory(prefix="relive_worker_")
   )
-  with holding, _data_checks():
-    return _train(config, workdir, family, strategy)
+  with holding, scratch as worker_dir, _data_checks(), distribution.lost_workers(strategy):
+    return _train(config, workdir, family, strategy, worker_dir)
 
 
-def _train(config, workdir, family, strategy):
+def _train(config, workdir, family, strategy, worker_dir):
+  """train_and_evaluate's run; worker_dir is None on the chief, else a worker's scratch folder."""
+  chief = worker_dir is None
+  # Every worker refuses a changed model; the chief alone writes config.json, after the restore.
   changes = workdir_lib.config_changes(workdir, config, family)
   logging.debug("config:\n%s", config)
   train = config.train
@@ -307,13 +339,10 @@ def _train(config, workdir, family, strategy):
   step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
   data_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
   checkpoint = checkpoints.make_checkpoint(trainer, step=step, data_position=data_position)
-  chief = distribution.is_chief(strategy)
   checkpoint_dir = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
   # Every worker must take part in a save; only the chief's lands in the workdir.
   manager = tf.train.CheckpointManager(
-    checkpoint,
-    checkpoint_dir if chief else tempfile.mkdtemp(prefix="relive_worker_ckpt_"),
-    max_to_keep=train.max_checkpoints,
+    checkpoint, checkpoint_dir if chief else worker_dir, max_to_keep=train.max_checkpoints
   )
   restore_from = tf.train.latest_checkpoint(checkpoint_dir)
   if restore_from:
@@ -327,7 +356,7 @@ def _train(config, workdir, family, strategy):
     )
     return trainer
 
-  iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+  iterator = _timed_batches(config, strategy, data_position)
   data_counts = _skipped_records(config)
   evaluators = _evaluators(config, family)
   writers = _summary_writers(workdir, chief, runs=("train", "eval") if evaluators else ("train",))
@@ -335,6 +364,7 @@ def _train(config, workdir, family, strategy):
   logging.info("compiling the train step (the first step takes longer)...")
   progress = Progress(int(step), train.num_steps)
   current = saved = int(step)
+  timer = step_timing.LoopTimer(iterator)
   finite_check = _FiniteCheck(trainer.networks)
   restores = 0  # train.nan_policy="restore": how many times this run went back to a checkpoint
   preemption = _preemption_handler(strategy, manager, checkpoint_dir, train.num_steps)
@@ -344,7 +374,8 @@ def _train(config, workdir, family, strategy):
     # A signal waits for the step to finish: step, data position and weights are saved together.
     with stopping.StopRequests(signals=deferred) as stop:
       while current < train.num_steps:
-        metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
+        with timer.step():
+          metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
         current += 1
         problem = finite_check.problem(metrics)
         if problem:
@@ -374,7 +405,8 @@ def _train(config, workdir, family, strategy):
             train.nan_max_restores,
           )
           current = int(step)
-          iterator = iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+          iterator = _timed_batches(config, strategy, data_position)
+          timer = step_timing.LoopTimer(iterator)
           continue
         step.assign(current)
         data_position.assign_add(trainer.batches_per_step * train.batch_size)
@@ -388,7 +420,7 @@ def _train(config, workdir, family, strategy):
           with writers["train"].as_default():
             _write_summaries(
               trainer,
-              {**metrics, "steps_per_second": progress.steps_per_second},
+              {**metrics, "steps_per_second": progress.steps_per_second, **timer.fractions()},
               current,
               heavy=heavy_now,
             )

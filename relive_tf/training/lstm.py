@@ -56,6 +56,7 @@ class NextFramePrediction:
   """
 
   batches_per_step = 1
+  replica_steps = ("train_replica_step",)
 
   def __init__(
     self,
@@ -119,7 +120,8 @@ class NextFramePrediction:
     call). Otherwise inputs after the first context_frames are, per clip and frame, the model's
     own previous prediction with that probability (scheduled sampling), gradients stopped there.
     """
-    video = batch["video"]
+    # In the layers' dtype (train.precision): observe and step mix the frames with the decoded ones.
+    video = tf.cast(batch["video"], self.predictor.compute_dtype)
     if not self.sampling["probability"]:
       return self.predictor(video[:, :-1])
     predicted, state = self.predictor.observe(video[:, : self.context_frames])
@@ -136,12 +138,13 @@ class NextFramePrediction:
   def train_replica_step(self, batch, probability):
     """One update on one replica's share of the batch; returns its share of the loss."""
     with tf.GradientTape() as tape:
-      errors = tf.square(self.predictions(batch, probability) - batch["video"][:, 1:])
+      predictions = trainer_lib.float32(self.predictions(batch, probability))
+      errors = tf.square(predictions - batch["video"][:, 1:])
       loss = tf.nn.compute_average_loss(
         tf.reduce_mean(errors, axis=[1, 2, 3, 4]), global_batch_size=self.global_batch_size
       )
     variables = self.predictor.trainable_variables
-    self.optimizers["optimizer"].apply_gradients(zip(tape.gradient(loss, variables), variables))
+    trainer_lib.apply_gradients(self.optimizers["optimizer"], tape, loss, variables)
     return loss
 
   @tf.function
@@ -167,7 +170,8 @@ class NextFramePrediction:
     """
     context = self.sample_clips[:, : self.context_frames]
     future = self.sample_clips.shape[1] - self.context_frames
-    predicted = tf.concat([context, self.predictor.rollout(context, future)], axis=1)
+    rollout = self.predictor.rollout(tf.cast(context, self.predictor.compute_dtype), future)
+    predicted = tf.concat([context, trainer_lib.float32(rollout)], axis=1)
     return tf.concat([predicted, self.sample_clips], axis=3)
 
 

@@ -99,6 +99,8 @@ class VideoWGAN:
   def batches_per_step(self):
     return self.critic_steps
 
+  replica_steps = ("critic_step", "generator_step")
+
   def build(self, batch):
     """Creates every network weight, so a checkpoint restores into them at once."""
     fake, _ = self.fake_videos(batch, training=False)
@@ -121,22 +123,32 @@ class VideoWGAN:
 
   def fake_videos(self, batch, training, generator=None):
     """Generated videos [b, t, h, w, 3] and their masks (None with one stream) for a batch, by
-    `generator` (default: the one being trained)."""
+    `generator` (default: the one being trained), in float32 whatever the precision policy."""
     generator = generator or self.generator
     foreground, mask, background = generator.streams(batch["noise"], training=training)
-    return vgan.compose_video(foreground, mask, background), mask
+    video = vgan.compose_video(foreground, mask, background)
+    return trainer_lib.float32(video), trainer_lib.float32(mask)
 
   def frame_offset(self, batch):
-    """Which evenly spaced frames the frame critic judges for this batch (0 without one)."""
-    if self.critic.frame_critic is None:
+    """Which evenly spaced frames the frame critic judges at this update (0 without one).
+
+    Drawn from the critic's update count, which every replica shares, so that all replicas judge
+    the same frames and a distributed step equals a one-device step.
+    """
+    optimizer = self.optimizers.get("critic_optimizer")
+    if self.critic.frame_critic is None or optimizer is None:  # built for sampling: any frames
       return 0
     stride = batch["video"].shape[1] // self.critic.frames_judged
-    seed = tf.stack([self.seed + 3, batch["index"][0]])
+    updates = optimizer.iterations
+    seed = tf.stack([tf.cast(self.seed + 3, tf.int64), tf.cast(updates, tf.int64)])
     return tf.random.stateless_uniform([], seed=seed, maxval=stride, dtype=tf.int32)
 
   def critic_scores(self, videos, batch, training):
-    """Scores [b] or [b, heads] of videos; the unconditional critic sees the video alone."""
-    return self.critic(videos, training=training, frame_offset=self.frame_offset(batch))
+    """Scores [b] or [b, heads] of videos (float32); the unconditional critic sees the video
+    alone."""
+    return trainer_lib.float32(
+      self.critic(videos, training=training, frame_offset=self.frame_offset(batch))
+    )
 
   def generator_penalties(self, batch, fake, mask):
     """Weighted extra generator loss terms, by summary name."""
@@ -188,9 +200,7 @@ class VideoWGAN:
         metrics["gradient_penalty"] = penalty
         total += self.gradient_penalty_weight * penalty
     variables = self.critic.trainable_variables
-    self.optimizers["critic_optimizer"].apply_gradients(
-      zip(tape.gradient(total, variables), variables)
-    )
+    trainer_lib.apply_gradients(self.optimizers["critic_optimizer"], tape, total, variables)
     return metrics
 
   def generator_step(self, batch):
@@ -205,9 +215,7 @@ class VideoWGAN:
       penalties = self.generator_penalties(batch, fake, mask)
       total = generator_loss + tf.add_n(list(penalties.values())) if penalties else generator_loss
     variables = self.generator.trainable_variables
-    self.optimizers["generator_optimizer"].apply_gradients(
-      zip(tape.gradient(total, variables), variables)
-    )
+    trainer_lib.apply_gradients(self.optimizers["generator_optimizer"], tape, total, variables)
     return {"generator_loss": generator_loss, **penalties}
 
   def clip_critic_weights(self):
@@ -252,7 +260,9 @@ class VideoWGAN:
 
   def sample_videos(self):
     """Videos [n, t, h, w, 3] in [-1, 1] of the fixed sample inputs, generator in inference mode."""
-    return self.fake_videos(self.sample_inputs, training=False, generator=self.sampling_generator)[0]
+    return self.fake_videos(self.sample_inputs, training=False, generator=self.sampling_generator)[
+      0
+    ]
 
 
 def training_settings(config, strategy, sample_batch):

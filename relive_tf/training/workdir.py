@@ -6,6 +6,7 @@ import json
 import os
 
 import ml_collections
+import tensorflow as tf
 from absl import logging
 
 from relive_tf import files
@@ -19,13 +20,12 @@ SUMMARY_DIR = "tb"
 
 def _read_json(workdir):
   path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.isfile(path):
+  if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
     raise ValueError(
       f"{workdir!r} holds no {CONFIG_FILE}: it is not a relive_tf workdir (train "
       "one with `relive train`)"
     )
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
+  return files.read_json(path)
 
 
 def model_type(workdir):
@@ -102,7 +102,7 @@ def config_changes(workdir, config, family):
   Raises:
     ValueError: the workdir holds another model type, or the same one with other model settings.
   """
-  if not os.path.exists(os.path.join(workdir, CONFIG_FILE)):
+  if not tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
     return []
   saved_type = model_type(workdir)
   if saved_type != config.model_type:
@@ -132,12 +132,15 @@ def save_config(workdir, config, changes=(), step=0):
     changes: config_changes(workdir, config, family) of a resumed run.
     step: the step the changes take effect after.
   """
-  os.makedirs(workdir, exist_ok=True)
+  tf.io.gfile.makedirs(workdir)
   if changes:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     lines = [f"{key}: {json.dumps(old)} -> {json.dumps(new)}" for key, old, new in changes]
     for line in lines:
       logging.info("resumed with a changed %s", line)
-    with open(os.path.join(workdir, HISTORY_FILE), "a", encoding="utf-8") as history:
-      history.writelines(f"{when} after step {step}: {line}\n" for line in lines)
+    # Rewritten whole rather than appended: gs:// and other object stores cannot append.
+    history = os.path.join(workdir, HISTORY_FILE)
+    before = files.read_bytes(history).decode("utf-8") if files.isfile(history) else ""
+    added = "".join(f"{when} after step {step}: {line}\n" for line in lines)
+    files.write_text(history, before + added)
   files.write_text(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))

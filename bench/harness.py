@@ -1,0 +1,191 @@
+"""What the benchmarks share: configs as `relive train` reads them, a trainer on cached batches,
+step timing, the matmul rate, and workers run as subprocesses that answer with one JSON line."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+MODELS = ("vgan", "cvgan", "lstm")
+RESULT_PREFIX = "RESULT "
+
+
+def config_spec(model, variant):
+  """configs/<model>.py:<variant> as an absolute path; "tiny+gp" stands for the variant "tiny,gp"
+  (commas separate list flags)."""
+  return f"{REPO / 'configs' / model}.py:{variant.replace('+', ',')}"
+
+
+def parse_entry(entry):
+  """(model, variant) of a "MODEL:VARIANT" benchmark entry (vgan:tiny+poster).
+
+  Raises:
+    ValueError: not MODEL:VARIANT, or MODEL is not one of MODELS.
+  """
+  model, _, variant = entry.partition(":")
+  if model not in MODELS or not variant:
+    raise ValueError(
+      f"config entry {entry!r} is not MODEL:VARIANT with MODEL one of {', '.join(MODELS)}: "
+      "e.g. vgan:tiny+poster"
+    )
+  return model, variant
+
+
+def load_config(spec, overrides=()):
+  """The config of `spec` ("path.py:variant") with `--config.KEY=VALUE` overrides, parsed exactly as
+  `relive train` parses them (ml_collections' config flags, config locked).
+
+  Raises:
+    AttributeError, KeyError: an override names a key the config lacks.
+    ValueError, TypeError: an override's value does not fit its key, or the config file refuses
+      the variant (ValueError: its last line).
+  """
+  from absl import flags  # noqa: PLC0415 (the driver processes import no TensorFlow)
+  from ml_collections import config_flags  # noqa: PLC0415
+
+  argv = ["bench", f"--config={spec}", *overrides]
+  values = flags.FlagValues()
+  # sys_argv: config_flags defines a flag for each override it finds there.
+  config_flags.DEFINE_config_file(
+    "config", None, "config", flag_values=values, lock_config=True, sys_argv=argv
+  )
+  try:
+    values(argv)
+  except flags.Error as error:  # absl wraps the config file's own error, traceback and all
+    raise ValueError(f"{spec}: {str(error).strip().splitlines()[-1]}") from None
+  return values.config
+
+
+def split_overrides(argv):
+  """(argv without them, the `--config.KEY=VALUE` arguments) of a command line."""
+  overrides = [arg for arg in argv if arg.startswith("--config.")]
+  return [arg for arg in argv if not arg.startswith("--config.")], overrides
+
+
+def load_average():
+  """The 1-minute load average: above the core count, timings of the moment are not valid."""
+  return os.getloadavg()[0]
+
+
+def set_tensorflow_threads(threads):
+  """TensorFlow's intra- and inter-op pools at `threads` each (0: TensorFlow's defaults)."""
+  import tensorflow as tf  # noqa: PLC0415
+
+  if threads:
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def build_trainer(config):
+  """A relive_tf trainer of the config on one device, ready to train as `relive train` builds it."""
+  import tensorflow as tf  # noqa: PLC0415
+
+  import relive_tf  # noqa: F401, PLC0415 (sets TF_ENABLE_ONEDNN_OPTS)
+  from relive_tf import families  # noqa: PLC0415
+  from relive_tf.training import inputs  # noqa: PLC0415
+  from relive_tf.training import trainer as trainer_lib  # noqa: PLC0415
+
+  strategy = tf.distribute.get_strategy()
+  family = families.get(config.model_type)
+  return trainer_lib.build(family, config, strategy, inputs.sample_batch(config))
+
+
+def step_batches(config, trainer):
+  """The first train step's global batches, as a list of {name: tensor}."""
+  from relive_tf.training import inputs  # noqa: PLC0415
+
+  dataset = inputs.training_batches(config, batch_size=config.train.batch_size)
+  return list(dataset.take(trainer.batches_per_step))
+
+
+def cached_iterator(config, trainer):
+  """An endless iterator over one step's batches, cached: timings leave out making the data."""
+  import tensorflow as tf  # noqa: PLC0415
+
+  from relive_tf.training import inputs  # noqa: PLC0415
+
+  dataset = inputs.training_batches(config, batch_size=config.train.batch_size)
+  one_step = dataset.take(trainer.batches_per_step).cache().repeat()
+  return iter(tf.distribute.get_strategy().experimental_distribute_dataset(one_step))
+
+
+def time_steps(step, steps, warmup=1):
+  """Seconds of each of `steps` calls of step() after `warmup` untimed ones; step() must return
+  only once its work is done (read a metric)."""
+  for _ in range(warmup):
+    step()
+  seconds = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    step()
+    seconds.append(time.perf_counter() - start)
+  return seconds
+
+
+def tensorflow_step(trainer, iterator):
+  """One train step that returns when it has finished (its first metric read back)."""
+
+  def step():
+    metrics = trainer.train_step(iterator)
+    return float(next(iter(metrics.values())))
+
+  return step
+
+
+def tensorflow_matmul_rate(size=2048, repeats=20):
+  """FLOP/s of a size x size float32 matmul in TensorFlow (tf.linalg.matmul), the ceiling the steps
+  are compared with."""
+  import tensorflow as tf  # noqa: PLC0415
+
+  a = tf.random.normal([size, size])
+  b = tf.random.normal([size, size])
+  multiply = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
+  seconds = time_steps(lambda: multiply().numpy(), repeats, warmup=2)
+  return 2 * size**3 / sorted(seconds)[len(seconds) // 2]
+
+
+def median(values):
+  ordered = sorted(values)
+  middle = len(ordered) // 2
+  return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def report(result):
+  """Prints a worker's result as the one line run_worker reads."""
+  print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+def relive_command(*arguments):
+  """(command, environment) that run `relive ARGUMENTS...` from this checkout with this Python,
+  whichever relive_tf the environment has installed."""
+  command = [sys.executable, "-c", "import sys; from relive_tf import cli; sys.exit(cli.run())"]
+  path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+  return [*command, *arguments], {**os.environ, "PYTHONPATH": path}
+
+
+def run_worker(command, timeout, env=None):
+  """Runs a worker (a list: the script and its flags, run with this Python) and returns its JSON.
+
+  Raises:
+    RuntimeError: the worker failed, timed out or printed no result; the message ends with its
+      output's last lines.
+  """
+  try:
+    done = subprocess.run(
+      [sys.executable, *command],
+      capture_output=True,
+      text=True,
+      timeout=timeout,
+      env={**os.environ, **(env or {})},
+      check=False,
+    )
+  except subprocess.TimeoutExpired as error:
+    raise RuntimeError(f"{' '.join(command)} ran past {timeout} s") from error
+  lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+  if done.returncode or not lines:
+    tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+    raise RuntimeError(f"{' '.join(command)} failed (exit {done.returncode}):\n{tail}")
+  return json.loads(lines[-1][len(RESULT_PREFIX) :])

@@ -1,0 +1,210 @@
+"""The benchmarks' logic (no timings): FLOP counting, the profile's op table, the PyTorch twin."""
+
+import math
+import sys
+
+import pytest
+import tensorflow as tf
+from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+from relive_tf import families
+from relive_tf.training import inputs
+from relive_tf.training import trainer as trainer_lib
+
+import helpers
+
+sys.path.insert(0, str(helpers.REPO))
+from bench import flops  # noqa: E402
+from bench import harness  # noqa: E402
+from bench import profile_step  # noqa: E402
+
+# The tiny configs at 16 frames of 32x32 and batch 2: the same layers, quick to build and trace.
+SMALL = dict(
+  data__frames=16, data__size=32, train__batch_size=2, train__num_samples=2, train__critic_steps=1
+)
+# The poster's recipe, which the PyTorch twin mirrors, whatever a variant's defaults become.
+POSTER = dict(
+  model__upsample="transposed",
+  model__critic_norm="batch",
+  model__frame_critic_widths=(),
+  train__loss="wgan",
+  train__optimizer="rmsprop",
+  train__r1_weight=0.0,
+  train__ema_decay=0.0,
+)
+
+
+def test_a_convolution_counts_two_flops_per_multiply_add():
+  conv = tf.keras.layers.Conv3D(5, 4, strides=2, padding="same")
+  video = tf.zeros([2, 8, 16, 16, 3])
+  # 2 x batch x output positions (4x8x8) x taps (4x4x4) x input channels x output channels
+  assert flops.function_flops(conv, video) == 2 * 2 * (4 * 8 * 8) * 64 * 3 * 5
+
+
+def test_a_transposed_convolution_counts_each_input_pixel_against_the_whole_filter():
+  deconv = tf.keras.layers.Conv3DTranspose(5, 4, strides=2, padding="same")
+  code = tf.zeros([2, 2, 4, 4, 7])
+  assert flops.function_flops(deconv, code) == 2 * 2 * (2 * 4 * 4) * 64 * 7 * 5
+
+
+def test_gradients_no_update_needs_are_not_counted():
+  first, second = tf.Variable(tf.ones([8, 16])), tf.Variable(tf.ones([16, 4]))
+
+  def second_only(x):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum((x @ first) @ second)
+    second.assign_sub(tape.gradient(loss, second))  # the gradient toward `first` is pruned
+    return loss
+
+  # Forward: 3x8 @ 8x16 and 3x16 @ 16x4; backward: the hidden activations' transpose @ 3x4.
+  expected = 2 * (3 * 8 * 16 + 3 * 16 * 4 + 16 * 3 * 4)
+  assert flops.function_flops(second_only, tf.ones([3, 8])) == expected
+
+
+def test_an_lstm_counts_its_matmuls_once_per_time_step():
+  lstm = tf.keras.layers.LSTM(6)
+  sequence = tf.zeros([2, 5, 3])  # batch 2, 5 steps, 3 features
+  per_step = 2 * 2 * 3 * 24 + 2 * 2 * 6 * 24  # input and recurrent kernels, 4 gates of 6 units
+  assert flops.function_flops(lambda x: lstm(x), sequence) == 5 * per_step
+
+
+def _event(plane, name, display_name, offset, duration):
+  metadata_id = len(plane.event_metadata) + 1
+  plane.event_metadata[metadata_id].name = name
+  plane.event_metadata[metadata_id].display_name = display_name
+  return xplane_pb2.XEvent(metadata_id=metadata_id, offset_ps=offset, duration_ps=duration)
+
+
+def test_the_op_table_gives_each_op_its_time_less_the_ops_inside_it():
+  space = xplane_pb2.XSpace()
+  plane = space.planes.add(name="/host:CPU")
+  python = plane.lines.add(name="python")
+  python.events.append(_event(plane, "train_step", "", 0, 100))
+  executor = plane.lines.add(name="tf_Compute/1")
+  executor.events.extend(
+    [
+      _event(plane, "outer:PartitionedCall", "PartitionedCall", 10, 50),
+      _event(plane, "a:Conv3D", "Conv3D", 15, 20),
+      _event(plane, "b:Conv3D", "Conv3D", 40, 10),
+      _event(plane, "c:Mul", "Mul", 70, 5),
+      _event(plane, "ExecutorState::Process", "", 0, 90),  # not an op
+    ]
+  )
+  table = profile_step.op_table(space)
+  assert table["ops"] == {
+    "PartitionedCall": {"calls": 1, "self_ps": 20},
+    "Conv3D": {"calls": 2, "self_ps": 30},
+    "Mul": {"calls": 1, "self_ps": 5},
+  }
+  assert (table["steps"], table["step_ps"], table["busy_ps"]) == (1, 100, 55)
+
+
+def test_bench_configs_take_overrides_as_relive_train_does():
+  spec = harness.config_spec("vgan", "tiny")
+  config = harness.load_config(
+    spec, ["--config.train.batch_size=3", "--config.model.two_stream=False"]
+  )
+  assert (config.train.batch_size, config.model.two_stream) == (3, False)
+  with pytest.raises((AttributeError, KeyError)):
+    harness.load_config(spec, ["--config.train.no_such_key=1"])
+
+
+# The PyTorch twin: bench/requirements.txt installs PyTorch, which the package never needs.
+
+
+def _torch_twin():
+  return pytest.importorskip("bench.torch_twin", reason="PyTorch: bench/requirements.txt")
+
+
+def _twin(config):
+  torch_twin = _torch_twin()
+  return torch_twin, torch_twin.build(config)
+
+
+def _relive_tf_counts(config):
+  trainer = trainer_lib.build(families.get(config.model_type), config, helpers.one_device())
+  return {
+    name: sum(math.prod(v.shape) for v in network.trainable_variables)
+    for name, network in trainer.networks.items()
+  }
+
+
+@pytest.mark.parametrize(
+  "model, overrides",
+  [
+    ("vgan", POSTER),
+    ("vgan", {**POSTER, **dict(model__critic_norm="layer", train__loss="wgan-gp")}),
+    ("vgan", {**POSTER, "model__two_stream": False, "model__critic_norm": "none"}),
+    ("cvgan", POSTER),
+    ("cvgan", {**POSTER, "model__skip_connections": False, "model__noise_dim": 0}),
+    ("lstm", {}),
+    ("lstm", dict(model__blend_input=False, model__skip_connections=False)),
+  ],
+)
+def test_the_twin_has_relive_tfs_parameter_count_per_network(make_config, model, overrides):
+  config = make_config(model, "tiny", **overrides)
+  torch_twin, twin = _twin(config)
+  counts = {name: torch_twin.parameter_count(network) for name, network in twin.networks.items()}
+  assert counts == _relive_tf_counts(config)
+
+
+@pytest.mark.parametrize("model", ["vgan", "cvgan"])
+def test_the_twin_does_the_arithmetic_of_relive_tfs_train_step(make_config, model):
+  from torch.utils import flop_counter  # noqa: PLC0415
+
+  config = make_config(model, "tiny", **SMALL, **POSTER)
+  torch_twin, twin = _twin(config)
+  trainer = trainer_lib.build(
+    families.get(model), config, helpers.one_device(), inputs.sample_batch(config)
+  )
+  iterator = harness.cached_iterator(config, trainer)
+  relive_tf_flops = flops.graph_flops(trainer.train_step.get_concrete_function(iterator).graph)
+  batches = [torch_twin.to_torch(b, model) for b in harness.step_batches(config, trainer)]
+  with flop_counter.FlopCounterMode(display=False) as counter:
+    twin.train_step(batches)
+  # The same convolutions and matmuls, forward and backward (to within 0.1%: autograd and the
+  # tape do not prune quite the same gradients of the critic's 1-channel last layer).
+  assert counter.get_total_flops() == pytest.approx(relive_tf_flops, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+  "option, value",
+  [
+    ("model__upsample", "resize"),
+    ("model__frame_critic_widths", (8, 16)),
+    ("model__critic_norm", "spectral"),
+    ("train__r1_weight", 1.0),
+    ("train__ema_decay", 0.999),
+  ],
+)
+@pytest.mark.parametrize("model", ["vgan", "cvgan"])
+def test_the_twin_refuses_a_recipe_it_does_not_mirror(make_config, model, option, value):
+  torch_twin = _torch_twin()
+  config = make_config(model, "tiny", **{**POSTER, option: value})
+  key = option.replace("__", ".")
+  assert torch_twin.unmirrored(config) == [f"{key}={value!r}"]
+  with pytest.raises(ValueError, match=f"mirrors the poster's recipe, not {key}="):
+    torch_twin.build(config)
+
+
+def test_the_twin_mirrors_the_poster_recipe_and_the_gradient_penalty(make_config):
+  torch_twin = _torch_twin()
+  assert torch_twin.unmirrored(make_config("vgan", "tiny", **POSTER)) == []
+  gp = make_config(
+    "vgan", "tiny", **{**POSTER, "train__loss": "wgan-gp", "model__critic_norm": "layer"}
+  )
+  assert torch_twin.unmirrored(gp) == []
+  assert torch_twin.unmirrored(make_config("lstm", "tiny")) == []
+
+
+def test_a_variant_the_config_file_refuses_is_one_line():
+  with pytest.raises(ValueError, match=r"unknown variant.*of configs/vgan.py") as refused:
+    harness.load_config(harness.config_spec("vgan", "no_such_variant"))
+  assert "\n" not in str(refused.value)
+
+
+def test_bench_config_entries_are_model_colon_variant():
+  assert harness.parse_entry("vgan:poster_tiny") == ("vgan", "poster_tiny")
+  for bad in ("vgan", "gan:tiny", "vgan:"):
+    with pytest.raises(ValueError, match="MODEL:VARIANT"):
+      harness.parse_entry(bad)

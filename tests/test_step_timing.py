@@ -1,0 +1,44 @@
+"""The loop's timing: each step's wait for its batches, measured inside the compiled step."""
+
+import tensorflow as tf
+
+from relive_tf.training import step_timing
+
+
+def _matmuls(count, scale):
+  """A scalar that takes `count` 256x256 matmuls to compute (from `scale`: nothing to fold)."""
+  value = tf.eye(256) * tf.cast(scale, tf.float32)
+  for _ in range(count):
+    value = tf.linalg.matmul(value, value)
+  return tf.reduce_sum(value)
+
+
+def _wait_fraction(dataset, work_per_step):
+  iterator = step_timing.TimedIterator(iter(dataset))
+  timer = step_timing.LoopTimer(iterator)
+
+  @tf.function
+  def step(batches):
+    return _matmuls(work_per_step, next(batches))
+
+  for _ in range(5):
+    with timer.step():
+      float(step(iterator))
+  return timer.fractions()["input_wait_fraction"], step
+
+
+def test_a_step_traced_with_a_timed_iterator_is_traced_once():
+  _, step = _wait_fraction(tf.data.Dataset.from_tensors(1.0).repeat(), work_per_step=1)
+  assert step.experimental_get_tracing_count() == 1
+
+
+def test_a_step_faster_than_its_pipeline_waits_most_of_its_time():
+  slow = tf.data.Dataset.range(10).map(lambda i: _matmuls(200, i))
+  wait, _ = _wait_fraction(slow, work_per_step=1)
+  assert 0.5 < wait <= 1.0
+
+
+def test_a_step_fed_from_memory_hardly_waits():
+  ready = tf.data.Dataset.from_tensors(1.0).repeat().prefetch(2)
+  wait, _ = _wait_fraction(ready, work_per_step=200)
+  assert 0.0 <= wait < 0.2
