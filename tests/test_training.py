@@ -91,9 +91,10 @@ def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replica
     for name in one:
       rel = 1e-2 if name == "r1_penalty" else 1e-3
       assert two[name] == pytest.approx(one[name], rel=rel, abs=1e-9), name
-  # RMSProp divides by the gradient's size, so where a gradient is ~0 the summation order moves a
-  # weight by up to about the learning rate; everything else agrees far more closely.
-  _assert_same_weights(two_weights, one_weights, atol=config.train.learning_rate)
+  # Adam and RMSProp divide by the gradient's size, so where a gradient is ~0 the summation order
+  # can flip the sign of an update of about the learning rate (2x it apart); everything else agrees
+  # far more closely.
+  _assert_same_weights(two_weights, one_weights, atol=2 * config.train.learning_rate)
 
 
 def test_weight_clipping_keeps_every_critic_weight_in_bounds(trained_workdir):
