@@ -71,6 +71,11 @@ def get_config(arg="default"):
   config.train.summary_every = 500
   config.train.checkpoint_every = 2000
   config.train.max_checkpoints = 3
+  # A NaN or infinite loss or weight: "stop" the run, or "restore" the last checkpoint and go on
+  # with the learning rates times nan_lr_factor, at most nan_max_restores times in one run.
+  config.train.nan_policy = "stop"
+  config.train.nan_lr_factor = 0.5
+  config.train.nan_max_restores = 3
   # Keras dtype policy: float32, mixed_bfloat16 or mixed_float16 (16-bit layers, float32 weights and
   # losses; for GPUs and CPUs with bf16 units); docs/benchmarks.md measures each.
   config.train.precision = "float32"

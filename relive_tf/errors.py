@@ -1,4 +1,4 @@
-"""The CLI's UserError, printed without a traceback, and the marker of in-graph data checks."""
+"""Errors the CLI prints as one line: UserError, WriteError, and the in-graph data check marker."""
 
 import re
 
@@ -14,6 +14,35 @@ class UserError(Exception):
   Raised in relive_tf/cli only; the library below raises ValueError or TypeError. The message
   states the value, what was required and what to do.
   """
+
+
+class WriteError(OSError):
+  """A write that failed midway (a full disk, a lost permission, a failing device).
+
+  The message names what was being written, the cause, what is kept and what to do; the CLI prints
+  it as one line. What was half written is deleted before it is raised.
+  """
+
+
+def write_error(what, path, cause, kept):
+  """A WriteError: "cannot write WHAT (PATH): CAUSE; KEPT: free some space or fix the permissions,
+  then run the same command again".
+
+  Args:
+    what: what was being written ("the checkpoint of step 4").
+    path: where.
+    cause: the OSError or tensorflow OpError raised by the write.
+    kept: what survives, as a clause ("the checkpoint of step 2 is kept").
+  """
+  text = getattr(cause, "strerror", None) or getattr(cause, "message", None) or str(cause)
+  # A TensorFlow error from a function starts with "Graph execution error:"; the cause follows.
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  lines = [line for line in lines if not line.startswith("Graph execution error")]
+  reason = lines[0] if lines else type(cause).__name__
+  return WriteError(
+    f"cannot write {what} ({path}): {reason}; {kept}: free some space or fix the permissions, "
+    "then run the same command again"
+  )
 
 
 def data_check_message(error):

@@ -63,13 +63,13 @@ def run_cli(*args, cwd=None):
 
 
 def summary_values(workdir):
-  """{tag: [(step, value), ...]} of every summary in a workdir's TensorBoard runs, oldest first."""
-  values = {}
-  for path in events.event_files(os.path.join(str(workdir), "tb")):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      for value in event.summary.value:
-        values.setdefault(value.tag, []).append((event.step, tf.make_ndarray(value.tensor)))
-  return values
+  """{tag: [(step, value), ...]} of every summary in a workdir's TensorBoard runs, as TensorBoard
+  shows them: one value per step, the resumed run's where runs overlap (events.read_series)."""
+  series, _ = events.read_series(os.path.join(str(workdir), "tb"))
+  return {
+    tag: [(step, tf.make_ndarray(value.tensor)) for step, value in points]
+    for tag, points in series.items()
+  }
 
 
 def prepared_records(out, split, frames, size):

@@ -306,6 +306,35 @@ def test_read_scalars_takes_the_resumed_run_value_of_a_repeated_step(tmp_path):
   assert list(events.read_scalars(str(tmp_path))) == ["train/loss"]
 
 
+def test_a_resumed_run_purges_what_the_killed_run_wrote_after_its_checkpoint(tmp_path):
+  # Killed at step 7 with a checkpoint at 4: the resumed run's file begins at step 5.
+  for run, steps in enumerate((range(1, 8), range(5, 9))):
+    writer = tf.summary.create_file_writer(str(tmp_path / "train"), filename_suffix=f".run{run}")
+    with writer.as_default():
+      for step in steps:
+        tf.summary.scalar("train/loss", 10.0 * run + step, step=step)
+        if run == 0 and step == 6:
+          tf.summary.histogram("generator/kernel", [1.0, 2.0], step=step)
+    writer.close()
+  steps, values = events.read_scalars(str(tmp_path))["train/loss"]
+  assert steps.tolist() == list(range(1, 9))
+  np.testing.assert_allclose(values, [1, 2, 3, 4, 15, 16, 17, 18])
+  series, _ = events.read_series(str(tmp_path))
+  assert "generator/kernel" not in series
+
+
+def test_a_tag_that_goes_back_a_step_in_one_file_keeps_the_later_points(tmp_path):
+  # train.nan_policy="restore": back to the checkpoint of step 2, then on with a lower rate.
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  with writer.as_default():
+    for step, value in ((1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0), (3, 30.0), (4, 40.0)):
+      tf.summary.scalar("train/loss", value, step=step)
+  writer.close()
+  steps, values = events.read_scalars(str(tmp_path))["train/loss"]
+  assert steps.tolist() == [1, 2, 3, 4]
+  np.testing.assert_allclose(values, [1.0, 2.0, 30.0, 40.0])
+
+
 def test_read_scalars_reads_the_runs_and_a_workdir_from_before_them(tmp_path):
   # Events directly in tb/ (workdirs written before the runs had folders), then tb/train, tb/eval.
   for folder, tag, step in (
@@ -416,3 +445,16 @@ def test_a_chart_of_several_series_leaves_out_missing_values_and_names_each_seri
   assert [len(points) for points in lines] == [2, 3]
   texts = [text.text for text in root.iter(f"{namespace}text")]
   assert "model" in texts and "copy-last" in texts
+
+
+def test_event_files_are_read_in_the_order_they_were_written(tmp_path):
+  # Names sort "...10.v2" before "...9.v2": the eleventh writer of a process must still come last.
+  for number in range(11):
+    writer = tf.summary.create_file_writer(str(tmp_path), filename_suffix=f".run{number}")
+    with writer.as_default():
+      tf.summary.scalar("train/loss", float(number), step=5)
+    writer.close()
+  assert [path.rsplit(".run", 1)[1] for path in events.event_files(str(tmp_path))] == [
+    str(number) for number in range(11)
+  ]
+  np.testing.assert_allclose(events.read_scalars(str(tmp_path))["train/loss"][1], [10.0])

@@ -9,6 +9,7 @@ import os
 import pytest
 import tensorflow as tf
 
+from relive_tf import errors
 from relive_tf import families
 from relive_tf import files
 from relive_tf.data import prepare
@@ -56,6 +57,31 @@ def test_export_publishes_and_checks_a_version_on_a_remote_filesystem(ram_workdi
   assert publish.model_versions("ram://remote/export/vgan") == [1]
   config = files.read_bytes("ram://remote/export/models.config").decode()
   assert 'name: "vgan"' in config
+  # The export root was held by an advisory marker (ram:// has no flock), gone with the export.
+  assert not tf.io.gfile.exists(f"ram://remote/export/{files.LOCK_FILE}")
+
+
+def test_a_failed_remote_copy_names_it_and_deletes_what_it_copied(ram_workdir, monkeypatch):
+  export_dir = "ram://remote/failing/vgan"
+  publish.export(ram_workdir, export_dir, families.FAMILIES.values())
+  real_copy = tf.io.gfile.copy
+
+  def full_at_saved_model(source, target, overwrite=False):
+    if target.endswith("saved_model.pb"):
+      raise tf.errors.ResourceExhaustedError(None, None, f"{target}; quota exceeded")
+    real_copy(source, target, overwrite)
+
+  monkeypatch.setattr(tf.io.gfile, "copy", full_at_saved_model)
+  with pytest.raises(
+    errors.WriteError,
+    match=r"^cannot write the export vgan \(ram://remote/"
+    r"failing/vgan/2\): .*quota exceeded; versions \[1\] are kept",
+  ):
+    publish.export(ram_workdir, export_dir, families.FAMILIES.values())
+  assert sorted(files.listdir(export_dir)) == ["1"]  # the files copied before it were deleted
+  assert not tf.io.gfile.exists(f"ram://remote/failing/{files.LOCK_FILE}")
+  monkeypatch.setattr(tf.io.gfile, "copy", real_copy)
+  assert publish.export(ram_workdir, export_dir, families.FAMILIES.values()).endswith("/2")
 
 
 def test_gallery_writes_a_remote_site(ram_workdir):

@@ -35,6 +35,6 @@ def test_the_previous_handlers_come_back():
   assert signal.getsignal(signal.SIGINT) is before
 
 
-def test_a_stop_exits_with_the_status_of_its_signal():
+def test_ctrl_c_exits_130_and_a_sigterm_stop_exits_0():
   assert stopping.Stopped("stopped", signal.SIGINT).exit_status == 130
-  assert stopping.Stopped("stopped", signal.SIGTERM).exit_status == 143
+  assert stopping.Stopped("stopped", signal.SIGTERM).exit_status == 0

@@ -192,6 +192,8 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(make_con
     ("train__batch_size", -4, "train.batch_size is -4"),
     ("train__loss", "least-squares", "train.loss is 'least-squares'"),
     ("data__source", "youtube", "data.source is 'youtube'"),
+    ("train__nan_policy", "skip", "train.nan_policy is 'skip'"),
+    ("train__nan_lr_factor", 2.0, r"train.nan_lr_factor is 2.0; it must be in \(0, 1\]"),
   ],
 )
 def test_bad_settings_are_refused(make_config, tmp_path, key, value, message):

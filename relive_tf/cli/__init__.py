@@ -119,6 +119,8 @@ def run(argv=None):
       if not _raised_by_relive_tf(error):
         raise
       _exit_with_error(program, str(error), status=1)
+    except errors.WriteError as error:
+      _exit_with_error(program, str(error), status=1)
     except OSError as error:
       if error.filename is None:
         raise

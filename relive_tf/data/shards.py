@@ -5,6 +5,7 @@ tf.train.Example with "clip" (the frames encoded by video_read.encode_clip), "vi
 "start_frame" (the clip's first frame in the source file).
 """
 
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -15,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import errors
 from relive_tf import files
 from relive_tf.data import video_read
 from relive_tf.errors import DATA_CHECK_PREFIX
@@ -49,7 +51,9 @@ def clip_example(encoded_clip, *, video_id, label, start_frame):
     start_frame: the clip's first frame, counted in the source file's frames.
 
   Returns:
-    bytes.
+    bytes, the same in every process: the features are written in key order (protobuf maps are
+    otherwise serialized in an order that varies between processes), so a re-run after a crash
+    writes byte-identical shards.
   """
 
   def bytes_feature(value):
@@ -65,7 +69,7 @@ def clip_example(encoded_clip, *, video_id, label, start_frame):
         "start_frame": tf.train.Feature(int64_list=tf.train.Int64List(value=[start_frame])),
       }
     )
-  ).SerializeToString()
+  ).SerializeToString(deterministic=True)
 
 
 class ShardWriter:
@@ -89,8 +93,37 @@ class ShardWriter:
   def _final_path(self):
     return os.path.join(self._folder, shard_name(self._split, self._number))
 
+  @contextlib.contextmanager
+  def _writing(self):
+    """Turns a failed write (a full disk, a lost permission) into an errors.WriteError naming the
+    shard and the cause, after deleting the shard's temporary file."""
+    try:
+      yield
+    except (tf.errors.OpError, OSError) as error:
+      if self._writer is not None:
+        with contextlib.suppress(tf.errors.OpError, OSError):
+          self._writer.close()
+        self._writer = None
+      partial = self._final_path() + _PARTIAL
+      with contextlib.suppress(tf.errors.OpError, OSError):
+        files.discard(partial)
+      raise errors.write_error(
+        f"the shard {os.path.basename(self._final_path())}",
+        partial,
+        error,
+        f"the {self._number} finished {self._split} shards before it are kept",
+      ) from error
+
   def write(self, record):
-    """Appends one serialized record to the open shard, opening one when needed."""
+    """Appends one serialized record to the open shard, opening one when needed.
+
+    Raises:
+      errors.WriteError: the write failed; the shard's temporary file is deleted.
+    """
+    with self._writing():
+      self._write(record)
+
+  def _write(self, record):
     if self._writer is None:
       self._writer = tf.io.TFRecordWriter(self._final_path() + _PARTIAL)
       self._clips = self._bytes = 0
@@ -113,14 +146,18 @@ class ShardWriter:
 
     Returns:
       The shard's {"file", "split", "clips", "bytes"}, or None when no shard was open.
+
+    Raises:
+      errors.WriteError: the write failed; the shard's temporary file is deleted.
     """
     if self._writer is None:
       return None
-    self._writer.close()
-    self._writer = None
     final = self._final_path()
-    # On disk before the rename, as files.atomic_write does: a crash never leaves a cut shard.
-    files.commit(final + _PARTIAL, final)
+    with self._writing():
+      self._writer.close()
+      self._writer = None
+      # On disk before the rename, as files.atomic_write does: a crash never leaves a cut shard.
+      files.commit(final + _PARTIAL, final)
     self._number += 1
     return {
       "file": os.path.basename(final),

@@ -13,6 +13,7 @@ from absl import logging
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from relive_tf import errors
 from relive_tf import files
 from relive_tf.serving import check as check_lib
 from relive_tf.serving import warmup
@@ -22,6 +23,9 @@ MODELS_CONFIG = "models.config"
 # Where the tensorflow/serving container sees the export root (-v "$PWD/export:/models", BUILD.md).
 SERVING_ROOT = "/models"
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# A version being written: export_dir/.<version>.incomplete-<8 hex digits>, renamed when complete.
+_INCOMPLETE = ".incomplete-"
+_UNFINISHED = re.compile(r"\.\d+" + re.escape(_INCOMPLETE) + r"[0-9a-f]{8}")
 
 
 def model_versions(model_dir):
@@ -68,7 +72,7 @@ def _staging_folder(export_dir, version):
     with tempfile.TemporaryDirectory(prefix="relive_export_") as staging:
       yield staging
     return
-  staging = os.path.join(export_dir, f".{version}.incomplete-{uuid.uuid4().hex[:8]}")
+  staging = os.path.join(export_dir, f".{version}{_INCOMPLETE}{uuid.uuid4().hex[:8]}")
   os.mkdir(staging)
   try:
     yield staging
@@ -76,12 +80,13 @@ def _staging_folder(export_dir, version):
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def _publish_version(staging, final_path):
+def _publish_version(staging, final_path, name, export_dir):
   """Moves a finished version from the local folder `staging` to final_path: a rename on the local
   disk; to a remote filesystem a copy, file by file with saved_model.pb last, so that until every
   file is there the folder holds no SavedModel (model_versions skips it; loaders find none).
 
   Raises:
+    errors.WriteError: a remote copy failed; what it copied is deleted.
     OSError: final_path exists.
   """
   if not files.is_remote(final_path):
@@ -94,10 +99,15 @@ def _publish_version(staging, final_path):
     for folder, _, names in os.walk(staging)
     for name in names
   ]
-  for relative in sorted(relative_paths, key=lambda path: (path == "saved_model.pb", path)):
-    target = os.path.join(final_path, relative)
-    tf.io.gfile.makedirs(os.path.dirname(target))
-    tf.io.gfile.copy(os.path.join(staging, relative), target)
+  try:
+    for relative in sorted(relative_paths, key=lambda path: (path == "saved_model.pb", path)):
+      target = os.path.join(final_path, relative)
+      tf.io.gfile.makedirs(os.path.dirname(target))
+      tf.io.gfile.copy(os.path.join(staging, relative), target)
+  except tf.errors.OpError as error:
+    with contextlib.suppress(tf.errors.OpError):
+      tf.io.gfile.rmtree(final_path)
+    raise errors.write_error(f"the export {name}", final_path, error, _kept(export_dir)) from error
 
 
 def _model_name(export_dir):
@@ -148,7 +158,9 @@ def export(workdir, export_dir, families, version=None, check=False):
   The version is written to a hidden temporary folder inside export_dir and renamed to
   export_dir/<version> once complete, so TF Serving never sees half of it; export_dir's parent gets
   an up-to-date models.config. A remote export_dir (gs://...) gets the version written locally and
-  copied, saved_model.pb last.
+  copied, saved_model.pb last. The parent is held by one export at a time (files.exclusive_use; an
+  advisory marker where it cannot be locked); the temporary folders of exports killed mid-write are
+  deleted first.
 
   Args:
     workdir: a workdir written by `relive train`.
@@ -163,17 +175,55 @@ def export(workdir, export_dir, families, version=None, check=False):
     The new version's folder, export_dir/<version>.
 
   Raises:
-    ValueError: a bad workdir, export_dir or version, or (ExportCheckError) a failed check.
+    ValueError: a bad workdir, export_dir or version, an export root another export is writing,
+      or (ExportCheckError) a failed check.
+    errors.WriteError: a write failed (a full disk, a lost permission); nothing is published.
   """
   name = _model_name(export_dir)
   exportable = [family for family in families if family.servable is not None]
   trained = checkpoints.restore_trained(workdir, exportable, "export")
-  tf.io.gfile.makedirs(export_dir)
+  # One export per export root at a time: versions are numbered and models.config listed there.
+  root = os.path.dirname(files.absolute(export_dir).rstrip("/"))
+  with files.exclusive_use(root, "relive export"):
+    tf.io.gfile.makedirs(export_dir)
+    _remove_unfinished(export_dir)
+    return _publish(trained, name, export_dir, root, version, check)
+
+
+def _remove_unfinished(export_dir):
+  """Deletes the staging folders of exports that were killed (SIGKILL, a power cut) mid-write."""
+  for entry in files.listdir(export_dir):
+    if _UNFINISHED.fullmatch(entry):
+      logging.info("removing %s, left by an export that did not finish", entry)
+      tf.io.gfile.rmtree(os.path.join(export_dir, entry))
+
+
+def _write_version(servable, staging, name, requests, export_dir):
+  """Writes the SavedModel and its warm-up requests into `staging`.
+
+  Raises:
+    errors.WriteError: a write failed (a full disk, a lost permission), naming the cause.
+  """
+  try:
+    servable.archive().write_out(staging, verbose=False)
+    warmup.write_warmup_requests(staging, name, requests)
+  except (tf.errors.OpError, OSError) as error:
+    raise errors.write_error(f"the export {name}", staging, error, _kept(export_dir)) from error
+
+
+def _kept(export_dir):
+  """What a failed export leaves, as a clause of its WriteError."""
+  versions = model_versions(export_dir)
+  return f"versions {versions} are kept" if versions else "no version was exported before"
+
+
+def _publish(trained, name, export_dir, root, version, check):
+  """export()'s writing, with the export root held."""
   version = _new_version(export_dir, version)
   logging.info(
     "exporting the %s of %s at step %d as %s version %d",
     trained.family.title,
-    workdir,
+    trained.workdir,
     trained.step,
     name,
     version,
@@ -182,18 +232,19 @@ def export(workdir, export_dir, families, version=None, check=False):
   requests = servable.warmup_inputs()
   final_path = os.path.join(export_dir, str(version))
   with _staging_folder(export_dir, version) as staging:
-    servable.archive().write_out(staging, verbose=False)
-    warmup.write_warmup_requests(staging, name, requests)
+    _write_version(servable, staging, name, requests, export_dir)
     if check:
       logging.info("checking the export in a fresh process...")
       check_lib.check_export(staging, servable, requests)
     try:
-      _publish_version(staging, final_path)
+      _publish_version(staging, final_path, name, export_dir)
+    except errors.WriteError:
+      raise
     except OSError:
       raise ValueError(
         f"{final_path!r} appeared while exporting (another export?); it is kept and "
         "this export is dropped: run again for the next version"
       ) from None
-  config_path = write_models_config(os.path.dirname(files.absolute(export_dir).rstrip("/")))
+  config_path = write_models_config(root)
   logging.info("wrote %s and %s", final_path, config_path)
   return final_path

@@ -4,6 +4,14 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+# Keys of the training loop in every family's config, newer than some workdirs (whose runs
+# stopped on any NaN or infinity).
+LOOP_ADDED_KEYS = {
+  "train.nan_policy": "stop",
+  "train.nan_lr_factor": 0.5,
+  "train.nan_max_restores": 3,
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Family:

@@ -1,6 +1,7 @@
 """The training loop every model family shares: strategy, data, checkpoints, summaries, progress."""
 
 import contextlib
+import glob
 import math
 import os
 import signal
@@ -24,9 +25,12 @@ from relive_tf.training import summaries
 from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import workdir as workdir_lib
 
+# What the loop does when a loss or a weight becomes NaN or infinite (train.nan_policy).
+NAN_POLICIES = ("stop", "restore")
+
 
 class NonFiniteLossError(FloatingPointError):
-  """A loss became NaN or infinite; the checkpoints written before it are kept."""
+  """A loss or a weight became NaN or infinite; the checkpoints written before it are kept."""
 
 
 def validate(config, num_replicas):
@@ -52,6 +56,15 @@ def validate(config, num_replicas):
       f"train.batch_size {train.batch_size} does not divide over {num_replicas} "
       "replicas; use a multiple of the replica count"
     )
+  if train.nan_policy not in NAN_POLICIES:
+    raise ValueError(f"train.nan_policy is {train.nan_policy!r}; use one of {NAN_POLICIES}")
+  if not 0 < train.nan_lr_factor <= 1:
+    raise ValueError(
+      f"train.nan_lr_factor is {train.nan_lr_factor}; it must be in (0, 1], the factor a restore "
+      "multiplies the learning rates by"
+    )
+  if train.nan_max_restores < 0:
+    raise ValueError(f"train.nan_max_restores is {train.nan_max_restores}; use 0 or more")
   if config.data.source not in inputs.DATA_SOURCES:
     raise ValueError(f"data.source is {config.data.source!r}; use one of {inputs.DATA_SOURCES}")
   if config.data.source == "shards" and not config.data.path:
@@ -82,6 +95,14 @@ def distributed_batches(config, strategy, start):
     return batches
 
   return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def _timed_batches(config, strategy, data_position):
+  """An iterator of distributed_batches from the saved data position, timing the step's waits for
+  its batches (step_timing.TimedIterator)."""
+  return step_timing.TimedIterator(
+    iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+  )
 
 
 def _logging_indices(context):
@@ -123,14 +144,41 @@ class Progress:
     )
 
 
-def _check_finite(metrics, step, manager):
-  bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
-  if bad:
-    last = manager.latest_checkpoint or "none written yet"
-    raise NonFiniteLossError(
-      f"{', '.join(f'{k}={v}' for k, v in bad.items())} at step {step}: training stopped. The "
-      f"last good checkpoint ({last}) is kept; lower train.learning_rate or check the data"
+class _FiniteCheck:
+  """Finds the first non-finite value after a step: a loss, else a weight of the networks.
+
+  A weight is checked because a NaN or infinite gradient reaches the weights before any loss: the
+  weight it made non-finite is named.
+  """
+
+  def __init__(self, networks):
+    self._variables = [
+      variable for network in networks.values() for variable in network.trainable_variables
+    ]
+    self._finite = tf.function(
+      lambda: tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in self._variables])
     )
+
+  def problem(self, metrics):
+    """'critic_loss=nan', 'the weight critic/disc3/kernel (...)', or None when all are finite."""
+    bad = [f"{name}={value}" for name, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+      return ", ".join(bad)
+    finite = self._finite().numpy()
+    if finite.all():
+      return None
+    names = [variable.path for variable, ok in zip(self._variables, finite, strict=True) if not ok]
+    more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+    return f"the weight {names[0]}{more} (a gradient of this step was NaN or infinite)"
+
+
+def _scale_learning_rates(trainer, factor):
+  """Multiplies every optimizer's learning rate by `factor`; returns {name: new rate}."""
+  rates = {}
+  for name, optimizer in trainer.optimizers.items():
+    optimizer.learning_rate = float(optimizer.learning_rate) * factor
+    rates[name] = float(optimizer.learning_rate)
+  return rates
 
 
 @contextlib.contextmanager
@@ -193,6 +241,53 @@ def _evaluators(config, family):
   return family.training_evaluators(config)
 
 
+def _save(manager, step, saved):
+  """manager.save(checkpoint_number=step); a failed write is deleted and raised as a WriteError.
+
+  The checkpoint state file names a checkpoint only once its files are complete, so the one of
+  step `saved` stays the latest whatever point the write failed at.
+  """
+  try:
+    manager.save(checkpoint_number=step)
+  except (tf.errors.OpError, OSError) as error:
+    prefix = os.path.join(manager.directory, f"ckpt-{step}")
+    # The checkpoint's files (ckpt-N.index, ckpt-N.data-*) and TensorFlow's temporary folder.
+    if files.is_remote(prefix):
+      written = tf.io.gfile.glob(prefix + ".*") + tf.io.gfile.glob(prefix + "_temp*")
+    else:
+      written = glob.glob(glob.escape(prefix) + ".*") + glob.glob(glob.escape(prefix) + "_temp*")
+    for path in written:
+      if tf.io.gfile.isdir(path):
+        tf.io.gfile.rmtree(path)
+      else:
+        tf.io.gfile.remove(path)
+    kept = f"the checkpoint of step {saved} is kept" if saved else "no checkpoint was written yet"
+    raise errors.write_error(f"the checkpoint of step {step}", prefix, error, kept) from error
+
+
+def _preemption_handler(strategy, manager, checkpoint_dir, num_steps):
+  """A PreemptionCheckpointHandler for a multi-worker run, else None.
+
+  On SIGTERM to any worker, the workers agree on a step, each saves its checkpoint there (only the
+  chief's lands in the workdir), and the run stops with stopping.Stopped, exit status 0.
+  """
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return None
+
+  def stop():
+    raise stopping.Stopped(
+      f"preempted before step {num_steps}; checkpoint saved in {checkpoint_dir}: run the same "
+      "command to resume",
+      signal.SIGTERM,
+    )
+
+  return tf.distribute.experimental.PreemptionCheckpointHandler(
+    strategy.cluster_resolver,
+    manager,
+    termination_config=tf.distribute.experimental.TerminationConfig(exit_fn=stop),
+  )
+
+
 def train_and_evaluate(config, workdir, family, strategy=None):
   """Trains a model of `family` in workdir, resuming from its latest checkpoint.
 
@@ -208,8 +303,10 @@ def train_and_evaluate(config, workdir, family, strategy=None):
   Raises:
     ValueError: settings the loop cannot run, a workdir of another model or in use, or a damaged
       shard (naming it and the fix; see data.skip_corrupt).
-    NonFiniteLossError: a loss became NaN or infinite.
-    stopping.Stopped: SIGINT (Ctrl-C) arrived; the step it arrived in was finished and saved.
+    NonFiniteLossError: a loss or a weight became NaN or infinite (with train.nan_policy
+      "restore": again after train.nan_max_restores restores, or before any checkpoint).
+    stopping.Stopped: SIGINT (Ctrl-C) or SIGTERM arrived; the step it arrived in was finished and
+      saved (exit_status 130 for Ctrl-C, 0 for SIGTERM).
     KeyboardInterrupt: a second SIGINT stopped the step it arrived in; the last checkpoint stays.
   """
   strategy = strategy or distribution.pick_strategy()
@@ -259,9 +356,7 @@ def _train(config, workdir, family, strategy, worker_dir):
     )
     return trainer
 
-  iterator = step_timing.TimedIterator(
-    iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
-  )
+  iterator = _timed_batches(config, strategy, data_position)
   data_counts = _skipped_records(config)
   evaluators = _evaluators(config, family)
   writers = _summary_writers(workdir, chief, runs=("train", "eval") if evaluators else ("train",))
@@ -270,14 +365,49 @@ def _train(config, workdir, family, strategy, worker_dir):
   progress = Progress(int(step), train.num_steps)
   current = saved = int(step)
   timer = step_timing.LoopTimer(iterator)
+  finite_check = _FiniteCheck(trainer.networks)
+  restores = 0  # train.nan_policy="restore": how many times this run went back to a checkpoint
+  preemption = _preemption_handler(strategy, manager, checkpoint_dir, train.num_steps)
+  # Under a preemption handler SIGTERM is its own: the workers agree on the step to save.
+  deferred = (signal.SIGINT,) if preemption else stopping.TRAINING_SIGNALS
   try:
     # A signal waits for the step to finish: step, data position and weights are saved together.
-    with stopping.StopRequests() as stop:
+    with stopping.StopRequests(signals=deferred) as stop:
       while current < train.num_steps:
         with timer.step():
           metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
         current += 1
-        _check_finite(metrics, current, manager)
+        problem = finite_check.problem(metrics)
+        if problem:
+          where = manager.latest_checkpoint
+          if train.nan_policy != "restore" or restores >= train.nan_max_restores or not where:
+            why = (
+              f" after {restores} restores (train.nan_max_restores={train.nan_max_restores})"
+              if train.nan_policy == "restore"
+              else ""
+            )
+            raise NonFiniteLossError(
+              f"{problem} at step {current}: training stopped{why}. The last good checkpoint "
+              f"({where or 'none written yet'}) is kept; lower train.learning_rate, set "
+              "train.nan_policy='restore', or check the data"
+            )
+          restores += 1
+          checkpoint.restore(where).assert_consumed()
+          rates = _scale_learning_rates(trainer, train.nan_lr_factor)
+          logging.warning(
+            "%s at step %d: restored %s (step %d), learning rates now %s (restore %d of %d)",
+            problem,
+            current,
+            where,
+            int(step),
+            rates,
+            restores,
+            train.nan_max_restores,
+          )
+          current = int(step)
+          iterator = _timed_batches(config, strategy, data_position)
+          timer = step_timing.LoopTimer(iterator)
+          continue
         step.assign(current)
         data_position.assign_add(trainer.batches_per_step * train.batch_size)
         last = current == train.num_steps
@@ -307,8 +437,10 @@ def _train(config, workdir, family, strategy, worker_dir):
           with writers["eval"].as_default():
             summaries.write_scalars(measured, current, prefix="eval/")
         if current % train.checkpoint_every == 0 or last or stop.requested:
-          manager.save(checkpoint_number=current)
+          _save(manager, current, saved)
           saved = current
+        elif preemption:
+          preemption.save_checkpoint_if_preempted(checkpoint_number=current)
         if stop.requested and not last:
           raise stopping.Stopped(
             f"stopped at step {current} of {train.num_steps} "

@@ -237,6 +237,7 @@ FAMILY = family.Family(
   # Keys every config declares since the configs were made alike; the predictor has no noise and
   # no evaluation during training.
   added_keys={
+    **family.LOOP_ADDED_KEYS,
     "model.noise_dim": 0,
     "train.eval_every": 0,
     "train.eval_samples": 64,

@@ -5,19 +5,25 @@ import threading
 
 from absl import logging
 
+# The signals training defers to a step boundary: Ctrl-C, and the notice of schedulers
+# (Kubernetes, Slurm) and preemptible machines, which kill the process after a grace period.
+TRAINING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 class Stopped(Exception):
   """Training stopped on a signal after its last finished step, whose checkpoint is saved.
 
   Attributes:
     signal_number: the signal that asked for the stop (signal.SIGINT for Ctrl-C).
-    exit_status: 128 + signal_number, the status a shell gives a process ended by that signal.
+    exit_status: 0 for SIGTERM, a stop asked by a scheduler or a preemption and done as asked
+      (the job ended cleanly and resumes when run again); else 128 + signal_number, the status a
+      shell gives a process ended by that signal (130 for Ctrl-C).
   """
 
   def __init__(self, message, signal_number):
     super().__init__(message)
     self.signal_number = signal_number
-    self.exit_status = 128 + signal_number
+    self.exit_status = 0 if signal_number == signal.SIGTERM else 128 + signal_number
 
 
 class StopRequests:

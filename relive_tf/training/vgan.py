@@ -333,6 +333,7 @@ def build_trainer(config, strategy, sample_batch=None):
 # Keys both GANs' configs gained after their first workdirs were written; those trained without
 # the distance during training.
 GAN_ADDED_KEYS = {
+  **family.LOOP_ADDED_KEYS,
   "train.eval_every": 0,
   "train.eval_samples": 64,
   "train.feature_network": "",
