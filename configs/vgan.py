@@ -120,11 +120,11 @@ def get_config(arg="default"):
     config.model.generator_widths = (64, 32, 16, 8)
     config.model.critic_widths = (8, 16, 32, 64)
     config.model.frame_critic_widths = (16, 32, 64, 64) if "poster" not in variants else ()
-    config.train.num_steps = 1000
+    config.train.num_steps = 800  # 10 minutes on 2 idle cores (docs/results.md)
     config.train.batch_size = 8
     config.train.log_every = 10
     config.train.summary_every = 100
-    config.train.checkpoint_every = 250
+    config.train.checkpoint_every = 200
     config.train.num_samples = 4
     if "poster" in variants:
       # Small nets tolerate, and need, a larger step; with two critic updates per generator update
