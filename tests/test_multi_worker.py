@@ -23,6 +23,9 @@ from relive_tf.training import distribution
 
 import helpers
 
+# The poster's recipe (RMSProp): Adam moves a weight whose gradient is ~0 by a whole learning rate
+# in a direction the summation order decides, which no per-weight comparison can hold.
+VARIANT = "tiny,poster"
 RUN = dict(
   train__num_steps=6,
   train__batch_size=4,
@@ -55,7 +58,7 @@ class Worker:
       [
         command,
         "train",
-        f"--config={helpers.REPO / 'configs' / 'vgan.py'}:tiny",
+        f"--config={helpers.REPO / 'configs' / 'vgan.py'}:{VARIANT}",
         f"--workdir={workdir}",
         *overrides,
         "--verbosity=1",  # each input pipeline prints the example indices it reads
@@ -148,10 +151,12 @@ def _weights(trained):
 
 
 # Largest difference allowed between a weight of the two-worker run and of one process. Measured
-# on the tiny video WGAN after 6 steps: at most 3.3e-6 over its 494,976 weights (11 above 1e-6),
-# from the two workers' gradients being summed in another order; one step of the learning rate
-# (1e-3) is 300 times more, so a worker that trained on other data, or missed a step, fails this.
-WEIGHTS_ATOL = 1e-5
+# on the tiny video WGAN with the poster's recipe (VARIANT) after 6 steps: 3.3e-6 over its 494,976
+# weights, and 2.1e-5 for one batchnorm offset of the critic whose gradient is ~0 (RMSProp divides
+# by the gradient's size, so the two workers' order of summation shows there); one step of the
+# learning rate (1e-3) is 10 times the bound, so a worker that trained on other data, or missed a
+# step, fails this.
+WEIGHTS_ATOL = 1e-4
 
 
 def assert_weights_of_one_process(workdir, straight_workdir):
@@ -187,16 +192,18 @@ def two_workers_fixture(tmp_path_factory):
 def test_two_workers_end_with_the_weights_of_one_process_with_the_same_global_batch(
   two_workers, trained_workdir
 ):
-  assert_weights_of_one_process(two_workers["chief_dir"], trained_workdir("vgan", **RUN))
+  assert_weights_of_one_process(two_workers["chief_dir"], trained_workdir("vgan", VARIANT, **RUN))
 
 
 def test_two_workers_log_the_losses_of_one_process(two_workers, trained_workdir):
   multi = helpers.summary_values(two_workers["chief_dir"])
-  straight = helpers.summary_values(trained_workdir("vgan", **RUN))
+  straight = helpers.summary_values(trained_workdir("vgan", VARIANT, **RUN))
   for tag in ("train/critic_loss", "train/generator_loss"):
     assert [step for step, _ in multi[tag]] == [step for step, _ in straight[tag]]
+    # The WGAN critic loss is a difference of two means that nearly cancel (-2.6e-6 at step 6, the
+    # two runs 2.7e-9 apart), so it is held to 1e-7 absolute as well.
     for (_, one), (_, other) in zip(multi[tag], straight[tag]):
-      assert float(one) == pytest.approx(float(other), rel=1e-3, abs=1e-9), tag
+      assert float(one) == pytest.approx(float(other), rel=1e-3, abs=1e-7), tag
 
 
 def test_only_the_chief_writes_checkpoints_summaries_config_and_the_lock(two_workers):
@@ -244,7 +251,7 @@ def test_a_lost_worker_stops_the_other_naming_it_and_a_restart_resumes(tmp_path,
   finish_all(restarted)
   resumed = re.search(r"resumed from \S+ckpt-(\d+) at step (\d+)", restarted[0].output)
   assert resumed and resumed[1] == resumed[2] and int(resumed[1]) in (2, 4), resumed
-  assert_weights_of_one_process(workdir, trained_workdir("vgan", **RUN))
+  assert_weights_of_one_process(workdir, trained_workdir("vgan", VARIANT, **RUN))
 
 
 # What TensorFlow raised on worker 0 when worker 1 was killed, in the two orders seen.

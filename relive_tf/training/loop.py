@@ -18,6 +18,7 @@ from relive_tf.data import pipeline
 from relive_tf.data import shards
 from relive_tf.training import checkpoints
 from relive_tf.training import distribution
+from relive_tf.training import family as family_lib
 from relive_tf.training import inputs
 from relive_tf.training import step_timing
 from relive_tf.training import stopping
@@ -288,6 +289,22 @@ def _preemption_handler(strategy, manager, checkpoint_dir, num_steps):
   )
 
 
+def _with_loop_keys(config):
+  """The config, with the loop's newer keys (family.LOOP_ADDED_KEYS) at their defaults where a
+  family's own config lacks them."""
+  missing = {
+    key.split(".", 1)[1]: value
+    for key, value in family_lib.LOOP_ADDED_KEYS.items()
+    if key.split(".", 1)[1] not in config.train
+  }
+  if not missing:
+    return config
+  config = config.copy_and_resolve_references()
+  with config.unlocked():
+    config.train.update(missing)
+  return config
+
+
 def train_and_evaluate(config, workdir, family, strategy=None):
   """Trains a model of `family` in workdir, resuming from its latest checkpoint.
 
@@ -310,6 +327,7 @@ def train_and_evaluate(config, workdir, family, strategy=None):
     KeyboardInterrupt: a second SIGINT stopped the step it arrived in; the last checkpoint stays.
   """
   strategy = strategy or distribution.pick_strategy()
+  config = _with_loop_keys(config)
   validate(config, strategy.num_replicas_in_sync)
   # Only the chief holds and writes the workdir; the other workers of a multi-worker run save their
   # share of each checkpoint in a scratch folder of their own.
@@ -346,7 +364,9 @@ def _train(config, workdir, family, strategy, worker_dir):
   )
   restore_from = tf.train.latest_checkpoint(checkpoint_dir)
   if restore_from:
-    checkpoint.restore(restore_from).assert_consumed()
+    # Every variable of this run must come back; a multi-worker checkpoint also holds the
+    # PreemptionCheckpointHandler's own counter, which the handler reads itself.
+    checkpoint.restore(restore_from).assert_existing_objects_matched()
     logging.info("resumed from %s at step %d", restore_from, int(step))
   if chief:
     workdir_lib.save_config(workdir, config, changes, step=int(step))
