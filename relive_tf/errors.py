@@ -1,4 +1,5 @@
-"""Errors the CLI prints as one line: UserError, WriteError, and the in-graph data check marker."""
+"""Errors the CLI prints as one line: UserError, WriteError, LostWorkerError, and the in-graph data
+check marker."""
 
 import re
 
@@ -22,6 +23,10 @@ class WriteError(OSError):
   The message names what was being written, the cause, what is kept and what to do; the CLI prints
   it as one line. What was half written is deleted before it is raised.
   """
+
+
+class LostWorkerError(ConnectionError):
+  """A worker of a multi-worker run stopped (crashed, killed, preempted, unreachable)."""
 
 
 def write_error(what, path, cause, kept):

@@ -12,6 +12,7 @@ line.
 """
 
 import importlib
+import os
 import signal
 import sys
 import textwrap
@@ -115,6 +116,13 @@ def run(argv=None):
       _exit_with_error(program, str(error), status=1)
     except app.UsageError as error:
       _exit_with_error(program, f"{error}; `{program} --help` lists the flags", status=2)
+    except errors.LostWorkerError as error:
+      # TensorFlow's exit waits at its coordination service's shutdown barrier for the lost peer
+      # (ten minutes in a test); the checkpoints are written, nothing is left to finish.
+      sys.stderr.write(f"{program}: error: {error}\n")
+      sys.stderr.flush()
+      sys.stdout.flush()
+      os._exit(1)
     except _INPUT_ERRORS as error:
       if not _raised_by_relive_tf(error):
         raise

@@ -8,6 +8,8 @@ import re
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import errors
+
 
 def training_tasks():
   """The addresses of the tasks that train, TF_CONFIG's chief and workers (empty when not set)."""
@@ -44,10 +46,6 @@ def is_chief(strategy):
   )
 
 
-class LostWorkerError(ConnectionError):
-  """A worker of a multi-worker run stopped (crashed, killed, preempted, unreachable)."""
-
-
 # TensorFlow names a task "/job:worker/replica:0/task:1" in the errors of collectives and of the
 # coordination service's heartbeats.
 _TASK = re.compile(r"/job:(?P<job>\w+)/(?:replica:\d+/)?task:(?P<index>\d+)")
@@ -78,7 +76,7 @@ def lost_workers(strategy):
     message = resolver and resolver.task_type and lost_worker_message(error, resolver)
     if not message:
       raise
-    raise LostWorkerError(message) from None
+    raise errors.LostWorkerError(message) from None
 
 
 def lost_worker_message(error, resolver):
