@@ -35,13 +35,14 @@ demo: $(STAMP)
 	@echo "gallery page:     $(DEMO)/site/index.html"
 	@echo "TensorBoard logs: $(DEMO)/tb   ($(BIN)/tensorboard --logdir $(DEMO)/tb)"
 
-# Lint and format checks, then the whole test suite; the gallery's browser test needs Debian's
-# Chromium, installed here once.
+# Lint and format checks, then the whole test suite in two processes (pytest-xdist), each taking
+# whole test files, so a file's session fixtures are built once; the gallery's browser test needs
+# Debian's Chromium, installed here once.
 test: $(BEAM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	bash .ci/install_browser.sh
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_step.py

@@ -138,33 +138,19 @@ def _forwarded():
 
 
 def largest_batch(overrides, deadline):
-  fits, fails, probes = [], [], 0
-  batch = FLAGS.batch_low
-
-  def probe(batch):
-    nonlocal probes
-    probes += 1
+  def fits(batch):
     fit = run("probe", batch, overrides)["fits"]
     print(f"  batch {batch:>6}: {'fits' if fit else 'out of memory'}", flush=True)
-    (fits if fit else fails).append(batch)
     return fit
 
-  def more():
-    return probes < FLAGS.max_probes and time.monotonic() < deadline
-
-  while more() and batch <= FLAGS.batch_high and probe(batch):
-    batch *= 2
-  if fits and fails:
-    low, high = max(fits), min(fails)
-    while more() and high - low > FLAGS.batch_multiple:
-      middle = (low + high) // 2 // FLAGS.batch_multiple * FLAGS.batch_multiple
-      if middle in (low, high):
-        break
-      if probe(middle):
-        low = middle
-      else:
-        high = middle
-  return max(fits) if fits else None
+  largest, _, _ = harness.largest_batch(
+    fits,
+    FLAGS.batch_low,
+    FLAGS.batch_high,
+    FLAGS.batch_multiple,
+    lambda probes: probes < FLAGS.max_probes and time.monotonic() < deadline,
+  )
+  return largest
 
 
 def main(parsed):

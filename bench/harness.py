@@ -1,5 +1,6 @@
 """What the benchmarks share: configs as `relive train` reads them, a trainer on cached batches,
-step timing, the matmul rate, and workers run as subprocesses that answer with one JSON line."""
+step timing, the matmul rate, the largest-batch search, and workers run as subprocesses that
+answer with one JSON line."""
 
 import json
 import os
@@ -145,6 +146,41 @@ def tensorflow_matmul_rate(size=2048, repeats=20):
   multiply = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
   seconds = time_steps(lambda: multiply().numpy(), repeats, warmup=2)
   return 2 * size**3 / sorted(seconds)[len(seconds) // 2]
+
+
+def largest_batch(fits, start, high, multiple, may_probe):
+  """The largest batch for which fits(batch) is true: batches double from `start` (up to `high`)
+  until one fails, then the gap is bisected to a multiple of `multiple`.
+
+  Args:
+    fits: fn(batch) -> bool, one probe (a run at that batch).
+    may_probe: fn(probes made so far) -> bool, false once the budget (runs, seconds) is spent.
+
+  Returns:
+    (the largest batch that fit or None, the smallest that failed or None, probes made).
+  """
+  passed, failed = [], []
+
+  def probe(batch):
+    (passed if fits(batch) else failed).append(batch)
+    return batch in passed
+
+  batch = start
+  while may_probe(len(passed) + len(failed)) and batch <= high and probe(batch):
+    batch *= 2
+  if passed and failed:
+    low, top = max(passed), min(failed)
+    while may_probe(len(passed) + len(failed)) and top - low > multiple:
+      middle = (low + top) // 2 // multiple * multiple
+      if middle in (low, top):
+        break
+      if probe(middle):
+        low = middle
+      else:
+        top = middle
+  largest = max(passed, default=None)
+  above = min((b for b in failed if largest is None or b > largest), default=None)
+  return largest, above, len(passed) + len(failed)
 
 
 def median(values):

@@ -160,51 +160,38 @@ def measure_largest(overrides):
       f"--limit_gib={FLAGS.limit_gib:g}: the search stops there instead"
     )
     limit = room
-  fits, fails, probes = {}, [], 0
-  step = FLAGS.batch_multiple
+  peaks = {}
 
-  def probe(batch):
-    nonlocal probes
-    probes += 1
+  def fits(batch):
     run = relive_train(FLAGS.peak_variant, batch, FLAGS.probe_steps, overrides, limit=limit)
     outcome = "over the limit" if run["over_limit"] else ("failed" if run["failed"] else "fits")
     print(f"  batch {batch:>5}: {run['peak_bytes'] / GIB:6.2f} GiB peak RSS, {outcome}")
+    if run["failed"]:
+      print("    " + run["failed"].strip().splitlines()[-1])
     if outcome == "fits":
-      fits[batch] = run["peak_bytes"]
-    else:
-      fails.append(batch)
-      if run["failed"]:
-        print("    " + run["failed"].strip().splitlines()[-1])
+      peaks[batch] = run["peak_bytes"]
     return outcome == "fits"
 
   print(f"largest: {FLAGS.model}:{FLAGS.peak_variant} under {limit / GIB:.1f} GiB")
-  batch = FLAGS.peak_batch
-  while probes < FLAGS.max_probes and batch <= FLAGS.batch_high and probe(batch):
-    batch *= 2
-  if fits and fails:
-    low, high = max(fits), min(fails)
-    while probes < FLAGS.max_probes and high - low > step:
-      middle = (low + high) // 2 // step * step
-      if middle in (low, high):
-        break
-      if probe(middle):
-        low = middle
-      else:
-        high = middle
-  if not fits:
+  largest, above, probes = harness.largest_batch(
+    fits,
+    FLAGS.peak_batch,
+    FLAGS.batch_high,
+    FLAGS.batch_multiple,
+    lambda probes: probes < FLAGS.max_probes,
+  )
+  if largest is None:
     print(f"  nothing fits from batch {FLAGS.peak_batch}")
     return
-  largest = max(fits)
-  above = min((b for b in fails if b > largest), default=None)
   print(
-    f"  largest batch that fits: {largest} ({fits[largest] / GIB:.2f} GiB)"
+    f"  largest batch that fits: {largest} ({peaks[largest] / GIB:.2f} GiB)"
     + (f"; {above} does not" if above else f"; larger ones were not tried ({probes} runs)")
   )
-  if len(fits) >= 2:
-    batches = sorted(fits)
+  if len(peaks) >= 2:
+    batches = sorted(peaks)
     first, last = batches[0], batches[-1]
-    per_example = (fits[last] - fits[first]) / (last - first)
-    fixed = fits[first] - per_example * first
+    per_example = (peaks[last] - peaks[first]) / (last - first)
+    fixed = peaks[first] - per_example * first
     estimate = int((limit - fixed) / per_example) if per_example > 0 else None
     print(
       f"  straight line through the fits: {fixed / MIB:.0f} MiB + {per_example / MIB:.1f} MiB "

@@ -208,3 +208,24 @@ def test_bench_config_entries_are_model_colon_variant():
   for bad in ("vgan", "gan:tiny", "vgan:"):
     with pytest.raises(ValueError, match="MODEL:VARIANT"):
       harness.parse_entry(bad)
+
+
+@pytest.mark.parametrize(
+  "limit, budget, expected",
+  [
+    (200, 99, (200, 208)),  # 8 to 128 fit, 256 does not; then 192 224 208 200
+    (5, 99, (None, 8)),  # the first batch already fails
+    (10_000, 3, (32, None)),  # the probe budget ends the doubling
+  ],
+)
+def test_the_largest_batch_search_doubles_then_bisects_to_the_multiple(limit, budget, expected):
+  probed = []
+
+  def fits(batch):
+    probed.append(batch)
+    return batch <= limit
+
+  largest, above, probes = harness.largest_batch(fits, 8, 1024, 8, lambda made: made < budget)
+  assert (largest, above) == expected
+  assert probes == len(probed) and len(set(probed)) == len(probed)
+  assert all(batch % 8 == 0 for batch in probed)

@@ -6,7 +6,6 @@ import tensorflow as tf
 from relive_tf import families
 from relive_tf.data import pipeline
 from relive_tf.metrics import digit_recognizer
-from relive_tf.metrics import sample_scores
 from relive_tf.training import trainer as trainer_lib
 
 import helpers
@@ -41,8 +40,8 @@ def test_a_short_run_of_the_tiny_recipe_draws_digits_the_untrained_generator_doe
   untrained = trainer_lib.build(families.get("vgan"), config, helpers.one_device())
   before = _probabilities(untrained.generator, recognizer)
   after = _probabilities(helpers.train(config, tmp_path).generator, recognizer)
-  # The recogniser's confidence that a frame shows some digit, and the share of frames where it
-  # passes 0.5 (the digit score). Measured: confidence 0.041 against 0.00095, digit score 0.013
-  # against 0 (it reaches 0.45 by step 1,000, docs/results.md).
+  # The recogniser's confidence that a frame shows some digit. Measured: 0.041 against 0.00095.
+  # The share of frames where it passes 0.5 (the digit score) is 0 or just above at this step
+  # between runs (0.013 in one, 0.0 in another) and reaches 0.45 by step 1,000
+  # (docs/results.md), so only the confidence is held here.
   assert after.max(axis=-1).mean() > 10 * before.max(axis=-1).mean() + 1e-3
-  assert sample_scores.digit_score(after) > sample_scores.digit_score(before)

@@ -37,7 +37,7 @@ RUN = dict(
 )
 # Bounds each wait on the workers: start-up, compiling and six steps take about a minute on two
 # idle cores; a lost worker is found by the coordination service's heartbeats within about 10 s.
-TIMEOUT_S = 600
+TIMEOUT_S = 240
 # Every worker started; those still running when a test ends (it failed) are killed then.
 _STARTED = []
 

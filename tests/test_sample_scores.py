@@ -10,6 +10,7 @@ from relive_tf.metrics import digit_labels
 from relive_tf.metrics import digit_recognizer
 from relive_tf.metrics import feature_network
 from relive_tf.metrics import features
+from relive_tf.metrics import network_files
 from relive_tf.metrics import sample_scores
 
 # Clips of a seed neither shipped network trained or was measured on.
@@ -154,7 +155,7 @@ def test_the_shipped_feature_network_names_held_out_digits_as_its_description_sa
   extract = features.BuiltinFeatures(feature_network.SHIPPED)
   info = extract.info
   extract.check_clip_shape(32, 64)  # the built-in clips of the GAN configs
-  model = keras.models.load_model(f"{feature_network.SHIPPED}/{feature_network.MODEL_FILE}")
+  model = keras.models.load_model(f"{feature_network.SHIPPED}/{network_files.MODEL_FILE}")
   batches = feature_network.labeled_batches(
     seed=info["seed"] + held_out.SEED_OFFSET,
     frames=info["frames"],

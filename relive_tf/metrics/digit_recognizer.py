@@ -15,13 +15,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from relive_tf import files
 from relive_tf.data import synthetic
 from relive_tf.metrics import digit_labels
+from relive_tf.metrics import network_files
 from relive_tf.metrics import sample_scores
 
 NUM_DIGITS = 10
-MODEL_FILE = "model.keras"
 INFO_FILE = "digit_recognizer.json"
 # The trained recogniser shipped with the package (`python -m relive_tf.metrics.shipped`).
 SHIPPED = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets", "digit_recognizer")
@@ -167,14 +166,6 @@ def held_out_clips(seed, num_clips, frames=REAL_CLIP_FRAMES, size=64):
   )
 
 
-def _without_optimizer(model):
-  """A copy of the model without its optimizer: the saved file holds what measuring needs, a third
-  of the size."""
-  copy = keras.Model.from_config(model.get_config())
-  copy.set_weights(model.get_weights())
-  return copy
-
-
 def train_digit_recognizer(
   out_dir,
   *,
@@ -252,12 +243,7 @@ def train_digit_recognizer(
     info["real_clip_digit_score"],
     info["real_clip_identity_consistency"],
   )
-  files.gfile().makedirs(out_dir)
-  info_path = os.path.join(out_dir, INFO_FILE)
-  files.discard(info_path)  # it marks a complete folder, and would describe the old network
-  with files.atomic_write(os.path.join(out_dir, MODEL_FILE), suffix=".keras") as temporary:
-    _without_optimizer(model).save(temporary)
-  files.write_json(info_path, info)
+  network_files.save(model, out_dir, INFO_FILE, info)
   logging.info("saved the digit recogniser in %s", out_dir)
   return info
 
@@ -271,21 +257,13 @@ class DigitRecognizer:
     Raises:
       ValueError: `path` holds no complete recogniser.
     """
-    info_path = os.path.join(path, INFO_FILE)
-    if not files.isfile(info_path):
-      raise ValueError(
-        f"no digit recogniser in {path!r} ({INFO_FILE} is missing); train one with "
-        "`python -m relive_tf.metrics.shipped --networks=digit_recognizer --out=DIR` and pass "
-        "DIR/digit_recognizer"
-      )
-    self.info = files.read_json(info_path)
+    model, self.info = network_files.load(path, INFO_FILE, "digit recogniser", "digit_recognizer")
     self.path = path
     self.size = self.info["size"]
     self.description = (
       f"digit recogniser {path} (digit sets {self.info['digit_set_accuracy']:.0%} held-out, "
       f"digit-free frames with a digit seen {self.info['digit_free_frames_with_a_digit_seen']:.1%})"
     )
-    model = keras.models.load_model(os.path.join(path, MODEL_FILE))
     # One graph for any number of frames: scoring batch after batch never retraces.
     self._probabilities = tf.function(
       lambda frames: keras.ops.sigmoid(

@@ -7,13 +7,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from relive_tf import files
 from relive_tf import progress
 from relive_tf.data import held_out
 from relive_tf.data import pipeline
 from relive_tf.metrics import digit_labels
+from relive_tf.metrics import network_files
 
-MODEL_FILE = "model.keras"
 INFO_FILE = "feature_network.json"
 # The trained network shipped with the package, for the built-in clips of 32 frames of 64x64
 # (`python -m relive_tf.metrics.shipped`).
@@ -78,14 +77,6 @@ def labeled_batches(*, seed, frames, size, batch_size, start=0):
   dataset = pipeline.synthetic_clips(seed=seed, frames=frames, size=size, start=start)
   dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-
-
-def _without_optimizer(model):
-  """A copy of the model without its optimizer: the saved file holds what measuring needs, a third
-  of the size."""
-  copy = keras.Model.from_config(model.get_config())
-  copy.set_weights(model.get_weights())
-  return copy
 
 
 def _set_accuracy(logits, labels):
@@ -169,14 +160,6 @@ def train_feature_network(
     info["direction_set_accuracy"],
   )
 
-  tf.io.gfile.makedirs(out_dir)
-  info_path = os.path.join(out_dir, INFO_FILE)
-  # The description marks a complete network; it would not match the new one.
-  if tf.io.gfile.exists(info_path):
-    tf.io.gfile.remove(info_path)
-  with files.atomic_write(os.path.join(out_dir, MODEL_FILE), suffix=".keras") as temporary:
-    _without_optimizer(model).save(temporary)
-  # The description is written last: a directory with it holds a complete network.
-  files.write_json(info_path, info)
+  network_files.save(model, out_dir, INFO_FILE, info)
   logging.info("saved the feature network in %s", out_dir)
   return info

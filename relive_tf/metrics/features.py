@@ -1,14 +1,12 @@
 """Video feature extractors for the distances: I3D from a SavedModel, or the built-in 3D CNN."""
 
-import os
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from relive_tf import files
 from relive_tf.data import pipeline
 from relive_tf.metrics import feature_network
+from relive_tf.metrics import network_files
 
 I3D_RESOLUTION = 224
 # The FVD reference feeds the Kinetics-400 I3D batches of exactly 16 clips.
@@ -186,15 +184,9 @@ class BuiltinFeatures:
       ValueError: `path` holds no complete feature network.
     """
     self.path = path
-    info_path = os.path.join(path, feature_network.INFO_FILE)
-    if not tf.io.gfile.exists(info_path):
-      raise ValueError(
-        f"no built-in feature network in {path!r} ({feature_network.INFO_FILE} is missing); "
-        "train one with `python -m relive_tf.metrics.shipped --networks=feature_network "
-        "--out=DIR` and pass DIR/feature_network"
-      )
-    self.info = files.read_json(info_path)
-    model = keras.models.load_model(os.path.join(path, feature_network.MODEL_FILE))
+    model, self.info = network_files.load(
+      path, feature_network.INFO_FILE, "built-in feature network", "feature_network"
+    )
     embedding = keras.Model(model.inputs, model.get_layer("embedding").output)
     frames, size = self.info["frames"], self.info["size"]
     # One graph for any number of clips: embedding batch after batch never retraces.

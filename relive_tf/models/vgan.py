@@ -190,6 +190,19 @@ class VideoGenerator(keras.Model):
     return compose_video(foreground, mask, background)
 
 
+def critic_blocks(rank, widths, normalization, prefix):
+  """The layers of a critic's downsampling blocks PREFIX1..PREFIXn: a strided 4x4(x4) convolution
+  (critic_conv) of each width, normalized from the second on, then LeakyReLU(0.2) (DCGAN's
+  critic, Radford et al. 2016)."""
+  blocks = []
+  for i, width in enumerate(widths, start=1):
+    blocks.append(critic_conv(rank, width, normalization, f"{prefix}{i}"))
+    if i > 1:
+      blocks.append(_normalization(normalization, f"{prefix}{i}_norm"))
+    blocks.append(layers.LeakyReLU(0.2))
+  return blocks
+
+
 class FrameCritic(keras.layers.Layer):
   """Frames [b, k, size, size, c] -> one score per video [b]: a 2D critic on k frames of each video.
 
@@ -201,12 +214,7 @@ class FrameCritic(keras.layers.Layer):
 
   def __init__(self, widths, normalization="batch", name="frame_critic"):
     super().__init__(name=name)
-    self.blocks = []
-    for i, width in enumerate(widths, start=1):
-      self.blocks.append(critic_conv(2, width, normalization, f"frame{i}"))
-      if i > 1:
-        self.blocks.append(_normalization(normalization, f"frame{i}_norm"))
-      self.blocks.append(layers.LeakyReLU(0.2))
+    self.blocks = critic_blocks(2, widths, normalization, "frame")
     self.score = critic_conv(2, 1, normalization, f"frame{len(widths) + 1}")
 
   def call(self, frames, training=False):
@@ -237,12 +245,7 @@ class VideoCritic(keras.Model):
     name="discriminator",
   ):
     super().__init__(name=name)
-    self.blocks = []
-    for i, width in enumerate(widths, start=1):
-      self.blocks.append(critic_conv(3, width, normalization, f"disc{i}"))
-      if i > 1:
-        self.blocks.append(_normalization(normalization, f"disc{i}_norm"))
-      self.blocks.append(layers.LeakyReLU(0.2))
+    self.blocks = critic_blocks(3, widths, normalization, "disc")
     self.score = critic_conv(3, 1, normalization, f"disc{len(widths) + 1}")
     self.frame_critic = (
       FrameCritic(frame_critic_widths, normalization) if frame_critic_widths else None

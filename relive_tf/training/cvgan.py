@@ -110,23 +110,15 @@ def build_trainer(config, strategy, sample_batch=None):
       upsample=model.upsample,
     )
 
-  with strategy.scope():
-    generator = make_generator()
-    ema_generator = make_generator() if settings["ema_decay"] else None
-    critic = cvgan.ConditionalCritic(
-      model.critic_widths,
-      normalization=model.critic_norm,
-      frame_critic_widths=model.frame_critic_widths,
-      frames_judged=model.frames_judged,
-    )
+  networks = vgan_training.build_networks(
+    strategy, model, settings, make_generator, cvgan.ConditionalCritic
+  )
   return ConditionalWGAN(
-    ema_generator=ema_generator,
     condition_index=index,
     l2_weight=train.l2_weight,
     diversity_weight=train.diversity_weight,
     diversity_cap=train.diversity_cap,
-    generator=generator,
-    critic=critic,
+    **networks,
     **settings,
   )
 

@@ -318,16 +318,24 @@ def build_trainer(config, strategy, sample_batch=None):
       upsample=model.upsample,
     )
 
+  networks = build_networks(strategy, model, settings, make_generator, vgan.VideoCritic)
+  return VideoWGAN(**networks, **settings)
+
+
+def build_networks(strategy, model, settings, make_generator, critic_class):
+  """{"generator", "ema_generator" (None without train.ema_decay), "critic"} built in the strategy's
+  scope, the critic from config.model's critic keys; both GANs' build_trainer use it."""
   with strategy.scope():
-    generator = make_generator()
-    ema_generator = make_generator() if settings["ema_decay"] else None
-    critic = vgan.VideoCritic(
-      model.critic_widths,
-      normalization=model.critic_norm,
-      frame_critic_widths=model.frame_critic_widths,
-      frames_judged=model.frames_judged,
-    )
-  return VideoWGAN(generator=generator, critic=critic, ema_generator=ema_generator, **settings)
+    return {
+      "generator": make_generator(),
+      "ema_generator": make_generator() if settings["ema_decay"] else None,
+      "critic": critic_class(
+        model.critic_widths,
+        normalization=model.critic_norm,
+        frame_critic_widths=model.frame_critic_widths,
+        frames_judged=model.frames_judged,
+      ),
+    }
 
 
 # Keys both GANs' configs gained after their first workdirs were written; those trained without
