@@ -254,6 +254,31 @@ def test_a_lost_worker_stops_the_other_naming_it_and_a_restart_resumes(tmp_path,
   assert_weights_of_one_process(workdir, trained_workdir("vgan", VARIANT, **RUN))
 
 
+def test_sigterm_to_one_worker_saves_on_both_exits_0_and_a_restart_resumes(
+  tmp_path, trained_workdir
+):
+  workdir = tmp_path / "run"
+  workers = start_cluster(workdir, workdir)
+  workers[0].wait_for(r"step 1/")
+  workers[1].process.send_signal(signal.SIGTERM)  # a scheduler preempting one machine
+  finish_all(workers)
+  for worker in workers:
+    assert re.search(
+      r"preempted before step 6; checkpoint saved in \S+: run the same command to "
+      r"resume",
+      worker.output,
+    ), worker.output[-5000:]
+    assert "Traceback" not in worker.output
+
+  restarted = start_cluster(workdir, workdir)
+  finish_all(restarted)
+  resumed = re.search(r"resumed from \S+ckpt-(\d+) at step (\d+)", restarted[0].output)
+  # The workers agree on a step after the signal (checkpoints also land at 2 and 4), before the
+  # last: the run stopped early.
+  assert resumed and resumed[1] == resumed[2] and int(resumed[1]) in (2, 3, 4, 5), resumed
+  assert_weights_of_one_process(workdir, trained_workdir("vgan", VARIANT, **RUN))
+
+
 # What TensorFlow raised on worker 0 when worker 1 was killed, in the two orders seen.
 _CONNECTION_RESET = (
   "Additional GRPC error information from remote target /job:worker/replica:0/task:1 while "

@@ -459,7 +459,9 @@ def _train(config, workdir, family, strategy, worker_dir):
         if current % train.checkpoint_every == 0 or last or stop.requested:
           _save(manager, current, saved)
           saved = current
-        elif preemption:
+        if preemption:
+          # Every step: the handler counts these calls to agree on the step to save at; calls at
+          # checkpoint steps only put that step a whole interval (or past the run's end) away.
           preemption.save_checkpoint_if_preempted(checkpoint_number=current)
         if stop.requested and not last:
           raise stopping.Stopped(
