@@ -119,10 +119,7 @@ def run(argv=None):
     except errors.LostWorkerError as error:
       # TensorFlow's exit waits at its coordination service's shutdown barrier for the lost peer
       # (ten minutes in a test); the checkpoints are written, nothing is left to finish.
-      sys.stderr.write(f"{program}: error: {error}\n")
-      sys.stderr.flush()
-      sys.stdout.flush()
-      os._exit(1)
+      _exit_with_error(program, str(error), status=1, at_once=True)
     except _INPUT_ERRORS as error:
       if not _raised_by_relive_tf(error):
         raise
@@ -189,9 +186,14 @@ def _raised_by_relive_tf(error):
   return traceback.tb_frame.f_globals.get("__name__", "").startswith("relive_tf.")
 
 
-def _exit_with_error(program, message, status):
+def _exit_with_error(program, message, status, at_once=False):
   """Usage errors exit with 2, errors found while running with 1; neither prints a traceback.
-  A message of several lines (several refused flags) prints a line for each."""
+  A message of several lines (several refused flags) prints a line for each. at_once: leave
+  without the interpreter's shutdown (os._exit), for a process whose libraries would block it."""
   for line in message.splitlines():
     sys.stderr.write(f"{program}: error: {line}\n")
+  if at_once:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
   sys.exit(status)
