@@ -46,6 +46,9 @@ def get_config(arg="default"):
   # image discriminator); (): none.
   config.model.frame_critic_widths = (64, 128, 256, 256)
   config.model.frames_judged = 4
+  # True: the frame critic sees those frames stacked along channels, so it also judges whether they
+  # show the same digit (identity consistency); False: each frame alone.
+  config.model.frames_stacked = False
 
   config.data = ml_collections.ConfigDict()
   config.data.source = "synthetic"  # or "shards" (written by `relive prepare`)

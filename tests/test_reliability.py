@@ -92,12 +92,12 @@ cli.run(["relive", "train", *sys.argv[1:]])
 """
 
 
-def test_sigkill_inside_a_checkpoint_write_resumes_from_the_one_before(tmp_path):
-  workdir = tmp_path / "run"
-  every, kill_at = 2, 4
+def _killed_train(script, kill_at, workdir, every):
+  """Runs `relive train` through `script` (which SIGKILLs it in step kill_at) and checks that it
+  died there; returns the run's arguments, for the resume."""
   args = [TINY, *FAST, f"--config.train.checkpoint_every={every}", f"--workdir={workdir}"]
   killed = subprocess.run(
-    [sys.executable, "-c", KILLED_IN_A_CHECKPOINT_WRITE.format(kill_at=kill_at), *args],
+    [sys.executable, "-c", script.format(kill_at=kill_at), *args],
     capture_output=True,
     text=True,
     timeout=600,
@@ -105,6 +105,13 @@ def test_sigkill_inside_a_checkpoint_write_resumes_from_the_one_before(tmp_path)
   )
   assert killed.returncode == -signal.SIGKILL, killed.stderr
   assert f"step {kill_at}/{NUM_STEPS}" in killed.stderr
+  return args
+
+
+def test_sigkill_inside_a_checkpoint_write_resumes_from_the_one_before(tmp_path):
+  workdir = tmp_path / "run"
+  every, kill_at = 2, 4
+  _killed_train(KILLED_IN_A_CHECKPOINT_WRITE, kill_at, workdir, every)
   checkpoint_dir = str(workdir / "checkpoints")
   assert glob.glob(f"{checkpoint_dir}/ckpt-{kill_at}.data-*"), "the cut checkpoint is on disk"
   assert tf.train.latest_checkpoint(checkpoint_dir).endswith(f"ckpt-{kill_at - every}")
@@ -123,6 +130,47 @@ def test_sigkill_inside_a_checkpoint_write_resumes_from_the_one_before(tmp_path)
   assert latest.endswith(f"ckpt-{NUM_STEPS}") and _saved_step(latest) == NUM_STEPS
   assert helpers.restore(workdir).step == NUM_STEPS
   # One series per tag: the steps the killed run wrote after step 2 were written again.
+  for tag in ("train/critic_loss", "train/generator_loss", "train/steps_per_second"):
+    steps = [step for step, _ in helpers.summary_values(workdir)[tag]]
+    assert steps == list(range(1, NUM_STEPS + 1)), (tag, steps)
+
+
+# Runs `relive train` and SIGKILLs it in the middle of step {kill_at}'s summary write: the event
+# file flushed, its last record cut short, as a kill between two write() calls leaves it.
+KILLED_IN_A_SUMMARY_WRITE = """
+import glob, os, signal, sys
+import tensorflow as tf
+from relive_tf import cli
+from relive_tf.training import loop
+
+write_summaries = loop._write_summaries
+
+def die_in_the_write(trainer, metrics, step, heavy):
+  write_summaries(trainer, metrics, step, heavy)
+  if step == {kill_at}:
+    tf.summary.flush()
+    newest = max(glob.glob(os.path.join(sys.argv[-1].split("=", 1)[1], "tb/train/events.*")))
+    os.truncate(newest, os.path.getsize(newest) - 7)
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+loop._write_summaries = die_in_the_write
+cli.run(["relive", "train", *sys.argv[1:]])
+"""
+
+
+def test_sigkill_inside_a_summary_write_leaves_readers_one_series_per_tag(tmp_path):
+  workdir = tmp_path / "run"
+  every, kill_at = 2, 5
+  args = _killed_train(KILLED_IN_A_SUMMARY_WRITE, kill_at, workdir, every)
+  # Readers skip the cut record: the series ends at the killed step or the one before.
+  cut = [step for step, _ in helpers.summary_values(workdir)["train/critic_loss"]]
+  assert cut[0] == 1 and cut[-1] in (kill_at - 1, kill_at), cut
+
+  resumed = helpers.run_cli("train", *args)
+  assert resumed.returncode == 0, resumed.stderr
+  assert len(glob.glob(str(workdir / "tb" / "train" / "events.*"))) == 2
+  assert helpers.restore(workdir).step == NUM_STEPS
   for tag in ("train/critic_loss", "train/generator_loss", "train/steps_per_second"):
     steps = [step for step, _ in helpers.summary_values(workdir)[tag]]
     assert steps == list(range(1, NUM_STEPS + 1)), (tag, steps)

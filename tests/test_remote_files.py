@@ -84,6 +84,21 @@ def test_a_failed_remote_copy_names_it_and_deletes_what_it_copied(ram_workdir, m
   assert publish.export(ram_workdir, export_dir, families.FAMILIES.values()).endswith("/2")
 
 
+def test_a_remote_copy_killed_before_saved_model_is_deleted_by_the_next_export(ram_workdir):
+  export_dir = "ram://remote/killed/vgan"
+  publish.export(ram_workdir, export_dir, families.FAMILIES.values())
+  # What a copy killed before its last file leaves: a numbered folder without saved_model.pb.
+  tf.io.gfile.makedirs(f"{export_dir}/2/variables")
+  files.write_text(f"{export_dir}/2/variables/variables.index", "cut")
+  assert publish.model_versions(export_dir) == [1]
+  version = publish.export(ram_workdir, export_dir, families.FAMILIES.values())
+  assert version == f"{export_dir}/2"
+  assert tf.io.gfile.exists(f"{version}/saved_model.pb")
+  assert tf.io.gfile.exists(f"{version}/variables/variables.index")
+  assert files.read_bytes(f"{version}/variables/variables.index") != b"cut"
+  assert publish.model_versions(export_dir) == [1, 2]
+
+
 def test_gallery_writes_a_remote_site(ram_workdir):
   index = build.build_gallery(
     [ram_workdir], "ram://remote/site", families.FAMILIES.values(), num_videos=2

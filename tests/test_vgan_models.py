@@ -97,6 +97,22 @@ def test_frame_critic_adds_a_second_score_per_video_from_the_chosen_frames():
   assert np.all(np.abs(again[:, 0] - scores[:, 0]) > 0)
 
 
+def test_stacked_frame_critic_judges_the_frames_together_so_their_order_matters():
+  videos = np.random.default_rng(0).uniform(-1, 1, [2, 8, 16, 16, 3]).astype(np.float32)
+  swapped = videos.copy()
+  swapped[:, [1, 3]] = videos[:, [3, 1]]  # two of the judged frames 1, 3, 5, 7 trade places
+  scores = {}
+  for stacked in (False, True):
+    critic = vgan.VideoCritic(
+      (4, 8), "none", frame_critic_widths=(4, 8), frames_judged=4, frames_stacked=stacked
+    )
+    before = keras.ops.convert_to_numpy(critic(videos, frame_offset=1))[:, 1]
+    after = keras.ops.convert_to_numpy(critic(swapped, frame_offset=1))[:, 1]
+    scores[stacked] = np.abs(after - before).max()
+  assert scores[False] < 1e-6  # one frame at a time: a mean over frames
+  assert scores[True] > 1e-4
+
+
 def test_spectral_critic_layers_have_a_largest_singular_value_of_one_after_training_calls():
   critic = vgan.VideoCritic((4, 8), "spectral")
   videos = np.random.default_rng(0).uniform(-1, 1, [2, 8, 16, 16, 3]).astype(np.float32)

@@ -210,15 +210,24 @@ class FrameCritic(keras.layers.Layer):
   discriminator (Tulyakov et al. 2018) and DVD-GAN's spatial one (Clark et al. 2019) do; the video
   critic still judges the motion. frame1..frameN: 4x4 Conv2D, stride 2, LeakyReLU (normalized after
   the first); then a 4x4 Conv2D to one channel, averaged over space and the k frames.
+
+  stacked: the k frames enter as one image of k*c channels instead, so the critic also sees whether
+  distant frames show the same thing (StyleGAN-V's discriminator joins sparse frames along
+  channels, Skorokhodov et al. 2022).
   """
 
-  def __init__(self, widths, normalization="batch", name="frame_critic"):
+  def __init__(self, widths, normalization="batch", stacked=False, name="frame_critic"):
     super().__init__(name=name)
     self.blocks = critic_blocks(2, widths, normalization, "frame")
     self.score = critic_conv(2, 1, normalization, f"frame{len(widths) + 1}")
+    self.stacked = stacked
 
   def call(self, frames, training=False):
     shape = keras.ops.shape(frames)
+    if self.stacked:
+      stacked = keras.ops.transpose(frames, [0, 2, 3, 1, 4])
+      frames = keras.ops.reshape(stacked, [shape[0], 1, shape[2], shape[3], shape[1] * shape[4]])
+      shape = keras.ops.shape(frames)
     features = keras.ops.reshape(frames, [-1, shape[2], shape[3], shape[4]])
     for block in self.blocks:
       features = block(features, training=training)
@@ -233,7 +242,7 @@ class VideoCritic(keras.Model):
   one channel, averaged over what is left of time and space. Batchnorm suits weight clipping (the
   poster's); with a gradient penalty use layer norm, spectral norm or none, since the penalty is
   per sample. With frame_critic_widths, a FrameCritic also scores frames_judged frames of each
-  video.
+  video, one at a time or, with frames_stacked, together.
   """
 
   def __init__(
@@ -242,13 +251,16 @@ class VideoCritic(keras.Model):
     normalization="batch",
     frame_critic_widths=(),
     frames_judged=4,
+    frames_stacked=False,
     name="discriminator",
   ):
     super().__init__(name=name)
     self.blocks = critic_blocks(3, widths, normalization, "disc")
     self.score = critic_conv(3, 1, normalization, f"disc{len(widths) + 1}")
     self.frame_critic = (
-      FrameCritic(frame_critic_widths, normalization) if frame_critic_widths else None
+      FrameCritic(frame_critic_widths, normalization, frames_stacked)
+      if frame_critic_widths
+      else None
     )
     self.frames_judged = frames_judged
 

@@ -83,7 +83,8 @@ def _staging_folder(export_dir, version):
 def _publish_version(staging, final_path, name, export_dir):
   """Moves a finished version from the local folder `staging` to final_path: a rename on the local
   disk; to a remote filesystem a copy, file by file with saved_model.pb last, so that until every
-  file is there the folder holds no SavedModel (model_versions skips it; loaders find none).
+  file is there the folder holds no SavedModel (model_versions skips it; loaders find none; the
+  next export deletes it if this one is killed).
 
   Raises:
     errors.WriteError: a remote copy failed; what it copied is deleted.
@@ -191,11 +192,18 @@ def export(workdir, export_dir, families, version=None, check=False):
 
 
 def _remove_unfinished(export_dir):
-  """Deletes the staging folders of exports that were killed (SIGKILL, a power cut) mid-write."""
+  """Deletes what exports killed mid-write (SIGKILL, a power cut) left: local staging folders and,
+  on a remote filesystem, version folders whose copy stopped before saved_model.pb (its last file).
+  The export root is held, so no other export is writing them."""
+  remote = files.is_remote(export_dir)
   for entry in files.listdir(export_dir):
-    if _UNFINISHED.fullmatch(entry):
-      logging.info("removing %s, left by an export that did not finish", entry)
-      tf.io.gfile.rmtree(os.path.join(export_dir, entry))
+    path = os.path.join(export_dir, entry)
+    copy_cut = (
+      remote and entry.isdigit() and not tf.io.gfile.exists(os.path.join(path, "saved_model.pb"))
+    )
+    if _UNFINISHED.fullmatch(entry) or copy_cut:
+      logging.info("removing %s, left by an export that did not finish", path)
+      tf.io.gfile.rmtree(path)
 
 
 def _write_version(servable, staging, name, requests, export_dir):

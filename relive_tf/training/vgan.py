@@ -334,6 +334,7 @@ def build_networks(strategy, model, settings, make_generator, critic_class):
         normalization=model.critic_norm,
         frame_critic_widths=model.frame_critic_widths,
         frames_judged=model.frames_judged,
+        frames_stacked=model.frames_stacked,
       ),
     }
 
@@ -349,6 +350,7 @@ GAN_ADDED_KEYS = {
   "model.upsample": "transposed",
   "model.frame_critic_widths": (),
   "model.frames_judged": 4,
+  "model.frames_stacked": False,
   "train.critic_learning_rate": 0.0,
   "train.r1_weight": 0.0,
   "train.ema_decay": 0.0,
