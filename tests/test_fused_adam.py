@@ -61,6 +61,20 @@ def test_fused_adam_matches_keras_adam(replicas, two_replicas):
   assert np.abs(fused_weights[0] - initial).max() > 1e-3  # the weights did move
 
 
+def test_fused_adam_updates_with_the_fused_kernel():
+  weight = keras.Variable(np.ones([3], np.float32))
+  optimizer = fused_adam.FusedAdam(learning_rate=1e-2)
+  optimizer.build([weight])
+
+  def update(gradient):
+    optimizer.apply_gradients([(gradient, weight)])
+
+  graph = tf.function(update).get_concrete_function(tf.TensorSpec([3])).graph
+  # Keras's own Adam traces as Mul, Sqrt and AssignSub ops, with no ResourceApply kernel.
+  kernels = [op.type for op in graph.get_operations() if op.type.startswith("ResourceApply")]
+  assert kernels == ["ResourceApplyAdam"]
+
+
 def test_fused_adam_refuses_amsgrad():
   with pytest.raises(ValueError, match="amsgrad"):
     fused_adam.FusedAdam(amsgrad=True)

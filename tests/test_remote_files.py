@@ -87,16 +87,25 @@ def test_a_failed_remote_copy_names_it_and_deletes_what_it_copied(ram_workdir, m
 def test_a_remote_copy_killed_before_saved_model_is_deleted_by_the_next_export(ram_workdir):
   export_dir = "ram://remote/killed/vgan"
   publish.export(ram_workdir, export_dir, families.FAMILIES.values())
-  # What a copy killed before its last file leaves: a numbered folder without saved_model.pb.
-  tf.io.gfile.makedirs(f"{export_dir}/2/variables")
-  files.write_text(f"{export_dir}/2/variables/variables.index", "cut")
-  assert publish.model_versions(export_dir) == [1]
+  assert not tf.io.gfile.exists(f"{export_dir}/1/{publish.COPYING_MARKER}")
+  # What copies killed mid-way leave: version 2 cut before saved_model.pb; version 3 after it,
+  # before the marker went. Version 4 is somebody else's upload (no marker), still under way.
+  for version, names in {
+    2: [publish.COPYING_MARKER, "variables/variables.index"],
+    3: [publish.COPYING_MARKER, "variables/variables.index", "saved_model.pb"],
+    4: ["variables/variables.index"],
+  }.items():
+    tf.io.gfile.makedirs(f"{export_dir}/{version}/variables")
+    for name in names:
+      files.write_text(f"{export_dir}/{version}/{name}", "cut")
+  assert publish.model_versions(export_dir) == [1, 3]
+
   version = publish.export(ram_workdir, export_dir, families.FAMILIES.values())
-  assert version == f"{export_dir}/2"
-  assert tf.io.gfile.exists(f"{version}/saved_model.pb")
-  assert tf.io.gfile.exists(f"{version}/variables/variables.index")
-  assert files.read_bytes(f"{version}/variables/variables.index") != b"cut"
-  assert publish.model_versions(export_dir) == [1, 2]
+  assert version == f"{export_dir}/5"
+  assert not tf.io.gfile.exists(f"{export_dir}/2")
+  assert not tf.io.gfile.exists(f"{export_dir}/3/{publish.COPYING_MARKER}")
+  assert tf.io.gfile.exists(f"{export_dir}/4/variables/variables.index")
+  assert publish.model_versions(export_dir) == [1, 3, 5]
 
 
 def test_gallery_writes_a_remote_site(ram_workdir):

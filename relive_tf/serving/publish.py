@@ -26,6 +26,8 @@ _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # A version being written: export_dir/.<version>.incomplete-<8 hex digits>, renamed when complete.
 _INCOMPLETE = ".incomplete-"
 _UNFINISHED = re.compile(r"\.\d+" + re.escape(_INCOMPLETE) + r"[0-9a-f]{8}")
+# In a remote version folder while its copy runs: written first, deleted after saved_model.pb.
+COPYING_MARKER = ".relive-copy-incomplete"
 
 
 def model_versions(model_dir):
@@ -83,8 +85,9 @@ def _staging_folder(export_dir, version):
 def _publish_version(staging, final_path, name, export_dir):
   """Moves a finished version from the local folder `staging` to final_path: a rename on the local
   disk; to a remote filesystem a copy, file by file with saved_model.pb last, so that until every
-  file is there the folder holds no SavedModel (model_versions skips it; loaders find none; the
-  next export deletes it if this one is killed).
+  file is there the folder holds no SavedModel (model_versions skips it; loaders find none). The
+  folder holds COPYING_MARKER while the copy runs: the next export deletes a folder a killed copy
+  left, and no other.
 
   Raises:
     errors.WriteError: a remote copy failed; what it copied is deleted.
@@ -101,10 +104,13 @@ def _publish_version(staging, final_path, name, export_dir):
     for name in names
   ]
   try:
+    tf.io.gfile.makedirs(final_path)
+    files.write_text(os.path.join(final_path, COPYING_MARKER), "relive export is copying\n")
     for relative in sorted(relative_paths, key=lambda path: (path == "saved_model.pb", path)):
       target = os.path.join(final_path, relative)
       tf.io.gfile.makedirs(os.path.dirname(target))
       tf.io.gfile.copy(os.path.join(staging, relative), target)
+    tf.io.gfile.remove(os.path.join(final_path, COPYING_MARKER))
   except tf.errors.OpError as error:
     with contextlib.suppress(tf.errors.OpError):
       tf.io.gfile.rmtree(final_path)
@@ -193,17 +199,27 @@ def export(workdir, export_dir, families, version=None, check=False):
 
 def _remove_unfinished(export_dir):
   """Deletes what exports killed mid-write (SIGKILL, a power cut) left: local staging folders and,
-  on a remote filesystem, version folders whose copy stopped before saved_model.pb (its last file).
-  The export root is held, so no other export is writing them."""
-  remote = files.is_remote(export_dir)
+  on a remote filesystem, version folders whose copy stopped before saved_model.pb (they hold
+  COPYING_MARKER and no saved_model.pb; one killed after saved_model.pb only loses the marker).
+
+  Raises:
+    errors.WriteError: a folder could not be deleted.
+  """
   for entry in files.listdir(export_dir):
     path = os.path.join(export_dir, entry)
-    copy_cut = (
-      remote and entry.isdigit() and not tf.io.gfile.exists(os.path.join(path, "saved_model.pb"))
-    )
-    if _UNFINISHED.fullmatch(entry) or copy_cut:
-      logging.info("removing %s, left by an export that did not finish", path)
-      tf.io.gfile.rmtree(path)
+    marker = os.path.join(path, COPYING_MARKER)
+    copy_cut = entry.isdigit() and files.is_remote(path) and tf.io.gfile.exists(marker)
+    complete = copy_cut and tf.io.gfile.exists(os.path.join(path, "saved_model.pb"))
+    try:
+      if complete:
+        tf.io.gfile.remove(marker)
+      elif _UNFINISHED.fullmatch(entry) or copy_cut:
+        logging.warning("removing %s, left by an export that did not finish", path)
+        tf.io.gfile.rmtree(path)
+    except tf.errors.OpError as error:
+      raise errors.write_error(
+        "the export folder", path, error, "the versions there are kept"
+      ) from error
 
 
 def _write_version(servable, staging, name, requests, export_dir):
