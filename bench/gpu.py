@@ -204,10 +204,5 @@ def main(parsed):
       json.dump({"batch_size": batch, "step_flops": step_flops, "modes": results}, f, indent=1)
 
 
-def parse(argv):
-  argv, overrides = harness.split_overrides(argv)
-  return FLAGS(argv), overrides
-
-
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse)
+  app.run(main, flags_parser=harness.parse_flags)

@@ -66,6 +66,15 @@ def split_overrides(argv):
   return [arg for arg in argv if not arg.startswith("--config.")], overrides
 
 
+def parse_flags(argv):
+  """(absl's remaining argv, the `--config.KEY=VALUE` overrides): the bench scripts' flags_parser,
+  so that absl does not reject the overrides it has not defined."""
+  from absl import flags  # noqa: PLC0415
+
+  argv, overrides = split_overrides(argv)
+  return flags.FLAGS(argv), overrides
+
+
 def load_average():
   """The 1-minute load average: above the core count, timings of the moment are not valid."""
   return os.getloadavg()[0]

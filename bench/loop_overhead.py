@@ -192,10 +192,5 @@ def main(parsed):
   print(f"\nload average {harness.load_average():.2f} at the end; workdir {workdir}")
 
 
-def parse(argv):
-  argv, overrides = harness.split_overrides(argv)
-  return FLAGS(argv), overrides
-
-
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse)
+  app.run(main, flags_parser=harness.parse_flags)

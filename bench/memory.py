@@ -247,10 +247,5 @@ def main(parsed):
     measure_flat(overrides)
 
 
-def parse(argv):
-  argv, overrides = harness.split_overrides(argv)
-  return FLAGS(argv), overrides
-
-
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse)
+  app.run(main, flags_parser=harness.parse_flags)

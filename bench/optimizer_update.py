@@ -91,10 +91,5 @@ def main(parsed):
     print(f"  ops in one update: keras {work['keras']['ops']}, fused {work['fused']['ops']}")
 
 
-def parse(argv):
-  argv, overrides = harness.split_overrides(argv)
-  return FLAGS(argv), overrides
-
-
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse)
+  app.run(main, flags_parser=harness.parse_flags)

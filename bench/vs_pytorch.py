@@ -289,11 +289,5 @@ def main(parsed):
     driver(overrides)
 
 
-def parse(argv):
-  """absl's flags, and the --config.KEY=VALUE overrides (forwarded to the workers) apart."""
-  argv, overrides = harness.split_overrides(argv)
-  return FLAGS(argv), overrides
-
-
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse)
+  app.run(main, flags_parser=harness.parse_flags)
