@@ -40,6 +40,11 @@ def get_config(arg="default"):
   # blended per pixel with the decoded frame, so moving digits stay sharp; 0: off.
   config.model.motion_kernels = 0
   config.model.kernel_size = 7  # odd; moves of up to 3 pixels a frame
+  # Widths of a 2D critic on the last given frame and the predicted frames after it, stacked along
+  # channels, whose adversarial term (train.adversarial_weight) pushes the decoder to draw sharp,
+  # moving digits instead of the blur an L2 loss averages the possible futures into (Mathieu et
+  # al. 2016); (): none (the poster's). A model key: a workdir keeps the critic it started with.
+  config.model.critic_widths = ()
   # Every config declares the keys the shared code reads; the predictor draws no noise.
   config.model.noise_dim = 0
 
@@ -67,6 +72,12 @@ def get_config(arg="default"):
   config.train.sampling_probability = 0.5
   config.train.sampling_start_step = 10_000
   config.train.sampling_ramp_steps = 20_000
+  # Weight of the critic's non-saturating logistic loss in the predictor's loss, > 0 exactly when
+  # model.critic_widths is given (the L2 loss is about 0.01 at tiny widths, the logistic loss starts
+  # near 0.7), and gamma of the critic's R1 penalty on true frames (Mescheder et al. 2018; the
+  # critic's score is its frames' mean logit; 0: none).
+  config.train.adversarial_weight = 0.0
+  config.train.r1_weight = 1.0
   config.train.log_every = 50
   config.train.summary_every = 500
   config.train.checkpoint_every = 2000

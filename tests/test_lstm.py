@@ -223,6 +223,89 @@ def test_restoring_a_workdir_gives_the_trained_predictor_without_an_optimizer(tm
     np.testing.assert_array_equal(variable.numpy(), trained[variable.path], err_msg=variable.path)
 
 
+# The adversarial term (model.critic_widths, train.adversarial_weight).
+
+
+def _adversarial_config(weight=1.0, **train):
+  config = _tiny_config(adversarial_weight=weight, **train)
+  with config.unlocked():
+    config.model.critic_widths = (4, 8)
+  return config
+
+
+def _build(config, strategy=None):
+  batch = {"index": tf.range(2, dtype=tf.int64), "video": _videos()}
+  return trainer_lib.build(
+    families.get("lstm"), config, strategy or tf.distribute.get_strategy(), batch
+  ), batch
+
+
+def test_the_adversarial_term_trains_a_frame_critic_and_reaches_the_predictor():
+  after = {}
+  for weight in (1e-9, 1.0):
+    trainer, batch = _build(_adversarial_config(weight, sampling_probability=0.0))
+    critic_before = [variable.numpy() for variable in trainer.critic.weights]
+    metrics = trainer.train_step(iter(tf.data.Dataset.from_tensors(batch).repeat()))
+    after[weight] = [variable.numpy() for variable in trainer.predictor.trainable_weights]
+  assert {"next_frame_mse", "critic_loss", "adversarial_loss", "r1_penalty"} <= set(metrics)
+  assert float(metrics["critic_loss"]) > 0 and float(metrics["r1_penalty"]) >= 0
+  assert set(trainer.networks) == {"predictor", "critic"}
+  assert any(
+    not np.allclose(old, new.numpy()) for old, new in zip(critic_before, trainer.critic.weights)
+  )
+  # The same seed and batch: only the adversarial term's weight tells the two updates apart.
+  assert any(not np.allclose(a, b, atol=1e-7) for a, b in zip(after[1e-9], after[1.0]))
+
+
+def test_the_critic_compares_the_last_given_frame_and_the_future_as_one_clip():
+  trainer, batch = _build(_adversarial_config())
+  predictions = trainer.predictions(batch, 0.0)
+  true, predicted = trainer.judged_clips(batch["video"], predictions)
+  assert true.shape == predicted.shape == (2, _FRAMES - 2, _SIZE, _SIZE, 3)  # context 3 of 8
+  np.testing.assert_array_equal(true, batch["video"][:, 2:])
+  np.testing.assert_array_equal(predicted[:, 0], batch["video"][:, 2])
+  np.testing.assert_array_equal(predicted[:, 1:], predictions[:, 2:])
+  # Stacked: the clip is judged as a whole, so the frames' order matters (a mean over single
+  # frames would score the clip played backwards the same).
+  assert not np.allclose(trainer.critic(true[:, ::-1]), trainer.critic(true), atol=1e-6)
+
+
+def test_without_critic_widths_the_trainer_builds_no_critic():
+  trainer, _ = _build(_tiny_config())
+  assert trainer.critic is None and set(trainer.networks) == {"predictor"}
+  assert set(trainer.optimizers) == {"optimizer"}
+
+
+def test_an_adversarial_weight_and_critic_widths_come_together():
+  with pytest.raises(ValueError, match="model.critic_widths is empty"):
+    _build(_tiny_config(adversarial_weight=0.1))
+  with pytest.raises(ValueError, match="give a weight > 0"):
+    _build(_adversarial_config(0.0))
+
+
+def test_adversarial_losses_over_two_replicas_equal_those_on_one_device(two_replicas):
+  metrics = []
+  for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), two_replicas):
+    trainer, batch = _build(_adversarial_config(sampling_probability=0.0), strategy)
+    dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))
+    metrics.append(trainer.train_step(iter(dataset)))
+  for name in ("next_frame_mse", "critic_loss", "adversarial_loss", "r1_penalty"):
+    assert float(metrics[1][name]) == pytest.approx(float(metrics[0][name]), rel=1e-4), name
+
+
+def test_a_workdir_trained_with_a_critic_restores_the_predictor_alone(tmp_path):
+  trainer = helpers.train(_adversarial_config(0.5), tmp_path)
+  restored = helpers.restore(tmp_path)
+  assert restored.trainer.critic is None and restored.step == 2
+  trained = {variable.path: variable.numpy() for variable in trainer.predictor.weights}
+  for variable in restored.trainer.predictor.weights:
+    np.testing.assert_array_equal(variable.numpy(), trained[variable.path], err_msg=variable.path)
+  assert "train/critic_loss" in helpers.summary_values(tmp_path)
+  # The critic is a model setting: a resumed run cannot drop it (nor add one to an L2-only run).
+  with pytest.raises(ValueError, match="model.critic_widths"):
+    helpers.train(_tiny_config(num_steps=3), tmp_path)
+
+
 # Baselines.
 
 

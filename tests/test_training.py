@@ -80,9 +80,15 @@ def test_batchnorm_is_synchronized_only_over_several_replicas(make_config, two_r
     assert {layer.synchronized for layer in norms} == {synchronized}
 
 
-@pytest.mark.parametrize("variant", ["tiny,poster", "tiny"])
-def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replicas, variant):
-  config = _tiny(make_config, variant)
+@pytest.mark.parametrize(
+  "variant, overrides",
+  [("tiny,poster", {}), ("tiny", {}), ("tiny", {"train__r1_every": 1})],
+  ids=["poster", "tiny", "r1-every-update"],
+)
+def test_mirrored_steps_on_two_devices_equal_one_device(
+  make_config, two_replicas, variant, overrides
+):
+  config = _tiny(make_config, variant, **overrides)
   two_metrics, two_weights = _two_steps(config, two_replicas)
   one_metrics, one_weights = _two_steps(config, helpers.one_device())
   # Losses are sums of per-replica shares: a wrong scale or unsynchronized batchnorm changes them.
@@ -104,6 +110,43 @@ def test_mirrored_steps_on_two_devices_equal_one_device(make_config, two_replica
     apart = sum(np.sum(np.abs(two_weights[path] - one) > rate) for path, one in one_weights.items())
     total = sum(weights.size for weights in one_weights.values())
     assert apart < 0.05 * total, f"{apart} of {total} weights more than {rate} apart"
+
+
+def _one_step_weights(config, critic_updates_before=0):
+  """The networks' weights after one train step, from the config's seed, the critic optimizer's
+  update count set first (Adam's bias correction and the frames judged depend on it)."""
+  trainer, iterator = _build(config, helpers.one_device())
+  trainer.optimizers["critic_optimizer"].iterations.assign(critic_updates_before)
+  metrics = {name: float(value) for name, value in trainer.train_step(iterator).items()}
+  return metrics, _weights(trainer)
+
+
+def test_lazy_r1_weights_the_penalty_r1_every_times_at_one_update_in_r1_every(make_config):
+  def config(**overrides):
+    return _tiny(make_config, "tiny", train__critic_steps=1, **overrides)
+
+  # A due update (the critic's update 0) adds r1_every times the penalty...
+  lazy, lazy_weights = _one_step_weights(config(train__r1_every=2))
+  _, doubled_weights = _one_step_weights(config(train__r1_weight=2.0, train__r1_every=1))
+  _assert_same_weights(lazy_weights, doubled_weights, atol=1e-6)
+  assert lazy["r1_penalty"] > 0
+  # ...and the next one none, reporting the last penalty computed (none yet in a new trainer).
+  skipped, skipped_weights = _one_step_weights(config(train__r1_every=2), critic_updates_before=1)
+  _, unpenalized_weights = _one_step_weights(config(train__r1_weight=0.0), critic_updates_before=1)
+  _assert_same_weights(skipped_weights, unpenalized_weights, atol=1e-6)
+  assert skipped["r1_penalty"] == 0
+
+
+def test_lazy_r1_reports_the_last_penalty_between_regularized_updates(make_config):
+  config = _tiny(make_config, "tiny", train__critic_steps=1, train__r1_every=2)
+  trainer, iterator = _build(config, helpers.one_device())
+  penalties = [float(trainer.train_step(iterator)["r1_penalty"]) for _ in range(3)]
+  assert penalties[0] > 0 and penalties[1] == penalties[0] and penalties[2] != penalties[0]
+
+
+def test_r1_every_must_be_at_least_one(make_config):
+  with pytest.raises(ValueError, match="train.r1_every is 0"):
+    _build(_tiny(make_config, "tiny", train__r1_every=0), helpers.one_device())
 
 
 def test_weight_clipping_keeps_every_critic_weight_in_bounds(trained_workdir):

@@ -1,9 +1,12 @@
-"""The LSTM next-frame predictor's trainer: L2 loss on each next frame, scheduled sampling."""
+"""The LSTM next-frame predictor's trainer: L2 loss on each next frame, scheduled sampling, and
+optionally an adversarial term from a frame critic on the predicted frames."""
 
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import losses
 from relive_tf.models import lstm
+from relive_tf.models import vgan
 from relive_tf.training import family
 from relive_tf.training import trainer as trainer_lib
 
@@ -68,6 +71,18 @@ class NextFramePrediction:
   Built in the strategy's scope on `build_batch`. Given a sample batch it can train: an optimizer,
   and the batch's first clips for the summaries' sample GIF; without one it holds the predictor
   alone.
+
+  With critic_widths (and adversarial_weight > 0), a critic learns to tell the predicted future
+  from the true one: a 2D critic on the last given frame and the frames after it stacked along
+  channels (vgan.FrameCritic with stacked=True, no normalization), so that it judges the motion
+  as well as each frame; a critic of single frames passes a copy of the last frame as real, and
+  the predictor learnt to copy it (docs/results.md). It is trained with the non-saturating
+  logistic loss and an R1 penalty of weight r1_weight on the true clips; the predictor's loss
+  adds adversarial_weight times its generator loss (the L2 loss is about 0.01 at tiny widths, the
+  generator loss starts near 0.7).
+  An L2 loss alone averages the futures the predictor cannot tell apart into a blur (Mathieu et
+  al. 2016, https://arxiv.org/abs/1511.05440; Lee et al. 2018's SAVP,
+  https://arxiv.org/abs/1804.01523).
   """
 
   batches_per_step = 1
@@ -91,6 +106,9 @@ class NextFramePrediction:
     num_samples,
     build_batch,
     sample_batch,
+    critic_widths=(),
+    adversarial_weight=0.0,
+    r1_weight=1.0,
   ):
     frames = build_batch["video"].shape[1]
     if not 1 <= context_frames < frames:
@@ -109,10 +127,27 @@ class NextFramePrediction:
       start_step=sampling_start_step,
       ramp_steps=sampling_ramp_steps,
     )
+    # The critic's presence follows model.critic_widths alone, a model key a resumed run cannot
+    # change, so that every checkpoint of a workdir holds the same networks.
+    if critic_widths and adversarial_weight <= 0:
+      raise ValueError(
+        f"model.critic_widths is {tuple(critic_widths)} but train.adversarial_weight is "
+        f"{adversarial_weight}: give a weight > 0 (e.g. 0.01) or no critic widths"
+      )
+    if adversarial_weight and not critic_widths:
+      raise ValueError(
+        "train.adversarial_weight is set but model.critic_widths is empty: give the frame "
+        "critic's widths, e.g. --config.model.critic_widths='(16,32,64,64)'"
+      )
+    if r1_weight < 0:
+      raise ValueError(f"train.r1_weight is {r1_weight}; it must be >= 0")
     self.global_batch_size = global_batch_size
     self.seed = seed
+    self.adversarial_weight = adversarial_weight
+    self.r1_weight = r1_weight
     self.optimizers = {}
     self.sample_clips = None
+    self.critic = None
     with strategy.scope():
       self.predictor = predictor
       self.predictor(build_batch["video"][:, :2])  # creates every weight
@@ -122,11 +157,23 @@ class NextFramePrediction:
         )
         self.optimizers["optimizer"].build(self.predictor.trainable_variables)
         self.sample_clips = sample_batch["video"][:num_samples]
+        if critic_widths:
+          # Needed to train only: a restored predictor predicts without it.
+          self.critic = vgan.FrameCritic(
+            critic_widths, normalization="none", stacked=True, name="critic"
+          )
+          self.critic(build_batch["video"][:, context_frames - 1 :])
+          self.optimizers["critic_optimizer"] = trainer_lib.make_optimizer(
+            optimizer, learning_rate, adam_beta1, adam_beta2
+          )
+          self.optimizers["critic_optimizer"].build(self.critic.trainable_variables)
 
   @property
   def networks(self):
-    """The Keras models, by name: what checkpoints save and summaries histogram."""
-    return {"predictor": self.predictor}
+    """The Keras models and layers, by name: what checkpoints save and summaries histogram."""
+    if self.critic is None:
+      return {"predictor": self.predictor}
+    return {"predictor": self.predictor, "critic": self.critic}
 
   def predictions(self, batch, probability):
     """The prediction of frames 1..T-1 of each clip, [b, T-1, h, w, 3].
@@ -150,30 +197,75 @@ class NextFramePrediction:
       frames.append(predicted_frame)
     return tf.stack(frames, axis=1)
 
+  def judged_clips(self, video, predictions):
+    """What the critic compares: the last given frame and the true frames after it, against the
+    same frame and the predictions of those frames, each [b, T - context_frames + 1, h, w, 3].
+
+    Args:
+      video: true clips [b, T, h, w, 3].
+      predictions: self.predictions of them, [b, T - 1, h, w, 3] (frame i + 1 at index i).
+    """
+    start = self.context_frames - 1
+    predicted = tf.concat([video[:, start : start + 1], predictions[:, start:]], axis=1)
+    return video[:, start:], predicted
+
   def train_replica_step(self, batch, probability):
-    """One update on one replica's share of the batch; returns its share of the loss."""
-    with tf.GradientTape() as tape:
+    """One update on one replica's share of the batch.
+
+    Returns:
+      {"next_frame_mse": its share of the L2 loss} and, with a critic, "critic_loss",
+      "adversarial_loss" (the predictor's generator loss, unweighted) and, with r1_weight,
+      "r1_penalty".
+    """
+    with tf.GradientTape() as tape, tf.GradientTape() as critic_tape:
       predictions = trainer_lib.float32(self.predictions(batch, probability))
       errors = tf.square(predictions - batch["video"][:, 1:])
-      loss = tf.nn.compute_average_loss(
+      mse = tf.nn.compute_average_loss(
         tf.reduce_mean(errors, axis=[1, 2, 3, 4]), global_batch_size=self.global_batch_size
       )
-    variables = self.predictor.trainable_variables
-    trainer_lib.apply_gradients(self.optimizers["optimizer"], tape, loss, variables)
-    return loss
+      metrics = {"next_frame_mse": mse}
+      loss = mse
+      if self.critic is not None:
+        true, predicted = self.judged_clips(batch["video"], predictions)
+        fake_scores = trainer_lib.float32(self.critic(predicted, training=True))
+        real_scores = trainer_lib.float32(self.critic(true, training=True))
+        size = self.global_batch_size
+        adversarial = losses.logistic_generator_loss(fake_scores, size)
+        critic_loss = losses.logistic_critic_loss(real_scores, fake_scores, size)
+        metrics.update(critic_loss=critic_loss, adversarial_loss=adversarial)
+        loss = mse + self.adversarial_weight * adversarial
+        if self.r1_weight:
+          r1 = losses.r1_penalty(lambda x: trainer_lib.float32(self.critic(x)), true, size)
+          metrics["r1_penalty"] = r1
+          critic_loss = critic_loss + 0.5 * self.r1_weight * r1
+    trainer_lib.apply_gradients(
+      self.optimizers["optimizer"], tape, loss, self.predictor.trainable_variables
+    )
+    if self.critic is not None:
+      trainer_lib.apply_gradients(
+        self.optimizers["critic_optimizer"],
+        critic_tape,
+        critic_loss,
+        self.critic.trainable_variables,
+      )
+    return metrics
 
   @tf.function
   def train_step(self, iterator):
     """One update on the next global batch.
 
     Returns:
-      {"next_frame_mse": the L2 loss (frames in [-1, 1]) summed over replicas, each share already
-      divided by the global batch size; "sampling_probability": the scheduled sampling chance used}.
+      {"next_frame_mse": the L2 loss (frames in [-1, 1]), and with a critic "critic_loss",
+      "adversarial_loss" and "r1_penalty": each summed over replicas, each share already divided by
+      the global batch size; "sampling_probability": the scheduled sampling chance used}.
     """
     probability = sampling_probability(self.optimizers["optimizer"].iterations, **self.sampling)
-    loss = self.strategy.run(self.train_replica_step, args=(next(iterator), probability))
+    metrics = self.strategy.run(self.train_replica_step, args=(next(iterator), probability))
     return {
-      "next_frame_mse": self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+      **{
+        name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+        for name, value in metrics.items()
+      },
       "sampling_probability": probability,
     }
 
@@ -226,6 +318,9 @@ def build_trainer(config, strategy, sample_batch=None):
     num_samples=train.num_samples,
     build_batch=build_batch,
     sample_batch=sample_batch,
+    critic_widths=tuple(model.critic_widths),
+    adversarial_weight=train.adversarial_weight,
+    r1_weight=train.r1_weight,
   )
 
 
@@ -244,5 +339,8 @@ FAMILY = family.Family(
     "train.digit_recognizer": "",
     "model.motion_kernels": 0,
     "model.kernel_size": 7,
+    "model.critic_widths": (),
+    "train.adversarial_weight": 0.0,
+    "train.r1_weight": 1.0,
   },
 )

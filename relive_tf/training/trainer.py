@@ -20,8 +20,8 @@ class Trainer(Protocol):
   only updates its networks. Family.build_trainer makes one from a config.
 
   Attributes:
-    networks: {name: keras.Model}: what checkpoints save, by variable path, and summaries
-      histogram.
+    networks: {name: keras.Model or keras.layers.Layer}: what checkpoints save, by variable path,
+      and summaries histogram.
     optimizers: {name: keras optimizer}, saved beside the networks; empty in a trainer built
       without a sample batch (for inference).
     batches_per_step: global batches one train_step takes from the iterator.
@@ -29,7 +29,7 @@ class Trainer(Protocol):
       train.jit_compile, `build` compiles each with XLA.
   """
 
-  networks: Mapping[str, keras.Model]
+  networks: Mapping[str, keras.layers.Layer]
   optimizers: Mapping[str, keras.optimizers.Optimizer]
   batches_per_step: int
   replica_steps: tuple[str, ...]

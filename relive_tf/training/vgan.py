@@ -5,6 +5,7 @@ The conditional WGAN subclasses VideoWGAN and overrides the three hooks `fake_vi
 """
 
 import tensorflow as tf
+from absl import logging
 
 from relive_tf import losses
 from relive_tf.models import vgan
@@ -48,14 +49,18 @@ class VideoWGAN:
     sample_batch,
     ema_decay=0.0,
     ema_generator=None,
+    r1_every=1,
   ):
     if loss not in LOSSES:
       raise ValueError(f"train.loss is {loss!r}; use one of {LOSSES}")
+    if r1_every < 1:
+      raise ValueError(f"train.r1_every is {r1_every}; it must be >= 1 (1: every critic update)")
     self.strategy = strategy
     self.loss = loss
     self.clip_value = clip_value
     self.gradient_penalty_weight = gradient_penalty_weight
     self.r1_weight = r1_weight
+    self.r1_every = r1_every
     self.ema_decay = ema_decay
     self.mask_l1_weight = mask_l1_weight
     self.critic_steps = critic_steps
@@ -78,6 +83,15 @@ class VideoWGAN:
         }
         self.optimizers["generator_optimizer"].build(self.generator.trainable_variables)
         self.optimizers["critic_optimizer"].build(self.critic.trainable_variables)
+      # Each replica's share of the last R1 penalty computed, which lazy updates report; summed
+      # when read across replicas. Not checkpointed: the next regularized update sets it again.
+      self.r1_share = tf.Variable(
+        0.0,
+        trainable=False,
+        synchronization=tf.VariableSynchronization.ON_READ,
+        aggregation=tf.VariableAggregation.SUM,
+        name="r1_share",
+      )
     self.sample_inputs = (
       self.fixed_samples(num_samples, sample_batch) if sample_batch is not None else None
     )
@@ -178,13 +192,8 @@ class VideoWGAN:
         metrics = {"critic_loss": critic_loss, "wasserstein_estimate": -critic_loss}
       total = critic_loss
       if self.r1_weight:
-        penalty = losses.r1_penalty(
-          lambda videos: self.critic_scores(videos, batch, training=True),
-          batch["video"],
-          self.global_batch_size,
-        )
-        metrics["r1_penalty"] = penalty
-        total += 0.5 * self.r1_weight * penalty
+        penalty, metrics["r1_penalty"] = self.lazy_r1_penalty(batch)
+        total += 0.5 * self.r1_weight * self.r1_every * penalty
       if self.loss == "wgan-gp":
         # One uniform draw per example, from the seed and this share's first example index.
         alpha = tf.random.stateless_uniform(
@@ -202,6 +211,33 @@ class VideoWGAN:
     variables = self.critic.trainable_variables
     trainer_lib.apply_gradients(self.optimizers["critic_optimizer"], tape, total, variables)
     return metrics
+
+  def lazy_r1_penalty(self, batch):
+    """(penalty, reported): this replica's share of the R1 penalty on the real videos at one
+    critic update in r1_every (counted by the critic's updates, which every replica shares), else
+    0; and the last share computed, for the metrics.
+
+    Lazy regularization (Karras et al. 2020, StyleGAN2, https://arxiv.org/abs/1912.04958): the
+    penalty's double backpropagation is about a third of a tiny step's arithmetic, and the caller
+    weights it r1_every times to keep its average pull.
+    """
+
+    def regularized():
+      return losses.r1_penalty(
+        lambda videos: self.critic_scores(videos, batch, training=True),
+        batch["video"],
+        self.global_batch_size,
+      )
+
+    if self.r1_every == 1:
+      penalty = regularized()
+      return penalty, penalty
+    due = tf.equal(self.optimizers["critic_optimizer"].iterations % self.r1_every, 0)
+    # The branches stay free of variable writes, which XLA cannot differentiate through.
+    penalty = tf.cond(due, regularized, lambda: tf.zeros([]))
+    reported = tf.where(due, tf.stop_gradient(penalty), self.r1_share.read_value())
+    self.r1_share.assign(reported)
+    return penalty, reported
 
   def generator_step(self, batch):
     """One generator update on one replica's share of the batch; returns its share of metrics."""
@@ -281,6 +317,15 @@ def training_settings(config, strategy, sample_batch):
     if sample_batch is not None
     else trainer_lib.zero_batch(frames=data.frames, size=data.size, noise_dim=model.noise_dim)
   )
+  r1_every = train.r1_every
+  if r1_every > 1 and train.r1_weight and trainer_lib.training_options(config)[1]:
+    # XLA differentiates both branches of a condition and fails on the one not taken.
+    logging.warning(
+      "train.jit_compile: XLA cannot differentiate lazy R1's condition, so R1 runs at every "
+      "critic update (train.r1_every=1 instead of %d)",
+      r1_every,
+    )
+    r1_every = 1
   return dict(
     strategy=strategy,
     loss=train.loss,
@@ -292,6 +337,7 @@ def training_settings(config, strategy, sample_batch):
     clip_value=train.clip_value,
     gradient_penalty_weight=train.gradient_penalty_weight,
     r1_weight=train.r1_weight,
+    r1_every=r1_every,
     ema_decay=train.ema_decay,
     mask_l1_weight=train.mask_l1_weight,
     critic_steps=train.critic_steps,
@@ -353,6 +399,7 @@ GAN_ADDED_KEYS = {
   "model.frames_stacked": False,
   "train.critic_learning_rate": 0.0,
   "train.r1_weight": 0.0,
+  "train.r1_every": 1,
   "train.ema_decay": 0.0,
 }
 
