@@ -1,5 +1,5 @@
 """The LSTM next-frame predictor's trainer: L2 loss on each next frame, scheduled sampling, and
-optionally an adversarial term from a frame critic on the predicted frames."""
+optionally an adversarial term from a critic of the predicted future."""
 
 import tensorflow as tf
 from absl import logging

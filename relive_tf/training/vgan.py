@@ -233,7 +233,7 @@ class VideoWGAN:
       penalty = regularized()
       return penalty, penalty
     due = tf.equal(self.optimizers["critic_optimizer"].iterations % self.r1_every, 0)
-    # The branches stay free of variable writes, which XLA cannot differentiate through.
+    # The metric comes out of the condition, so it is read after the penalty is computed.
     penalty = tf.cond(due, regularized, lambda: tf.zeros([]))
     reported = tf.where(due, tf.stop_gradient(penalty), self.r1_share.read_value())
     self.r1_share.assign(reported)
