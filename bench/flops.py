@@ -85,18 +85,47 @@ def _function_graph(graph, name):
   raise ValueError(f"function {name} is not in the graph's library")
 
 
-def _trip_count(op, counts):
-  """Iterations of a While op: its maximum_iterations when constant, else the length of the tensor
-  list it unstacks (an RNN's inputs over time), else the forward loop a gradient loop undoes."""
-  maximum = tensor_util.constant_value(op.inputs[1])
+def _source(tensor, graph, bindings):
+  """The tensor a function's argument or result stands for: through the call ops that pass it in
+  (bindings: an argument's ref -> the caller's tensor) and out of the functions that return it, so a
+  loop traced inside a function (a Keras LSTM) sees the constants and loops of its callers."""
+  while True:
+    if tensor.ref() in bindings:
+      tensor, graph = bindings[tensor.ref()]
+    elif _called(tensor.op):
+      inner = _function_graph(graph, tensor.op.get_attr("f").name)
+      _bind(tensor.op, graph, inner, bindings)
+      tensor, graph = inner.outputs[tensor.value_index], inner
+    elif tensor.op.type == "Identity":
+      tensor = tensor.op.inputs[0]
+    else:
+      return tensor
+
+
+def _called(op):
+  return "f" in op.node_def.attr and op.node_def.attr["f"].HasField("func")
+
+
+def _bind(call, graph, inner, bindings):
+  """Records that the function `inner`'s arguments are the call op's inputs (in `graph`)."""
+  for argument, value in zip(inner.inputs, call.inputs):
+    bindings[argument.ref()] = (value, graph)
+
+
+def _trip_count(op, graph, counts, bindings):
+  """Iterations of a While op: those of the forward loop it undoes when it is a gradient loop (its
+  inputs include that loop's iteration count), else its maximum_iterations when constant, else the
+  length of the tensor list it unstacks (an RNN's inputs over time)."""
+  sources = [_source(tensor, graph, bindings) for tensor in op.inputs]
+  for tensor in sources:
+    if tensor.op.type in LOOPS and tensor.op in counts:
+      return counts[tensor.op]
+  maximum = tensor_util.constant_value(sources[1])
   if maximum is not None and int(maximum) >= 0:
     return int(maximum)
-  for tensor in op.inputs:
+  for tensor in sources:
     if tensor.op.type == "TensorListFromTensor":
       return _shape(tensor.op.inputs[0])[0]
-  for tensor in op.inputs:
-    if tensor.op.type in LOOPS and tensor.op.name in counts:
-      return counts[tensor.op.name]
   raise ValueError(f"{op.name}: the trip count of this loop is not known from the graph")
 
 
@@ -115,7 +144,7 @@ def live_ops(graph):
   return [op for op in graph.get_operations() if op in live]
 
 
-def graph_flops(graph, by_type=None):
+def graph_flops(graph, by_type=None, _counts=None, _bindings=None):
   """FLOPs of one run of a graph (a tf.function's FuncGraph), nested functions and loops included;
   ops that TensorFlow prunes (live_ops) are left out.
 
@@ -125,18 +154,27 @@ def graph_flops(graph, by_type=None):
 
   Returns:
     The total, an int.
+
+  Raises:
+    ValueError: an op without static shapes, or a loop whose trip count the graph does not give.
   """
-  total, trip_counts = 0, {}
+  counts = {} if _counts is None else _counts  # While op -> trip count, across nested functions
+  bindings = {} if _bindings is None else _bindings
+  total = 0
   for op in live_ops(graph):
     if op.type in LOOPS:
-      trip_counts[op.name] = _trip_count(op, trip_counts)
+      counts[op] = _trip_count(op, graph, counts, bindings)
       body = _function_graph(graph, op.get_attr("body").name)
-      total += trip_counts[op.name] * graph_flops(body, by_type)
+      total += counts[op] * graph_flops(body, by_type, counts, bindings)
     elif op.type in CONDITIONS:
-      branches = [op.get_attr(name).name for name in ("then_branch", "else_branch")]
-      total += max(graph_flops(_function_graph(graph, name)) for name in branches)
-    elif "f" in op.node_def.attr and op.node_def.attr["f"].HasField("func"):
-      total += graph_flops(_function_graph(graph, op.get_attr("f").name), by_type)
+      branches = [
+        _function_graph(graph, op.get_attr(name).name) for name in ("then_branch", "else_branch")
+      ]
+      total += max(graph_flops(branch, None, counts, bindings) for branch in branches)
+    elif _called(op):
+      inner = _function_graph(graph, op.get_attr("f").name)
+      _bind(op, graph, inner, bindings)
+      total += graph_flops(inner, by_type, counts, bindings)
     else:
       flops = op_flops(op)
       total += flops
