@@ -108,7 +108,7 @@ def worker(mode, batch, overrides):
     iterator = ResidentBatches(batches)
     step = harness.tensorflow_step(trainer, iterator)
     step_flops = flops.graph_flops(trainer.train_step.get_concrete_function(iterator).graph)
-    steps = FLAGS.probe_steps if mode == "probe" else FLAGS.steps
+    steps = FLAGS.probe_steps if mode == "probe" else harness.whole_periods(trainer, FLAGS.steps)
     warmup = 1 if mode == "probe" else FLAGS.warmup
     seconds = harness.time_steps(step, steps, warmup)
   except (tf.errors.ResourceExhaustedError, tf.errors.InternalError) as error:
@@ -190,7 +190,7 @@ def main(parsed):
       print(f"  {mode:<20}out of memory at batch {batch}")
       continue
     step_flops = step_flops or result["step_flops"]
-    seconds = harness.median(result["seconds"])
+    seconds = harness.step_seconds(result["seconds"])
     rate = step_flops / seconds if step_flops else float("nan")
     print(
       f"  {mode:<20}{seconds:>9.3f}{1 / seconds:>9.2f}{result['clips_per_step'] / seconds:>9.0f}"

@@ -3,8 +3,10 @@ step timing, the matmul rate, the largest-batch search, and workers run as subpr
 answer with one JSON line."""
 
 import json
+import math
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
 import time
@@ -133,6 +135,21 @@ def time_steps(step, steps, warmup=1):
     step()
     seconds.append(time.perf_counter() - start)
   return seconds
+
+
+def step_seconds(seconds):
+  """A run's time per step: the mean of its steps' seconds. Not the median, which would leave out
+  a cost that comes every few steps (lazy R1 at one critic update in train.r1_every)."""
+  return statistics.fmean(seconds)
+
+
+def whole_periods(trainer, steps):
+  """`steps` rounded up to a whole number of the trainer's lazy R1 periods (steps from one R1
+  penalty to the next: 8 at the tiny recipe's 2 critic updates a step and r1_every 16), so a mean
+  over them counts the penalty as often as training does."""
+  every = getattr(trainer, "r1_every", 1) if getattr(trainer, "r1_weight", 0) else 1
+  period = every // math.gcd(every, getattr(trainer, "critic_steps", 1))
+  return -(-steps // period) * period
 
 
 def tensorflow_step(trainer, iterator):

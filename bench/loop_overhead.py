@@ -6,8 +6,10 @@
 
 Three measurements, each in its own subprocess, at the config's own batch size and cadence (log,
 summary and checkpoint intervals; --config.KEY=VALUE overrides apply to all three):
-1. bench: the train step alone, on one step's batches cached (bench/harness.py), --bench_steps
-   timed steps after a warm-up: s/step.
+1. bench: the train step alone, on one step's batches cached (bench/harness.py), and the same
+   step on the batches `relive train` reads (tf.data making them on the same cores meanwhile), in
+   turn for --bench_rounds rounds of --bench_steps timed steps (whole lazy R1 periods) after a
+   warm-up: s/step, the mean of each round, the median of the rounds.
 2. relive train: `relive train` for --steps steps in a new workdir. Its TensorBoard events give the
    loop's s/step from step --skip to the end (from the events' wall times), and the loop's own
    figures over the same windows: train/input_wait_fraction (the steps' wait for their batches) and
@@ -38,7 +40,10 @@ flags.DEFINE_enum("model", "vgan", list(harness.MODELS), "model family: configs/
 flags.DEFINE_string("variant", "tiny", "config variant; '+' joins several (tiny+gp)")
 flags.DEFINE_integer("steps", 150, "steps `relive train` runs")
 flags.DEFINE_integer("skip", 10, "steps left out of the loop's s/step (compilation, warm-up)")
-flags.DEFINE_integer("bench_steps", 10, "timed steps of the bench")
+flags.DEFINE_integer(
+  "bench_steps", 16, "timed steps of the bench (rounded up to whole lazy R1 periods)"
+)
+flags.DEFINE_integer("bench_rounds", 2, "rounds of the bench, cached and pipeline batches in turn")
 flags.DEFINE_integer("repeats", 3, "times each piece outside the step is timed (the median)")
 flags.DEFINE_integer("threads", 0, "TensorFlow threads in the bench (0: its default, as relive's)")
 flags.DEFINE_integer("timeout", 7200, "seconds before a subprocess is given up")
@@ -53,12 +58,27 @@ def pieces_worker(overrides):
 
   from relive_tf.data import pipeline  # noqa: PLC0415
   from relive_tf.training import checkpoints  # noqa: PLC0415
+  from relive_tf.training import loop  # noqa: PLC0415
+  from relive_tf.training import step_timing  # noqa: PLC0415
   from relive_tf.training import summaries  # noqa: PLC0415
 
   config = harness.load_config(FLAGS.worker, overrides)
   trainer = harness.build_trainer(config)
-  step = harness.tensorflow_step(trainer, harness.cached_iterator(config, trainer))
-  seconds = harness.time_steps(step, FLAGS.bench_steps, warmup=2)
+  steps = {
+    "cached": harness.tensorflow_step(trainer, harness.cached_iterator(config, trainer)),
+    # The batches `relive train` reads: made by tf.data on the same cores while the step runs.
+    "pipeline": harness.tensorflow_step(
+      trainer,
+      step_timing.TimedIterator(
+        iter(loop.distributed_batches(config, tf.distribute.get_strategy(), start=0))
+      ),
+    ),
+  }
+  seconds = {name: [] for name in steps}
+  for _ in range(FLAGS.bench_rounds):  # alternating, so that a slow minute hits both
+    for name, step in steps.items():
+      count = harness.whole_periods(trainer, FLAGS.bench_steps)
+      seconds[name].append(harness.step_seconds(harness.time_steps(step, count, warmup=2)))
   folder = tempfile.mkdtemp(prefix="loop_pieces_")
   writer = tf.summary.create_file_writer(os.path.join(folder, "tb"))
   manager = tf.train.CheckpointManager(
@@ -152,7 +172,8 @@ def main(parsed):
     ],
     FLAGS.timeout,
   )
-  bench = harness.median(pieces["bench_seconds"])
+  bench = harness.median(pieces["bench_seconds"]["cached"])
+  fed = harness.median(pieces["bench_seconds"]["pipeline"])
 
   workdir = tempfile.mkdtemp(prefix="loop_overhead_")
   start, wall = run_relive_train(spec, overrides, workdir)
@@ -172,7 +193,14 @@ def main(parsed):
     return sum(values) / len(values) if values else float("nan")
 
   first_step = windows[min(windows)][0] - start
-  print(f"\nbench step:      {bench:.3f} s/step (median of {FLAGS.bench_steps})")
+  rounds = "  ".join(
+    f"{c:.3f}/{p:.3f}" for c, p in zip(*pieces["bench_seconds"].values(), strict=True)
+  )
+  print(f"\nbench step:      {bench:.3f} s/step on cached batches (median of the rounds' means)")
+  print(
+    f"  on the pipeline's batches: {fed:.3f} s/step, {fed / bench:.2f} of cached "
+    f"(rounds, cached/pipeline: {rounds})"
+  )
   print(
     f"relive train:    {loop:.3f} s/step over steps {first}..{last}; "
     f"loop / bench {loop / bench:.2f}"

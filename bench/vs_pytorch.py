@@ -24,7 +24,8 @@ The twin must have relive_tf's parameter count per network: the PyTorch worker s
 error naming both counts where they differ.
 
 Printed per config: the parameter counts, GFLOP per step, then per framework the median s/step over
-the rounds (each round's median of its timed steps), every round's figure, GFLOP/s, the matmul rate
+the rounds (each round's mean over its timed steps, which relive_tf rounds up to whole lazy R1
+periods: harness.whole_periods), every round's figure, GFLOP/s, the matmul rate
 and the step's share of it; then relive_tf / PyTorch, the ratio of the medians (below 1: relive_tf
 is faster). FLOPs are counted from relive_tf's traced train step (bench/flops.py: every
 convolution, transposed convolution, their gradients and matmuls that run, 2 per multiply-add, LSTM
@@ -119,7 +120,9 @@ def relive_tf_worker(overrides):
     return
   matmul = harness.tensorflow_matmul_rate()
   seconds = harness.time_steps(
-    harness.tensorflow_step(trainer, iterator), FLAGS.steps, FLAGS.warmup
+    harness.tensorflow_step(trainer, iterator),
+    harness.whole_periods(trainer, FLAGS.steps),
+    FLAGS.warmup,
   )
   harness.report({"seconds": seconds, "matmul_flops_per_second": matmul})
 
@@ -202,7 +205,7 @@ def describe(spec, shared, results):
   for label, rounds in results.items():
     if not rounds:
       continue
-    per_round = [harness.median(r["seconds"]) for r in rounds]
+    per_round = [harness.step_seconds(r["seconds"]) for r in rounds]
     seconds = medians[label] = harness.median(per_round)
     matmul = harness.median([r["matmul_flops_per_second"] for r in rounds])
     rate = flops / seconds
@@ -266,7 +269,8 @@ def driver(overrides):
         results[spec][label].append(result)
         print(
           f"round {round_index + 1}/{FLAGS.rounds}  {spec.split('/')[-1]:<20} {label:<14} "
-          f"{harness.median(result['seconds']):.3f} s/step",
+          f"{harness.step_seconds(result['seconds']):.3f} s/step "
+          f"(mean of {len(result['seconds'])})",
           flush=True,
         )
   summary = [

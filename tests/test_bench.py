@@ -124,6 +124,26 @@ def test_bench_configs_take_overrides_as_relive_train_does():
     harness.load_config(spec, ["--config.train.no_such_key=1"])
 
 
+@pytest.mark.parametrize(
+  "model, overrides, steps, expected",
+  [
+    ("vgan", {}, 10, 16),  # 2 critic updates a step, R1 at one in 16: a period of 8 steps
+    ("vgan", dict(train__critic_steps=5), 3, 16),  # 5 and 16 share no factor
+    ("vgan", dict(train__r1_every=1), 10, 10),
+    ("vgan", dict(train__r1_weight=0.0), 10, 10),
+    ("lstm", {}, 3, 3),
+  ],
+)
+def test_timed_steps_cover_whole_lazy_r1_periods(make_config, model, overrides, steps, expected):
+  config = make_config(model, "tiny", **overrides)
+  trainer = trainer_lib.build(families.get(model), config, helpers.one_device())
+  assert harness.whole_periods(trainer, steps) == expected
+
+
+def test_a_step_time_counts_the_steps_a_median_would_leave_out():
+  assert harness.step_seconds([0.2, 0.2, 0.2, 0.6]) == pytest.approx(0.3)
+
+
 # The PyTorch twin: bench/requirements.txt installs PyTorch, which the package never needs.
 
 

@@ -55,3 +55,11 @@ def test_input_pipelines_split_the_indices_between_them():
   ]
   indices = [next(iter(share))["index"].numpy().tolist() for share in shares]
   assert indices == [[6, 8, 10], [5, 7, 9]]
+
+
+def test_a_glyph_bounces_off_the_frame_edges():
+  corners = np.array(synthetic._corners((1.0, 9.0), (-2.0, 1.5), 30, limits=(10, 12)))
+  assert corners.min() >= 0 and (corners.max(axis=0) <= [10, 12]).all()
+  rows, columns = np.diff(corners[:, 0]), np.diff(corners[:, 1])
+  assert rows[0] < 0 and (rows > 0).any(), "it moves up, then down after the top edge"
+  assert columns[0] > 0 and (columns < 0).any(), "it moves right, then left after the right edge"
