@@ -103,12 +103,13 @@ def _source(tensor, graph, bindings):
 
 
 def _called(op):
-  return "f" in op.node_def.attr and op.node_def.attr["f"].HasField("func")
+  """Whether op calls a function whose arguments are its inputs (a nested tf.function)."""
+  return op.type in ("PartitionedCall", "StatefulPartitionedCall")
 
 
 def _bind(call, graph, inner, bindings):
   """Records that the function `inner`'s arguments are the call op's inputs (in `graph`)."""
-  for argument, value in zip(inner.inputs, call.inputs):
+  for argument, value in zip(inner.inputs, call.inputs, strict=True):
     bindings[argument.ref()] = (value, graph)
 
 
@@ -117,9 +118,11 @@ def _trip_count(op, graph, counts, bindings):
   inputs include that loop's iteration count), else its maximum_iterations when constant, else the
   length of the tensor list it unstacks (an RNN's inputs over time)."""
   sources = [_source(tensor, graph, bindings) for tensor in op.inputs]
-  for tensor in sources:
-    if tensor.op.type in LOOPS and tensor.op in counts:
-      return counts[tensor.op]
+  # A gradient loop's third input is its forward loop's first output, the iterations it ran (not
+  # any loop output: a loop may start from another loop's final state, as a rollout does).
+  iterations = sources[2]
+  if iterations.op.type in LOOPS and iterations.value_index == 0 and iterations.op in counts:
+    return counts[iterations.op]
   maximum = tensor_util.constant_value(sources[1])
   if maximum is not None and int(maximum) >= 0:
     return int(maximum)

@@ -17,7 +17,7 @@ precision and XLA, in one run that keeps to a time budget.
    generator updates see batch x critic_steps clips), TFLOP/s and MFU = FLOPs per step x steps/s /
    (--peak_tflops x 1e12), the bf16 dense peak of the chip. FLOPs per step are counted from the
    step's graph (bench/flops.py), the same in every mode: the same arithmetic, done in 16 bits or
-   fused by XLA.
+   fused by XLA (every mode computes R1 at every critic update, train.r1_every=1, as XLA must).
 Starts nothing new after --budget_seconds (a device lease is short) and prints what it has;
 --json_out keeps it all. Runs on a CPU too (--allow_cpu), to check the script itself.
 """
@@ -95,6 +95,9 @@ def worker(mode, batch, overrides):
       f"--config.train.precision={precision}",
       f"--config.train.jit_compile={bool(xla)}",
       "--config.train.num_samples=2",
+      # R1 at every critic update, as XLA runs it: the FLOP count (bench/flops.py counts a
+      # condition's larger branch) is then the arithmetic every mode does.
+      "--config.train.r1_every=1",
     ],
   )
   try:

@@ -145,8 +145,8 @@ def step_seconds(seconds):
 
 def whole_periods(trainer, steps):
   """`steps` rounded up to a whole number of the trainer's lazy R1 periods (steps from one R1
-  penalty to the next: 8 at the tiny recipe's 2 critic updates a step and r1_every 16), so a mean
-  over them counts the penalty as often as training does."""
+  penalty to the next: 16 at r1_every 16 and 1 critic update a step, as the tiny recipe; 8 at 2),
+  so a mean over them counts the penalty as often as training does."""
   every = getattr(trainer, "r1_every", 1) if getattr(trainer, "r1_weight", 0) else 1
   period = every // math.gcd(every, getattr(trainer, "critic_steps", 1))
   return -(-steps // period) * period

@@ -78,7 +78,8 @@ def pieces_worker(overrides):
   for _ in range(FLAGS.bench_rounds):  # alternating, so that a slow minute hits both
     for name, step in steps.items():
       count = harness.whole_periods(trainer, FLAGS.bench_steps)
-      seconds[name].append(harness.step_seconds(harness.time_steps(step, count, warmup=2)))
+      # The warm-up also uses up the batches tf.data prefetched while the other round ran.
+      seconds[name].append(harness.step_seconds(harness.time_steps(step, count, warmup=8)))
   folder = tempfile.mkdtemp(prefix="loop_pieces_")
   writer = tf.summary.create_file_writer(os.path.join(folder, "tb"))
   manager = tf.train.CheckpointManager(

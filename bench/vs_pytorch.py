@@ -223,7 +223,8 @@ def driver(overrides):
   load = harness.load_average()
   print(
     f"{os.cpu_count()} cores, load average {load:.2f} at the start; {FLAGS.threads} threads per "
-    f"framework, {FLAGS.rounds} rounds of {FLAGS.warmup} + {FLAGS.steps} steps, batch "
+    f"framework, {FLAGS.rounds} rounds of {FLAGS.warmup} + {FLAGS.steps} steps (relive_tf: whole "
+    f"lazy R1 periods), batch "
     f"{FLAGS.batch_size}; overrides: {' '.join(overrides) or 'none'}"
   )
   plans = []

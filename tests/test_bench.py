@@ -68,6 +68,35 @@ def test_an_lstm_counts_its_matmuls_once_per_time_step():
   assert flops.function_flops(lambda x: lstm(x), sequence) == 5 * per_step
 
 
+def test_an_lstm_inside_a_function_of_its_own_is_counted_with_its_gradient():
+  lstm = tf.keras.layers.LSTM(6)
+  lstm.build((2, 5, 3))
+  inner = tf.function(lambda x: lstm(x))  # the loop's length is an argument of this function
+
+  def kernel_gradients(x):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(inner(x))
+    return tape.gradient(loss, lstm.trainable_variables)
+
+  per_step = 2 * 2 * 3 * 24 + 2 * 2 * 6 * 24
+  # A function's gradient also computes its input's: 2 x 2x24 @ 24x3 more per step.
+  backward = 2 * (2 * 2 * 3 * 24) + 2 * (2 * 2 * 6 * 24)
+  assert flops.function_flops(kernel_gradients, tf.zeros([2, 5, 3])) == 5 * (per_step + backward)
+
+
+def test_a_loop_that_starts_from_another_loops_state_keeps_its_own_length():
+  encoder = tf.keras.layers.LSTM(6, return_state=True)
+  decoder = tf.keras.layers.LSTM(6)
+  per_step = lambda features: 2 * 2 * features * 24 + 2 * 2 * 6 * 24
+
+  def encode_decode(context, future):
+    _, hidden, cell = encoder(context)  # 5 steps
+    return decoder(future, initial_state=[hidden, cell])  # 3 steps
+
+  count = flops.function_flops(encode_decode, tf.zeros([2, 5, 3]), tf.zeros([2, 3, 4]))
+  assert count == 5 * per_step(3) + 3 * per_step(4)
+
+
 def test_an_lstms_gradient_loop_runs_as_many_steps_as_the_lstm():
   lstm = tf.keras.layers.LSTM(6)
   lstm.build((2, 5, 3))
@@ -127,7 +156,8 @@ def test_bench_configs_take_overrides_as_relive_train_does():
 @pytest.mark.parametrize(
   "model, overrides, steps, expected",
   [
-    ("vgan", {}, 10, 16),  # 2 critic updates a step, R1 at one in 16: a period of 8 steps
+    ("vgan", {}, 10, 16),  # 1 critic update a step, R1 at one in 16: a period of 16 steps
+    ("vgan", dict(train__critic_steps=2), 3, 8),  # 2 critic updates a step: R1 every 8 steps
     ("vgan", dict(train__critic_steps=5), 3, 16),  # 5 and 16 share no factor
     ("vgan", dict(train__r1_every=1), 10, 10),
     ("vgan", dict(train__r1_weight=0.0), 10, 10),

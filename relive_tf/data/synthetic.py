@@ -56,7 +56,7 @@ def moving_digits_clip(seed, index, frames=32, size=64, max_digits=2):
   """One synthetic clip.
 
   Drawn frame by frame on one float frame, and only the digits' boxes rounded into the uint8
-  clip: float clips allocated whole made the built-in data 3.6x slower to draw, time taken from the
+  clip: float copies of the whole clip made the built-in data cost twice the CPU, taken from the
   train step on the same cores (docs/benchmarks.md, "The loop around the step").
 
   Args:
