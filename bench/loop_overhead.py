@@ -75,9 +75,9 @@ def pieces_worker(overrides):
     ),
   }
   seconds = {name: [] for name in steps}
+  count = harness.whole_periods(trainer, FLAGS.bench_steps)
   for _ in range(FLAGS.bench_rounds):  # alternating, so that a slow minute hits both
     for name, step in steps.items():
-      count = harness.whole_periods(trainer, FLAGS.bench_steps)
       # The warm-up also uses up the batches tf.data prefetched while the other round ran.
       seconds[name].append(harness.step_seconds(harness.time_steps(step, count, warmup=8)))
   folder = tempfile.mkdtemp(prefix="loop_pieces_")
