@@ -75,6 +75,27 @@ def test_resize_conv_equals_nearest_doubling_then_a_3_wide_convolution(rank):
   np.testing.assert_allclose(fused, keras.ops.convert_to_numpy(conv(doubled)), atol=1e-5)
 
 
+@pytest.mark.parametrize("upsample", vgan.UPSAMPLINGS)
+def test_video_and_mask_heads_run_as_one_convolution_with_each_heads_weights(upsample):
+  stream = vgan.ForegroundStream((6, 5), with_mask=True, upsample=upsample)
+  code = np.random.default_rng(0).normal(size=[2, 2, 3, 3, 7]).astype(np.float32)
+  stream(code)
+  rng = np.random.default_rng(1)
+  for weight in stream.video_head.weights + stream.mask_head.weights:  # biases start at zero
+    weight.assign(rng.normal(scale=0.3, size=weight.shape))
+  video, mask = stream(code)
+  assert np.isfinite(video).all() and np.isfinite(mask).all()
+  features = code
+  for block in stream.blocks:
+    features = block(features)
+  np.testing.assert_allclose(video, stream.video_head(features), atol=1e-5)
+  np.testing.assert_allclose(mask, stream.mask_head(features), atol=1e-5)
+  assert video.shape == (2, 16, 24, 24, 3) and mask.shape == (2, 16, 24, 24, 1)
+  assert [w.path for w in stream.weights][-4:] == [
+    f"foreground_stream/{head}/{name}" for head in ("video", "mask") for name in ("kernel", "bias")
+  ]
+
+
 def test_resize_upsampling_answers_a_constant_code_with_a_constant_video():
   # The checkerboard of free transposed convolutions: a constant input gives a patterned output.
   code = np.ones([1, 2, 4, 4, 5], np.float32)
