@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from relive_tf import families
 from relive_tf import files
+from relive_tf import losses
 from relive_tf.training import inputs
 from relive_tf.training import loop
 from relive_tf.training import trainer as trainer_lib
@@ -110,6 +111,43 @@ def test_mirrored_steps_on_two_devices_equal_one_device(
     apart = sum(np.sum(np.abs(two_weights[path] - one) > rate) for path, one in one_weights.items())
     total = sum(weights.size for weights in one_weights.values())
     assert apart < 0.05 * total, f"{apart} of {total} weights more than {rate} apart"
+
+
+@pytest.mark.parametrize("variant", ["tiny", "tiny,poster"])
+def test_the_generator_update_reuses_the_last_critic_updates_videos_with_the_same_result(
+  make_config, variant
+):
+  # The reference: the critic updates, then a generator update that makes its videos again.
+  config = _tiny(make_config, variant, train__r1_every=1)
+  shared, shared_batches = _build(config, helpers.one_device())
+  for _ in range(2):  # Adam's first update is about lr * sign(gradient); the second weighs sizes
+    shared.train_step(shared_batches)
+  apart, apart_batches = _build(config, helpers.one_device())
+
+  @tf.function  # as train_step is: oneDNN's graph rewrites round differently from eager ops
+  def critic_then_generator_updates(batches):
+    for _ in range(config.train.critic_steps):
+      batch = next(batches)
+      apart.critic_step(batch)
+      apart.clip_critic_weights()
+    with tf.GradientTape() as tape:
+      fake, _ = apart.fake_videos(batch, training=True)
+      scores = apart.critic_scores(fake, batch, training=True)
+      loss = (
+        losses.logistic_generator_loss
+        if config.train.loss == "logistic"
+        else losses.wasserstein_generator_loss
+      )(scores, config.train.batch_size)
+    variables = apart.generator.trainable_variables
+    trainer_lib.apply_gradients(apart.optimizers["generator_optimizer"], tape, loss, variables)
+
+  for _ in range(2):
+    critic_then_generator_updates(apart_batches)
+  for network in ("generator", "critic"):
+    for mine, reference in zip(
+      shared.networks[network].trainable_variables, apart.networks[network].trainable_variables
+    ):
+      np.testing.assert_allclose(mine.numpy(), reference.numpy(), atol=1e-6, err_msg=mine.path)
 
 
 def _one_step_weights(config, critic_updates_before=0):

@@ -113,7 +113,7 @@ class VideoWGAN:
   def batches_per_step(self):
     return self.critic_steps
 
-  replica_steps = ("critic_step", "generator_step")
+  replica_steps = ("critic_step", "critic_and_generator_step")
 
   def build(self, batch):
     """Creates every network weight, so a checkpoint restores into them at once."""
@@ -175,8 +175,12 @@ class VideoWGAN:
 
   def critic_step(self, batch):
     """One critic update on one replica's share of the batch; returns its share of the metrics."""
+    fake, _ = self.fake_videos(batch, training=True)
+    return self.critic_update(batch, fake)
+
+  def critic_update(self, batch, fake):
+    """critic_step on the generator's videos for the batch, already made."""
     with tf.GradientTape() as tape:
-      fake, _ = self.fake_videos(batch, training=True)
       real_scores = self.critic_scores(batch["video"], batch, training=True)
       fake_scores = self.critic_scores(fake, batch, training=True)
       if self.loss == "hinge":
@@ -239,10 +243,22 @@ class VideoWGAN:
     self.r1_share.assign(reported)
     return penalty, reported
 
-  def generator_step(self, batch):
-    """One generator update on one replica's share of the batch; returns its share of metrics."""
+  def critic_and_generator_step(self, batch):
+    """The last critic update, then the generator update, on one replica's share of one batch;
+    returns its share of both updates' metrics.
+
+    The generator's videos are made once for both: a critic update leaves the generator's weights
+    as they were, so the generator update would make the same videos again from the same noise
+    (a third of a tiny step's generator work, docs/benchmarks.md). The generator update scores
+    them with the updated (and, with weight clipping, clipped) critic, as before; the one change is
+    that batchnorm's moving statistics see the batch once, not twice.
+    """
     with tf.GradientTape() as tape:
       fake, mask = self.fake_videos(batch, training=True)
+      with tape.stop_recording():
+        critic_metrics = self.critic_update(batch, tf.stop_gradient(fake))
+        if self.loss == "wgan":
+          tf.distribute.get_replica_context().merge_call(lambda _: self.clip_critic_weights())
       fake_scores = self.critic_scores(fake, batch, training=True)
       if self.loss == "logistic":
         generator_loss = losses.logistic_generator_loss(fake_scores, self.global_batch_size)
@@ -252,7 +268,7 @@ class VideoWGAN:
       total = generator_loss + tf.add_n(list(penalties.values())) if penalties else generator_loss
     variables = self.generator.trainable_variables
     trainer_lib.apply_gradients(self.optimizers["generator_optimizer"], tape, total, variables)
-    return {"generator_loss": generator_loss, **penalties}
+    return {**critic_metrics, "generator_loss": generator_loss, **penalties}
 
   def clip_critic_weights(self):
     """WGAN's Lipschitz constraint after a critic update (loss "wgan"); a gradient penalty needs
@@ -268,16 +284,15 @@ class VideoWGAN:
       Scalar metrics of the last critic update and of the generator update, summed over replicas
       (each replica's share is already divided by the global batch size).
     """
-    for _ in range(self.critic_steps):
-      batch = next(iterator)
-      critic_metrics = self.strategy.run(self.critic_step, args=(batch,))
+    for _ in range(self.critic_steps - 1):
+      self.strategy.run(self.critic_step, args=(next(iterator),))
       self.clip_critic_weights()
-    generator_metrics = self.strategy.run(self.generator_step, args=(batch,))
+    metrics = self.strategy.run(self.critic_and_generator_step, args=(next(iterator),))
     if self.ema_generator is not None:
       self.update_ema()
     return {
       name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-      for name, value in {**critic_metrics, **generator_metrics}.items()
+      for name, value in metrics.items()
     }
 
   def update_ema(self):
