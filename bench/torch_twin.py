@@ -188,10 +188,12 @@ class BackgroundStream(nn.Module):
 
 
 def compose_video(foreground, mask, background):
-  """mask * foreground + (1 - mask) * background (the same image at every frame)."""
+  """mask * foreground + (1 - mask) * background (the same image at every frame), computed as
+  relive_tf does, in three full-size operations."""
   if mask is None:
     return foreground
-  return mask * foreground + (1.0 - mask) * background[:, :, None]
+  background = background[:, :, None]
+  return background + mask * (foreground - background)
 
 
 def code_shape(widths, frames, size):
@@ -438,10 +440,12 @@ class GANTwin:
 
     return judge
 
-  def critic_step(self, batch):
+  def critic_step(self, batch, fake=None):
+    """One critic update; fake: the generator's videos for the batch when already made."""
     real = batch["video"]
-    with torch.no_grad():  # relive_tf's tape records the generator but differentiates the critic
-      fake, _ = self.fake_videos(batch)
+    if fake is None:
+      with torch.no_grad():
+        fake, _ = self.fake_videos(batch)
     critic = self.critic_fn(batch)
     real_scores, fake_scores = critic(real), critic(fake)
     if self.loss == "hinge":
@@ -465,8 +469,8 @@ class GANTwin:
           parameter.clamp_(-self.clip_value, self.clip_value)
     return loss
 
-  def generator_step(self, batch):
-    fake, mask = self.fake_videos(batch)
+  def generator_step(self, batch, fake, mask):
+    """One generator update on the videos it made for the batch (with their autograd graph)."""
     fake_scores = self.critic_fn(batch)(fake)
     if self.loss == "logistic":
       loss = self._average(F.softplus(-fake_scores))
@@ -491,10 +495,17 @@ class GANTwin:
     return loss
 
   def train_step(self, batches):
-    """critic_steps critic updates, then a generator update on the last batch; the losses."""
-    for batch in batches:
-      critic_loss = self.critic_step(batch)
-    generator_loss = self.generator_step(batch)
+    """critic_steps critic updates, then a generator update on the last batch; the losses.
+
+    As in relive_tf's critic_and_generator_step, the last critic update and the generator update
+    share one forward pass of the generator (the critic update leaves the generator as it was).
+    """
+    for batch in batches[:-1]:
+      self.critic_step(batch)
+    batch = batches[-1]
+    fake, mask = self.fake_videos(batch)
+    critic_loss = self.critic_step(batch, fake.detach())
+    generator_loss = self.generator_step(batch, fake, mask)
     return {"critic_loss": critic_loss.item(), "generator_loss": generator_loss.item()}
 
 
