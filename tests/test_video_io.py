@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from relive_tf.data import synthetic
 from relive_tf.data import video_io
 
 
@@ -40,6 +41,20 @@ def test_gif_keeps_every_frame(tmp_path):
   video = np.stack([np.full((5, 7, 3), value, np.uint8) for value in (0, 255, 0)])
   video_io.write_video(str(tmp_path / "v.gif"), video)
   assert read_back(tmp_path / "v.gif").shape == (3, 5, 7, 3)
+
+
+@pytest.mark.parametrize("quantizer", sorted(video_io.QUANTIZERS))
+def test_each_gif_quantizer_keeps_the_moving_digits_within_a_few_levels(tmp_path, quantizer):
+  video = synthetic.moving_digits_clip(0, 0)
+  path = tmp_path / "v.gif"
+  path.write_bytes(video_io.encode_gif(video, quantizer=quantizer))
+  # Measured: 3.1 levels for both on this clip; 4.7 and 5.4 on four clips side by side.
+  assert np.abs(read_back(path).astype(int) - video).mean() < 8
+
+
+def test_an_unknown_gif_quantizer_is_refused():
+  with pytest.raises(ValueError, match="GIF quantizer 'kmeans': use one of"):
+    video_io.encode_gif(gray_video(2, 4, 4), quantizer="kmeans")
 
 
 @pytest.mark.parametrize("extension", ["gif", "mp4"])

@@ -25,10 +25,11 @@ def write_gif(tag, videos, step, columns=4, fps=video_io.DEFAULT_FPS):
   """One animated GIF of uint8 videos [n, t, h, w, 3] in a grid, in TensorBoard's image tab.
 
   tf.summary.image only encodes PNG stills; the image plugin shows any encoded image it is given,
-  so the GIF's bytes are written with the plugin's metadata directly.
+  so the GIF's bytes are written with the plugin's metadata directly. Its palettes are the fast
+  octree's, to keep the GIF's encoding off the train loop's time (docs/benchmarks.md).
   """
   grid = video_io.tile_videos(np.asarray(videos), min(columns, len(videos)))
-  gif = video_io.encode_gif(grid, fps)
+  gif = video_io.encode_gif(grid, fps, quantizer="fast_octree")
   tensor = tf.constant([str(grid.shape[2]), str(grid.shape[1]), gif])
   metadata = image_metadata.create_summary_metadata(display_name=tag, description="animated GIF")
   tf.summary.write(tag, tensor, step=step, metadata=metadata)
