@@ -276,7 +276,9 @@ class VideoWGAN:
     if self.loss == "wgan":
       losses.clip_weights(self.critic.trainable_variables, self.clip_value)
 
-  @tf.function
+  # No Python control flow on tensors here (lazy R1 calls tf.cond itself): without autograph's
+  # source conversion, `relive train` starts 0.6 s sooner (8.1 against 8.7 s for one tiny step).
+  @tf.function(autograph=False)
   def train_step(self, iterator):
     """critic_steps critic updates, then one generator update on the last batch's inputs.
 
