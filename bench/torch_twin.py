@@ -497,14 +497,20 @@ class GANTwin:
   def train_step(self, batches):
     """critic_steps critic updates, then a generator update on the last batch; the losses.
 
-    As in relive_tf's critic_and_generator_step, the last critic update and the generator update
-    share one forward pass of the generator (the critic update leaves the generator as it was).
+    As in relive_tf's train_step, the last critic update and the generator update share one
+    forward pass of the generator (the critic update leaves the generator as it was), except with
+    weight clipping (loss "wgan"), where relive_tf makes the videos again after clipping.
     """
-    for batch in batches[:-1]:
-      self.critic_step(batch)
-    batch = batches[-1]
-    fake, mask = self.fake_videos(batch)
-    critic_loss = self.critic_step(batch, fake.detach())
+    if self.loss == "wgan":
+      for batch in batches:
+        critic_loss = self.critic_step(batch)
+      fake, mask = self.fake_videos(batch)
+    else:
+      for batch in batches[:-1]:
+        self.critic_step(batch)
+      batch = batches[-1]
+      fake, mask = self.fake_videos(batch)
+      critic_loss = self.critic_step(batch, fake.detach())
     generator_loss = self.generator_step(batch, fake, mask)
     return {"critic_loss": critic_loss.item(), "generator_loss": generator_loss.item()}
 

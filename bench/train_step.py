@@ -5,9 +5,9 @@
 One step is train.critic_steps critic updates and one generator update. Step FLOPs are counted from
 the networks' forward graphs (convolutions, transposed convolutions, matmuls) with the usual
 backward = 2 x forward rule: a critic update costs G + 6D (generator forward, critic forward and
-backward on real and fake), a generator update 2G + 2D (the generator's backward, the critic's
-backward to its input only: it reuses the last critic update's generator forward), where G and D are
-the forward FLOPs at the global batch size.
+backward on real and fake), a generator update 3G + 2D (critic backward to its input only), less G
+where it reuses the last critic update's generator forward (every loss but "wgan"), where G and D
+are the forward FLOPs at the global batch size.
 """
 
 import os
@@ -89,7 +89,8 @@ def time_variant(variant, batch_size, steps):
   generator = forward_flops(lambda z: trainer.generator(z, training=True), batch["noise"])
   critic = forward_flops(lambda v: trainer.critic(v, training=True), batch["video"])
   critic_steps = config.train.critic_steps
-  step_flops = critic_steps * (generator + 6 * critic) + 2 * generator + 2 * critic
+  reused = 0 if config.train.loss == "wgan" else generator
+  step_flops = critic_steps * (generator + 6 * critic) + 3 * generator + 2 * critic - reused
 
   dataset = pipeline.training_batches(
     source="synthetic",

@@ -118,7 +118,7 @@ def test_jit_compile_hands_each_replica_step_whole_to_xla(make_config):
   config = _small(make_config, "vgan", train__jit_compile=True)
   batch = inputs.sample_batch(config)
   trainer = trainer_lib.build(families.get("vgan"), config, helpers.one_device(), batch)
-  assert trainer.replica_steps == ("critic_step", "critic_and_generator_step")
+  assert trainer.replica_steps == ("critic_step", "critic_and_generator_step", "generator_step")
   # XLA cannot differentiate lazy R1's condition (both branches), so it runs at every update.
   assert config.train.r1_every > 1 and trainer.r1_every == 1
   for name in trainer.replica_steps:

@@ -32,7 +32,7 @@ def even_sides(video):
 
 
 # How each frame's 256 colors are chosen: Pillow's median cut, or its fast octree, about 30x faster
-# (20 against 560 ms for 32 frames of 64x256) for a mean error of 5.5 instead of 4.7 levels on the
+# (18 against 544 ms for 32 frames of 64x256) for a mean error of 5.4 instead of 4.7 levels on the
 # moving digits (docs/benchmarks.md); the training loop's sample GIFs take the fast one.
 QUANTIZERS = {"median_cut": Image.Quantize.MEDIANCUT, "fast_octree": Image.Quantize.FASTOCTREE}
 

@@ -55,6 +55,8 @@ class VideoWGAN:
       raise ValueError(f"train.loss is {loss!r}; use one of {LOSSES}")
     if r1_every < 1:
       raise ValueError(f"train.r1_every is {r1_every}; it must be >= 1 (1: every critic update)")
+    if critic_steps < 1:
+      raise ValueError(f"train.critic_steps is {critic_steps}; it must be >= 1")
     self.strategy = strategy
     self.loss = loss
     self.clip_value = clip_value
@@ -113,7 +115,7 @@ class VideoWGAN:
   def batches_per_step(self):
     return self.critic_steps
 
-  replica_steps = ("critic_step", "critic_and_generator_step")
+  replica_steps = ("critic_step", "critic_and_generator_step", "generator_step")
 
   def build(self, batch):
     """Creates every network weight, so a checkpoint restores into them at once."""
@@ -245,30 +247,43 @@ class VideoWGAN:
 
   def critic_and_generator_step(self, batch):
     """The last critic update, then the generator update, on one replica's share of one batch;
-    returns its share of both updates' metrics.
+    returns its share of both updates' metrics. Every loss but "wgan" (see train_step).
 
     The generator's videos are made once for both: a critic update leaves the generator's weights
     as they were, so the generator update would make the same videos again from the same noise
-    (a third of a tiny step's generator work, docs/benchmarks.md). The generator update scores
-    them with the updated (and, with weight clipping, clipped) critic, as before; the one change is
-    that batchnorm's moving statistics see the batch once, not twice.
+    (one of a tiny step's two generator forward passes, docs/benchmarks.md). The generator update
+    scores them with the updated critic, as before; the one change is that batchnorm's moving
+    statistics see this batch once, not twice.
     """
     with tf.GradientTape() as tape:
       fake, mask = self.fake_videos(batch, training=True)
       with tape.stop_recording():
         critic_metrics = self.critic_update(batch, tf.stop_gradient(fake))
-        if self.loss == "wgan":
-          tf.distribute.get_replica_context().merge_call(lambda _: self.clip_critic_weights())
-      fake_scores = self.critic_scores(fake, batch, training=True)
-      if self.loss == "logistic":
-        generator_loss = losses.logistic_generator_loss(fake_scores, self.global_batch_size)
-      else:
-        generator_loss = losses.wasserstein_generator_loss(fake_scores, self.global_batch_size)
-      penalties = self.generator_penalties(batch, fake, mask)
-      total = generator_loss + tf.add_n(list(penalties.values())) if penalties else generator_loss
+      total, metrics = self.generator_objective(batch, fake, mask)
     variables = self.generator.trainable_variables
     trainer_lib.apply_gradients(self.optimizers["generator_optimizer"], tape, total, variables)
-    return {**critic_metrics, "generator_loss": generator_loss, **penalties}
+    return {**critic_metrics, **metrics}
+
+  def generator_step(self, batch):
+    """One generator update on videos it makes for one replica's share of the batch; returns its
+    share of the metrics. For the "wgan" loss, whose weight clipping runs between replica steps."""
+    with tf.GradientTape() as tape:
+      fake, mask = self.fake_videos(batch, training=True)
+      total, metrics = self.generator_objective(batch, fake, mask)
+    variables = self.generator.trainable_variables
+    trainer_lib.apply_gradients(self.optimizers["generator_optimizer"], tape, total, variables)
+    return metrics
+
+  def generator_objective(self, batch, fake, mask):
+    """(total loss, metrics) of the generator for its videos of a batch, scored by the critic."""
+    fake_scores = self.critic_scores(fake, batch, training=True)
+    if self.loss == "logistic":
+      generator_loss = losses.logistic_generator_loss(fake_scores, self.global_batch_size)
+    else:
+      generator_loss = losses.wasserstein_generator_loss(fake_scores, self.global_batch_size)
+    penalties = self.generator_penalties(batch, fake, mask)
+    total = generator_loss + tf.add_n(list(penalties.values())) if penalties else generator_loss
+    return total, {"generator_loss": generator_loss, **penalties}
 
   def clip_critic_weights(self):
     """WGAN's Lipschitz constraint after a critic update (loss "wgan"); a gradient penalty needs
@@ -286,10 +301,19 @@ class VideoWGAN:
       Scalar metrics of the last critic update and of the generator update, summed over replicas
       (each replica's share is already divided by the global batch size).
     """
-    for _ in range(self.critic_steps - 1):
-      self.strategy.run(self.critic_step, args=(next(iterator),))
-      self.clip_critic_weights()
-    metrics = self.strategy.run(self.critic_and_generator_step, args=(next(iterator),))
+    if self.loss == "wgan":
+      # Weight clipping must come between the critic and generator updates, and only here, between
+      # replica steps, can every strategy assign to the critic's weights (inside an XLA-compiled
+      # replica step on several GPUs, no merge_call can): the generator makes its videos again.
+      for _ in range(self.critic_steps):
+        batch = next(iterator)
+        critic_metrics = self.strategy.run(self.critic_step, args=(batch,))
+        self.clip_critic_weights()
+      metrics = {**critic_metrics, **self.strategy.run(self.generator_step, args=(batch,))}
+    else:
+      for _ in range(self.critic_steps - 1):
+        self.strategy.run(self.critic_step, args=(next(iterator),))
+      metrics = self.strategy.run(self.critic_and_generator_step, args=(next(iterator),))
     if self.ema_generator is not None:
       self.update_ema()
     return {
