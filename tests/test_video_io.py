@@ -52,6 +52,12 @@ def test_each_gif_quantizer_keeps_the_moving_digits_within_a_few_levels(tmp_path
   assert np.abs(read_back(path).astype(int) - video).mean() < 8
 
 
+def test_the_gif_quantizers_choose_different_palettes():
+  video = synthetic.moving_digits_clip(0, 1)
+  encoded = {name: video_io.encode_gif(video, quantizer=name) for name in video_io.QUANTIZERS}
+  assert len(set(encoded.values())) == len(video_io.QUANTIZERS)
+
+
 def test_an_unknown_gif_quantizer_is_refused():
   with pytest.raises(ValueError, match="GIF quantizer 'kmeans': use one of"):
     video_io.encode_gif(gray_video(2, 4, 4), quantizer="kmeans")
