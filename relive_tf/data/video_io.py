@@ -32,8 +32,8 @@ def even_sides(video):
 
 
 # How each frame's 256 colors are chosen: Pillow's median cut, or its fast octree, about 30x faster
-# (18 against 544 ms for 32 frames of 64x256) for a mean error of 5.4 instead of 4.7 levels on the
-# moving digits (docs/benchmarks.md); the training loop's sample GIFs take the fast one.
+# (18 against 550 ms for 32 frames of 64x256) for a mean error of 5.45 instead of 4.65 levels on the
+# moving digits (bench/step_pieces.py); the training loop's sample GIFs take the fast one.
 QUANTIZERS = {"median_cut": Image.Quantize.MEDIANCUT, "fast_octree": Image.Quantize.FASTOCTREE}
 
 
