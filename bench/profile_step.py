@@ -46,11 +46,19 @@ FLAGS = flags.FLAGS
 
 STEP_EVENT = "train_step"  # the tf.function's event on the Python thread, one per call
 EXECUTOR_LINE = "tf_Compute"  # TensorFlow's inter-op threads, where ops run
+# An XLA-compiled function's run: its XlaLaunch op leaves no op event of its own.
+XLA_EVENTS = ("CpuExecutable::ExecuteAsyncOnStream", "GpuExecutable::ExecuteAsyncOnStream")
+XLA_KEY = "XLA-compiled function"
 
 
-def _is_op(metadata):
-  """TensorFlow ops are the events named "op_name:OpType" whose display name is the type."""
-  return bool(metadata.display_name) and metadata.name.endswith(":" + metadata.display_name)
+def _op_key(metadata, group):
+  """The table's key for an event, or None if it is not an op: TensorFlow ops are the events
+  named "op_name:OpType" whose display name is the type; XLA's runs count as one op."""
+  if metadata.name in XLA_EVENTS:
+    return XLA_KEY
+  if not metadata.display_name or not metadata.name.endswith(":" + metadata.display_name):
+    return None
+  return metadata.display_name if group == "type" else metadata.name.rsplit(":", 1)[0]
 
 
 def _union_length(intervals):
@@ -70,7 +78,8 @@ def op_table(space, group="type"):
 
   Args:
     space: a tensorflow.tsl.profiler.protobuf.xplane_pb2.XSpace.
-    group: "type" (Conv3D) or "name" (discriminator/disc1/convolution).
+    group: "type" (Conv3D) or "name" (discriminator/disc1/convolution); either way the runs of
+      XLA-compiled functions count under XLA_KEY.
 
   Returns:
     {"ops": {key: {"calls": n, "self_ps": picoseconds}}, "steps": number of train_step calls,
@@ -92,18 +101,17 @@ def op_table(space, group="type"):
         continue
       stack = []  # [key, end, self time so far] of the ops enclosing the current one
       for event in events:
-        metadata = plane.event_metadata[event.metadata_id]
-        if not _is_op(metadata):
+        key = _op_key(plane.event_metadata[event.metadata_id], group)
+        if key is None:
           continue
         start, end = event.offset_ps, event.offset_ps + event.duration_ps
         while stack and stack[-1][1] <= start:
-          key, _, self_ps = stack.pop()
-          ops[key]["self_ps"] += self_ps
+          done, _, self_ps = stack.pop()
+          ops[done]["self_ps"] += self_ps
         if stack:
           stack[-1][2] -= event.duration_ps
         else:
           intervals.append((start, end))
-        key = metadata.display_name if group == "type" else metadata.name.rsplit(":", 1)[0]
         ops[key]["calls"] += 1
         stack.append([key, end, event.duration_ps])
       for key, _, self_ps in stack:

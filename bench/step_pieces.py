@@ -9,6 +9,9 @@
   forward and with gradients.
 - compose: mask * foreground + (1 - mask) * background (four full-size operations) against
   vgan.compose_video (three), forward and with gradients.
+- outputs: from the joined heads' output to the video and mask (bias, split, tanh and sigmoid,
+  composition) as TensorFlow ops, what inference runs, against vgan.composed_heads, the same
+  arithmetic compiled by XLA into one kernel, what training runs.
 - gif: the training loop's sample GIF (4 moving-digit clips side by side, 32 frames) with
   Pillow's median cut and fast octree palettes, and each one's mean error in 0..255 levels.
 
@@ -81,6 +84,29 @@ def compose_forms():
   }
 
 
+def head_output_forms():
+  """The joined heads' bias, activations and the composition: TensorFlow ops one by one (what
+  inference runs) against vgan.composed_heads, one XLA kernel (what training runs)."""
+  import tensorflow as tf  # noqa: PLC0415
+
+  from relive_tf.models import vgan  # noqa: PLC0415
+
+  inputs = [tf.random.normal([8, 32, 64, 64, 4]), tf.random.normal([8, 64, 64, 3])]
+  bias = tf.Variable(tf.random.normal([4]))
+
+  def ops(outputs, background):
+    foreground, mask = tf.split(outputs + bias, [3, 1], axis=-1)
+    mask = tf.sigmoid(mask)
+    return [vgan.compose_video(tf.tanh(foreground), mask, background), mask]
+
+  return {
+    "TensorFlow ops": _timed_pair(ops, inputs, [bias]),
+    "one XLA kernel (composed_heads)": _timed_pair(
+      lambda outputs, background: vgan.composed_heads(outputs, bias, background), inputs, [bias]
+    ),
+  }
+
+
 def _timed_pair(form, inputs, weights):
   """(forward, forward and gradients) of form(*inputs) as no-argument tf.functions."""
   import tensorflow as tf  # noqa: PLC0415
@@ -125,11 +151,16 @@ def main(_):
   import relive_tf  # noqa: F401, PLC0415 (sets TensorFlow's environment before its import)
 
   print(f"load average {harness.load_average():.2f} at the start; ms per call", flush=True)
-  for piece, forms in (("heads", head_forms()), ("compose", compose_forms())):
+  pieces = (
+    ("heads", head_forms()),
+    ("compose", compose_forms()),
+    ("outputs", head_output_forms()),
+  )
+  for piece, forms in pieces:
     for round_ in range(1, FLAGS.rounds + 1):
       for name, (forward, with_gradients) in forms.items():
         print(
-          f"round {round_}  {piece:<8} {name:<30} forward "
+          f"round {round_}  {piece:<8} {name:<32} forward "
           f"{mean_seconds(forward, FLAGS.calls) * 1e3:6.1f}  with gradients "
           f"{mean_seconds(with_gradients, FLAGS.calls) * 1e3:6.1f}",
           flush=True,
@@ -138,7 +169,7 @@ def main(_):
   for round_ in range(1, FLAGS.rounds + 1):
     for name, (encode, error) in forms.items():
       print(
-        f"round {round_}  gif      {name:<30} {mean_seconds(encode, 3) * 1e3:6.1f}  "
+        f"round {round_}  gif      {name:<32} {mean_seconds(encode, 3) * 1e3:6.1f}  "
         f"mean error {error:.2f} levels",
         flush=True,
       )

@@ -131,6 +131,7 @@ def test_the_op_table_gives_each_op_its_time_less_the_ops_inside_it():
       _event(plane, "a:Conv3D", "Conv3D", 15, 20),
       _event(plane, "b:Conv3D", "Conv3D", 40, 10),
       _event(plane, "c:Mul", "Mul", 70, 5),
+      _event(plane, "CpuExecutable::ExecuteAsyncOnStream", "", 80, 4),  # an XLA run
       _event(plane, "ExecutorState::Process", "", 0, 90),  # not an op
     ]
   )
@@ -139,8 +140,9 @@ def test_the_op_table_gives_each_op_its_time_less_the_ops_inside_it():
     "PartitionedCall": {"calls": 1, "self_ps": 20},
     "Conv3D": {"calls": 2, "self_ps": 30},
     "Mul": {"calls": 1, "self_ps": 5},
+    profile_step.XLA_KEY: {"calls": 1, "self_ps": 4},
   }
-  assert (table["steps"], table["step_ps"], table["busy_ps"]) == (1, 100, 55)
+  assert (table["steps"], table["step_ps"], table["busy_ps"]) == (1, 100, 59)
 
 
 def test_bench_configs_take_overrides_as_relive_train_does():

@@ -144,7 +144,9 @@ def test_the_generator_update_reuses_the_last_critic_updates_videos_with_the_sam
     for mine, reference in zip(
       shared.networks[network].trainable_variables, apart.networks[network].trainable_variables
     ):
-      np.testing.assert_allclose(mine.numpy(), reference.numpy(), atol=1e-6, err_msg=mine.path)
+      # Round-off: the XLA-compiled composition sums in its own order in each graph (1 weight in
+      # 55,296 differed by 1.04e-6 after two Adam updates).
+      np.testing.assert_allclose(mine.numpy(), reference.numpy(), atol=3e-6, err_msg=mine.path)
 
 
 def _one_step_weights(config, critic_updates_before=0):

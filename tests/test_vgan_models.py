@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from relive_tf.models import resize_conv
 from relive_tf.models import vgan
@@ -94,6 +95,31 @@ def test_video_and_mask_heads_run_as_one_convolution_with_each_heads_weights(ups
   assert [w.path for w in stream.weights][-4:] == [
     f"foreground_stream/{head}/{name}" for head in ("video", "mask") for name in ("kernel", "bias")
   ]
+
+
+@pytest.mark.parametrize("upsample", vgan.UPSAMPLINGS)
+def test_training_composes_video_and_mask_as_the_separate_ops_do_with_their_gradients(upsample):
+  # In training the heads' biases, activations and the composition run as one XLA kernel.
+  generator = vgan.VideoGenerator(4, (8, 6, 5, 4), 16, 32, upsample=upsample)
+  noise = np.random.default_rng(0).normal(size=[2, 4]).astype(np.float32)
+  generator.streams(noise)
+  stream = generator.foreground_stream
+  rng = np.random.default_rng(1)
+  for weight in stream.video_head.weights + stream.mask_head.weights:  # biases start at zero
+    weight.assign(rng.normal(scale=0.3, size=weight.shape))
+  with tf.GradientTape(persistent=True) as tape:
+    foreground, mask, background = generator.streams(noise, training=True)
+    separate = vgan.compose_video(foreground, mask, background), mask
+    composed = generator.video_and_mask(noise, training=True)
+    losses = [tf.reduce_sum(video**2) + tf.reduce_sum(mask) for video, mask in (separate, composed)]
+  for expected, actual in zip(separate, composed):
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+  assert np.ptp(composed[1]) > 0.1  # the mask is not flat: it takes part in the video
+  gradients = [tape.gradient(loss, generator.trainable_weights) for loss in losses]
+  for expected, actual in zip(*gradients):
+    scale = np.abs(expected).max()
+    assert scale > 0
+    np.testing.assert_allclose(actual / scale, expected / scale, atol=1e-4)
 
 
 def test_resize_upsampling_answers_a_constant_code_with_a_constant_video():

@@ -140,11 +140,16 @@ class ConditionalGenerator(keras.Model):
   def streams(self, photo, noise=None, training=False):
     """foreground [b, t, h, w, 3], mask [b, t, h, w, 1] and background [b, h, w, 3] (or None)."""
     # Through __call__, so that weights built here are named generator/... like the poster's.
-    return self(photo, noise, training=training, return_streams=True)
+    return self(photo, noise, training=training, outputs="streams")
 
-  def call(self, photo, noise=None, training=False, return_streams=False):
+  def video_and_mask(self, photo, noise=None, training=False):
+    """The video [b, t, h, w, 3] and its mask [b, t, h, w, 1] (None with one stream)."""
+    return self(photo, noise, training=training, outputs="video_and_mask")
+
+  def call(self, photo, noise=None, training=False, outputs="video"):
+    """outputs: "video", "video_and_mask" or "streams" (see the methods of those names)."""
     code, scales = self.encoder(photo, training=training)
-    foreground, mask = self.foreground_stream(self._join_noise(code, noise), training=training)
+    latent_code = self._join_noise(code, noise)
     background = None
     if self.background_stream is not None:
       still = self.background_code(keras.ops.mean(code, axis=1))
@@ -153,9 +158,10 @@ class ConditionalGenerator(keras.Model):
         still = keras.ops.concatenate([still, noise], axis=-1)
       skips = scales[::-1] if self.skip_connections else None
       background = self.background_stream(still, skips, training=training)
-    if return_streams:
-      return foreground, mask, background
-    return vgan.compose_video(foreground, mask, background)
+    if outputs == "streams":
+      return (*self.foreground_stream(latent_code, training=training), background)
+    video, mask = self.foreground_stream(latent_code, training=training, background=background)
+    return (video, mask) if outputs == "video_and_mask" else video
 
 
 class ConditionalCritic(vgan.VideoCritic):

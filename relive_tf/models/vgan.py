@@ -94,40 +94,77 @@ class ForegroundStream(keras.layers.Layer):
       upsampling_conv(3, 1, upsample, "mask", activation="sigmoid") if with_mask else None
     )
 
-  def call(self, code, training=False):
+  def call(self, code, training=False, background=None):
+    """(foreground, mask): [b, t, h, w, 3] and [b, t, h, w, 1] (None with one stream).
+
+    Given the background [b, h, w, 3], the composed video replaces the foreground; in training it
+    is composed in one XLA-compiled kernel (`composed_heads`).
+    """
     features = code
     for block in self.blocks:
       features = block(features, training=training)
     if self.mask_head is None:
       return self.video_head(features), None
-    video, mask = upsampling_heads(features, [self.video_head, self.mask_head])
-    return video, mask
+    heads = [self.video_head, self.mask_head]
+    if background is None:
+      return tuple(upsampling_heads(features, heads))
+    if not training:
+      foreground, mask = upsampling_heads(features, heads)
+      return compose_video(foreground, mask, background), mask
+    outputs, bias = joined_heads(features, heads)
+    return composed_heads(outputs, keras.ops.cast(bias, outputs.dtype), background)
 
 
-def upsampling_heads(features, heads):
-  """Runs upsampling layers of one kind that read the same features as one transposed convolution.
+def joined_heads(features, heads):
+  """Upsampling layers of one kind that read the same features, run as one transposed convolution.
 
-  Their kernels are joined along the output channels and the result split back, each head with its
-  own bias and activation: the same outputs, the same weights, in one call. At full resolution a
-  transposed convolution to a few channels costs oneDNN about as much for 1 channel as for 4, so
-  the video (3) and mask (1) heads together take half the time of two calls (docs/benchmarks.md).
+  Their kernels are joined along the output channels: at full resolution a transposed convolution
+  to a few channels costs oneDNN about as much for 1 channel as for 4, so the video (3) and mask
+  (1) heads together take half the time of two calls (docs/benchmarks.md).
 
   Args:
     features: [b, *spatial, c].
     heads: ResizeConv or Conv{2,3}DTranspose layers (4-wide, stride 2, "same", with biases).
 
   Returns:
-    one [b, *(2 * spatial), head.filters] tensor per head.
+    the heads' outputs before bias and activation, joined: [b, *(2 * spatial), sum of filters];
+    and their biases, joined [sum of filters].
   """
   for head in heads:
     if not head.built:
       head.build(features.shape)
   kernel = keras.ops.concatenate([transposed_kernel(head, features.dtype) for head in heads], -2)
   outputs = keras.ops.conv_transpose(features, kernel, strides=2, padding="same")
-  bias = keras.ops.concatenate([head.bias for head in heads], 0)
+  return outputs, keras.ops.concatenate([head.bias for head in heads], 0)
+
+
+def upsampling_heads(features, heads):
+  """joined_heads' outputs split back, each head with its own bias and activation: the same
+  outputs, the same weights as calling each head, in one convolution.
+
+  Returns:
+    one [b, *(2 * spatial), head.filters] tensor per head.
+  """
+  outputs, bias = joined_heads(features, heads)
   outputs = outputs + keras.ops.cast(bias, outputs.dtype)
   ends = np.cumsum([head.filters for head in heads])[:-1].tolist()
   return [head.activation(part) for head, part in zip(heads, keras.ops.split(outputs, ends, -1))]
+
+
+@tf.function(jit_compile=True, autograph=False)
+def composed_heads(outputs, bias, background):
+  """The video [b, t, h, w, 3] and mask [b, t, h, w, 1] from the joined video and mask heads'
+  outputs [b, t, h, w, 4] before their bias [4] and activations (tanh, sigmoid), and the
+  background [b, h, w, 3].
+
+  The same arithmetic as upsampling_heads then compose_video, compiled by XLA into one pass over
+  the full-size tensors and one for the gradients, where TensorFlow runs an op per step of it.
+  Training uses it; inference and exports use the separate ops, since TF Serving runs XLA-compiled
+  functions only when asked to (--xla_cpu_compilation_enabled).
+  """
+  foreground, mask = tf.split(outputs + bias, [3, 1], axis=-1)
+  mask = tf.sigmoid(mask)
+  return compose_video(tf.tanh(foreground), mask, background), mask
 
 
 def transposed_kernel(layer, dtype):
@@ -213,18 +250,24 @@ class VideoGenerator(keras.Model):
 
   def streams(self, noise, training=False):
     """foreground [b, t, h, w, 3], mask [b, t, h, w, 1] and background [b, h, w, 3] (or None)."""
-    return self(noise, training=training, return_streams=True)
+    return self(noise, training=training, outputs="streams")
 
-  def call(self, noise, training=False, return_streams=False):
-    foreground, mask = self.foreground_stream(self.latent_code(noise, training), training=training)
+  def video_and_mask(self, noise, training=False):
+    """The video [b, t, h, w, 3] and its mask [b, t, h, w, 1] (None with one stream)."""
+    return self(noise, training=training, outputs="video_and_mask")
+
+  def call(self, noise, training=False, outputs="video"):
+    """outputs: "video", "video_and_mask" or "streams" (see the methods of those names)."""
+    code = self.latent_code(noise, training)
     background = (
       self.background_stream(noise, training=training)
       if self.background_stream is not None
       else None
     )
-    if return_streams:
-      return foreground, mask, background
-    return compose_video(foreground, mask, background)
+    if outputs == "streams":
+      return (*self.foreground_stream(code, training=training), background)
+    video, mask = self.foreground_stream(code, training=training, background=background)
+    return (video, mask) if outputs == "video_and_mask" else video
 
 
 def critic_blocks(rank, widths, normalization, prefix):

@@ -4,7 +4,6 @@ import tensorflow as tf
 
 from relive_tf import losses
 from relive_tf.models import cvgan
-from relive_tf.models import vgan
 from relive_tf.training import family
 from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import vgan as vgan_training
@@ -39,10 +38,9 @@ class ConditionalWGAN(vgan_training.VideoWGAN):
 
   def fake_videos(self, batch, training, generator=None):
     generator = generator or self.generator
-    foreground, mask, background = generator.streams(
+    video, mask = generator.video_and_mask(
       self.photos(batch), batch.get("noise"), training=training
     )
-    video = vgan.compose_video(foreground, mask, background)
     return trainer_lib.float32(video), trainer_lib.float32(mask)
 
   def critic_scores(self, videos, batch, training):

@@ -141,8 +141,7 @@ class VideoWGAN:
     """Generated videos [b, t, h, w, 3] and their masks (None with one stream) for a batch, by
     `generator` (default: the one being trained), in float32 whatever the precision policy."""
     generator = generator or self.generator
-    foreground, mask, background = generator.streams(batch["noise"], training=training)
-    video = vgan.compose_video(foreground, mask, background)
+    video, mask = generator.video_and_mask(batch["noise"], training=training)
     return trainer_lib.float32(video), trainer_lib.float32(mask)
 
   def frame_offset(self, batch):
