@@ -119,22 +119,33 @@ def _logging_indices(context):
 
 
 class Progress:
-  """Steps per second over the last logging window and the time left at that rate."""
+  """Steps per second over the last logging window and the time left at that rate.
 
-  def __init__(self, step, num_steps):
+  The first window of a run (or of a resumed one) includes compiling the train step, which a rate
+  would spread over the steps left (a 200-step tiny run read "11m41s left" at step 1): its line
+  gives the window's seconds instead.
+  """
+
+  def __init__(self, step, num_steps, clock=time.perf_counter):
     self.num_steps = num_steps
-    self.window_start = (step, time.perf_counter())
-    self.steps_per_second = math.nan
+    self.clock = clock  # seconds
+    self.window_start = (step, clock())
+    self.steps_per_second = self.window_seconds = math.nan
+    self.windows = 0  # measured so far
 
   def update(self, step):
     last_step, last_time = self.window_start
-    now = time.perf_counter()
+    now = self.clock()
     if step > last_step:
-      self.steps_per_second = (step - last_step) / (now - last_time)
+      self.window_seconds = now - last_time
+      self.steps_per_second = (step - last_step) / self.window_seconds
+      self.windows += 1
     self.window_start = (step, now)
 
   def line(self, step, metrics):
     values = "  ".join(f"{name}={value:.4g}" for name, value in sorted(metrics.items()))
+    if self.windows == 1:
+      return f"step {step}/{self.num_steps}  {values}  {self.window_seconds:.1f} s with compiling"
     left = (
       progress.format_duration((self.num_steps - step) / self.steps_per_second)
       if self.steps_per_second > 0
