@@ -14,7 +14,9 @@ untimed steps, then traces --steps steps with tf.profiler.experimental and reads
   to more than 100%);
 - the step's wall time, the time any op ran (the union of op intervals) and the rest: time the
   executor spent between ops (scheduling, Python, waiting).
-An op's time includes the work it hands to the intra-op (Eigen) threads. The tiny variant takes
+An op's time includes the work it hands to the intra-op (Eigen) threads. XLA-compiled functions
+(the generator's composition in training; the whole replica step with train.jit_compile) leave no
+op event of their own: their runs count as one row, "XLA-compiled function". The tiny variant takes
 about a minute on 2 quiet cores; the trace stays in --logdir for TensorBoard's profile plugin.
 """
 

@@ -17,6 +17,7 @@ sys.path.insert(0, str(helpers.REPO))
 from bench import flops  # noqa: E402
 from bench import harness  # noqa: E402
 from bench import profile_step  # noqa: E402
+from bench import step_pieces  # noqa: E402
 
 # The tiny configs at 16 frames of 32x32 and batch 2: the same layers, quick to build and trace.
 SMALL = dict(
@@ -143,6 +144,15 @@ def test_the_op_table_gives_each_op_its_time_less_the_ops_inside_it():
     profile_step.XLA_KEY: {"calls": 1, "self_ps": 4},
   }
   assert (table["steps"], table["step_ps"], table["busy_ps"]) == (1, 100, 59)
+
+
+@pytest.mark.parametrize(
+  "forms", [step_pieces.head_forms, step_pieces.compose_forms, step_pieces.head_output_forms]
+)
+def test_the_forms_step_pieces_times_against_each_other_compute_the_same(forms):
+  outputs = [[float(value) for value in forward()] for forward, _ in forms().values()]
+  assert len(outputs) == 2 and all(abs(value) > 1 for value in outputs[0])
+  assert outputs[1] == pytest.approx(outputs[0], rel=1e-4)
 
 
 def test_bench_configs_take_overrides_as_relive_train_does():

@@ -90,13 +90,13 @@ def test_default_latent_code_is_the_posters(make_config):
   assert _generator(model).encoder(_photos(1))[0].shape == (1, 2, 4, 4, 512)
 
 
-def test_weights_read_like_the_poster_when_built_through_streams(make_config):
+def test_weights_read_like_the_poster_when_built_through_video_and_mask(make_config):
   model = make_config("cvgan", "tiny").model
   generator = _generator(model)
   photos, noise = _photos(1), np.zeros((1, model.noise_dim), np.float32)
-  foreground, _, _ = generator.streams(photos, noise)  # how the trainer first calls it
+  video, _ = generator.video_and_mask(photos, noise)  # how the trainer first calls it
   critic = cvgan.ConditionalCritic(model.critic_widths)
-  critic(foreground, photos)
+  critic(video, photos)
   paths = {v.path for v in generator.weights + critic.weights}
   assert {f"generator/encoder/encode{i}/kernel" for i in range(1, 6)} <= paths
   assert "generator/foreground_stream/deconv1/kernel" in paths

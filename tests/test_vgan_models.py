@@ -40,6 +40,13 @@ def test_video_is_mask_blend_of_the_streams(make_config):
   np.testing.assert_allclose(generator(noise), expected, atol=1e-6)
 
 
+def test_a_generator_refuses_outputs_it_does_not_make(make_config):
+  model = make_config("vgan", "tiny").model
+  generator = vgan.VideoGenerator(model.noise_dim, model.generator_widths, 32, 64)
+  with pytest.raises(ValueError, match="outputs='stream': use one of"):
+    generator(np.zeros((1, model.noise_dim), np.float32), outputs="stream")
+
+
 def test_one_stream_generator_has_no_background(make_config):
   model = make_config("vgan", "tiny").model
   generator = vgan.VideoGenerator(model.noise_dim, model.generator_widths, 32, 64, two_stream=False)
@@ -98,8 +105,13 @@ def test_video_and_mask_heads_run_as_one_convolution_with_each_heads_weights(ups
 
 
 @pytest.mark.parametrize("upsample", vgan.UPSAMPLINGS)
-def test_training_composes_video_and_mask_as_the_separate_ops_do_with_their_gradients(upsample):
+def test_training_composes_video_and_mask_as_the_separate_ops_do_with_their_gradients(
+  upsample, monkeypatch
+):
   # In training the heads' biases, activations and the composition run as one XLA kernel.
+  calls = []
+  kernel = vgan.composed_heads
+  monkeypatch.setattr(vgan, "composed_heads", lambda *args: calls.append(1) or kernel(*args))
   generator = vgan.VideoGenerator(4, (8, 6, 5, 4), 16, 32, upsample=upsample)
   noise = np.random.default_rng(0).normal(size=[2, 4]).astype(np.float32)
   generator.streams(noise)
@@ -112,6 +124,7 @@ def test_training_composes_video_and_mask_as_the_separate_ops_do_with_their_grad
     separate = vgan.compose_video(foreground, mask, background), mask
     composed = generator.video_and_mask(noise, training=True)
     losses = [tf.reduce_sum(video**2) + tf.reduce_sum(mask) for video, mask in (separate, composed)]
+  assert len(calls) == 1  # the composed video came from the kernel, the separate one did not
   for expected, actual in zip(separate, composed):
     np.testing.assert_allclose(actual, expected, atol=1e-5)
   assert np.ptp(composed[1]) > 0.1  # the mask is not flat: it takes part in the video

@@ -148,6 +148,8 @@ class ConditionalGenerator(keras.Model):
 
   def call(self, photo, noise=None, training=False, outputs="video"):
     """outputs: "video", "video_and_mask" or "streams" (see the methods of those names)."""
+    if outputs not in vgan.GENERATOR_OUTPUTS:
+      raise ValueError(f"outputs={outputs!r}: use one of {vgan.GENERATOR_OUTPUTS}")
     code, scales = self.encoder(photo, training=training)
     latent_code = self._join_noise(code, noise)
     background = None

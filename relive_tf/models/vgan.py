@@ -27,6 +27,7 @@ def latent_shape(frames, size, channels):
 
 
 UPSAMPLINGS = ("transposed", "resize")
+GENERATOR_OUTPUTS = ("video", "video_and_mask", "streams")
 
 
 def batch_normalization(name):
@@ -258,6 +259,8 @@ class VideoGenerator(keras.Model):
 
   def call(self, noise, training=False, outputs="video"):
     """outputs: "video", "video_and_mask" or "streams" (see the methods of those names)."""
+    if outputs not in GENERATOR_OUTPUTS:
+      raise ValueError(f"outputs={outputs!r}: use one of {GENERATOR_OUTPUTS}")
     code = self.latent_code(noise, training)
     background = (
       self.background_stream(noise, training=training)

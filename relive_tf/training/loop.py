@@ -395,6 +395,7 @@ def _train(config, workdir, family, strategy, worker_dir):
   logging.info("compiling the train step (the first step takes longer)...")
   progress = Progress(int(step), train.num_steps)
   current = saved = int(step)
+  first = current + 1  # logged alone, so that the window that compiles is one step
   timer = step_timing.LoopTimer(iterator)
   finite_check = _FiniteCheck(trainer.networks)
   restores = 0  # train.nan_policy="restore": how many times this run went back to a checkpoint
@@ -442,7 +443,7 @@ def _train(config, workdir, family, strategy, worker_dir):
         step.assign(current)
         data_position.assign_add(trainer.batches_per_step * train.batch_size)
         last = current == train.num_steps
-        log_now = current % train.log_every == 0 or last or current == 1
+        log_now = current % train.log_every == 0 or last or current == first
         heavy_now = current % train.summary_every == 0 or last
         if log_now:
           progress.update(current)
