@@ -8,6 +8,16 @@ import numpy as np
 _TAPS = np.array([[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], np.float32)
 
 
+def tap_matrix(rank):
+  """[4**rank, 3**rank]: _TAPS on every axis at once (their Kronecker product), so that one
+  matmul maps a flattened 3-wide kernel to the 4-wide one; a chain of per-axis einsums cost 4x
+  the time, forward and backward, in every generator pass (docs/benchmarks.md)."""
+  matrix = _TAPS
+  for _ in range(rank - 1):
+    matrix = np.kron(matrix, _TAPS)
+  return matrix
+
+
 class ResizeConv(keras.layers.Layer):
   """[b, *spatial, c] -> [b, *(2 * spatial), filters]: UpSampling then a 3-wide Conv, fused.
 
@@ -36,13 +46,10 @@ class ResizeConv(keras.layers.Layer):
   def transposed_kernel(self):
     """The equivalent transposed-convolution kernel, [4] * rank + [filters, c], in the layer's
     compute dtype (bfloat16 or float16 under a mixed precision policy, like the inputs)."""
-    taps = keras.ops.convert_to_tensor(_TAPS, dtype=self.compute_dtype)
-    weights = keras.ops.cast(self.kernel, self.compute_dtype)
-    if self.rank == 2:
-      kernel = keras.ops.einsum("ap,bq,pqio->abio", taps, taps, weights)
-    else:
-      kernel = keras.ops.einsum("ap,bq,cr,pqrio->abcio", taps, taps, taps, weights)
-    return keras.ops.swapaxes(kernel, -1, -2)
+    taps = keras.ops.convert_to_tensor(tap_matrix(self.rank), dtype=self.compute_dtype)
+    weights = keras.ops.swapaxes(keras.ops.cast(self.kernel, self.compute_dtype), -1, -2)
+    kernel = keras.ops.matmul(taps, keras.ops.reshape(weights, [3**self.rank, -1]))
+    return keras.ops.reshape(kernel, [4] * self.rank + list(weights.shape[-2:]))
 
   def call(self, inputs):
     outputs = keras.ops.conv_transpose(inputs, self.transposed_kernel(), strides=2, padding="same")
