@@ -9,6 +9,8 @@
   forward and with gradients.
 - compose: mask * foreground + (1 - mask) * background (four full-size operations) against
   vgan.compose_video (three), forward and with gradients.
+- kernel: the resize layers' 4-wide transposed kernels from their 3-wide ones (the tiny foreground
+  stream's four), by per-axis einsums against ResizeConv.transposed_kernel's one matmul.
 - outputs: from the joined heads' output to the video and mask (bias, split, tanh and sigmoid,
   composition) as TensorFlow ops, what inference runs, against vgan.composed_heads, the same
   arithmetic compiled by XLA into one kernel, what training runs.
@@ -107,6 +109,33 @@ def head_output_forms():
   }
 
 
+def kernel_forms():
+  """The tiny foreground stream's resize layers' transposed kernels from their 3-wide ones: the
+  per-axis einsums they used to take against ResizeConv.transposed_kernel's one matmul."""
+  import tensorflow as tf  # noqa: PLC0415
+
+  from relive_tf.models import resize_conv  # noqa: PLC0415
+
+  layers = []
+  for channels, filters in ((64, 32), (32, 16), (16, 8), (8, 4)):
+    layer = resize_conv.ResizeConv(3, filters)
+    layer.build([None, 2, 4, 4, channels])
+    layers.append(layer)
+  taps = tf.constant(resize_conv._TAPS)
+
+  def einsums():
+    return [tf.einsum("ap,bq,cr,pqrio->abcoi", taps, taps, taps, layer.kernel) for layer in layers]
+
+  def matmul():
+    return [layer.transposed_kernel() for layer in layers]
+
+  weights = [layer.kernel for layer in layers]
+  return {
+    "per-axis einsums": _timed_pair(einsums, [], weights),
+    "one matmul (transposed_kernel)": _timed_pair(matmul, [], weights),
+  }
+
+
 def _timed_pair(form, inputs, weights):
   """(forward, forward and gradients) of form(*inputs) as no-argument tf.functions."""
   import tensorflow as tf  # noqa: PLC0415
@@ -155,6 +184,7 @@ def main(_):
     ("heads", head_forms()),
     ("compose", compose_forms()),
     ("outputs", head_output_forms()),
+    ("kernel", kernel_forms()),
   )
   for piece, forms in pieces:
     for round_ in range(1, FLAGS.rounds + 1):
