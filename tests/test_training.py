@@ -140,13 +140,18 @@ def test_the_generator_update_reuses_the_last_critic_updates_videos_with_the_sam
   apart_losses = [float(critic_then_generator_updates(apart_batches)) for _ in range(2)]
   # The loss is scored by the critic after its update: one scored before would differ here.
   np.testing.assert_allclose(shared_losses, apart_losses, rtol=1e-5)
+  # The two graphs round differently (oneDNN and XLA sum in their own orders), and Adam moves a
+  # weight by about the learning rate whatever its gradient's size, so where a gradient is ~0 the
+  # rounding decides the sign. Measured with two critic updates a step: 7 of the generator's
+  # 196,639 weights (none of the critic's) end more than half a rate apart, 1.5 % more than 1e-5;
+  # with the reference's generator updates left out, 57 to 63 % end more than half a rate apart.
+  rate = config.train.learning_rate
   for network in ("generator", "critic"):
-    for mine, reference in zip(
+    pairs = zip(
       shared.networks[network].trainable_variables, apart.networks[network].trainable_variables
-    ):
-      # Round-off: the XLA-compiled composition sums in its own order in each graph (1 weight in
-      # 55,296 differed by 1.04e-6 after two Adam updates).
-      np.testing.assert_allclose(mine.numpy(), reference.numpy(), atol=3e-6, err_msg=mine.path)
+    )
+    distances = np.concatenate([np.abs(a.numpy() - b.numpy()).ravel() for a, b in pairs])
+    assert np.mean(distances > rate / 2) < 1e-3, (network, np.mean(distances > rate / 2))
 
 
 def _one_step_weights(config, critic_updates_before=0):
