@@ -113,7 +113,7 @@ class ForegroundStream(keras.layers.Layer):
       foreground, mask = upsampling_heads(features, heads)
       return compose_video(foreground, mask, background), mask
     outputs, bias = joined_heads(features, heads)
-    return composed_heads(outputs, keras.ops.cast(bias, outputs.dtype), background)
+    return composed_heads(outputs, bias, background)
 
 
 def joined_heads(features, heads):
@@ -129,14 +129,15 @@ def joined_heads(features, heads):
 
   Returns:
     the heads' outputs before bias and activation, joined: [b, *(2 * spatial), sum of filters];
-    and their biases, joined [sum of filters].
+    and their biases, joined [sum of filters], in the outputs' dtype.
   """
   for head in heads:
     if not head.built:
       head.build(features.shape)
   kernel = keras.ops.concatenate([transposed_kernel(head, features.dtype) for head in heads], -2)
   outputs = keras.ops.conv_transpose(features, kernel, strides=2, padding="same")
-  return outputs, keras.ops.concatenate([head.bias for head in heads], 0)
+  bias = keras.ops.concatenate([head.bias for head in heads], 0)
+  return outputs, keras.ops.cast(bias, outputs.dtype)
 
 
 def upsampling_heads(features, heads):
@@ -147,7 +148,7 @@ def upsampling_heads(features, heads):
     one [b, *(2 * spatial), head.filters] tensor per head.
   """
   outputs, bias = joined_heads(features, heads)
-  outputs = outputs + keras.ops.cast(bias, outputs.dtype)
+  outputs = outputs + bias
   ends = np.cumsum([head.filters for head in heads])[:-1].tolist()
   return [head.activation(part) for head, part in zip(heads, keras.ops.split(outputs, ends, -1))]
 
