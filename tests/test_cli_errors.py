@@ -66,7 +66,7 @@ CASES = [
   ),
   (
     ["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/not_a_photo.jpg", "--out=v.gif"],
-    "not_a_photo.jpg' is not an image",
+    "not_a_photo.jpg' is in a format relive does not read",
   ),
   # predict
   (

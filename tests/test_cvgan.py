@@ -362,7 +362,7 @@ def test_the_cli_names_a_file_that_is_not_an_image_without_a_traceback(cvgan_wor
     f"--out={tmp_path / 'video.gif'}",
   )
   assert done.returncode == 1
-  assert f"relive relive: error: '{not_a_photo}' is not an image" in done.stderr
+  assert f"relive relive: error: '{not_a_photo}' is in a format relive does not read" in done.stderr
   assert "Traceback" not in done.stderr
   assert not os.path.exists(tmp_path / "video.gif")
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from relive_tf import families
+from relive_tf.data import prepare
 from relive_tf.evaluation import evaluator
 from relive_tf.evaluation import gan
 from relive_tf.evaluation import scores
@@ -17,6 +18,7 @@ from relive_tf.metrics import digit_recognizer
 from relive_tf.metrics import feature_network
 from relive_tf.metrics import features
 from relive_tf.metrics import sample_scores
+from relive_tf.training import checkpoints
 from relive_tf.training import inputs
 from relive_tf.training import loop
 
@@ -246,6 +248,23 @@ def test_the_table_says_why_sample_scores_are_not_measured():
   assert f"sample scores {scores.BUILT_IN_ONLY}" in gan.format_table(report)
 
 
+def test_the_table_keeps_a_wide_distance_apart_from_the_next():
+  distances = {"frechet": -7.276e-12, "kernel": -1.234e-12}
+  report = {
+    "workdir": "w",
+    "model_type": "vgan",
+    "step": 3,
+    "num_samples": 4,
+    "frames": 32,
+    "size": 64,
+    "features": {"description": "features"},
+    "distances": {row: distances for row, _, _ in gan.ROWS},
+    "sample_scores": {"not_measured": scores.BUILT_IN_ONLY},
+  }
+  rows = gan.format_table(report).splitlines()[2 : 2 + len(gan.ROWS)]
+  assert all(row.split()[-2:] == ["-7.276e-12", "-1.234e-12"] for row in rows), rows
+
+
 def test_evaluate_rejects_a_feature_network_of_another_clip_shape(vgan_workdir, tmp_path):
   feature_network.train_feature_network(
     str(tmp_path),
@@ -270,6 +289,58 @@ def test_evaluate_rejects_a_feature_network_of_another_clip_shape(vgan_workdir, 
 def test_evaluate_rejects_a_missing_shards_folder(vgan_workdir, tmp_path):
   with pytest.raises(ValueError, match="neither 'synthetic' nor a folder of prepared shards"):
     _evaluate(vgan_workdir, data=str(tmp_path / "missing"))
+
+
+@pytest.fixture(name="held_out_shards", scope="module")
+def held_out_shards_fixture(tmp_path_factory):
+  """A prepared folder of 16-frame 32x32 clips whose test split holds 4 clips of one video."""
+  root = tmp_path_factory.mktemp("held_out")
+  os.makedirs(root / "videos")
+  for number in range(2):
+    helpers.write_avi(
+      root / "videos" / f"{number}.avi", helpers.smooth_video(64, 32, 40, seed=number)
+    )
+  out = root / "shards"
+  prepare.prepare(
+    layout="folder",
+    source=str(root / "videos"),
+    out=str(out),
+    frames=_FRAMES,
+    size=_SIZE,
+    clips_per_video=4,
+    test_fraction=0.5,
+    workers=1,
+  )
+  return str(out)
+
+
+def test_held_out_shards_are_read_once_in_stored_order(vgan_workdir, held_out_shards):
+  trained = checkpoints.restore_trained(vgan_workdir, families.FAMILIES.values(), "reading")
+  stored = helpers.prepared_records(held_out_shards, "test", _FRAMES, _SIZE)
+  batches = inputs.held_out_batches(trained.config, batch_size=3, data=held_out_shards)
+  videos = np.concatenate([batch["video"].numpy() for batch in batches])
+  assert len(stored) == 4 and len(videos) == 4  # an endless pass repeated them
+  expected = np.stack([record["clip"] for record in stored]).astype(np.float32) / 127.5 - 1
+  np.testing.assert_allclose(videos, expected, atol=1e-6)
+
+
+def test_evaluate_refuses_more_clips_than_the_test_split_holds(
+  vgan_workdir, held_out_shards, features_dir
+):
+  with pytest.raises(ValueError, match=r"4 clip\(s\), fewer than the 6 needed; lower num_samples"):
+    _evaluate(vgan_workdir, data=held_out_shards, num_samples=3, feature_network=features_dir)
+
+
+def test_a_report_on_other_data_keeps_the_report_on_the_runs_own(
+  vgan_workdir, held_out_shards, features_dir
+):
+  own = _evaluate(vgan_workdir, num_samples=2, batch_size=2, feature_network=features_dir)[0]
+  other = _evaluate(
+    vgan_workdir, data=held_out_shards, num_samples=2, batch_size=2, feature_network=features_dir
+  )[0]
+  assert os.path.basename(other["path"]) == "evaluation_builtin_shards_step1.json"
+  assert other["path"] != own["path"] and os.path.exists(own["path"])
+  assert other["data"]["path"] == held_out_shards
 
 
 def test_cli_evaluate_names_an_unknown_model_type_without_a_traceback(tmp_path):
@@ -337,6 +408,24 @@ def test_eval_every_on_clips_the_shipped_feature_network_does_not_take_is_refuse
 ):
   with pytest.raises(ValueError, match="trained on clips of 32x64x64, these are 16x32x32"):
     helpers.train(make_config("vgan", "tiny", train__eval_every=10, **TINY), tmp_path)
+
+
+def test_eval_every_on_a_test_split_too_small_is_refused_before_training(
+  make_config, tmp_path, held_out_shards, features_dir
+):
+  config = make_config(
+    "vgan",
+    "tiny",
+    train__eval_every=10,
+    train__eval_samples=3,
+    train__feature_network=features_dir,
+    data__source="shards",
+    data__path=held_out_shards,
+    **TINY,
+  )
+  with pytest.raises(ValueError, match=r"4 clip\(s\), fewer than the 6 needed; lower train.eval_"):
+    helpers.train(config, tmp_path)
+  assert not os.path.exists(tmp_path / "checkpoints")
 
 
 def test_eval_every_for_a_family_without_training_evaluators_is_refused(make_config, tmp_path):

@@ -120,6 +120,15 @@ def test_an_existing_version_is_refused_and_kept(workdirs, exports):
   assert _entries(model_dir) == ["1"]
 
 
+def test_another_kind_of_model_in_a_model_folder_is_refused(workdirs, tmp_path):
+  model_dir = tmp_path / "cvgan"
+  _export(workdirs["cvgan"], model_dir)
+  with pytest.raises(ValueError, match=r"serves another kind of model \(version 1 has signatures"):
+    _export(workdirs["vgan"], model_dir)
+  assert _entries(model_dir) == ["1"]  # nothing new, no temporary folder left
+  assert _export(workdirs["cvgan"], model_dir) == str(model_dir / "2")
+
+
 def test_an_explicit_version_is_used(workdirs, tmp_path):
   path = _export(workdirs["vgan"], tmp_path / "vgan", version=7)
   assert path == str(tmp_path / "vgan" / "7")

@@ -507,6 +507,7 @@ def test_predict_shows_the_prediction_alone_after_the_last_frame(
   [
     ({"context": 0}, "context is 0"),
     ({"future": 0}, "future is 0"),
+    ({"future": predict.MAX_FUTURE + 1}, f"rolls out at most {predict.MAX_FUTURE} frames"),
     ({"start": 10}, "has 12 frames, but start=10 and context=3 need 13"),
     ({"start": -1}, "start is -1"),
     ({"out": "prediction.avi"}, "extension must be one of"),

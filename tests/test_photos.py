@@ -174,12 +174,12 @@ def test_a_png_whose_header_is_over_the_pixel_limit_is_refused_before_decoding(t
     (
       "notes.jpg",
       b"not an image",
-      r"is not an image of a known format \(it starts with "
+      r"is in a format relive does not read \(it starts with "
       r"b'not an i'\)",
     ),
     ("cut.png", encode(noise_image(64, 64), "PNG")[:300], "cannot be decoded"),
     ("cut.jpg", encode(noise_image(64, 64), "JPEG")[:300], r"cannot be decoded \(.*JPEG"),
-    ("photo.tif", encode(noise_image(4, 4), "TIFF"), "is not an image of a known format"),
+    ("photo.tif", encode(noise_image(4, 4), "TIFF"), "is in a format relive does not read"),
   ],
 )
 def test_bad_photos_are_refused_naming_the_file(tmp_path, name, data, reason):

@@ -280,6 +280,10 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(make_con
     ("data__source", "youtube", "data.source is 'youtube'"),
     ("train__nan_policy", "skip", "train.nan_policy is 'skip'"),
     ("train__nan_lr_factor", 2.0, r"train.nan_lr_factor is 2.0; it must be in \(0, 1\]"),
+    ("train__learning_rate", -1.0, "train.learning_rate is -1.0; it must be positive"),
+    ("train__r1_weight", -1.0, "train.r1_weight is -1.0; it must be 0 or more"),
+    ("model__noise_dim", 0, "model.noise_dim is 0; the video GAN makes its videos from noise"),
+    ("data__frames", 0, r"frames \(0\) and size \(\d+\) must be positive multiples of 16"),
   ],
 )
 def test_bad_settings_are_refused(make_config, tmp_path, key, value, message):

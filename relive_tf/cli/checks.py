@@ -1,9 +1,10 @@
 """Checks of path flags, run while flags are parsed: a mistyped path fails before TensorFlow loads.
 
 Each registers an absl validator; a refused value ends the command with one line such as
-"flag --photo=cat.jpg: does not exist; give a JPEG, PNG, BMP or WebP photo". An unset flag passes
-(the required ones are marked apart). A path with a filesystem scheme (gs://, s3://, ram://) is
-left to the command itself: checking it would load TensorFlow, whose tf.io.gfile reads it.
+"flag --photo=cat.jpg: does not exist; give a JPEG, PNG, GIF, BMP or WebP photo". An unset flag
+passes (the required ones are marked apart). A path with a filesystem scheme (gs://, s3://,
+ram://) is left to the command itself: checking it would load TensorFlow, whose tf.io.gfile reads
+it.
 """
 
 import os
@@ -50,7 +51,7 @@ def existing_folder(name, what):
 
 
 def existing_file(name, what):
-  """--name must be an existing file; `what` says which ("a JPEG, PNG, BMP or WebP photo")."""
+  """--name must be an existing file; `what` says which ("a JPEG, PNG, GIF, BMP or WebP photo")."""
 
   def problem(path):
     if not os.path.exists(path):

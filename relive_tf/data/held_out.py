@@ -1,5 +1,7 @@
 """Clips a run never trained on: synthetic clips of the next seed, or the test split of shards."""
 
+import os
+
 from relive_tf import files
 
 SPLIT = "test"
@@ -35,6 +37,15 @@ def settings(*, source, path, seed, data=None):
   if source == "synthetic":
     return {"source": "synthetic", "path": "", "seed": seed + SEED_OFFSET, "split": SPLIT}
   return {"source": source, "path": path, "seed": seed, "split": SPLIT}
+
+
+def report_tag(data):
+  """What an evaluation report's file name adds for `data` (see settings): "" for the run's own
+  held-out clips, else "_synthetic" or "_" + the shard folder's name, so that reports on other
+  data do not overwrite one another."""
+  if data is None:
+    return ""
+  return "_" + (os.path.basename(data.rstrip("/")) or "data")
 
 
 def describe(held_out):

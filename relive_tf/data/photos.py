@@ -318,7 +318,7 @@ def load_photo(path, size):
     raise _not_a_photo(path, "is not a file" if files.isdir(path) else "does not exist")
   data = files.read_bytes(path)
   if _format_index(_head(tf.constant(data))) == len(FORMATS):
-    raise _not_a_photo(path, f"is not an image of a known format (it starts with {data[:8]!r})")
+    raise _not_a_photo(path, f"is in a format relive does not read (it starts with {data[:8]!r})")
   try:
     return decode_photos(tf.constant([data]), size).numpy()[0]
   except tf.errors.InvalidArgumentError as error:

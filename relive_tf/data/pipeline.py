@@ -132,12 +132,6 @@ def training_batches(
     [-1, 1] and, with noise_dim, "noise" float32 [batch, noise_dim].
   """
 
-  def to_example(index, clip):
-    example = {"index": index, "video": to_float_video(clip)}
-    if noise_dim:
-      example["noise"] = tf.random.stateless_normal([noise_dim], seed=tf.stack([seed, index]))
-    return example
-
   dataset = clips(
     source=source,
     path=path,
@@ -150,5 +144,20 @@ def training_batches(
     shard_index=shard_index,
     skip_corrupt=skip_corrupt,
   )
-  dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  dataset = dataset.map(
+    examples(seed, noise_dim), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+  )
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def examples(seed, noise_dim):
+  """fn(index, uint8 clip) -> a training_batches example: "index", "video" in [-1, 1] and, with
+  noise_dim > 0, "noise" float32 [noise_dim] ~ N(0, 1) drawn from (seed, index)."""
+
+  def to_example(index, clip):
+    example = {"index": index, "video": to_float_video(clip)}
+    if noise_dim:
+      example["noise"] = tf.random.stateless_normal([noise_dim], seed=tf.stack([seed, index]))
+    return example
+
+  return to_example

@@ -638,6 +638,15 @@ def _decoder(encoding, frames, size):
   return parse
 
 
+def split_clips(path, split):
+  """How many clips a split of a prepared folder holds, by its manifest.
+
+  Raises:
+    ValueError: no readable manifest there (read_manifest).
+  """
+  return sum(shard["clips"] for shard in read_manifest(path)["shards"] if shard["split"] == split)
+
+
 def clip_records(path, *, split, frames, size, skip_corrupt=False):
   """One pass over a split's clips in stored order, with what is known of each.
 

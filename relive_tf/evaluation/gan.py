@@ -195,7 +195,12 @@ def training_evaluators(config):
   recognizer, not_measured = scores_lib.digit_recognizer(config, path=train.digit_recognizer)
   if not_measured:
     logging.info("eval/ sample scores %s", not_measured)
-  batches = inputs.held_out_batches(config, batch_size=min(16, train.eval_samples))
+  batches = inputs.held_out_batches(
+    config,
+    batch_size=min(16, train.eval_samples),
+    needed=2 * train.eval_samples,
+    setting="train.eval_samples",
+  )
   return [GANEvaluator(batches, extract, train.eval_samples, recognizer)]
 
 
@@ -307,7 +312,8 @@ def evaluate(
     i3d: SavedModel directory of an I3D network, or None for the built-in features.
     feature_network: directory of a built-in network (default: the shipped one).
     digit_recognizer: directory of a digit recogniser (default: the shipped one).
-    report: JSON report path; default WORKDIR/evaluation_<features>_step<step>.json.
+    report: JSON report path; default WORKDIR/evaluation_<features>[_<data>]_step<step>.json
+      (held_out.report_tag: data's name when given).
     batch_size: clips per generator and feature call.
 
   Returns:
@@ -334,7 +340,9 @@ def evaluate(
   extract = _feature_extractor(config, i3d, feature_network)
   recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)
   untrained = trainer_lib.build(trained.family, config, tf.distribute.get_strategy())
-  batches = inputs.held_out_batches(config, batch_size=batch_size, data=data)
+  batches = inputs.held_out_batches(
+    config, batch_size=batch_size, data=data, needed=2 * num_samples, setting="num_samples"
+  )
   logging.info(
     "measuring %d real, %d real, %d generated and %d untrained clips with %s%s",
     num_samples,
@@ -403,7 +411,9 @@ def evaluate(
             )
           },
         }
-  path = report or os.path.join(workdir, f"evaluation_{extract.name}_step{trained.step}.json")
+  path = report or os.path.join(
+    workdir, f"evaluation_{extract.name}{held_out.report_tag(data)}_step{trained.step}.json"
+  )
   files.write_json(path, result)
   result["path"] = path
   return result
@@ -423,7 +433,7 @@ def format_table(report):
   ]
   for distance_key, scores_key, label in ROWS:
     distances = report["distances"][distance_key]
-    line = f"  {label:<22}{distances['frechet']:>10.4g}{distances['kernel']:>10.4g}"
+    line = f"  {label:<22} {distances['frechet']:>9.4g} {distances['kernel']:>9.4g}"
     if measured:
       line += "".join(
         scores_lib.format_score(sample_scores_of[scores_key][name], 14)

@@ -256,7 +256,8 @@ def evaluate(
     num_samples: held-out clips to average over (fewer when a shards' test split holds fewer).
     batch_size: clips per model call.
     digit_recognizer: directory of a digit recogniser (default: the one shipped with the package).
-    report: JSON report path; default WORKDIR/evaluation_predictor_step<step>.json.
+    report: JSON report path; default WORKDIR/evaluation_predictor[_<data>]_step<step>.json
+      (held_out.report_tag: data's name when given).
 
   Returns:
     The report: workdir, model_type, step, context, future, num_clips, size, data, horizons
@@ -287,11 +288,15 @@ def evaluate(
       ) from None
   videos, settings = _held_out_videos(config, data, context + future, batch_size)
   recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)
+  clips = num_samples
+  if settings["source"] != "synthetic":
+    clips = min(num_samples, shards.split_clips(settings["path"], settings["split"]))
   logging.info(
-    "predicting %d frames after %d on %d held-out clips; sample scores %s",
+    "predicting %d frames after %d on %d held-out clips%s; sample scores %s",
     future,
     context,
-    num_samples,
+    clips,
+    "" if clips == num_samples else f" (all of the {settings['split']} split)",
     f"by the {recognizer.description}" if recognizer else not_measured,
   )
   horizons = HorizonEvaluator(
@@ -344,7 +349,9 @@ def evaluate(
       }
       for name, _ in SCORED
     }
-  path = report or os.path.join(workdir, f"evaluation_predictor_step{trained.step}.json")
+  path = report or os.path.join(
+    workdir, f"evaluation_predictor{held_out.report_tag(data)}_step{trained.step}.json"
+  )
   files.write_json(path, result)
   result["path"] = path
   return result

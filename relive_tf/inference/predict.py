@@ -15,6 +15,9 @@ from relive_tf.training import checkpoints
 from relive_tf.training import lstm as lstm_training
 from relive_tf.training import workdir as workdir_lib
 
+# The longest rollout: every frame stays in memory until the one output file is written.
+MAX_FUTURE = 1000
+
 
 def predict(workdir, video, context, future, out, start=0):
   """Predicts the frames that follow `context` frames of a video file and writes them as a video.
@@ -28,8 +31,8 @@ def predict(workdir, video, context, future, out, start=0):
     video: a video file OpenCV reads (video_read.VIDEO_EXTENSIONS), read as `relive prepare` reads
       it (video_read.read_video, in a worker process).
     context: frames given to the model, >= 1.
-    future: frames to predict, >= 1; frames past the training clips' length (data.frames) are
-      made with a warning that nothing measured the model there.
+    future: frames to predict, 1 to MAX_FUTURE; frames past the training clips' length
+      (data.frames) are made with a warning that nothing measured the model there.
     out: the .gif or .mp4 file to write, [context + future, size, size or 2 * size, 3].
     start: the first context frame's number in the video.
 
@@ -41,6 +44,11 @@ def predict(workdir, video, context, future, out, start=0):
     ValueError: bad lengths or start, an output extension other than .gif or .mp4, a workdir that
       holds no trained predictor, or a video that cannot be read.
   """
+  if future > MAX_FUTURE:
+    raise ValueError(
+      f"future is {future}; relive predict rolls out at most {MAX_FUTURE} frames (every frame is "
+      "held in memory and written into one file): ask for fewer"
+    )
   config, family = workdir_lib.load_config(workdir, lstm_training.FAMILY, "predicting frames")
   lstm_training.check_rollout(context, future, config.data.frames, measured=False)
   if start < 0:

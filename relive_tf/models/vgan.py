@@ -18,9 +18,9 @@ UPSAMPLING_LAYERS = 4  # each doubles time and space: a 2x4x4 latent code become
 def latent_shape(frames, size, channels):
   """[time, height, width, channels] of the latent code for a clip of frames x size x size."""
   factor = 2**UPSAMPLING_LAYERS
-  if frames % factor or size % factor:
+  if min(frames, size) < factor or frames % factor or size % factor:
     raise ValueError(
-      f"frames ({frames}) and size ({size}) must be multiples of {factor}: the "
+      f"frames ({frames}) and size ({size}) must be positive multiples of {factor}: the "
       f"generator doubles both {UPSAMPLING_LAYERS} times from its latent code"
     )
   return [frames // factor, size // factor, size // factor, channels]

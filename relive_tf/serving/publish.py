@@ -10,7 +10,9 @@ import uuid
 
 import tensorflow as tf
 from absl import logging
+from google.protobuf import message
 from google.protobuf import text_format
+from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from relive_tf import errors
@@ -235,6 +237,39 @@ def _write_version(servable, staging, name, requests, export_dir):
     raise errors.write_error(f"the export {name}", staging, error, _kept(export_dir)) from error
 
 
+def signature_names(version_dir):
+  """The signature names of the SavedModel in a version folder, read from its saved_model.pb, or
+  None where that file cannot be parsed (a copy cut short)."""
+  saved_model = saved_model_pb2.SavedModel()
+  try:
+    saved_model.ParseFromString(files.read_bytes(os.path.join(version_dir, "saved_model.pb")))
+  except message.DecodeError:
+    return None
+  return sorted(set(saved_model.meta_graphs[0].signature_def) - {"__saved_model_init_op"})
+
+
+def _check_same_signatures(staging, export_dir, title):
+  """Refuses a version whose signatures differ from those of the newest readable version there:
+  TF Serving serves a model's newest version, so its clients would get another kind of model under
+  the same name.
+
+  Raises:
+    ValueError: naming both sets of signatures.
+  """
+  for version in reversed(model_versions(export_dir)):
+    theirs = signature_names(os.path.join(export_dir, str(version)))
+    if theirs is None:
+      continue
+    ours = signature_names(staging)
+    if theirs != ours:
+      raise ValueError(
+        f"{export_dir!r} serves another kind of model (version {version} has signatures "
+        f"{theirs}; this {title} has {ours}): TF Serving would hand it to that model's clients. "
+        "Export to a folder of its own, e.g. export/NAME"
+      )
+    return
+
+
 def _kept(export_dir):
   """What a failed export leaves, as a clause of its WriteError."""
   versions = model_versions(export_dir)
@@ -257,6 +292,7 @@ def _publish(trained, name, export_dir, root, version, check):
   final_path = os.path.join(export_dir, str(version))
   with _staging_folder(export_dir, version) as staging:
     _write_version(servable, staging, name, requests, export_dir)
+    _check_same_signatures(staging, export_dir, trained.family.title)
     if check:
       logging.info("checking the export in a fresh process...")
       check_lib.check_export(staging, servable, requests)

@@ -38,8 +38,8 @@ def validate(config, num_replicas):
   """Rejects settings the loop cannot run, naming the key, the value and what it needs.
 
   Raises:
-    ValueError: a count that is not positive, a batch that does not divide over the replicas, or
-      an unknown data source.
+    ValueError: a count or learning rate that is not positive, a negative weight, a batch that
+      does not divide over the replicas, or an unknown data source.
   """
   train = config.train
   for key in (
@@ -66,6 +66,11 @@ def validate(config, num_replicas):
     )
   if train.nan_max_restores < 0:
     raise ValueError(f"train.nan_max_restores is {train.nan_max_restores}; use 0 or more")
+  if train.learning_rate <= 0:
+    raise ValueError(f"train.learning_rate is {train.learning_rate}; it must be positive")
+  for key in ("critic_learning_rate", "r1_weight"):  # 0: the learning rate; no penalty
+    if train.get(key, 0) < 0:
+      raise ValueError(f"train.{key} is {train[key]}; it must be 0 or more")
   if config.data.source not in inputs.DATA_SOURCES:
     raise ValueError(f"data.source is {config.data.source!r}; use one of {inputs.DATA_SOURCES}")
   if config.data.source == "shards" and not config.data.path:
@@ -418,10 +423,11 @@ def _train(config, workdir, family, strategy, worker_dir):
               if train.nan_policy == "restore"
               else ""
             )
+            restore = "" if train.nan_policy == "restore" else " set train.nan_policy='restore',"
             raise NonFiniteLossError(
               f"{problem} at step {current}: training stopped{why}. The last good checkpoint "
-              f"({where or 'none written yet'}) is kept; lower train.learning_rate, set "
-              "train.nan_policy='restore', or check the data"
+              f"({where or 'none written yet'}) is kept; lower train.learning_rate,{restore} or "
+              "check the data"
             )
           restores += 1
           checkpoint.restore(where).assert_consumed()

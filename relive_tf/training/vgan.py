@@ -392,6 +392,11 @@ def training_settings(config, strategy, sample_batch):
 def build_trainer(config, strategy, sample_batch=None):
   """The VideoWGAN of a configs/vgan.py config (Family.build_trainer)."""
   model, data = config.model, config.data
+  if model.noise_dim < 1:
+    raise ValueError(
+      f"model.noise_dim is {model.noise_dim}; the video GAN makes its videos from noise: give it "
+      "1 or more (the tiny variant's is 32)"
+    )
   settings = training_settings(config, strategy, sample_batch)
 
   def make_generator():
