@@ -331,6 +331,36 @@ def test_evaluate_refuses_more_clips_than_the_test_split_holds(
     _evaluate(vgan_workdir, data=held_out_shards, num_samples=3, feature_network=features_dir)
 
 
+def test_a_split_of_exactly_two_sets_is_enough_whatever_the_batch(
+  vgan_workdir, held_out_shards, features_dir, tmp_path
+):
+  # 4 clips, sets of 2, batches of 3: the clip past the first set starts the second.
+  report = _evaluate(
+    vgan_workdir,
+    data=held_out_shards,
+    num_samples=2,
+    batch_size=3,
+    feature_network=features_dir,
+    report=str(tmp_path / "r.json"),
+  )[0]
+  assert report["num_samples"] == 2 and report["distances"]["real_vs_real"]["frechet"] > 0
+
+
+def test_a_report_path_in_a_new_folder_is_written_there(vgan_workdir, features_dir, tmp_path):
+  path = tmp_path / "new" / "folder" / "report.json"
+  report = _evaluate(
+    vgan_workdir, num_samples=2, batch_size=2, feature_network=features_dir, report=str(path)
+  )[0]
+  assert report["path"] == str(path) and json.loads(path.read_text())["num_samples"] == 2
+
+
+def test_batches_are_cut_where_a_set_ends():
+  batches = [{"video": np.arange(3), "index": np.arange(3) + 10} for _ in range(3)]
+  cut = list(gan._cut_at_sets(batches, 2))
+  assert [list(batch["video"]) for batch in cut] == [[0, 1], [2], [0], [1, 2], [0, 1], [2]]
+  assert [list(batch["index"]) for batch in cut][:2] == [[10, 11], [12]]
+
+
 def test_a_report_on_other_data_keeps_the_report_on_the_runs_own(
   vgan_workdir, held_out_shards, features_dir
 ):

@@ -5,6 +5,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import types
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
@@ -13,6 +14,7 @@ import tensorflow as tf
 from PIL import Image
 
 from relive_tf import families
+from relive_tf import files
 from relive_tf.evaluation import evaluator
 from relive_tf.evaluation import predictor
 from relive_tf.gallery import build
@@ -458,3 +460,13 @@ def test_event_files_are_read_in_the_order_they_were_written(tmp_path):
     str(number) for number in range(11)
   ]
   np.testing.assert_allclose(events.read_scalars(str(tmp_path))["train/loss"][1], [10.0])
+
+
+def test_the_scores_shown_come_from_a_report_on_the_runs_own_held_out_clips(tmp_path):
+  trained = types.SimpleNamespace(workdir=str(tmp_path), config=helpers.load_config("vgan", "tiny"))
+  own = {"step": 1, "distances": {}, "data": {"source": "synthetic", "seed": 1}}
+  other = {"step": 5, "distances": {}, "data": {"source": "shards", "path": "/p", "split": "test"}}
+  files.write_json(str(tmp_path / "evaluation_builtin_step1.json"), own)
+  files.write_json(str(tmp_path / "evaluation_builtin_p_step5.json"), other)
+  report, path = sections._latest_gan_report(trained)
+  assert (report, os.path.basename(path)) == (own, "evaluation_builtin_step1.json")

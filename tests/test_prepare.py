@@ -394,3 +394,26 @@ def test_lists_read_any_line_ending_a_bom_and_latin1_names(tmp_path):
     "c.avi",
     os.fsdecode(b"caf\xe9.avi"),
   ]
+
+
+def test_cli_warns_when_the_test_split_got_only_files_it_skipped(tmp_path):
+  os.makedirs(tmp_path / "videos")
+  names = ["a.avi", "b.avi"]
+  (broken,) = layouts.split_groups(names, 0.5)  # the one the test split gets
+  for name in names:
+    if name == broken:
+      (tmp_path / "videos" / name).write_bytes(b"")
+    else:
+      write_avi(tmp_path / "videos" / name, smooth_video(10, 24, 32))
+  result = helpers.run_cli(
+    "prepare",
+    "--format=folder",
+    f"--source={tmp_path / 'videos'}",
+    f"--out={tmp_path / 'out'}",
+    f"--frames={FRAMES}",
+    f"--size={SIZE}",
+    "--test_fraction=0.5",
+  )
+  assert result.returncode == 0, result.stderr
+  assert "(train: 1 clips, test: 0 clips)" in result.stdout
+  assert "the test split holds no clips: its files were skipped or too short" in result.stderr

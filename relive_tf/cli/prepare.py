@@ -2,6 +2,7 @@
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from relive_tf.cli import checks
 from relive_tf.data import layouts
@@ -172,3 +173,11 @@ def main():
     f"used with a warning (reasons in {FLAGS.out}/manifest.json); train with "
     f"--config.data.source=shards --config.data.path={FLAGS.out}"
   )
+  # The split is chosen by name before decoding: the files it was given may all have been skipped.
+  test_asked = FLAGS.test_fraction or FLAGS.split_file
+  if test_asked and manifest["clips"] and not manifest["splits"]["test"]["clips"]:
+    logging.warning(
+      "the test split holds no clips: its files were skipped or too short (see manifest.json); "
+      "`relive evaluate` and train.eval_every need held-out clips: add files or change "
+      "--test_fraction and prepare again with --overwrite"
+    )

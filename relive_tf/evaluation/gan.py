@@ -32,6 +32,19 @@ ROWS = (
 )
 
 
+def _cut_at_sets(batches, set_size):
+  """The batches, each cut where a set of set_size clips ends: the clips a batch holds past one
+  set start the next one (a shard split holding exactly the clips two sets need is enough)."""
+  seen = 0
+  for batch in batches:
+    start, length = 0, len(batch["video"])
+    while start < length:
+      end = min(length, start + set_size - seen % set_size)
+      yield {key: value[start:end] for key, value in batch.items()}
+      seen += end - start
+      start = end
+
+
 @dataclasses.dataclass(frozen=True)
 class Measurement:
   """One run of a GANEvaluator.
@@ -103,16 +116,15 @@ class GANEvaluator:
           raise ValueError(
             f"the real data ran out before 2 x {self._num_samples} clips; lower num_samples"
           )
-        wanted = self._num_samples - count
         for name, videos in videos_of.items():
-          clips = pipeline.to_uint8_video(videos(batch)[:wanted]).numpy()
+          clips = pipeline.to_uint8_video(videos(batch)).numpy()
           embedded, scored = parts[name]
           embedded.append(self._extract(clips))
           if score and self._recognizer is not None:
             scored.append(
               sample_scores.FrameScores.of(self._recognizer.probabilities(clips), clips)
             )
-        count += min(len(batch["video"]), wanted)
+        count += len(batch["video"])
         bar.update(count - bar.n)
     return {
       name: (
@@ -125,7 +137,7 @@ class GANEvaluator:
   def measure(self, trainer):
     """The Measurement of a GAN trainer's clips."""
     real = lambda batch: batch["video"]
-    iterator = iter(self._batches)
+    iterator = _cut_at_sets(self._batches, self._num_samples)
     if self._reference is None:
       self._reference = self._measure_sets(
         iterator, {"real": real}, "reference clips", score=False
@@ -336,6 +348,7 @@ def evaluate(
       f"num_samples is {num_samples} and batch_size {batch_size}; the distances "
       "need at least 2 clips per set and batches of at least 1"
     )
+  scores_lib.make_report_folder(report)
   real_data = inputs.held_out_settings(config, data)
   extract = _feature_extractor(config, i3d, feature_network)
   recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)

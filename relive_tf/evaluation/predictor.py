@@ -279,13 +279,7 @@ def evaluate(
     raise ValueError(
       f"num_samples is {num_samples} and batch_size {batch_size}; both must be at least 1"
     )
-  if report:
-    try:
-      tf.io.gfile.makedirs(os.path.dirname(files.absolute(report)))
-    except tf.errors.OpError as error:
-      raise ValueError(
-        f"cannot create the folder of the report {report}: {error.message}; choose a writable path"
-      ) from None
+  scores_lib.make_report_folder(report)
   videos, settings = _held_out_videos(config, data, context + future, batch_size)
   recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)
   clips = num_samples

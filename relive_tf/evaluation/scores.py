@@ -1,7 +1,12 @@
-"""The sample scores in reports: the digit recogniser to use, or why they are not measured."""
+"""What evaluation reports share: the digit recogniser to use or why the sample scores are not
+measured, and the report's folder."""
 
 import math
+import os
 
+import tensorflow as tf
+
+from relive_tf import files
 from relive_tf.metrics import digit_recognizer as digit_recognizer_lib
 from relive_tf.training import inputs
 
@@ -12,6 +17,23 @@ SCORES = (
   ("identity_consistency", "identity"),
   ("motion", "motion"),
 )
+
+
+def make_report_folder(report):
+  """Creates the folder of a report path given by the user (None: the workdir's default) before
+  anything is measured, so that a bad path fails at once, not after minutes of measuring.
+
+  Raises:
+    ValueError: the folder cannot be created, naming the report path.
+  """
+  if not report:
+    return
+  try:
+    tf.io.gfile.makedirs(os.path.dirname(files.absolute(report)))
+  except tf.errors.OpError as error:
+    raise ValueError(
+      f"cannot create the folder of the report {report}: {error.message}; choose a writable path"
+    ) from None
 
 
 def digit_recognizer(config, data=None, path=None):

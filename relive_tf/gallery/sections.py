@@ -8,6 +8,7 @@ import tensorflow as tf
 from absl import logging
 
 from relive_tf import files
+from relive_tf.data import held_out
 from relive_tf.data import pipeline
 from relive_tf.evaluation import gan
 from relive_tf.gallery import page as page_lib
@@ -47,16 +48,18 @@ def _held_out_or_note(page, config, count, heading):
     return None
 
 
-def _latest_gan_report(workdir):
-  """(report, path) of the `relive evaluate` report of the latest step in a GAN workdir, or None."""
+def _latest_gan_report(trained):
+  """(report, path) of the `relive evaluate` report of the latest step in a GAN workdir on the
+  run's own held-out clips (not one made with --data on other clips), or None."""
+  own = held_out.describe(inputs.held_out_settings(trained.config))
   found = []
-  for path in tf.io.gfile.glob(os.path.join(workdir, "evaluation_*.json")):
+  for path in tf.io.gfile.glob(os.path.join(trained.workdir, "evaluation_*.json")):
     try:
       report = files.read_json(path)
       modified = tf.io.gfile.stat(path).mtime_nsec
     except (OSError, ValueError, tf.errors.OpError):
       continue  # the evaluation part of the section says it could not be read
-    if isinstance(report, dict) and "distances" in report:
+    if isinstance(report, dict) and "distances" in report and report.get("data", own) == own:
       found.append((report.get("step", -1), modified, path, report))
   if not found:
     return None
@@ -67,7 +70,7 @@ def _latest_gan_report(workdir):
 def _scores(page, trained):
   """The sample scores and Frechet distance of real, generated and untrained clips, from the latest
   `relive evaluate` report, or how to get them."""
-  found = _latest_gan_report(trained.workdir)
+  found = _latest_gan_report(trained)
   if found is None:
     page.note(
       None,
