@@ -12,6 +12,7 @@ from relive_tf import files
 from relive_tf import progress
 from relive_tf.data import held_out
 from relive_tf.data import pipeline
+from relive_tf.data import shards
 from relive_tf.evaluation import evaluator
 from relive_tf.evaluation import scores as scores_lib
 from relive_tf.metrics import feature_network as feature_network_lib
@@ -207,13 +208,27 @@ def training_evaluators(config):
   recognizer, not_measured = scores_lib.digit_recognizer(config, path=train.digit_recognizer)
   if not_measured:
     logging.info("eval/ sample scores %s", not_measured)
-  batches = inputs.held_out_batches(
-    config,
-    batch_size=min(16, train.eval_samples),
-    needed=2 * train.eval_samples,
-    setting="train.eval_samples",
-  )
+  batch_size = min(16, train.eval_samples)
+  batches = _held_out_sets(config, None, batch_size, train.eval_samples, "train.eval_samples")
   return [GANEvaluator(batches, extract, train.eval_samples, recognizer)]
+
+
+def _held_out_sets(config, data, batch_size, num_samples, setting="num_samples"):
+  """inputs.held_out_batches for a GANEvaluator, which reads two sets of num_samples real clips.
+
+  Raises:
+    ValueError: a shard test split holds fewer, naming how far to lower `setting`.
+  """
+  settings = inputs.held_out_settings(config, data)
+  if settings["source"] != "synthetic":
+    held = shards.split_clips(settings["path"], settings["split"])
+    if held < 2 * num_samples:
+      fix = f"lower {setting} to at most {held // 2}, or " if held >= 4 else ""
+      raise ValueError(
+        f"the {settings['split']} split of {settings['path']!r} holds {held} clip(s), fewer than "
+        f"the 2 x {num_samples} the distances compare; {fix}prepare more clips for that split"
+      )
+  return inputs.held_out_batches(config, batch_size=batch_size, data=data)
 
 
 def _feature_extractor(config, i3d, feature_network):
@@ -353,9 +368,7 @@ def evaluate(
   extract = _feature_extractor(config, i3d, feature_network)
   recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)
   untrained = trainer_lib.build(trained.family, config, tf.distribute.get_strategy())
-  batches = inputs.held_out_batches(
-    config, batch_size=batch_size, data=data, needed=2 * num_samples, setting="num_samples"
-  )
+  batches = _held_out_sets(config, data, batch_size, num_samples)
   logging.info(
     "measuring %d real, %d real, %d generated and %d untrained clips with %s%s",
     num_samples,

@@ -59,7 +59,7 @@ def held_out_clips(config, data=None):
   )
 
 
-def held_out_batches(config, *, batch_size, data=None, needed=None, setting="num_samples"):
+def held_out_batches(config, *, batch_size, data=None):
   """pipeline.training_batches-style batches of held-out clips, with noise drawn from their seed:
   endless synthetic clips, or the shards' test split once, in stored order, so that no clip is
   counted twice (an endless pass repeated a split's few clips and compared them with themselves).
@@ -68,11 +68,6 @@ def held_out_batches(config, *, batch_size, data=None, needed=None, setting="num
     config: a workdir's config.
     batch_size: clips per batch (the last batch of a split may hold fewer).
     data: None for the config's own data, "synthetic", or a folder of prepared shards.
-    needed: the clips the caller reads, checked against the split's; None: no check.
-    setting: what the user sets to need fewer, named in the error.
-
-  Raises:
-    ValueError: the test split holds fewer than `needed` clips.
   """
   settings = held_out_settings(config, data)
   shape = dict(frames=config.data.frames, size=config.data.size)
@@ -83,14 +78,6 @@ def held_out_batches(config, *, batch_size, data=None, needed=None, setting="num
   # Imported here so that the synthetic path never needs the shard reader's dependencies.
   from relive_tf.data import shards  # noqa: PLC0415
 
-  held = shards.split_clips(settings["path"], settings["split"])
-  if needed is not None and held < needed:
-    most = held // 2  # the distances compare each set with as many other real clips
-    fix = f"lower {setting} to at most {most}, or " if most >= 2 else ""
-    raise ValueError(
-      f"the {settings['split']} split of {settings['path']!r} holds {held} clip(s), fewer than the "
-      f"{needed} needed; {fix}prepare more clips for that split"
-    )
   clips = shards.clip_records(settings["path"], split=settings["split"], **shape)
   clips = clips.map(lambda record: record["clip"]).enumerate()
   examples = clips.map(pipeline.examples(settings["seed"], config.model.noise_dim))
