@@ -415,5 +415,5 @@ def test_cli_warns_when_the_test_split_got_only_files_it_skipped(tmp_path):
     "--test_fraction=0.5",
   )
   assert result.returncode == 0, result.stderr
-  assert "(train: 1 clips, test: 0 clips)" in result.stdout
+  assert "(train: 1 clip, test: 0 clips)" in result.stdout
   assert "the test split holds no clips: its files were skipped or too short" in result.stderr

@@ -224,7 +224,7 @@ def test_cli_prepares_with_beam_and_refuses_options_without_it(tmp_path):
     "--beam_pipeline_options=--direct_num_workers=2 --direct_running_mode=multi_threading",
   )
   assert result.returncode == 0, result.stderr[-3000:]
-  assert re.search(r"prepared 1 clips from 1 of the 1 files seen", result.stdout)
+  assert re.search(r"prepared 1 clip from 1 of the 1 file seen", result.stdout)
   refused = helpers.run_cli(
     *common, f"--out={tmp_path / 'other'}", "--beam_pipeline_options=--runner=DirectRunner"
   )

@@ -350,9 +350,9 @@ def test_cli_verify_lists_each_shard_and_fails_naming_the_damaged_ones(tmp_path)
   flip_middle(tmp_path / "train-00001.tfrecord")
   result = helpers.run_cli("prepare", f"--verify={tmp_path}")
   assert result.returncode == 1
-  assert "train-00001.tfrecord: 1 clips, DAMAGED: only the first 1 of its 2" in result.stdout
+  assert "train-00001.tfrecord: 1 clip, DAMAGED: only the first 1 of its 2" in result.stdout
   assert (
-    f"relive prepare: error: 1 of the 2 shards in {tmp_path} are damaged (train-00001.tfrecord)"
+    f"relive prepare: error: 1 of the 2 shards in {tmp_path} is damaged (train-00001.tfrecord)"
   ) in result.stderr
   assert "Traceback" not in result.stderr
 

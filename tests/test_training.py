@@ -361,9 +361,10 @@ def test_a_workdir_another_run_is_training_is_refused(make_config, tmp_path):
 
 
 def test_the_progress_line_gives_the_compiling_windows_seconds_then_a_rate_and_time_left():
-  clock = iter([100.0, 104.0, 106.0])  # the run starts; step 1 after 4 s; step 11 after 2 more
+  clock = iter([100.0, 104.0, 106.0, 170.5])  # starts; step 1 after 4 s; step 11 after 2 more
   progress = loop.Progress(0, num_steps=201, clock=lambda: next(clock))
   progress.update(1)
   assert progress.line(1, {"loss": 1.0}).endswith("loss=1  4.0 s with compiling")
   progress.update(11)
   assert progress.line(11, {"loss": 1.0}).endswith("loss=1  5.00 steps/s  0m38s left")
+  assert progress.done(201) == "done: steps 1 to 201 in 1m10s, compiling included"

@@ -5,6 +5,7 @@ from absl import flags
 from absl import logging
 
 from relive_tf.cli import checks
+from relive_tf.cli import console
 from relive_tf.data import layouts
 from relive_tf.data import prepare
 from relive_tf.data import video_read
@@ -111,19 +112,18 @@ def _verify(path):
   results = shards.verify(path)
   for result in results:
     state = f"DAMAGED: {result['problem']}" if result["problem"] else "ok"
-    print(f"{result['file']}: {result['clips']} clips, {state}")
+    print(f"{result['file']}: {console.counted(result['clips'], 'clip')}, {state}")
   damaged = [result["file"] for result in results if result["problem"]]
   if damaged:
     raise UserError(
-      f"{len(damaged)} of the {len(results)} shards in {path} are damaged "
+      f"{len(damaged)} of the {len(results)} shards in {path} "
+      f"{'is' if len(damaged) == 1 else 'are'} damaged "
       f"({', '.join(damaged)}): copy them again, or rebuild the folder with `relive "
       f"prepare ... --out={path} --overwrite`; or train past the damage with "
       "--config.data.skip_corrupt=True"
     )
-  print(
-    f"all {len(results)} shards in {path} are whole: "
-    f"{sum(result['clips'] for result in results)} clips"
-  )
+  clips = console.counted(sum(result["clips"] for result in results), "clip")
+  print(f"all {console.counted(len(results), 'shard')} in {path} are whole: {clips}")
 
 
 def main():
@@ -164,13 +164,15 @@ def main():
     beam_pipeline_options=FLAGS.beam_pipeline_options,
   )
   splits = ", ".join(
-    f"{split}: {counts['clips']} clips" for split, counts in manifest["splits"].items()
+    f"{split}: {console.counted(counts['clips'], 'clip')}"
+    for split, counts in manifest["splits"].items()
   )
   counts = manifest["files"]
   print(
-    f"prepared {manifest['clips']} clips from {counts['used']} of the {counts['seen']} files "
-    f"seen ({splits}) in {FLAGS.out}; {counts['skipped']} files skipped and {counts['warned']} "
-    f"used with a warning (reasons in {FLAGS.out}/manifest.json); train with "
+    f"prepared {console.counted(manifest['clips'], 'clip')} from {counts['used']} of the "
+    f"{console.counted(counts['seen'], 'file')} seen ({splits}) in {FLAGS.out}; "
+    f"{counts['skipped']} skipped and {counts['warned']} used with a warning (reasons in "
+    f"{FLAGS.out}/manifest.json); train with "
     f"--config.data.source=shards --config.data.path={FLAGS.out}"
   )
   # The split is chosen by name before decoding: the files it was given may all have been skipped.

@@ -26,9 +26,12 @@ def synthetic_clips(*, seed, frames, size, start=0, num_shards=1, shard_index=0)
     clip = tf.numpy_function(render, [index], tf.uint8, stateful=False)
     return index, tf.ensure_shape(clip, [frames, size, size, 3])
 
+  # One clip at a time, on a thread of its own: drawing is Python, which holds the GIL, so more
+  # calls at once only contend for it and cost more CPU a clip (docs/benchmarks.md, "The loop
+  # around the step").
   first = start + (shard_index - start) % num_shards
   return tf.data.Dataset.range(first, np.iinfo(np.int64).max, num_shards).map(
-    to_clip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    to_clip, num_parallel_calls=1
   )
 
 

@@ -203,29 +203,18 @@ def training_evaluators(config):
   recognizer, not_measured = scores_lib.digit_recognizer(config, path=train.digit_recognizer)
   if not_measured:
     logging.info("eval/ sample scores %s", not_measured)
-  videos, _ = _held_out_videos(config, None, data.frames, min(16, train.eval_samples))
+  videos, _ = _held_out_videos(config, None, min(16, train.eval_samples))
   horizons = HorizonEvaluator(
     videos, context=context, future=future, num_clips=train.eval_samples, recognizer=recognizer
   )
   return [HorizonSummaries(horizons)]
 
 
-def _held_out_videos(config, data, frames, batch_size):
-  """fn() -> float video batches of held-out clips, and the held_out settings they come from.
-
-  Synthetic clips are endless; shards give their test split once, in stored order.
-  """
-  settings = inputs.held_out_settings(config, data)
-  if settings["source"] == "synthetic":
-    batches = pipeline.training_batches(
-      **settings, frames=frames, size=config.data.size, batch_size=batch_size
-    )
-    return lambda: (batch["video"] for batch in batches), settings
-  records = shards.clip_records(
-    settings["path"], split=settings["split"], frames=config.data.frames, size=config.data.size
-  )
-  videos = records.map(lambda record: pipeline.to_float_video(record["clip"])).batch(batch_size)
-  return lambda: iter(videos), settings
+def _held_out_videos(config, data, batch_size):
+  """fn() -> float video batches of held-out clips (inputs.held_out_batches: endless synthetic
+  clips, or the shards' test split once), and the held_out settings they come from."""
+  batches = inputs.held_out_batches(config, batch_size=batch_size, data=data)
+  return lambda: (batch["video"] for batch in batches), inputs.held_out_settings(config, data)
 
 
 def evaluate(
@@ -280,7 +269,7 @@ def evaluate(
       f"num_samples is {num_samples} and batch_size {batch_size}; both must be at least 1"
     )
   scores_lib.make_report_folder(report)
-  videos, settings = _held_out_videos(config, data, context + future, batch_size)
+  videos, settings = _held_out_videos(config, data, batch_size)
   recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)
   clips = num_samples
   if settings["source"] != "synthetic":

@@ -134,7 +134,7 @@ class Progress:
   def __init__(self, step, num_steps, clock=time.perf_counter):
     self.num_steps = num_steps
     self.clock = clock  # seconds
-    self.window_start = (step, clock())
+    self.window_start = self.run_start = (step, clock())
     self.steps_per_second = self.window_seconds = math.nan
     self.windows = 0  # measured so far
 
@@ -159,6 +159,12 @@ class Progress:
     return (
       f"step {step}/{self.num_steps}  {values}  {self.steps_per_second:.2f} steps/s  {left} left"
     )
+
+  def done(self, step):
+    """The run's closing line: the steps this process trained and their wall time."""
+    first, started = self.run_start
+    seconds = progress.format_duration(self.clock() - started)
+    return f"done: steps {first + 1} to {step} in {seconds}, compiling included"
 
 
 class _FiniteCheck:
@@ -495,9 +501,5 @@ def _train(config, workdir, family, strategy, worker_dir):
   finally:
     for writer in writers.values():
       writer.flush()
-  logging.info(
-    "done: checkpoints in %s, TensorBoard logs in %s",
-    checkpoint_dir,
-    os.path.join(workdir, workdir_lib.SUMMARY_DIR),
-  )
+  logging.info(progress.done(current))
   return trainer
