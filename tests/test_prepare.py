@@ -127,6 +127,8 @@ def test_ucf101_split_lists_give_the_splits_and_the_class_labels(tmp_path):
   manifest = run(source, tmp_path / "out", "ucf101", split_files=[str(lists / "trainlist01.txt")])
   assert manifest["splits"]["train"]["clips"] == 2 and manifest["splits"]["test"]["clips"] == 1
   assert manifest["labels"] == ["ApplyEyeMakeup", "Basketball"]
+  # The manifest names both lists read: the one given and the sibling it brought.
+  assert manifest["split_files"] == [str(lists / "testlist01.txt"), str(lists / "trainlist01.txt")]
   assert reasons(manifest, source) == {
     "Basketball/v_Basketball_g01_c01.avi": "not listed in the --split_file lists",
     "Basketball/v_Basketball_g03_c01.avi": "listed in a --split_file list but missing",

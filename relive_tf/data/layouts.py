@@ -219,10 +219,13 @@ def read_list(path, flag):
   return [line.split()[0] for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _split_lists(split_files):
+def split_lists(split_files):
   """{split: [list file, ...]} from UCF-101 trainlistNN/testlistNN files.
 
   A single list brings its sibling (trainlist01.txt <-> testlist01.txt) from the same folder.
+
+  Raises:
+    ValueError: a file's name is not trainlistNN.txt or testlistNN.txt.
   """
   lists = {}
   for path in split_files:
@@ -304,7 +307,7 @@ def _ucf101(source, split_files, test_fraction):
     return _assign_splits(items, test_fraction), skipped
   # The official lists name videos as <Class>/<file>.avi; one class differs in case from its files.
   listed_as = {}  # lower-case entry -> (split, entry as written)
-  for split, paths in _split_lists(split_files).items():
+  for split, paths in split_lists(split_files).items():
     for list_path in paths:
       for entry in read_list(list_path, "--split_file"):
         listed_as[entry.lower()] = (split, entry)

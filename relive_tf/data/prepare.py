@@ -278,7 +278,10 @@ def prepare(
     "encoding": encoding,
     "jpeg_quality": jpeg_quality,
     "test_fraction": test_fraction,
-    "split_files": sorted(files.absolute(path) for path in split_files),
+    # The lists read, with the sibling a single list brings (layouts.split_lists).
+    "split_files": sorted(
+      files.absolute(path) for paths in layouts.split_lists(split_files).values() for path in paths
+    ),
     "index_file": index_file and files.absolute(index_file),
   }
   fields = dict(
