@@ -15,6 +15,7 @@ from relive_tf import losses
 from relive_tf.training import inputs
 from relive_tf.training import loop
 from relive_tf.training import trainer as trainer_lib
+from relive_tf.training import workdir as workdir_lib
 
 import helpers
 
@@ -303,11 +304,40 @@ def test_unwritable_workdir_is_refused(make_config, tmp_path):
     helpers.train(_tiny(make_config), blocker / "run")
 
 
-def test_resuming_with_another_model_is_refused(make_config, trained_workdir):
-  with pytest.raises(ValueError, match="other model settings.*critic_widths"):
-    helpers.train(
-      _tiny(make_config, model__critic_widths=(4, 8, 16, 32)), trained_workdir("vgan", **TINY)
-    )
+@pytest.mark.parametrize(
+  "override, named",
+  [
+    ({"model__critic_widths": (4, 8, 16, 32)}, "model.critic_widths: [8, 16, 32, 64] there"),
+    # Outside `model`, yet they set the generator's and the critics' weight shapes: a resume
+    # used to fail on restoring a kernel of another shape, in a 75-line traceback.
+    ({"data__frames": 16}, "data.frames: 32 there, 16 now"),
+    ({"data__size": 32}, "data.size: 64 there, 32 now"),
+  ],
+)
+def test_resuming_with_another_model_is_refused(make_config, trained_workdir, override, named):
+  workdir = trained_workdir("vgan", **TINY)
+  with pytest.raises(ValueError, match=f"other model settings \\({re.escape(named)}"):
+    helpers.train(_tiny(make_config, **override), workdir)
+  assert _saved_config(workdir)["data"] == _tiny(make_config).data.to_dict()
+
+
+@pytest.mark.parametrize(
+  "model_type, key, refused",
+  [("cvgan", "frames", True), ("lstm", "size", True), ("lstm", "frames", False)],
+)
+def test_a_resume_may_change_the_clips_shape_only_where_no_weight_depends_on_it(
+  make_config, tmp_path, model_type, key, refused
+):
+  config = make_config(model_type, "tiny")
+  workdir_lib.save_config(str(tmp_path), config)
+  changed = make_config(model_type, "tiny", **{f"data__{key}": config.data[key] // 2})
+  family = families.get(model_type)
+  if refused:
+    with pytest.raises(ValueError, match=f"other model settings \\(data.{key}: "):
+      workdir_lib.config_changes(str(tmp_path), changed, family)
+  else:  # the predictor's LSTM runs over any number of frames
+    changes = workdir_lib.config_changes(str(tmp_path), changed, family)
+    assert changes == [(f"data.{key}", config.data[key], config.data[key] // 2)]
 
 
 def test_resuming_with_other_train_settings_logs_and_records_each_change(

@@ -133,4 +133,5 @@ FAMILY = family.Family(
     "train.diversity_weight": 0.0,
     "train.diversity_cap": 0.1,
   },
+  shape_keys=vgan_training.GAN_SHAPE_KEYS,
 )

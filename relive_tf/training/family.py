@@ -31,6 +31,9 @@ class Family:
       networks alone (weights created, no optimizers), which is all a restored workdir needs.
     added_keys: {"section.key": value} of config keys newer than some workdirs, with the value that
       reproduces how those were trained; filled in when an older config.json is read.
+    shape_keys: config keys outside `model` that set the networks' weight shapes (the clips'
+      frame size, and for networks that see a whole clip at once its length): a resumed run may
+      not change them, as it may not change `model`.
     training_evaluators: fn(config) -> [Evaluator] measured every train.eval_every steps, or None
       when the family has no evaluation during training.
     evaluation: fn(trained, **options) -> report dict for `relive evaluate`, or None.
@@ -45,6 +48,7 @@ class Family:
   config: str
   build_trainer: Callable[..., Any]
   added_keys: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  shape_keys: tuple[str, ...] = ("data.size",)
   training_evaluators: Callable[..., Any] | None = None
   evaluation: Callable[..., Any] | None = None
   servable: Callable[..., Any] | None = None

@@ -448,10 +448,15 @@ GAN_ADDED_KEYS = {
   "train.ema_decay": 0.0,
 }
 
+# The generator's first layer and the critics' last see the whole clip: its length and frame size
+# set their weights' shapes.
+GAN_SHAPE_KEYS = ("data.frames", "data.size")
+
 FAMILY = family.Family(
   name="vgan",
   title="video WGAN",
   config="configs/vgan.py",
   build_trainer=build_trainer,
   added_keys=GAN_ADDED_KEYS,
+  shape_keys=GAN_SHAPE_KEYS,
 )

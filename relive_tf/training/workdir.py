@@ -87,7 +87,8 @@ def _flat(node, prefix=""):
 
 
 def config_changes(workdir, config, family):
-  """What a resumed run changes in the config it was started with; refuses model changes.
+  """What a resumed run changes in the config it was started with; refuses model changes (`model`
+  and the family's shape_keys, which set weight shapes).
 
   Args:
     workdir: a workdir, new or written by `relive train`.
@@ -100,7 +101,8 @@ def config_changes(workdir, config, family):
     workdir. A key the saved config lacks has None as its saved value.
 
   Raises:
-    ValueError: the workdir holds another model type, or the same one with other model settings.
+    ValueError: the workdir holds another model type, or the same one with other model settings
+      or shape keys.
   """
   if not tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
     return []
@@ -113,7 +115,7 @@ def config_changes(workdir, config, family):
   saved = _flat(json.loads(saved_config.to_json_best_effort()))
   new = _flat(json.loads(config.to_json_best_effort()))
   changed = sorted(key for key in saved.keys() | new.keys() if saved.get(key) != new.get(key))
-  model_keys = [key for key in changed if key.startswith("model.")]
+  model_keys = [key for key in changed if key.startswith("model.") or key in family.shape_keys]
   if model_keys:
     raise ValueError(
       f"{workdir!r} was trained with other model settings ("
