@@ -340,6 +340,19 @@ def test_a_resume_may_change_the_clips_shape_only_where_no_weight_depends_on_it(
     assert changes == [(f"data.{key}", config.data[key], config.data[key] // 2)]
 
 
+def test_a_resume_with_nothing_left_to_train_leaves_the_workdirs_config_as_it_was(
+  make_config, trained_workdir, caplog
+):
+  workdir = trained_workdir("vgan", **TINY)  # trained to step 2
+  with caplog.at_level(logging.INFO, logger="absl"):
+    helpers.train(_tiny(make_config, train__num_steps=1), workdir)
+  logged = [record.getMessage() for record in caplog.records]
+  assert "already trained to step 2 (train.num_steps=1): nothing to do" in logged
+  assert not [line for line in logged if line.startswith("resumed with a changed")]
+  assert _saved_config(workdir)["train"]["num_steps"] == 2
+  assert not os.path.exists(os.path.join(workdir, "config_history.log"))
+
+
 def test_resuming_with_other_train_settings_logs_and_records_each_change(
   make_config, trained_workdir, caplog
 ):

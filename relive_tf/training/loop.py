@@ -390,13 +390,14 @@ def _train(config, workdir, family, strategy, worker_dir):
     # PreemptionCheckpointHandler's own counter, which the handler reads itself.
     checkpoint.restore(restore_from).assert_existing_objects_matched()
     logging.info("resumed from %s at step %d", restore_from, int(step))
-  if chief:
-    workdir_lib.save_config(workdir, config, changes, step=int(step))
   if int(step) >= train.num_steps:
+    # Before the config is saved: a run that trains nothing changes nothing of the workdir's.
     logging.info(
       "already trained to step %d (train.num_steps=%d): nothing to do", int(step), train.num_steps
     )
     return trainer
+  if chief:
+    workdir_lib.save_config(workdir, config, changes, step=int(step))
 
   iterator = _timed_batches(config, strategy, data_position)
   data_counts = _skipped_records(config)
