@@ -533,9 +533,17 @@ def test_predict_rolls_out_past_the_training_clip_length_with_a_warning(
   assert _gif_frames(out) == (16, (2 * _SIZE, _SIZE))
   warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
   assert warnings == [
-    "frames 9 to 16 are past the 8-frame clips the model was trained on: it rolls on, but "
-    "nothing measured it there"
+    "the last 8 of the 12 predicted frames go past the 8-frame clips the model was trained on "
+    "(context 4 + future 12 = 16 frames): it rolls on, but nothing measured it there"
   ]
+
+
+def test_predict_refuses_a_too_short_video_without_warning_of_a_long_rollout_first(
+  lstm_workdir, fixture_video, tmp_path, caplog
+):
+  with caplog.at_level("WARNING"), pytest.raises(ValueError, match="has 12 frames"):
+    predict.predict(lstm_workdir, fixture_video, context=13, future=12, out=str(tmp_path / "p.gif"))
+  assert not [record for record in caplog.records if record.levelname == "WARNING"]
 
 
 def test_predict_rejects_an_unreadable_video(lstm_workdir, tmp_path):

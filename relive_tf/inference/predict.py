@@ -72,6 +72,9 @@ def predict(workdir, video, context, future, out, start=0):
       f"video {video} has {len(frames)} frames, but start={start} and "
       f"context={context} need {start + context}; lower start or context"
     )
+  past = lstm_training.past_training_warning(context, future, config.data.frames)
+  if past:
+    logging.warning(past)
   trained = checkpoints.restore(workdir, config, family)
   logging.info(
     "predicting %d frames after frames %d..%d of %s with the step %d model",

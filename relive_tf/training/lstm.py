@@ -2,7 +2,6 @@
 optionally an adversarial term from a critic of the predicted future."""
 
 import tensorflow as tf
-from absl import logging
 
 from relive_tf import losses
 from relive_tf.models import lstm
@@ -15,7 +14,8 @@ def check_rollout(context, future, clip_frames, *, measured=True):
   """Checks a rollout's lengths for a predictor trained on clips of `clip_frames` frames.
 
   An LSTM can roll out past the clips it was trained on, but nothing measured it there: an
-  evaluation (`measured`) refuses those frames; a prediction makes them with one warning.
+  evaluation (`measured`) refuses those frames; a prediction may make them, and says so
+  (past_training_warning).
 
   Args:
     context: frames given, at least 1.
@@ -32,20 +32,24 @@ def check_rollout(context, future, clip_frames, *, measured=True):
     raise ValueError(f"context is {context}; give at least 1 frame to predict from")
   if future < 1:
     raise ValueError(f"future is {future}; ask for at least 1 frame")
-  if context + future <= clip_frames:
-    return
-  if measured:
+  if measured and context + future > clip_frames:
     raise ValueError(
       f"context={context} plus future={future} is {context + future} frames, but "
       f"the model was trained on clips of {clip_frames} frames (data.frames); ask "
       f"for at most {clip_frames} in all"
     )
-  logging.warning(
-    "frames %d to %d are past the %d-frame clips the model was trained on: it rolls on, but "
-    "nothing measured it there",
-    clip_frames + 1,
-    context + future,
-    clip_frames,
+
+
+def past_training_warning(context, future, clip_frames):
+  """The warning for a rollout longer than the training clips, or None: how many predicted
+  frames go past them, counted without frame numbers (a video's frames count from --start)."""
+  past = min(future, context + future - clip_frames)
+  if past <= 0:
+    return None
+  return (
+    f"the last {past} of the {future} predicted frames go past the {clip_frames}-frame clips the "
+    f"model was trained on (context {context} + future {future} = {context + future} frames): "
+    "it rolls on, but nothing measured it there"
   )
 
 
