@@ -546,6 +546,19 @@ def test_predict_refuses_a_too_short_video_without_warning_of_a_long_rollout_fir
   assert not [record for record in caplog.records if record.levelname == "WARNING"]
 
 
+def test_predict_reads_a_photo_as_relive_relive_does(lstm_workdir, tmp_path):
+  # Every pixel transparent over black: `relive relive` shows the white matte, OpenCV the black.
+  photo = tmp_path / "clear.png"
+  Image.fromarray(np.zeros((20, 30, 4), np.uint8), "RGBA").save(photo)
+  out = str(tmp_path / "from_photo.gif")
+  result = predict.predict(lstm_workdir, str(photo), context=1, future=2, out=out)
+  assert result["real_future_frames"] == 0
+  assert _gif_frames(out) == (3, (_SIZE, _SIZE))
+  assert _gif_frame(out, 0).min() >= 250  # the given frame: the photo, white
+  with pytest.raises(ValueError, match="has 1 frame, but start=0 and context=2 need 2"):
+    predict.predict(lstm_workdir, str(photo), context=2, future=2, out=out)
+
+
 def test_predict_rejects_an_unreadable_video(lstm_workdir, tmp_path):
   not_a_video = tmp_path / "notes.avi"
   not_a_video.write_text("not a video")

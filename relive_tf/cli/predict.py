@@ -12,7 +12,12 @@ def define_flags():
   flags.DEFINE_string(
     "workdir", None, "a next-frame predictor workdir (configs/lstm.py) written by `relive train`"
   )
-  flags.DEFINE_string("video", None, "a video file OpenCV reads (mp4, avi, mov, mkv, webm, ...)")
+  flags.DEFINE_string(
+    "video",
+    None,
+    "a video file OpenCV reads (mp4, avi, mov, mkv, webm, gif, ...), or a photo (jpg, png, bmp, "
+    "webp) as one frame, for --context=1",
+  )
   flags.DEFINE_integer("context", 10, "frames of the video given to the model", lower_bound=1)
   flags.DEFINE_integer(
     "future",
@@ -30,7 +35,7 @@ def define_flags():
   flags.DEFINE_integer("start", 0, "the first context frame's number in the video", lower_bound=0)
   flags.mark_flags_as_required(REQUIRED)
   checks.existing_folder("workdir", "a next-frame predictor workdir written by `relive train`")
-  checks.existing_file("video", "a video file OpenCV reads (mp4, avi, mov, mkv, webm, ...)")
+  checks.existing_file("video", "a video file OpenCV reads (mp4, avi, mov, ...) or a photo")
   checks.output_file("out", checks.VIDEO_EXTENSIONS, "the video")
 
 

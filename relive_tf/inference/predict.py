@@ -7,6 +7,7 @@ import tensorflow as tf
 from absl import logging
 
 from relive_tf import files
+from relive_tf.data import photos
 from relive_tf.data import pipeline
 from relive_tf.data import video_io
 from relive_tf.data import video_read
@@ -17,6 +18,9 @@ from relive_tf.training import workdir as workdir_lib
 
 # The longest rollout: every frame stays in memory until the one output file is written.
 MAX_FUTURE = 1000
+# Still images: read as `relive relive` reads a photo (upright, alpha over white), one frame. A GIF
+# stays a video (an animated clip).
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def predict(workdir, video, context, future, out, start=0):
@@ -29,7 +33,8 @@ def predict(workdir, video, context, future, out, start=0):
   Args:
     workdir: a next-frame predictor workdir written by `relive train`.
     video: a video file OpenCV reads (video_read.VIDEO_EXTENSIONS), read as `relive prepare` reads
-      it (video_read.read_video, in a worker process).
+      it (video_read.read_video, in a worker process), or a photo (PHOTO_EXTENSIONS), read as
+      `relive relive` reads one (photos.load_photo): a clip of 1 frame, for context 1.
     context: frames given to the model, >= 1.
     future: frames to predict, 1 to MAX_FUTURE; frames past the training clips' length
       (data.frames) are made with a warning that nothing measured the model there.
@@ -56,21 +61,11 @@ def predict(workdir, video, context, future, out, start=0):
   extension = os.path.splitext(out)[1].lower().lstrip(".")
   if extension not in video_io.VIDEO_FORMATS:
     raise ValueError(f"out {out}: the extension must be one of {video_io.VIDEO_FORMATS}")
-  try:
-    # In a worker process, as `relive prepare` reads: a file that crashes FFmpeg cannot end this.
-    decoded = workers.read_video(video, size=config.data.size)
-  except video_read.UnusableVideoError as error:
-    raise ValueError(
-      f"video {video!r} cannot be read: {error}; give a video file OpenCV reads "
-      f"({', '.join(video_read.VIDEO_EXTENSIONS)})"
-    ) from None
-  if decoded.warning:
-    logging.warning("%r: %s", video, decoded.warning)
-  frames = decoded.frames
+  frames = _read_frames(video, config.data.size)
   if start + context > len(frames):
     raise ValueError(
-      f"video {video} has {len(frames)} frames, but start={start} and "
-      f"context={context} need {start + context}; lower start or context"
+      f"video {video} has {len(frames)} frame{'' if len(frames) == 1 else 's'}, but "
+      f"start={start} and context={context} need {start + context}; lower start or context"
     )
   past = lstm_training.past_training_warning(context, future, config.data.frames)
   if past:
@@ -95,3 +90,24 @@ def predict(workdir, video, context, future, out, start=0):
   tf.io.gfile.makedirs(os.path.dirname(files.absolute(out)))
   video_io.write_video(out, output)
   return {"path": out, "step": trained.step, "real_future_frames": real_future_frames}
+
+
+def _read_frames(path, size):
+  """uint8 [frames, size, size, 3] of a video file, or [1, size, size, 3] of a photo.
+
+  Raises:
+    ValueError: a file that cannot be read, naming what would be.
+  """
+  if os.path.splitext(path)[1].lower() in PHOTO_EXTENSIONS:
+    return photos.load_photo(path, size)[None]
+  try:
+    # In a worker process, as `relive prepare` reads: a file that crashes FFmpeg cannot end this.
+    decoded = workers.read_video(path, size=size)
+  except video_read.UnusableVideoError as error:
+    raise ValueError(
+      f"video {path!r} cannot be read: {error}; give a video file OpenCV reads "
+      f"({', '.join(video_read.VIDEO_EXTENSIONS)}) or a photo ({', '.join(PHOTO_EXTENSIONS)})"
+    ) from None
+  if decoded.warning:
+    logging.warning("%r: %s", path, decoded.warning)
+  return decoded.frames
