@@ -236,11 +236,12 @@ def test_lstm_section_shows_context_prediction_and_truth_strips_and_the_report(s
   mean = workdirs["reports"]["lstm"]["mean"]
   label = dict(predictor.METHODS)["copy_last_frame"]
   assert f"<th>{label}</th><td>{mean['copy_last_frame']['mse']:.3g}</td>" in section
+  report = os.path.splitext(os.path.basename(workdirs["reports"]["lstm"]["path"]))[0]
   for metric in ("mse", "psnr", "ssim"):
-    chart = ElementTree.parse(media / f"evaluation_predictor_step{_STEPS}_{metric}.svg").getroot()
+    chart = ElementTree.parse(media / f"{report}_{metric}.svg").getroot()
     assert len(chart.findall("{http://www.w3.org/2000/svg}polyline")) == len(predictor.METHODS)
   # The digit score at each horizon: the model, the real future frames and both baselines.
-  chart = ElementTree.parse(media / f"evaluation_predictor_step{_STEPS}_digit_score.svg").getroot()
+  chart = ElementTree.parse(media / f"{report}_digit_score.svg").getroot()
   texts = [text.text for text in chart.iter("{http://www.w3.org/2000/svg}text")]
   assert {"model", "real", "copy-last", "linear"} <= set(texts)
 

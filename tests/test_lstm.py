@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import cv2
 import keras
@@ -394,6 +395,29 @@ def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(
   rows = table.splitlines()
   assert [line.split()[0] for line in rows[3:8]] == ["1", "2", "3", "4", "mean"]
   assert [line.split()[0] for line in rows[-4:]] == ["1", "2", "3", "4"]
+
+
+def test_evaluations_of_other_lengths_keep_each_others_reports(
+  lstm_workdir, small_digit_recognizer, tmp_path
+):
+  workdir = shutil.copytree(lstm_workdir, tmp_path / "run")
+  paths = [
+    evaluator.evaluate(
+      str(workdir),
+      families.FAMILIES.values(),
+      context=context,
+      future=future,
+      num_samples=2,
+      batch_size=2,
+      digit_recognizer=small_digit_recognizer,
+    )[0]["path"]
+    for context, future in ((3, 4), (2, 2))
+  ]
+  assert [os.path.basename(path) for path in paths] == [
+    "evaluation_predictor_context3_future4_step2.json",
+    "evaluation_predictor_context2_future2_step2.json",
+  ]
+  assert [json.loads((workdir / path).read_text())["future"] for path in paths] == [4, 2]
 
 
 def test_evaluation_scores_the_sample_at_every_horizon_beside_the_real_future(

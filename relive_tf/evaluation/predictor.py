@@ -245,7 +245,8 @@ def evaluate(
     num_samples: held-out clips to average over (fewer when a shards' test split holds fewer).
     batch_size: clips per model call.
     digit_recognizer: directory of a digit recogniser (default: the one shipped with the package).
-    report: JSON report path; default WORKDIR/evaluation_predictor[_<data>]_step<step>.json
+    report: JSON report path; default
+      WORKDIR/evaluation_predictor_context<K>_future<N>[_<data>]_step<step>.json
       (held_out.report_tag: data's name when given).
 
   Returns:
@@ -332,9 +333,9 @@ def evaluate(
       }
       for name, _ in SCORED
     }
-  path = report or os.path.join(
-    workdir, f"evaluation_predictor{held_out.report_tag(data)}_step{trained.step}.json"
-  )
+  # The lengths are in the name: reports of other --context or --future keep each other.
+  name = f"evaluation_predictor_context{context}_future{future}{held_out.report_tag(data)}"
+  path = report or os.path.join(workdir, f"{name}_step{trained.step}.json")
   files.write_json(path, result)
   result["path"] = path
   return result
