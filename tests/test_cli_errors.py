@@ -48,6 +48,7 @@ CASES = [
   (["generate", "--workdir={tmp}/a_file", "--out=O"], "is a file, not a folder"),
   (["generate", "--workdir={tmp}/empty", "--out=O"], "holds no config.json"),
   (["generate", "--workdir={tmp}/vgan", "--out={tmp}/a_file"], "--out={tmp}/a_file: is a file"),
+  (["generate", "--workdir={tmp}/vgan", "--out=sample.mp4"], "sample.mp4: names a video file"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--num=0"], "0 is not a positive integer"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--format=avi"], "--format=avi"),
   (["generate", "--workdir={tmp}/lstm", "--out=O"], "holds a 'lstm' model"),

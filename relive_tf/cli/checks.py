@@ -64,11 +64,14 @@ def existing_file(name, what):
 
 
 def output_folder(name, what):
-  """--name is a folder to write into: new, or an existing folder, never a file."""
+  """--name is a folder to write into: new, or an existing folder, never a file, nor a new one
+  named like a video file (`--out=sample.gif` would make a folder of that name)."""
 
   def problem(path):
     if os.path.exists(path) and not os.path.isdir(path):
       return f"is a file; give a folder for {what} (new, or one that exists)"
+    if not os.path.exists(path) and os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+      return f"names a video file; give a folder for {what}, which are written into it"
     return _unwritable_parent(path)
 
   _register(name, problem, local_paths=True)
