@@ -403,6 +403,16 @@ def test_a_workdir_another_run_is_training_is_refused(make_config, tmp_path):
   assert not os.path.exists(tmp_path / "checkpoints")
 
 
+def test_the_evaluation_line_keeps_per_horizon_values_for_tensorboard():
+  measured = {"mse_ratio_to_copy_last_frame": 0.95, "model/mse": 0.0123456}
+  measured.update({f"model/mse/horizon_{h:02d}": 0.01 for h in range(1, 11)})
+  assert loop.evaluation_line(25, measured) == (
+    "step 25: mse_ratio_to_copy_last_frame=0.95  model/mse=0.01235  "
+    "(+10 more in TensorBoard, eval/)"
+  )
+  assert loop.evaluation_line(5, {"frechet": 12.5}) == "step 5: frechet=12.5"
+
+
 def test_the_progress_line_gives_the_compiling_windows_seconds_then_a_rate_and_time_left():
   clock = iter([100.0, 104.0, 106.0, 170.5])  # starts; step 1 after 4 s; step 11 after 2 more
   progress = loop.Progress(0, num_steps=201, clock=lambda: next(clock))

@@ -167,6 +167,16 @@ class Progress:
     return f"done: steps {first + 1} to {step} in {seconds}, compiling included"
 
 
+def evaluation_line(step, measured):
+  """The console line of an evaluation during training: the values named with at most one "/"
+  ("frechet", "model/mse"); deeper ones ("model/mse/horizon_01": about 120 for a predictor) are
+  counted, and go to TensorBoard with the rest."""
+  shown = {name: value for name, value in measured.items() if name.count("/") < 2}
+  line = "  ".join(f"{name}={value:.4g}" for name, value in shown.items())
+  more = len(measured) - len(shown)
+  return f"step {step}: {line}" + (f"  (+{more} more in TensorBoard, eval/)" if more else "")
+
+
 class _FiniteCheck:
   """Finds the first non-finite value after a step: a loss, else a weight of the networks.
 
@@ -474,11 +484,7 @@ def _train(config, workdir, family, strategy, worker_dir):
           measured = {
             name: value for evaluator in evaluators for name, value in evaluator.run(trainer)
           }
-          logging.info(
-            "step %d: %s",
-            current,
-            "  ".join(f"{name}={value:.4g}" for name, value in measured.items()),
-          )
+          logging.info(evaluation_line(current, measured))
           with writers["eval"].as_default():
             summaries.write_scalars(measured, current, prefix="eval/")
         if current % train.checkpoint_every == 0 or last or stop.requested:
