@@ -125,6 +125,13 @@ def test_help_marks_the_required_flags():
   assert [line.split(":")[0].strip() for line in required.splitlines()] == ["--workdir", "--out"]
   optional = text.split("optional flags:\n")[1].split("\n\n")[0]
   assert "--num: number of videos (a positive integer; default 8)" in optional
+  # prepare --verify checks shards without the flags that preparing needs.
+  text = relive("prepare", "--help").stdout
+  assert text.startswith(
+    "usage: relive prepare --format=FORMAT --source=SOURCE --out=OUT [--flags]\n"
+    "   or: relive prepare --verify=DIR\n"
+  )
+  assert "required flags (none with --verify=DIR):\n  --format:" in text
 
 
 @pytest.mark.parametrize("argv", [["--help"]] + [[name, "--help"] for name in cli.SUBCOMMANDS])

@@ -30,7 +30,8 @@ from relive_tf.training import stopping
 _INPUT_ERRORS = (ValueError, TypeError, ArithmeticError, ConnectionError)
 
 # name -> (module under relive_tf.cli, one line of help). Each module has define_flags(), main()
-# and REQUIRED, the names of the flags it cannot run without.
+# and REQUIRED, the names of the flags it cannot run without; OTHER_USAGE, where it has one, is
+# another use that needs none of them.
 SUBCOMMANDS = {
   "train": ("train", "train a model from a config (configs/*.py) in a workdir, or resume it"),
   "generate": ("generate", "write videos sampled from a trained video WGAN"),
@@ -149,12 +150,16 @@ def subcommand_help(name, module):
   """`relive NAME --help`: usage with the required flags, the module's docstring, its flags."""
   defined = {flag.name: flag for flag in flags.FLAGS.get_flags_for_module(module.__name__)}
   optional = sorted(set(defined) - set(module.REQUIRED))
+  # A module's OTHER_USAGE: flags that do another job without the required ones (prepare --verify).
+  other = getattr(module, "OTHER_USAGE", None)
   sections = [
     f"usage: relive {name} "
     + " ".join(f"--{flag}={flag.upper()}" for flag in module.REQUIRED)
-    + " [--flags]",
+    + " [--flags]"
+    + (f"\n   or: relive {name} {other}" if other else ""),
     module.__doc__.strip(),
-    "required flags:\n" + "\n".join(_flag_line(defined[flag]) for flag in module.REQUIRED),
+    f"required flags{f' (none with {other})' if other else ''}:\n"
+    + "\n".join(_flag_line(defined[flag]) for flag in module.REQUIRED),
     "optional flags:\n" + ("\n".join(_flag_line(defined[flag]) for flag in optional) or "  none"),
     "every subcommand:\n" + _wrap(VERBOSITY_HELP),
   ]

@@ -13,6 +13,7 @@ from relive_tf.errors import UserError
 
 FLAGS = flags.FLAGS
 REQUIRED = ("format", "source", "out")
+OTHER_USAGE = "--verify=DIR"
 
 
 def define_flags():
