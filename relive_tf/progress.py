@@ -1,4 +1,5 @@
-"""Progress of long jobs other than training (a tqdm bar), and durations as people read them."""
+"""Progress of long jobs other than training (a tqdm bar), and durations and counts as people read
+them."""
 
 import sys
 
@@ -37,3 +38,10 @@ def format_duration(seconds):
   if seconds >= 3600:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
   return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def counted(number, noun):
+  """ "1 clip", "0 clips", "2 processes": a count and its noun, plural unless the count is one."""
+  if number == 1:
+    return f"{number} {noun}"
+  return f"{number} {noun}es" if noun.endswith(("s", "x", "ch", "sh")) else f"{number} {noun}s"

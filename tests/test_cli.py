@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from relive_tf import cli
+from relive_tf import progress
 from relive_tf.cli import console
 from relive_tf.cli import messages
 
@@ -111,6 +112,12 @@ def test_resuming_a_finished_run_does_nothing(trained):
   assert result.returncode == 0 and "nothing to do" in result.stderr
 
 
+def test_counts_read_as_english():
+  assert [progress.counted(n, "clip") for n in (0, 1, 2)] == ["0 clips", "1 clip", "2 clips"]
+  assert progress.counted(2, "process") == "2 processes"
+  assert progress.counted(1, "process") == "1 process"
+
+
 def test_help_lists_subcommands_and_flags():
   overview = relive("--help")
   assert overview.returncode == 0 and "train" in overview.stdout and "generate" in overview.stdout
@@ -132,6 +139,8 @@ def test_help_marks_the_required_flags():
     "   or: relive prepare --verify=DIR\n"
   )
   assert "required flags (none with --verify=DIR):\n  --format:" in text
+  # A multi flag's help, as absl extends it, in one run of words.
+  assert "relive train`; repeat this option" in relive("gallery", "--help").stdout
 
 
 @pytest.mark.parametrize("argv", [["--help"]] + [[name, "--help"] for name in cli.SUBCOMMANDS])

@@ -179,6 +179,8 @@ def _flag_line(flag):
 
 
 def _wrap(text):
+  # Runs of spaces joined too: absl adds "\n    repeat this option ..." to a multi flag's help.
+  text = " ".join(text.split())
   return textwrap.fill(text, _WIDTH, initial_indent="  ", subsequent_indent="      ")
 
 

@@ -37,11 +37,6 @@ class _PlainFormatter(std_logging.Formatter):
     return message
 
 
-def counted(number, noun):
-  """ "1 clip", "0 clips", "2 files": a count and its noun, plural unless the count is one."""
-  return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def setup(verbosity):
   """Sets up what one command prints, then loads TensorFlow; call before anything imports it.
 

@@ -2,8 +2,8 @@
 
 from absl import flags
 
+from relive_tf import progress
 from relive_tf.cli import checks
-from relive_tf.cli import console
 from relive_tf.data import video_io
 
 FLAGS = flags.FLAGS
@@ -25,4 +25,4 @@ def main():
   from relive_tf.inference import generate  # noqa: PLC0415 (loads TensorFlow: see cli)
 
   paths = generate.generate(FLAGS.workdir, FLAGS.num, FLAGS.out, FLAGS.seed, FLAGS.format)
-  print(f"wrote {console.counted(len(paths), 'video')} to {FLAGS.out}")
+  print(f"wrote {progress.counted(len(paths), 'video')} to {FLAGS.out}")

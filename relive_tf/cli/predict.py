@@ -2,6 +2,7 @@
 
 from absl import flags
 
+from relive_tf import progress
 from relive_tf.cli import checks
 
 FLAGS = flags.FLAGS
@@ -46,10 +47,11 @@ def main():
     FLAGS.workdir, FLAGS.video, FLAGS.context, FLAGS.future, FLAGS.out, FLAGS.start
   )
   beside = (
-    f", beside {result['real_future_frames']} real future frames"
+    f", beside {progress.counted(result['real_future_frames'], 'real future frame')}"
     if result["real_future_frames"]
     else ""
   )
   print(
-    f"wrote {result['path']}: {FLAGS.context} context frames then {FLAGS.future} predicted{beside}"
+    f"wrote {result['path']}: {progress.counted(FLAGS.context, 'context frame')} then "
+    f"{FLAGS.future} predicted{beside}"
   )

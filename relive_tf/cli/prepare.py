@@ -4,8 +4,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from relive_tf import progress
 from relive_tf.cli import checks
-from relive_tf.cli import console
 from relive_tf.data import layouts
 from relive_tf.data import prepare
 from relive_tf.data import video_read
@@ -113,7 +113,7 @@ def _verify(path):
   results = shards.verify(path)
   for result in results:
     state = f"DAMAGED: {result['problem']}" if result["problem"] else "ok"
-    print(f"{result['file']}: {console.counted(result['clips'], 'clip')}, {state}")
+    print(f"{result['file']}: {progress.counted(result['clips'], 'clip')}, {state}")
   damaged = [result["file"] for result in results if result["problem"]]
   if damaged:
     raise UserError(
@@ -123,8 +123,8 @@ def _verify(path):
       f"prepare ... --out={path} --overwrite`; or train past the damage with "
       "--config.data.skip_corrupt=True"
     )
-  clips = console.counted(sum(result["clips"] for result in results), "clip")
-  print(f"all {console.counted(len(results), 'shard')} in {path} are whole: {clips}")
+  clips = progress.counted(sum(result["clips"] for result in results), "clip")
+  print(f"all {progress.counted(len(results), 'shard')} in {path} are whole: {clips}")
 
 
 def main():
@@ -165,13 +165,13 @@ def main():
     beam_pipeline_options=FLAGS.beam_pipeline_options,
   )
   splits = ", ".join(
-    f"{split}: {console.counted(counts['clips'], 'clip')}"
+    f"{split}: {progress.counted(counts['clips'], 'clip')}"
     for split, counts in manifest["splits"].items()
   )
   counts = manifest["files"]
   print(
-    f"prepared {console.counted(manifest['clips'], 'clip')} from {counts['used']} of the "
-    f"{console.counted(counts['seen'], 'file')} seen ({splits}) in {FLAGS.out}; "
+    f"prepared {progress.counted(manifest['clips'], 'clip')} from {counts['used']} of the "
+    f"{progress.counted(counts['seen'], 'file')} seen ({splits}) in {FLAGS.out}; "
     f"{counts['skipped']} skipped and {counts['warned']} used with a warning (reasons in "
     f"{FLAGS.out}/manifest.json); train with "
     f"--config.data.source=shards --config.data.path={FLAGS.out}"

@@ -296,7 +296,10 @@ def prepare(
     from relive_tf.data import shards  # noqa: PLC0415
 
     logging.info(
-      "%d files to decode in %s (%d other files skipped)", len(items), source, len(listing_skipped)
+      "%s to decode in %s (%s skipped)",
+      progress.counted(len(items), "file"),
+      source,
+      progress.counted(len(listing_skipped), "other file"),
     )
     run = _run_with_beam if runner == "beam" else _run_with_processes
     manifest = run(
@@ -314,13 +317,12 @@ def prepare(
     )
     counts = manifest["files"]
     logging.info(
-      "%d clips from %d videos in %d shards in %s; of %d files seen, %d skipped and %d used "
-      "with a warning, listed in %s",
-      manifest["clips"],
-      counts["used"],
-      len(manifest["shards"]),
+      "%s from %s in %s in %s; of %s seen, %d skipped and %d used with a warning, listed in %s",
+      progress.counted(manifest["clips"], "clip"),
+      progress.counted(counts["used"], "video"),
+      progress.counted(len(manifest["shards"]), "shard"),
       out,
-      counts["seen"],
+      progress.counted(counts["seen"], "file"),
       counts["skipped"],
       counts["warned"],
       shards.MANIFEST,
@@ -356,7 +358,9 @@ def _run_with_processes(
   if len(todo) < len(items):
     logging.info("resuming after %d files", len(items) - len(todo))
   workers = min(workers, max(len(todo), 1))
-  logging.info("decoding with %d processes, at most %g s per file", workers, timeout_s)
+  logging.info(
+    "decoding with %s, at most %g s per file", progress.counted(workers, "process"), timeout_s
+  )
   pool = workers_lib.DecodingPool(workers, timeout_s)
   reasons = collections.Counter()
   try:

@@ -8,6 +8,7 @@ import tensorflow as tf
 from absl import logging
 
 from relive_tf import files
+from relive_tf import progress
 from relive_tf.data import held_out
 from relive_tf.data import pipeline
 from relive_tf.evaluation import gan
@@ -159,7 +160,12 @@ def conditional_wgan(page, trained, num_videos, seed):
     return
   index = trained.trainer.condition_index
   per_photo = 2 if config.model.noise_dim else 1  # with noise, one photo gives several videos
-  logging.info("%s: reliving %d photos at step %d", trained.workdir, len(clips), trained.step)
+  logging.info(
+    "%s: reliving %s at step %d",
+    trained.workdir,
+    progress.counted(len(clips), "photo"),
+    trained.step,
+  )
   cards = []
   for i, clip in enumerate(clips):
     photo = clip[index]
