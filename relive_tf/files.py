@@ -164,7 +164,10 @@ def read_json(path):
     OSError: the file cannot be read.
     ValueError: it is not JSON.
   """
-  return json.loads(read_bytes(path).decode("utf-8"))
+  try:
+    return json.loads(read_bytes(path).decode("utf-8"))
+  except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+    raise ValueError(f"{path} is not valid JSON ({error}): it was cut or edited") from None
 
 
 def isdir(path):

@@ -171,10 +171,32 @@ def test_generate_without_a_checkpoint_is_refused(tmp_path):
 
 
 def test_a_bug_below_the_cli_keeps_its_traceback(tmp_path):
-  # A config that is not JSON is no input relive_tf checks: the JSON decoder's error is shown whole.
-  (tmp_path / "config.json").write_text("{not json")
+  # A ValueError raised inside a library relive_tf calls, not by relive_tf about its input: here
+  # the JSON decoder, handed text no file holds, is shown whole.
+  script = (
+    "import json\n"
+    "from relive_tf.training import workdir\n"
+    "workdir._read_json = lambda path: json.loads('{not json')\n"
+    "from relive_tf.cli import run\n"
+    f"run(['relive', 'generate', '--workdir={tmp_path}', '--out={tmp_path / 'o'}'])\n"
+  )
+  (tmp_path / "config.json").write_text("{}")
+  result = subprocess.run(
+    [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False
+  )
+  assert result.returncode != 0 and "Traceback" in result.stderr, result.stderr
+
+
+def test_a_cut_config_json_is_named_in_one_line(tmp_path):
+  (tmp_path / "config.json").write_text('{"model_type": "vg')
   result = relive("generate", f"--workdir={tmp_path}", f"--out={tmp_path / 'o'}")
-  assert result.returncode != 0 and "Traceback" in result.stderr
+  assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+  assert (
+    result.stderr.strip()
+    .splitlines()[-1]
+    .startswith(f"relive generate: error: {tmp_path / 'config.json'} is not valid JSON (")
+  )
+  assert result.stderr.strip().endswith("restore it, or train in another workdir")
 
 
 def test_a_failed_data_check_inside_tensorflow_is_printed_as_one_line(tmp_path):

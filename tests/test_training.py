@@ -340,6 +340,29 @@ def test_a_resume_may_change_the_clips_shape_only_where_no_weight_depends_on_it(
     assert changes == [(f"data.{key}", config.data[key], config.data[key] // 2)]
 
 
+def _cut(path, size=1000):
+  with open(path, "r+b") as f:
+    f.truncate(size)
+
+
+def test_a_damaged_newest_checkpoint_is_passed_over_for_the_one_before(
+  make_config, trained_workdir, caplog
+):
+  workdir = trained_workdir("vgan", **TINY)  # checkpoints of steps 1 and 2
+  _cut(os.path.join(workdir, "checkpoints", "ckpt-2.data-00000-of-00001"))
+  with caplog.at_level(logging.WARNING, logger="absl"):
+    assert helpers.restore(workdir).step == 1  # generate, export and the gallery read this
+  warned = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+  assert len(warned) == 1 and "ckpt-2 is damaged (IndexError" in warned[0]
+  assert warned[0].endswith("using the checkpoint before it")
+  helpers.train(_tiny(make_config), workdir)  # resumes from step 1 and writes step 2 anew
+  assert helpers.restore(workdir).step == 2
+  for step in (1, 2):
+    _cut(os.path.join(workdir, "checkpoints", f"ckpt-{step}.data-00000-of-00001"))
+  with pytest.raises(ValueError, match="every checkpoint in .* is damaged .the oldest: .*ckpt-1"):
+    helpers.train(_tiny(make_config, train__num_steps=3), workdir)
+
+
 def test_a_resume_with_nothing_left_to_train_leaves_the_workdirs_config_as_it_was(
   make_config, trained_workdir, caplog
 ):

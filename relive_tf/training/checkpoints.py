@@ -3,6 +3,7 @@
 import os
 
 import tensorflow as tf
+from absl import logging
 
 from relive_tf.training import family as family_lib
 from relive_tf.training import trainer as trainer_lib
@@ -29,6 +30,52 @@ def make_checkpoint(trainer, **counters):
     for name, optimizer in trainer.optimizers.items()
   }
   return tf.train.Checkpoint(networks=networks, optimizers=optimizers, **counters)
+
+
+def read(checkpoint, path):
+  """checkpoint.restore(path), with a damaged checkpoint (cut or corrupt files) as a ValueError
+  that names it and the fix, rather than TensorFlow's IndexError or DataLossError.
+
+  Returns:
+    The restore's status (tf.train.Checkpoint.restore).
+
+  Raises:
+    ValueError: the checkpoint's files cannot be read.
+  """
+  try:
+    return checkpoint.restore(path)
+  except (IndexError, tf.errors.DataLossError, tf.errors.OutOfRangeError) as error:
+    raise ValueError(f"checkpoint {path} is damaged ({type(error).__name__}: {error})") from None
+
+
+def read_newest(checkpoint, directory):
+  """Restores the newest checkpoint in `directory` that can be read: a damaged newer one (a cut
+  or corrupt file) is passed over with a warning, so a run resumes from the one before it.
+
+  Returns:
+    (its path, the restore's status), or (None, None) when the folder holds no checkpoint.
+
+  Raises:
+    ValueError: every checkpoint there is damaged.
+  """
+  state = tf.train.get_checkpoint_state(directory) if tf.io.gfile.isdir(directory) else None
+  if state is None or not state.model_checkpoint_path:
+    return None, None
+  paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+  paths = [path for path in paths if tf.io.gfile.exists(f"{path}.index")]
+  for newer, path in enumerate(reversed(paths)):
+    try:
+      status = read(checkpoint, path)
+    except ValueError as error:
+      if newer + 1 == len(paths):
+        raise ValueError(
+          f"every checkpoint in {directory} is damaged (the oldest: {error}): train again in a "
+          "new workdir"
+        ) from None
+      logging.warning("%s: using the checkpoint before it", error)
+      continue
+    return path, status
+  return None, None
 
 
 def latest_checkpoint(workdir):
@@ -62,14 +109,16 @@ def restore(workdir, config, family):
   """restore_trained's second half, for a caller that has read the config (workdir.load_config).
 
   Raises:
-    ValueError: no checkpoint yet.
+    ValueError: no checkpoint yet, or every one damaged (a damaged newest one is passed over with
+      a warning: read_newest).
   """
-  latest = latest_checkpoint(workdir)
-  if latest is None:
+  if latest_checkpoint(workdir) is None:
     raise ValueError(f"{workdir!r} holds no checkpoint yet: train it first (`relive train`)")
   trainer = trainer_lib.build(family, config, tf.distribute.get_strategy())
   step = tf.Variable(0, dtype=tf.int64)
-  make_checkpoint(trainer, step=step).restore(latest).expect_partial()
+  directory = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
+  _, status = read_newest(make_checkpoint(trainer, step=step), directory)
+  status.expect_partial()
   return family_lib.Trained(
     workdir=workdir, config=config, family=family, trainer=trainer, step=int(step.numpy())
   )

@@ -394,11 +394,11 @@ def _train(config, workdir, family, strategy, worker_dir):
   manager = tf.train.CheckpointManager(
     checkpoint, checkpoint_dir if chief else worker_dir, max_to_keep=train.max_checkpoints
   )
-  restore_from = tf.train.latest_checkpoint(checkpoint_dir)
+  restore_from, status = checkpoints.read_newest(checkpoint, checkpoint_dir)
   if restore_from:
     # Every variable of this run must come back; a multi-worker checkpoint also holds the
     # PreemptionCheckpointHandler's own counter, which the handler reads itself.
-    checkpoint.restore(restore_from).assert_existing_objects_matched()
+    status.assert_existing_objects_matched()
     logging.info("resumed from %s at step %d", restore_from, int(step))
   if int(step) >= train.num_steps:
     # Before the config is saved: a run that trains nothing changes nothing of the workdir's.
@@ -447,7 +447,7 @@ def _train(config, workdir, family, strategy, worker_dir):
               "check the data"
             )
           restores += 1
-          checkpoint.restore(where).assert_consumed()
+          checkpoints.read(checkpoint, where).assert_consumed()
           rates = _scale_learning_rates(trainer, train.nan_lr_factor)
           logging.warning(
             "%s at step %d: restored %s (step %d), learning rates now %s (restore %d of %d)",

@@ -25,7 +25,10 @@ def _read_json(workdir):
       f"{workdir!r} holds no {CONFIG_FILE}: it is not a relive_tf workdir (train "
       "one with `relive train`)"
     )
-  return files.read_json(path)
+  try:
+    return files.read_json(path)
+  except ValueError as error:
+    raise ValueError(f"{error}; restore it, or train in another workdir") from None
 
 
 def model_type(workdir):
