@@ -329,7 +329,7 @@ def test_a_wrong_dtype_is_rejected_naming_the_input(exports, model_type, inputs,
     (
       "vgan",
       "sample",
-      {"count": np.array(servables.MAX_SAMPLE_COUNT + 1, np.int32), "seed": np.array(0)},
+      {"count": np.array(servables.MAX_VIDEOS + 1, np.int32), "seed": np.array(0)},
       "input count must be from 1 to",
     ),
     (
@@ -349,6 +349,33 @@ def test_a_wrong_dtype_is_rejected_naming_the_input(exports, model_type, inputs,
       "relive_image",
       {"image_bytes": np.array([b"II*\x00 a TIFF, not a photo"])},
       "input image_bytes must hold JPEG, PNG, GIF, BMP or WebP files",
+    ),
+    # Batches of 0 and over the bound on one request's memory, and noise that is not a number.
+    ("vgan", "serving_default", {"noise": np.zeros([0, 8], np.float32)}, "noise must hold from 1"),
+    (
+      "vgan",
+      "serving_default",
+      {"noise": np.zeros([servables.MAX_VIDEOS + 1, 8], np.float32)},
+      f"input noise must hold from 1 to {servables.MAX_VIDEOS} items in its batch",
+    ),
+    (
+      "vgan",
+      "serving_default",
+      {"noise": np.full([1, 8], np.nan, np.float32)},
+      "input noise must be finite numbers",
+    ),
+    (
+      "cvgan",
+      "serving_default",
+      {"photo": np.zeros([0, 64, 64, 3], np.uint8)},
+      "input photo must hold from 1",
+    ),
+    ("cvgan", "relive_image", {"image_bytes": np.array([], bytes)}, "image_bytes must hold from 1"),
+    (
+      "lstm",
+      "serving_default",
+      {"context": np.zeros([0, 2, 64, 64, 3], np.uint8), "future": np.array(1, np.int32)},
+      "input context must hold from 1",
     ),
   ],
 )

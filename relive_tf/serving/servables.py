@@ -15,8 +15,10 @@ from relive_tf.data import synthetic
 from relive_tf.inference import generate
 from relive_tf.inference import relive
 
-# The most videos one `sample` request may ask for: a bound on one request's memory.
-MAX_SAMPLE_COUNT = 64
+# The most videos one request may ask for, by `sample`'s count or by an input's batch: a bound on
+# one request's memory (a batch of 20,000 noise vectors asks for 7.8 GB of video and ends the
+# process, and with it every model the server holds).
+MAX_VIDEOS = 64
 
 
 def _checked(tensor, shape):
@@ -27,6 +29,19 @@ def _checked(tensor, shape):
   input: "Shape of tensor noise [2,5] is not compatible with expected shape [?,8]".
   """
   return tf.ensure_shape(tensor, shape)
+
+
+def _batch_checked(tensor, shape, name):
+  """`tensor`, checked at run time to be of `shape` with a batch of 1 to MAX_VIDEOS items (an
+  empty batch failed inside batchnorm with a graph node's name)."""
+  tensor = _checked(tensor, shape)
+  size = tf.shape(tensor)[0]
+  in_range = tf.debugging.Assert(
+    tf.logical_and(size >= 1, size <= MAX_VIDEOS),
+    [f"input {name} must hold from 1 to {MAX_VIDEOS} items in its batch; got", size],
+  )
+  with tf.control_dependencies([in_range]):
+    return tf.identity(tensor)
 
 
 def _archive(endpoints):
@@ -54,14 +69,16 @@ class VideoWGANServable:
     self.noise_dim = generator.noise_dim
 
   def videos_from_noise(self, noise):
-    noise = _checked(noise, [None, self.noise_dim])
+    noise = _batch_checked(noise, [None, self.noise_dim], "noise")
+    # NaN noise made a black video, with no error.
+    noise = tf.debugging.assert_all_finite(noise, "input noise must be finite numbers")
     return {"video": pipeline.to_uint8_video(self.generator(noise, training=False))}
 
   def sample(self, count, seed):
     count, seed = _checked(count, []), _checked(seed, [])
     in_range = tf.debugging.Assert(
-      tf.logical_and(count >= 1, count <= MAX_SAMPLE_COUNT),
-      [f"input count must be from 1 to {MAX_SAMPLE_COUNT}; got", count],
+      tf.logical_and(count >= 1, count <= MAX_VIDEOS),
+      [f"input count must be from 1 to {MAX_VIDEOS}; got", count],
     )
     with tf.control_dependencies([in_range]):
       # The noise of generate.sample_videos, so that a seed gives the same videos everywhere.
@@ -125,10 +142,11 @@ class ConditionalWGANServable:
     return {"video": pipeline.to_uint8_video(video)}
 
   def videos_from_photos(self, photo):
-    return self._videos(_checked(photo, [None, self.size, self.size, 3]))
+    return self._videos(_batch_checked(photo, [None, self.size, self.size, 3], "photo"))
 
   def videos_from_image_bytes(self, image_bytes):
-    return self._videos(photos.decode_photos(_checked(image_bytes, [None]), self.size))
+    image_bytes = _batch_checked(image_bytes, [None], "image_bytes")
+    return self._videos(photos.decode_photos(image_bytes, self.size))
 
   def archive(self):
     return _archive(
@@ -179,7 +197,7 @@ class PredictorServable:
     self.context_frames = context_frames
 
   def rollout(self, context, future):
-    context = _checked(context, [None, None, self.size, self.size, 3])
+    context = _batch_checked(context, [None, None, self.size, self.size, 3], "context")
     future = _checked(future, [])
     given = tf.shape(context)[1]
     lengths = tf.debugging.Assert(
