@@ -1,6 +1,7 @@
 """SavedModel exports for TF Serving: versions, atomic writes, signatures, warm-up, the check."""
 
 import io
+import logging
 import os
 import re
 import subprocess
@@ -134,10 +135,20 @@ def test_an_explicit_version_is_used(workdirs, tmp_path):
   assert path == str(tmp_path / "vgan" / "7")
 
 
-@pytest.mark.parametrize("version", [0, -3])
-def test_a_version_below_one_is_refused(workdirs, tmp_path, version):
-  with pytest.raises(ValueError, match="positive integers"):
+@pytest.mark.parametrize("version", [0, -3, 2**63])  # TF Serving reads versions as int64
+def test_a_version_outside_1_to_the_int64_maximum_is_refused(workdirs, tmp_path, version):
+  with pytest.raises(ValueError, match=f"integers from 1 to {2**63 - 1}"):
     _export(workdirs["vgan"], tmp_path / "vgan", version=version)
+  assert not os.path.exists(tmp_path / "vgan" / str(version))
+
+
+def test_a_version_below_the_highest_is_written_with_a_warning(workdirs, tmp_path, caplog):
+  _export(workdirs["vgan"], tmp_path / "vgan", version=7)
+  with caplog.at_level(logging.WARNING, logger="absl"):
+    assert _export(workdirs["vgan"], tmp_path / "vgan", version=3) == str(tmp_path / "vgan" / "3")
+  assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+    f"version 3 is below {tmp_path / 'vgan'}'s highest, 7, which TF Serving goes on serving"
+  ]
 
 
 def test_a_version_folder_as_export_dir_is_refused(workdirs, tmp_path):

@@ -19,9 +19,11 @@ def define_flags():
   flags.DEFINE_integer(
     "version",
     None,
-    "version number; by default one past the highest there. "
-    "An existing version is never overwritten",
+    "version number, at most 2**63 - 1 (TF Serving reads an int64); by default one past the "
+    "highest there. An existing version is never overwritten; one below the highest is written "
+    "with a warning, since TF Serving serves the highest",
     lower_bound=1,
+    upper_bound=2**63 - 1,
   )
   flags.DEFINE_bool(
     "check",

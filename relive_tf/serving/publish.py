@@ -43,21 +43,39 @@ def model_versions(model_dir):
   )
 
 
+# TF Serving reads a version folder's name as an int64.
+MAX_VERSION = 2**63 - 1
+
+
 def _new_version(export_dir, version):
-  """The version to write: `version`, or one past the highest folder; an existing one is refused."""
+  """The version to write: `version`, or one past the highest folder; an existing one is refused,
+  and so is one that is no int64 (TF Serving would never serve it). A version below the highest
+  is written with a warning: TF Serving serves the highest."""
   taken = [int(name) for name in files.listdir(export_dir) if name.isdigit()]
   if version is None:
-    return max(taken, default=0) + 1
-  if version < 1:
+    version = max(taken, default=0) + 1
+    if version > MAX_VERSION:
+      raise ValueError(
+        f"{export_dir!r} holds version {max(taken)}, the highest TF Serving reads: give an unused lower --version"
+      )
+    return version
+  if not 1 <= version <= MAX_VERSION:
     raise ValueError(
-      f"version is {version}; TF Serving versions are positive integers (or leave "
-      "the version out for the next one)"
+      f"version is {version}; TF Serving versions are integers from 1 to {MAX_VERSION} (or "
+      "leave the version out for the next one)"
     )
   if version in taken:
     raise ValueError(
       f"{os.path.join(export_dir, str(version))!r} already exists and exports are "
       f"never overwritten: pass another version, or leave it out for version "
       f"{max(taken) + 1}"
+    )
+  if version < max(taken, default=0):
+    logging.warning(
+      "version %d is below %s's highest, %d, which TF Serving goes on serving",
+      version,
+      export_dir,
+      max(taken),
     )
   return version
 
