@@ -56,7 +56,8 @@ def _new_version(export_dir, version):
     version = max(taken, default=0) + 1
     if version > MAX_VERSION:
       raise ValueError(
-        f"{export_dir!r} holds version {max(taken)}, the highest TF Serving reads: give an unused lower --version"
+        f"{export_dir!r} holds version {max(taken)}, the highest TF Serving reads: give an "
+        "unused lower --version"
       )
     return version
   if not 1 <= version <= MAX_VERSION:
