@@ -130,6 +130,20 @@ def test_another_kind_of_model_in_a_model_folder_is_refused(workdirs, tmp_path):
   assert _export(workdirs["cvgan"], model_dir) == str(model_dir / "2")
 
 
+def test_a_model_of_other_input_shapes_in_a_model_folder_is_refused(
+  workdirs, trained_workdir, tmp_path
+):
+  # The same signature names, another noise size: every client's request would be refused.
+  other = trained_workdir(
+    "vgan", train__num_steps=1, train__batch_size=2, **{**TINY["vgan"], "model__noise_dim": 4}
+  )
+  model_dir = tmp_path / "vgan"
+  _export(workdirs["vgan"], model_dir)
+  with pytest.raises(ValueError, match=re.escape("serving_default(noise float32 [-1, 8]); this")):
+    _export(other, model_dir)
+  assert _entries(model_dir) == ["1"]
+
+
 def test_an_explicit_version_is_used(workdirs, tmp_path):
   path = _export(workdirs["vgan"], tmp_path / "vgan", version=7)
   assert path == str(tmp_path / "vgan" / "7")

@@ -256,35 +256,48 @@ def _write_version(servable, staging, name, requests, export_dir):
     raise errors.write_error(f"the export {name}", staging, error, _kept(export_dir)) from error
 
 
-def signature_names(version_dir):
-  """The signature names of the SavedModel in a version folder, read from its saved_model.pb, or
-  None where that file cannot be parsed (a copy cut short)."""
+def signatures(version_dir):
+  """The signatures of the SavedModel in a version folder, read from its saved_model.pb, as
+  {name: "input dtype [shape], ..." (-1: any size)}, or None where that file cannot be parsed
+  (a copy cut short)."""
   saved_model = saved_model_pb2.SavedModel()
   try:
     saved_model.ParseFromString(files.read_bytes(os.path.join(version_dir, "saved_model.pb")))
   except message.DecodeError:
     return None
-  return sorted(set(saved_model.meta_graphs[0].signature_def) - {"__saved_model_init_op"})
+  found = {}
+  for name, signature in saved_model.meta_graphs[0].signature_def.items():
+    if name != "__saved_model_init_op":
+      found[name] = ", ".join(
+        f"{key} {tf.dtypes.as_dtype(spec.dtype).name} {[dim.size for dim in spec.tensor_shape.dim]}"
+        for key, spec in sorted(signature.inputs.items())
+      )
+  return found
+
+
+def _described(signatures_found):
+  """ "sample(count int32 [], seed int64 []), serving_default(noise float32 [-1, 8])"."""
+  return ", ".join(f"{name}({inputs})" for name, inputs in sorted(signatures_found.items()))
 
 
 def _check_same_signatures(staging, export_dir, title):
-  """Refuses a version whose signatures differ from those of the newest readable version there:
-  TF Serving serves a model's newest version, so its clients would get another kind of model under
-  the same name.
+  """Refuses a version whose signatures (names, inputs, their dtypes and shapes) differ from those
+  of the newest readable version there: TF Serving serves a model's newest version, so its clients
+  would get another kind of model under the same name, or requests it refuses.
 
   Raises:
     ValueError: naming both sets of signatures.
   """
   for version in reversed(model_versions(export_dir)):
-    theirs = signature_names(os.path.join(export_dir, str(version)))
+    theirs = signatures(os.path.join(export_dir, str(version)))
     if theirs is None:
       continue
-    ours = signature_names(staging)
+    ours = signatures(staging)
     if theirs != ours:
       raise ValueError(
         f"{export_dir!r} serves another kind of model (version {version} has signatures "
-        f"{theirs}; this {title} has {ours}): TF Serving would hand it to that model's clients. "
-        "Export to a folder of its own, e.g. export/NAME"
+        f"{_described(theirs)}; this {title} has {_described(ours)}): TF Serving would hand it to "
+        "that model's clients. Export to a folder of its own, e.g. export/NAME"
       )
     return
 
