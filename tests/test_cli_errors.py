@@ -41,6 +41,10 @@ CASES = [
   (["train", TINY, "--workdir=W", "--config.train.num_steps=many"], "num_steps=many"),
   (["train", TINY, "--workdir=W", "--config.train.num_steps=0"], "train.num_steps is 0"),
   (["train", TINY, "--workdir={tmp}/a_file"], "--workdir={tmp}/a_file: is a file"),
+  # Model settings that failed inside the train step's graph, or named no key.
+  (["train", TINY, "--workdir=W", "--config.model.generator_widths=64,32"], "give 4 positive"),
+  (["train", TINY, "--workdir=W", "--config.model.generator_widths=None"], "generator_widths is"),
+  (["train", TINY, "--workdir=W", "--config.model.frames_judged=100"], "frames_judged is 100"),
   (["train", TINY, "--workdir={tmp}/lstm"], "holds a 'lstm' model, not 'vgan'"),
   # generate
   (["generate", "--workdir={tmp}/vgan"], "--out is required"),

@@ -103,6 +103,7 @@ class ConditionalGenerator(keras.Model):
     super().__init__(name=name)
     self.noise_dim = noise_dim
     self.skip_connections = skip_connections
+    vgan.check_generator_widths(widths)
     self.code_shape = vgan.latent_shape(frames, size, widths[0])
     _, height, width, channels = self.code_shape
     self.encoder = PhotoEncoder(encoder_widths, self.code_shape)

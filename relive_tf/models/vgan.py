@@ -15,6 +15,30 @@ from relive_tf.models import unet
 UPSAMPLING_LAYERS = 4  # each doubles time and space: a 2x4x4 latent code becomes 32x64x64
 
 
+def check_frames_judged(frames_judged, frames):
+  """Raises a ValueError naming model.frames_judged unless it is from 1 to the clips' frames."""
+  if not 1 <= frames_judged <= frames:
+    raise ValueError(
+      f"model.frames_judged is {frames_judged}; the frame critic judges from 1 to the clips' "
+      f"{frames} frames (data.frames)"
+    )
+
+
+def check_generator_widths(widths):
+  """Raises a ValueError naming model.generator_widths unless it holds UPSAMPLING_LAYERS positive
+  integers: the latent code's channels, then one per stream layer (a shorter tuple failed inside
+  the train step's graph)."""
+  if (
+    not isinstance(widths, (list, tuple))
+    or len(widths) != UPSAMPLING_LAYERS
+    or not all(isinstance(width, int) and width > 0 for width in widths)
+  ):
+    raise ValueError(
+      f"model.generator_widths is {widths!r}; give {UPSAMPLING_LAYERS} positive integers, the "
+      "latent code's channels then one per layer, e.g. (64, 32, 16, 8)"
+    )
+
+
 def latent_shape(frames, size, channels):
   """[time, height, width, channels] of the latent code for a clip of frames x size x size."""
   factor = 2**UPSAMPLING_LAYERS
@@ -237,6 +261,7 @@ class VideoGenerator(keras.Model):
   ):
     super().__init__(name=name)
     self.noise_dim = noise_dim
+    check_generator_widths(widths)
     self.code_shape = latent_shape(frames, size, widths[0])
     time, height, width, channels = self.code_shape
     self.noise_up = layers.Dense(time * height * width * channels, use_bias=False, name="noise_up")
@@ -348,6 +373,15 @@ class VideoCritic(keras.Model):
     )
     self.frames_judged = frames_judged
 
+  def frame_stride(self, frames):
+    """The frames between two the frame critic judges in a clip of `frames`.
+
+    Raises:
+      ValueError: model.frames_judged is below 1 or above the clip's frames.
+    """
+    check_frames_judged(self.frames_judged, frames)
+    return frames // self.frames_judged
+
   def call(self, video, training=False, frame_offset=0):
     """Scores [b] from the video critic alone, or [b, 2] (video, frames) with a frame critic.
 
@@ -360,7 +394,7 @@ class VideoCritic(keras.Model):
     scores = keras.ops.mean(self.score(features, training=training), axis=[1, 2, 3, 4])
     if self.frame_critic is None:
       return scores
-    stride = video.shape[1] // self.frames_judged
+    stride = self.frame_stride(video.shape[1])
     judged = keras.ops.take(
       video, frame_offset + stride * keras.ops.arange(self.frames_judged), axis=1
     )

@@ -153,7 +153,7 @@ class VideoWGAN:
     optimizer = self.optimizers.get("critic_optimizer")
     if self.critic.frame_critic is None or optimizer is None:  # built for sampling: any frames
       return 0
-    stride = batch["video"].shape[1] // self.critic.frames_judged
+    stride = self.critic.frame_stride(batch["video"].shape[1])
     updates = optimizer.iterations
     seed = tf.stack([tf.cast(self.seed + 3, tf.int64), tf.cast(updates, tf.int64)])
     return tf.random.stateless_uniform([], seed=seed, maxval=stride, dtype=tf.int32)
@@ -344,9 +344,13 @@ def training_settings(config, strategy, sample_batch):
   """VideoWGAN's keyword arguments other than the networks, from a config; shared by both GANs.
 
   Raises:
-    ValueError: a gradient penalty with a batch-normalized critic.
+    ValueError: a gradient penalty with a batch-normalized critic, or a frame critic judging more
+      frames than a clip holds.
   """
   model, train, data = config.model, config.train, config.data
+  if model.frame_critic_widths:
+    # Before any graph: raised from inside a layer's call, Keras would append its arguments.
+    vgan.check_frames_judged(model.frames_judged, data.frames)
   if train.loss == "wgan-gp" and model.critic_norm == "batch":
     raise ValueError(
       "train.loss=wgan-gp with model.critic_norm=batch: a gradient penalty is per "
