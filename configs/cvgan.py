@@ -27,7 +27,7 @@ def _video_wgan_config(variant):
 
 
 def get_config(arg="default"):
-  variants = set(arg.split(",")) if arg else {"default"}
+  variants = set(arg.split(","))  # "configs/X.py:" gives "": refused, as ":tiny," is
   unknown = variants - {"default", "tiny", "poster", "logistic"}
   if unknown:
     raise ValueError(

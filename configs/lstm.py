@@ -11,7 +11,7 @@ import ml_collections
 
 
 def get_config(arg="default"):
-  variants = set(arg.split(",")) if arg else {"default"}
+  variants = set(arg.split(","))  # "configs/X.py:" gives "": refused, as ":tiny," is
   unknown = variants - {"default", "tiny"}
   if unknown:
     raise ValueError(f"unknown variant(s) {sorted(unknown)} of configs/lstm.py: use default, tiny")

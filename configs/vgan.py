@@ -17,7 +17,7 @@ import ml_collections
 
 
 def get_config(arg="default"):
-  variants = set(arg.split(",")) if arg else {"default"}
+  variants = set(arg.split(","))  # "configs/X.py:" gives "": refused, as ":tiny," is
   unknown = variants - {"default", "tiny", "poster", "gp"}
   if unknown:
     raise ValueError(

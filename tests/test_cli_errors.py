@@ -41,10 +41,13 @@ CASES = [
   (["train", TINY, "--workdir=W", "--config.train.num_steps=many"], "num_steps=many"),
   (["train", TINY, "--workdir=W", "--config.train.num_steps=0"], "train.num_steps is 0"),
   (["train", TINY, "--workdir={tmp}/a_file"], "--workdir={tmp}/a_file: is a file"),
+  (["train", f"--config={CONFIGS}/vgan.py:", "--workdir=W"], "unknown variant(s) ['']"),
+  (["train", TINY, "--workdir=W", "--config.nope.x=1"], "no key 'nope' there. The config file"),
   # Model settings that failed inside the train step's graph, or named no key.
-  (["train", TINY, "--workdir=W", "--config.model.generator_widths=64,32"], "give 4 positive"),
-  (["train", TINY, "--workdir=W", "--config.model.generator_widths=None"], "generator_widths is"),
-  (["train", TINY, "--workdir=W", "--config.model.frames_judged=100"], "frames_judged is 100"),
+  # (Refused once the workdir is held: each its own, so that W stays one that does not exist.)
+  (["train", TINY, "--workdir=W1", "--config.model.generator_widths=64,32"], "give 4 positive"),
+  (["train", TINY, "--workdir=W2", "--config.model.generator_widths=None"], "generator_widths is"),
+  (["train", TINY, "--workdir=W3", "--config.model.frames_judged=100"], "frames_judged is 100"),
   (["train", TINY, "--workdir={tmp}/lstm"], "holds a 'lstm' model, not 'vgan'"),
   # generate
   (["generate", "--workdir={tmp}/vgan"], "--out is required"),
@@ -127,7 +130,10 @@ CASES = [
   # export
   (["export", "--workdir=W", "--export_dir=export/m"], "--workdir=W: does not exist"),
   (["export", "--workdir={tmp}/vgan", "--export_dir={tmp}/a_file"], "is a file"),
-  (["export", "--workdir={tmp}/vgan", "--export_dir=e/m", "--version=0"], "0 is not a positive"),
+  (
+    ["export", "--workdir={tmp}/vgan", "--export_dir=e/m", "--version=0"],
+    "0 is not an integer in the range [1,",
+  ),
 ]
 
 

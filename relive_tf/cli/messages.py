@@ -87,7 +87,7 @@ def unknown_config_key(error, args):
       else suggestion[1]
     )
     message += f"; did you mean --{fixed}?" if override else f"; did you mean {fixed!r}?"
-  return f"{message} The config file lists its keys"
+  return f"{message}{'' if message.endswith('?') else '.'} The config file lists its keys"
 
 
 def config_syntax_error(error):

@@ -231,5 +231,6 @@ class BuiltinFeatures:
         f"{self.info['frames']}x{self.info['size']}x{self.info['size']}, these are "
         f"{frames}x{size}x{size}; train one for this shape (`python -m "
         f"relive_tf.metrics.shipped --networks=feature_network --frames={frames} --size={size} "
-        "--out=DIR`) and pass DIR/feature_network"
+        "--out=DIR`) and pass DIR/feature_network (--feature_network, or "
+        "--config.train.feature_network in training)"
       )
