@@ -348,7 +348,7 @@ def training_settings(config, strategy, sample_batch):
       frames than a clip holds.
   """
   model, train, data = config.model, config.train, config.data
-  if model.frame_critic_widths:
+  if model.frame_critic_widths and data.frames > 0:  # (no frames: the generator names data.frames)
     # Before any graph: raised from inside a layer's call, Keras would append its arguments.
     vgan.check_frames_judged(model.frames_judged, data.frames)
   if train.loss == "wgan-gp" and model.critic_norm == "batch":
