@@ -71,7 +71,7 @@ def output_folder(name, what):
     if os.path.exists(path) and not os.path.isdir(path):
       return f"is a file; give a folder for {what} (new, or one that exists)"
     if not os.path.exists(path) and os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
-      return f"names a video file; give a folder for {what}, which are written into it"
+      return f"names a video file; give a folder for {what}"
     return _unwritable_parent(path)
 
   _register(name, problem, local_paths=True)

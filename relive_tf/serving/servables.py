@@ -31,17 +31,22 @@ def _checked(tensor, shape):
   return tf.ensure_shape(tensor, shape)
 
 
+def _videos_checked(tensor, videos, requirement):
+  """`tensor`, once `videos` (an int32 scalar: the videos a request asks for) is checked at run
+  time to be from 1 to MAX_VIDEOS; `requirement` words the error ("input count must be")."""
+  in_range = tf.debugging.Assert(
+    tf.logical_and(videos >= 1, videos <= MAX_VIDEOS),
+    [f"{requirement} from 1 to {MAX_VIDEOS}; got", videos],
+  )
+  with tf.control_dependencies([in_range]):
+    return tf.identity(tensor)
+
+
 def _batch_checked(tensor, shape, name):
   """`tensor`, checked at run time to be of `shape` with a batch of 1 to MAX_VIDEOS items (an
   empty batch failed inside batchnorm with a graph node's name)."""
   tensor = _checked(tensor, shape)
-  size = tf.shape(tensor)[0]
-  in_range = tf.debugging.Assert(
-    tf.logical_and(size >= 1, size <= MAX_VIDEOS),
-    [f"input {name} must hold from 1 to {MAX_VIDEOS} items in its batch; got", size],
-  )
-  with tf.control_dependencies([in_range]):
-    return tf.identity(tensor)
+  return _videos_checked(tensor, tf.shape(tensor)[0], f"the batch of input {name} must hold")
 
 
 def _archive(endpoints):
@@ -76,15 +81,11 @@ class VideoWGANServable:
 
   def sample(self, count, seed):
     count, seed = _checked(count, []), _checked(seed, [])
-    in_range = tf.debugging.Assert(
-      tf.logical_and(count >= 1, count <= MAX_VIDEOS),
-      [f"input count must be from 1 to {MAX_VIDEOS}; got", count],
+    count = _videos_checked(count, count, "input count must be")
+    # The noise of generate.sample_videos, so that a seed gives the same videos everywhere.
+    noise = tf.random.stateless_normal(
+      [count, self.noise_dim], seed=tf.stack([seed, tf.zeros_like(seed)])
     )
-    with tf.control_dependencies([in_range]):
-      # The noise of generate.sample_videos, so that a seed gives the same videos everywhere.
-      noise = tf.random.stateless_normal(
-        [count, self.noise_dim], seed=tf.stack([seed, tf.zeros_like(seed)])
-      )
     return {"video": pipeline.to_uint8_video(self.generator(noise, training=False))}
 
   def archive(self):
