@@ -691,10 +691,11 @@ class PredictorTwin:
     return self.probability * min(max(progress, 0.0), 1.0)
 
   def predictions(self, video):
-    """Predictions of frames 1..T-1 [b, T-1, 3, h, w]: teacher forcing, or scheduled sampling."""
-    if not self.probability:
-      return self.predictor.observe(video[:, :-1])[0]
+    """Predictions of frames 1..T-1 [b, T-1, 3, h, w]: teacher forcing (the whole clip in one
+    call, as relive_tf's step does until the chance rises above 0), or scheduled sampling."""
     probability = self.sampling_probability()
+    if not probability:
+      return self.predictor.observe(video[:, :-1])[0]
     predicted, state = self.predictor.observe(video[:, : self.context_frames])
     frames = list(predicted.unbind(dim=1))
     for t in range(self.context_frames, video.shape[1] - 1):

@@ -177,6 +177,35 @@ def test_scheduled_sampling_at_probability_one_is_the_rollout_after_the_context(
   np.testing.assert_allclose(predictions[:, 2:], rolled, atol=1e-5)
 
 
+def test_teacher_forcing_gives_the_frame_by_frame_gradients_at_chance_zero():
+  trainer = _trainer(sampling_probability=0.5)
+  batch = {"index": tf.range(2, dtype=tf.int64), "video": _videos()}
+  variables = trainer.predictor.trainable_variables
+  gradients = []
+  for probability in (None, tf.constant(0.0)):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(tf.square(trainer.predictions(batch, probability) - _videos()[:, 1:]))
+    gradients.append(tape.gradient(loss, variables))
+  for variable, forced, frame_by_frame in zip(variables, *gradients, strict=True):
+    assert float(tf.reduce_max(tf.abs(forced))) > 0, variable.path
+    np.testing.assert_allclose(forced, frame_by_frame, atol=1e-6, err_msg=variable.path)
+
+
+def test_the_train_step_samples_frame_by_frame_once_the_chance_rises_above_zero():
+  trainer = _trainer(sampling_probability=0.5, sampling_start_step=1, sampling_ramp_steps=4)
+  batches = iter(
+    tf.data.Dataset.from_tensors(
+      {"index": tf.range(2, dtype=tf.int64), "video": _videos()}
+    ).repeat()
+  )
+  steps, chances = [], []
+  for _ in range(4):
+    steps.append(trainer.train_step)
+    chances.append(float(steps[-1](batches)["sampling_probability"]))
+  assert chances == pytest.approx([0.0, 0.0, 0.125, 0.25])
+  assert steps[0] is steps[1] and steps[2] is steps[3] and steps[1] is not steps[2]
+
+
 def test_train_step_lowers_the_next_frame_loss_on_a_fixed_batch():
   trainer = _trainer(sampling_probability=0.0, learning_rate=3e-3)
   batches = iter(

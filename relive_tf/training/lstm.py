@@ -152,6 +152,8 @@ class NextFramePrediction:
     self.optimizers = {}
     self.sample_clips = None
     self.critic = None
+    self._teacher_forced_step = self._compiled_step(teacher_forced=True)
+    self._sampled_step = self._compiled_step(teacher_forced=False)
     with strategy.scope():
       self.predictor = predictor
       self.predictor(build_batch["video"][:, :2])  # creates every weight
@@ -182,13 +184,14 @@ class NextFramePrediction:
   def predictions(self, batch, probability):
     """The prediction of frames 1..T-1 of each clip, [b, T-1, h, w, 3].
 
-    With probability 0, every input is a true frame (teacher forcing, the whole clip in one LSTM
+    With probability None, every input is a true frame (teacher forcing, the whole clip in one LSTM
     call). Otherwise inputs after the first context_frames are, per clip and frame, the model's
-    own previous prediction with that probability (scheduled sampling), gradients stopped there.
+    own previous prediction with that probability (scheduled sampling), gradients stopped there;
+    at probability 0 they equal teacher forcing's, frame by frame.
     """
     # In the layers' dtype (train.precision): observe and step mix the frames with the decoded ones.
     video = tf.cast(batch["video"], self.predictor.compute_dtype)
-    if not self.sampling["probability"]:
+    if probability is None:
       return self.predictor(video[:, :-1])
     predicted, state = self.predictor.observe(video[:, : self.context_frames])
     frames = [predicted[:, t] for t in range(self.context_frames)]
@@ -214,7 +217,7 @@ class NextFramePrediction:
     return video[:, start:], predicted
 
   def train_replica_step(self, batch, probability):
-    """One update on one replica's share of the batch.
+    """One update on one replica's share of the batch; probability as in `predictions`.
 
     Returns:
       {"next_frame_mse": its share of the L2 loss} and, with a critic, "critic_loss",
@@ -254,24 +257,45 @@ class NextFramePrediction:
       )
     return metrics
 
-  @tf.function
-  def train_step(self, iterator):
-    """One update on the next global batch.
+  @property
+  def train_step(self):
+    """The compiled update the next call runs (Trainer.train_step), picked from the update count.
+
+    Until scheduled sampling's chance rises above 0 (after train.sampling_start_step updates), the
+    teacher-forced step runs the whole clip through the LSTM in one call, the same predictions as
+    the frame-by-frame path in 0.81 of its time; a tf.cond between the two in one graph made the
+    sampled steps 12 % slower (docs/benchmarks.md).
 
     Returns:
+      A tf.function of a distributed iterator (pipeline.training_batches) returning
       {"next_frame_mse": the L2 loss (frames in [-1, 1]), and with a critic "critic_loss",
-      "adversarial_loss" and "r1_penalty": each summed over replicas, each share already divided by
-      the global batch size; "sampling_probability": the scheduled sampling chance used}.
+      "adversarial_loss" and "r1_penalty": each summed over replicas, each share already divided
+      by the global batch size; "sampling_probability": the scheduled sampling chance used}.
     """
-    probability = sampling_probability(self.optimizers["optimizer"].iterations, **self.sampling)
-    metrics = self.strategy.run(self.train_replica_step, args=(next(iterator), probability))
-    return {
-      **{
-        name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-        for name, value in metrics.items()
-      },
-      "sampling_probability": probability,
-    }
+    updates = int(self.optimizers["optimizer"].iterations.numpy())
+    if self.sampling["probability"] and updates > self.sampling["start_step"]:
+      return self._sampled_step
+    return self._teacher_forced_step
+
+  def _compiled_step(self, teacher_forced):
+    """The tf.function of one update on the next global batch, with teacher forcing or not."""
+
+    # Named for the profiler (bench/profile_step.py finds the steps by this name); no Python
+    # control flow on tensors, so no autograph.
+    def train_step(iterator):
+      probability = sampling_probability(self.optimizers["optimizer"].iterations, **self.sampling)
+      batch = next(iterator)
+      args = (batch, None if teacher_forced else probability)
+      metrics = self.strategy.run(self.train_replica_step, args=args)
+      return {
+        **{
+          name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+          for name, value in metrics.items()
+        },
+        "sampling_probability": probability,
+      }
+
+    return tf.function(train_step, autograph=False)
 
   def sample_videos(self):
     """The fixed sample clips, context_frames true frames then the rollout, beside the true clip.

@@ -37,6 +37,9 @@ class Trainer(Protocol):
   def train_step(self, iterator) -> Mapping[str, tf.Tensor]:
     """One update on the next batches of a distributed iterator (pipeline.training_batches).
 
+    A tf.function, or a property giving the one the next update runs when a family picks between
+    compiled steps (the predictor's teacher-forced and sampled steps); benchmarks trace it.
+
     Returns:
       Scalar metrics summed over replicas, each replica's share already divided by the global
       batch size; logged as train/<name>.
