@@ -106,6 +106,33 @@ def test_generate_is_repeatable_for_a_seed(trained, tmp_path):
   np.testing.assert_array_equal(*frames)
 
 
+def test_generate_writes_each_batch_before_it_makes_the_next(trained, tmp_path, monkeypatch):
+  # All the videos were held in memory before the first was written (0.8 MB each): --num=100000
+  # needed 80 GB, and an interrupted run wrote nothing.
+  from relive_tf.data import video_io  # noqa: PLC0415 (loads TensorFlow)
+  from relive_tf.inference import generate  # noqa: PLC0415
+  from relive_tf.training import checkpoints  # noqa: PLC0415
+  from relive_tf.training import vgan  # noqa: PLC0415
+
+  workdir, _ = trained
+  events, written = [], []
+  made = generate.pipeline.to_uint8_video
+  monkeypatch.setattr(
+    generate.pipeline, "to_uint8_video", lambda videos: events.append("made") or made(videos)
+  )
+  monkeypatch.setattr(
+    video_io, "write_video", lambda path, video: events.append("written") or written.append(video)
+  )
+  paths = generate.generate(str(workdir), 18, str(tmp_path), seed=3)
+  assert events == ["made"] + ["written"] * 16 + ["made"] + ["written"] * 2
+  assert [os.path.basename(path) for path in paths[-2:]] == ["video_0016.gif", "video_0017.gif"]
+  generator = checkpoints.restore_trained(str(workdir), vgan.FAMILY, "a test").trainer
+  monkeypatch.undo()
+  np.testing.assert_array_equal(
+    np.stack(written), generate.sample_videos(generator.sampling_generator, 18, 3)
+  )
+
+
 def test_resuming_a_finished_run_does_nothing(trained):
   workdir, _ = trained
   result = relive("train", TINY, f"--workdir={workdir}", *FAST)

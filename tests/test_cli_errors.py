@@ -49,6 +49,30 @@ CASES = [
   (["train", TINY, "--workdir=W2", "--config.model.generator_widths=None"], "generator_widths is"),
   (["train", TINY, "--workdir=W3", "--config.model.frames_judged=100"], "frames_judged is 100"),
   (["train", TINY, "--workdir={tmp}/lstm"], "holds a 'lstm' model, not 'vgan'"),
+  # Values that failed in a traceback (a layer's, tf.data's, OpenCV's, CheckpointManager's).
+  (["train", TINY, "--workdir=W4", "--config.data.frames=-4"], "data.frames is -4; it must be"),
+  (["train", TINY, "--workdir=W5", "--config.data.size=0"], "data.size is 0; it must be"),
+  (["train", TINY, "--workdir=W6", "--config.seed=-1"], "seed is -1; it must be 0 or more"),
+  (["train", TINY, "--workdir=W7", "--config.train.max_checkpoints=0"], "max_checkpoints is 0"),
+  (["train", TINY, "--workdir=W8", "--config.model.noise_dim=-2"], "noise_dim is -2; it must"),
+  (
+    ["train", TINY, "--workdir=W9", "--config.model.frame_critic_widths=(0,0,0,0)"],
+    "frame_critic_widths is (0, 0, 0, 0); it must be positive integers",
+  ),
+  (["train", TINY, "--workdir=W10", "--config.train.learning_rate=nan"], "learning_rate is nan"),
+  (
+    ["train", f"--config={CONFIGS}/lstm.py:tiny", "--workdir=W11", "--config.data.frames=1"],
+    "data.frames is 1; the predictor learns from clips of at least 2 frames",
+  ),
+  (
+    [
+      "train",
+      f"--config={CONFIGS}/lstm.py:tiny",
+      "--workdir=W12",
+      "--config.model.motion_kernels=-1",
+    ],
+    "motion_kernels is -1; it must be 0 or more",
+  ),
   # generate
   (["generate", "--workdir={tmp}/vgan"], "--out is required"),
   (["generate", "--workdir=W", "--out=O"], "--workdir=W: does not exist"),
@@ -57,6 +81,9 @@ CASES = [
   (["generate", "--workdir={tmp}/vgan", "--out={tmp}/a_file"], "--out={tmp}/a_file: is a file"),
   (["generate", "--workdir={tmp}/vgan", "--out=sample.mp4"], "sample.mp4: names a video file"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--num=0"], "0 is not a positive integer"),
+  (["generate", "--workdir={tmp}/vgan", "--out=O", "--seed=-1"], "--seed=-1: -1 is not"),
+  (["generate", "--workdir={tmp}/vgan", "--out=O", "--seed=99999999999999999999"], "--seed="),
+  (["generate", "--workdir={tmp}/vgan", "--out="], "--out=: is empty; give a folder"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--format=avi"], "--format=avi"),
   (["generate", "--workdir={tmp}/lstm", "--out=O"], "holds a 'lstm' model"),
   (["generate", "--workdir={tmp}/vgan", "--out=O"], "holds no checkpoint yet"),
@@ -130,6 +157,7 @@ CASES = [
   # export
   (["export", "--workdir=W", "--export_dir=export/m"], "--workdir=W: does not exist"),
   (["export", "--workdir={tmp}/vgan", "--export_dir={tmp}/a_file"], "is a file"),
+  (["export", "--workdir={tmp}/vgan", "--export_dir=/"], "names no model folder"),
   (
     ["export", "--workdir={tmp}/vgan", "--export_dir=e/m", "--version=0"],
     "0 is not an integer in the range [1,",

@@ -369,6 +369,26 @@ def test_a_wrong_dtype_is_rejected_naming_the_input(exports, model_type, inputs,
       {"context": _clip(2)[None], "future": np.array(0, np.int32)},
       "input future must be at least 1",
     ),
+    # A future of 10**9 frames was allocated before its check (the process aborted), and one near
+    # 2**31 overflowed the check's sum.
+    (
+      "lstm",
+      "serving_default",
+      {"context": _clip(2)[None], "future": np.array(10**9, np.int32)},
+      f"context frames \\+ future at most {LSTM_CLIP_FRAMES}",
+    ),
+    (
+      "lstm",
+      "serving_default",
+      {"context": _clip(2)[None], "future": np.array(2**31 - 1, np.int32)},
+      f"context frames \\+ future at most {LSTM_CLIP_FRAMES}",
+    ),
+    (
+      "lstm",
+      "serving_default",
+      {"context": _clip(2)[None], "future": np.array(-1, np.int32)},
+      "input future must be at least 1",
+    ),
     (
       "cvgan",
       "relive_image",
@@ -528,7 +548,7 @@ def test_generate_relive_and_export_use_the_moving_average_of_the_generator(
     raise Recorded
 
   if model_type == "vgan":
-    monkeypatch.setattr(generate, "sample_videos", record)
+    monkeypatch.setattr(generate, "sampled_batches", record)
     call = lambda: generate.generate(workdir, 1, str(tmp_path / "out"))
   else:
     monkeypatch.setattr(relive, "relive_videos", record)

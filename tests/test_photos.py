@@ -115,6 +115,50 @@ def test_a_palette_with_a_transparent_entry_shows_white_there():
   )
 
 
+def _blocks():
+  """A 16x16 RGB image of four coloured blocks."""
+  blocks = np.zeros((SIZE, SIZE, 3), np.uint8)
+  blocks[: SIZE // 2, : SIZE // 2] = (200, 0, 25)
+  blocks[: SIZE // 2, SIZE // 2 :] = (0, 120, 250)
+  blocks[SIZE // 2 :] = (30, 30, 30)
+  return Image.fromarray(blocks)
+
+
+# PIL writes palettes of at most 2, 4 and 16 colours with 1, 2 and 4 bits a pixel; TF's decoder,
+# asked for 16 bits, returned them nearly white (an alpha of 1 in 65535).
+@pytest.mark.parametrize("colors", [2, 4, 16])
+def test_a_palette_png_of_fewer_than_8_bits_keeps_its_colors(colors):
+  image = _blocks().convert("P", palette=Image.Palette.ADAPTIVE, colors=colors)
+  data = encode(image, "PNG", bits=max(1, (colors - 1).bit_length()))
+  assert data[24] < 8  # the IHDR bit depth
+  np.testing.assert_array_equal(decode(data), np.asarray(image.convert("RGB")))
+
+
+def test_a_1_bit_black_and_white_png_keeps_its_black():
+  image = _blocks().convert("1")
+  np.testing.assert_array_equal(decode(encode(image, "PNG")), np.asarray(image.convert("RGB")))
+
+
+def test_an_8_bit_palette_bmp_is_looked_up_in_its_color_table():
+  image = _blocks().convert("P", palette=Image.Palette.ADAPTIVE, colors=3)
+  data = encode(image, "BMP")
+  assert data[28] == 8  # bits a pixel
+  np.testing.assert_array_equal(decode(data), np.asarray(image.convert("RGB")))
+
+
+def test_a_grey_bmp_stays_grey():
+  image = _blocks().convert("L")
+  np.testing.assert_array_equal(decode(encode(image, "BMP")), np.asarray(image.convert("RGB")))
+
+
+def test_a_1_bit_bmp_is_refused_saying_what_to_save_it_as(tmp_path):
+  (tmp_path / "bw.bmp").write_bytes(encode(_blocks().convert("1"), "BMP"))
+  with pytest.raises(
+    ValueError, match="holds a BMP of 1, 4 or 16 bits a pixel, which relive does not read"
+  ):
+    photos.load_photo(str(tmp_path / "bw.bmp"), SIZE)
+
+
 def test_a_cmyk_jpeg_is_converted_to_rgb():
   rgb = Image.new("RGB", (SIZE, SIZE), (200, 120, 40))
   photo = decode(encode(rgb.convert("CMYK"), "JPEG", quality=95))
@@ -166,6 +210,44 @@ def test_a_png_whose_header_is_over_the_pixel_limit_is_refused_before_decoding(t
   (tmp_path / "huge.png").write_bytes(bytes(data))
   with pytest.raises(ValueError, match="header gives over 134217728 pixels"):
     photos.load_photo(str(tmp_path / "huge.png"), SIZE)
+
+
+# A few kilobytes of WebP or GIF decoded to 16,000 x 9,000 took 7 to 8 GB: their headers' sizes
+# are checked too. Each is a small image whose header is rewritten to 16,000 x 9,000.
+def _huge(image_format):
+  image = Image.new("RGB", (4, 4), (40, 90, 200))
+  if image_format == "GIF":
+    data = bytearray(encode(image, "GIF"))
+    data[6:10] = (16000).to_bytes(2, "little") + (9000).to_bytes(2, "little")
+  elif image_format == "BMP":
+    data = bytearray(encode(image, "BMP"))
+    data[18:26] = (16000).to_bytes(4, "little") + (-9000).to_bytes(4, "little", signed=True)
+  elif image_format == "VP8L":
+    data = bytearray(encode(image, "WEBP", lossless=True))
+    assert data[12:16] == b"VP8L"
+    bits = int.from_bytes(data[21:25], "little") & ~((1 << 28) - 1)
+    data[21:25] = (bits | 15999 | 8999 << 14).to_bytes(4, "little")
+  else:  # lossy VP8
+    data = bytearray(encode(image, "WEBP", quality=80))
+    assert data[12:16] == b"VP8 "
+    data[26:30] = (16000).to_bytes(2, "little") + (9000).to_bytes(2, "little")
+  return bytes(data)
+
+
+@pytest.mark.parametrize("image_format", ["GIF", "BMP", "VP8L", "VP8"])
+def test_a_gif_bmp_or_webp_whose_header_is_over_the_pixel_limit_is_refused(tmp_path, image_format):
+  (tmp_path / "huge").write_bytes(_huge(image_format))
+  with pytest.raises(ValueError, match="header gives over 134217728 pixels"):
+    photos.load_photo(str(tmp_path / "huge"), SIZE)
+
+
+@pytest.mark.parametrize(
+  "image_format, options",
+  [("GIF", {}), ("BMP", {}), ("WEBP", {"lossless": True}), ("WEBP", {"quality": 80}), ("PNG", {})],
+)
+def test_the_pixel_count_read_from_a_header_is_the_images_own(image_format, options):
+  data = encode(Image.new("RGB", (40, 24), (40, 90, 200)), image_format, **options)
+  assert int(photos.header_pixel_count(tf.constant(data))) == 40 * 24
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,24 @@ def test_sigterm_saves_the_step_it_arrived_in_and_exits_0_saying_how_to_resume(t
   assert latest.endswith(f"ckpt-{stopped_at}") and _saved_step(latest) == stopped_at
 
 
+def test_sigterm_while_the_networks_build_exits_0_as_a_stop_does(tmp_path):
+  args = [TINY, *FAST, f"--workdir={tmp_path / 'run'}"]
+  command = os.path.join(os.path.dirname(sys.executable), "relive")
+  with subprocess.Popen([command, "train", *args], stderr=subprocess.PIPE, text=True) as process:
+    seen = []
+    for line in process.stderr:
+      seen.append(line)
+      if "building the video WGAN networks" in line:  # TensorFlow loaded; no step yet
+        process.send_signal(signal.SIGTERM)
+        break
+    seen.extend(process.stderr)
+  lines = "".join(seen)
+  # Before, the default action ended it with 143 and no word.
+  assert process.returncode == 0, lines
+  assert "Traceback" not in lines
+  assert re.search(r"relive train: stopped (while starting|at step 1 )", lines), lines
+
+
 # Run as `relive train`, killed (SIGKILL) while it saves the checkpoint of step KILL_AT: its data
 # file is half written and the state file does not name it yet.
 KILLED_IN_A_CHECKPOINT_WRITE = """
@@ -476,6 +494,17 @@ def test_nan_policy_restore_stops_after_nan_max_restores(tmp_path, monkeypatch):
   # It already restores: the advice is what is left to change.
   assert str(raised.value).endswith("is kept; lower train.learning_rate, or check the data")
   assert helpers.restore(tmp_path).step == 2
+
+
+def test_nan_policy_restore_before_any_checkpoint_says_there_is_none(tmp_path, monkeypatch):
+  _inject_nan(monkeypatch, at_steps={1}, into="loss")
+  config = _small_vgan_config(train__num_steps=4, train__nan_policy="restore")
+  with pytest.raises(
+    loop.NonFiniteLossError,
+    match=r"critic_loss=nan at step 1: training stopped \(train.nan_policy='restore', but no "
+    r"checkpoint was written yet to go back to\)",
+  ):
+    helpers.train(config, tmp_path)
 
 
 def test_an_export_root_another_export_is_writing_is_refused(small_vgan, tmp_path):

@@ -1,6 +1,9 @@
 """Stop requests: a signal waits for the step boundary; a second Ctrl-C does not."""
 
 import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -38,3 +41,31 @@ def test_the_previous_handlers_come_back():
 def test_ctrl_c_exits_130_and_a_sigterm_stop_exits_0():
   assert stopping.Stopped("stopped", signal.SIGINT).exit_status == 130
   assert stopping.Stopped("stopped", signal.SIGTERM).exit_status == 0
+
+
+# Two Ctrl-Cs while the main thread is inside a long native call (a compiled train step), which
+# Python's handlers wait for: SIGINT is blocked in the main thread, as a step waiting on
+# TensorFlow's threads never returns to Python, so the signals land in another thread.
+SECOND_SIGINT_IN_A_NATIVE_CALL = """
+import ctypes, os, signal, threading
+from relive_tf.training import stopping
+
+with stopping.StopRequests():
+  # Apart, as keys are pressed: two signals pending at once are one.
+  for delay in (0.3, 0.6):
+    threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+  signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+  ctypes.CDLL(None).sleep(60)
+print("the call ran to its end")
+"""
+
+
+def test_a_second_ctrl_c_ends_a_process_stuck_in_a_native_call():
+  start = time.monotonic()
+  done = subprocess.run(
+    [sys.executable, "-c", SECOND_SIGINT_IN_A_NATIVE_CALL], capture_output=True, text=True
+  )
+  assert done.returncode == 130, done.stderr
+  assert time.monotonic() - start < 30  # not the call's 60 s
+  assert "SIGINT again: stopping at once" in done.stderr
+  assert "ran to its end" not in done.stdout

@@ -265,7 +265,9 @@ def test_summaries_hold_the_loops_input_wait_and_time_outside_the_step(trained_w
 
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(make_config, tmp_path):
   helpers.train(_tiny(make_config), tmp_path)
-  diverging = _tiny(make_config, train__num_steps=4, train__learning_rate=float("inf"))
+  # Near the largest float32 learning rate (inf is refused): the first update leaves weights
+  # near 1e38.
+  diverging = _tiny(make_config, train__num_steps=4, train__learning_rate=3e38)
   with pytest.raises(loop.NonFiniteLossError, match="at step 3"):
     helpers.train(diverging, tmp_path)
   assert tf.train.latest_checkpoint(os.path.join(tmp_path, "checkpoints")).endswith("ckpt-2")
@@ -281,10 +283,15 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(make_con
     ("data__source", "youtube", "data.source is 'youtube'"),
     ("train__nan_policy", "skip", "train.nan_policy is 'skip'"),
     ("train__nan_lr_factor", 2.0, r"train.nan_lr_factor is 2.0; it must be in \(0, 1\]"),
-    ("train__learning_rate", -1.0, "train.learning_rate is -1.0; it must be positive"),
+    ("train__learning_rate", -1.0, "train.learning_rate is -1.0; it must be a positive number"),
     ("train__r1_weight", -1.0, "train.r1_weight is -1.0; it must be 0 or more"),
+    ("train__mask_l1_weight", -1.0, "train.mask_l1_weight is -1.0; it must be 0 or more"),
+    ("train__adam_beta1", 2.0, r"train.adam_beta1 is 2.0; it must be in \[0, 1\)"),
+    ("train__ema_decay", 1.5, r"train.ema_decay is 1.5; it must be in \[0, 1\)"),
+    ("model__critic_widths", (8, 0, 32, 64), r"model.critic_widths is \(8, 0, 32, 64\)"),
     ("model__noise_dim", 0, "model.noise_dim is 0; the video GAN makes its videos from noise"),
-    ("data__frames", 0, r"frames \(0\) and size \(\d+\) must be positive multiples of 16"),
+    ("data__frames", 0, "data.frames is 0; it must be a positive integer"),
+    ("data__frames", 8, r"frames \(8\) and size \(\d+\) must be positive multiples of 16"),
   ],
 )
 def test_bad_settings_are_refused(make_config, tmp_path, key, value, message):

@@ -20,6 +20,10 @@ from relive_tf.data import video_io
 VIDEO_EXTENSIONS = tuple(f".{name}" for name in video_io.VIDEO_FORMATS)
 
 
+# --seed: a number past int64 failed in a traceback; 2**31 - 1 leaves room for the offsets added.
+SEED_BOUNDS = {"lower_bound": 0, "upper_bound": 2**31 - 1}
+
+
 def _register(name, problem, local_paths=False):
   """Registers problem(value) -> None or what is wrong with the value, for flag `name`; with
   `local_paths`, problem() sees local paths only (remote ones pass)."""
@@ -68,6 +72,8 @@ def output_folder(name, what):
   named like a video file (`--out=sample.gif` would make a folder of that name)."""
 
   def problem(path):
+    if not path:
+      return f"is empty; give a folder for {what}"
     if os.path.exists(path) and not os.path.isdir(path):
       return f"is a file; give a folder for {what} (new, or one that exists)"
     if not os.path.exists(path) and os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
@@ -81,6 +87,8 @@ def output_file(name, extensions, what):
   """--name is a file to write, ending in one of `extensions` (".gif", ".mp4"), never a folder."""
 
   def problem(path):
+    if not path:
+      return f"is empty; give a file name for {what} ending in {' or '.join(extensions)}"
     if os.path.isdir(path):
       return f"is a folder; give a file name for {what} ending in {' or '.join(extensions)}"
     if os.path.splitext(path)[1].lower() not in extensions:

@@ -21,7 +21,7 @@ def define_flags():
     "per workdir: videos sampled (vgan), photos relived (cvgan) or clips continued (lstm)",
     lower_bound=1,
   )
-  flags.DEFINE_integer("seed", 0, "noise seed of the sampled videos")
+  flags.DEFINE_integer("seed", 0, "noise seed of the sampled videos", **checks.SEED_BOUNDS)
   flags.mark_flags_as_required(REQUIRED)
   checks.output_folder("out", "the gallery")
 

@@ -14,7 +14,9 @@ def define_flags():
   flags.DEFINE_string("workdir", None, "a video WGAN workdir written by `relive train`")
   flags.DEFINE_integer("num", 8, "number of videos", lower_bound=1)
   flags.DEFINE_string("out", None, "folder for the videos")
-  flags.DEFINE_integer("seed", 0, "noise seed: the same seed gives the same videos")
+  flags.DEFINE_integer(
+    "seed", 0, "noise seed: the same seed gives the same videos", **checks.SEED_BOUNDS
+  )
   flags.DEFINE_enum("format", "gif", video_io.VIDEO_FORMATS, "gif, or mp4 (H.264)")
   flags.mark_flags_as_required(REQUIRED)
   checks.existing_folder("workdir", "a video WGAN workdir written by `relive train`")

@@ -17,7 +17,9 @@ def define_flags():
   flags.DEFINE_integer(
     "num", 1, "videos to make from the photo, side by side in one file", lower_bound=1
   )
-  flags.DEFINE_integer("seed", 0, "noise seed: the same seed gives the same videos")
+  flags.DEFINE_integer(
+    "seed", 0, "noise seed: the same seed gives the same videos", **checks.SEED_BOUNDS
+  )
   flags.DEFINE_boolean("side_by_side", False, "put the photo, held still, left of the video(s)")
   flags.mark_flags_as_required(REQUIRED)
   checks.existing_folder("workdir", "a conditional WGAN workdir written by `relive train`")

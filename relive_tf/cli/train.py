@@ -1,12 +1,14 @@
 """`relive train`: trains (or resumes) a model from a config in a workdir."""
 
 import importlib
+import signal
 
 from absl import flags
 from ml_collections import config_flags
 
 from relive_tf.cli import checks
 from relive_tf.cli import console
+from relive_tf.training import stopping
 
 FLAGS = flags.FLAGS
 REQUIRED = ("config", "workdir")
@@ -31,7 +33,18 @@ def define_flags():
   checks.output_folder("workdir", "the run")
 
 
+def _stop_while_starting(signal_number, frame):
+  del frame
+  raise stopping.Stopped(
+    "stopped while starting (SIGTERM), before any step: run the same command to train",
+    signal_number,
+  )
+
+
 def main():
+  # A scheduler's SIGTERM while TensorFlow loads and the networks build ends the run as one during
+  # training does, with status 0 (the loop defers it to a step boundary from its first step on).
+  signal.signal(signal.SIGTERM, _stop_while_starting)
   from relive_tf import families  # noqa: PLC0415 (loads TensorFlow: after the flags, see cli)
   from relive_tf.training import loop  # noqa: PLC0415
 

@@ -8,8 +8,9 @@ from relive_tf import files
 
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WebP")
 MATTE = 255.0  # the grey level that shows through transparent pixels (white)
-# Larger JPEGs and PNGs are refused before decoding: one would need gigabytes (200 bytes a pixel
-# on the way through the float resize). 128 megapixels is a 16-bit-per-channel 13,000 x 9,800 photo.
+# Larger images are refused before decoding, by the size their header gives: one would need
+# gigabytes (200 bytes a pixel on the way through the float resize), and a small WebP or GIF can
+# give 16,000 x 9,000. 128 megapixels is a 16-bit-per-channel 13,000 x 9,800 photo.
 MAX_PIXELS = 1 << 27
 _UNKNOWN = "input image_bytes must hold JPEG, PNG, GIF, BMP or WebP files"
 # EXIF sits in the JPEG's first APP1 segment (at most 64 KB, after SOI and maybe APP0) or in a PNG
@@ -62,8 +63,8 @@ def _jpeg_exif_start(head):
   return tf.while_loop(searching, next_segment, start)[2]
 
 
-def _png_exif_start(head):
-  """Offset of the TIFF header in a PNG's eXIf chunk before its image data, or -1."""
+def _png_chunk_start(head, name):
+  """Offset of the data of a PNG's chunk `name` (4 bytes) before its image data, or -1."""
 
   def searching(count, position, found):
     return (
@@ -79,8 +80,8 @@ def _png_exif_start(head):
       _byte(head, position + tf.range(4, dtype=tf.int64))
       * tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int64)
     )
-    is_exif = _bytes_equal(head, position + 4, b"eXIf")
-    return count + 1, position + 12 + length, tf.where(is_exif, position + 8, found)
+    is_named = _bytes_equal(head, position + 4, name)
+    return count + 1, position + 12 + length, tf.where(is_named, position + 8, found)
 
   start = (tf.constant(0), tf.constant(len(_PNG_SIGNATURE), tf.int64), tf.constant(-1, tf.int64))
   return tf.while_loop(searching, next_chunk, start)[2]
@@ -131,7 +132,7 @@ def _orientation(head):
     _format_index(head),
     [
       lambda: _jpeg_exif_start(head),
-      lambda: _png_exif_start(head),
+      lambda: _png_chunk_start(head, b"eXIf"),
     ],
     default=lambda: tf.constant(-1, tf.int64),
   )
@@ -175,8 +176,47 @@ def _format_index(head):
   return tf.cast(tf.argmax(tf.cast(known, tf.int32)), tf.int32)
 
 
+def _little_endian(head, offset, size):
+  """The unsigned little-endian integer of head[offset:offset + size], int64."""
+  weights = tf.constant([256**k for k in range(size)], tf.int64)
+  return tf.reduce_sum(_byte(head, offset + tf.range(size, dtype=tf.int64)) * weights)
+
+
+def _webp_pixel_count(head):
+  """Canvas width x height of a WebP: its VP8X chunk, else the lossy (VP8) or lossless (VP8L)
+  bitstream's header; 0 when none is found."""
+  vp8x = (1 + _little_endian(head, 24, 3)) * (1 + _little_endian(head, 27, 3))
+  # VP8: 14 bits of width and of height, each under 2 bits of scale; VP8L: a 0x2F byte, then
+  # width - 1 and height - 1 in 14 bits each.
+  lossy = (_little_endian(head, 26, 2) % (1 << 14)) * (_little_endian(head, 28, 2) % (1 << 14))
+  bits = _little_endian(head, 21, 4)
+  lossless = (1 + bits % (1 << 14)) * (1 + bits // (1 << 14) % (1 << 14))
+  return tf.where(
+    _bytes_equal(head, 12, b"VP8X"),
+    vp8x,
+    tf.where(
+      _bytes_equal(head, 12, b"VP8 "),
+      lossy,
+      tf.where(_bytes_equal(head, 12, b"VP8L"), lossless, tf.constant(0, tf.int64)),
+    ),
+  )
+
+
+def header_pixel_count(data):
+  """Width x height of an encoded image by its header, read before decoding: what MAX_PIXELS
+  bounds.
+
+  Args:
+    data: string [], a JPEG, PNG, GIF (its logical screen), BMP or WebP (its canvas) file.
+
+  Returns:
+    int64 []; 0 for other formats and where the header does not say.
+  """
+  return _pixel_count(data, _head(data))
+
+
 def _pixel_count(data, head):
-  """Width x height from a JPEG's frame header or a PNG's IHDR, before decoding; 0 otherwise."""
+  """header_pixel_count of the file whose _head is `head`."""
   png_sides = [
     tf.reduce_sum(
       _byte(head, tf.range(offset, offset + 4, dtype=tf.int64))
@@ -184,11 +224,17 @@ def _pixel_count(data, head):
     )
     for offset in (16, 20)
   ]
+  # A BMP's sides are signed 32-bit (a negative height: rows stored top down).
+  bmp_sides = [_little_endian(head, offset, 4) for offset in (18, 22)]
+  bmp_sides = [tf.where(side >= 1 << 31, (1 << 32) - side, side) for side in bmp_sides]
   return tf.switch_case(
     _format_index(head),
     [
       lambda: tf.reduce_prod(tf.io.extract_jpeg_shape(data, output_type=tf.int64)[:2]),
       lambda: tf.where(_bytes_equal(head, 12, b"IHDR"), png_sides[0] * png_sides[1], 0),
+      lambda: _little_endian(head, 6, 2) * _little_endian(head, 8, 2),
+      lambda: bmp_sides[0] * bmp_sides[1],
+      lambda: _webp_pixel_count(head),
     ],
     default=lambda: tf.constant(0, tf.int64),
   )
@@ -217,18 +263,53 @@ def _decode_rgba(data, head):
     )
     return _with_alpha(tf.ensure_shape(rgba, [None, None, 4]), 255.0)
 
+  def png():
+    # Every PNG as 16 bits (8-bit ones come back x257, so /257 restores them exactly), but one of
+    # fewer than 8 bits a pixel without a tRNS chunk, whose alpha TF's decoder gives as the
+    # depth's largest value (1 of 255 for 1 bit: the photo went white); it is opaque.
+    bits = _byte(head, tf.constant(24, tf.int64))
+    return tf.cond(
+      (bits < 8) & (_png_chunk_start(head, b"tRNS") < 0),
+      lambda: _with_alpha(tf.io.decode_png(data, channels=3)),
+      lambda: _with_alpha(tf.io.decode_png(data, channels=4, dtype=tf.uint16), 65535.0),
+    )
+
   return tf.switch_case(
     _format_index(head),
     [
       lambda: _with_alpha(tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE")),
-      # Every PNG as 16 bits: 8-bit ones come back x257, so /257 restores them exactly.
-      lambda: _with_alpha(tf.io.decode_png(data, channels=4, dtype=tf.uint16), 65535.0),
+      png,
       lambda: _with_alpha(tf.io.decode_gif(data)[0]),
-      # 32-bit BMPs often hold 0 where alpha would be: their fourth byte is not trusted.
-      lambda: _with_alpha(tf.io.decode_bmp(data, channels=3)),
+      lambda: _with_alpha(_decode_bmp(data, head)),
       webp,
     ],
   )
+
+
+def _decode_bmp(data, head):
+  """A BMP of 8, 24 or 32 bits a pixel -> uint8 [h, w, 3].
+
+  TF's decoder reads an 8-bit BMP's palette indices as grey levels: they are looked up in its
+  color table here (4 bytes an entry, blue, green, red, unused, after the info header). 32-bit
+  BMPs often hold 0 where alpha would be: their fourth byte is not trusted.
+  """
+  bits = _little_endian(head, 28, 2)
+  readable = tf.debugging.Assert(
+    (bits == 8) | (bits == 24) | (bits == 32),
+    [
+      "input image_bytes holds a BMP of 1, 4 or 16 bits a pixel, which relive does not read; "
+      "save it as PNG, or as a BMP of 24 bits"
+    ],
+  )
+
+  def from_palette():
+    indices = tf.cast(tf.io.decode_bmp(data, channels=0)[..., 0], tf.int64)
+    entries = 14 + _little_endian(head, 14, 4) + 4 * tf.range(256, dtype=tf.int64)
+    table = tf.stack([_byte(head, entries + 2), _byte(head, entries + 1), _byte(head, entries)], -1)
+    return tf.cast(tf.gather(table, indices), tf.uint8)
+
+  with tf.control_dependencies([readable]):
+    return tf.cond(bits == 8, from_palette, lambda: tf.io.decode_bmp(data, channels=3))
 
 
 def decode_photo(data, size):

@@ -130,7 +130,12 @@ def video_wgan(page, trained, num_videos, seed):
   """Videos sampled from a video WGAN beside held-out real clips, with their scores, and the
   generator's two streams."""
   config, generator = trained.config, trained.trainer.sampling_generator
-  logging.info("%s: sampling %d videos at step %d", trained.workdir, num_videos, trained.step)
+  logging.info(
+    "%s: sampling %s at step %d",
+    trained.workdir,
+    progress.counted(num_videos, "video"),
+    trained.step,
+  )
   videos = generate.sample_videos(generator, num_videos, seed)
   averaged = " (the moving average of its weights)" if trained.trainer.ema_generator else ""
   page.note(

@@ -2,27 +2,35 @@
 
 import os
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import progress
 from relive_tf.data import pipeline
 from relive_tf.data import video_io
 from relive_tf.training import checkpoints
 from relive_tf.training import vgan as vgan_training
 
 
+def sampled_batches(generator, num, seed, batch_size=16):
+  """Yields the videos of sample_videos in batches of up to batch_size, uint8 [b, frames, size,
+  size, 3]: the noise of all num is drawn first, so a batch's videos do not depend on batch_size."""
+  noise = tf.random.stateless_normal([num, generator.noise_dim], seed=[seed, 0])
+  for i in range(0, num, batch_size):
+    yield pipeline.to_uint8_video(generator(noise[i : i + batch_size], training=False)).numpy()
+
+
 def sample_videos(generator, num, seed, batch_size=16):
   """num videos from noise drawn from `seed`: uint8 [num, frames, size, size, 3]."""
-  noise = tf.random.stateless_normal([num, generator.noise_dim], seed=[seed, 0])
-  batches = [
-    pipeline.to_uint8_video(generator(noise[i : i + batch_size], training=False))
-    for i in range(0, num, batch_size)
-  ]
-  return tf.concat(batches, axis=0).numpy()
+  return np.concatenate(list(sampled_batches(generator, num, seed, batch_size)))
 
 
 def generate(workdir, num, out_dir, seed=0, video_format="gif"):
   """Writes `num` videos sampled from the latest checkpoint of a video WGAN workdir.
+
+  Each batch of 16 is written before the next is made: memory stays that of one batch whatever
+  num, and an interrupted run keeps the videos written (about 0.8 MB of memory a video held).
 
   Returns:
     The paths written, out_dir/video_0000.gif and so on.
@@ -35,12 +43,16 @@ def generate(workdir, num, out_dir, seed=0, video_format="gif"):
   if video_format not in video_io.VIDEO_FORMATS:
     raise ValueError(f"format is {video_format!r}; use one of {video_io.VIDEO_FORMATS}")
   trained = checkpoints.restore_trained(workdir, vgan_training.FAMILY, "sampling videos")
-  logging.info("sampling %d videos from %s at step %d", num, workdir, trained.step)
-  videos = sample_videos(trained.trainer.sampling_generator, num, seed)
+  logging.info(
+    "sampling %s from %s at step %d", progress.counted(num, "video"), workdir, trained.step
+  )
   tf.io.gfile.makedirs(out_dir)
   paths = []
-  for i, video in enumerate(videos):
-    path = os.path.join(out_dir, f"video_{i:04d}.{video_format}")
-    video_io.write_video(path, video)
-    paths.append(path)
+  for videos in sampled_batches(trained.trainer.sampling_generator, num, seed):
+    for video in videos:
+      path = os.path.join(out_dir, f"video_{len(paths):04d}.{video_format}")
+      video_io.write_video(path, video)
+      paths.append(path)
+    if num > len(videos):
+      logging.info("wrote %d of %d videos", len(paths), num)
   return paths

@@ -141,6 +141,11 @@ def _publish_version(staging, final_path, name, export_dir):
 def _model_name(export_dir):
   """The model's name in TF Serving: the last part of export_dir, checked."""
   name = os.path.basename(os.path.normpath(export_dir))
+  if name in ("", ".", "..", os.sep):
+    raise ValueError(
+      f"export_dir {export_dir!r} names no model folder; give export/NAME, whose last part "
+      "becomes the model's name in TF Serving"
+    )
   if name.isdigit():
     raise ValueError(
       f"export_dir {export_dir!r} looks like a version folder; give the model's "

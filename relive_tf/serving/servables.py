@@ -201,16 +201,22 @@ class PredictorServable:
     context = _batch_checked(context, [None, None, self.size, self.size, 3], "context")
     future = _checked(future, [])
     given = tf.shape(context)[1]
+    # future <= clip_frames - given, not given + future <= clip_frames: a future near 2**31
+    # overflows the sum and would pass.
     lengths = tf.debugging.Assert(
-      tf.logical_and(tf.logical_and(given >= 1, future >= 1), given + future <= self.clip_frames),
+      tf.logical_and(tf.logical_and(given >= 1, future >= 1), future <= self.clip_frames - given),
       [
         "input context must hold at least 1 frame and input future must be at least 1, with "
-        f"context frames + future at most {self.clip_frames} (the training clips' length); got",
+        f"context frames + future at most {self.clip_frames} (the length of the training clips); "
+        "got",
         given,
         future,
       ],
     )
     with tf.control_dependencies([lengths]):
+      # The frames' TensorArray is sized by the checked future: one of 10**9 frames ends the
+      # process (std::bad_alloc) with every model the server holds.
+      future = tf.identity(future)
       predictions, state = self.predictor.observe(pipeline.to_float_video(context))
     # predictor.rollout's loop as a graph loop: `future` is only known when a request comes.
     frame = predictions[:, -1]

@@ -38,8 +38,8 @@ def validate(config, num_replicas):
   """Rejects settings the loop cannot run, naming the key, the value and what it needs.
 
   Raises:
-    ValueError: a count or learning rate that is not positive, a negative weight, a batch that
-      does not divide over the replicas, or an unknown data source.
+    ValueError: a count, size, width or learning rate that is not positive, a negative seed,
+      count or weight, a batch that does not divide over the replicas, or an unknown data source.
   """
   train = config.train
   for key in (
@@ -49,9 +49,24 @@ def validate(config, num_replicas):
     "summary_every",
     "checkpoint_every",
     "num_samples",
+    "max_checkpoints",
   ):
     if train[key] <= 0:
       raise ValueError(f"train.{key} is {train[key]}; it must be a positive integer")
+  for key in ("frames", "size"):
+    if config.data[key] <= 0:
+      raise ValueError(f"data.{key} is {config.data[key]}; it must be a positive integer")
+  if config.seed < 0:
+    raise ValueError(f"seed is {config.seed}; it must be 0 or more")
+  for key, value in config.model.items():
+    # Counts the networks check only for being given (0 or empty: none), which fail deep inside
+    # a layer when negative.
+    widths = value if key.endswith("_widths") and isinstance(value, (list, tuple)) else ()
+    negative = key in ("noise_dim", "motion_kernels") and value < 0
+    if negative or any(not isinstance(w, int) or w <= 0 for w in widths):
+      raise ValueError(
+        f"model.{key} is {value!r}; it must be " + ("positive integers" if widths else "0 or more")
+      )
   if train.batch_size % num_replicas:
     raise ValueError(
       f"train.batch_size {train.batch_size} does not divide over {num_replicas} "
@@ -66,11 +81,15 @@ def validate(config, num_replicas):
     )
   if train.nan_max_restores < 0:
     raise ValueError(f"train.nan_max_restores is {train.nan_max_restores}; use 0 or more")
-  if train.learning_rate <= 0:
-    raise ValueError(f"train.learning_rate is {train.learning_rate}; it must be positive")
-  for key in ("critic_learning_rate", "r1_weight"):  # 0: the learning rate; no penalty
+  if not 0 < train.learning_rate < math.inf:
+    raise ValueError(f"train.learning_rate is {train.learning_rate}; it must be a positive number")
+  # 0: the learning rate; evaluation off; no such term.
+  for key in ("critic_learning_rate", "eval_every", *(k for k in train if k.endswith("_weight"))):
     if train.get(key, 0) < 0:
       raise ValueError(f"train.{key} is {train[key]}; it must be 0 or more")
+  for key in ("adam_beta1", "adam_beta2", "ema_decay"):  # decays: 1 would never move
+    if not 0 <= train.get(key, 0) < 1:
+      raise ValueError(f"train.{key} is {train[key]}; it must be in [0, 1)")
   if config.data.source not in inputs.DATA_SOURCES:
     raise ValueError(f"data.source is {config.data.source!r}; use one of {inputs.DATA_SOURCES}")
   if config.data.source == "shards" and not config.data.path:
@@ -435,11 +454,12 @@ def _train(config, workdir, family, strategy, worker_dir):
         if problem:
           where = manager.latest_checkpoint
           if train.nan_policy != "restore" or restores >= train.nan_max_restores or not where:
-            why = (
-              f" after {restores} restores (train.nan_max_restores={train.nan_max_restores})"
-              if train.nan_policy == "restore"
-              else ""
-            )
+            if train.nan_policy != "restore":
+              why = ""
+            elif not where:
+              why = " (train.nan_policy='restore', but no checkpoint was written yet to go back to)"
+            else:
+              why = f" after {restores} restores (train.nan_max_restores={train.nan_max_restores})"
             restore = "" if train.nan_policy == "restore" else " set train.nan_policy='restore',"
             raise NonFiniteLossError(
               f"{problem} at step {current}: training stopped{why}. The last good checkpoint "

@@ -115,6 +115,11 @@ class NextFramePrediction:
     r1_weight=1.0,
   ):
     frames = build_batch["video"].shape[1]
+    if frames < 2:
+      raise ValueError(
+        f"data.frames is {frames}; the predictor learns from clips of at least 2 frames, one to "
+        "see and one to predict"
+      )
     if not 1 <= context_frames < frames:
       raise ValueError(
         f"train.context_frames is {context_frames}; it must be in [1, {frames - 1}] "

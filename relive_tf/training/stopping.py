@@ -1,5 +1,6 @@
 """Stopping training on a signal at the next step boundary, so a save holds finished steps only."""
 
+import os
 import signal
 import threading
 
@@ -30,9 +31,11 @@ class StopRequests:
   """While active, records the first of `signals` instead of acting on it.
 
   A loop asks `requested` at each step boundary and stops there. A second SIGINT (Ctrl-C pressed
-  again) raises KeyboardInterrupt at once, for a user who will not wait for the step to finish.
-  Handlers can only be installed in the main thread; elsewhere the signals keep their handlers and
-  `requested` stays None. Use as a context manager: the previous handlers come back on exit.
+  again) raises KeyboardInterrupt, for a user who will not wait for the step to finish; while the
+  main thread is inside a compiled step, which Python's handlers wait for (seconds at the default
+  widths), the process ends with status 130 a second after it instead. Handlers can only be
+  installed in the main thread; elsewhere the signals keep their handlers and `requested` stays
+  None. Use as a context manager: the previous handlers come back on exit.
 
   Args:
     signals: the signal numbers to defer, signal.SIGINT by default.
@@ -45,6 +48,8 @@ class StopRequests:
     self.waiting_for = waiting_for
     self.requested = None
     self._previous = {}
+    # While watching: (the wakeup fd before, this one's write end, the event that ends the watch).
+    self._wakeup = None
 
   def _handle(self, signal_number, frame):
     del frame  # where the signal landed is of no concern: the loop stops at a boundary
@@ -64,9 +69,41 @@ class StopRequests:
     if threading.current_thread() is threading.main_thread():
       for signal_number in self.signals:
         self._previous[signal_number] = signal.signal(signal_number, self._handle)
+      if signal.SIGINT in self.signals:
+        self._watch_interrupts()
     return self
+
+  def _watch_interrupts(self):
+    """Ends the process a second after a second SIGINT that no handler acted on.
+
+    Python runs a signal's handler in the main thread between bytecodes, so not until a running
+    train step returns, and two signals before then run it once. The C-level handler writes each
+    signal's number to the wakeup fd as it arrives: a thread reading it counts them.
+    """
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    done = threading.Event()
+    self._wakeup = (signal.set_wakeup_fd(write), write, done)
+
+    def watch():
+      interrupts = 0
+      while chunk := os.read(read, 64):
+        interrupts += chunk.count(signal.SIGINT)
+        if interrupts >= 2 and not done.wait(1.0):
+          logging.warning("SIGINT again: stopping at once; the last checkpoint saved is kept")
+          logging.flush()
+          os._exit(128 + signal.SIGINT)
+      os.close(read)
+
+    threading.Thread(target=watch, name="second-sigint", daemon=True).start()
 
   def __exit__(self, *exc_info):
     for signal_number, handler in self._previous.items():
       signal.signal(signal_number, handler)
     self._previous.clear()
+    if self._wakeup:
+      previous, write, done = self._wakeup
+      done.set()
+      signal.set_wakeup_fd(previous)
+      os.close(write)  # the watch reads the end of the pipe and stops
+      self._wakeup = None
