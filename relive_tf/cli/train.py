@@ -33,23 +33,33 @@ def define_flags():
   checks.output_folder("workdir", "the run")
 
 
-def _stop_while_starting(signal_number, frame):
-  del frame
-  raise stopping.Stopped(
-    "stopped while starting (SIGTERM), before any step: run the same command to train",
-    signal_number,
-  )
+class _SigtermWhileStarting(BaseException):
+  """SIGTERM before the loop's first step. A BaseException, so that no `except Exception` it
+  lands in (logging's handlers catch Exception while they write a line) swallows it."""
+
+
+def _sigterm_while_starting(signal_number, frame):
+  del signal_number, frame
+  raise _SigtermWhileStarting
 
 
 def main():
   # A scheduler's SIGTERM while TensorFlow loads and the networks build ends the run as one during
   # training does, with status 0 (the loop defers it to a step boundary from its first step on).
-  signal.signal(signal.SIGTERM, _stop_while_starting)
-  from relive_tf import families  # noqa: PLC0415 (loads TensorFlow: after the flags, see cli)
-  from relive_tf.training import loop  # noqa: PLC0415
+  signal.signal(signal.SIGTERM, _sigterm_while_starting)
+  try:
+    from relive_tf import families  # noqa: PLC0415 (loads TensorFlow: after the flags, see cli)
+    from relive_tf.training import loop  # noqa: PLC0415
 
-  family = families.get(FLAGS.config.model_type)
-  loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, family)
+    family = families.get(FLAGS.config.model_type)
+    loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, family)
+  except _SigtermWhileStarting:
+    raise stopping.Stopped(
+      "stopped while starting (SIGTERM), before any step: run the same command to train",
+      signal.SIGTERM,
+    ) from None
+  finally:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
   relive, tensorboard = console.command("relive"), console.command("tensorboard")
   use = (
     f"; use the {family.title} with `{relive} {family.command} --workdir={FLAGS.workdir} "
