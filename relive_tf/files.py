@@ -229,7 +229,8 @@ def exclusive_use(folder, job):
   remote filesystems, local mounts without locks) FOLDER/.lock is an advisory marker instead: its
   presence holds the folder, it names the holder and is deleted when the block ends, but two runs
   starting at the same moment can both take it, and a crashed run leaves it behind (the error says
-  to delete it once that run is gone).
+  to delete it once that run is gone). A local folder this call made is removed again when the
+  block leaves nothing in it but the lock (a run refused before it wrote anything).
 
   Raises:
     ValueError: another process holds the folder, or it cannot be created or written.
@@ -247,6 +248,7 @@ def exclusive_use(folder, job):
     with _marker(folder, job):
       yield
     return
+  made = not os.path.isdir(folder)
   try:
     os.makedirs(folder, exist_ok=True)
     # Opened here and closed by the `with` below: the lock is held while the caller's block runs.
@@ -258,8 +260,12 @@ def exclusive_use(folder, job):
   with lock:
     if not _flocked(lock, folder):
       lock.close()
-      with _marker(folder, job):
-        yield
+      try:
+        with _marker(folder, job):
+          yield
+      finally:
+        if made:
+          _remove_if_unused(folder)
       return
     lock.seek(0)
     lock.truncate()
@@ -269,7 +275,18 @@ def exclusive_use(folder, job):
       yield
     finally:
       lock.truncate(0)
+      if made:  # while the lock is held, so that no other run takes the folder meanwhile
+        _remove_if_unused(folder)
       fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _remove_if_unused(folder):
+  """Removes `folder` if it holds nothing but its lock file; leaves it if anything else is there."""
+  with contextlib.suppress(OSError):
+    if set(os.listdir(folder)) <= {LOCK_FILE}:
+      with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(folder, LOCK_FILE))
+      os.rmdir(folder)
 
 
 def _flocked(lock, folder):

@@ -65,6 +65,21 @@ def test_a_killed_holder_leaves_the_folder_free(tmp_path):
     pass
 
 
+def test_a_folder_it_made_is_removed_when_the_run_wrote_nothing(tmp_path):
+  refused, written, existing = tmp_path / "refused", tmp_path / "written", tmp_path / "existing"
+  with pytest.raises(ValueError, match="bad config"):
+    with files.exclusive_use(str(refused), "relive train"):
+      raise ValueError("bad config")
+  assert not refused.exists()
+  with files.exclusive_use(str(written), "relive train"):
+    (written / "config.json").write_text("{}")
+  assert sorted(os.listdir(written)) == [files.LOCK_FILE, "config.json"]
+  existing.mkdir()
+  with files.exclusive_use(str(existing), "relive train"):
+    pass
+  assert os.listdir(existing) == [files.LOCK_FILE]
+
+
 def test_a_file_or_unwritable_place_is_refused(tmp_path):
   (tmp_path / "a_file").write_text("")
   with pytest.raises(ValueError, match="a_file' is a file; give a folder for relive prepare"):

@@ -174,3 +174,6 @@ def test_a_local_folder_without_flock_falls_back_to_the_marker(tmp_path, monkeyp
       with files.exclusive_use(str(tmp_path), "relive train"):
         pass
   assert not os.path.exists(tmp_path / files.LOCK_FILE)
+  with files.exclusive_use(str(tmp_path / "new"), "relive train"):
+    assert os.path.exists(tmp_path / "new" / files.LOCK_FILE)
+  assert not os.path.exists(tmp_path / "new")  # made here, nothing written: removed
