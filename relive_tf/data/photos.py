@@ -40,6 +40,17 @@ def _bytes_equal(head, start, expected):
   return tf.reduce_all(tf.equal(_byte(head, indices), tf.constant(list(expected), tf.int64)))
 
 
+def _integer(head, offset, size, little_endian):
+  """The unsigned integer in head[offset:offset + size], int64, for offsets of any shape; its byte
+  order little- or big-endian by `little_endian`, a bool or a bool tensor (TIFF says which)."""
+  weights = [256**k for k in range(size)]
+  weights = tf.where(
+    little_endian, tf.constant(weights, tf.int64), tf.constant(weights[::-1], tf.int64)
+  )
+  offset = tf.convert_to_tensor(offset, tf.int64)[..., None]
+  return tf.reduce_sum(_byte(head, offset + tf.range(size, dtype=tf.int64)) * weights, axis=-1)
+
+
 def _jpeg_exif_start(head):
   """Offset of the TIFF header in a JPEG's "Exif\\0\\0" APP1 segment, or -1."""
 
@@ -55,7 +66,7 @@ def _jpeg_exif_start(head):
     )
 
   def next_segment(count, position, found):
-    length = _byte(head, position + 2) * 256 + _byte(head, position + 3)
+    length = _integer(head, position + 2, 2, little_endian=False)
     is_exif = (_byte(head, position + 1) == 0xE1) & _bytes_equal(head, position + 4, b"Exif\0\0")
     return count + 1, position + 2 + length, tf.where(is_exif, position + 10, found)
 
@@ -76,10 +87,7 @@ def _png_chunk_start(head, name):
     )
 
   def next_chunk(count, position, found):
-    length = tf.reduce_sum(
-      _byte(head, position + tf.range(4, dtype=tf.int64))
-      * tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int64)
-    )
+    length = _integer(head, position, 4, little_endian=False)
     is_named = _bytes_equal(head, position + 4, name)
     return count + 1, position + 12 + length, tf.where(is_named, position + 8, found)
 
@@ -93,10 +101,7 @@ def _tiff_orientation(head, start):
   big = _bytes_equal(head, start, b"MM")
 
   def number(offset, size):
-    weights = [256**k for k in range(size)]
-    weights = tf.where(little, tf.constant(weights, tf.int64), tf.constant(weights[::-1], tf.int64))
-    offset = tf.convert_to_tensor(offset)[..., None]
-    return tf.reduce_sum(_byte(head, offset + tf.range(size, dtype=tf.int64)) * weights, axis=-1)
+    return _integer(head, offset, size, little)
 
   directory = start + number(start + 4, 4)
   entries = directory + 2 + 12 * tf.range(_MAX_IFD_ENTRIES, dtype=tf.int64)
@@ -176,20 +181,18 @@ def _format_index(head):
   return tf.cast(tf.argmax(tf.cast(known, tf.int32)), tf.int32)
 
 
-def _little_endian(head, offset, size):
-  """The unsigned little-endian integer of head[offset:offset + size], int64."""
-  weights = tf.constant([256**k for k in range(size)], tf.int64)
-  return tf.reduce_sum(_byte(head, offset + tf.range(size, dtype=tf.int64)) * weights)
-
-
 def _webp_pixel_count(head):
   """Canvas width x height of a WebP: its VP8X chunk, else the lossy (VP8) or lossless (VP8L)
   bitstream's header; 0 when none is found."""
-  vp8x = (1 + _little_endian(head, 24, 3)) * (1 + _little_endian(head, 27, 3))
+
+  def number(offset, size):  # RIFF is little-endian
+    return _integer(head, offset, size, little_endian=True)
+
+  vp8x = (1 + number(24, 3)) * (1 + number(27, 3))
   # VP8: 14 bits of width and of height, each under 2 bits of scale; VP8L: a 0x2F byte, then
   # width - 1 and height - 1 in 14 bits each.
-  lossy = (_little_endian(head, 26, 2) % (1 << 14)) * (_little_endian(head, 28, 2) % (1 << 14))
-  bits = _little_endian(head, 21, 4)
+  lossy = (number(26, 2) % (1 << 14)) * (number(28, 2) % (1 << 14))
+  bits = number(21, 4)
   lossless = (1 + bits % (1 << 14)) * (1 + bits // (1 << 14) % (1 << 14))
   return tf.where(
     _bytes_equal(head, 12, b"VP8X"),
@@ -217,22 +220,16 @@ def header_pixel_count(data):
 
 def _pixel_count(data, head):
   """header_pixel_count of the file whose _head is `head`."""
-  png_sides = [
-    tf.reduce_sum(
-      _byte(head, tf.range(offset, offset + 4, dtype=tf.int64))
-      * tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int64)
-    )
-    for offset in (16, 20)
-  ]
+  png_sides = [_integer(head, offset, 4, little_endian=False) for offset in (16, 20)]
   # A BMP's sides are signed 32-bit (a negative height: rows stored top down).
-  bmp_sides = [_little_endian(head, offset, 4) for offset in (18, 22)]
+  bmp_sides = [_integer(head, offset, 4, little_endian=True) for offset in (18, 22)]
   bmp_sides = [tf.where(side >= 1 << 31, (1 << 32) - side, side) for side in bmp_sides]
   return tf.switch_case(
     _format_index(head),
     [
       lambda: tf.reduce_prod(tf.io.extract_jpeg_shape(data, output_type=tf.int64)[:2]),
       lambda: tf.where(_bytes_equal(head, 12, b"IHDR"), png_sides[0] * png_sides[1], 0),
-      lambda: _little_endian(head, 6, 2) * _little_endian(head, 8, 2),
+      lambda: _integer(head, 6, 2, little_endian=True) * _integer(head, 8, 2, little_endian=True),
       lambda: bmp_sides[0] * bmp_sides[1],
       lambda: _webp_pixel_count(head),
     ],
@@ -293,7 +290,7 @@ def _decode_bmp(data, head):
   color table here (4 bytes an entry, blue, green, red, unused, after the info header). 32-bit
   BMPs often hold 0 where alpha would be: their fourth byte is not trusted.
   """
-  bits = _little_endian(head, 28, 2)
+  bits = _integer(head, 28, 2, little_endian=True)
   readable = tf.debugging.Assert(
     (bits == 8) | (bits == 24) | (bits == 32),
     [
@@ -304,7 +301,7 @@ def _decode_bmp(data, head):
 
   def from_palette():
     indices = tf.cast(tf.io.decode_bmp(data, channels=0)[..., 0], tf.int64)
-    entries = 14 + _little_endian(head, 14, 4) + 4 * tf.range(256, dtype=tf.int64)
+    entries = 14 + _integer(head, 14, 4, little_endian=True) + 4 * tf.range(256, dtype=tf.int64)
     table = tf.stack([_byte(head, entries + 2), _byte(head, entries + 1), _byte(head, entries)], -1)
     return tf.cast(tf.gather(table, indices), tf.uint8)
 
