@@ -81,6 +81,10 @@ CASES = [
   (["generate", "--workdir={tmp}/vgan", "--out={tmp}/a_file"], "--out={tmp}/a_file: is a file"),
   (["generate", "--workdir={tmp}/vgan", "--out=sample.mp4"], "sample.mp4: names a video file"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--num=0"], "0 is not a positive integer"),
+  (  # noise for 10**9 videos was drawn at once: a ResourceExhaustedError traceback
+    ["generate", "--workdir={tmp}/vgan", "--out=O", "--num=1000000000"],
+    "num is 1000000000; ask for 1 to 10000 videos",
+  ),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--seed=-1"], "--seed=-1: -1 is not"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--seed=99999999999999999999"], "--seed="),
   (["generate", "--workdir={tmp}/vgan", "--out="], "--out=: is empty; give a folder"),
@@ -90,6 +94,10 @@ CASES = [
   (["generate", "--workdir={tmp}/vgan", "--out=O", "stray"], "unexpected arguments: stray"),
   (["generate", "--workdir=ram://w", "--out=ram://o"], "'ram://w' holds no config.json"),
   # relive
+  (  # one file of 2,000 videos side by side: 22 GB, then a GIF too wide to write
+    ["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/not_a_photo.jpg", "--out=v.gif", "--num=65"],
+    "num is 65; make 1 to 64 videos from one photo",
+  ),
   (["relive", "--workdir={tmp}/cvgan", "--out=v.gif"], "--photo is required"),
   (
     ["relive", "--workdir={tmp}/cvgan", "--photo=cat.jpg", "--out=v.gif"],
@@ -152,6 +160,7 @@ CASES = [
   (["evaluate", "--workdir={tmp}/vgan", "--num_samples=0"], "0 is not a positive integer"),
   (["evaluate", "--workdir={tmp}/lstm", "--i3d=/models/i3d"], "i3d does not apply"),
   # gallery
+  (["gallery", "--workdir={tmp}/vgan", "--out=S", "--num=65"], "num is 65; ask for 1 to 64 videos"),
   (["gallery", "--workdir={tmp}/vgan", "--out={tmp}/a_file"], "--out={tmp}/a_file: is a file"),
   (["gallery", "--workdir=W", "--out=site"], "workdir 'W' does not exist"),
   # export

@@ -389,3 +389,12 @@ def test_a_workdir_saved_before_the_later_keys_restores_as_it_was_trained(make_c
   np.testing.assert_array_equal(
     relive.relive_videos(trainer.generator, photo, num=1, seed=0), expected
   )
+
+
+def test_relived_videos_come_a_batch_at_a_time_and_are_the_same_videos(cvgan_workdir):
+  generator = helpers.restore(cvgan_workdir).trainer.sampling_generator
+  photo = synthetic.moving_digits_clip(seed=1, index=0, frames=2)[0]
+  whole = relive.relive_videos(generator, photo, num=5, seed=3)
+  batched = relive.relive_videos(generator, photo, num=5, seed=3, batch_size=2)
+  assert whole.shape[0] == 5 and len({video.tobytes() for video in whole}) == 5
+  np.testing.assert_array_equal(batched, whole)

@@ -18,6 +18,9 @@ from relive_tf.gallery import page as page_lib
 from relive_tf.training import checkpoints
 from relive_tf.training import workdir as workdir_lib
 
+# Videos (or relived photos, continued clips) a workdir's section shows at most: a page to look at.
+MAX_VIDEOS = 64
+
 # Config keys shown in a section's summary when the config has them; the full config is below it.
 SUMMARY_KEYS = (
   "data.source",
@@ -245,20 +248,20 @@ def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
     workdirs: workdirs written by `relive train`; a workdir without a checkpoint yet gets a note.
     out_dir: the site folder: new, empty, or a gallery built before (its media are replaced).
     families: the registered Families (relive_tf/families.py).
-    num_videos: per workdir, videos sampled, photos relived or clips continued.
+    num_videos: per workdir, videos sampled, photos relived or clips continued (1 to MAX_VIDEOS).
     seed: noise seed of the sampled videos.
 
   Returns:
     The path of index.html.
 
   Raises:
-    ValueError: no workdir, num_videos below 1, a missing, empty or unknown workdir, or an out_dir
-      that holds other files.
+    ValueError: no workdir, num_videos outside 1..MAX_VIDEOS, a missing, empty or unknown workdir,
+      or an out_dir that holds other files.
   """
   if not workdirs:
     raise ValueError("no workdir given: pass one or more workdirs")
-  if num_videos <= 0:
-    raise ValueError(f"num is {num_videos}; ask for at least one video per workdir")
+  if not 1 <= num_videos <= MAX_VIDEOS:
+    raise ValueError(f"num is {num_videos}; ask for 1 to {MAX_VIDEOS} videos per workdir")
   loaded = [_check_workdir(workdir, families) for workdir in workdirs]
   index_path = os.path.join(out_dir, page_lib.INDEX_FILE)
   if tf.io.gfile.exists(out_dir) and not tf.io.gfile.isdir(out_dir):

@@ -12,6 +12,10 @@ from relive_tf.data import video_io
 from relive_tf.training import checkpoints
 from relive_tf.training import vgan as vgan_training
 
+# Videos one command writes: their noise is drawn at once (so that a seed gives the same videos
+# whatever the batch), 4 bytes a value, and each video is a file of its own.
+MAX_VIDEOS = 10_000
+
 
 def sampled_batches(generator, num, seed, batch_size=16):
   """Yields the videos of sample_videos in batches of up to batch_size, uint8 [b, frames, size,
@@ -29,17 +33,21 @@ def sample_videos(generator, num, seed, batch_size=16):
 def generate(workdir, num, out_dir, seed=0, video_format="gif"):
   """Writes `num` videos sampled from the latest checkpoint of a video WGAN workdir.
 
-  Each batch of 16 is written before the next is made: memory stays that of one batch whatever
-  num, and an interrupted run keeps the videos written (about 0.8 MB of memory a video held).
+  Each batch of 16 is written before the next is made: the videos held in memory stay one batch
+  whatever num (up to MAX_VIDEOS, whose noise is drawn first), and an interrupted run keeps the
+  videos written.
 
   Returns:
     The paths written, out_dir/video_0000.gif and so on.
 
   Raises:
-    ValueError: num below 1, an unknown format, or a workdir without a trained video WGAN.
+    ValueError: num outside 1..MAX_VIDEOS, an unknown format, or a workdir without a trained video
+      WGAN.
   """
-  if num <= 0:
-    raise ValueError(f"num is {num}; ask for at least one video")
+  if not 1 <= num <= MAX_VIDEOS:
+    raise ValueError(
+      f"num is {num}; ask for 1 to {MAX_VIDEOS} videos (run again with another seed for more)"
+    )
   if video_format not in video_io.VIDEO_FORMATS:
     raise ValueError(f"format is {video_format!r}; use one of {video_io.VIDEO_FORMATS}")
   trained = checkpoints.restore_trained(workdir, vgan_training.FAMILY, "sampling videos")

@@ -13,26 +13,37 @@ from relive_tf.training import checkpoints
 from relive_tf.training import cvgan as cvgan_training
 from relive_tf.training import workdir as workdir_lib
 
+# Videos made from one photo, side by side in one file: 64 of 64x64 make a frame 4,096 pixels wide
+# (a GIF's frame stops at 65,535), and the served relive_image signature takes as many.
+MAX_VIDEOS = 64
 
-def relive_videos(generator, photo, num, seed):
-  """num videos made around one photo, each from its own noise.
+
+def relive_videos(generator, photo, num, seed, batch_size=16):
+  """num videos made around one photo, each from its own noise, batch_size at a time.
 
   Args:
     generator: a trained cvgan.ConditionalGenerator.
     photo: uint8 [size, size, 3].
     num: number of videos.
-    seed: noise seed: the same seed gives the same videos.
+    seed: noise seed: the same seed gives the same videos, whatever batch_size.
+    batch_size: videos per generator call, which bounds its memory.
 
   Returns:
     uint8 [num, frames, size, size, 3].
   """
-  photos = tf.repeat(pipeline.to_float_video(photo)[None], num, axis=0)
+  photos = tf.repeat(pipeline.to_float_video(photo)[None], min(num, batch_size), axis=0)
   noise = (
     tf.random.stateless_normal([num, generator.noise_dim], seed=[seed, 0])
     if generator.noise_dim
     else None
   )
-  return pipeline.to_uint8_video(generator(photos, noise, training=False)).numpy()
+  batches = []
+  for start in range(0, num, batch_size):
+    count = min(batch_size, num - start)
+    batch_noise = None if noise is None else noise[start : start + count]
+    videos = generator(photos[:count], batch_noise, training=False)
+    batches.append(pipeline.to_uint8_video(videos).numpy())
+  return np.concatenate(batches)
 
 
 def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
@@ -43,7 +54,7 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
     photo: path of a JPEG, PNG, GIF, BMP or WebP image, read as the served relive_image signature
       reads its bytes (photos.load_photo).
     out: the video to write, GIF or MP4 by its extension.
-    num: videos to make from the photo, laid out side by side in one file.
+    num: videos to make from the photo (1 to MAX_VIDEOS), laid out side by side in one file.
     seed: noise seed: the same seed gives the same videos.
     side_by_side: put the photo, held still, to the left of the videos.
 
@@ -51,11 +62,13 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
     out.
 
   Raises:
-    ValueError: num below 1, an unknown video extension, a photo that cannot be read, or a workdir
-      without a trained conditional WGAN.
+    ValueError: num outside 1..MAX_VIDEOS, an unknown video extension, a photo that cannot be read,
+      or a workdir without a trained conditional WGAN.
   """
-  if num <= 0:
-    raise ValueError(f"num is {num}; ask for at least one video")
+  if not 1 <= num <= MAX_VIDEOS:
+    raise ValueError(
+      f"num is {num}; make 1 to {MAX_VIDEOS} videos from one photo (they share one file)"
+    )
   extension = os.path.splitext(out)[1].lower().lstrip(".")
   if extension not in video_io.VIDEO_FORMATS:
     raise ValueError(f"out is {out!r}; its extension must be one of {video_io.VIDEO_FORMATS}")
