@@ -270,6 +270,20 @@ def test_a_finished_run_is_kept_and_other_settings_need_overwrite(tmp_path):
   assert run(source, out, size=8, overwrite=True)["size"] == 8
 
 
+def test_a_finished_run_with_a_cut_or_missing_shard_is_not_kept_as_done(tmp_path):
+  source = _source_of_four_videos(tmp_path)
+  out = tmp_path / "out"
+  first = run(source, out)
+  shard = out / first["shards"][0]["file"]
+  truncate(shard, 0.5)
+  with pytest.raises(ValueError, match=rf"shard {shard} is damaged: .* --overwrite to prepare"):
+    run(source, out)
+  shard.unlink()
+  with pytest.raises(ValueError, match=rf"shard {shard} is missing: run the same command"):
+    run(source, out)
+  assert run(source, out, overwrite=True)["shards"] == first["shards"]
+
+
 def test_a_file_that_hangs_is_skipped_after_the_timeout(tmp_path):
   source = tmp_path / "videos"
   os.makedirs(source)

@@ -192,7 +192,8 @@ def claim(out, fingerprint, overwrite):
     the saved progress of this run when it was interrupted there; None where there is none.
 
   Raises:
-    ValueError: `out` holds another run's shards and `overwrite` is off.
+    ValueError: `out` holds another run's shards, or this run's with a shard missing or cut, and
+      `overwrite` is off.
   """
   tf.io.gfile.makedirs(out)
   ours = [name for name in sorted(tf.io.gfile.listdir(out)) if is_shard_file(name)]
@@ -215,7 +216,15 @@ def claim(out, fingerprint, overwrite):
         f"--out={out} holds shards prepared with other settings or from other "
         "source files; give another --out, or --overwrite to replace them"
       )
-    return (state, None) if name == MANIFEST else (None, state)
+    if name == MANIFEST:
+      changed = _changed_shard(out, state["shards"])
+      if changed:
+        raise ValueError(
+          f"--out={out} holds these shards, but {changed}: run the same command with --overwrite "
+          "to prepare them again"
+        )
+      return state, None
+    return None, state
   finished = [name for name in ours if not name.endswith(_PARTIAL)]
   if finished:
     raise ValueError(
@@ -223,6 +232,19 @@ def claim(out, fingerprint, overwrite):
       "another --out, or --overwrite to replace them"
     )
   return None, None
+
+
+def _changed_shard(out, listed):
+  """What is wrong with the first shard of `listed` (manifest entries) that is missing from `out`
+  or not the size the manifest gives (cut by an interrupted copy), or None."""
+  for shard in listed:
+    path = os.path.join(out, shard["file"])
+    if not tf.io.gfile.exists(path):
+      return f"shard {path} is missing"
+    size = tf.io.gfile.stat(path).length
+    if size != shard["bytes"]:
+      return f"shard {path} is damaged: {size:,} bytes where {MANIFEST} lists {shard['bytes']:,}"
+  return None
 
 
 def empty_split():
