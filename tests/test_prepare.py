@@ -150,7 +150,8 @@ def test_ucf101_group_split_never_puts_a_group_on_both_sides(tmp_path):
     split: {item.group for item in items if item.split == split} for split in layouts.SPLITS
   }
   assert not groups["train"] & groups["test"]
-  assert len(groups["test"]) == round(0.3 * 25) and len(groups["train"]) == 25 - len(groups["test"])
+  assert groups["test"] == layouts.split_groups(groups["train"] | groups["test"], 0.3)
+  assert 0 < len(groups["test"]) < 25 and len(groups["train"] | groups["test"]) == 25
   assert {item.label for item in items} == {"Archery", "Bowling", "Diving"}
 
 
@@ -412,12 +413,24 @@ def test_lists_read_any_line_ending_a_bom_and_latin1_names(tmp_path):
   ]
 
 
-def test_cli_warns_when_the_test_split_got_only_files_it_skipped(tmp_path):
+def test_adding_groups_never_moves_an_old_one_to_the_other_split():
+  groups = [f"v{i}.mp4" for i in range(200)]
+  test = layouts.split_groups(groups, 0.1)
+  assert 10 <= len(test) <= 30  # about a tenth: each name's hash decides
+  for added in range(1, 40):  # ranked by hash, v5 of v0..v9 went to train when v12 came
+    more = groups + [f"new{i}.mp4" for i in range(added)]
+    assert layouts.split_groups(more, 0.1) & set(groups) == test
+  assert len(layouts.split_groups(["a.mp4", "b.mp4"], 0.01)) == 1  # both splits get a group
+  assert len(layouts.split_groups(["a.mp4", "b.mp4"], 0.99)) == 1
+
+
+@pytest.mark.parametrize("empty", ["test", "train"])
+def test_cli_warns_when_a_split_got_only_files_it_skipped(tmp_path, empty):
   os.makedirs(tmp_path / "videos")
   names = ["a.avi", "b.avi"]
-  (broken,) = layouts.split_groups(names, 0.5)  # the one the test split gets
+  (tested,) = layouts.split_groups(names, 0.5)  # the one the test split gets
   for name in names:
-    if name == broken:
+    if (name == tested) == (empty == "test"):
       (tmp_path / "videos" / name).write_bytes(b"")
     else:
       write_avi(tmp_path / "videos" / name, smooth_video(10, 24, 32))
@@ -431,5 +444,6 @@ def test_cli_warns_when_the_test_split_got_only_files_it_skipped(tmp_path):
     "--test_fraction=0.5",
   )
   assert result.returncode == 0, result.stderr
-  assert "(train: 1 clip, test: 0 clips)" in result.stdout
-  assert "the test split holds no clips: its files were skipped or too short" in result.stderr
+  counts = {"test": "train: 1 clip, test: 0 clips", "train": "train: 0 clips, test: 1 clip"}
+  assert f"({counts[empty]})" in result.stdout
+  assert f"the {empty} split holds no clips: its files were skipped or too short" in result.stderr

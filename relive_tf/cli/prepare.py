@@ -58,8 +58,8 @@ def define_flags():
   flags.DEFINE_float(
     "test_fraction",
     0.1,
-    "share of the groups (files; UCF-101 gGG groups) put "
-    "in the test split when no --split_file is given",
+    "about this share of the groups (files; UCF-101 gGG groups) goes to the test split when no "
+    "--split_file is given, each by a hash of its name (adding files moves no other)",
   )
   flags.DEFINE_enum(
     "encoding",
@@ -183,4 +183,10 @@ def main():
       "the test split holds no clips: its files were skipped or too short (see manifest.json); "
       "`relive evaluate` and train.eval_every need held-out clips: add files or change "
       "--test_fraction and prepare again with --overwrite"
+    )
+  if manifest["clips"] and not manifest["splits"]["train"]["clips"]:
+    logging.warning(
+      "the train split holds no clips: its files were skipped or too short (see manifest.json); "
+      "`relive train` needs training clips: add files or lower --test_fraction and prepare "
+      "again with --overwrite"
     )

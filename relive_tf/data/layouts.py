@@ -160,10 +160,12 @@ def _files_of(source, extensions, what, ignore=()):
 
 
 def split_groups(groups, test_fraction):
-  """Picks the test groups: a fixed pseudo-random `test_fraction` of them, by a hash of the name.
+  """Picks the test groups: those whose name hashes into the first `test_fraction` of the hash
+  range, about that share of them.
 
   The choice depends on each group's name alone, so adding videos never moves an old group to the
-  other split. With at least two groups and test_fraction > 0, both splits get at least one group.
+  other split. With at least two groups and test_fraction > 0, both splits get at least one group:
+  where the hash leaves a split empty (a few groups), the groups nearest the threshold move.
 
   Args:
     groups: group names.
@@ -172,11 +174,12 @@ def split_groups(groups, test_fraction):
   Returns:
     The set of test group names.
   """
-  # surrogateescape: a name that is not UTF-8 hashes as its bytes.
-  groups = sorted(
-    set(groups), key=lambda name: (zlib.crc32(name.encode("utf-8", "surrogateescape")), name)
-  )
-  count = round(test_fraction * len(groups))
+
+  def position(name):  # in [0, 1); surrogateescape: a name that is not UTF-8 hashes as its bytes
+    return zlib.crc32(name.encode("utf-8", "surrogateescape")) / 2**32
+
+  groups = sorted(set(groups), key=lambda name: (position(name), name))
+  count = sum(position(name) < test_fraction for name in groups)
   if test_fraction > 0 and len(groups) >= 2:
     count = min(max(count, 1), len(groups) - 1)
   return set(groups[:count])
