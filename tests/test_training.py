@@ -405,6 +405,17 @@ def test_resuming_with_other_train_settings_logs_and_records_each_change(
   assert _saved_config(workdir)["train"]["learning_rate"] == before / 2
 
 
+def test_resuming_on_other_data_is_a_warning(make_config, trained_workdir, caplog):
+  workdir = trained_workdir("vgan", **TINY)  # trained on the built-in clips of seed 0
+  with caplog.at_level(logging.INFO, logger="absl"):
+    helpers.train(_tiny(make_config, train__num_steps=3, seed=1), workdir)
+  warned = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+  assert [line for line in warned if line.startswith("resumed with a changed")] == [
+    "resumed with a changed seed: 0 -> 1: training goes on with other data; to keep the run's "
+    "own, resume with the --config flags it was started with"
+  ]
+
+
 def test_resuming_with_the_same_config_records_no_change(make_config, trained_workdir):
   workdir = trained_workdir("vgan", **TINY)
   helpers.train(_tiny(make_config), workdir)

@@ -14,6 +14,9 @@ from relive_tf import files
 CONFIG_FILE = "config.json"
 # One line per config key a resumed run changed: when, after which step, old -> new.
 HISTORY_FILE = "config_history.log"
+# Keys that choose the training clips: a resume that changes one trains on other data from there,
+# most often because the command left out the --config.data.* flags the run was started with.
+DATA_KEYS = ("data.source", "data.path", "seed")
 CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "tb"
 
@@ -141,8 +144,15 @@ def save_config(workdir, config, changes=(), step=0):
   if changes:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     lines = [f"{key}: {json.dumps(old)} -> {json.dumps(new)}" for key, old, new in changes]
-    for line in lines:
-      logging.info("resumed with a changed %s", line)
+    for (key, _, _), line in zip(changes, lines, strict=True):
+      if key in DATA_KEYS:
+        logging.warning(
+          "resumed with a changed %s: training goes on with other data; to keep the run's own, "
+          "resume with the --config flags it was started with",
+          line,
+        )
+      else:
+        logging.info("resumed with a changed %s", line)
     # Rewritten whole rather than appended: gs:// and other object stores cannot append.
     history = os.path.join(workdir, HISTORY_FILE)
     before = files.read_bytes(history).decode("utf-8") if files.isfile(history) else ""
