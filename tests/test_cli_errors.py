@@ -134,6 +134,16 @@ CASES = [
     ["predict", "--workdir={tmp}/lstm", "--video={tmp}/not_a_video.mp4", "--out=p.gif"],
     "not_a_video.mp4' cannot be read: no frame could",
   ),
+  (  # it wrote its prediction over the video it read
+    ["predict", "--workdir={tmp}/lstm", "--video={tmp}/not_a_video.mp4"]
+    + ["--out={tmp}/./not_a_video.mp4"],
+    "is the input video; give another file to write",
+  ),
+  (
+    ["predict", "--workdir={tmp}/lstm", "--video={tmp}/not_a_video.mp4"]
+    + ["--out={tmp}/linked_video.mp4"],
+    "linked_video.mp4 is the input video",
+  ),
   # prepare
   (["prepare", "--format=folder", "--source=videos", "--out=S"], "--source=videos: does not exist"),
   (["prepare", "--format=mp4", "--source={tmp}/empty", "--out=S"], "--format=mp4"),
@@ -181,6 +191,7 @@ def place_fixture(tmp_path_factory):
   (place / "empty").mkdir()
   (place / "not_a_photo.jpg").write_text("a cat")
   (place / "not_a_video.mp4").write_text("a film")
+  (place / "linked_video.mp4").symlink_to(place / "not_a_video.mp4")
   for name in ("vgan", "cvgan", "lstm"):
     (place / name).mkdir()
     (place / name / "config.json").write_text(helpers.load_config(name).to_json_best_effort())

@@ -46,8 +46,9 @@ def predict(workdir, video, context, future, out, start=0):
     frames the video also holds}.
 
   Raises:
-    ValueError: bad lengths or start, an output extension other than .gif or .mp4, a workdir that
-      holds no trained predictor, or a video that cannot be read.
+    ValueError: bad lengths or start, an output extension other than .gif or .mp4, an output that
+      is the input video, a workdir that holds no trained predictor, or a video that cannot be
+      read.
   """
   if future > MAX_FUTURE:
     raise ValueError(
@@ -61,6 +62,11 @@ def predict(workdir, video, context, future, out, start=0):
   extension = os.path.splitext(out)[1].lower().lstrip(".")
   if extension not in video_io.VIDEO_FORMATS:
     raise ValueError(f"out {out}: the extension must be one of {video_io.VIDEO_FORMATS}")
+  same = files.absolute(out) == files.absolute(video)
+  if not same and os.path.exists(out) and os.path.exists(video):
+    same = os.path.samefile(out, video)  # a link, or another spelling of the path
+  if same:
+    raise ValueError(f"out {out} is the input video; give another file to write")
   frames = _read_frames(video, config.data.size)
   if start + context > len(frames):
     raise ValueError(
