@@ -348,6 +348,18 @@ def test_a_report_path_in_a_new_folder_is_written_there(vgan_workdir, features_d
   assert report["path"] == str(path) and json.loads(path.read_text())["num_samples"] == 2
 
 
+def test_a_report_path_that_is_a_folder_is_refused_before_anything_is_measured(
+  vgan_workdir, features_dir, tmp_path, monkeypatch
+):
+  measured = []
+  monkeypatch.setattr(gan, "_feature_extractor", lambda *args: measured.append(args))
+  with pytest.raises(ValueError, match=rf"report {tmp_path} is a folder; give the path of the"):
+    _evaluate(
+      vgan_workdir, num_samples=2, batch_size=2, feature_network=features_dir, report=str(tmp_path)
+    )
+  assert not measured
+
+
 def test_batches_are_cut_where_a_set_ends():
   batches = [{"video": np.arange(3), "index": np.arange(3) + 10} for _ in range(3)]
   cut = list(gan._cut_at_sets(batches, 2))

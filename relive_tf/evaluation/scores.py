@@ -24,10 +24,12 @@ def make_report_folder(report):
   anything is measured, so that a bad path fails at once, not after minutes of measuring.
 
   Raises:
-    ValueError: the folder cannot be created, naming the report path.
+    ValueError: the path is a folder, or its folder cannot be created, naming the report path.
   """
   if not report:
     return
+  if tf.io.gfile.isdir(report):
+    raise ValueError(f"report {report} is a folder; give the path of the JSON file to write")
   try:
     tf.io.gfile.makedirs(os.path.dirname(files.absolute(report)))
   except tf.errors.OpError as error:
