@@ -368,3 +368,11 @@ def test_skip_corrupt_with_nothing_readable_is_an_error_naming_the_folder(tmp_pa
     shards.indexed_clips(
       str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE, skip_corrupt=True
     )
+
+
+def test_a_folder_of_videos_given_as_shards_is_told_where_its_shards_can_go(tmp_path):
+  (tmp_path / "clip.mp4").write_bytes(b"")
+  with pytest.raises(ValueError) as raised:
+    shards.read_manifest(f"{tmp_path}/")
+  # Not --out={tmp_path}, which prepare refuses: a folder inside its --source.
+  assert f"--source={tmp_path}/ --out={tmp_path}_shards` and give that folder" in str(raised.value)

@@ -415,9 +415,12 @@ def read_manifest(path):
         f"{path!r} holds an unfinished `relive prepare` run; run the same command "
         "again to finish it"
       )
+    # Most often a folder of videos: shards go beside it, since prepare refuses an --out inside
+    # its --source.
     raise ValueError(
-      f"{path!r} holds no prepared shards (no {MANIFEST}); prepare them with "
-      f"`relive prepare --format=... --source=VIDEOS --out={path}`"
+      f"{path!r} holds no prepared shards (no {MANIFEST}); if it holds videos, prepare shards "
+      f"from them with `relive prepare --format=... --source={path} "
+      f"--out={path.rstrip('/')}_shards` and give that folder instead"
     )
   try:
     manifest = files.read_json(manifest_path)
