@@ -8,8 +8,9 @@ CONFIGS = helpers.REPO / "configs"
 TINY = f"--config={CONFIGS}/vgan.py:tiny"
 
 # (arguments, what the one error line says). In the arguments, {tmp} is a folder holding a_file,
-# empty/ (a folder), not_a_photo.jpg and not_a_video.mp4 (text files), and vgan/, cvgan/ and
-# lstm/: workdirs with the tiny config of each family and no checkpoint. Relative paths are in it.
+# empty/ (a folder), not_a_photo.jpg and not_a_video.mp4 (text files), empty.png (0 bytes),
+# linked_video.mp4 (a link to not_a_video.mp4), and vgan/, cvgan/ and lstm/: workdirs with the tiny
+# config of each family and no checkpoint. Relative paths are in it.
 CASES = [
   ([], "usage: relive SUBCOMMAND"),
   (["dance"], "unknown subcommand 'dance'"),
@@ -111,6 +112,10 @@ CASES = [
     ["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/not_a_photo.jpg", "--out=v.gif"],
     "not_a_photo.jpg' is in a format relive does not read",
   ),
+  (
+    ["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/empty.png", "--out=v.gif"],
+    "empty.png' is an empty file (0 bytes)",
+  ),
   # predict
   (
     ["predict", "--workdir={tmp}/lstm", "--video=clip.mp4", "--out=p.gif"],
@@ -190,6 +195,7 @@ def place_fixture(tmp_path_factory):
   (place / "a_file").write_text("")
   (place / "empty").mkdir()
   (place / "not_a_photo.jpg").write_text("a cat")
+  (place / "empty.png").write_bytes(b"")
   (place / "not_a_video.mp4").write_text("a film")
   (place / "linked_video.mp4").symlink_to(place / "not_a_video.mp4")
   for name in ("vgan", "cvgan", "lstm"):

@@ -395,6 +395,8 @@ def load_photo(path, size):
   if not files.isfile(path):
     raise _not_a_photo(path, "is not a file" if files.isdir(path) else "does not exist")
   data = files.read_bytes(path)
+  if not data:
+    raise _not_a_photo(path, "is an empty file (0 bytes)")
   if _format_index(_head(tf.constant(data))) == len(FORMATS):
     raise _not_a_photo(path, f"is in a format relive does not read (it starts with {data[:8]!r})")
   try:

@@ -82,7 +82,8 @@ def decode_file(item, spec):
     sampled = f" at --frame_step={spec.frame_step}" if spec.frame_step > 1 else ""
     also = f"; {decoded.warning}" if decoded.warning else ""
     raise video_read.UnusableVideoError(
-      f"too short: {len(video)} frames{sampled}, a clip needs {spec.frames}{also}"
+      f"too short: {progress.counted(len(video), 'frame')}{sampled}, a clip needs "
+      f"{spec.frames}{also}"
     )
   clips = [
     (
