@@ -13,6 +13,7 @@ from PIL import Image
 
 from relive_tf import families
 from relive_tf.data import pipeline
+from relive_tf.data import prepare
 from relive_tf.data import synthetic
 from relive_tf.data import video_read
 from relive_tf.evaluation import evaluator
@@ -500,6 +501,45 @@ def test_training_logs_the_per_horizon_measures_every_eval_every_steps(
   }
   assert set(values) == expected
   assert all(steps == [1, 2] for steps in values.values())
+
+
+def test_evaluation_reads_held_out_shards_of_other_clip_lengths_that_hold_the_rollout(
+  lstm_workdir, tmp_path
+):
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  for name in ("a", "b"):
+    helpers.write_avi(videos / f"{name}.avi", helpers.moving_digits_video(24, _SIZE, _SIZE))
+
+  def evaluate_on(frames, future):
+    out = tmp_path / f"shards_{frames}"
+    prepare.prepare(
+      layout="folder",
+      source=str(videos),
+      out=str(out),
+      frames=frames,
+      size=_SIZE,
+      clips_per_video=2,
+      test_fraction=0.5,
+      workers=1,
+    )
+    return evaluator.evaluate(
+      lstm_workdir,
+      families.FAMILIES.values(),
+      data=str(out),
+      context=3,
+      future=future,
+      num_samples=2,
+      batch_size=2,
+      report=str(tmp_path / f"report_{frames}.json"),
+    )[0]
+
+  # The predictor trained on clips of _FRAMES; these were refused as not _FRAMES long.
+  report = evaluate_on(2 * _FRAMES, future=_FRAMES - 3)
+  assert report["num_clips"] == 2 and len(report["metrics"]["model"]["mse"]) == _FRAMES - 3
+  assert len(evaluate_on(_FRAMES - 2, future=_FRAMES - 5)["metrics"]["model"]["mse"]) == _FRAMES - 5
+  with pytest.raises(ValueError, match=f"holds clips of {_FRAMES - 2} frames of"):
+    evaluate_on(_FRAMES - 2, future=_FRAMES - 4)  # 3 + 4 frames needed, 6 stored
 
 
 def test_evaluation_rejects_a_rollout_longer_than_the_training_clips(lstm_workdir):

@@ -203,18 +203,27 @@ def training_evaluators(config):
   recognizer, not_measured = scores_lib.digit_recognizer(config, path=train.digit_recognizer)
   if not_measured:
     logging.info("eval/ sample scores %s", not_measured)
-  videos, _ = _held_out_videos(config, None, min(16, train.eval_samples))
+  videos, _ = _held_out_videos(config, None, min(16, train.eval_samples), needed=data.frames)
   horizons = HorizonEvaluator(
     videos, context=context, future=future, num_clips=train.eval_samples, recognizer=recognizer
   )
   return [HorizonSummaries(horizons)]
 
 
-def _held_out_videos(config, data, batch_size):
+def _held_out_videos(config, data, batch_size, needed):
   """fn() -> float video batches of held-out clips (inputs.held_out_batches: endless synthetic
-  clips, or the shards' test split once), and the held_out settings they come from."""
-  batches = inputs.held_out_batches(config, batch_size=batch_size, data=data)
-  return lambda: (batch["video"] for batch in batches), inputs.held_out_settings(config, data)
+  clips, or the shards' test split once), and the held_out settings they come from.
+
+  Shards of another clip length than the training clips are read as stored when their clips hold
+  the `needed` frames (context + future): the evaluator takes those from each clip.
+  """
+  settings = inputs.held_out_settings(config, data)
+  frames = config.data.frames
+  if settings["source"] != "synthetic":
+    stored = shards.read_manifest(settings["path"])["frames"]
+    frames = stored if stored >= needed else frames
+  batches = inputs.held_out_batches(config, batch_size=batch_size, data=data, frames=frames)
+  return lambda: (batch["video"] for batch in batches), settings
 
 
 def evaluate(
@@ -270,7 +279,7 @@ def evaluate(
       f"num_samples is {num_samples} and batch_size {batch_size}; both must be at least 1"
     )
   scores_lib.make_report_folder(report)
-  videos, settings = _held_out_videos(config, data, batch_size)
+  videos, settings = _held_out_videos(config, data, batch_size, needed=context + future)
   recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)
   clips = num_samples
   if settings["source"] != "synthetic":

@@ -59,7 +59,7 @@ def held_out_clips(config, data=None):
   )
 
 
-def held_out_batches(config, *, batch_size, data=None):
+def held_out_batches(config, *, batch_size, data=None, frames=None):
   """pipeline.training_batches-style batches of held-out clips, with noise drawn from their seed:
   endless synthetic clips, or the shards' test split once, in stored order, so that no clip is
   counted twice (an endless pass repeated a split's few clips and compared them with themselves).
@@ -68,9 +68,10 @@ def held_out_batches(config, *, batch_size, data=None):
     config: a workdir's config.
     batch_size: clips per batch (the last batch of a split may hold fewer).
     data: None for the config's own data, "synthetic", or a folder of prepared shards.
+    frames: clip length; None for the config's data.frames.
   """
   settings = held_out_settings(config, data)
-  shape = dict(frames=config.data.frames, size=config.data.size)
+  shape = dict(frames=frames or config.data.frames, size=config.data.size)
   if settings["source"] == "synthetic":
     return pipeline.training_batches(
       **settings, **shape, batch_size=batch_size, noise_dim=config.model.noise_dim
