@@ -106,6 +106,18 @@ def test_generate_is_repeatable_for_a_seed(trained, tmp_path):
   np.testing.assert_array_equal(*frames)
 
 
+def test_generate_into_a_folder_of_earlier_videos_warns(trained, tmp_path):
+  workdir, _ = trained
+  first = relive("generate", f"--workdir={workdir}", "--num=2", f"--out={tmp_path}")
+  assert first.returncode == 0 and "already holds" not in first.stderr
+  again = relive("generate", f"--workdir={workdir}", "--num=1", f"--out={tmp_path}", "--seed=5")
+  assert again.returncode == 0
+  assert (
+    f"{tmp_path} already holds 2 videos of an earlier run: the new ones replace" in again.stderr
+  )
+  assert sorted(os.listdir(tmp_path)) == ["video_0000.gif", "video_0001.gif"]
+
+
 def test_generate_writes_each_batch_before_it_makes_the_next(trained, tmp_path, monkeypatch):
   # All the videos were held in memory before the first was written (0.8 MB each): --num=100000
   # needed 80 GB, and an interrupted run wrote nothing.

@@ -159,6 +159,10 @@ CASES = [
     "give --clips_per_video or --clip_stride, not both",
   ),
   (["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--frames=0"], "--frames=0"),
+  (  # 0 meant all cores while -1 was refused
+    ["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--workers=0"],
+    "--workers=0 must be positive",
+  ),
   (
     ["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--runner=beam"]
     + ["--workers=2"],

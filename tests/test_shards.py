@@ -174,8 +174,14 @@ def test_reading_an_unfinished_folder_is_a_user_error(tmp_path):
 @pytest.mark.parametrize("frames, size", [(FRAMES + 1, SIZE), (FRAMES, SIZE * 2)])
 def test_reading_clips_of_another_shape_is_a_user_error(tmp_path, frames, size):
   write_folder(tmp_path, {"train": 2})
-  with pytest.raises(ValueError, match=f"holds clips of {FRAMES} frames of {SIZE}x{SIZE}"):
+  with pytest.raises(
+    ValueError, match=f"holds clips of {FRAMES} frames of {SIZE}x{SIZE}"
+  ) as raised:
     shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=frames, size=size)
+  assert str(raised.value).endswith(
+    f"--frames={frames} --size={size}, or train on these with --config.data.frames={FRAMES} "
+    f"--config.data.size={SIZE}"
+  )
 
 
 def test_reading_an_empty_split_is_a_user_error(tmp_path):

@@ -244,7 +244,7 @@ def prepare(
   Raises:
     ValueError: bad arguments, a missing or empty source, an --out holding other shards, or no clip.
   """
-  workers = workers or len(os.sched_getaffinity(0))
+  workers = len(os.sched_getaffinity(0)) if workers is None else workers
   _check_arguments(
     frames,
     size,

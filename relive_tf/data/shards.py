@@ -538,7 +538,8 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
     raise ValueError(
       f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
       f"{manifest['size']}, but {frames} frames of {size}x{size} were asked for; prepare shards "
-      f"with --frames={frames} --size={size}, or set the data frames and size to match"
+      f"with --frames={frames} --size={size}, or train on these with "
+      f"--config.data.frames={manifest['frames']} --config.data.size={manifest['size']}"
     )
   shards = [shard for shard in manifest["shards"] if shard["split"] == split]
   if not sum(shard["clips"] for shard in shards):

@@ -1,6 +1,7 @@
 """Sampling videos from a trained video WGAN and writing them as GIF or MP4 files."""
 
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -15,6 +16,7 @@ from relive_tf.training import vgan as vgan_training
 # Videos one command writes: their noise is drawn at once (so that a seed gives the same videos
 # whatever the batch), 4 bytes a value, and each video is a file of its own.
 MAX_VIDEOS = 10_000
+_VIDEO_NAME = re.compile(r"video_\d{4,}\.(gif|mp4)")  # what generate writes
 
 
 def sampled_batches(generator, num, seed, batch_size=16):
@@ -55,6 +57,14 @@ def generate(workdir, num, out_dir, seed=0, video_format="gif"):
     "sampling %s from %s at step %d", progress.counted(num, "video"), workdir, trained.step
   )
   tf.io.gfile.makedirs(out_dir)
+  earlier = [name for name in tf.io.gfile.listdir(out_dir) if _VIDEO_NAME.fullmatch(name)]
+  if earlier:
+    logging.warning(
+      "%s already holds %s of an earlier run: the new ones replace those of the same names, the "
+      "rest stay; give an empty folder to keep runs apart",
+      out_dir,
+      progress.counted(len(earlier), "video"),
+    )
   paths = []
   for videos in sampled_batches(trained.trainer.sampling_generator, num, seed):
     for video in videos:
