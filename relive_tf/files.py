@@ -229,8 +229,8 @@ def exclusive_use(folder, job):
   remote filesystems, local mounts without locks) FOLDER/.lock is an advisory marker instead: its
   presence holds the folder, it names the holder and is deleted when the block ends, but two runs
   starting at the same moment can both take it, and a crashed run leaves it behind (the error says
-  to delete it once that run is gone). A local folder this call made is removed again when the
-  block leaves nothing in it but the lock (a run refused before it wrote anything).
+  to delete it once that run is gone). The local folders this call made are removed again when the
+  block leaves nothing in FOLDER but the lock (a run refused before it wrote anything).
 
   Raises:
     ValueError: another process holds the folder, or it cannot be created or written.
@@ -248,15 +248,20 @@ def exclusive_use(folder, job):
     with _marker(folder, job):
       yield
     return
-  made = not os.path.isdir(folder)
-  try:
-    os.makedirs(folder, exist_ok=True)
-    # Opened here and closed by the `with` below: the lock is held while the caller's block runs.
-    lock = open(os.path.join(folder, LOCK_FILE), "a+", encoding="utf-8")  # noqa: SIM115
-  except OSError as error:
-    raise ValueError(
-      f"cannot write to {folder!r} for {job}: {error.strerror}; choose a writable folder"
-    ) from None
+  for _ in range(3):
+    made = _outermost_missing(folder)
+    # Closed by the `with` below: the lock is held while the caller's block runs.
+    lock = _open_lock(folder, job)
+    try:
+      locked = _flocked(lock, folder)
+    except ValueError:
+      lock.close()
+      raise
+    if not locked or _is_current(lock, folder):
+      break
+    lock.close()  # the run before removed the folder it had made while this one opened its lock
+  else:
+    raise ValueError(f"{folder} is being made and removed by other runs; try again")
   with lock:
     if not _flocked(lock, folder):
       lock.close()
@@ -265,7 +270,7 @@ def exclusive_use(folder, job):
           yield
       finally:
         if made:
-          _remove_if_unused(folder)
+          _remove_if_unused(folder, made)
       return
     lock.seek(0)
     lock.truncate()
@@ -275,18 +280,57 @@ def exclusive_use(folder, job):
       yield
     finally:
       lock.truncate(0)
-      if made:  # while the lock is held, so that no other run takes the folder meanwhile
-        _remove_if_unused(folder)
+      if made:  # while the lock is held: a run that opened it meanwhile sees it is stale
+        _remove_if_unused(folder, made)
       fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _remove_if_unused(folder):
-  """Removes `folder` if it holds nothing but its lock file; leaves it if anything else is there."""
+def _outermost_missing(folder):
+  """The outermost folder of the local path `folder` that does not exist yet, or None."""
+  path, missing = os.path.abspath(folder), None
+  while not os.path.exists(path):
+    path, missing = os.path.dirname(path), path
+  return missing
+
+
+def _open_lock(folder, job):
+  """FOLDER/.lock opened for appending, FOLDER made first.
+
+  Raises:
+    ValueError: the folder cannot be made or the file written.
+  """
+  try:
+    os.makedirs(folder, exist_ok=True)
+    return open(os.path.join(folder, LOCK_FILE), "a+", encoding="utf-8")  # noqa: SIM115
+  except OSError as error:
+    raise ValueError(
+      f"cannot write to {folder!r} for {job}: {error.strerror}; choose a writable folder"
+    ) from None
+
+
+def _is_current(lock, folder):
+  """Whether the open file `lock` is still FOLDER/.lock, not one a run removed with its folder."""
+  try:
+    path = os.stat(os.path.join(folder, LOCK_FILE))
+  except FileNotFoundError:
+    return False
+  held = os.fstat(lock.fileno())
+  return (path.st_dev, path.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _remove_if_unused(folder, made):
+  """Removes `folder` and the folders above it up to `made` (those exclusive_use made) if it holds
+  nothing but its lock file; leaves them if anything else is there."""
   with contextlib.suppress(OSError):
     if set(os.listdir(folder)) <= {LOCK_FILE}:
       with contextlib.suppress(FileNotFoundError):
         os.remove(os.path.join(folder, LOCK_FILE))
-      os.rmdir(folder)
+      path = os.path.abspath(folder)
+      while True:
+        os.rmdir(path)  # fails, and stops here, where another run has written meanwhile
+        if path == made:
+          break
+        path = os.path.dirname(path)
 
 
 def _flocked(lock, folder):

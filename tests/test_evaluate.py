@@ -353,10 +353,11 @@ def test_a_report_path_that_is_a_folder_is_refused_before_anything_is_measured(
 ):
   measured = []
   monkeypatch.setattr(gan, "_feature_extractor", lambda *args: measured.append(args))
-  with pytest.raises(ValueError, match=rf"report {tmp_path} is a folder; give the path of the"):
-    _evaluate(
-      vgan_workdir, num_samples=2, batch_size=2, feature_network=features_dir, report=str(tmp_path)
-    )
+  for folder in (str(tmp_path), f"{tmp_path}/new/"):  # one there, and one to be made
+    with pytest.raises(ValueError, match=rf"report {folder} names a folder; give the path of the"):
+      _evaluate(
+        vgan_workdir, num_samples=2, batch_size=2, feature_network=features_dir, report=folder
+      )
   assert not measured
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -68,9 +69,9 @@ def test_a_killed_holder_leaves_the_folder_free(tmp_path):
 def test_a_folder_it_made_is_removed_when_the_run_wrote_nothing(tmp_path):
   refused, written, existing = tmp_path / "refused", tmp_path / "written", tmp_path / "existing"
   with pytest.raises(ValueError, match="bad config"):
-    with files.exclusive_use(str(refused), "relive train"):
+    with files.exclusive_use(str(refused / "a" / "b"), "relive train"):
       raise ValueError("bad config")
-  assert not refused.exists()
+  assert not refused.exists()  # nor the folders above, which it made too
   with files.exclusive_use(str(written), "relive train"):
     (written / "config.json").write_text("{}")
   assert sorted(os.listdir(written)) == [files.LOCK_FILE, "config.json"]
@@ -78,6 +79,22 @@ def test_a_folder_it_made_is_removed_when_the_run_wrote_nothing(tmp_path):
   with files.exclusive_use(str(existing), "relive train"):
     pass
   assert os.listdir(existing) == [files.LOCK_FILE]
+
+
+def test_a_lock_on_a_folder_removed_meanwhile_is_taken_again(tmp_path, monkeypatch):
+  folder = tmp_path / "run"
+  flocked, removed = files._flocked, []
+
+  def removed_meanwhile(lock, where):  # the run before removed the folder it made, lock and all
+    if not removed:
+      shutil.rmtree(folder)
+      removed.append(where)
+    return flocked(lock, where)
+
+  monkeypatch.setattr(files, "_flocked", removed_meanwhile)
+  with files.exclusive_use(str(folder), "relive train"):
+    (folder / "config.json").write_text("{}")  # the folder was made again
+  assert removed and sorted(os.listdir(folder)) == [files.LOCK_FILE, "config.json"]
 
 
 def test_a_file_or_unwritable_place_is_refused(tmp_path):

@@ -538,7 +538,9 @@ def test_evaluation_reads_held_out_shards_of_other_clip_lengths_that_hold_the_ro
   report = evaluate_on(2 * _FRAMES, future=_FRAMES - 3)
   assert report["num_clips"] == 2 and len(report["metrics"]["model"]["mse"]) == _FRAMES - 3
   assert len(evaluate_on(_FRAMES - 2, future=_FRAMES - 5)["metrics"]["model"]["mse"]) == _FRAMES - 5
-  with pytest.raises(ValueError, match=f"holds clips of {_FRAMES - 2} frames of"):
+  with pytest.raises(
+    ValueError, match=f"holds clips of {_FRAMES - 2} frames, but the rollout needs {_FRAMES - 1}"
+  ):
     evaluate_on(_FRAMES - 2, future=_FRAMES - 4)  # 3 + 4 frames needed, 6 stored
 
 

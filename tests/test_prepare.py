@@ -421,6 +421,7 @@ def test_adding_groups_never_moves_an_old_one_to_the_other_split():
     more = groups + [f"new{i}.mp4" for i in range(added)]
     assert layouts.split_groups(more, 0.1) & set(groups) == test
   assert len(layouts.split_groups(["a.mp4", "b.mp4"], 0.01)) == 1  # both splits get a group
+  assert not layouts.split_groups(["clip4.avi"], 0.1)  # it hashes below 0.1: one group trains
   assert len(layouts.split_groups(["a.mp4", "b.mp4"], 0.99)) == 1
 
 

@@ -179,7 +179,8 @@ def test_reading_clips_of_another_shape_is_a_user_error(tmp_path, frames, size):
   ) as raised:
     shards.indexed_clips(str(tmp_path), split="train", seed=0, frames=frames, size=size)
   assert str(raised.value).endswith(
-    f"--frames={frames} --size={size}, or train on these with --config.data.frames={FRAMES} "
+    f"--frames={frames} --size={size}, or train a new workdir on these with "
+    f"--config.data.frames={FRAMES} "
     f"--config.data.size={SIZE}"
   )
 
@@ -376,9 +377,12 @@ def test_skip_corrupt_with_nothing_readable_is_an_error_naming_the_folder(tmp_pa
     )
 
 
-def test_a_folder_of_videos_given_as_shards_is_told_where_its_shards_can_go(tmp_path):
+def test_a_folder_of_videos_given_as_shards_is_told_where_its_shards_can_go(tmp_path, monkeypatch):
   (tmp_path / "clip.mp4").write_bytes(b"")
   with pytest.raises(ValueError) as raised:
     shards.read_manifest(f"{tmp_path}/")
   # Not --out={tmp_path}, which prepare refuses: a folder inside its --source.
   assert f"--source={tmp_path}/ --out={tmp_path}_shards` and give that folder" in str(raised.value)
+  monkeypatch.chdir(tmp_path)
+  with pytest.raises(ValueError, match=f"--source=. --out={tmp_path}_shards` and give"):
+    shards.read_manifest(".")  # not ._shards, inside the source

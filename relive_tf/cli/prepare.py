@@ -59,7 +59,8 @@ def define_flags():
     "test_fraction",
     0.1,
     "about this share of the groups (files; UCF-101 gGG groups) goes to the test split when no "
-    "--split_file is given, each by a hash of its name (adding files moves no other)",
+    "--split_file is given, each by a hash of its name (beyond a few groups, adding files moves "
+    "no other); a single group stays in train",
   )
   flags.DEFINE_enum(
     "encoding",

@@ -163,9 +163,10 @@ def split_groups(groups, test_fraction):
   """Picks the test groups: those whose name hashes into the first `test_fraction` of the hash
   range, about that share of them.
 
-  The choice depends on each group's name alone, so adding videos never moves an old group to the
-  other split. With at least two groups and test_fraction > 0, both splits get at least one group:
-  where the hash leaves a split empty (a few groups), the groups nearest the threshold move.
+  Each group's name decides, so adding videos moves no old group to the other split while the
+  hash alone gives both splits a group. With at least two groups and test_fraction > 0, both
+  splits get one: where the hash leaves a split empty (a few groups), the groups nearest the
+  threshold move, and an added group can take that place. A single group stays in train.
 
   Args:
     groups: group names.
@@ -179,7 +180,7 @@ def split_groups(groups, test_fraction):
     return zlib.crc32(name.encode("utf-8", "surrogateescape")) / 2**32
 
   groups = sorted(set(groups), key=lambda name: (position(name), name))
-  count = sum(position(name) < test_fraction for name in groups)
+  count = sum(position(name) < test_fraction for name in groups) if len(groups) >= 2 else 0
   if test_fraction > 0 and len(groups) >= 2:
     count = min(max(count, 1), len(groups) - 1)
   return set(groups[:count])

@@ -420,7 +420,7 @@ def read_manifest(path):
     raise ValueError(
       f"{path!r} holds no prepared shards (no {MANIFEST}); if it holds videos, prepare shards "
       f"from them with `relive prepare --format=... --source={path} "
-      f"--out={path.rstrip('/')}_shards` and give that folder instead"
+      f"--out={files.absolute(path).rstrip('/')}_shards` and give that folder instead"
     )
   try:
     manifest = files.read_json(manifest_path)
@@ -538,7 +538,7 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
     raise ValueError(
       f"{path!r} holds clips of {manifest['frames']} frames of {manifest['size']}x"
       f"{manifest['size']}, but {frames} frames of {size}x{size} were asked for; prepare shards "
-      f"with --frames={frames} --size={size}, or train on these with "
+      f"with --frames={frames} --size={size}, or train a new workdir on these with "
       f"--config.data.frames={manifest['frames']} --config.data.size={manifest['size']}"
     )
   shards = [shard for shard in manifest["shards"] if shard["split"] == split]

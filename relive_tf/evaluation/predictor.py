@@ -214,14 +214,22 @@ def _held_out_videos(config, data, batch_size, needed):
   """fn() -> float video batches of held-out clips (inputs.held_out_batches: endless synthetic
   clips, or the shards' test split once), and the held_out settings they come from.
 
-  Shards of another clip length than the training clips are read as stored when their clips hold
-  the `needed` frames (context + future): the evaluator takes those from each clip.
+  Shards are read at their own clip length, which may differ from the training clips': the
+  evaluator takes the `needed` frames (context + future) from each clip.
+
+  Raises:
+    ValueError: the shards' clips are shorter than `needed`.
   """
   settings = inputs.held_out_settings(config, data)
   frames = config.data.frames
   if settings["source"] != "synthetic":
-    stored = shards.read_manifest(settings["path"])["frames"]
-    frames = stored if stored >= needed else frames
+    frames = shards.read_manifest(settings["path"])["frames"]
+    if frames < needed:
+      raise ValueError(
+        f"{settings['path']!r} holds clips of {frames} frames, but the rollout needs {needed} "
+        f"(context + future): lower --context or --future, or prepare shards with "
+        f"--frames={needed} or more"
+      )
   batches = inputs.held_out_batches(config, batch_size=batch_size, data=data, frames=frames)
   return lambda: (batch["video"] for batch in batches), settings
 

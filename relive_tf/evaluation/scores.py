@@ -28,8 +28,8 @@ def make_report_folder(report):
   """
   if not report:
     return
-  if tf.io.gfile.isdir(report):
-    raise ValueError(f"report {report} is a folder; give the path of the JSON file to write")
+  if report.endswith("/") or tf.io.gfile.isdir(report):
+    raise ValueError(f"report {report} names a folder; give the path of the JSON file to write")
   try:
     tf.io.gfile.makedirs(os.path.dirname(files.absolute(report)))
   except tf.errors.OpError as error:
