@@ -159,6 +159,14 @@ CASES = [
     "give --clips_per_video or --clip_stride, not both",
   ),
   (["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--frames=0"], "--frames=0"),
+  (
+    ["prepare", "--format=ucf101", "--source={tmp}/empty", "--out=S", "--split_file={tmp}/empty"],
+    "{tmp}/empty: is a folder; give a UCF-101 trainlistNN.txt",
+  ),
+  (  # --format was ignored without a word
+    ["prepare", "--verify={tmp}/empty", "--format=ucf101"],
+    "--verify checks the shards of one folder alone; leave out --format",
+  ),
   (  # 0 meant all cores while -1 was refused
     ["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--workers=0"],
     "--workers=0 must be positive",

@@ -105,6 +105,7 @@ def define_flags():
   checks.existing_folder("source", "the dataset's folder of videos")
   checks.output_folder("out", "the shards")
   checks.existing_folder("verify", "a folder written by `relive prepare`")
+  checks.existing_file("split_file", "a UCF-101 trainlistNN.txt or testlistNN.txt")
 
 
 def _verify(path):
@@ -130,6 +131,11 @@ def _verify(path):
 
 def main():
   if FLAGS.verify:
+    given = [f"--{name}" for name in ("format", "source", "out") if FLAGS[name].present]
+    if given:
+      raise app.UsageError(
+        f"--verify checks the shards of one folder alone; leave out {', '.join(given)}"
+      )
     _verify(FLAGS.verify)
     return
   if FLAGS.clip_stride is not None and FLAGS["clips_per_video"].present:
@@ -172,7 +178,8 @@ def main():
   counts = manifest["files"]
   print(
     f"prepared {progress.counted(manifest['clips'], 'clip')} from {counts['used']} of the "
-    f"{progress.counted(counts['seen'], 'file')} seen ({splits}) in {FLAGS.out}; "
+    f"{progress.counted(counts['seen'], 'file')} seen ({splits}) in "
+    f"{progress.counted(len(manifest['shards']), 'shard')} in {FLAGS.out}; "
     f"{counts['skipped']} skipped and {counts['warned']} used with a warning (reasons in "
     f"{FLAGS.out}/manifest.json); train with "
     f"--config.data.source=shards --config.data.path={FLAGS.out}"

@@ -317,7 +317,8 @@ def prepare(
       beam_pipeline_options=beam_pipeline_options,
     )
     counts = manifest["files"]
-    logging.info(
+    # A debug line: `relive prepare` prints its own summary, with the splits.
+    logging.debug(
       "%s from %s in %s in %s; of %s seen, %d skipped and %d used with a warning, listed in %s",
       progress.counted(manifest["clips"], "clip"),
       progress.counted(counts["used"], "video"),
