@@ -263,7 +263,7 @@ def exclusive_use(folder, job):
   else:
     raise ValueError(f"{folder} is being made and removed by other runs; try again")
   with lock:
-    if not _flocked(lock, folder):
+    if not locked:
       lock.close()
       try:
         with _marker(folder, job):

@@ -180,8 +180,10 @@ def split_groups(groups, test_fraction):
     return zlib.crc32(name.encode("utf-8", "surrogateescape")) / 2**32
 
   groups = sorted(set(groups), key=lambda name: (position(name), name))
-  count = sum(position(name) < test_fraction for name in groups) if len(groups) >= 2 else 0
-  if test_fraction > 0 and len(groups) >= 2:
+  if len(groups) < 2:
+    return set()
+  count = sum(position(name) < test_fraction for name in groups)
+  if test_fraction > 0:
     count = min(max(count, 1), len(groups) - 1)
   return set(groups[:count])
 
