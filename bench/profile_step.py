@@ -142,18 +142,20 @@ def print_table(title, table, top):
   busy_ms = table["busy_ps"] / steps / 1e9
   print(f"\n{title}: {step_ms:.1f} ms/step over {table['steps']} steps; an op ran {busy_ms:.1f} ms")
   print(f"  ({max(step_ms - busy_ms, 0):.1f} ms/step with no op running: scheduling, Python)")
-  print(f"  {'op':<46}{'calls/step':>11}{'self ms/step':>14}{'of op time':>12}{'of step':>9}")
   rows = sorted(table["ops"].items(), key=lambda item: -item[1]["self_ps"])
+  # Whole names: grouped by name, the tail says which op (an input or a filter gradient).
+  width = max([len(key) + 1 for key, _ in rows[:top]] + [46])
+  print(f"  {'op':<{width}}{'calls/step':>11}{'self ms/step':>14}{'of op time':>12}{'of step':>9}")
   for key, op in rows[:top]:
     self_ms = op["self_ps"] / steps / 1e9
     print(
-      f"  {key[:45]:<46}{op['calls'] / steps:>11.1f}{self_ms:>14.2f}"
+      f"  {key:<{width}}{op['calls'] / steps:>11.1f}{self_ms:>14.2f}"
       f"{op['self_ps'] / total:>12.1%}{self_ms / step_ms if step_ms else 0:>9.1%}"
     )
   rest = rows[top:]
   if rest:
     rest_ms = sum(op["self_ps"] for _, op in rest) / steps / 1e9
-    print(f"  {f'({len(rest)} more)':<46}{'':>11}{rest_ms:>14.2f}")
+    print(f"  {f'({len(rest)} more)':<{width}}{'':>11}{rest_ms:>14.2f}")
 
 
 def profile(spec, overrides, logdir):

@@ -147,6 +147,18 @@ def test_the_op_table_gives_each_op_its_time_less_the_ops_inside_it():
   assert (table["steps"], table["step_ps"], table["busy_ps"]) == (1, 100, 59)
 
 
+def test_the_profile_table_prints_whole_op_names_in_one_column(capsys):
+  # Grouped by name, the op that differs (Conv3DBackpropInputV2 or ...FilterV2) ends the name.
+  name = "gradient_tape/discriminator_5/disc1_1/convolution/Conv3DBackpropInputV2"
+  ops = {name: {"calls": 1, "self_ps": 3e9}, "Mul": {"calls": 300, "self_ps": 1e9}}
+  profile_step.print_table("t", {"ops": ops, "steps": 1, "step_ps": 5e9, "busy_ps": 4e9}, top=1)
+  lines = capsys.readouterr().out.splitlines()
+  row = next(line for line in lines if name in line)
+  rest = next(line for line in lines if "(1 more)" in line)
+  assert row.split()[1:] == ["1.0", "3.00", "75.0%", "60.0%"]
+  assert rest.index("1.00") == row.index("3.00")  # the columns line up under whole names
+
+
 @pytest.mark.parametrize(
   "forms",
   [
