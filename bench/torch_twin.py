@@ -354,7 +354,8 @@ class GANTwin:
     if found:
       raise ValueError(
         f"the PyTorch twin mirrors the poster's recipe, not {', '.join(found)}: "
-        "use configs/vgan.py:poster_tiny or :poster, or leave these options at their defaults"
+        f"use configs/{config.model_type}.py:tiny,poster or :poster, or leave these options at "
+        "their defaults"
       )
     model, train, data = config.model, config.train, config.data
     self.conditional = config.model_type == "cvgan"

@@ -54,7 +54,8 @@ def get_config(arg="default"):
   # A damaged shard stops training with an error naming it; True skips its damaged records instead
   # (and counts them in the data/skipped_records summary).
   config.data.skip_corrupt = False
-  config.data.frames = 32  # training clip length; context + future of a rollout is at most this
+  config.data.frames = 32  # training clip length; evaluation and exports roll out at most this
+  # (context + future); `relive predict` goes past it with a warning
   config.data.size = 64
 
   config.train = ml_collections.ConfigDict()

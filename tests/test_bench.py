@@ -294,8 +294,9 @@ def test_the_twin_refuses_a_recipe_it_does_not_mirror(make_config, model, option
   config = make_config(model, "tiny", **{**POSTER, option: value})
   key = option.replace("__", ".")
   assert torch_twin.unmirrored(config) == [f"{key}={value!r}"]
-  with pytest.raises(ValueError, match=f"mirrors the poster's recipe, not {key}="):
+  with pytest.raises(ValueError, match=f"mirrors the poster's recipe, not {key}=") as raised:
     torch_twin.build(config)
+  assert f"use configs/{model}.py:tiny,poster or :poster" in str(raised.value)  # variants it has
 
 
 def test_the_twin_mirrors_the_poster_recipe_and_the_gradient_penalty(make_config):

@@ -69,6 +69,15 @@ def test_verbosity_1_also_prints_the_config_and_tensorflows_lines(trained):
   assert re.search(NATIVE_LOG_LINE, result.stderr, re.MULTILINE)
 
 
+def test_verbosity_1_prints_the_workdirs_config_for_commands_that_read_one(trained, tmp_path):
+  workdir, _ = trained
+  quiet = relive("generate", f"--workdir={workdir}", "--num=1", f"--out={tmp_path / 'a'}")
+  loud = relive("generate", f"--workdir={workdir}", "--num=1", f"--out={tmp_path / 'b'}", "-v", "1")
+  assert quiet.returncode == loud.returncode == 0, loud.stderr
+  assert "model_type" not in quiet.stderr
+  assert f"config of {workdir}:" in loud.stderr and "model_type: vgan" in loud.stderr
+
+
 def test_the_final_hint_names_commands_as_they_can_be_typed(trained):
   workdir, result = trained
   # run_cli starts relive by its path, which is not on PATH in the test run: the hint repeats it.
@@ -170,7 +179,7 @@ def test_help_marks_the_required_flags():
   required = text.split("required flags:\n")[1].split("\n\n")[0]
   assert [line.split(":")[0].strip() for line in required.splitlines()] == ["--workdir", "--out"]
   optional = text.split("optional flags:\n")[1].split("\n\n")[0]
-  assert "--num: number of videos (a positive integer; default 8)" in optional
+  assert "--num: number of videos (an integer in the range [1, 10000]; default 8)" in optional
   # prepare --verify checks shards without the flags that preparing needs.
   text = relive("prepare", "--help").stdout
   assert text.startswith(

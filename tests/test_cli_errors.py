@@ -20,6 +20,10 @@ CASES = [
   (["train", TINY, "--workdir=W", "stray"], "unexpected arguments: stray"),
   (["train", TINY, "--workdir=W", "--no_such_flag=1"], "no_such_flag"),
   (["train", "--config=configs/nope.py", "--workdir=W"], "configs/nope.py does not exist"),
+  (  # run from another folder than the repository's
+    ["train", "--config=configs/vgan.py:tiny", "--workdir=W"],
+    f"configs/vgan.py does not exist: give its full path, {CONFIGS}/vgan.py, with a variant",
+  ),
   (
     ["train", f"--config={CONFIGS}/nope.py", "--workdir=W"],
     f"give one of {CONFIGS}/cvgan.py, {CONFIGS}/lstm.py, {CONFIGS}/vgan.py",
@@ -49,7 +53,7 @@ CASES = [
   (["train", TINY, "--workdir=W1", "--config.model.generator_widths=64,32"], "give 4 positive"),
   (["train", TINY, "--workdir=W2", "--config.model.generator_widths=None"], "generator_widths is"),
   (["train", TINY, "--workdir=W3", "--config.model.frames_judged=100"], "frames_judged is 100"),
-  (["train", TINY, "--workdir={tmp}/lstm"], "holds a 'lstm' model, not 'vgan'"),
+  (["train", TINY, "--workdir={tmp}/lstm"], "holds a model of type 'lstm', not 'vgan'"),
   # Values that failed in a traceback (a layer's, tf.data's, OpenCV's, CheckpointManager's).
   (["train", TINY, "--workdir=W4", "--config.data.frames=-4"], "data.frames is -4; it must be"),
   (["train", TINY, "--workdir=W5", "--config.data.size=0"], "data.size is 0; it must be"),
@@ -81,23 +85,23 @@ CASES = [
   (["generate", "--workdir={tmp}/empty", "--out=O"], "holds no config.json"),
   (["generate", "--workdir={tmp}/vgan", "--out={tmp}/a_file"], "--out={tmp}/a_file: is a file"),
   (["generate", "--workdir={tmp}/vgan", "--out=sample.mp4"], "sample.mp4: names a video file"),
-  (["generate", "--workdir={tmp}/vgan", "--out=O", "--num=0"], "0 is not a positive integer"),
+  (["generate", "--workdir={tmp}/vgan", "--out=O", "--num=0"], "--num=0: 0 is not an integer in"),
   (  # noise for 10**9 videos was drawn at once: a ResourceExhaustedError traceback
     ["generate", "--workdir={tmp}/vgan", "--out=O", "--num=1000000000"],
-    "num is 1000000000; ask for 1 to 10000 videos",
+    "--num=1000000000: 1000000000 is not an integer in the range [1, 10000]",
   ),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--seed=-1"], "--seed=-1: -1 is not"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--seed=99999999999999999999"], "--seed="),
   (["generate", "--workdir={tmp}/vgan", "--out="], "--out=: is empty; give a folder"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--format=avi"], "--format=avi"),
-  (["generate", "--workdir={tmp}/lstm", "--out=O"], "holds a 'lstm' model"),
+  (["generate", "--workdir={tmp}/lstm", "--out=O"], "holds a model of type 'lstm'"),
   (["generate", "--workdir={tmp}/vgan", "--out=O"], "holds no checkpoint yet"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "stray"], "unexpected arguments: stray"),
   (["generate", "--workdir=ram://w", "--out=ram://o"], "'ram://w' holds no config.json"),
   # relive
   (  # one file of 2,000 videos side by side: 22 GB, then a GIF too wide to write
     ["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/not_a_photo.jpg", "--out=v.gif", "--num=65"],
-    "num is 65; make 1 to 64 videos from one photo",
+    "--num=65: 65 is not an integer in the range [1, 64]",
   ),
   (["relive", "--workdir={tmp}/cvgan", "--out=v.gif"], "--photo is required"),
   (
@@ -161,7 +165,7 @@ CASES = [
   (["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--frames=0"], "--frames=0"),
   (
     ["prepare", "--format=ucf101", "--source={tmp}/empty", "--out=S", "--split_file={tmp}/empty"],
-    "{tmp}/empty: is a folder; give a UCF-101 trainlistNN.txt",
+    "--split_file={tmp}/empty: is a folder; give a UCF-101 trainlistNN.txt",
   ),
   (  # --format was ignored without a word
     ["prepare", "--verify={tmp}/empty", "--format=ucf101"],
@@ -187,7 +191,10 @@ CASES = [
   (["evaluate", "--workdir={tmp}/vgan", "--num_samples=0"], "0 is not a positive integer"),
   (["evaluate", "--workdir={tmp}/lstm", "--i3d=/models/i3d"], "i3d does not apply"),
   # gallery
-  (["gallery", "--workdir={tmp}/vgan", "--out=S", "--num=65"], "num is 65; ask for 1 to 64 videos"),
+  (
+    ["gallery", "--workdir={tmp}/vgan", "--out=S", "--num=65"],
+    "65 is not an integer in the range [1, 64]",
+  ),
   (["gallery", "--workdir={tmp}/vgan", "--out={tmp}/a_file"], "--out={tmp}/a_file: is a file"),
   (["gallery", "--workdir=W", "--out=site"], "workdir 'W' does not exist"),
   # export

@@ -294,7 +294,7 @@ def test_side_by_side_mp4_holds_the_photo_then_each_video(cvgan_workdir, tmp_pat
 def test_a_workdir_of_another_model_type_is_refused(make_config, tmp_path):
   workdir_lib.save_config(str(tmp_path), make_config("vgan", "tiny"))
   photo = _write_image(str(tmp_path / "photo.png"), "RGB", (64, 64), "PNG")
-  with pytest.raises(ValueError, match="holds a 'vgan' model.*conditional WGAN"):
+  with pytest.raises(ValueError, match="holds a model of type 'vgan'.*conditional WGAN"):
     relive.relive(str(tmp_path), photo, str(tmp_path / "video.gif"))
 
 

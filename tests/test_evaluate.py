@@ -325,6 +325,14 @@ def test_evaluate_refuses_more_clips_than_the_test_split_holds(
     _evaluate(vgan_workdir, data=held_out_shards, num_samples=3, feature_network=features_dir)
 
 
+def test_a_test_split_too_small_for_any_two_sets_says_how_many_clips_it_needs(
+  vgan_workdir, held_out_shards, features_dir, monkeypatch
+):
+  monkeypatch.setattr(gan.shards, "split_clips", lambda path, split: 3)  # the fixture's holds 4
+  with pytest.raises(ValueError, match=r"holds 3 clip\(s\), .*; prepare at least 4 clips for"):
+    _evaluate(vgan_workdir, data=held_out_shards, num_samples=2, feature_network=features_dir)
+
+
 def test_a_split_of_exactly_two_sets_is_enough_whatever_the_batch(
   vgan_workdir, held_out_shards, features_dir, tmp_path
 ):
@@ -385,7 +393,9 @@ def test_cli_evaluate_names_an_unknown_model_type_without_a_traceback(tmp_path):
   result = helpers.run_cli("evaluate", f"--workdir={tmp_path}")
   assert result.returncode == 1
   assert "relive evaluate: error:" in result.stderr
-  assert "'diffusion' model" in result.stderr and "['cvgan', 'lstm', 'vgan']" in result.stderr
+  assert (
+    "model of type 'diffusion'" in result.stderr and "['cvgan', 'lstm', 'vgan']" in result.stderr
+  )
   assert "Traceback" not in result.stderr
 
 

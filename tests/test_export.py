@@ -170,6 +170,22 @@ def test_a_version_folder_as_export_dir_is_refused(workdirs, tmp_path):
     _export(workdirs["vgan"], tmp_path / "vgan" / "3")
 
 
+def test_an_export_root_or_a_workdir_as_export_dir_is_refused_before_writing(workdirs, tmp_path):
+  _export(workdirs["vgan"], tmp_path / "export" / "vgan")
+  before = _entries(tmp_path / "export")
+  with pytest.raises(ValueError, match=r"holds the models vgan: it is an export root; .*/NAME"):
+    _export(workdirs["vgan"], tmp_path / "export")
+  assert _entries(tmp_path / "export") == before
+  (tmp_path / "other").mkdir()
+  (tmp_path / "other" / publish.MODELS_CONFIG).write_text("")  # a root whose models were removed
+  with pytest.raises(ValueError, match=r"holds models.config: it is an export root"):
+    _export(workdirs["vgan"], tmp_path / "other")
+  with pytest.raises(ValueError, match=r"is a training workdir; .*export/NAME"):
+    _export(workdirs["vgan"], workdirs["vgan"])
+  assert not any(name.isdigit() for name in _entries(workdirs["vgan"]))
+  assert not os.path.exists(os.path.join(os.path.dirname(workdirs["vgan"]), publish.MODELS_CONFIG))
+
+
 def test_an_interrupted_export_leaves_no_version_folder(workdirs, tmp_path, monkeypatch):
   def fail_midway(export_path, model_name, requests):
     del model_name, requests

@@ -12,6 +12,7 @@ import tensorflow as tf
 from PIL import Image
 
 from relive_tf import families
+from relive_tf import limits
 from relive_tf.data import pipeline
 from relive_tf.data import prepare
 from relive_tf.data import synthetic
@@ -602,7 +603,10 @@ def test_predict_shows_the_prediction_alone_after_the_last_frame(
   [
     ({"context": 0}, "context is 0"),
     ({"future": 0}, "future is 0"),
-    ({"future": predict.MAX_FUTURE + 1}, f"rolls out at most {predict.MAX_FUTURE} frames"),
+    (
+      {"future": limits.PREDICTED_FRAMES + 1},
+      f"rolls out at most {limits.PREDICTED_FRAMES} frames",
+    ),
     ({"start": 10}, "has 12 frames, but start=10 and context=3 need 13"),
     ({"start": -1}, "start is -1"),
     ({"out": "prediction.avi"}, "extension must be one of"),

@@ -271,6 +271,23 @@ def test_a_finished_run_is_kept_and_other_settings_need_overwrite(tmp_path):
   assert run(source, out, size=8, overwrite=True)["size"] == 8
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_folder_of_other_files_is_refused_as_out_and_kept_as_it_was(tmp_path, overwrite):
+  source = _source_of_four_videos(tmp_path)
+  out = tmp_path / "samples"
+  os.makedirs(out / "checkpoints")
+  (out / "video_0.gif").write_bytes(b"GIF89a")
+  with pytest.raises(
+    ValueError, match=r"holds other files \(checkpoints, ...\) and no shards; give a new"
+  ):
+    run(source, out, overwrite=overwrite)
+  assert sorted(os.listdir(out)) == ["checkpoints", "video_0.gif"]
+  hidden = tmp_path / "hidden"
+  os.makedirs(hidden)
+  (hidden / ".DS_Store").write_bytes(b"")  # a desktop's own file does not make it someone's folder
+  assert run(source, hidden)["clips"] > 0
+
+
 def test_a_finished_run_with_a_cut_or_missing_shard_is_not_kept_as_done(tmp_path):
   source = _source_of_four_videos(tmp_path)
   out = tmp_path / "out"

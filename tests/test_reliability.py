@@ -502,9 +502,19 @@ def test_nan_policy_restore_before_any_checkpoint_says_there_is_none(tmp_path, m
   with pytest.raises(
     loop.NonFiniteLossError,
     match=r"critic_loss=nan at step 1: training stopped \(train.nan_policy='restore', but no "
-    r"checkpoint was written yet to go back to\)",
+    r"checkpoint was written yet to go back to\)\. Lower train.learning_rate, or check the data$",
   ):
     helpers.train(config, tmp_path)
+
+
+def test_a_nan_before_any_checkpoint_says_none_was_written(tmp_path, monkeypatch):
+  _inject_nan(monkeypatch, at_steps={1}, into="loss")
+  with pytest.raises(
+    loop.NonFiniteLossError,
+    match=r"critic_loss=nan at step 1: training stopped\. No checkpoint was written yet; lower "
+    r"train.learning_rate, set train.nan_policy='restore', or check the data$",
+  ):
+    helpers.train(_small_vgan_config(train__num_steps=4), tmp_path)
 
 
 def test_an_export_root_another_export_is_writing_is_refused(small_vgan, tmp_path):

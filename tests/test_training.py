@@ -428,7 +428,7 @@ def test_summaries_go_to_the_train_run_folder(trained_workdir):
 
 
 def test_resuming_with_another_model_type_is_refused(make_config, trained_workdir):
-  with pytest.raises(ValueError, match="holds a 'vgan' model, not 'lstm'"):
+  with pytest.raises(ValueError, match="holds a model of type 'vgan', not 'lstm'"):
     helpers.train(make_config("lstm", "tiny"), trained_workdir("vgan", **TINY))
 
 

@@ -2,6 +2,7 @@
 
 from absl import flags
 
+from relive_tf import limits
 from relive_tf.cli import checks
 
 FLAGS = flags.FLAGS
@@ -20,6 +21,7 @@ def define_flags():
     8,
     "per workdir: videos sampled (vgan), photos relived (cvgan) or clips continued (lstm)",
     lower_bound=1,
+    upper_bound=limits.GALLERY_VIDEOS,
   )
   flags.DEFINE_integer("seed", 0, "noise seed of the sampled videos", **checks.SEED_BOUNDS)
   flags.mark_flags_as_required(REQUIRED)

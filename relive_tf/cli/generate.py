@@ -2,6 +2,7 @@
 
 from absl import flags
 
+from relive_tf import limits
 from relive_tf import progress
 from relive_tf.cli import checks
 from relive_tf.data import video_io
@@ -12,7 +13,9 @@ REQUIRED = ("workdir", "out")
 
 def define_flags():
   flags.DEFINE_string("workdir", None, "a video WGAN workdir written by `relive train`")
-  flags.DEFINE_integer("num", 8, "number of videos", lower_bound=1)
+  flags.DEFINE_integer(
+    "num", 8, "number of videos", lower_bound=1, upper_bound=limits.GENERATED_VIDEOS
+  )
   flags.DEFINE_string("out", None, "folder for the videos")
   flags.DEFINE_integer(
     "seed", 0, "noise seed: the same seed gives the same videos", **checks.SEED_BOUNDS

@@ -39,9 +39,14 @@ def flag_value_error(error, required, program):
       text = f"{text.partition(': ')[0]}: {_innermost(error)}"
     return text.removeprefix("flag ")
   # Raised by the flags' checks, a line per refused flag: "flag --NAME=VALUE: what is wrong". A
-  # config flag's value is an object, left out: its check names the file.
+  # config flag's value is an object, left out: its check names the file. A repeated flag's list
+  # ("--NAME=['a', 'b']: a: what is wrong") gives way to the value its check names.
   lines = [
-    re.sub(r"=<[^>\n]* object at 0x[0-9a-f]+>", "", line).removeprefix("flag ")
+    re.sub(
+      r"--(\w+)=\[[^\n]*?\]: ",
+      r"--\1=",
+      re.sub(r"=<[^>\n]* object at 0x[0-9a-f]+>", "", line).removeprefix("flag "),
+    )
     for line in text.splitlines()
   ]
   others = [line for line in lines if "must have a value other than None" not in line]
@@ -98,6 +103,10 @@ def config_syntax_error(error):
   )
 
 
+# The repository's config files (relive_tf is installed from the repository, editable).
+REPO_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "configs")
+
+
 def config_load_error(path, error):
   """Why ml_collections could not load a --config file, and the config files beside where it was
   looked for.
@@ -122,9 +131,16 @@ def config_load_error(path, error):
     if os.path.isdir(folder)
     else []
   )
-  hint = (
-    f"give one of {', '.join(found)}" if found else "give a config file such as configs/vgan.py"
-  )
+  # A relative path is read from the current folder; the repository's configs may be elsewhere.
+  shipped = os.path.join(REPO_CONFIGS, os.path.basename(file))
+  if found:
+    hint = f"give one of {', '.join(found)}"
+  elif os.path.isfile(shipped):
+    hint = f"give its full path, {shipped}"
+  elif os.path.isfile(os.path.join(REPO_CONFIGS, "vgan.py")):
+    hint = f"give a config file such as {os.path.join(REPO_CONFIGS, 'vgan.py')}"
+  else:
+    hint = "give a config file such as the repository's configs/vgan.py"
   return f"{file} {reason}: {hint}, with a variant after a colon (configs/vgan.py:tiny)"
 
 

@@ -2,6 +2,7 @@
 
 from absl import flags
 
+from relive_tf import limits
 from relive_tf import progress
 from relive_tf.cli import checks
 
@@ -26,6 +27,7 @@ def define_flags():
     "frames to predict after them; past the training clips' length (data.frames) with a warning "
     "that nothing measured the model there",
     lower_bound=1,
+    upper_bound=limits.PREDICTED_FRAMES,
   )
   flags.DEFINE_string(
     "out",

@@ -2,6 +2,7 @@
 
 from absl import flags
 
+from relive_tf import limits
 from relive_tf.cli import checks
 
 FLAGS = flags.FLAGS
@@ -15,7 +16,11 @@ def define_flags():
   flags.DEFINE_string("photo", None, "a JPEG, PNG, GIF, BMP or WebP image, any size")
   flags.DEFINE_string("out", None, "the video to write: .gif or .mp4 (H.264)")
   flags.DEFINE_integer(
-    "num", 1, "videos to make from the photo, side by side in one file", lower_bound=1
+    "num",
+    1,
+    "videos to make from the photo, side by side in one file",
+    lower_bound=1,
+    upper_bound=limits.RELIVED_VIDEOS,
   )
   flags.DEFINE_integer(
     "seed", 0, "noise seed: the same seed gives the same videos", **checks.SEED_BOUNDS

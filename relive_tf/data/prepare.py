@@ -242,7 +242,8 @@ def prepare(
     The manifest, as written to OUT/manifest.json.
 
   Raises:
-    ValueError: bad arguments, a missing or empty source, an --out holding other shards, or no clip.
+    ValueError: bad arguments, a missing or empty source, an --out holding other files or other
+      shards, or no clip.
   """
   workers = len(os.sched_getaffinity(0)) if workers is None else workers
   _check_arguments(
@@ -291,11 +292,12 @@ def prepare(
     skipped=[{"path": entry.path, "reason": entry.reason} for entry in listing_skipped],
   )
   spec = ClipSpec(frames, size, frame_step, clips_per_video, clip_stride, encoding, jpeg_quality)
+  # Imported here so that the decoding processes, which import this module, never load TensorFlow.
+  from relive_tf.data import shards  # noqa: PLC0415
+
+  shards.check_no_other_files(out)  # before the lock, which would leave its file there
   # One prepare per --out at a time: two would write the same shard names.
   with files.exclusive_use(out, "relive prepare"):
-    # Imported here so that the decoding processes, which import this module, never load TensorFlow.
-    from relive_tf.data import shards  # noqa: PLC0415
-
     logging.info(
       "%s to decode in %s (%s skipped)",
       progress.counted(len(items), "file"),

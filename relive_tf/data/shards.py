@@ -175,6 +175,25 @@ class ShardWriter:
     files.discard(self._final_path() + _PARTIAL)
 
 
+def check_no_other_files(out):
+  """Refuses an existing `out` that holds files and no shards (a workdir, a folder of GIFs): the
+  shards would land among them. Hidden files (a lock, a desktop's own) do not count.
+
+  Raises:
+    ValueError: naming the folder and one of its files.
+  """
+  if not tf.io.gfile.isdir(out):
+    return
+  names = sorted(tf.io.gfile.listdir(out))
+  ours = [name for name in names if is_shard_file(name) or name in (MANIFEST, PROGRESS)]
+  others = [name.rstrip("/") for name in names if not name.startswith(".")]
+  if others and not ours:
+    raise ValueError(
+      f"--out={out} holds other files ({others[0]}, ...) and no shards; give a new or empty "
+      "folder for the shards"
+    )
+
+
 def claim(out, fingerprint, overwrite):
   """Readies `out` (created when missing) for a `relive prepare` run, local or remote.
 

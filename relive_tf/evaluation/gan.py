@@ -223,10 +223,14 @@ def _held_out_sets(config, data, batch_size, num_samples, setting="num_samples")
   if settings["source"] != "synthetic":
     held = shards.split_clips(settings["path"], settings["split"])
     if held < 2 * num_samples:
-      fix = f"lower {setting} to at most {held // 2}, or " if held >= 4 else ""
+      fix = (
+        f"lower {setting} to at most {held // 2}, or prepare more clips for that split"
+        if held >= 4
+        else "prepare at least 4 clips for that split (2 sets of 2)"
+      )
       raise ValueError(
         f"the {settings['split']} split of {settings['path']!r} holds {held} clip(s), fewer than "
-        f"the 2 x {num_samples} the distances compare; {fix}prepare more clips for that split"
+        f"the 2 x {num_samples} the distances compare; {fix}"
       )
   return inputs.held_out_batches(config, batch_size=batch_size, data=data)
 
@@ -358,11 +362,10 @@ def evaluate(
     ValueError: too few clips or a batch below 1, unusable data or networks.
   """
   workdir, config = trained.workdir, trained.config
-  if num_samples < 2 or batch_size < 1:
-    raise ValueError(
-      f"num_samples is {num_samples} and batch_size {batch_size}; the distances "
-      "need at least 2 clips per set and batches of at least 1"
-    )
+  if num_samples < 2:
+    raise ValueError(f"num_samples is {num_samples}; the distances need at least 2 clips per set")
+  if batch_size < 1:
+    raise ValueError(f"batch_size is {batch_size}; give batches of at least 1 clip")
   scores_lib.make_report_folder(report)
   real_data = inputs.held_out_settings(config, data)
   extract = _feature_extractor(config, i3d, feature_network)

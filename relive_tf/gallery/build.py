@@ -9,6 +9,7 @@ import tensorflow as tf
 from absl import logging
 
 from relive_tf import files
+from relive_tf import limits
 from relive_tf.evaluation import gan
 from relive_tf.evaluation import predictor
 from relive_tf.evaluation import scores as scores_lib
@@ -17,9 +18,6 @@ from relive_tf.gallery import events
 from relive_tf.gallery import page as page_lib
 from relive_tf.training import checkpoints
 from relive_tf.training import workdir as workdir_lib
-
-# Videos (or relived photos, continued clips) a workdir's section shows at most: a page to look at.
-MAX_VIDEOS = 64
 
 # Config keys shown in a section's summary when the config has them; the full config is below it.
 SUMMARY_KEYS = (
@@ -248,20 +246,23 @@ def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
     workdirs: workdirs written by `relive train`; a workdir without a checkpoint yet gets a note.
     out_dir: the site folder: new, empty, or a gallery built before (its media are replaced).
     families: the registered Families (relive_tf/families.py).
-    num_videos: per workdir, videos sampled, photos relived or clips continued (1 to MAX_VIDEOS).
+    num_videos: per workdir, videos sampled, photos relived or clips continued (1 to
+      limits.GALLERY_VIDEOS).
     seed: noise seed of the sampled videos.
 
   Returns:
     The path of index.html.
 
   Raises:
-    ValueError: no workdir, num_videos outside 1..MAX_VIDEOS, a missing, empty or unknown workdir,
-      or an out_dir that holds other files.
+    ValueError: no workdir, num_videos outside 1..limits.GALLERY_VIDEOS, a missing, empty or
+      unknown workdir, or an out_dir that holds other files.
   """
   if not workdirs:
     raise ValueError("no workdir given: pass one or more workdirs")
-  if not 1 <= num_videos <= MAX_VIDEOS:
-    raise ValueError(f"num is {num_videos}; ask for 1 to {MAX_VIDEOS} videos per workdir")
+  if not 1 <= num_videos <= limits.GALLERY_VIDEOS:
+    raise ValueError(
+      f"num is {num_videos}; ask for 1 to {limits.GALLERY_VIDEOS} videos per workdir"
+    )
   loaded = [_check_workdir(workdir, families) for workdir in workdirs]
   index_path = os.path.join(out_dir, page_lib.INDEX_FILE)
   if tf.io.gfile.exists(out_dir) and not tf.io.gfile.isdir(out_dir):

@@ -7,15 +7,13 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import limits
 from relive_tf import progress
 from relive_tf.data import pipeline
 from relive_tf.data import video_io
 from relive_tf.training import checkpoints
 from relive_tf.training import vgan as vgan_training
 
-# Videos one command writes: their noise is drawn at once (so that a seed gives the same videos
-# whatever the batch), 4 bytes a value, and each video is a file of its own.
-MAX_VIDEOS = 10_000
 _VIDEO_NAME = re.compile(r"video_\d{4,}\.(gif|mp4)")  # what generate writes
 
 
@@ -36,19 +34,20 @@ def generate(workdir, num, out_dir, seed=0, video_format="gif"):
   """Writes `num` videos sampled from the latest checkpoint of a video WGAN workdir.
 
   Each batch of 16 is written before the next is made: the videos held in memory stay one batch
-  whatever num (up to MAX_VIDEOS, whose noise is drawn first), and an interrupted run keeps the
-  videos written.
+  whatever num (up to limits.GENERATED_VIDEOS, whose noise is drawn first), and an interrupted run
+  keeps the videos written.
 
   Returns:
     The paths written, out_dir/video_0000.gif and so on.
 
   Raises:
-    ValueError: num outside 1..MAX_VIDEOS, an unknown format, or a workdir without a trained video
-      WGAN.
+    ValueError: num outside 1..limits.GENERATED_VIDEOS, an unknown format, or a workdir without a
+      trained video WGAN.
   """
-  if not 1 <= num <= MAX_VIDEOS:
+  if not 1 <= num <= limits.GENERATED_VIDEOS:
     raise ValueError(
-      f"num is {num}; ask for 1 to {MAX_VIDEOS} videos (run again with another seed for more)"
+      f"num is {num}; ask for 1 to {limits.GENERATED_VIDEOS} videos (run again with another seed "
+      "for more)"
     )
   if video_format not in video_io.VIDEO_FORMATS:
     raise ValueError(f"format is {video_format!r}; use one of {video_io.VIDEO_FORMATS}")

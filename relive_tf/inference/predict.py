@@ -7,6 +7,7 @@ import tensorflow as tf
 from absl import logging
 
 from relive_tf import files
+from relive_tf import limits
 from relive_tf.data import photos
 from relive_tf.data import pipeline
 from relive_tf.data import video_io
@@ -16,8 +17,6 @@ from relive_tf.training import checkpoints
 from relive_tf.training import lstm as lstm_training
 from relive_tf.training import workdir as workdir_lib
 
-# The longest rollout: every frame stays in memory until the one output file is written.
-MAX_FUTURE = 1000
 # Still images: read as `relive relive` reads a photo (upright, alpha over white), one frame. A GIF
 # stays a video (an animated clip).
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -36,7 +35,7 @@ def predict(workdir, video, context, future, out, start=0):
       it (video_read.read_video, in a worker process), or a photo (PHOTO_EXTENSIONS), read as
       `relive relive` reads one (photos.load_photo): a clip of 1 frame, for context 1.
     context: frames given to the model, >= 1.
-    future: frames to predict, 1 to MAX_FUTURE; frames past the training clips' length
+    future: frames to predict, 1 to limits.PREDICTED_FRAMES; frames past the training clips' length
       (data.frames) are made with a warning that nothing measured the model there.
     out: the .gif or .mp4 file to write, [context + future, size, size or 2 * size, 3].
     start: the first context frame's number in the video.
@@ -50,10 +49,10 @@ def predict(workdir, video, context, future, out, start=0):
       is the input video, a workdir that holds no trained predictor, or a video that cannot be
       read.
   """
-  if future > MAX_FUTURE:
+  if future > limits.PREDICTED_FRAMES:
     raise ValueError(
-      f"future is {future}; relive predict rolls out at most {MAX_FUTURE} frames (every frame is "
-      "held in memory and written into one file): ask for fewer"
+      f"future is {future}; relive predict rolls out at most {limits.PREDICTED_FRAMES} frames "
+      "(every frame is held in memory and written into one file): ask for fewer"
     )
   config, family = workdir_lib.load_config(workdir, lstm_training.FAMILY, "predicting frames")
   lstm_training.check_rollout(context, future, config.data.frames, measured=False)

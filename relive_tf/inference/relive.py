@@ -6,16 +6,13 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import limits
 from relive_tf.data import photos
 from relive_tf.data import pipeline
 from relive_tf.data import video_io
 from relive_tf.training import checkpoints
 from relive_tf.training import cvgan as cvgan_training
 from relive_tf.training import workdir as workdir_lib
-
-# Videos made from one photo, side by side in one file: 64 of 64x64 make a frame 4,096 pixels wide
-# (a GIF's frame stops at 65,535), and the served relive_image signature takes as many.
-MAX_VIDEOS = 64
 
 
 def relive_videos(generator, photo, num, seed, batch_size=16):
@@ -54,7 +51,8 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
     photo: path of a JPEG, PNG, GIF, BMP or WebP image, read as the served relive_image signature
       reads its bytes (photos.load_photo).
     out: the video to write, GIF or MP4 by its extension.
-    num: videos to make from the photo (1 to MAX_VIDEOS), laid out side by side in one file.
+    num: videos to make from the photo (1 to limits.RELIVED_VIDEOS), laid out side by side in one
+      file.
     seed: noise seed: the same seed gives the same videos.
     side_by_side: put the photo, held still, to the left of the videos.
 
@@ -62,12 +60,12 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
     out.
 
   Raises:
-    ValueError: num outside 1..MAX_VIDEOS, an unknown video extension, a photo that cannot be read,
-      or a workdir without a trained conditional WGAN.
+    ValueError: num outside 1..limits.RELIVED_VIDEOS, an unknown video extension, a photo that
+      cannot be read, or a workdir without a trained conditional WGAN.
   """
-  if not 1 <= num <= MAX_VIDEOS:
+  if not 1 <= num <= limits.RELIVED_VIDEOS:
     raise ValueError(
-      f"num is {num}; make 1 to {MAX_VIDEOS} videos from one photo (they share one file)"
+      f"num is {num}; make 1 to {limits.RELIVED_VIDEOS} videos from one photo (they share one file)"
     )
   extension = os.path.splitext(out)[1].lower().lstrip(".")
   if extension not in video_io.VIDEO_FORMATS:

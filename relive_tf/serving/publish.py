@@ -20,6 +20,7 @@ from relive_tf import files
 from relive_tf.serving import check as check_lib
 from relive_tf.serving import warmup
 from relive_tf.training import checkpoints
+from relive_tf.training import workdir as workdir_lib
 
 MODELS_CONFIG = "models.config"
 # Where the tensorflow/serving container sees the export root (-v "$PWD/export:/models", BUILD.md).
@@ -158,7 +159,28 @@ def _model_name(export_dir):
     )
   if tf.io.gfile.exists(export_dir) and not tf.io.gfile.isdir(export_dir):
     raise ValueError(f"export_dir {export_dir!r} is a file; give a folder")
+  _check_not_a_root_or_workdir(export_dir)
   return name
+
+
+def _check_not_a_root_or_workdir(export_dir):
+  """Refuses an existing export_dir that is an export root (it holds models.config or models'
+  folders) or a training workdir: the version would land among them, and models.config above."""
+  if not tf.io.gfile.isdir(export_dir):
+    return
+  names = files.listdir(export_dir)
+  models = [name for name in names if not name.isdigit() and model_versions(f"{export_dir}/{name}")]
+  if MODELS_CONFIG in names or models:
+    held = f"the models {', '.join(sorted(models))}" if models else MODELS_CONFIG
+    raise ValueError(
+      f"export_dir {export_dir!r} holds {held}: it is an export root; give a folder for one "
+      f"model inside it, {os.path.join(export_dir, 'NAME')}"
+    )
+  if workdir_lib.CONFIG_FILE in names and workdir_lib.CHECKPOINT_DIR in names:
+    raise ValueError(
+      f"export_dir {export_dir!r} is a training workdir; give a folder for the model outside "
+      "it, such as export/NAME"
+    )
 
 
 def write_models_config(export_root):

@@ -461,10 +461,15 @@ def _train(config, workdir, family, strategy, worker_dir):
             else:
               why = f" after {restores} restores (train.nan_max_restores={train.nan_max_restores})"
             restore = "" if train.nan_policy == "restore" else " set train.nan_policy='restore',"
+            if where:
+              kept = f"The last good checkpoint ({where}) is kept; lower"
+            else:  # `why` already says so under the restore policy
+              kept = (
+                "Lower" if train.nan_policy == "restore" else "No checkpoint was written yet; lower"
+              )
             raise NonFiniteLossError(
-              f"{problem} at step {current}: training stopped{why}. The last good checkpoint "
-              f"({where or 'none written yet'}) is kept; lower train.learning_rate,{restore} or "
-              "check the data"
+              f"{problem} at step {current}: training stopped{why}. {kept} train.learning_rate,"
+              f"{restore} or check the data"
             )
           restores += 1
           checkpoints.read(checkpoint, where).assert_consumed()

@@ -52,7 +52,7 @@ def _family_of(workdir, saved_type, expect, purpose):
   wanted = (
     expected[0].describe() if len(expected) == 1 else sorted(family.name for family in expected)
   )
-  raise ValueError(f"{workdir!r} holds a {saved_type!r} model; {purpose} takes {wanted}")
+  raise ValueError(f"{workdir!r} holds a model of type {saved_type!r}; {purpose} takes {wanted}")
 
 
 def load_config(workdir, expect, purpose="this"):
@@ -78,7 +78,9 @@ def load_config(workdir, expect, purpose="this"):
   for key, value in family.added_keys.items():
     section, name = key.split(".")
     saved.setdefault(section, {}).setdefault(name, value)
-  return ml_collections.ConfigDict(saved), family
+  config = ml_collections.ConfigDict(saved)
+  logging.debug("config of %s:\n%s", workdir, config)  # what `-v 1` promises every command
+  return config, family
 
 
 def _flat(node, prefix=""):
@@ -115,7 +117,8 @@ def config_changes(workdir, config, family):
   saved_type = model_type(workdir)
   if saved_type != config.model_type:
     raise ValueError(
-      f"{workdir!r} holds a {saved_type!r} model, not {config.model_type!r}: use another workdir"
+      f"{workdir!r} holds a model of type {saved_type!r}, not {config.model_type!r}: use another "
+      "workdir"
     )
   saved_config, _ = load_config(workdir, family)
   saved = _flat(json.loads(saved_config.to_json_best_effort()))
