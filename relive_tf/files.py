@@ -49,6 +49,15 @@ def is_inside(path, folder):
   return os.path.commonpath([path, folder]) == folder
 
 
+def same_file(path, other):
+  """Whether two paths name one file: the same absolute path, or (local, both existing) a link or
+  another spelling of it."""
+  if absolute(path) == absolute(other):
+    return True
+  local = not (is_remote(path) or is_remote(other))
+  return local and os.path.exists(path) and os.path.exists(other) and os.path.samefile(path, other)
+
+
 def commit(temporary, path):
   """Renames the finished file `temporary` to `path` (local or remote): on the local disk after
   flushing it to the disk, so that a crash of the machine cannot leave an empty file there."""

@@ -104,6 +104,11 @@ CASES = [
     "--num=65: 65 is not an integer in the range [1, 64]",
   ),
   (["relive", "--workdir={tmp}/cvgan", "--out=v.gif"], "--photo is required"),
+  (  # it wrote its video over the photo it read
+    ["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/not_a_video.mp4"]
+    + ["--out={tmp}/linked_video.mp4"],
+    "linked_video.mp4 is the photo; give another file to write",
+  ),
   (
     ["relive", "--workdir={tmp}/cvgan", "--photo=cat.jpg", "--out=v.gif"],
     "--photo=cat.jpg: does not exist",

@@ -4,6 +4,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -205,6 +206,33 @@ def test_models_config_lists_every_exported_model(exports):
     config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
   entries = [(c.name, c.base_path, c.model_platform) for c in config.model_config_list.config]
   assert entries == [(name, f"/models/{name}", "tensorflow") for name in sorted(MODEL_TYPES)]
+
+
+def test_an_export_keeps_the_entries_of_models_config_it_did_not_write(workdirs, tmp_path):
+  root = tmp_path / "deploy"
+  _export(workdirs["vgan"], root / "vgan")
+  _export(workdirs["lstm"], root / "lstm")
+  config = publish.read_models_config(str(root))
+  vgan_entry = next(entry for entry in config.model_config_list.config if entry.name == "vgan")
+  vgan_entry.model_version_policy.all.SetInParent()  # serve every version: a hand edit
+  config.model_config_list.config.add(name="remote", base_path="gs://bucket/remote")
+  (root / publish.MODELS_CONFIG).write_text(text_format.MessageToString(config))
+  shutil.rmtree(root / "lstm")  # a model whose folder is gone leaves the config
+  _export(workdirs["cvgan"], root / "cvgan")
+  entries = {
+    entry.name: entry for entry in publish.read_models_config(str(root)).model_config_list.config
+  }
+  assert sorted(entries) == ["cvgan", "remote", "vgan"]
+  assert entries["remote"].base_path == "gs://bucket/remote"
+  assert entries["vgan"].model_version_policy.HasField("all")
+  assert entries["cvgan"].base_path == "/models/cvgan"
+
+
+def test_a_models_config_that_is_not_one_is_named_before_anything_is_written(workdirs, tmp_path):
+  (tmp_path / publish.MODELS_CONFIG).write_text("model_config_list { config { nme: 'x' } }")
+  with pytest.raises(ValueError, match=r"models.config is not a TF Serving model config .*; fix"):
+    _export(workdirs["vgan"], tmp_path / "vgan")
+  assert not (tmp_path / "vgan").exists()
 
 
 # What the SavedModels hold.

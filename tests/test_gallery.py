@@ -254,9 +254,12 @@ def test_gallery_says_when_a_workdir_has_no_checkpoint(site):
   assert "<video" not in section
 
 
-def test_gallery_rejects_a_missing_workdir(tmp_path):
+def test_gallery_rejects_a_missing_workdir_or_a_file(tmp_path):
   with pytest.raises(ValueError, match="does not exist"):
     _build([tmp_path / "missing"], tmp_path / "site")
+  (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+  with pytest.raises(ValueError, match="photo.jpg' is a file; pass a folder written by"):
+    _build([tmp_path / "photo.jpg"], tmp_path / "site")
 
 
 def test_gallery_rejects_an_empty_workdir(tmp_path):
@@ -279,6 +282,40 @@ def test_gallery_rebuilt_in_place_drops_the_old_media(workdirs, tmp_path):
   index = _build([workdirs["untrained"]], tmp_path)
   assert not (tmp_path / "media" / "00_old").exists()
   assert "No checkpoint yet" in pathlib.Path(index).read_text()
+
+
+def _tree(folder):
+  """{relative path: bytes} of every file under a folder."""
+  return {
+    str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()
+  }
+
+
+def test_an_interrupted_rebuild_leaves_the_gallery_built_before_whole(
+  workdirs, tmp_path, monkeypatch
+):
+  _build([workdirs["vgan"]], tmp_path, num_videos=1)
+  before = _tree(tmp_path)
+  assert any(name.startswith("media/00_") for name in before)
+  made = build._section
+
+  def stopped_at_the_second(media_dir, index, *args):
+    if index == 1:
+      raise KeyboardInterrupt  # Ctrl-C, or a damaged checkpoint in the second workdir
+    return made(media_dir, index, *args)
+
+  monkeypatch.setattr(build, "_section", stopped_at_the_second)
+  with pytest.raises(KeyboardInterrupt):
+    _build([workdirs["vgan"], workdirs["cvgan"]], tmp_path, num_videos=2)
+  assert _tree(tmp_path) == before  # the old page, its media, and no unfinished folder
+
+
+def test_a_gallery_another_run_is_building_is_refused(workdirs, tmp_path):
+  with files.exclusive_use(str(tmp_path / "site"), "relive gallery"):
+    with pytest.raises(ValueError, match=r"site is in use by relive gallery \(process \d+\)"):
+      _build([workdirs["untrained"]], tmp_path / "site")
+  assert not (tmp_path / "site" / "index.html").exists()
+  _build([workdirs["untrained"]], tmp_path / "site")  # its lock file makes it no one else's
 
 
 def test_cli_gallery_reports_a_missing_workdir_without_a_traceback(workdirs, tmp_path):

@@ -645,10 +645,11 @@ def test_predict_refuses_a_too_short_video_without_warning_of_a_long_rollout_fir
   assert not [record for record in caplog.records if record.levelname == "WARNING"]
 
 
-def test_predict_reads_a_photo_as_relive_relive_does(lstm_workdir, tmp_path):
+@pytest.mark.parametrize("name", ["clear.png", "clear.jfif", "clear"])  # a photo by its bytes
+def test_predict_reads_a_photo_as_relive_relive_does(lstm_workdir, tmp_path, name):
   # Every pixel transparent over black: `relive relive` shows the white matte, OpenCV the black.
-  photo = tmp_path / "clear.png"
-  Image.fromarray(np.zeros((20, 30, 4), np.uint8), "RGBA").save(photo)
+  photo = tmp_path / name
+  Image.fromarray(np.zeros((20, 30, 4), np.uint8), "RGBA").save(photo, "PNG")
   out = str(tmp_path / "from_photo.gif")
   result = predict.predict(lstm_workdir, str(photo), context=1, future=2, out=out)
   assert result["real_future_frames"] == 0

@@ -49,6 +49,16 @@ def test_read_video_keeps_every_frame_step_th_frame(tmp_path):
   np.testing.assert_allclose(video[..., 2].mean(axis=(1, 2)), [20, 50, 80, 110], atol=3)
 
 
+def test_read_video_stops_after_max_frames_kept(tmp_path):
+  path = write_avi(tmp_path / "a.avi", smooth_video(11, 16, 16))
+  whole = video_read.read_video(path, size=16).frames
+  np.testing.assert_array_equal(
+    video_read.read_video(path, size=16, max_frames=4).frames, whole[:4]
+  )
+  stepped = video_read.read_video(path, size=16, frame_step=3, max_frames=2).frames
+  np.testing.assert_array_equal(stepped, whole[[0, 3]])
+
+
 @pytest.mark.parametrize(
   "make, reason",
   [

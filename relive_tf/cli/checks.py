@@ -70,17 +70,20 @@ def existing_file(name, what):
 def output_folder(name, what):
   """--name is a folder to write into: new, or an existing folder, never a file, nor a new one
   named like a video file (`--out=sample.gif` would make a folder of that name)."""
+  _register(name, lambda path: output_folder_problem(path, what), local_paths=True)
 
-  def problem(path):
-    if not path:
-      return f"is empty; give a folder for {what}"
-    if os.path.exists(path) and not os.path.isdir(path):
-      return f"is a file; give a folder for {what} (new, or one that exists)"
-    if not os.path.exists(path) and os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
-      return f"names a video file; give a folder for {what}"
-    return _unwritable_parent(path)
 
-  _register(name, problem, local_paths=True)
+def output_folder_problem(path, what):
+  """What keeps a local `path` from being the folder to write `what` into, or None."""
+  if not path:
+    return f"is empty; give a folder for {what}"
+  if os.path.exists(path) and not os.path.isdir(path):
+    return f"is a file; give a folder for {what} (new, or one that exists)"
+  if not os.path.exists(path) and os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+    return f"names a video file; give a folder for {what}"
+  if os.path.isdir(path):  # written into, whatever its parent allows
+    return None if os.access(path, os.W_OK) else "is not writable; give a folder you can write"
+  return _unwritable_parent(path)
 
 
 def output_file(name, extensions, what):

@@ -181,6 +181,14 @@ def _format_index(head):
   return tf.cast(tf.argmax(tf.cast(known, tf.int32)), tf.int32)
 
 
+def is_still_photo(path):
+  """Whether a file starts like a JPEG, PNG, BMP or WebP, whatever its name says (a .jfif, a .jpe,
+  none): what `relive predict` reads as a photo rather than a video (a GIF is a video there)."""
+  with tf.io.gfile.GFile(path, "rb") as f:
+    head = f.read(_HEAD_BYTES)
+  return int(_format_index(_head(tf.constant(head)))) in (0, 1, 3, 4)  # not GIF (2), nor none
+
+
 def _webp_pixel_count(head):
   """Canvas width x height of a WebP: its VP8X chunk, else the lossy (VP8) or lossless (VP8L)
   bitstream's header; 0 when none is found."""
@@ -367,11 +375,16 @@ def decode_photo(data, size):
 
 
 def decode_photos(image_bytes, size):
-  """decode_photo over a batch: string [batch] -> uint8 [batch, size, size, 3]."""
+  """decode_photo over a batch: string [batch] -> uint8 [batch, size, size, 3].
+
+  One photo at a time: a large one takes gigabytes on its way to size x size (docs/benchmarks.md,
+  "Serving"), and map_fn would otherwise decode up to 10 at once in a graph.
+  """
   return tf.map_fn(
     lambda data: decode_photo(data, size),
     image_bytes,
     fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
+    parallel_iterations=1,
   )
 
 
@@ -408,9 +421,10 @@ def load_photo(path, size):
 def _complaint(message):
   """The decoder's or the assertion's own words in a TF error message, without TF's call sites,
   function names and graph nodes."""
-  summarized = re.search(r"Summarized data: b'(.*)'", message)
+  # Python quotes the bytes with " when they hold a ' (TensorFlow's).
+  summarized = re.search(r"Summarized data: b(['\"])(.*)\1", message)
   if summarized:
-    return summarized[1]
+    return summarized[2]
   line = message.strip().splitlines()[-1]
   line = re.sub(r"^\s*\w+Error: |\{\{[^}]*\}\}\s*|\s*\[Op:.*$|\s*\[\[.*$", "", line)
   return line.removeprefix("assertion failed: ").strip("[] ")

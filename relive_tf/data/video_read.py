@@ -171,8 +171,9 @@ def _ffmpeg_errors():
           messages.append(match["message"])
 
 
-def _decode_frames(path, size, frame_step):
-  """(every frame_step-th frame square-cropped, frames decoded, frames listed in the header)."""
+def _decode_frames(path, size, frame_step, max_frames=None):
+  """(every frame_step-th frame square-cropped, at most max_frames of them, frames decoded, frames
+  listed in the header)."""
   capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
   try:
     if not capture.isOpened():
@@ -180,7 +181,7 @@ def _decode_frames(path, size, frame_step):
     listed = capture.get(cv2.CAP_PROP_FRAME_COUNT)
     frames = []
     decoded = 0
-    while True:
+    while max_frames is None or len(frames) < max_frames:
       # grab() decodes without the color conversion and copy, enough for the frames we drop.
       if decoded % frame_step:
         if not capture.grab():
@@ -197,8 +198,9 @@ def _decode_frames(path, size, frame_step):
   return frames, decoded, int(listed) if 0 < listed < 1e9 else 0
 
 
-def read_video(path, *, size, frame_step=1):
-  """Decodes every `frame_step`-th frame of a video file, until its stream ends.
+def read_video(path, *, size, frame_step=1, max_frames=None):
+  """Decodes every `frame_step`-th frame of a video file, until its stream ends or max_frames are
+  kept.
 
   A container's frame count is only a hint (edit lists, variable frame rates, audio longer than the
   video and wrong AVI headers all make it lie), so the frames that decode are the video. When FFmpeg
@@ -210,6 +212,7 @@ def read_video(path, *, size, frame_step=1):
       str, bytes or os.PathLike; names that are not valid UTF-8 too).
     size: side of the square output frames in pixels.
     frame_step: keep frames 0, frame_step, 2 * frame_step, ...
+    max_frames: stop after keeping this many (None: the whole stream); a long video's head alone.
 
   Returns:
     A DecodedVideo: frames uint8 [frames, size, size, 3] RGB, and a warning or None.
@@ -221,7 +224,7 @@ def read_video(path, *, size, frame_step=1):
   path = os.fsdecode(path)
   _check_file(path)
   with _openable_name(path) as name, _ffmpeg_errors() as errors:
-    frames, decoded, listed = _decode_frames(name, size, frame_step)
+    frames, decoded, listed = _decode_frames(name, size, frame_step, max_frames)
   said = f" (FFmpeg: {errors[0]})" if errors else ""
   if not decoded:
     raise UnusableVideoError(

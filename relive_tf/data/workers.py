@@ -164,7 +164,7 @@ class DecodingPool:
     self._starting, self._idle, self._busy = {}, [], {}
 
 
-def read_video(path, *, size, frame_step=1, timeout_s=DEFAULT_TIMEOUT_S):
+def read_video(path, *, size, frame_step=1, max_frames=None, timeout_s=DEFAULT_TIMEOUT_S):
   """video_read.read_video in a worker process, as `relive prepare` reads: a file that crashes or
   hangs the decoder raises instead of ending the caller. A remote file is copied first
   (video_read.local_file).
@@ -178,7 +178,9 @@ def read_video(path, *, size, frame_step=1, timeout_s=DEFAULT_TIMEOUT_S):
   pool = DecodingPool(1, timeout_s)
   try:
     with video_read.local_file(path) as local:
-      video, reason = pool.call(video_read.read_video, local, size=size, frame_step=frame_step)
+      video, reason = pool.call(
+        video_read.read_video, local, size=size, frame_step=frame_step, max_frames=max_frames
+      )
   finally:
     pool.close()
   if reason is not None:

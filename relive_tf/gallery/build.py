@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import uuid
 
 import markupsafe
 import tensorflow as tf
@@ -18,6 +19,9 @@ from relive_tf.gallery import events
 from relive_tf.gallery import page as page_lib
 from relive_tf.training import checkpoints
 from relive_tf.training import workdir as workdir_lib
+
+# The hidden folder a rebuild makes its media in, beside the site's media.
+_UNFINISHED = ".media-unfinished-"
 
 # Config keys shown in a section's summary when the config has them; the full config is below it.
 SUMMARY_KEYS = (
@@ -39,7 +43,8 @@ SUMMARY_KEYS = (
 def _check_workdir(workdir, families):
   """The config and family of a workdir that exists and holds files."""
   if not tf.io.gfile.isdir(workdir):
-    raise ValueError(f"workdir {workdir!r} does not exist; pass a folder written by `relive train`")
+    what = "is a file" if tf.io.gfile.exists(workdir) else "does not exist"
+    raise ValueError(f"workdir {workdir!r} {what}; pass a folder written by `relive train`")
   if not tf.io.gfile.listdir(workdir):
     raise ValueError(f"workdir {workdir!r} is empty; train it first (`relive train`)")
   return workdir_lib.load_config(workdir, families, "the gallery")
@@ -196,10 +201,11 @@ def _evaluations(page, workdir):
       page.note(None, f"{os.path.basename(path)} could not be read: {error!r}")
 
 
-def _section(site_dir, index, workdir, config, family, num_videos, seed):
-  """The template's fields of one workdir's <section>."""
+def _section(media_dir, index, workdir, config, family, num_videos, seed):
+  """The template's fields of one workdir's <section>, its media written under media_dir."""
   slug = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(os.path.normpath(workdir))) or "workdir"
-  page = page_lib.Page(site_dir, os.path.join(site_dir, page_lib.MEDIA_DIR, f"{index:02d}_{slug}"))
+  folder = f"{index:02d}_{slug}"
+  page = page_lib.Page(os.path.join(media_dir, folder), f"{page_lib.MEDIA_DIR}/{folder}")
   step = _checkpoint_step(workdir)
   if step is None:
     page.add(
@@ -264,24 +270,48 @@ def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
       f"num is {num_videos}; ask for 1 to {limits.GALLERY_VIDEOS} videos per workdir"
     )
   loaded = [_check_workdir(workdir, families) for workdir in workdirs]
-  index_path = os.path.join(out_dir, page_lib.INDEX_FILE)
   if tf.io.gfile.exists(out_dir) and not tf.io.gfile.isdir(out_dir):
     raise ValueError(f"out {out_dir!r} is a file; pass a folder")
-  if (
-    tf.io.gfile.isdir(out_dir)
-    and tf.io.gfile.listdir(out_dir)
-    and not tf.io.gfile.exists(index_path)
-  ):
-    raise ValueError(
-      f"out {out_dir!r} holds other files and no {page_lib.INDEX_FILE}; pass a new "
-      "or empty folder, or one that holds a gallery built before"
-    )
+  if tf.io.gfile.isdir(out_dir):
+    names = tf.io.gfile.listdir(out_dir)
+    # Hidden names (the lock, a rebuild's unfinished media) do not make it someone else's folder.
+    if page_lib.INDEX_FILE not in names and [name for name in names if not name.startswith(".")]:
+      raise ValueError(
+        f"out {out_dir!r} holds other files and no {page_lib.INDEX_FILE}; pass a new "
+        "or empty folder, or one that holds a gallery built before"
+      )
+  with files.exclusive_use(out_dir, "relive gallery"):
+    return _build_site(out_dir, workdirs, loaded, num_videos, seed)
+
+
+def _build_site(out_dir, workdirs, loaded, num_videos, seed):
+  """Makes every section's media in a hidden folder, then swaps it for the old media and writes
+  index.html: a gallery built before stays whole until the new one is (an interrupted rebuild, or
+  a workdir whose checkpoint turns out damaged, leaves it as it was)."""
+  for name in tf.io.gfile.listdir(out_dir):
+    if name.rstrip("/").startswith(_UNFINISHED):  # a rebuild killed mid-way (SIGKILL)
+      tf.io.gfile.rmtree(os.path.join(out_dir, name.rstrip("/")))
+  staging = os.path.join(out_dir, f"{_UNFINISHED}{uuid.uuid4().hex[:8]}")
   media_dir = os.path.join(out_dir, page_lib.MEDIA_DIR)
-  if tf.io.gfile.isdir(media_dir):
-    tf.io.gfile.rmtree(media_dir)
-  tf.io.gfile.makedirs(out_dir)
-  sections = []
-  for index, (workdir, (config, family)) in enumerate(zip(workdirs, loaded)):
-    logging.info("gallery: %s", workdir)
-    sections.append(_section(out_dir, index, workdir, config, family, num_videos, seed))
-  return page_lib.write_index(out_dir, sections)
+  replaced = f"{staging}-replaced"
+  try:
+    tf.io.gfile.makedirs(staging)
+    sections = []
+    for index, (workdir, (config, family)) in enumerate(zip(workdirs, loaded)):
+      logging.info("gallery: %s", workdir)
+      sections.append(_section(staging, index, workdir, config, family, num_videos, seed))
+    if tf.io.gfile.isdir(media_dir):
+      tf.io.gfile.rename(media_dir, replaced)
+    try:
+      tf.io.gfile.rename(staging, media_dir)
+      return page_lib.write_index(out_dir, sections)
+    except BaseException:  # the old media go back beside the old index.html; the new are deleted
+      if tf.io.gfile.isdir(media_dir):
+        tf.io.gfile.rename(media_dir, staging)
+      if tf.io.gfile.isdir(replaced):
+        tf.io.gfile.rename(replaced, media_dir)
+      raise
+  finally:
+    for folder in (staging, replaced):
+      if tf.io.gfile.isdir(folder):
+        tf.io.gfile.rmtree(folder)

@@ -41,15 +41,18 @@ def _write_png(path, image):
 
 
 class Page:
-  """One workdir's section: its HTML parts, and its media under SITE/media/<section>/.
+  """One workdir's section: its HTML parts, and its media, which index.html finds under
+  media/<section>/.
 
   Media are referred to relative to index.html, so that the site opens from disk and can be copied
   anywhere. Text given to the tile methods is escaped; `add` takes HTML.
   """
 
-  def __init__(self, site_dir, media_dir):
-    self.site_dir = site_dir
+  def __init__(self, media_dir, media_url):
+    """media_dir: where the media are written (a staging folder while the site is rebuilt);
+    media_url: where index.html finds them, "media/<section>"."""
     self.media_dir = media_dir
+    self.media_url = media_url
     self.parts = []
 
   def path(self, name):
@@ -57,8 +60,7 @@ class Page:
     return os.path.join(self.media_dir, name)
 
   def url(self, name):
-    relative = os.path.relpath(self.path(name), self.site_dir).replace(os.sep, "/")
-    return urllib.parse.quote(relative)
+    return urllib.parse.quote(f"{self.media_url}/{name}")
 
   def add(self, markup):
     self.parts.append(markupsafe.Markup(markup))

@@ -19,7 +19,6 @@ from relive_tf.training import workdir as workdir_lib
 
 # Still images: read as `relive relive` reads a photo (upright, alpha over white), one frame. A GIF
 # stays a video (an animated clip).
-PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def predict(workdir, video, context, future, out, start=0):
@@ -32,8 +31,9 @@ def predict(workdir, video, context, future, out, start=0):
   Args:
     workdir: a next-frame predictor workdir written by `relive train`.
     video: a video file OpenCV reads (video_read.VIDEO_EXTENSIONS), read as `relive prepare` reads
-      it (video_read.read_video, in a worker process), or a photo (PHOTO_EXTENSIONS), read as
-      `relive relive` reads one (photos.load_photo): a clip of 1 frame, for context 1.
+      it (video_read.read_video, in a worker process, up to the frames used), or a JPEG, PNG,
+      BMP or WebP photo by its bytes (photos.is_still_photo), read as `relive relive` reads one
+      (photos.load_photo): a clip of 1 frame, for context 1.
     context: frames given to the model, >= 1.
     future: frames to predict, 1 to limits.PREDICTED_FRAMES; frames past the training clips' length
       (data.frames) are made with a warning that nothing measured the model there.
@@ -61,12 +61,9 @@ def predict(workdir, video, context, future, out, start=0):
   extension = os.path.splitext(out)[1].lower().lstrip(".")
   if extension not in video_io.VIDEO_FORMATS:
     raise ValueError(f"out {out}: the extension must be one of {video_io.VIDEO_FORMATS}")
-  same = files.absolute(out) == files.absolute(video)
-  if not same and os.path.exists(out) and os.path.exists(video):
-    same = os.path.samefile(out, video)  # a link, or another spelling of the path
-  if same:
+  if files.same_file(out, video):
     raise ValueError(f"out {out} is the input video; give another file to write")
-  frames = _read_frames(video, config.data.size)
+  frames = _read_frames(video, config.data.size, start + context + future)
   if start + context > len(frames):
     raise ValueError(
       f"video {video} has {len(frames)} frame{'' if len(frames) == 1 else 's'}, but "
@@ -97,22 +94,27 @@ def predict(workdir, video, context, future, out, start=0):
   return {"path": out, "step": trained.step, "real_future_frames": real_future_frames}
 
 
-def _read_frames(path, size):
-  """uint8 [frames, size, size, 3] of a video file, or [1, size, size, 3] of a photo.
+def _read_frames(path, size, count):
+  """uint8 [frames, size, size, 3] of a video file's first `count` frames (the ones a prediction
+  uses: a long video is not decoded whole), or [1, size, size, 3] of a photo.
 
   Raises:
     ValueError: a file that cannot be read, naming what would be.
   """
-  if os.path.splitext(path)[1].lower() in PHOTO_EXTENSIONS:
+  if files.isfile(path) and photos.is_still_photo(path):
     return photos.load_photo(path, size)[None]
   try:
     # In a worker process, as `relive prepare` reads: a file that crashes FFmpeg cannot end this.
-    decoded = workers.read_video(path, size=size)
+    decoded = workers.read_video(path, size=size, max_frames=count)
   except video_read.UnusableVideoError as error:
-    raise ValueError(
-      f"video {path!r} cannot be read: {error}; give a video file OpenCV reads "
-      f"({', '.join(video_read.VIDEO_EXTENSIONS)}) or a photo ({', '.join(PHOTO_EXTENSIONS)})"
-    ) from None
+    if "timed out" in str(error):
+      fix = "its frames decode too slowly here; cut the part to predict from into a smaller file"
+    else:
+      fix = (
+        f"give a video file OpenCV reads ({', '.join(video_read.VIDEO_EXTENSIONS)}) or a JPEG, "
+        "PNG, BMP or WebP photo"
+      )
+    raise ValueError(f"video {path!r} cannot be read: {error}; {fix}") from None
   if decoded.warning:
     logging.warning("%r: %s", path, decoded.warning)
   return decoded.frames

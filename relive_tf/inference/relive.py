@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import files
 from relive_tf import limits
 from relive_tf.data import photos
 from relive_tf.data import pipeline
@@ -60,8 +61,8 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
     out.
 
   Raises:
-    ValueError: num outside 1..limits.RELIVED_VIDEOS, an unknown video extension, a photo that
-      cannot be read, or a workdir without a trained conditional WGAN.
+    ValueError: num outside 1..limits.RELIVED_VIDEOS, an unknown video extension, an out that is
+      the photo, a photo that cannot be read, or a workdir without a trained conditional WGAN.
   """
   if not 1 <= num <= limits.RELIVED_VIDEOS:
     raise ValueError(
@@ -70,6 +71,8 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
   extension = os.path.splitext(out)[1].lower().lstrip(".")
   if extension not in video_io.VIDEO_FORMATS:
     raise ValueError(f"out is {out!r}; its extension must be one of {video_io.VIDEO_FORMATS}")
+  if files.same_file(out, photo):
+    raise ValueError(f"out {out} is the photo; give another file to write")
   config, family = workdir_lib.load_config(workdir, cvgan_training.FAMILY, "reliving a photo")
   picture = photos.load_photo(photo, config.data.size)
   trained = checkpoints.restore(workdir, config, family)

@@ -183,21 +183,52 @@ def _check_not_a_root_or_workdir(export_dir):
     )
 
 
-def write_models_config(export_root):
-  """Writes export_root/models.config: a TF Serving model config with every model exported there.
+def read_models_config(export_root):
+  """The ModelServerConfig in export_root/models.config (empty when there is none).
 
-  Each model's base_path is where the tensorflow/serving container sees it when export_root is
-  mounted at /models; TF Serving serves the highest version of each.
+  Raises:
+    ValueError: the file is not a TF Serving model config, naming it and the fix.
+  """
+  config = model_server_config_pb2.ModelServerConfig()
+  path = os.path.join(export_root, MODELS_CONFIG)
+  if tf.io.gfile.exists(path):
+    try:
+      text_format.Parse(files.read_bytes(path).decode("utf-8"), config)
+    except (text_format.ParseError, UnicodeDecodeError) as error:
+      raise ValueError(
+        f"{path} is not a TF Serving model config ({error}); fix or remove it, then export again"
+      ) from None
+  return config
+
+
+def write_models_config(export_root):
+  """Writes export_root/models.config: a TF Serving model config with every model exported there,
+  keeping what else the file held.
+
+  Each exported model's entry has the base_path where the tensorflow/serving container sees it
+  when export_root is mounted at /models (SERVING_ROOT/NAME); an entry the file already held for it
+  is kept as it was (a version policy, labels). Entries of other models (a remote base_path) are
+  kept too; one at SERVING_ROOT/NAME whose folder holds no version any more is dropped. TF Serving
+  serves the highest version of each.
 
   Returns:
     The config's path.
   """
+  exported = [
+    name for name in files.listdir(export_root) if model_versions(os.path.join(export_root, name))
+  ]
+  kept = [
+    entry
+    for entry in read_models_config(export_root).model_config_list.config
+    if entry.name in exported or entry.base_path != f"{SERVING_ROOT}/{entry.name}"
+  ]
   config = model_server_config_pb2.ModelServerConfig()
-  for name in sorted(files.listdir(export_root)):
-    if model_versions(os.path.join(export_root, name)):
-      config.model_config_list.config.add(
-        name=name, base_path=f"{SERVING_ROOT}/{name}", model_platform="tensorflow"
-      )
+  config.model_config_list.config.extend(kept)
+  for name in sorted(set(exported) - {entry.name for entry in kept}):
+    config.model_config_list.config.add(
+      name=name, base_path=f"{SERVING_ROOT}/{name}", model_platform="tensorflow"
+    )
+  config.model_config_list.config.sort(key=lambda entry: entry.name)
   path = os.path.join(export_root, MODELS_CONFIG)
   files.write_text(
     path,
@@ -230,8 +261,8 @@ def export(workdir, export_dir, families, version=None, check=False):
     The new version's folder, export_dir/<version>.
 
   Raises:
-    ValueError: a bad workdir, export_dir or version, an export root another export is writing,
-      or (ExportCheckError) a failed check.
+    ValueError: a bad workdir, export_dir or version, an export root another export is writing
+      or whose models.config is not a model config, or (ExportCheckError) a failed check.
     errors.WriteError: a write failed (a full disk, a lost permission); nothing is published.
   """
   name = _model_name(export_dir)
@@ -240,6 +271,7 @@ def export(workdir, export_dir, families, version=None, check=False):
   # One export per export root at a time: versions are numbered and models.config listed there.
   root = os.path.dirname(files.absolute(export_dir).rstrip("/"))
   with files.exclusive_use(root, "relive export"):
+    read_models_config(root)  # a file it could not update is named before anything is written
     tf.io.gfile.makedirs(export_dir)
     _remove_unfinished(export_dir)
     return _publish(trained, name, export_dir, root, version, check)
