@@ -18,7 +18,7 @@ LAYERS = (
   {"training"},
   {"models", "losses", "metrics"},
   {"data"},
-  {"files", "progress", "errors"},
+  {"files", "progress", "errors", "limits"},
 )
 LAYER_OF = {name: depth for depth, names in enumerate(LAYERS) for name in names}
 

@@ -216,21 +216,31 @@ def test_an_export_keeps_the_entries_of_models_config_it_did_not_write(workdirs,
   vgan_entry = next(entry for entry in config.model_config_list.config if entry.name == "vgan")
   vgan_entry.model_version_policy.all.SetInParent()  # serve every version: a hand edit
   config.model_config_list.config.add(name="remote", base_path="gs://bucket/remote")
+  config.model_config_list.config.add(name="cvgan", base_path="gs://old/cvgan")  # stale
+  config.model_config_list.config.add(name="remote", base_path="gs://bucket/twice")
   (root / publish.MODELS_CONFIG).write_text(text_format.MessageToString(config))
   shutil.rmtree(root / "lstm")  # a model whose folder is gone leaves the config
   _export(workdirs["cvgan"], root / "cvgan")
-  entries = {
-    entry.name: entry for entry in publish.read_models_config(str(root)).model_config_list.config
-  }
-  assert sorted(entries) == ["cvgan", "remote", "vgan"]
+  listed = publish.read_models_config(str(root)).model_config_list.config
+  assert [entry.name for entry in listed] == ["cvgan", "remote", "vgan"]  # one entry a name
+  entries = {entry.name: entry for entry in listed}
   assert entries["remote"].base_path == "gs://bucket/remote"
   assert entries["vgan"].model_version_policy.HasField("all")
-  assert entries["cvgan"].base_path == "/models/cvgan"
+  assert entries["cvgan"].base_path == "/models/cvgan"  # the export, not what it listed before
 
 
-def test_a_models_config_that_is_not_one_is_named_before_anything_is_written(workdirs, tmp_path):
-  (tmp_path / publish.MODELS_CONFIG).write_text("model_config_list { config { nme: 'x' } }")
-  with pytest.raises(ValueError, match=r"models.config is not a TF Serving model config .*; fix"):
+@pytest.mark.parametrize(
+  ("text", "message"),
+  [
+    ("model_config_list { config { nme: 'x' } }", r"is not a TF Serving model config .*; fix"),
+    ("custom_model_config { }", r"holds a custom_model_config, which `relive export` cannot"),
+  ],
+)
+def test_a_models_config_export_cannot_update_is_named_before_anything_is_written(
+  workdirs, tmp_path, text, message
+):
+  (tmp_path / publish.MODELS_CONFIG).write_text(text)
+  with pytest.raises(ValueError, match=f"models.config {message}"):
     _export(workdirs["vgan"], tmp_path / "vgan")
   assert not (tmp_path / "vgan").exists()
 

@@ -205,7 +205,7 @@ def test_a_family_that_is_not_registered_is_named_with_the_known_ones(tmp_path):
   (workdir / "config.json").write_text(json.dumps(toy_config().to_dict()))
   with pytest.raises(
     ValueError,
-    match=r"holds a 'toy' model; export takes \['cvgan', 'lstm', "
+    match=r"holds a model of type 'toy'; export takes \['cvgan', 'lstm', "
     r"'vgan'\]",
   ):
     publish.export(str(workdir), str(tmp_path / "export" / "toy"), families.FAMILIES.values())

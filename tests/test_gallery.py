@@ -310,6 +310,24 @@ def test_an_interrupted_rebuild_leaves_the_gallery_built_before_whole(
   assert _tree(tmp_path) == before  # the old page, its media, and no unfinished folder
 
 
+def test_a_rebuild_killed_between_its_renames_gets_the_old_media_back(
+  workdirs, tmp_path, monkeypatch
+):
+  _build([workdirs["vgan"]], tmp_path, num_videos=1)
+  before = _tree(tmp_path)
+  # What SIGKILL leaves after the old media moved aside and before the new ones moved in.
+  (tmp_path / "media").rename(tmp_path / ".media-unfinished-0123abcd-replaced")
+  (tmp_path / ".media-unfinished-0123abcd" / "00_vgan").mkdir(parents=True)
+
+  def stopped(*args):
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(build, "_section", stopped)
+  with pytest.raises(KeyboardInterrupt):
+    _build([workdirs["vgan"]], tmp_path, num_videos=1)
+  assert _tree(tmp_path) == before
+
+
 def test_a_gallery_another_run_is_building_is_refused(workdirs, tmp_path):
   with files.exclusive_use(str(tmp_path / "site"), "relive gallery"):
     with pytest.raises(ValueError, match=r"site is in use by relive gallery \(process \d+\)"):

@@ -645,7 +645,9 @@ def test_predict_refuses_a_too_short_video_without_warning_of_a_long_rollout_fir
   assert not [record for record in caplog.records if record.levelname == "WARNING"]
 
 
-@pytest.mark.parametrize("name", ["clear.png", "clear.jfif", "clear"])  # a photo by its bytes
+@pytest.mark.parametrize(  # a photo by its bytes, whatever its name (a Latin-1 one too)
+  "name", ["clear.png", "clear.jfif", "clear", os.fsdecode(b"caf\xe9.jpe")]
+)
 def test_predict_reads_a_photo_as_relive_relive_does(lstm_workdir, tmp_path, name):
   # Every pixel transparent over black: `relive relive` shows the white matte, OpenCV the black.
   photo = tmp_path / name

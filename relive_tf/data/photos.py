@@ -184,7 +184,8 @@ def _format_index(head):
 def is_still_photo(path):
   """Whether a file starts like a JPEG, PNG, BMP or WebP, whatever its name says (a .jfif, a .jpe,
   none): what `relive predict` reads as a photo rather than a video (a GIF is a video there)."""
-  with tf.io.gfile.GFile(path, "rb") as f:
+  # open() takes names that are not valid UTF-8 (surrogate-escaped), as files.read_bytes does.
+  with tf.io.gfile.GFile(path, "rb") if files.is_remote(path) else open(path, "rb") as f:
     head = f.read(_HEAD_BYTES)
   return int(_format_index(_head(tf.constant(head)))) in (0, 1, 3, 4)  # not GIF (2), nor none
 

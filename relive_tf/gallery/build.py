@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import uuid
 
 import markupsafe
@@ -20,8 +21,10 @@ from relive_tf.gallery import page as page_lib
 from relive_tf.training import checkpoints
 from relive_tf.training import workdir as workdir_lib
 
-# The hidden folder a rebuild makes its media in, beside the site's media.
+# The hidden folder a rebuild makes its media in, beside the site's media; with _REPLACED after
+# its name, the old media while the new ones move in.
 _UNFINISHED = ".media-unfinished-"
+_REPLACED = "-replaced"
 
 # Config keys shown in a section's summary when the config has them; the full config is below it.
 SUMMARY_KEYS = (
@@ -287,31 +290,52 @@ def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
 def _build_site(out_dir, workdirs, loaded, num_videos, seed):
   """Makes every section's media in a hidden folder, then swaps it for the old media and writes
   index.html: a gallery built before stays whole until the new one is (an interrupted rebuild, or
-  a workdir whose checkpoint turns out damaged, leaves it as it was)."""
-  for name in tf.io.gfile.listdir(out_dir):
-    if name.rstrip("/").startswith(_UNFINISHED):  # a rebuild killed mid-way (SIGKILL)
-      tf.io.gfile.rmtree(os.path.join(out_dir, name.rstrip("/")))
-  staging = os.path.join(out_dir, f"{_UNFINISHED}{uuid.uuid4().hex[:8]}")
+  a workdir whose checkpoint turns out damaged, leaves it as it was). A remote site, whose folders
+  cannot be renamed at once, is rebuilt in place."""
   media_dir = os.path.join(out_dir, page_lib.MEDIA_DIR)
-  replaced = f"{staging}-replaced"
-  try:
-    tf.io.gfile.makedirs(staging)
-    sections = []
-    for index, (workdir, (config, family)) in enumerate(zip(workdirs, loaded)):
-      logging.info("gallery: %s", workdir)
-      sections.append(_section(staging, index, workdir, config, family, num_videos, seed))
+  if files.is_remote(out_dir):
     if tf.io.gfile.isdir(media_dir):
-      tf.io.gfile.rename(media_dir, replaced)
+      tf.io.gfile.rmtree(media_dir)
+    return page_lib.write_index(out_dir, _sections(media_dir, workdirs, loaded, num_videos, seed))
+  _recover(out_dir, media_dir)
+  staging = os.path.join(out_dir, f"{_UNFINISHED}{uuid.uuid4().hex[:8]}")
+  replaced = f"{staging}{_REPLACED}"
+  try:
+    os.makedirs(staging)
+    sections = _sections(staging, workdirs, loaded, num_videos, seed)
+    if os.path.isdir(media_dir):
+      os.rename(media_dir, replaced)
     try:
-      tf.io.gfile.rename(staging, media_dir)
+      os.rename(staging, media_dir)
       return page_lib.write_index(out_dir, sections)
     except BaseException:  # the old media go back beside the old index.html; the new are deleted
-      if tf.io.gfile.isdir(media_dir):
-        tf.io.gfile.rename(media_dir, staging)
-      if tf.io.gfile.isdir(replaced):
-        tf.io.gfile.rename(replaced, media_dir)
+      if os.path.isdir(media_dir):
+        os.rename(media_dir, staging)
+      if os.path.isdir(replaced):
+        os.rename(replaced, media_dir)
       raise
   finally:
     for folder in (staging, replaced):
-      if tf.io.gfile.isdir(folder):
-        tf.io.gfile.rmtree(folder)
+      if os.path.isdir(folder):
+        shutil.rmtree(folder)
+
+
+def _sections(media_dir, workdirs, loaded, num_videos, seed):
+  """Each workdir's section, its media written under media_dir."""
+  sections = []
+  for index, (workdir, (config, family)) in enumerate(zip(workdirs, loaded)):
+    logging.info("gallery: %s", workdir)
+    sections.append(_section(media_dir, index, workdir, config, family, num_videos, seed))
+  return sections
+
+
+def _recover(out_dir, media_dir):
+  """Deletes what a rebuild killed mid-way (SIGKILL) left; the old media go back first if it was
+  killed between moving them aside and moving the new ones in."""
+  leftovers = sorted(name for name in os.listdir(out_dir) if name.startswith(_UNFINISHED))
+  aside = [name for name in leftovers if name.endswith(_REPLACED)]
+  if aside and not os.path.isdir(media_dir):
+    os.rename(os.path.join(out_dir, aside[0]), media_dir)
+    leftovers.remove(aside[0])
+  for name in leftovers:
+    shutil.rmtree(os.path.join(out_dir, name))

@@ -17,9 +17,6 @@ from relive_tf.training import checkpoints
 from relive_tf.training import lstm as lstm_training
 from relive_tf.training import workdir as workdir_lib
 
-# Still images: read as `relive relive` reads a photo (upright, alpha over white), one frame. A GIF
-# stays a video (an animated clip).
-
 
 def predict(workdir, video, context, future, out, start=0):
   """Predicts the frames that follow `context` frames of a video file and writes them as a video.

@@ -198,33 +198,50 @@ def read_models_config(export_root):
       raise ValueError(
         f"{path} is not a TF Serving model config ({error}); fix or remove it, then export again"
       ) from None
+    if config.HasField("custom_model_config"):
+      raise ValueError(
+        f"{path} holds a custom_model_config, which `relive export` cannot add its models to; "
+        "move it elsewhere, then export again"
+      )
   return config
 
 
 def write_models_config(export_root):
   """Writes export_root/models.config: a TF Serving model config with every model exported there,
-  keeping what else the file held.
+  keeping what else the file held but its comments.
 
   Each exported model's entry has the base_path where the tensorflow/serving container sees it
-  when export_root is mounted at /models (SERVING_ROOT/NAME); an entry the file already held for it
-  is kept as it was (a version policy, labels). Entries of other models (a remote base_path) are
-  kept too; one at SERVING_ROOT/NAME whose folder holds no version any more is dropped. TF Serving
-  serves the highest version of each.
+  when export_root is mounted at /models (SERVING_ROOT/NAME); the rest of an entry the file already
+  held for it is kept (a version policy, labels). Entries of other models (a remote base_path) are
+  kept too; one at SERVING_ROOT/NAME whose folder holds no version any more is dropped, and so is a
+  second entry of one name, which TF Serving would refuse. TF Serving serves the highest version of
+  each.
 
   Returns:
     The config's path.
   """
-  exported = [
+  exported = {
     name for name in files.listdir(export_root) if model_versions(os.path.join(export_root, name))
-  ]
-  kept = [
-    entry
-    for entry in read_models_config(export_root).model_config_list.config
-    if entry.name in exported or entry.base_path != f"{SERVING_ROOT}/{entry.name}"
-  ]
+  }
   config = model_server_config_pb2.ModelServerConfig()
-  config.model_config_list.config.extend(kept)
-  for name in sorted(set(exported) - {entry.name for entry in kept}):
+  for entry in read_models_config(export_root).model_config_list.config:
+    ours = entry.base_path.rstrip("/") == f"{SERVING_ROOT}/{entry.name}"
+    listed = [kept.name for kept in config.model_config_list.config]
+    if entry.name in listed or (ours and entry.name not in exported):
+      continue
+    if entry.name in exported and not ours:
+      logging.warning(
+        "%s listed %s at %s; it now points at the export, %s/%s",
+        MODELS_CONFIG,
+        entry.name,
+        entry.base_path,
+        SERVING_ROOT,
+        entry.name,
+      )
+      entry.base_path = f"{SERVING_ROOT}/{entry.name}"
+    config.model_config_list.config.append(entry)
+  listed = {entry.name for entry in config.model_config_list.config}
+  for name in sorted(exported - listed):
     config.model_config_list.config.add(
       name=name, base_path=f"{SERVING_ROOT}/{name}", model_platform="tensorflow"
     )
