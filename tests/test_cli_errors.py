@@ -91,6 +91,7 @@ CASES = [
     "--num=1000000000: 1000000000 is not an integer in the range [1, 10000]",
   ),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--seed=-1"], "--seed=-1: -1 is not"),
+  (["generate", "--workdir={tmp}/vgan", "--out=O", "--num=1.5"], "--num=1.5: not a whole number"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--seed=99999999999999999999"], "--seed="),
   (["generate", "--workdir={tmp}/vgan", "--out="], "--out=: is empty; give a folder"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "--format=avi"], "--format=avi"),
@@ -168,6 +169,10 @@ CASES = [
     "give --clips_per_video or --clip_stride, not both",
   ),
   (["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--frames=0"], "--frames=0"),
+  (
+    ["prepare", "--format=folder", "--source={tmp}/empty", "--out=S", "--test_fraction=a"],
+    "--test_fraction=a: not a number",
+  ),
   (
     ["prepare", "--format=ucf101", "--source={tmp}/empty", "--out=S", "--split_file={tmp}/empty"],
     "--split_file={tmp}/empty: is a folder; give a UCF-101 trainlistNN.txt",

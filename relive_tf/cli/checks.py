@@ -41,12 +41,20 @@ def _register(name, problem, local_paths=False):
   flags.register_validator(name, check)
 
 
+def _missing(path, what):
+  """The message for a path that does not exist; a leading ~ the shell left as it was (quoted, or
+  after --flag=) is named."""
+  if path.startswith("~") and os.path.exists(os.path.expanduser(path)):
+    return f"does not exist: the shell left ~ as it was; give {os.path.expanduser(path)}"
+  return f"does not exist; give {what}"
+
+
 def existing_folder(name, what):
   """--name must be an existing folder; `what` says which one ("a workdir written by ...")."""
 
   def problem(path):
     if not os.path.exists(path):
-      return f"does not exist; give {what}"
+      return _missing(path, what)
     if not os.path.isdir(path):
       return f"is a file, not a folder; give {what}"
     return None
@@ -59,7 +67,7 @@ def existing_file(name, what):
 
   def problem(path):
     if not os.path.exists(path):
-      return f"does not exist; give {what}"
+      return _missing(path, what)
     if os.path.isdir(path):
       return f"is a folder; give {what}"
     return None

@@ -37,6 +37,9 @@ def flag_value_error(error, required, program):
     # ("flag --config=PATH: Error whilst parsing config file:\n\nTraceback ...").
     if "\n" in text:
       text = f"{text.partition(': ')[0]}: {_innermost(error)}"
+    # Python's words for a number it could not read ("invalid literal for int() with base 10").
+    text = re.sub(r": invalid literal for int\(\) with base 10: .*$", ": not a whole number", text)
+    text = re.sub(r": could not convert string to float: .*$", ": not a number", text)
     return text.removeprefix("flag ")
   # Raised by the flags' checks, a line per refused flag: "flag --NAME=VALUE: what is wrong". A
   # config flag's value is an object, left out: its check names the file. A repeated flag's list
