@@ -224,11 +224,12 @@ def write_models_config(export_root):
     name for name in files.listdir(export_root) if model_versions(os.path.join(export_root, name))
   }
   config = model_server_config_pb2.ModelServerConfig()
+  listed = set()
   for entry in read_models_config(export_root).model_config_list.config:
     ours = entry.base_path.rstrip("/") == f"{SERVING_ROOT}/{entry.name}"
-    listed = [kept.name for kept in config.model_config_list.config]
     if entry.name in listed or (ours and entry.name not in exported):
       continue
+    listed.add(entry.name)
     if entry.name in exported and not ours:
       logging.warning(
         "%s listed %s at %s; it now points at the export, %s/%s",
@@ -240,7 +241,6 @@ def write_models_config(export_root):
       )
       entry.base_path = f"{SERVING_ROOT}/{entry.name}"
     config.model_config_list.config.append(entry)
-  listed = {entry.name for entry in config.model_config_list.config}
   for name in sorted(exported - listed):
     config.model_config_list.config.add(
       name=name, base_path=f"{SERVING_ROOT}/{name}", model_platform="tensorflow"
