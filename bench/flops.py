@@ -1,7 +1,9 @@
 """FLOPs of a traced TensorFlow function, counted from the shapes of its linear ops.
 
 Counted: convolutions (2D, 3D), their input and filter gradients (which also run the transposed
-convolutions), matrix products and einsums, each as 2 x its multiply-adds, wherever they sit in the
+convolutions; vgan.phase_convolution, a transposed convolution run as a stride-1 one, and its
+gradients count as the transposed convolution, the network's own arithmetic, without its edge
+windows), matrix products and einsums, each as 2 x its multiply-adds, wherever they sit in the
 graph: in nested function calls (an XLA-compiled replica step), in both branches of a condition (the
 larger), and in while loops times their trip count (an LSTM over time, and its gradient). Element-
 wise work (activations, normalization, optimizer updates) is left out: on these networks it is a
@@ -9,9 +11,12 @@ few percent of the arithmetic, and it is not what a matmul-rate ceiling measures
 """
 
 import math
+import re
 
 import tensorflow as tf
 from tensorflow.python.framework import tensor_util
+
+from relive_tf.models import vgan
 
 CONVOLUTIONS = ("Conv2D", "Conv3D", "DepthwiseConv2dNative")
 INPUT_GRADIENTS = ("Conv2DBackpropInput", "Conv3DBackpropInputV2", "Conv3DBackpropInput")
@@ -44,6 +49,15 @@ def einsum_flops(equation, shapes):
   return 2 * math.prod(sizes.values())
 
 
+def _positions(op, shape):
+  """The output positions [b, *spatial] of a convolution whose output (or output gradient) has
+  `shape`; for a phase convolution, the transposed convolution's inputs (one fewer per axis)."""
+  batch, *spatial = shape[:-1]
+  if any(re.fullmatch(rf"{vgan.PHASE_CONVOLUTION}(_\d+)?", part) for part in op.name.split("/")):
+    spatial = [size - 1 for size in spatial]
+  return batch * math.prod(spatial)
+
+
 def op_flops(op):
   """FLOPs of one op outside loops and calls (0 for ops that are not linear)."""
   kind = op.type
@@ -52,13 +66,13 @@ def op_flops(op):
     filter_size = math.prod(_shape(op.inputs[1]))
     if kind == "DepthwiseConv2dNative":
       filter_size //= _shape(op.inputs[1])[2]  # each input channel meets its own filters only
-    return 2 * filter_size * math.prod(_shape(op.outputs[0])[:-1])
+    return 2 * filter_size * _positions(op, _shape(op.outputs[0]))
   if kind in INPUT_GRADIENTS:  # a transposed convolution: every input pixel meets the whole filter
     _channels_last(op)
-    return 2 * math.prod(_shape(op.inputs[1])) * math.prod(_shape(op.inputs[2])[:-1])
+    return 2 * math.prod(_shape(op.inputs[1])) * _positions(op, _shape(op.inputs[2]))
   if kind in FILTER_GRADIENTS:
     _channels_last(op)
-    return 2 * math.prod(_shape(op.outputs[0])) * math.prod(_shape(op.inputs[2])[:-1])
+    return 2 * math.prod(_shape(op.outputs[0])) * _positions(op, _shape(op.inputs[2]))
   if kind == "MatMul":
     a, b = _shape(op.inputs[0]), _shape(op.inputs[1])
     rows, inner = a[::-1] if op.get_attr("transpose_a") else a

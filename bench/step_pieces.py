@@ -11,9 +11,13 @@
   vgan.compose_video (three), forward and with gradients.
 - kernel: the resize layers' 4-wide transposed kernels from their 3-wide ones (the tiny foreground
   stream's four), by per-axis einsums against ResizeConv.transposed_kernel's one matmul.
-- outputs: from the joined heads' output to the video and mask (bias, split, tanh and sigmoid,
-  composition) as TensorFlow ops, what inference runs, against vgan.composed_heads, the same
-  arithmetic compiled by XLA into one kernel, what training runs.
+- outputs: from the joined heads' phases to the video and mask (interleaving, bias, split, tanh and
+  sigmoid, composition) as TensorFlow ops against vgan.composed_heads, the same arithmetic
+  compiled by XLA into one kernel, what training runs.
+- phases, phases64: the joined heads' transposed convolution (what inference runs) against
+  vgan.phase_convolution, its output phases interleaved by XLA (what training runs), at the tiny
+  generator's last layer (8 channels in) and at the poster's widths (64), forward and with
+  gradients.
 - gif: the training loop's sample GIF (4 moving-digit clips side by side, 32 frames) with
   Pillow's median cut and fast octree palettes, and each one's mean error in 0..255 levels.
 
@@ -93,18 +97,19 @@ def head_output_forms():
 
   from relive_tf.models import vgan  # noqa: PLC0415
 
-  inputs = [tf.random.normal([8, 32, 64, 64, 4]), tf.random.normal([8, 64, 64, 3])]
+  # The joined heads' phase_convolution output, of a 32x64x64 video.
+  inputs = [tf.random.normal([8, 17, 33, 33, 32]), tf.random.normal([8, 64, 64, 3])]
   bias = tf.Variable(tf.random.normal([4]))
 
-  def ops(outputs, background):
-    foreground, mask = tf.split(outputs + bias, [3, 1], axis=-1)
+  def ops(phases, background):
+    foreground, mask = tf.split(vgan.interleaved_phases(phases) + bias, [3, 1], axis=-1)
     mask = tf.sigmoid(mask)
     return [vgan.compose_video(tf.tanh(foreground), mask, background), mask]
 
   return {
     "TensorFlow ops": _timed_pair(ops, inputs, [bias]),
     "one XLA kernel (composed_heads)": _timed_pair(
-      lambda outputs, background: vgan.composed_heads(outputs, bias, background), inputs, [bias]
+      lambda phases, background: vgan.composed_heads(phases, bias, background), inputs, [bias]
     ),
   }
 
@@ -134,6 +139,26 @@ def kernel_forms():
     "per-axis einsums": _timed_pair(einsums, [], weights),
     "one matmul (transposed_kernel)": _timed_pair(matmul, [], weights),
   }
+
+
+def phase_forms(channels):
+  """The heads' transposed convolution (batch 8, 16x32x32xchannels -> 32x64x64x4) as TensorFlow's
+  transposed convolution and as vgan.phase_convolution interleaved by XLA."""
+  import tensorflow as tf  # noqa: PLC0415
+
+  from relive_tf.models import vgan  # noqa: PLC0415
+
+  features = tf.random.normal([8, 16, 32, 32, channels])
+  kernel = tf.Variable(tf.random.normal([4, 4, 4, 4, channels], stddev=0.05))
+  interleaved = tf.function(vgan.interleaved_phases, jit_compile=True, autograph=False)
+  forms = (
+    (
+      "transposed convolution",
+      lambda x: [tf.nn.conv3d_transpose(x, kernel, [8, 32, 64, 64, 4], [1, 2, 2, 2, 1], "SAME")],
+    ),
+    ("phase convolution", lambda x: [interleaved(vgan.phase_convolution(x, kernel))]),
+  )
+  return {name: _timed_pair(form, [features], [kernel]) for name, form in forms}
 
 
 def _timed_pair(form, inputs, weights):
@@ -185,6 +210,8 @@ def main(_):
     ("compose", compose_forms()),
     ("outputs", head_output_forms()),
     ("kernel", kernel_forms()),
+    ("phases", phase_forms(8)),
+    ("phases64", phase_forms(64)),
   )
   for piece, forms in pieces:
     for round_ in range(1, FLAGS.rounds + 1):

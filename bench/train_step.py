@@ -15,7 +15,6 @@ import pathlib
 import sys
 import time
 
-import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
@@ -23,6 +22,7 @@ from absl import flags
 import relive_tf  # noqa: F401, I001 (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for configs/
+from bench import flops  # noqa: E402
 from configs import vgan as vgan_config  # noqa: E402
 from relive_tf import families  # noqa: E402
 from relive_tf.data import pipeline  # noqa: E402
@@ -33,25 +33,6 @@ flags.DEFINE_list("variants", ["tiny", "default"], "configs/vgan.py variants to 
 flags.DEFINE_integer("batch_size", 8, "global batch size")
 flags.DEFINE_integer("steps", 3, "timed steps after one warm-up step")
 FLAGS = flags.FLAGS
-
-
-def _shape(tensor):
-  return [int(d) for d in tensor.shape]
-
-
-def forward_flops(function, *args):
-  """FLOPs of one call, from the op shapes of its graph: 2 * multiply-adds of each linear op."""
-  graph = tf.function(function).get_concrete_function(*args).graph
-  total = 0
-  for op in graph.get_operations():
-    if op.type in ("Conv3D", "Conv2D"):
-      total += 2 * np.prod(_shape(op.inputs[1])) * np.prod(_shape(op.outputs[0])[:-1])
-    elif op.type in ("Conv3DBackpropInputV2", "Conv2DBackpropInput"):
-      total += 2 * np.prod(_shape(op.inputs[1])) * np.prod(_shape(op.inputs[2])[:-1])
-    elif op.type == "MatMul":
-      rows, inner = _shape(op.inputs[0])
-      total += 2 * rows * inner * _shape(op.outputs[0])[1]
-  return int(total)
 
 
 def matmul_flops_per_second(size=2048, repeats=20):
@@ -86,8 +67,8 @@ def time_variant(variant, batch_size, steps):
       )
     )
   )
-  generator = forward_flops(lambda z: trainer.generator(z, training=True), batch["noise"])
-  critic = forward_flops(lambda v: trainer.critic(v, training=True), batch["video"])
+  generator = flops.function_flops(lambda z: trainer.generator(z, training=True), batch["noise"])
+  critic = flops.function_flops(lambda v: trainer.critic(v, training=True), batch["video"])
   critic_steps = config.train.critic_steps
   reused = 0 if config.train.loss == "wgan" else generator
   step_flops = critic_steps * (generator + 6 * critic) + 3 * generator + 2 * critic - reused

@@ -9,6 +9,7 @@ import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from relive_tf import families
+from relive_tf.models import vgan
 from relive_tf.training import inputs
 from relive_tf.training import trainer as trainer_lib
 
@@ -47,6 +48,35 @@ def test_a_transposed_convolution_counts_each_input_pixel_against_the_whole_filt
   deconv = tf.keras.layers.Conv3DTranspose(5, 4, strides=2, padding="same")
   code = tf.zeros([2, 2, 4, 4, 7])
   assert flops.function_flops(deconv, code) == 2 * 2 * (2 * 4 * 4) * 64 * 7 * 5
+
+
+def test_a_phase_convolution_counts_as_the_transposed_convolution_it_computes():
+  # vgan.phase_convolution's edge windows make outputs that are cropped: not the network's work.
+  features, kernel = tf.zeros([2, 3, 5, 4, 6]), tf.zeros([4, 4, 4, 7, 6])
+
+  def transposed(x, k):
+    return tf.nn.conv3d_transpose(x, k, [2, 6, 10, 8, 7], [1, 2, 2, 2, 1], "SAME")
+
+  def with_gradients(form):
+    def run(x, k):
+      with tf.GradientTape() as tape:
+        tape.watch([x, k])
+        loss = tf.reduce_sum(tf.square(form(x, k)))
+      return tape.gradient(loss, [x, k])
+
+    return run
+
+  counts = [
+    flops.function_flops(form, features, kernel)
+    for form in (
+      transposed,
+      vgan.phase_convolution,
+      with_gradients(transposed),
+      with_gradients(vgan.phase_convolution),
+    )
+  ]
+  forward = 2 * 2 * (3 * 5 * 4) * 64 * 7 * 6
+  assert counts == [forward, forward, 3 * forward, 3 * forward]
 
 
 def test_gradients_no_update_needs_are_not_counted():

@@ -136,12 +136,12 @@ class ForegroundStream(keras.layers.Layer):
     if not training:
       foreground, mask = upsampling_heads(features, heads)
       return compose_video(foreground, mask, background), mask
-    outputs, bias = joined_heads(features, heads)
-    return composed_heads(outputs, bias, background)
+    kernel, bias = joined_heads(features, heads)
+    return composed_heads(phase_convolution(features, kernel), bias, background)
 
 
 def joined_heads(features, heads):
-  """Upsampling layers of one kind that read the same features, run as one transposed convolution.
+  """Upsampling layers of one kind that read the same features, as one transposed convolution.
 
   Their kernels are joined along the output channels: at full resolution a transposed convolution
   to a few channels costs oneDNN about as much for 1 channel as for 4, so the video (3) and mask
@@ -152,16 +152,62 @@ def joined_heads(features, heads):
     heads: ResizeConv or Conv{2,3}DTranspose layers (4-wide, stride 2, "same", with biases).
 
   Returns:
-    the heads' outputs before bias and activation, joined: [b, *(2 * spatial), sum of filters];
-    and their biases, joined [sum of filters], in the outputs' dtype.
+    the joined transposed kernel [4] * rank + [sum of filters, c] and the joined biases [sum of
+    filters], in the features' dtype.
   """
   for head in heads:
     if not head.built:
       head.build(features.shape)
   kernel = keras.ops.concatenate([transposed_kernel(head, features.dtype) for head in heads], -2)
-  outputs = keras.ops.conv_transpose(features, kernel, strides=2, padding="same")
   bias = keras.ops.concatenate([head.bias for head in heads], 0)
-  return outputs, keras.ops.cast(bias, outputs.dtype)
+  return kernel, keras.ops.cast(bias, features.dtype)
+
+
+PHASE_CONVOLUTION = "phase_convolution"  # its ops' name scope, which bench/flops.py looks for
+
+
+def phase_convolution(features, kernel):
+  """A 4-wide, stride-2, "same" 3D transposed convolution as one stride-1 convolution with a 2-wide
+  kernel: the 8 output phases of each 2x2x2 window of the features padded by one.
+
+  oneDNN runs a transposed convolution as a convolution's input gradient, whose few output
+  channels fill few of its vector lanes; the phases give a forward convolution 8 times the
+  channels. With the interleaving (XLA), at the tiny heads' shapes (batch 8, 16x32x32x8 ->
+  32x64x64x4) the forward pass takes 6.5 ms instead of 15, at the poster's widths (64 channels
+  in) 25 instead of 79 (`python bench/step_pieces.py`, "phases"). The windows at the edges do
+  about 13 % more multiply-adds than the transposed convolution, for outputs that
+  interleaved_phases crops.
+
+  Args:
+    features: [b, d, h, w, c].
+    kernel: a transposed convolution's kernel [4, 4, 4, filters, c].
+
+  Returns:
+    [b, d + 1, h + 1, w + 1, 8 * filters], the phases ordered (s_d, s_h, s_w, filter).
+  """
+  # Along each axis, a 4-wide, stride-2, "same" transposed convolution makes output 2m - 1 + s
+  # (s = 0, 1) from inputs m - 1 + j (j = 0, 1) through its tap 2 + s - 2j: taps 2, 0 and 3, 1.
+  for axis in (0, 2, 4):
+    taps = [(slice(None),) * axis + (slice(2 + phase, None, -2),) for phase in (0, 1)]
+    kernel = tf.stack([kernel[index] for index in taps], axis)
+  filters, channels = kernel.shape[-2:]  # kernel: [s_d, j_d, s_h, j_h, s_w, j_w, filters, c]
+  kernel = tf.reshape(
+    tf.transpose(kernel, [1, 3, 5, 7, 0, 2, 4, 6]), [2, 2, 2, channels, 8 * filters]
+  )
+  padded = tf.pad(features, [[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]])
+  with tf.name_scope(PHASE_CONVOLUTION):  # its gradients' ops take the scope too
+    return tf.nn.conv3d(padded, kernel, [1] * 5, "VALID")
+
+
+def interleaved_phases(phases):
+  """phase_convolution's output [b, d + 1, h + 1, w + 1, 8 * filters] -> the transposed
+  convolution's [b, 2d, 2h, 2w, filters]."""
+  batch, depth, height, width, channels = phases.shape
+  filters = channels // 8
+  phases = tf.reshape(phases, [-1, depth, height, width, 2, 2, 2, filters])
+  phases = tf.transpose(phases, [0, 1, 4, 2, 5, 3, 6, 7])
+  outputs = tf.reshape(phases, [-1, 2 * depth, 2 * height, 2 * width, filters])
+  return outputs[:, 1:-1, 1:-1, 1:-1]
 
 
 def upsampling_heads(features, heads):
@@ -171,24 +217,25 @@ def upsampling_heads(features, heads):
   Returns:
     one [b, *(2 * spatial), head.filters] tensor per head.
   """
-  outputs, bias = joined_heads(features, heads)
-  outputs = outputs + bias
+  kernel, bias = joined_heads(features, heads)
+  outputs = keras.ops.conv_transpose(features, kernel, strides=2, padding="same") + bias
   ends = np.cumsum([head.filters for head in heads])[:-1].tolist()
   return [head.activation(part) for head, part in zip(heads, keras.ops.split(outputs, ends, -1))]
 
 
 @tf.function(jit_compile=True, autograph=False)
-def composed_heads(outputs, bias, background):
+def composed_heads(phases, bias, background):
   """The video [b, t, h, w, 3] and mask [b, t, h, w, 1] from the joined video and mask heads'
-  outputs [b, t, h, w, 4] before their bias [4] and activations (tanh, sigmoid), and the
-  background [b, h, w, 3].
+  phase_convolution [b, t/2 + 1, h/2 + 1, w/2 + 1, 32] before their bias [4] and activations
+  (tanh, sigmoid), and the background [b, h, w, 3].
 
   The same arithmetic as upsampling_heads then compose_video, compiled by XLA into one pass over
-  the full-size tensors and one for the gradients, where TensorFlow runs an op per step of it.
-  Training uses it; inference and exports use the separate ops, since TF Serving runs XLA-compiled
-  functions only when asked to (--xla_cpu_compilation_enabled).
+  the full-size tensors and one for the gradients, where TensorFlow runs an op per step of it
+  (the phases' interleaving included). Training uses it; inference and exports use the separate
+  ops, since TF Serving runs XLA-compiled functions only when asked to
+  (--xla_cpu_compilation_enabled).
   """
-  foreground, mask = tf.split(outputs + bias, [3, 1], axis=-1)
+  foreground, mask = tf.split(interleaved_phases(phases) + bias, [3, 1], axis=-1)
   mask = tf.sigmoid(mask)
   return compose_video(tf.tanh(foreground), mask, background), mask
 
