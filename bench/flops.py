@@ -1,7 +1,7 @@
 """FLOPs of a traced TensorFlow function, counted from the shapes of its linear ops.
 
 Counted: convolutions (2D, 3D), their input and filter gradients (which also run the transposed
-convolutions; vgan.phase_convolution, a transposed convolution run as a stride-1 one, and its
+convolutions; phases.phase_convolution, a transposed convolution run as a stride-1 one, and its
 gradients count as the transposed convolution, the network's own arithmetic, without its edge
 windows), matrix products and einsums, each as 2 x its multiply-adds, wherever they sit in the
 graph: in nested function calls (an XLA-compiled replica step), in both branches of a condition (the
@@ -16,7 +16,7 @@ import re
 import tensorflow as tf
 from tensorflow.python.framework import tensor_util
 
-from relive_tf.models import vgan
+from relive_tf.models import phases
 
 CONVOLUTIONS = ("Conv2D", "Conv3D", "DepthwiseConv2dNative")
 INPUT_GRADIENTS = ("Conv2DBackpropInput", "Conv3DBackpropInputV2", "Conv3DBackpropInput")
@@ -53,7 +53,7 @@ def _positions(op, shape):
   """The output positions [b, *spatial] of a convolution whose output (or output gradient) has
   `shape`; for a phase convolution, the transposed convolution's inputs (one fewer per axis)."""
   batch, *spatial = shape[:-1]
-  if any(re.fullmatch(rf"{vgan.PHASE_CONVOLUTION}(_\d+)?", part) for part in op.name.split("/")):
+  if any(re.fullmatch(rf"{phases.PHASE_CONVOLUTION}(_\d+)?", part) for part in op.name.split("/")):
     spatial = [size - 1 for size in spatial]
   return batch * math.prod(spatial)
 

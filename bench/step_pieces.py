@@ -15,7 +15,7 @@
   sigmoid, composition) as TensorFlow ops against vgan.composed_heads, the same arithmetic
   compiled by XLA into one kernel, what training runs.
 - phases, phases64: the joined heads' transposed convolution (what inference runs) against
-  vgan.phase_convolution, its output phases interleaved by XLA (what training runs), at the tiny
+  phases.phase_convolution, its output phases interleaved by XLA (what training runs), at the tiny
   generator's last layer (8 channels in) and at the poster's widths (64), forward and with
   gradients.
 - gif: the training loop's sample GIF (4 moving-digit clips side by side, 32 frames) with
@@ -95,21 +95,24 @@ def head_output_forms():
   inference runs) against vgan.composed_heads, one XLA kernel (what training runs)."""
   import tensorflow as tf  # noqa: PLC0415
 
+  from relive_tf.models import phases  # noqa: PLC0415
   from relive_tf.models import vgan  # noqa: PLC0415
 
   # The joined heads' phase_convolution output, of a 32x64x64 video.
   inputs = [tf.random.normal([8, 17, 33, 33, 32]), tf.random.normal([8, 64, 64, 3])]
   bias = tf.Variable(tf.random.normal([4]))
 
-  def ops(phases, background):
-    foreground, mask = tf.split(vgan.interleaved_phases(phases) + bias, [3, 1], axis=-1)
+  def ops(head_phases, background):
+    foreground, mask = tf.split(phases.interleaved_phases(head_phases) + bias, [3, 1], axis=-1)
     mask = tf.sigmoid(mask)
     return [vgan.compose_video(tf.tanh(foreground), mask, background), mask]
 
   return {
     "TensorFlow ops": _timed_pair(ops, inputs, [bias]),
     "one XLA kernel (composed_heads)": _timed_pair(
-      lambda phases, background: vgan.composed_heads(phases, bias, background), inputs, [bias]
+      lambda head_phases, background: vgan.composed_heads(head_phases, bias, background),
+      inputs,
+      [bias],
     ),
   }
 
@@ -143,20 +146,20 @@ def kernel_forms():
 
 def phase_forms(channels):
   """The heads' transposed convolution (batch 8, 16x32x32xchannels -> 32x64x64x4) as TensorFlow's
-  transposed convolution and as vgan.phase_convolution interleaved by XLA."""
+  transposed convolution and as phases.phase_convolution interleaved by XLA."""
   import tensorflow as tf  # noqa: PLC0415
 
-  from relive_tf.models import vgan  # noqa: PLC0415
+  from relive_tf.models import phases  # noqa: PLC0415
 
   features = tf.random.normal([8, 16, 32, 32, channels])
   kernel = tf.Variable(tf.random.normal([4, 4, 4, 4, channels], stddev=0.05))
-  interleaved = tf.function(vgan.interleaved_phases, jit_compile=True, autograph=False)
+  interleaved = tf.function(phases.interleaved_phases, jit_compile=True, autograph=False)
   forms = (
     (
       "transposed convolution",
       lambda x: [tf.nn.conv3d_transpose(x, kernel, [8, 32, 64, 64, 4], [1, 2, 2, 2, 1], "SAME")],
     ),
-    ("phase convolution", lambda x: [interleaved(vgan.phase_convolution(x, kernel))]),
+    ("phase convolution", lambda x: [interleaved(phases.phase_convolution(x, kernel))]),
   )
   return {name: _timed_pair(form, [features], [kernel]) for name, form in forms}
 

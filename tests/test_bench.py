@@ -9,7 +9,7 @@ import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from relive_tf import families
-from relive_tf.models import vgan
+from relive_tf.models import phases
 from relive_tf.training import inputs
 from relive_tf.training import trainer as trainer_lib
 
@@ -51,7 +51,7 @@ def test_a_transposed_convolution_counts_each_input_pixel_against_the_whole_filt
 
 
 def test_a_phase_convolution_counts_as_the_transposed_convolution_it_computes():
-  # vgan.phase_convolution's edge windows make outputs that are cropped: not the network's work.
+  # phases.phase_convolution's edge windows make outputs that are cropped: not the network's work.
   features, kernel = tf.zeros([2, 3, 5, 4, 6]), tf.zeros([4, 4, 4, 7, 6])
 
   def transposed(x, k):
@@ -70,9 +70,9 @@ def test_a_phase_convolution_counts_as_the_transposed_convolution_it_computes():
     flops.function_flops(form, features, kernel)
     for form in (
       transposed,
-      vgan.phase_convolution,
+      phases.phase_convolution,
       with_gradients(transposed),
-      with_gradients(vgan.phase_convolution),
+      with_gradients(phases.phase_convolution),
     )
   ]
   forward = 2 * 2 * (3 * 5 * 4) * 64 * 7 * 6

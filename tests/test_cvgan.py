@@ -397,4 +397,7 @@ def test_relived_videos_come_a_batch_at_a_time_and_are_the_same_videos(cvgan_wor
   whole = relive.relive_videos(generator, photo, num=5, seed=3)
   batched = relive.relive_videos(generator, photo, num=5, seed=3, batch_size=2)
   assert whole.shape[0] == 5 and len({video.tobytes() for video in whole}) == 5
-  np.testing.assert_array_equal(batched, whole)
+  # The same videos in the same order; oneDNN sums in another order at another batch size, which
+  # can move a value that sits on a rounding edge by one level.
+  difference = np.abs(batched.astype(np.int16) - whole)
+  assert difference.max() <= 1 and np.count_nonzero(difference) < 1e-4 * difference.size

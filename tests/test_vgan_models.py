@@ -104,24 +104,6 @@ def test_video_and_mask_heads_run_as_one_convolution_with_each_heads_weights(ups
   ]
 
 
-def test_the_phase_convolution_interleaved_is_the_transposed_convolution_with_its_gradients():
-  rng = np.random.default_rng(0)
-  features = tf.constant(rng.normal(size=[2, 3, 5, 4, 6]), tf.float32)  # odd sizes: every edge
-  kernel = tf.constant(rng.normal(size=[4, 4, 4, 7, 6]), tf.float32)
-  weights = tf.constant(rng.normal(size=[2, 6, 10, 8, 7]), tf.float32)  # each output its own
-  with tf.GradientTape(persistent=True) as tape:
-    tape.watch([features, kernel])
-    transposed = tf.nn.conv3d_transpose(features, kernel, weights.shape, [1, 2, 2, 2, 1], "SAME")
-    phases = vgan.phase_convolution(features, kernel)
-    interleaved = vgan.interleaved_phases(phases)
-    losses = [tf.reduce_sum(weights * outputs) for outputs in (transposed, interleaved)]
-  assert phases.shape == (2, 4, 6, 5, 8 * 7)
-  np.testing.assert_allclose(interleaved, transposed, atol=1e-4)
-  expected, actual = ([tape.gradient(loss, x) for x in (features, kernel)] for loss in losses)
-  for want, got in zip(expected, actual):
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
-
-
 @pytest.mark.parametrize("upsample", vgan.UPSAMPLINGS)
 def test_training_composes_video_and_mask_as_the_separate_ops_do_with_their_gradients(
   upsample, monkeypatch

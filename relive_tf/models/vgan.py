@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from relive_tf.models import phases
 from relive_tf.models import resize_conv
 from relive_tf.models import unet
 
@@ -88,11 +89,16 @@ def upsampling_conv(rank, filters, upsample, name, **kwargs):
   raise ValueError(f"model.upsample is {upsample!r}; use one of {UPSAMPLINGS}")
 
 
-def critic_conv(rank, filters, normalization, name):
-  """A 4-wide stride-2 convolution, spectrally normalized (Miyato et al. 2018) when asked."""
-  conv = (layers.Conv3D if rank == 3 else layers.Conv2D)(
-    filters, 4, strides=2, padding="same", name=name
-  )
+def critic_conv(rank, filters, normalization, name, first=False):
+  """A 4-wide stride-2 convolution, spectrally normalized (Miyato et al. 2018) when asked. A 3D
+  critic's first layer takes its input gradient, toward the video's 3 channels, by phases: the
+  tiny steps take 0.95 to 0.98 of the time they took with TensorFlow's (docs/benchmarks.md)."""
+  if rank == 3 and first:
+    conv = phases.PhaseGradientConv3D(filters, name=name)
+  else:
+    conv = (layers.Conv3D if rank == 3 else layers.Conv2D)(
+      filters, 4, strides=2, padding="same", name=name
+    )
   if normalization == "spectral":
     return layers.SpectralNormalization(conv, name=f"{name}_sn")
   return conv
@@ -137,7 +143,7 @@ class ForegroundStream(keras.layers.Layer):
       foreground, mask = upsampling_heads(features, heads)
       return compose_video(foreground, mask, background), mask
     kernel, bias = joined_heads(features, heads)
-    return composed_heads(phase_convolution(features, kernel), bias, background)
+    return composed_heads(phases.phase_convolution(features, kernel), bias, background)
 
 
 def joined_heads(features, heads):
@@ -163,53 +169,6 @@ def joined_heads(features, heads):
   return kernel, keras.ops.cast(bias, features.dtype)
 
 
-PHASE_CONVOLUTION = "phase_convolution"  # its ops' name scope, which bench/flops.py looks for
-
-
-def phase_convolution(features, kernel):
-  """A 4-wide, stride-2, "same" 3D transposed convolution as one stride-1 convolution with a 2-wide
-  kernel: the 8 output phases of each 2x2x2 window of the features padded by one.
-
-  oneDNN runs a transposed convolution as a convolution's input gradient, whose few output
-  channels fill few of its vector lanes; the phases give a forward convolution 8 times the
-  channels. With the interleaving (XLA), at the tiny heads' shapes (batch 8, 16x32x32x8 ->
-  32x64x64x4) the forward pass takes 6.5 ms instead of 15, at the poster's widths (64 channels
-  in) 25 instead of 79 (`python bench/step_pieces.py`, "phases"). The windows at the edges do
-  about 13 % more multiply-adds than the transposed convolution, for outputs that
-  interleaved_phases crops.
-
-  Args:
-    features: [b, d, h, w, c].
-    kernel: a transposed convolution's kernel [4, 4, 4, filters, c].
-
-  Returns:
-    [b, d + 1, h + 1, w + 1, 8 * filters], the phases ordered (s_d, s_h, s_w, filter).
-  """
-  # Along each axis, a 4-wide, stride-2, "same" transposed convolution makes output 2m - 1 + s
-  # (s = 0, 1) from inputs m - 1 + j (j = 0, 1) through its tap 2 + s - 2j: taps 2, 0 and 3, 1.
-  for axis in (0, 2, 4):
-    taps = [(slice(None),) * axis + (slice(2 + phase, None, -2),) for phase in (0, 1)]
-    kernel = tf.stack([kernel[index] for index in taps], axis)
-  filters, channels = kernel.shape[-2:]  # kernel: [s_d, j_d, s_h, j_h, s_w, j_w, filters, c]
-  kernel = tf.reshape(
-    tf.transpose(kernel, [1, 3, 5, 7, 0, 2, 4, 6]), [2, 2, 2, channels, 8 * filters]
-  )
-  padded = tf.pad(features, [[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]])
-  with tf.name_scope(PHASE_CONVOLUTION):  # its gradients' ops take the scope too
-    return tf.nn.conv3d(padded, kernel, [1] * 5, "VALID")
-
-
-def interleaved_phases(phases):
-  """phase_convolution's output [b, d + 1, h + 1, w + 1, 8 * filters] -> the transposed
-  convolution's [b, 2d, 2h, 2w, filters]."""
-  batch, depth, height, width, channels = phases.shape
-  filters = channels // 8
-  phases = tf.reshape(phases, [-1, depth, height, width, 2, 2, 2, filters])
-  phases = tf.transpose(phases, [0, 1, 4, 2, 5, 3, 6, 7])
-  outputs = tf.reshape(phases, [-1, 2 * depth, 2 * height, 2 * width, filters])
-  return outputs[:, 1:-1, 1:-1, 1:-1]
-
-
 def upsampling_heads(features, heads):
   """joined_heads' outputs split back, each head with its own bias and activation: the same
   outputs, the same weights as calling each head, in one convolution.
@@ -224,9 +183,9 @@ def upsampling_heads(features, heads):
 
 
 @tf.function(jit_compile=True, autograph=False)
-def composed_heads(phases, bias, background):
+def composed_heads(head_phases, bias, background):
   """The video [b, t, h, w, 3] and mask [b, t, h, w, 1] from the joined video and mask heads'
-  phase_convolution [b, t/2 + 1, h/2 + 1, w/2 + 1, 32] before their bias [4] and activations
+  phases.phase_convolution [b, t/2 + 1, h/2 + 1, w/2 + 1, 32] before their bias [4] and activations
   (tanh, sigmoid), and the background [b, h, w, 3].
 
   The same arithmetic as upsampling_heads then compose_video, compiled by XLA into one pass over
@@ -235,7 +194,7 @@ def composed_heads(phases, bias, background):
   ops, since TF Serving runs XLA-compiled functions only when asked to
   (--xla_cpu_compilation_enabled).
   """
-  foreground, mask = tf.split(interleaved_phases(phases) + bias, [3, 1], axis=-1)
+  foreground, mask = tf.split(phases.interleaved_phases(head_phases) + bias, [3, 1], axis=-1)
   mask = tf.sigmoid(mask)
   return compose_video(tf.tanh(foreground), mask, background), mask
 
@@ -352,7 +311,7 @@ def critic_blocks(rank, widths, normalization, prefix):
   critic, Radford et al. 2016)."""
   blocks = []
   for i, width in enumerate(widths, start=1):
-    blocks.append(critic_conv(rank, width, normalization, f"{prefix}{i}"))
+    blocks.append(critic_conv(rank, width, normalization, f"{prefix}{i}", first=i == 1))
     if i > 1:
       blocks.append(_normalization(normalization, f"{prefix}{i}_norm"))
     blocks.append(layers.LeakyReLU(0.2))
