@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from relive_tf.models import phases
@@ -71,3 +72,11 @@ def test_an_odd_sized_input_takes_conv3ds_own_gradient():
     outputs = layer(videos)
   assert outputs.shape == (1, 3, 3, 3, 4)
   assert tape.gradient(outputs, videos).shape == videos.shape
+
+
+def test_the_layer_comes_back_from_its_config_and_refuses_other_shapes():
+  layer = phases.PhaseGradientConv3D(4, name="disc1")
+  again = phases.PhaseGradientConv3D.from_config(layer.get_config())
+  assert (again.filters, again.kernel_size, again.strides) == (4, (4, 4, 4), (2, 2, 2))
+  with pytest.raises(ValueError, match="kernel_size 4, strides 2"):
+    phases.PhaseGradientConv3D(4, strides=1)

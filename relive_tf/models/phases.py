@@ -85,10 +85,18 @@ class PhaseGradientConv3D(layers.Conv3D):
   convolution: for a critic's first layer, whose input gradient (in every generator update and
   R1 penalty) is a transposed convolution to the video's 3 channels. The same weights, outputs and
   gradients as Conv3D; inputs with an odd size along an axis take Conv3D's own gradient.
+
+  Raises:
+    ValueError: a kernel size, stride or padding other than 4, 2 and "same".
   """
 
-  def __init__(self, filters, **kwargs):
-    super().__init__(filters, 4, strides=2, padding="same", **kwargs)
+  def __init__(self, filters, kernel_size=4, strides=2, padding="same", **kwargs):
+    super().__init__(filters, kernel_size, strides=strides, padding=padding, **kwargs)
+    if self.kernel_size != (4,) * 3 or self.strides != (2,) * 3 or self.padding != "same":
+      raise ValueError(
+        f"{self.name}: a phase gradient needs kernel_size 4, strides 2 and padding 'same', got "
+        f"{self.kernel_size}, {self.strides} and {self.padding!r}"
+      )
 
   def convolution_op(self, inputs, kernel):
     if any(size is None or size % 2 for size in inputs.shape[1:-1]):
