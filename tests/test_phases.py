@@ -74,9 +74,11 @@ def test_an_odd_sized_input_takes_conv3ds_own_gradient():
   assert tape.gradient(outputs, videos).shape == videos.shape
 
 
-def test_the_layer_comes_back_from_its_config_and_refuses_other_shapes():
-  layer = phases.PhaseGradientConv3D(4, name="disc1")
-  again = phases.PhaseGradientConv3D.from_config(layer.get_config())
-  assert (again.filters, again.kernel_size, again.strides) == (4, (4, 4, 4), (2, 2, 2))
-  with pytest.raises(ValueError, match="kernel_size 4, strides 2"):
-    phases.PhaseGradientConv3D(4, strides=1)
+def test_the_layer_comes_back_from_keras_serialization_and_refuses_other_shapes():
+  layer = keras.layers.SpectralNormalization(phases.PhaseGradientConv3D(4, name="disc1"))
+  again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+  assert isinstance(again.layer, phases.PhaseGradientConv3D)
+  assert (again.layer.filters, again.layer.kernel_size) == (4, (4, 4, 4))
+  for other in (dict(strides=1), dict(data_format="channels_first"), dict(groups=2)):
+    with pytest.raises(ValueError, match="kernel_size 4, strides 2"):
+      phases.PhaseGradientConv3D(4, **other)

@@ -80,6 +80,7 @@ def strided_convolution(inputs, kernel):
   return outputs, gradients
 
 
+@keras.saving.register_keras_serializable(package="relive_tf")
 class PhaseGradientConv3D(layers.Conv3D):
   """keras.layers.Conv3D (4-wide, stride 2, "same") whose input gradient runs as a phase
   convolution: for a critic's first layer, whose input gradient (in every generator update and
@@ -87,15 +88,17 @@ class PhaseGradientConv3D(layers.Conv3D):
   gradients as Conv3D; inputs with an odd size along an axis take Conv3D's own gradient.
 
   Raises:
-    ValueError: a kernel size, stride or padding other than 4, 2 and "same".
+    ValueError: any shape but 4 wide, stride 2, "same", channels last, one group.
   """
 
   def __init__(self, filters, kernel_size=4, strides=2, padding="same", **kwargs):
     super().__init__(filters, kernel_size, strides=strides, padding=padding, **kwargs)
-    if self.kernel_size != (4,) * 3 or self.strides != (2,) * 3 or self.padding != "same":
+    shape = (self.kernel_size, self.strides, self.padding, self.data_format, self.groups)
+    if shape != ((4,) * 3, (2,) * 3, "same", "channels_last", 1):  # Keras refuses dilation itself
       raise ValueError(
-        f"{self.name}: a phase gradient needs kernel_size 4, strides 2 and padding 'same', got "
-        f"{self.kernel_size}, {self.strides} and {self.padding!r}"
+        f"{self.name}: a phase gradient needs kernel_size 4, strides 2, padding 'same', "
+        f"channels_last and groups 1; got {self.kernel_size}, {self.strides}, {self.padding!r}, "
+        f"{self.data_format} and {self.groups}"
       )
 
   def convolution_op(self, inputs, kernel):

@@ -170,8 +170,9 @@ def joined_heads(features, heads):
 
 
 def upsampling_heads(features, heads):
-  """joined_heads' outputs split back, each head with its own bias and activation: the same
-  outputs, the same weights as calling each head, in one convolution.
+  """The heads' joined transposed convolution (joined_heads), split back, each head with its own
+  bias and activation: the same outputs, the same weights as calling each head, in one
+  convolution.
 
   Returns:
     one [b, *(2 * spatial), head.filters] tensor per head.
