@@ -21,7 +21,7 @@ from absl import flags
 
 import relive_tf  # noqa: F401, I001 (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for configs/
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for bench/ and configs/
 from bench import flops  # noqa: E402
 from configs import vgan as vgan_config  # noqa: E402
 from relive_tf import families  # noqa: E402
