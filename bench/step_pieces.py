@@ -18,6 +18,9 @@
   phases.phase_convolution, its output phases interleaved by XLA (what training runs), at the tiny
   generator's last layer (8 channels in) and at the poster's widths (64), forward and with
   gradients.
+- critic, critic64: the gradient toward the video of the critic's first layer (batch 8,
+  32x64x64x3 -> 16x32x32x8, and 64 channels: the poster's widths) by keras.layers.Conv3D against
+  phases.PhaseGradientConv3D (the input gradient by phases), the same weights.
 - gif: the training loop's sample GIF (4 moving-digit clips side by side, 32 frames) with
   Pillow's median cut and fast octree palettes, and each one's mean error in 0..255 levels.
 
@@ -164,6 +167,38 @@ def phase_forms(channels):
   return {name: _timed_pair(form, [features], [kernel]) for name, form in forms}
 
 
+def critic_forms(channels):
+  """The critic's first layer (3 channels in) as Keras's Conv3D and as PhaseGradientConv3D: its
+  forward pass, and its gradient toward the video alone (what a generator update needs)."""
+  import keras  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415
+
+  from relive_tf.models import phases  # noqa: PLC0415
+
+  videos = tf.random.normal([8, 32, 64, 64, 3])
+  plain = keras.layers.Conv3D(channels, 4, strides=2, padding="same")
+  by_phases = phases.PhaseGradientConv3D(channels)
+  for layer in (plain, by_phases):
+    layer.build(videos.shape)
+  by_phases.set_weights(plain.get_weights())
+
+  def timed(layer):
+    @tf.function
+    def forward():
+      return tf.reduce_sum(layer(videos))
+
+    @tf.function
+    def input_gradient():
+      with tf.GradientTape() as tape:
+        tape.watch(videos)
+        loss = tf.reduce_sum(tf.square(layer(videos)))
+      return tape.gradient(loss, videos)
+
+    return forward, input_gradient
+
+  return {"Conv3D": timed(plain), "PhaseGradientConv3D": timed(by_phases)}
+
+
 def _timed_pair(form, inputs, weights):
   """(forward, forward and gradients) of form(*inputs) as no-argument tf.functions."""
   import tensorflow as tf  # noqa: PLC0415
@@ -215,6 +250,8 @@ def main(_):
     ("kernel", kernel_forms()),
     ("phases", phase_forms(8)),
     ("phases64", phase_forms(64)),
+    ("critic", critic_forms(8)),
+    ("critic64", critic_forms(64)),
   )
   for piece, forms in pieces:
     for round_ in range(1, FLAGS.rounds + 1):
