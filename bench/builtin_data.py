@@ -5,7 +5,9 @@
 
 The clips are drawn on the cores the train step runs on, so what their drawing costs is taken
 from the step (docs/benchmarks.md, "The loop around the step"). Prints the process's CPU
-milliseconds per clip (time.process_time, every thread) and clips/s, after a few warm-up batches.
+milliseconds per clip (time.process_time, every thread) and clips/s, after a few warm-up batches;
+first, the CPU milliseconds the drawing alone takes per clip (synthetic.moving_digits_clip called
+in this thread, as many clips, before TensorFlow starts its threads).
 """
 
 import os
@@ -29,6 +31,16 @@ FLAGS = flags.FLAGS
 
 def main(_):
   import relive_tf  # noqa: F401, PLC0415 (sets TensorFlow's environment before its import)
+  from relive_tf.data import synthetic  # noqa: PLC0415
+
+  clips = FLAGS.batches * FLAGS.batch_size
+  synthetic.moving_digits_clip(0, 0, frames=FLAGS.frames, size=FLAGS.size)
+  cpu = time.process_time()
+  for index in range(clips):
+    synthetic.moving_digits_clip(0, index, frames=FLAGS.frames, size=FLAGS.size)
+  cpu = time.process_time() - cpu
+  print(f"drawing alone: {cpu / clips * 1e3:.2f} ms of CPU a clip", flush=True)
+
   from relive_tf.data import pipeline  # noqa: PLC0415
 
   batches = iter(
@@ -48,10 +60,9 @@ def main(_):
   for _ in range(FLAGS.batches):
     next(batches)
   cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-  clips = FLAGS.batches * FLAGS.batch_size
   print(
-    f"{clips} clips: {cpu / clips * 1e3:.2f} ms of CPU a clip, {clips / wall:.0f} clips/s; "
-    f"load average {harness.load_average():.2f} at the end",
+    f"pipeline, {clips} clips: {cpu / clips * 1e3:.2f} ms of CPU a clip, "
+    f"{clips / wall:.0f} clips/s; load average {harness.load_average():.2f} at the end",
     flush=True,
   )
   # The endless dataset's drawing threads can keep the interpreter from exiting.
