@@ -1,6 +1,7 @@
 """The benchmarks' logic (no timings): FLOP counting, the profile's op table, the PyTorch twin."""
 
 import math
+import subprocess
 import sys
 
 import keras
@@ -18,6 +19,7 @@ import helpers
 sys.path.insert(0, str(helpers.REPO))
 from bench import flops  # noqa: E402
 from bench import harness  # noqa: E402
+from bench import onednn_primitives  # noqa: E402
 from bench import profile_step  # noqa: E402
 from bench import step_pieces  # noqa: E402
 
@@ -187,6 +189,51 @@ def test_the_profile_table_prints_whole_op_names_in_one_column(capsys):
   rest = next(line for line in lines if "(1 more)" in line)
   assert row.split()[1:] == ["1.0", "3.00", "75.0%", "60.0%"]
   assert rest.index("1.00") == row.index("3.00")  # the columns line up under whole names
+
+
+def test_the_primitive_table_sums_executions_between_the_marks_alone():
+  problem = "mb8_ic3oc8_id32od16kd4sd2dd0pd1_ih64oh32kh4sh2dh0ph1_iw64ow32kw4sw2dw0pw1"
+  convolution = "cpu,convolution,brg_conv_fwd:avx512_core,forward_training,src:f32 dst:f32,,alg:d,"
+  lines = [
+    f"onednn_verbose,v1,primitive,exec,{convolution}{problem},9.0",  # a warm-up step's
+    onednn_primitives.START,
+    f"onednn_verbose,v1,primitive,create:cache_miss,{convolution}{problem},0.5",
+    f"onednn_verbose,v1,primitive,exec,{convolution}{problem},1.5",
+    f"onednn_verbose,1796536409.7,v1,primitive,exec,{convolution}{problem},2.5",  # a timestamp
+    "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:uni,undef,src:f32 dst:f32,,,8x3x4x4x4,0.25",
+    "some other output",
+    f"{onednn_primitives.END} 0.75",
+    f"onednn_verbose,v1,primitive,exec,{convolution}{problem},9.0",
+  ]
+  table, seconds = onednn_primitives.primitive_table(lines)
+  assert seconds == 0.75
+  assert table == {
+    ("convolution", "brg_conv_fwd:avx512_core", "forward_training", problem): [2, 4.0],
+    ("reorder", "jit:uni", "undef", "8x3x4x4x4"): [1, 0.25],
+  }
+  with pytest.raises(ValueError, match="no logged steps"):
+    onednn_primitives.primitive_table(lines[:3])
+
+
+def test_the_primitive_table_reads_the_log_of_this_oneDNN(tmp_path):
+  # The log's format is oneDNN's, which a TensorFlow release can change: read a real one.
+  small = [f"--config.{key.replace('__', '.')}={value}" for key, value in SMALL.items()]
+  command = [
+    str(helpers.REPO / "bench" / "onednn_primitives.py"),
+    "--configs=vgan:tiny",
+    "--steps=1",
+    "--batch_size=2",
+    *[flag for flag in small if "batch_size" not in flag],
+  ]
+  done = subprocess.run(
+    [sys.executable, *command], capture_output=True, text=True, check=True, timeout=600
+  )
+  rows = [line.split() for line in done.stdout.splitlines() if "convolution" in line]
+  passes = {row[4] for row in rows}
+  assert {"forward_training", "backward_data", "backward_weights"} <= passes, done.stdout
+  # The video critic's first layer: batch 2, 3 channels to 8, 16x32x32 to 8x16x16.
+  first_layer = [row for row in rows if row[5].startswith("mb2_ic3oc8_id16od8")]
+  assert {row[4] for row in first_layer} >= {"forward_training", "backward_weights"}, done.stdout
 
 
 @pytest.mark.parametrize(
