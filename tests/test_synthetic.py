@@ -8,8 +8,7 @@ from relive_tf.data import pipeline
 from relive_tf.data import synthetic
 
 # SHA-256 of clips (0, 0), (0, 1) and (7, 123), computed with the drawing code before its
-# 2026-12-05 and 2026-12-06 rewrites for speed, which keep them bit for bit (in 22 of the first
-# clip's frames its two digits' boxes overlap, where the drawing order shows).
+# 2026-12-05 rewrite for speed, which keeps them bit for bit.
 DIGEST = "8e8a64396a1d56f093ae3c013a1079097ddc26aaa1ab72aeb64ea9a34a4e3536"
 
 
