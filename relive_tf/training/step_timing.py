@@ -10,11 +10,13 @@ class TimedIterator:
   """A (distributed) iterator that times, inside the compiled train step, each wait for a batch.
 
   train_step calls next() on it while it is traced; every call adds to `wait_seconds` the time from
-  just before the iterator's GetNext op to the batch's arrival, measured in the graph. That is what
-  TensorFlow's input-pipeline analysis counts as waiting for input: about zero while tf.data's
-  prefetching stays ahead, the blocked time when it falls behind. A batch that a step fetches while
-  an earlier update of the same step still computes counts its whole wait, so the sum bounds the
-  step's stall from above.
+  just before the iterator's GetNext op to the batch's arrival, measured in the graph: the blocked
+  time when tf.data's prefetching falls behind. The sum bounds the step's stall from above: a batch
+  that a step fetches while an earlier update of the same step still computes counts its whole
+  wait, and the op that reads the clock after GetNext can queue behind the step's other work on
+  TensorFlow's inter-op threads. In the tiny video WGAN's step that queueing alone reads as 4 to
+  14 % of the step, with batches certain to be ready (docs/benchmarks.md, "What the input wait
+  measures").
   """
 
   def __init__(self, iterator):
