@@ -10,6 +10,8 @@ wise work (activations, normalization, optimizer updates) is left out: on these 
 few percent of the arithmetic, and it is not what a matmul-rate ceiling measures.
 """
 
+import relive_tf  # noqa: F401, I001 (turns oneDNN on before TensorFlow loads, as relive does)
+
 import math
 import re
 

@@ -7,6 +7,8 @@ arithmetic in one op per weight. Measured, the fused update takes half the time 
 updates are about 1 % of a tiny train step, so the package keeps Keras's Adam (docs/benchmarks.md).
 """
 
+import relive_tf  # noqa: F401, I001 (turns oneDNN on before TensorFlow loads, as relive does)
+
 import keras
 import tensorflow as tf
 

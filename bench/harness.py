@@ -84,6 +84,9 @@ def load_average():
 
 def set_tensorflow_threads(threads):
   """TensorFlow's intra- and inter-op pools at `threads` each (0: TensorFlow's defaults)."""
+  import relive_tf  # noqa: F401, PLC0415 (turns oneDNN on before TensorFlow loads, as relive does)
+
+  # isort: split
   import tensorflow as tf  # noqa: PLC0415
 
   if threads:
@@ -93,9 +96,11 @@ def set_tensorflow_threads(threads):
 
 def build_trainer(config):
   """A relive_tf trainer of the config on one device, ready to train as `relive train` builds it."""
+  import relive_tf  # noqa: F401, PLC0415 (turns oneDNN on before TensorFlow loads, as relive does)
+
+  # isort: split
   import tensorflow as tf  # noqa: PLC0415
 
-  import relive_tf  # noqa: F401, PLC0415 (sets TF_ENABLE_ONEDNN_OPTS)
   from relive_tf import families  # noqa: PLC0415
   from relive_tf.training import inputs  # noqa: PLC0415
   from relive_tf.training import trainer as trainer_lib  # noqa: PLC0415

@@ -11,6 +11,8 @@ update (random gradients, the weights of the real networks), and the median seco
 step on cached batches; and each ratio fused / Keras.
 """
 
+import relive_tf  # noqa: F401, I001 (turns oneDNN on before TensorFlow loads, as relive does)
+
 import pathlib
 import sys
 from unittest import mock
@@ -23,8 +25,6 @@ from absl import flags
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import fused_adam  # noqa: E402
 import harness  # noqa: E402
-
-import relive_tf  # noqa: E402, F401, I001 (sets TF_ENABLE_ONEDNN_OPTS)
 
 flags.DEFINE_list("configs", ["vgan:tiny"], "MODEL:VARIANT entries whose optimizer is Adam")
 flags.DEFINE_integer("rounds", 5, "alternating rounds")

@@ -8,6 +8,8 @@ generator and, where the run keeps one, the moving average of its weights. docs/
 recipe tables come from it.
 """
 
+import relive_tf  # noqa: F401, I001 (turns oneDNN on before TensorFlow loads, as relive does)
+
 import glob
 import os
 

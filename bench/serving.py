@@ -14,6 +14,8 @@ calls (taking turns) after one warm-up call of each:
 Every call returns uint8 frames, copied to numpy. Prints a Markdown table for docs/benchmarks.md.
 """
 
+import relive_tf  # noqa: F401, I001 (turns oneDNN on before TensorFlow loads, as relive does)
+
 import os
 import pathlib
 import statistics
@@ -27,7 +29,6 @@ from absl import app
 from absl import flags
 from absl import logging
 
-import relive_tf  # noqa: F401, I001 (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 from relive_tf import families
 from relive_tf.data import pipeline
 from relive_tf.data import synthetic

@@ -10,6 +10,8 @@ where it reuses the last critic update's generator forward (every loss but "wgan
 are the forward FLOPs at the global batch size.
 """
 
+import relive_tf  # noqa: F401, I001 (turns oneDNN on before TensorFlow loads, as relive does)
+
 import os
 import pathlib
 import sys
@@ -19,7 +21,6 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
-import relive_tf  # noqa: F401, I001 (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for bench/ and configs/
 from bench import flops  # noqa: E402
