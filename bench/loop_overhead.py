@@ -70,7 +70,7 @@ def pieces_worker(overrides):
     "pipeline": harness.tensorflow_step(
       trainer,
       step_timing.TimedIterator(
-        iter(loop.distributed_batches(config, tf.distribute.get_strategy(), start=0))
+        iter(loop.distributed_batches(config, tf.distribute.get_strategy(), start=0, stamped=True))
       ),
     ),
   }

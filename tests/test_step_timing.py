@@ -14,12 +14,12 @@ def _matmuls(count, scale):
 
 
 def _wait_fraction(dataset, work_per_step):
-  iterator = step_timing.TimedIterator(iter(dataset))
+  iterator = step_timing.TimedIterator(iter(step_timing.stamped(dataset)))
   timer = step_timing.LoopTimer(iterator)
 
   @tf.function
   def step(batches):
-    return _matmuls(work_per_step, next(batches))
+    return _matmuls(work_per_step, next(batches)["x"])
 
   for _ in range(5):
     with timer.step():
@@ -28,17 +28,28 @@ def _wait_fraction(dataset, work_per_step):
 
 
 def test_a_step_traced_with_a_timed_iterator_is_traced_once():
-  _, step = _wait_fraction(tf.data.Dataset.from_tensors(1.0).repeat(), work_per_step=1)
+  _, step = _wait_fraction(tf.data.Dataset.from_tensors({"x": 1.0}).repeat(), work_per_step=1)
   assert step.experimental_get_tracing_count() == 1
 
 
 def test_a_step_faster_than_its_pipeline_waits_most_of_its_time():
-  slow = tf.data.Dataset.range(10).map(lambda i: _matmuls(200, i))
+  slow = tf.data.Dataset.range(10).map(lambda i: {"x": _matmuls(200, i)})
   wait, _ = _wait_fraction(slow, work_per_step=1)
   assert 0.5 < wait <= 1.0
 
 
 def test_a_step_fed_from_memory_hardly_waits():
-  ready = tf.data.Dataset.from_tensors(1.0).repeat().prefetch(2)
+  ready = tf.data.Dataset.from_tensors({"x": 1.0}).repeat().prefetch(2)
   wait, _ = _wait_fraction(ready, work_per_step=200)
   assert 0.0 <= wait < 0.2
+
+
+def test_the_step_gets_its_batch_without_the_ready_time():
+  dataset = tf.data.Dataset.from_tensors({"x": 1.0, "y": 2}).repeat()
+  iterator = step_timing.TimedIterator(iter(step_timing.stamped(dataset)))
+
+  @tf.function
+  def keys(batches):
+    return sorted(next(batches))
+
+  assert keys(iterator) == ["x", "y"]

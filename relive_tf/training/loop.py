@@ -99,12 +99,13 @@ def validate(config, num_replicas):
     )
 
 
-def distributed_batches(config, strategy, start):
+def distributed_batches(config, strategy, start, stamped=False):
   """The training data from example `start`, split over the strategy's input pipelines and replicas.
 
   Each input pipeline (one per worker) reads the indices equal to its number modulo the pipeline
   count; its replicas take consecutive per-replica batches, so one global batch is train.batch_size
-  consecutive examples whatever the replica count.
+  consecutive examples whatever the replica count. With `stamped`, each batch also carries the time
+  it was ready (step_timing.stamped), for a step_timing.TimedIterator.
   """
 
   def dataset_fn(context):
@@ -117,7 +118,7 @@ def distributed_batches(config, strategy, start):
     )
     if logging.vlog_is_on(1):
       batches = batches.map(_logging_indices(context))
-    return batches
+    return step_timing.stamped(batches) if stamped else batches
 
   return strategy.distribute_datasets_from_function(dataset_fn)
 
@@ -126,7 +127,8 @@ def _timed_batches(config, strategy, data_position):
   """An iterator of distributed_batches from the saved data position, timing the step's waits for
   its batches (step_timing.TimedIterator)."""
   return step_timing.TimedIterator(
-    iter(distributed_batches(config, strategy, start=int(data_position.numpy())))
+    iter(distributed_batches(config, strategy, start=int(data_position.numpy()), stamped=True)),
+    strategy,
   )
 
 

@@ -5,22 +5,32 @@ import time
 
 import tensorflow as tf
 
+READY_TIME = "ready_time"  # the key stamped() adds to each batch
+
+
+def stamped(batches):
+  """A dataset of dict batches with READY_TIME added: the clock (float64 seconds, tf.timestamp)
+  when each batch reached the end of the pipeline, read behind one more prefetch so that a batch
+  made ahead carries the time it was ready, not the time a step asked for it."""
+  return batches.map(lambda batch: {**batch, READY_TIME: tf.timestamp()}).prefetch(tf.data.AUTOTUNE)
+
 
 class TimedIterator:
-  """A (distributed) iterator that times, inside the compiled train step, each wait for a batch.
+  """A (distributed) iterator of stamped() batches that adds up, inside the compiled train step,
+  each step's wait for its batches.
 
-  train_step calls next() on it while it is traced; every call adds to `wait_seconds` the time from
-  just before the iterator's GetNext op to the batch's arrival, measured in the graph: the blocked
-  time when tf.data's prefetching falls behind. The sum bounds the step's stall from above: a batch
-  that a step fetches while an earlier update of the same step still computes counts its whole
-  wait, and the op that reads the clock after GetNext can queue behind the step's other work on
-  TensorFlow's inter-op threads. In the tiny video WGAN's step that queueing alone reads as 4 to
-  14 % of the step, with batches certain to be ready (docs/benchmarks.md, "What the input wait
-  measures").
+  train_step calls next() on it while it is traced; every call adds to `wait_seconds` how long the
+  batch arrived after the step asked for it (its READY_TIME less a clock read just before the
+  iterator's GetNext op; zero for a batch made ahead), and hands the batch on without READY_TIME.
+  Reading the clock after GetNext instead counted the time that op waits behind the step's own work
+  on TensorFlow's inter-op threads: 4 to 14 % of the tiny video WGAN's step with batches certain to
+  be ready (docs/benchmarks.md, "What the input wait measures").
   """
 
-  def __init__(self, iterator):
+  def __init__(self, iterator, strategy=None):
+    """iterator: of stamped() batches, from `strategy` (default: the current one) if distributed."""
     self.iterator = iterator
+    self.strategy = strategy or tf.distribute.get_strategy()
     self.wait_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="input_wait")
     self._previous = None  # (graph, tensors) of the last batch traced
 
@@ -34,11 +44,10 @@ class TimedIterator:
     with tf.control_dependencies(after):
       start = tf.timestamp()
     with tf.control_dependencies([start]):
-      batch = next(self.iterator)
-    tensors = tf.nest.flatten(batch, expand_composites=True)
-    with tf.control_dependencies(tensors):
-      self.wait_seconds.assign_add(tf.timestamp() - start)
-    self._previous = (graph, tensors)
+      batch = dict(next(self.iterator))
+    ready = self.strategy.experimental_local_results(batch.pop(READY_TIME))
+    self.wait_seconds.assign_add(tf.maximum(tf.reduce_max(tf.stack(ready)) - start, 0.0))
+    self._previous = (graph, tf.nest.flatten(batch, expand_composites=True))
     return batch
 
 
