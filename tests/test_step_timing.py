@@ -53,3 +53,19 @@ def test_the_step_gets_its_batch_without_the_ready_time():
     return sorted(next(batches))
 
   assert keys(iterator) == ["x", "y"]
+
+
+def test_the_wait_runs_from_the_request_to_the_batchs_ready_time():
+  # A ready time 10 s after the pipeline's clock: each step counts about 10 s it never spent, which
+  # a clock read in the step after GetNext (the old measure) would not.
+  later = tf.data.Dataset.from_tensors({"x": 1.0}).repeat()
+  later = later.map(lambda batch: {**batch, step_timing.READY_TIME: tf.timestamp() + 10.0})
+  iterator = step_timing.TimedIterator(iter(later))
+
+  @tf.function
+  def step(batches):
+    return next(batches)["x"]
+
+  for _ in range(3):
+    float(step(iterator))
+  assert 29.0 < float(iterator.wait_seconds.numpy()) < 31.0

@@ -10,9 +10,9 @@ READY_TIME = "ready_time"  # the key stamped() adds to each batch
 
 def stamped(batches):
   """A dataset of dict batches with READY_TIME added: the clock (float64 seconds, tf.timestamp)
-  when each batch reached the end of the pipeline, read behind one more prefetch so that a batch
-  made ahead carries the time it was ready, not the time a step asked for it."""
-  return batches.map(lambda batch: {**batch, READY_TIME: tf.timestamp()}).prefetch(tf.data.AUTOTUNE)
+  read as a step takes each batch from the pipeline's end, so right after the step asked for it
+  when the batch was made ahead, and when it arrived otherwise."""
+  return batches.map(lambda batch: {**batch, READY_TIME: tf.timestamp()})
 
 
 class TimedIterator:
@@ -21,10 +21,12 @@ class TimedIterator:
 
   train_step calls next() on it while it is traced; every call adds to `wait_seconds` how long the
   batch arrived after the step asked for it (its READY_TIME less a clock read just before the
-  iterator's GetNext op; zero for a batch made ahead), and hands the batch on without READY_TIME.
-  Reading the clock after GetNext instead counted the time that op waits behind the step's own work
-  on TensorFlow's inter-op threads: 4 to 14 % of the tiny video WGAN's step with batches certain to
-  be ready (docs/benchmarks.md, "What the input wait measures").
+  iterator's GetNext op; about zero for a batch made ahead), and hands the batch on without
+  READY_TIME. The sum bounds the step's stall from above: a batch that a step fetches while an
+  earlier update of the same step still computes counts its whole wait. A clock read after GetNext
+  in the step instead counted the time that op waits behind the step's own work on TensorFlow's
+  inter-op threads: 4 to 14 % of the tiny video WGAN's step with batches certain to be ready
+  (docs/benchmarks.md, "What the input wait measures").
   """
 
   def __init__(self, iterator, strategy=None):
