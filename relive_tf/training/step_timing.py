@@ -10,9 +10,10 @@ READY_TIME = "ready_time"  # the key stamped() adds to each batch
 
 def stamped(batches):
   """A dataset of dict batches with READY_TIME added: the clock (float64 seconds, tf.timestamp)
-  read as a step takes each batch from the pipeline's end, so right after the step asked for it
-  when the batch was made ahead, and when it arrived otherwise."""
-  return batches.map(lambda batch: {**batch, READY_TIME: tf.timestamp()})
+  when each batch reached the end of the pipeline, read behind one more prefetch: a batch made
+  ahead carries the time it was ready, not the time the step's GetNext op ran, which can queue
+  behind the step's own work."""
+  return batches.map(lambda batch: {**batch, READY_TIME: tf.timestamp()}).prefetch(tf.data.AUTOTUNE)
 
 
 class TimedIterator:
