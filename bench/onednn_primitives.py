@@ -13,17 +13,18 @@ found (docs/benchmarks.md, "A sixth").
 
 For each config (at --batch_size, one step's batches cached as bench/harness.py does) a worker
 process with ONEDNN_VERBOSE=1 (oneDNN reads it when it starts) runs two untimed steps, then
---steps steps between two marks; the executions logged between them are summed by (primitive,
-implementation, pass, problem). Logging costs time of its own, so the sums rank the primitives;
-they do not time the step (the table prints the logged steps' wall time beside them).
+--steps steps with its standard output sent to a file; the executions logged there are summed by
+(primitive, implementation, pass, problem). Logging costs time of its own, so the sums rank the
+primitives; they do not time the step (the table prints the logged steps' wall time beside them).
 """
 
 import collections
+import contextlib
 import ctypes
 import os
 import pathlib
-import subprocess
 import sys
+import tempfile
 import time
 
 from absl import app
@@ -33,8 +34,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for benc
 from bench import harness  # noqa: E402
 
 FLAGS = flags.FLAGS
-
-START, END = "=== logged steps start", "=== logged steps end"
 
 
 def define_flags():
@@ -52,27 +51,19 @@ def define_flags():
 
 
 def primitive_table(lines):
-  """oneDNN's executions between the START and END marks, summed.
+  """oneDNN's executions in a log, summed.
 
   Args:
-    lines: a worker's output lines; oneDNN's are "onednn_verbose,[timestamp,]v1,primitive,exec,
-      cpu,KIND,IMPLEMENTATION,PASS,memory,attributes,auxiliary,PROBLEM,MILLISECONDS", and END is
-      followed by " SECONDS" (the logged steps' wall time).
+    lines: oneDNN's log lines, "onednn_verbose,[timestamp,]v1,primitive,exec,cpu,KIND,
+      IMPLEMENTATION,PASS,memory,attributes,auxiliary,PROBLEM,MILLISECONDS"; other lines (the
+      primitives' creation, other output) are left out.
 
   Returns:
-    ({(kind, implementation, pass, problem): [executions, milliseconds]}, wall seconds).
-
-  Raises:
-    ValueError: the marks are missing (the worker failed before its steps, or printed no log).
+    {(kind, implementation, pass, problem): [executions, milliseconds]}.
   """
   table = collections.defaultdict(lambda: [0, 0.0])
-  inside, seconds = False, None
   for line in lines:
-    if line.startswith(START):
-      inside = True
-    elif line.startswith(END):
-      inside, seconds = False, float(line[len(END) :])
-    elif inside and line.startswith("onednn_verbose,"):
+    if line.startswith("onednn_verbose,"):
       fields = line.rstrip().split(",")
       if "exec" not in fields:
         continue
@@ -80,16 +71,24 @@ def primitive_table(lines):
       entry = table[tuple(fields[at + 2 : at + 5]) + (fields[-2],)]
       entry[0] += 1
       entry[1] += float(fields[-1])
-  if seconds is None:
-    raise ValueError("the worker's output has no logged steps between its marks")
-  return dict(table), seconds
+  return dict(table)
 
 
-def _flushed_mark(text):
-  """Writes a mark to stdout after oneDNN's buffered lines (C's stdio), so that none crosses it."""
-  ctypes.CDLL(None).fflush(None)
+@contextlib.contextmanager
+def standard_output_to(file):
+  """Sends file descriptor 1, where oneDNN's C code logs, to `file` inside the block; C's
+  buffered lines are flushed on each side, so that each lands where it was written."""
+  libc = ctypes.CDLL(None)
+  libc.fflush(None)
   sys.stdout.flush()
-  os.write(1, f"{text}\n".encode())
+  saved = os.dup(1)
+  os.dup2(file.fileno(), 1)
+  try:
+    yield
+  finally:
+    libc.fflush(None)
+    os.dup2(saved, 1)
+    os.close(saved)
 
 
 def worker(spec, overrides):
@@ -99,11 +98,15 @@ def worker(spec, overrides):
   step = harness.tensorflow_step(trainer, harness.cached_iterator(config, trainer))
   step()  # compiles
   step()  # the cached batches settle
-  _flushed_mark(START)
-  start = time.perf_counter()
-  for _ in range(FLAGS.steps):
-    step()
-  _flushed_mark(f"{END} {time.perf_counter() - start}")
+  with tempfile.TemporaryFile("w+") as log:
+    with standard_output_to(log):
+      start = time.perf_counter()
+      for _ in range(FLAGS.steps):
+        step()
+      seconds = time.perf_counter() - start
+    log.seek(0)
+    table = primitive_table(log)
+  harness.report({"seconds": seconds, "rows": [[*key, *value] for key, value in table.items()]})
 
 
 def print_table(title, table, seconds, steps, top):
@@ -135,7 +138,6 @@ def main(parsed):
   for entry in FLAGS.configs:
     model, variant = harness.parse_entry(entry)
     command = [
-      sys.executable,
       __file__,
       f"--worker={harness.config_spec(model, variant)}",
       f"--steps={FLAGS.steps}",
@@ -143,19 +145,10 @@ def main(parsed):
       f"--threads={FLAGS.threads}",
       *overrides,
     ]
-    done = subprocess.run(
-      command,
-      capture_output=True,
-      text=True,
-      timeout=FLAGS.timeout,
-      env={**os.environ, "ONEDNN_VERBOSE": "1"},
-      check=False,
-    )
-    if done.returncode:
-      tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
-      raise RuntimeError(f"{entry}: the worker failed (exit {done.returncode}):\n{tail}")
-    table, seconds = primitive_table(done.stdout.splitlines())
-    print_table(f"{entry} batch {FLAGS.batch_size}", table, seconds, FLAGS.steps, FLAGS.top)
+    result = harness.run_worker(command, FLAGS.timeout, env={"ONEDNN_VERBOSE": "1"})
+    table = {tuple(row[:4]): row[4:] for row in result["rows"]}
+    title = f"{entry} batch {FLAGS.batch_size}"
+    print_table(title, table, result["seconds"], FLAGS.steps, FLAGS.top)
   print(f"\nload average {harness.load_average():.2f} at the end")
 
 

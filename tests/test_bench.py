@@ -1,6 +1,7 @@
 """The benchmarks' logic (no timings): FLOP counting, the profile's op table, the PyTorch twin."""
 
 import ast
+import ctypes
 import math
 import subprocess
 import sys
@@ -215,28 +216,33 @@ def test_bench_scripts_turn_onednn_on_before_tensorflow_loads(path):
     assert "relive_tf" in names[:first], f"{path.name} imports {names[first]} before relive_tf"
 
 
-def test_the_primitive_table_sums_executions_between_the_marks_alone():
+def test_the_primitive_table_sums_executions_alone():
   problem = "mb8_ic3oc8_id32od16kd4sd2dd0pd1_ih64oh32kh4sh2dh0ph1_iw64ow32kw4sw2dw0pw1"
   convolution = "cpu,convolution,brg_conv_fwd:avx512_core,forward_training,src:f32 dst:f32,,alg:d,"
   lines = [
-    f"onednn_verbose,v1,primitive,exec,{convolution}{problem},9.0",  # a warm-up step's
-    onednn_primitives.START,
     f"onednn_verbose,v1,primitive,create:cache_miss,{convolution}{problem},0.5",
     f"onednn_verbose,v1,primitive,exec,{convolution}{problem},1.5",
     f"onednn_verbose,1796536409.7,v1,primitive,exec,{convolution}{problem},2.5",  # a timestamp
     "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:uni,undef,src:f32 dst:f32,,,8x3x4x4x4,0.25",
     "some other output",
-    f"{onednn_primitives.END} 0.75",
-    f"onednn_verbose,v1,primitive,exec,{convolution}{problem},9.0",
   ]
-  table, seconds = onednn_primitives.primitive_table(lines)
-  assert seconds == 0.75
-  assert table == {
+  assert onednn_primitives.primitive_table(lines) == {
     ("convolution", "brg_conv_fwd:avx512_core", "forward_training", problem): [2, 4.0],
     ("reorder", "jit:uni", "undef", "8x3x4x4x4"): [1, 0.25],
   }
-  with pytest.raises(ValueError, match="no logged steps"):
-    onednn_primitives.primitive_table(lines[:3])
+
+
+def test_standard_output_to_a_file_takes_what_c_code_prints_inside_the_block_alone(tmp_path):
+  # oneDNN logs with C's buffered printf: lines printed before the block and still buffered must
+  # not reach the file, and those printed inside must not stay buffered past it.
+  printf = ctypes.CDLL(None).printf
+  printf(b"before\n")
+  with open(tmp_path / "log", "w+") as log:
+    with onednn_primitives.standard_output_to(log):
+      printf(b"inside\n")
+    printf(b"after\n")
+    log.seek(0)
+    assert log.read().splitlines() == ["inside"]
 
 
 def test_the_primitive_table_reads_the_log_of_this_oneDNN():
