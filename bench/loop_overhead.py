@@ -5,7 +5,9 @@
   python bench/loop_overhead.py --steps=150 --config.train.summary_every=1000   # without GIFs
 
 Three measurements, each in its own subprocess, at the config's own batch size and cadence (log,
-summary and checkpoint intervals; --config.KEY=VALUE overrides apply to all three):
+summary and checkpoint intervals; --config.KEY=VALUE overrides apply to all three). The bench (1 and
+3, one worker) and `relive train` (2) run in turn for --rounds rounds, so that a slow minute of the
+machine (its step time swings by 10 to 20 % within an hour) hits both sides of a round's ratio:
 1. bench: the train step alone, on one step's batches cached (bench/harness.py), and the same
    step on the batches `relive train` reads (tf.data making them on the same cores meanwhile), in
    turn for --bench_rounds rounds of --bench_steps timed steps (whole lazy R1 periods) after a
@@ -19,7 +21,8 @@ summary and checkpoint intervals; --config.KEY=VALUE overrides apply to all thre
 3. the work outside the step, each piece timed alone on a trained trainer: the scalar summaries and
    log line, the kernel histograms, the sample GIF (sample_videos, encoding, writing) and a
    checkpoint; per call, how often the config calls it, and its expected share of the bench's step.
-Prints the three, and loop / bench, which the issue asks to bring within 1.05.
+Prints each round's figures and their medians, with loop / bench, which the issue asks to bring
+within 1.05, and the pieces of the last round.
 """
 
 import glob
@@ -36,19 +39,25 @@ from absl import flags
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for bench/
 from bench import harness  # noqa: E402
 
-flags.DEFINE_enum("model", "vgan", list(harness.MODELS), "model family: configs/<model>.py")
-flags.DEFINE_string("variant", "tiny", "config variant; '+' joins several (tiny+gp)")
-flags.DEFINE_integer("steps", 150, "steps `relive train` runs")
-flags.DEFINE_integer("skip", 10, "steps left out of the loop's s/step (compilation, warm-up)")
-flags.DEFINE_integer(
-  "bench_steps", 16, "timed steps of the bench (rounded up to whole lazy R1 periods)"
-)
-flags.DEFINE_integer("bench_rounds", 2, "rounds of the bench, cached and pipeline batches in turn")
-flags.DEFINE_integer("repeats", 3, "times each piece outside the step is timed (the median)")
-flags.DEFINE_integer("threads", 0, "TensorFlow threads in the bench (0: its default, as relive's)")
-flags.DEFINE_integer("timeout", 7200, "seconds before a subprocess is given up")
-flags.DEFINE_string("worker", "", "internal: run the bench and piece timings")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """The script's flags, defined when it runs: tests import its functions beside
+  bench/profile_step.py, whose flags share these names."""
+  flags.DEFINE_enum("model", "vgan", list(harness.MODELS), "model family: configs/<model>.py")
+  flags.DEFINE_string("variant", "tiny", "config variant; '+' joins several (tiny+gp)")
+  flags.DEFINE_integer("steps", 150, "steps `relive train` runs")
+  flags.DEFINE_integer("rounds", 3, "rounds of the bench worker and `relive train`, in turn")
+  flags.DEFINE_integer("skip", 10, "steps left out of the loop's s/step (compilation, warm-up)")
+  flags.DEFINE_integer(
+    "bench_steps", 16, "timed steps of the bench (rounded up to whole lazy R1 periods)"
+  )
+  flags.DEFINE_integer("bench_rounds", 2, "a worker's rounds: cached and pipeline batches in turn")
+  flags.DEFINE_integer("repeats", 3, "times each piece outside the step is timed (the median)")
+  flags.DEFINE_integer("threads", 0, "the bench's TensorFlow threads (0: the default, as relive's)")
+  flags.DEFINE_integer("timeout", 7200, "seconds before a subprocess is given up")
+  flags.DEFINE_string("worker", "", "internal: run the bench and piece timings")
 
 
 def pieces_worker(overrides):
@@ -155,71 +164,108 @@ def run_relive_train(spec, overrides, workdir):
   return start, time.time() - start
 
 
-def main(parsed):
-  _, overrides = parsed
-  if FLAGS.worker:
-    pieces_worker(overrides)
-    return
-  spec = harness.config_spec(FLAGS.model, FLAGS.variant)
-  print(f"{spec.split('/')[-1]}, {FLAGS.steps} steps; load average {harness.load_average():.2f}")
-  pieces = harness.run_worker(
-    [
-      __file__,
-      f"--worker={spec}",
-      f"--bench_steps={FLAGS.bench_steps}",
-      f"--repeats={FLAGS.repeats}",
-      f"--threads={FLAGS.threads}",
-      *overrides,
-    ],
-    FLAGS.timeout,
-  )
-  bench = harness.median(pieces["bench_seconds"]["cached"])
-  fed = harness.median(pieces["bench_seconds"]["pipeline"])
+def loop_figures(windows, skip):
+  """A `relive train` run's figures from its summary windows (summary_windows).
 
-  workdir = tempfile.mkdtemp(prefix="loop_overhead_")
-  start, wall = run_relive_train(spec, overrides, workdir)
-  windows = summary_windows(workdir)
-  logged = sorted(step for step in windows if step >= FLAGS.skip)
+  Returns:
+    {"seconds": s/step from the first logged step >= skip to the last (the events' wall times),
+    "first", "last": those steps, "input_wait", "outside_step": the loop's own fractions, means
+    over the windows after the first (nan where the run logged none)}.
+
+  Raises:
+    ValueError: fewer than two logged steps from `skip` on.
+  """
+  logged = sorted(step for step in windows if step >= skip)
   if len(logged) < 2:
     raise ValueError(
-      f"--steps={FLAGS.steps} with --skip={FLAGS.skip} leaves fewer than two logged steps; "
-      "raise --steps or lower train.log_every"
+      f"steps from {skip} on hold fewer than two logged steps; raise --steps or lower --skip or "
+      "train.log_every"
     )
   first, last = logged[0], logged[-1]
-  loop = (windows[last][0] - windows[first][0]) / (last - first)
   later = [windows[step][1] for step in logged[1:]]
 
   def mean(tag):
     values = [tags[tag] for tags in later if tag in tags]
     return sum(values) / len(values) if values else float("nan")
 
-  first_step = windows[min(windows)][0] - start
-  rounds = "  ".join(
-    f"{c:.3f}/{p:.3f}" for c, p in zip(*pieces["bench_seconds"].values(), strict=True)
+  return {
+    "seconds": (windows[last][0] - windows[first][0]) / (last - first),
+    "first": first,
+    "last": last,
+    "input_wait": mean("train/input_wait_fraction"),
+    "outside_step": mean("train/outside_step_fraction"),
+  }
+
+
+def run_round(spec, overrides):
+  """One round: the bench worker, then `relive train`. Returns (the worker's figures, the loop's
+  figures with "start_up" and "wall" seconds added, the workdir)."""
+  pieces = harness.run_worker(
+    [
+      __file__,
+      f"--worker={spec}",
+      f"--bench_steps={FLAGS.bench_steps}",
+      f"--bench_rounds={FLAGS.bench_rounds}",
+      f"--repeats={FLAGS.repeats}",
+      f"--threads={FLAGS.threads}",
+      *overrides,
+    ],
+    FLAGS.timeout,
   )
-  print(f"\nbench step:      {bench:.3f} s/step on cached batches (median of the rounds' means)")
+  workdir = tempfile.mkdtemp(prefix="loop_overhead_")
+  start, wall = run_relive_train(spec, overrides, workdir)
+  windows = summary_windows(workdir)
+  loop = loop_figures(windows, FLAGS.skip)
+  loop.update(start_up=windows[min(windows)][0] - start, wall=wall)
+  return pieces, loop, workdir
+
+
+def main(parsed):
+  _, overrides = parsed
+  if FLAGS.worker:
+    pieces_worker(overrides)
+    return
+  spec = harness.config_spec(FLAGS.model, FLAGS.variant)
   print(
-    f"  on the pipeline's batches: {fed:.3f} s/step, {fed / bench:.2f} of cached "
-    f"(rounds, cached/pipeline: {rounds})"
+    f"{spec.split('/')[-1]}, {FLAGS.steps} steps, {FLAGS.rounds} rounds; "
+    f"load average {harness.load_average():.2f}"
   )
   print(
-    f"relive train:    {loop:.3f} s/step over steps {first}..{last}; "
-    f"loop / bench {loop / bench:.2f}"
+    f"\n{'round':>5} {'bench s/step':>13} {'on pipeline':>12} {'relive train':>13} "
+    f"{'loop/bench':>11} {'input wait':>11} {'outside step':>13}"
+  )
+  rows = []
+  for number in range(1, FLAGS.rounds + 1):
+    pieces, loop, workdir = run_round(spec, overrides)
+    bench = harness.median(pieces["bench_seconds"]["cached"])
+    fed = harness.median(pieces["bench_seconds"]["pipeline"])
+    rows.append((bench, fed, loop["seconds"], loop["seconds"] / bench))
+    print(
+      f"{number:>5} {bench:>13.3f} {fed:>12.3f} {loop['seconds']:>13.3f} "
+      f"{loop['seconds'] / bench:>11.2f} {loop['input_wait']:>11.1%} {loop['outside_step']:>13.1%}",
+      flush=True,
+    )
+  bench, fed, seconds, ratio = (harness.median(column) for column in zip(*rows, strict=True))
+  print(
+    f"{'median':>5} {bench:>13.3f} {fed:>12.3f} {seconds:>13.3f} {ratio:>11.2f}"
+    f"\n\nbench: the step on cached batches, the median of a worker's rounds' means; on pipeline: "
+    f"the same step on `relive train`'s batches ({fed / bench:.2f} of cached, medians); relive "
+    f"train: steps {loop['first']}..{loop['last']} from the events' wall times; loop / bench: "
+    "the median of the rounds' ratios. The input wait is a share of step time, outside step of "
+    "wall time (the loop's own summaries)."
   )
   print(
-    f"  input wait:    {mean('train/input_wait_fraction'):.1%} of step time (the loop's summary)"
+    f"start-up (last round): {loop['start_up']:.1f} s to the end of step 1; "
+    f"{loop['wall']:.1f} s in all"
   )
-  print(
-    f"  outside step:  {mean('train/outside_step_fraction'):.1%} of wall time (the loop's summary)"
-  )
-  print(f"  start-up:      {first_step:.1f} s to the end of step 1; {wall:.1f} s in all")
-  print("\nwork outside the step, each timed alone:")
+  print("\nwork outside the step, each timed alone (last round):")
   print(f"  {'piece':<24}{'s/call':>9}{'every':>7}{'share of the bench step':>25}")
   for name, piece in pieces["pieces"].items():
-    share = piece["seconds"] / piece["every"] / bench
+    share = piece["seconds"] / piece["every"] / rows[-1][0]
     print(f"  {name:<24}{piece['seconds']:>9.3f}{piece['every']:>7}{share:>25.1%}")
-  print(f"\nload average {harness.load_average():.2f} at the end; workdir {workdir}")
+  print(f"\nload average {harness.load_average():.2f} at the end; last workdir {workdir}")
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main, flags_parser=harness.parse_flags)

@@ -21,6 +21,7 @@ import helpers
 sys.path.insert(0, str(helpers.REPO))
 from bench import flops  # noqa: E402
 from bench import harness  # noqa: E402
+from bench import loop_overhead  # noqa: E402
 from bench import onednn_primitives  # noqa: E402
 from bench import profile_step  # noqa: E402
 from bench import step_pieces  # noqa: E402
@@ -214,6 +215,25 @@ def test_bench_scripts_turn_onednn_on_before_tensorflow_loads(path):
   first = next((i for i, name in enumerate(names) if name in ("tensorflow", "keras")), None)
   if first is not None:
     assert "relive_tf" in names[:first], f"{path.name} imports {names[first]} before relive_tf"
+
+
+def test_the_loops_figures_start_at_the_first_logged_step_after_the_skip():
+  # Steps 1 and 5 (compiling) are left out; 10 to 30 took 2 s a step by the events' wall times.
+  windows = {
+    1: (100.0, {"train/input_wait_fraction": 0.9}),
+    5: (104.0, {"train/input_wait_fraction": 0.9}),
+    10: (110.0, {"train/input_wait_fraction": 0.5}),
+    20: (130.0, {"train/input_wait_fraction": 0.1, "train/outside_step_fraction": 0.02}),
+    30: (150.0, {"train/input_wait_fraction": 0.3, "train/outside_step_fraction": 0.04}),
+  }
+  figures = loop_overhead.loop_figures(windows, skip=10)
+  assert (figures["first"], figures["last"], figures["seconds"]) == (10, 30, 2.0)
+  # Each logged value covers the steps since the last log: the first one after the skip reaches
+  # back before it, so it is left out.
+  assert figures["input_wait"] == pytest.approx(0.2)
+  assert figures["outside_step"] == pytest.approx(0.03)
+  with pytest.raises(ValueError, match="fewer than two logged steps"):
+    loop_overhead.loop_figures(windows, skip=30)
 
 
 def test_the_primitive_table_sums_executions_alone():
