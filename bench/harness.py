@@ -70,11 +70,19 @@ def split_overrides(argv):
 
 def parse_flags(argv):
   """(absl's remaining argv, the `--config.KEY=VALUE` overrides): the bench scripts' flags_parser,
-  so that absl does not reject the overrides it has not defined."""
+  so that absl does not reject the overrides it has not defined.
+
+  Raises:
+    SystemExit: a flag absl rejects (unknown, or a value out of its bounds), with absl's one-line
+      message, as absl's own parser exits.
+  """
   from absl import flags  # noqa: PLC0415
 
   argv, overrides = split_overrides(argv)
-  return flags.FLAGS(argv), overrides
+  try:
+    return flags.FLAGS(argv), overrides
+  except flags.Error as error:
+    raise SystemExit(f"{os.path.basename(argv[0])}: {error}; see --help") from None
 
 
 def load_average():

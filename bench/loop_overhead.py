@@ -4,9 +4,9 @@
   python bench/loop_overhead.py --model=lstm --steps=100 --skip=10
   python bench/loop_overhead.py --steps=150 --config.train.summary_every=1000   # without GIFs
 
-Three measurements, each in its own subprocess, at the config's own batch size and cadence (log,
-summary and checkpoint intervals; --config.KEY=VALUE overrides apply to all three). The bench (1 and
-3, one worker) and `relive train` (2) run in turn for --rounds rounds, so that a slow minute of the
+Three measurements in two subprocesses, a bench worker (1 and 3) and `relive train` (2), at the
+config's own batch size and cadence (log, summary and checkpoint intervals; --config.KEY=VALUE
+overrides apply to both). The two run in turn for --rounds rounds, so that a slow minute of the
 machine (its step time swings by 10 to 20 % within an hour) hits both sides of a round's ratio:
 1. bench: the train step alone, on one step's batches cached (bench/harness.py), and the same
    step on the batches `relive train` reads (tf.data making them on the same cores meanwhile), in
@@ -21,13 +21,15 @@ machine (its step time swings by 10 to 20 % within an hour) hits both sides of a
 3. the work outside the step, each piece timed alone on a trained trainer: the scalar summaries and
    log line, the kernel histograms, the sample GIF (sample_videos, encoding, writing) and a
    checkpoint; per call, how often the config calls it, and its expected share of the bench's step.
-Prints each round's figures and their medians, with loop / bench, which the issue asks to bring
-within 1.05, and the pieces of the last round.
+Prints each round's figures, the medians of the s/step figures and of loop / bench (which the
+issue asks to bring within 1.05), and the pieces of the last round. Each round's temporary folders
+are deleted, all but the last round's workdir.
 """
 
 import glob
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,12 +50,16 @@ def define_flags():
   flags.DEFINE_enum("model", "vgan", list(harness.MODELS), "model family: configs/<model>.py")
   flags.DEFINE_string("variant", "tiny", "config variant; '+' joins several (tiny+gp)")
   flags.DEFINE_integer("steps", 150, "steps `relive train` runs")
-  flags.DEFINE_integer("rounds", 3, "rounds of the bench worker and `relive train`, in turn")
+  flags.DEFINE_integer(
+    "rounds", 3, "rounds of the bench worker and `relive train`, in turn", lower_bound=1
+  )
   flags.DEFINE_integer("skip", 10, "steps left out of the loop's s/step (compilation, warm-up)")
   flags.DEFINE_integer(
     "bench_steps", 16, "timed steps of the bench (rounded up to whole lazy R1 periods)"
   )
-  flags.DEFINE_integer("bench_rounds", 2, "a worker's rounds: cached and pipeline batches in turn")
+  flags.DEFINE_integer(
+    "bench_rounds", 2, "a worker's rounds: cached and pipeline batches in turn", lower_bound=1
+  )
   flags.DEFINE_integer("repeats", 3, "times each piece outside the step is timed (the median)")
   flags.DEFINE_integer("threads", 0, "the bench's TensorFlow threads (0: the default, as relive's)")
   flags.DEFINE_integer("timeout", 7200, "seconds before a subprocess is given up")
@@ -89,7 +95,7 @@ def pieces_worker(overrides):
     for name, step in steps.items():
       # The warm-up also uses up the batches tf.data prefetched while the other round ran.
       seconds[name].append(harness.step_seconds(harness.time_steps(step, count, warmup=8)))
-  folder = tempfile.mkdtemp(prefix="loop_pieces_")
+  folder = tempfile.mkdtemp(prefix="loop_pieces_")  # deleted once the pieces are timed
   writer = tf.summary.create_file_writer(os.path.join(folder, "tb"))
   manager = tf.train.CheckpointManager(
     checkpoints.make_checkpoint(trainer, step=tf.Variable(0, dtype=tf.int64)),
@@ -128,6 +134,8 @@ def pieces_worker(overrides):
     name: {"seconds": harness.median(harness.time_steps(piece, FLAGS.repeats)), "every": every}
     for name, (piece, every) in pieces.items()
   }
+  writer.close()
+  shutil.rmtree(folder)
   harness.report({"bench_seconds": seconds, "pieces": timed})
 
 
@@ -179,7 +187,7 @@ def loop_figures(windows, skip):
   if len(logged) < 2:
     raise ValueError(
       f"steps from {skip} on hold fewer than two logged steps; raise --steps or lower --skip or "
-      "train.log_every"
+      "--config.train.log_every"
     )
   first, last = logged[0], logged[-1]
   later = [windows[step][1] for step in logged[1:]]
@@ -225,34 +233,38 @@ def main(parsed):
   if FLAGS.worker:
     pieces_worker(overrides)
     return
+  if not 0 <= FLAGS.skip < FLAGS.steps:
+    raise app.UsageError(f"--skip={FLAGS.skip} must be at least 0 and below --steps={FLAGS.steps}")
   spec = harness.config_spec(FLAGS.model, FLAGS.variant)
   print(
     f"{spec.split('/')[-1]}, {FLAGS.steps} steps, {FLAGS.rounds} rounds; "
     f"load average {harness.load_average():.2f}"
   )
   print(
-    f"\n{'round':>5} {'bench s/step':>13} {'on pipeline':>12} {'relive train':>13} "
+    f"\n{'round':>6} {'bench s/step':>13} {'on pipeline':>12} {'relive train':>13} "
     f"{'loop/bench':>11} {'input wait':>11} {'outside step':>13}"
   )
-  rows = []
+  rows, workdir = [], None
   for number in range(1, FLAGS.rounds + 1):
+    if workdir:
+      shutil.rmtree(workdir)  # the last round's alone is kept
     pieces, loop, workdir = run_round(spec, overrides)
     bench = harness.median(pieces["bench_seconds"]["cached"])
     fed = harness.median(pieces["bench_seconds"]["pipeline"])
     rows.append((bench, fed, loop["seconds"], loop["seconds"] / bench))
     print(
-      f"{number:>5} {bench:>13.3f} {fed:>12.3f} {loop['seconds']:>13.3f} "
+      f"{number:>6} {bench:>13.3f} {fed:>12.3f} {loop['seconds']:>13.3f} "
       f"{loop['seconds'] / bench:>11.2f} {loop['input_wait']:>11.1%} {loop['outside_step']:>13.1%}",
       flush=True,
     )
   bench, fed, seconds, ratio = (harness.median(column) for column in zip(*rows, strict=True))
   print(
-    f"{'median':>5} {bench:>13.3f} {fed:>12.3f} {seconds:>13.3f} {ratio:>11.2f}"
-    f"\n\nbench: the step on cached batches, the median of a worker's rounds' means; on pipeline: "
-    f"the same step on `relive train`'s batches ({fed / bench:.2f} of cached, medians); relive "
-    f"train: steps {loop['first']}..{loop['last']} from the events' wall times; loop / bench: "
-    "the median of the rounds' ratios. The input wait is a share of step time, outside step of "
-    "wall time (the loop's own summaries)."
+    f"{'median':>6} {bench:>13.3f} {fed:>12.3f} {seconds:>13.3f} {ratio:>11.2f}\n\n"
+    "bench: the step on cached batches, the median of a worker's rounds' means\n"
+    f"on pipeline: the same step on `relive train`'s batches ({fed / bench:.2f} of cached)\n"
+    f"relive train: steps {loop['first']}..{loop['last']}, from the events' wall times\n"
+    "loop/bench: the median of the rounds' ratios\n"
+    "input wait: a share of step time; outside step: of wall time (the loop's own summaries)"
   )
   print(
     f"start-up (last round): {loop['start_up']:.1f} s to the end of step 1; "

@@ -76,17 +76,18 @@ def primitive_table(lines):
 
 @contextlib.contextmanager
 def standard_output_to(file):
-  """Sends file descriptor 1, where oneDNN's C code logs, to `file` inside the block; C's
-  buffered lines are flushed on each side, so that each lands where it was written."""
+  """Sends file descriptor 1, where oneDNN's C code logs, to `file` inside the block; C's and
+  Python's buffered lines are flushed on each side, so that each lands where it was written."""
   libc = ctypes.CDLL(None)
   libc.fflush(None)
   sys.stdout.flush()
   saved = os.dup(1)
-  os.dup2(file.fileno(), 1)
   try:
+    os.dup2(file.fileno(), 1)
     yield
   finally:
     libc.fflush(None)
+    sys.stdout.flush()
     os.dup2(saved, 1)
     os.close(saved)
 

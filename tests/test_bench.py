@@ -217,6 +217,11 @@ def test_bench_scripts_turn_onednn_on_before_tensorflow_loads(path):
     assert "relive_tf" in names[:first], f"{path.name} imports {names[first]} before relive_tf"
 
 
+def test_a_flag_absl_rejects_ends_a_bench_with_absls_one_line_message():
+  with pytest.raises(SystemExit, match="profile_step.py: Unknown command line flag 'no_such'"):
+    harness.parse_flags(["bench/profile_step.py", "--no_such=1", "--config.train.num_steps=2"])
+
+
 def test_the_loops_figures_start_at_the_first_logged_step_after_the_skip():
   # Steps 1 and 5 (compiling) are left out; 10 to 30 took 2 s a step by the events' wall times.
   windows = {
