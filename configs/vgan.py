@@ -53,8 +53,8 @@ def get_config(arg="default"):
   config.data = ml_collections.ConfigDict()
   config.data.source = "synthetic"  # or "shards" (written by `relive prepare`)
   config.data.path = ""  # folder of prepared shards
-  # A damaged shard stops training with an error naming it; True skips its damaged records instead
-  # (and counts them in the data/skipped_records summary).
+  # A damaged shard stops training with an error naming it; True leaves out its records from the
+  # first damaged one on, instead, and counts them in the data/skipped_records summary.
   config.data.skip_corrupt = False
   config.data.frames = 32
   config.data.size = 64
