@@ -1,12 +1,10 @@
 """The training loop: distribution, clipping, resuming, summaries and refusing bad settings."""
 
-import glob
 import json
 import logging
 import os
 import re
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,7 +14,6 @@ from relive_tf import files
 from relive_tf import losses
 from relive_tf.training import inputs
 from relive_tf.training import loop
-from relive_tf.training import summaries
 from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import workdir as workdir_lib
 
@@ -257,41 +254,6 @@ def test_summaries_hold_poster_named_histograms_losses_and_a_gif(trained_workdir
     assert tag in values, f"{tag} missing from {sorted(values)}"
   _, gif = values["train/samples"][-1]
   assert gif[2].startswith(b"GIF89a")
-
-
-def _histograms_in(folder):
-  """{(tag, step): (histogram float64 [buckets, 3], plugin name)} of the event files in folder."""
-  found = {}
-  for path in glob.glob(os.path.join(folder, "events.*")):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      for value in event.summary.value:
-        found[(value.tag, event.step)] = (
-          tf.make_ndarray(value.tensor),
-          value.metadata.plugin_data.plugin_name,
-        )
-  return found
-
-
-def test_kernel_histograms_have_tf_summary_histograms_buckets(tmp_path):
-  networks = {
-    name: keras.Sequential([keras.Input((30,)), keras.layers.Dense(40, name=layer)], name=name)
-    for name, layer in (("generator", "noise_up"), ("critic", "disc1"))
-  }
-  runs = {run: str(tmp_path / run) for run in ("written", "tf")}
-  writers = {run: tf.summary.create_file_writer(folder) for run, folder in runs.items()}
-  with writers["written"].as_default():
-    summaries.write_kernel_histograms(networks, 3)
-  with writers["tf"].as_default():
-    for network in networks.values():
-      tf.summary.histogram(network.layers[0].kernel.path, network.layers[0].kernel.value, step=3)
-  for writer in writers.values():
-    writer.flush()
-  written, reference = (_histograms_in(folder) for folder in runs.values())
-  assert set(written) == {("generator/noise_up/kernel", 3), ("critic/disc1/kernel", 3)}
-  assert set(reference) == set(written)
-  for key, (histogram, plugin) in written.items():
-    assert plugin == reference[key][1] == "histograms"
-    np.testing.assert_allclose(histogram, reference[key][0], rtol=1e-6)
 
 
 def test_summaries_hold_the_loops_input_wait_and_time_outside_the_step(trained_workdir):

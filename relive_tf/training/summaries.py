@@ -2,7 +2,6 @@
 
 import numpy as np
 import tensorflow as tf
-from tensorboard.plugins.histogram import summary_v2 as histogram_summary
 from tensorboard.plugins.image import metadata as image_metadata
 
 from relive_tf.data import video_io
@@ -15,17 +14,11 @@ def write_scalars(metrics, step, prefix="train/"):
 
 def write_kernel_histograms(networks, step):
   """A histogram per kernel, tagged by its Keras path: generator/noise_up/kernel,
-  generator/foreground_stream/deconv1/kernel, discriminator/disc3/kernel, as in the poster.
-
-  Bucketed by TensorBoard's NumPy histogram (histogram_pb), the buckets tf.summary.histogram
-  makes: the tiny video WGAN's 21 kernels in 0.05 s instead of 0.17 s op by op, with no tracing
-  (a compiled tf.summary.histogram took 2.6 s to trace; docs/benchmarks.md).
-  """
+  generator/foreground_stream/deconv1/kernel, discriminator/disc3/kernel, as in the poster."""
   for network in networks.values():
     for variable in network.trainable_variables:
       if variable.path.endswith("kernel"):
-        summary = histogram_summary.histogram_pb(variable.path, np.asarray(variable.value))
-        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=step)
+        tf.summary.histogram(variable.path, variable.value, step=step)
 
 
 def write_gif(tag, videos, step, columns=4, fps=video_io.DEFAULT_FPS):
