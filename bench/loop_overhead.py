@@ -74,7 +74,6 @@ def pieces_worker(overrides):
   from relive_tf.data import pipeline  # noqa: PLC0415
   from relive_tf.training import checkpoints  # noqa: PLC0415
   from relive_tf.training import loop  # noqa: PLC0415
-  from relive_tf.training import step_timing  # noqa: PLC0415
   from relive_tf.training import summaries  # noqa: PLC0415
 
   config = harness.load_config(FLAGS.worker, overrides)
@@ -83,10 +82,7 @@ def pieces_worker(overrides):
     "cached": harness.tensorflow_step(trainer, harness.cached_iterator(config, trainer)),
     # The batches `relive train` reads: made by tf.data on the same cores while the step runs.
     "pipeline": harness.tensorflow_step(
-      trainer,
-      step_timing.TimedIterator(
-        iter(loop.distributed_batches(config, tf.distribute.get_strategy(), start=0, stamped=True))
-      ),
+      trainer, loop.timed_batches(config, tf.distribute.get_strategy(), start=0)
     ),
   }
   seconds = {name: [] for name in steps}

@@ -123,12 +123,11 @@ def distributed_batches(config, strategy, start, stamped=False):
   return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-def _timed_batches(config, strategy, data_position):
-  """An iterator of distributed_batches from the saved data position, timing the step's waits for
-  its batches (step_timing.TimedIterator)."""
+def timed_batches(config, strategy, start):
+  """An iterator of distributed_batches from example `start`, timing the step's waits for its
+  batches (step_timing.TimedIterator): the batches `relive train` reads."""
   return step_timing.TimedIterator(
-    iter(distributed_batches(config, strategy, start=int(data_position.numpy()), stamped=True)),
-    strategy,
+    iter(distributed_batches(config, strategy, start=start, stamped=True)), strategy
   )
 
 
@@ -430,7 +429,7 @@ def _train(config, workdir, family, strategy, worker_dir):
   if chief:
     workdir_lib.save_config(workdir, config, changes, step=int(step))
 
-  iterator = _timed_batches(config, strategy, data_position)
+  iterator = timed_batches(config, strategy, int(data_position))
   data_counts = _skipped_records(config)
   evaluators = _evaluators(config, family)
   writers = _summary_writers(workdir, chief, runs=("train", "eval") if evaluators else ("train",))
@@ -487,7 +486,7 @@ def _train(config, workdir, family, strategy, worker_dir):
             train.nan_max_restores,
           )
           current = int(step)
-          iterator = _timed_batches(config, strategy, data_position)
+          iterator = timed_batches(config, strategy, int(data_position))
           timer = step_timing.LoopTimer(iterator)
           continue
         step.assign(current)
