@@ -4,28 +4,34 @@
   python bench/loop_overhead.py --model=lstm --steps=100 --skip=10
   python bench/loop_overhead.py --steps=150 --config.train.summary_every=1000   # without GIFs
 
-Three measurements in two subprocesses, a bench worker (1 and 3) and `relive train` (2), at the
-config's own batch size and cadence (log, summary and checkpoint intervals; --config.KEY=VALUE
-overrides apply to both). The two run in turn for --rounds rounds, so that a slow minute of the
-machine (its step time swings by 10 to 20 % within an hour) hits both sides of a round's ratio:
+Four measurements in three subprocesses, a bench worker (1 and 4), relive's loop on cached batches
+(2) and `relive train` (3), at the config's own batch size and cadence (log, summary and checkpoint
+intervals; --config.KEY=VALUE overrides apply to all). The three run in turn for --rounds rounds,
+so that a slow minute of the machine (its step time swings by 10 to 20 % within an hour) hits
+every side of a round's ratios:
 1. bench: the train step alone, on one step's batches cached (bench/harness.py), and the same
    step on the batches `relive train` reads (tf.data making them on the same cores meanwhile), in
    turn for --bench_rounds rounds of --bench_steps timed steps (whole lazy R1 periods) after a
    warm-up: s/step, the mean of each round, the median of the rounds.
-2. relive train: `relive train` for --steps steps in a new workdir. Its TensorBoard events give the
+2. loop, cached: relive's loop (`loop.train_and_evaluate`, as `relive train` runs it) for --steps
+   steps on its first CACHED_BATCHES batches over and over, cached (`cached_training_data`): what
+   the loop costs without the data's CPU; its s/step as in 3.
+3. relive train: `relive train` for --steps steps in a new workdir. Its TensorBoard events give the
    loop's s/step from step --skip to the end (from the events' wall times), and the loop's own
    figures over the same windows: train/input_wait_fraction (the steps' wait for their batches) and
    train/outside_step_fraction (wall time outside the step: summaries, histograms, GIF encoding,
    checkpoints, logging). Start-up: from launching the command to the end of step 1 (building,
    compiling), and the whole command's wall time.
-3. the work outside the step, each piece timed alone on a trained trainer: the scalar summaries and
+4. the work outside the step, each piece timed alone on a trained trainer: the scalar summaries and
    log line, the kernel histograms, the sample GIF (sample_videos, encoding, writing) and a
    checkpoint; per call, how often the config calls it, and its expected share of the bench's step.
 Prints each round's figures, the medians of the s/step figures and of loop / bench (which the
-issue asks to bring within 1.05), and the pieces of the last round. Each round's temporary folders
-are deleted, all but the last round's workdir.
+issue asks to bring within 1.05; its two factors: cached loop / bench, the loop's own cost, and
+relive train / cached loop, the data's), and the pieces of the last round. Each round's
+temporary folders are deleted, all but the last round's workdir.
 """
 
+import contextlib
 import glob
 import os
 import pathlib
@@ -42,6 +48,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for benc
 from bench import harness  # noqa: E402
 
 FLAGS = flags.FLAGS
+# Batches the cached loop trains on over and over: at least one step's (the tiny WGANs take 2 or 3).
+CACHED_BATCHES = 8
 
 
 def define_flags():
@@ -63,7 +71,10 @@ def define_flags():
   flags.DEFINE_integer("repeats", 3, "times each piece outside the step is timed (the median)")
   flags.DEFINE_integer("threads", 0, "the bench's TensorFlow threads (0: the default, as relive's)")
   flags.DEFINE_integer("timeout", 7200, "seconds before a subprocess is given up")
-  flags.DEFINE_string("worker", "", "internal: run the bench and piece timings")
+  flags.DEFINE_string("worker", "", "internal: a worker's config spec")
+  flags.DEFINE_enum(
+    "job", "pieces", ["pieces", "cached_loop"], "internal: the bench and piece timings, or the loop"
+  )
 
 
 def pieces_worker(overrides):
@@ -135,6 +146,53 @@ def pieces_worker(overrides):
   harness.report({"bench_seconds": seconds, "pieces": timed})
 
 
+@contextlib.contextmanager
+def cached_training_data(batches=CACHED_BATCHES):
+  """Within the block, relive's loop (loop.train_and_evaluate) trains on its first `batches`
+  training batches over and over, cached, where it would read its pipeline: the loop's own cost
+  without the CPU that making its data takes from the step."""
+  from relive_tf.training import inputs  # noqa: PLC0415
+  from relive_tf.training import loop  # noqa: PLC0415
+  from relive_tf.training import step_timing  # noqa: PLC0415
+
+  def cached_batches(config, strategy, start, stamped=False):  # loop.distributed_batches' stand-in
+    def dataset_fn(context):
+      made = inputs.training_batches(
+        config,
+        batch_size=context.get_per_replica_batch_size(config.train.batch_size),
+        start=start,
+        num_shards=context.num_input_pipelines,
+        shard_index=context.input_pipeline_id,
+      )
+      made = made.take(batches).cache().repeat()
+      return step_timing.stamped(made) if stamped else made
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+  original, loop.distributed_batches = loop.distributed_batches, cached_batches
+  try:
+    yield
+  finally:
+    loop.distributed_batches = original
+
+
+def cached_loop_worker(overrides):
+  """relive's loop on cached batches (cached_training_data) for --steps steps in a temporary
+  workdir: reports loop_figures."""
+  config = harness.load_config(
+    FLAGS.worker, [*overrides, f"--config.train.num_steps={FLAGS.steps}"]
+  )
+  from relive_tf import families  # noqa: PLC0415
+  from relive_tf.training import loop  # noqa: PLC0415
+
+  with tempfile.TemporaryDirectory(prefix="loop_cached_") as workdir:
+    with cached_training_data():
+      loop.train_and_evaluate(config, workdir, families.get(config.model_type))
+    harness.report(loop_figures(summary_windows(workdir), FLAGS.skip))
+  # The cached dataset's iterator can keep the interpreter from exiting.
+  os._exit(0)
+
+
 def summary_windows(workdir):
   """{step: (wall_time, {tag: value})} of a workdir's train/ scalar summaries."""
   import tensorflow as tf  # noqa: PLC0415
@@ -202,16 +260,29 @@ def loop_figures(windows, skip):
 
 
 def run_round(spec, overrides):
-  """One round: the bench worker, then `relive train`. Returns (the worker's figures, the loop's
-  figures with "start_up" and "wall" seconds added, the workdir)."""
+  """One round: the bench worker, the loop on cached batches, then `relive train`. Returns (the
+  worker's figures, the cached loop's, `relive train`'s with "start_up" and "wall" seconds added,
+  the workdir)."""
   pieces = harness.run_worker(
     [
       __file__,
       f"--worker={spec}",
+      "--job=pieces",
       f"--bench_steps={FLAGS.bench_steps}",
       f"--bench_rounds={FLAGS.bench_rounds}",
       f"--repeats={FLAGS.repeats}",
       f"--threads={FLAGS.threads}",
+      *overrides,
+    ],
+    FLAGS.timeout,
+  )
+  cached = harness.run_worker(
+    [
+      __file__,
+      f"--worker={spec}",
+      "--job=cached_loop",
+      f"--steps={FLAGS.steps}",
+      f"--skip={FLAGS.skip}",
       *overrides,
     ],
     FLAGS.timeout,
@@ -221,13 +292,13 @@ def run_round(spec, overrides):
   windows = summary_windows(workdir)
   loop = loop_figures(windows, FLAGS.skip)
   loop.update(start_up=windows[min(windows)][0] - start, wall=wall)
-  return pieces, loop, workdir
+  return pieces, cached, loop, workdir
 
 
 def main(parsed):
   _, overrides = parsed
   if FLAGS.worker:
-    pieces_worker(overrides)
+    {"pieces": pieces_worker, "cached_loop": cached_loop_worker}[FLAGS.job](overrides)
     return
   if not 0 <= FLAGS.skip < FLAGS.steps:
     raise app.UsageError(f"--skip={FLAGS.skip} must be at least 0 and below --steps={FLAGS.steps}")
@@ -237,29 +308,37 @@ def main(parsed):
     f"load average {harness.load_average():.2f}"
   )
   print(
-    f"\n{'round':>6} {'bench s/step':>13} {'on pipeline':>12} {'relive train':>13} "
-    f"{'loop/bench':>11} {'input wait':>11} {'outside step':>13}"
+    f"\n{'round':>6} {'bench s/step':>13} {'on pipeline':>12} {'loop, cached':>13} "
+    f"{'relive train':>13} {'loop/bench':>11} {'cached/bench':>13} {'input wait':>11} "
+    f"{'outside step':>13}"
   )
   rows, workdir = [], None
   for number in range(1, FLAGS.rounds + 1):
     if workdir:
       shutil.rmtree(workdir)  # the last round's alone is kept
-    pieces, loop, workdir = run_round(spec, overrides)
+    pieces, cached, loop, workdir = run_round(spec, overrides)
     bench = harness.median(pieces["bench_seconds"]["cached"])
     fed = harness.median(pieces["bench_seconds"]["pipeline"])
-    rows.append((bench, fed, loop["seconds"], loop["seconds"] / bench))
+    row = (bench, fed, cached["seconds"], loop["seconds"])
+    rows.append((*row, loop["seconds"] / bench, cached["seconds"] / bench))
     print(
-      f"{number:>6} {bench:>13.3f} {fed:>12.3f} {loop['seconds']:>13.3f} "
-      f"{loop['seconds'] / bench:>11.2f} {loop['input_wait']:>11.1%} {loop['outside_step']:>13.1%}",
+      f"{number:>6} {bench:>13.3f} {fed:>12.3f} {cached['seconds']:>13.3f} "
+      f"{loop['seconds']:>13.3f} {rows[-1][4]:>11.2f} {rows[-1][5]:>13.2f} "
+      f"{loop['input_wait']:>11.1%} {loop['outside_step']:>13.1%}",
       flush=True,
     )
-  bench, fed, seconds, ratio = (harness.median(column) for column in zip(*rows, strict=True))
+  medians = [harness.median(column) for column in zip(*rows, strict=True)]
+  bench, fed, cached_seconds, seconds, ratio, cached_ratio = medians
   print(
-    f"{'median':>6} {bench:>13.3f} {fed:>12.3f} {seconds:>13.3f} {ratio:>11.2f}\n\n"
+    f"{'median':>6} {bench:>13.3f} {fed:>12.3f} {cached_seconds:>13.3f} {seconds:>13.3f} "
+    f"{ratio:>11.2f} {cached_ratio:>13.2f}\n\n"
     "bench: the step on cached batches, the median of a worker's rounds' means\n"
     f"on pipeline: the same step on `relive train`'s batches ({fed / bench:.2f} of cached)\n"
+    "loop, cached: relive's loop on cached batches, no data made (its outside-step share "
+    f"{cached['outside_step']:.1%} in the last round)\n"
     f"relive train: steps {loop['first']}..{loop['last']}, from the events' wall times\n"
-    "loop/bench: the median of the rounds' ratios\n"
+    "loop/bench, cached/bench: the medians of the rounds' ratios (cached/bench: the loop's own "
+    "cost)\n"
     "input wait: a share of step time; outside step: of wall time (the loop's own summaries)"
   )
   print(

@@ -14,6 +14,8 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2
 from relive_tf import families
 from relive_tf.models import phases
 from relive_tf.training import inputs
+from relive_tf.training import loop
+from relive_tf.training import step_timing
 from relive_tf.training import trainer as trainer_lib
 
 import helpers
@@ -239,6 +241,18 @@ def test_the_loops_figures_start_at_the_first_logged_step_after_the_skip():
   assert figures["outside_step"] == pytest.approx(0.03)
   with pytest.raises(ValueError, match="fewer than two logged steps"):
     loop_overhead.loop_figures(windows, skip=30)
+
+
+def test_the_cached_loop_reads_its_first_batches_over_and_over(make_config):
+  config = make_config("vgan", "tiny", **SMALL)
+  original = loop.distributed_batches
+  with loop_overhead.cached_training_data(batches=2):
+    batches = loop.timed_batches(config, helpers.one_device(), start=4).iterator
+    read = [next(batches) for _ in range(5)]
+  assert [batch["index"].numpy().tolist() for batch in read] == [[4, 5], [6, 7]] * 2 + [[4, 5]]
+  tf.debugging.assert_equal(read[2]["video"], read[0]["video"])
+  assert all(step_timing.READY_TIME in batch for batch in read), "the loop times its batches"
+  assert loop.distributed_batches is original
 
 
 def test_the_primitive_table_sums_executions_alone():
