@@ -306,6 +306,18 @@ def test_skip_corrupt_reads_the_records_before_the_damage_in_every_epoch(
   assert [int(record["start_frame"]) for record in records] == list(range(readable))
 
 
+def test_skip_corrupt_names_a_damaged_shard_once_however_often_it_is_read(tmp_path, caplog):
+  flip_middle(one_shard_of_ten(tmp_path))
+  for _ in range(2):  # the loop's summary count, as often as it asks
+    shards.skipped_records(str(tmp_path), split="train", frames=FRAMES, size=SIZE)
+  clips = shards.indexed_clips(
+    str(tmp_path), split="train", seed=0, frames=FRAMES, size=SIZE, skip_corrupt=True
+  )
+  next(iter(clips))
+  warnings = [record.getMessage() for record in caplog.records if "skip_corrupt" in record.msg]
+  assert len(warnings) == 1 and "5 of its 10 records are skipped" in warnings[0]
+
+
 def test_verify_names_each_damaged_shard_and_what_is_wrong(tmp_path):
   write_folder(tmp_path, {"train": 6, "test": 2}, clips_per_file=2)  # 3 train shards, 1 test
   flip_middle(tmp_path / "train-00000.tfrecord")
@@ -362,6 +374,13 @@ def test_cli_verify_lists_each_shard_and_fails_naming_the_damaged_ones(tmp_path)
     f"relive prepare: error: 1 of the 2 shards in {tmp_path} is damaged (train-00001.tfrecord)"
   ) in result.stderr
   assert "Traceback" not in result.stderr
+
+
+def test_cli_verify_of_one_shard_says_so_in_the_singular(tmp_path):
+  write_folder(tmp_path, {"train": 2}, clips_per_file=2)
+  result = helpers.run_cli("prepare", f"--verify={tmp_path}")
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.splitlines()[-1] == f"the shard in {tmp_path} is whole: 2 clips"
 
 
 def test_skip_corrupt_with_nothing_readable_is_an_error_naming_the_folder(tmp_path):

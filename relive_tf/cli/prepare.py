@@ -126,7 +126,8 @@ def _verify(path):
       "--config.data.skip_corrupt=True"
     )
   clips = progress.counted(sum(result["clips"] for result in results), "clip")
-  print(f"all {progress.counted(len(results), 'shard')} in {path} are whole: {clips}")
+  shards = "the shard" if len(results) == 1 else f"all {len(results)} shards"
+  print(f"{shards} in {path} {'is' if len(results) == 1 else 'are'} whole: {clips}")
 
 
 def main():

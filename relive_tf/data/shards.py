@@ -543,6 +543,15 @@ def _readable_records(file, size, modified_ns):  # noqa: ARG001 (size and time k
   )
 
 
+@functools.cache
+def _warn_skipped(file, skipped, count, size, modified_ns):  # noqa: ARG001 (they key the cache)
+  """Logs, once per process and version of a damaged shard, how many of its records skip_corrupt
+  leaves out: the data pipeline and the summary count both ask (a review saw the line twice)."""
+  logging.warning(
+    "data.skip_corrupt: shard %s is damaged; %d of its %d records are skipped", file, skipped, count
+  )
+
+
 def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
   """The shards of a split, after checking they fit the requested clips and are whole.
 
@@ -585,14 +594,10 @@ def _split_shards(path, manifest, split, frames, size, skip_corrupt=False):
     return _SplitShards(files, listed, listed, total_bytes)
   records = []
   for name, count in zip(files, listed):
-    readable = min(count, _readable_records(name, *_identity(name)))
+    identity = _identity(name)
+    readable = min(count, _readable_records(name, *identity))
     if readable < count:
-      logging.warning(
-        "data.skip_corrupt: shard %s is damaged; %d of its %d records are skipped",
-        name,
-        count - readable,
-        count,
-      )
+      _warn_skipped(name, count - readable, count, *identity)
     records.append(readable)
   if not sum(records):
     raise ValueError(
