@@ -29,6 +29,14 @@ CASES = [
     f"give one of {CONFIGS}/cvgan.py, {CONFIGS}/lstm.py, {CONFIGS}/vgan.py",
   ),
   (["train", f"--config={CONFIGS}", "--workdir=W"], "is a folder, not a config file"),
+  (  # an override as well: ml_collections fails applying it, while flags are parsed
+    ["train", "--config=configs/vgan.py:tiny", "--workdir=W", "--config.train.num_steps=2"],
+    f"configs/vgan.py does not exist: give its full path, {CONFIGS}/vgan.py, with a variant",
+  ),
+  (
+    ["train", f"--config={CONFIGS}/vgn.py:tiny", "--workdir=W", "--config.train.num_steps=2"],
+    f"{CONFIGS}/vgn.py does not exist: give one of {CONFIGS}/cvgan.py",
+  ),
   (["train", f"--config={helpers.REPO}/README.md", "--workdir=W"], "not a Python config file"),
   (
     ["train", f"--config={CONFIGS}/vgan.py:nope", "--workdir=W"],

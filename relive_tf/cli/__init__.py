@@ -71,6 +71,17 @@ def _usage():
   return USAGE.format(lines=lines)
 
 
+def _last_value(arguments, name):
+  """The value of the last --name=VALUE or --name VALUE in arguments, or None."""
+  value = None
+  for argument, following in zip(arguments, [*arguments[1:], None]):
+    if argument.startswith(f"--{name}="):
+      value = argument.partition("=")[2]
+    elif argument == f"--{name}" and following is not None:
+      value = following
+  return value
+
+
 def run(argv=None):
   """Entry point of the `relive` console script."""
   argv = list(sys.argv if argv is None else argv)
@@ -101,6 +112,11 @@ def run(argv=None):
     _exit_with_error(program, messages.config_syntax_error(error), status=2)
   except (TypeError, ValueError) as error:  # ml_collections: a value of the wrong type
     _exit_with_error(program, f"bad config override: {error}", status=2)
+  except OSError as error:  # ml_collections: a --config.KEY override of a file it could not load
+    path = _last_value(argv[2:], "config")
+    if path is None:
+      raise
+    _exit_with_error(program, messages.config_load_error(path, error), status=2)
 
   if len(args) > 1:
     _exit_with_error(
