@@ -254,6 +254,22 @@ def test_gallery_says_when_a_workdir_has_no_checkpoint(site):
   assert "<video" not in section
 
 
+def test_gallery_says_on_the_console_too_when_a_workdir_has_no_checkpoint(
+  workdirs, tmp_path, caplog
+):
+  _build([workdirs["untrained"]], tmp_path / "site")
+  assert f"gallery: {workdirs['untrained']} has no checkpoint yet" in caplog.text
+
+
+def test_gallery_refuses_a_workdir_given_twice(workdirs, tmp_path):
+  untrained = str(workdirs["untrained"])
+  with pytest.raises(
+    ValueError, match=rf"'{untrained}/' is given twice \(also as '{untrained}'\); give each"
+  ):
+    _build([untrained, untrained + "/"], tmp_path / "site")
+  assert not (tmp_path / "site").exists()
+
+
 def test_gallery_rejects_a_missing_workdir_or_a_file(tmp_path):
   with pytest.raises(ValueError, match="does not exist"):
     _build([tmp_path / "missing"], tmp_path / "site")

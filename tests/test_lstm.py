@@ -657,7 +657,9 @@ def test_predict_reads_a_photo_as_relive_relive_does(lstm_workdir, tmp_path, nam
   assert result["real_future_frames"] == 0
   assert _gif_frames(out) == (3, (_SIZE, _SIZE))
   assert _gif_frame(out, 0).min() >= 250  # the given frame: the photo, white
-  with pytest.raises(ValueError, match="has 1 frame, but start=0 and context=2 need 2"):
+  with pytest.raises(
+    ValueError, match="has 1 frame, but start=0 and context=2 need 2; give start=0 and context=1$"
+  ):
     predict.predict(lstm_workdir, str(photo), context=2, future=2, out=out)
 
 

@@ -90,7 +90,9 @@ class GANEvaluator:
       ValueError: fewer than 2 clips per set.
     """
     if num_samples < 2:
-      raise ValueError(f"num_samples is {num_samples}; the distances need at least 2 clips per set")
+      raise ValueError(
+        f"num_samples is {num_samples}; the distances need at least 2 clips per set: give 2 or more"
+      )
     self._batches = batches
     self._extract = extract
     self._num_samples = num_samples
@@ -363,7 +365,9 @@ def evaluate(
   """
   workdir, config = trained.workdir, trained.config
   if num_samples < 2:
-    raise ValueError(f"num_samples is {num_samples}; the distances need at least 2 clips per set")
+    raise ValueError(
+      f"num_samples is {num_samples}; the distances need at least 2 clips per set: give 2 or more"
+    )
   if batch_size < 1:
     raise ValueError(f"batch_size is {batch_size}; give batches of at least 1 clip")
   scores_lib.make_report_folder(report)

@@ -211,6 +211,9 @@ def _section(media_dir, index, workdir, config, family, num_videos, seed):
   page = page_lib.Page(os.path.join(media_dir, folder), f"{page_lib.MEDIA_DIR}/{folder}")
   step = _checkpoint_step(workdir)
   if step is None:
+    logging.warning(
+      "gallery: %s has no checkpoint yet; its section says to train it first", workdir
+    )
     page.add(
       markupsafe.Markup(
         '<p class="warning">No checkpoint yet: train this workdir first (`relive train '
@@ -264,7 +267,7 @@ def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
 
   Raises:
     ValueError: no workdir, num_videos outside 1..limits.GALLERY_VIDEOS, a missing, empty or
-      unknown workdir, or an out_dir that holds other files.
+      unknown workdir, one given twice, or an out_dir that holds other files.
   """
   if not workdirs:
     raise ValueError("no workdir given: pass one or more workdirs")
@@ -272,6 +275,12 @@ def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
     raise ValueError(
       f"num is {num_videos}; ask for 1 to {limits.GALLERY_VIDEOS} videos per workdir"
     )
+  for later, workdir in enumerate(workdirs):
+    twin = next((other for other in workdirs[:later] if files.same_file(other, workdir)), None)
+    if twin is not None:
+      raise ValueError(
+        f"workdir {workdir!r} is given twice (also as {twin!r}); give each workdir once"
+      )
   loaded = [_check_workdir(workdir, families) for workdir in workdirs]
   if tf.io.gfile.exists(out_dir) and not tf.io.gfile.isdir(out_dir):
     raise ValueError(f"out {out_dir!r} is a file; pass a folder")

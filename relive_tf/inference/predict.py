@@ -62,9 +62,10 @@ def predict(workdir, video, context, future, out, start=0):
     raise ValueError(f"out {out} is the input video; give another file to write")
   frames = _read_frames(video, config.data.size, start + context + future)
   if start + context > len(frames):
+    fix = "give start=0 and context=1" if len(frames) == 1 else "lower start or context"
     raise ValueError(
       f"video {video} has {len(frames)} frame{'' if len(frames) == 1 else 's'}, but "
-      f"start={start} and context={context} need {start + context}; lower start or context"
+      f"start={start} and context={context} need {start + context}; {fix}"
     )
   past = lstm_training.past_training_warning(context, future, config.data.frames)
   if past:
