@@ -18,7 +18,15 @@ CASES = [
   (["train"], "--config and --workdir are required"),
   (["train", "--workdir=W"], "--config is required; `relive train --help` describes it"),
   (["train", TINY, "--workdir=W", "stray"], "unexpected arguments: stray"),
-  (["train", TINY, "--workdir=W", "--no_such_flag=1"], "no_such_flag"),
+  (
+    ["train", TINY, "--workdir=W", "--no_such_flag=1"],
+    "unknown flag --no_such_flag; `relive train --help` lists the flags",
+  ),
+  (  # the subcommand's own flags suggested, not absl's (--run_with_pdb)
+    ["generate", "--workdir={tmp}/vgan", "--out=O", "--nun=2"],
+    "unknown flag --nun; did you mean --num?; `relive generate --help` lists the flags",
+  ),
+  (["train", TINY, "--workdir=W", "--confg.seed=1"], "did you mean --config.seed?"),
   (["train", "--config=configs/nope.py", "--workdir=W"], "configs/nope.py does not exist"),
   (  # run from another folder than the repository's
     ["train", "--config=configs/vgan.py:tiny", "--workdir=W"],

@@ -104,6 +104,9 @@ def run(argv=None):
     args = flags.FLAGS([program] + argv[2:])
   except flags.IllegalFlagValueError as error:
     _exit_with_error(program, messages.flag_value_error(error, module.REQUIRED, program), status=2)
+  except flags.UnrecognizedFlagError as error:
+    names = [flag.name for flag in flags.FLAGS.get_flags_for_module(module.__name__)]
+    _exit_with_error(program, messages.unknown_flag(error, names, program), status=2)
   except flags.Error as error:
     _exit_with_error(program, f"{error}; `{program} --help` lists the flags", status=2)
   except (AttributeError, KeyError) as error:  # ml_collections: --config.KEY names no key

@@ -1,6 +1,7 @@
 """One-line messages for what absl and ml_collections raise about the command line."""
 
 import ast
+import difflib
 import os
 import re
 
@@ -96,6 +97,17 @@ def unknown_config_key(error, args):
     )
     message += f"; did you mean --{fixed}?" if override else f"; did you mean {fixed!r}?"
   return f"{message}{'' if message.endswith('?') else '.'} The config file lists its keys"
+
+
+def unknown_flag(error, names, program):
+  """The message of an absl UnrecognizedFlagError, suggesting only the subcommand's own flags
+  (`names`) and --verbosity: absl's suggestions include its debugging flags (--run_with_pdb)."""
+  head, dot, rest = error.flagname.partition(".")  # --confg.train.num_steps: a config override
+  close = difflib.get_close_matches(head, [*names, "verbosity"], n=3)
+  guess = (
+    f"; did you mean {' or '.join(f'--{name}{dot}{rest}' for name in close)}?" if close else ""
+  )
+  return f"unknown flag --{error.flagname}{guess}; `{program} --help` lists the flags"
 
 
 def config_syntax_error(error):
