@@ -323,7 +323,7 @@ def test_unwritable_workdir_is_refused(make_config, tmp_path):
 )
 def test_resuming_with_another_model_is_refused(make_config, trained_workdir, override, named):
   workdir = trained_workdir("vgan", **TINY)
-  with pytest.raises(ValueError, match=f"other model settings \\({re.escape(named)}"):
+  with pytest.raises(ValueError, match=f"other settings that shape the model \\({re.escape(named)}"):
     helpers.train(_tiny(make_config, **override), workdir)
   assert _saved_config(workdir)["data"] == _tiny(make_config).data.to_dict()
 
@@ -340,7 +340,7 @@ def test_a_resume_may_change_the_clips_shape_only_where_no_weight_depends_on_it(
   changed = make_config(model_type, "tiny", **{f"data__{key}": config.data[key] // 2})
   family = families.get(model_type)
   if refused:
-    with pytest.raises(ValueError, match=f"other model settings \\(data.{key}: "):
+    with pytest.raises(ValueError, match=f"other settings that shape the model \\(data.{key}: "):
       workdir_lib.config_changes(str(tmp_path), changed, family)
   else:  # the predictor's LSTM runs over any number of frames
     changes = workdir_lib.config_changes(str(tmp_path), changed, family)

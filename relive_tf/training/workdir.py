@@ -109,7 +109,7 @@ def config_changes(workdir, config, family):
     workdir. A key the saved config lacks has None as its saved value.
 
   Raises:
-    ValueError: the workdir holds another model type, or the same one with other model settings
+    ValueError: the workdir holds another model type, or the same one with other `model` settings
       or shape keys.
   """
   if not tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
@@ -127,9 +127,9 @@ def config_changes(workdir, config, family):
   model_keys = [key for key in changed if key.startswith("model.") or key in family.shape_keys]
   if model_keys:
     raise ValueError(
-      f"{workdir!r} was trained with other model settings ("
+      f"{workdir!r} was trained with other settings that shape the model ("
       + ", ".join(f"{key}: {saved.get(key)} there, {new.get(key)} now" for key in model_keys)
-      + "): resume with the same model config or use another workdir"
+      + "): resume with the values there or use another workdir"
     )
   return [(key, saved.get(key), new.get(key)) for key in changed]
 
