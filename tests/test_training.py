@@ -323,7 +323,9 @@ def test_unwritable_workdir_is_refused(make_config, tmp_path):
 )
 def test_resuming_with_another_model_is_refused(make_config, trained_workdir, override, named):
   workdir = trained_workdir("vgan", **TINY)
-  with pytest.raises(ValueError, match=f"other settings that shape the model \\({re.escape(named)}"):
+  with pytest.raises(
+    ValueError, match=f"other settings that shape the model \\({re.escape(named)}"
+  ):
     helpers.train(_tiny(make_config, **override), workdir)
   assert _saved_config(workdir)["data"] == _tiny(make_config).data.to_dict()
 
@@ -452,6 +454,8 @@ def test_the_evaluation_line_keeps_per_horizon_values_for_tensorboard():
     "(+10 more in TensorBoard, eval/)"
   )
   assert loop.evaluation_line(5, {"frechet": 12.5}) == "step 5: frechet=12.5"
+  nothing_to_score = {"frechet": 12.5, "identity_consistency": float("nan")}
+  assert loop.evaluation_line(5, nothing_to_score) == "step 5: frechet=12.5  identity_consistency=-"
 
 
 def test_the_progress_line_gives_the_compiling_windows_seconds_then_a_rate_and_time_left():

@@ -190,9 +190,12 @@ class Progress:
 def evaluation_line(step, measured):
   """The console line of an evaluation during training: the values named with at most one "/"
   ("frechet", "model/mse"); deeper ones ("model/mse/horizon_01": about 120 for a predictor) are
-  counted, and go to TensorBoard with the rest."""
+  counted, and go to TensorBoard with the rest. A value that is not finite (no digit to be
+  consistent about) shows as "-", as in `relive evaluate`'s table."""
   shown = {name: value for name, value in measured.items() if name.count("/") < 2}
-  line = "  ".join(f"{name}={value:.4g}" for name, value in shown.items())
+  line = "  ".join(
+    f"{name}={value:.4g}" if math.isfinite(value) else f"{name}=-" for name, value in shown.items()
+  )
   more = len(measured) - len(shown)
   return f"step {step}: {line}" + (f"  (+{more} more in TensorBoard, eval/)" if more else "")
 
