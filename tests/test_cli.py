@@ -325,3 +325,17 @@ def test_an_os_error_about_a_path_reads_as_one_sentence():
   assert messages.path_error(error) == (
     "cannot use '/data/runs': permission denied; check the path and its permissions"
   )
+
+
+def test_the_config_flags_value_is_read_as_absl_reads_it():
+  arguments = ["--config=a.py", "-config", "b.py", "--workdir=w", "--", "--config=c.py"]
+  assert cli._last_value(arguments, "config") == "b.py"
+  assert cli._last_value(["--configs=a.py", "--workdir=w"], "config") is None
+
+
+def test_a_missing_config_names_a_few_files_beside_it(tmp_path):
+  for name in "abcdef":
+    (tmp_path / f"{name}.py").write_text("")
+  message = messages.config_load_error(f"{tmp_path}/nope.py:tiny", FileNotFoundError(2, "gone"))
+  assert message.startswith(f"{tmp_path}/nope.py does not exist: give one of {tmp_path}/a.py, ")
+  assert f"{tmp_path}/d.py and 2 more .py files, with a variant" in message

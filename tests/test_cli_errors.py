@@ -27,6 +27,14 @@ CASES = [
     "unknown flag --nun; did you mean --num?; `relive generate --help` lists the flags",
   ),
   (["train", TINY, "--workdir=W", "--confg.seed=1"], "did you mean --config.seed?"),
+  (
+    ["train", "--workdir=W", "--config.seed=1"],
+    "--config.seed overrides a key of the --config file: give --config=FILE as well",
+  ),
+  (
+    ["train", "-config=configs/nope.py:tiny", "--workdir=W", "--config.seed=1"],
+    "relive train: error: --config: configs/nope.py does not exist",
+  ),
   (["train", "--config=configs/nope.py", "--workdir=W"], "configs/nope.py does not exist"),
   (  # run from another folder than the repository's
     ["train", "--config=configs/vgan.py:tiny", "--workdir=W"],

@@ -3,6 +3,7 @@
 import html.parser
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import types
@@ -264,7 +265,8 @@ def test_gallery_says_on_the_console_too_when_a_workdir_has_no_checkpoint(
 def test_gallery_refuses_a_workdir_given_twice(workdirs, tmp_path):
   untrained = str(workdirs["untrained"])
   with pytest.raises(
-    ValueError, match=rf"'{untrained}/' is given twice \(also as '{untrained}'\); give each"
+    ValueError,
+    match=rf"'{re.escape(untrained)}/' is given twice \(also as '{re.escape(untrained)}'\)",
   ):
     _build([untrained, untrained + "/"], tmp_path / "site")
   assert not (tmp_path / "site").exists()

@@ -381,6 +381,13 @@ def test_cli_verify_of_one_shard_says_so_in_the_singular(tmp_path):
   result = helpers.run_cli("prepare", f"--verify={tmp_path}")
   assert result.returncode == 0, result.stderr
   assert result.stdout.splitlines()[-1] == f"the shard in {tmp_path} is whole: 2 clips"
+  flip_middle(tmp_path / "train-00000.tfrecord")
+  result = helpers.run_cli("prepare", f"--verify={tmp_path}")
+  assert result.returncode == 1
+  assert (
+    f"relive prepare: error: the shard in {tmp_path} is damaged (train-00000.tfrecord): copy it "
+    "again"
+  ) in result.stderr
 
 
 def test_skip_corrupt_with_nothing_readable_is_an_error_naming_the_folder(tmp_path):

@@ -72,13 +72,15 @@ def _usage():
 
 
 def _last_value(arguments, name):
-  """The value of the last --name=VALUE or --name VALUE in arguments, or None."""
+  """The value of the last --name=VALUE or --name VALUE (or -name, as absl also takes) before a
+  "--" in arguments, or None."""
   value = None
   for argument, following in zip(arguments, [*arguments[1:], None]):
-    if argument.startswith(f"--{name}="):
-      value = argument.partition("=")[2]
-    elif argument == f"--{name}" and following is not None:
-      value = following
+    if argument == "--":
+      break
+    flag, equals, given = argument.removeprefix("-").removeprefix("-").partition("=")
+    if argument.startswith("-") and flag == name:
+      value = given if equals else following
   return value
 
 
@@ -116,10 +118,8 @@ def run(argv=None):
   except (TypeError, ValueError) as error:  # ml_collections: a value of the wrong type
     _exit_with_error(program, f"bad config override: {error}", status=2)
   except OSError as error:  # ml_collections: a --config.KEY override of a file it could not load
-    path = _last_value(argv[2:], "config")
-    if path is None:
-      raise
-    _exit_with_error(program, messages.config_load_error(path, error), status=2)
+    message = messages.config_load_error(_last_value(argv[2:], "config"), error)
+    _exit_with_error(program, f"--config: {message}", status=2)
 
   if len(args) > 1:
     _exit_with_error(

@@ -101,13 +101,20 @@ def unknown_config_key(error, args):
 
 def unknown_flag(error, names, program):
   """The message of an absl UnrecognizedFlagError, suggesting only the subcommand's own flags
-  (`names`) and --verbosity: absl's suggestions include its debugging flags (--run_with_pdb)."""
-  head, dot, rest = error.flagname.partition(".")  # --confg.train.num_steps: a config override
-  close = difflib.get_close_matches(head, [*names, "verbosity"], n=3)
-  guess = (
-    f"; did you mean {' or '.join(f'--{name}{dot}{rest}' for name in close)}?" if close else ""
-  )
-  return f"unknown flag --{error.flagname}{guess}; `{program} --help` lists the flags"
+  (`names`) and --verbosity: absl's suggestions include its debugging flags (--run_with_pdb).
+  Only --config takes dotted names, its --config.KEY overrides, once --config=FILE is given."""
+  name = error.flagname
+  head, dot, rest = name.partition(".")
+  if dot and head == "config" and "config" in names:
+    return f"--{name} overrides a key of the --config file: give --config=FILE as well"
+  if dot:
+    close = difflib.get_close_matches(head, ["config"] if "config" in names else [], n=1)
+    suggestions = [f"--config.{rest}" for _ in close]
+  else:
+    close = difflib.get_close_matches(name, [*names, "verbosity"], n=3)
+    suggestions = [f"--{match}" for match in close]
+  guess = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
+  return f"unknown flag --{name}{guess}; `{program} --help` lists the flags"
 
 
 def config_syntax_error(error):
@@ -127,9 +134,13 @@ def config_load_error(path, error):
   looked for.
 
   Args:
-    path: the flag's value, "configs/nope.py:tiny".
+    path: the flag's value, "configs/nope.py:tiny"; None where it cannot be told (given in a
+      --flagfile).
     error: the OSError ml_collections raises on first use of a config it could not load.
   """
+  if path is None:  # ml_collections' message lists each place tried; its last line says why
+    reason = str(_innermost(error)).strip().splitlines()[-1].strip()
+    return f"cannot load the --config file ({reason}); give one such as configs/vgan.py:tiny"
   file = path.partition(":")[0]
   cause = _innermost(error)
   if isinstance(cause, IsADirectoryError):
@@ -149,7 +160,8 @@ def config_load_error(path, error):
   # A relative path is read from the current folder; the repository's configs may be elsewhere.
   shipped = os.path.join(REPO_CONFIGS, os.path.basename(file))
   if found:
-    hint = f"give one of {', '.join(found)}"
+    more = f" and {len(found) - 4} more .py files" if len(found) > 4 else ""
+    hint = f"give one of {', '.join(found[:4])}{more}"
   elif os.path.isfile(shipped):
     hint = f"give its full path, {shipped}"
   elif os.path.isfile(os.path.join(REPO_CONFIGS, "vgan.py")):

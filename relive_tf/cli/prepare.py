@@ -118,16 +118,18 @@ def _verify(path):
     print(f"{result['file']}: {progress.counted(result['clips'], 'clip')}, {state}")
   damaged = [result["file"] for result in results if result["problem"]]
   if damaged:
+    which = "the shard" if len(results) == 1 else f"{len(damaged)} of the {len(results)} shards"
     raise UserError(
-      f"{len(damaged)} of the {len(results)} shards in {path} "
-      f"{'is' if len(damaged) == 1 else 'are'} damaged "
-      f"({', '.join(damaged)}): copy them again, or rebuild the folder with `relive "
-      f"prepare ... --out={path} --overwrite`; or train past the damage with "
-      "--config.data.skip_corrupt=True"
+      f"{which} in {path} {'is' if len(damaged) == 1 else 'are'} damaged "
+      f"({', '.join(damaged)}): copy {'it' if len(damaged) == 1 else 'them'} again, or rebuild "
+      f"the folder with `relive prepare ... --out={path} --overwrite`; or train past the damage "
+      "with --config.data.skip_corrupt=True"
     )
   clips = progress.counted(sum(result["clips"] for result in results), "clip")
-  shards = "the shard" if len(results) == 1 else f"all {len(results)} shards"
-  print(f"{shards} in {path} {'is' if len(results) == 1 else 'are'} whole: {clips}")
+  if len(results) == 1:
+    print(f"the shard in {path} is whole: {clips}")
+  else:
+    print(f"all {len(results)} shards in {path} are whole: {clips}")
 
 
 def main():

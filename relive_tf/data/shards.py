@@ -526,7 +526,8 @@ def _repair(path):
 
 
 def _identity(file):
-  """(size, modification time in ns) of a file, which key _readable_records' cache."""
+  """(size, modification time in ns) of a file, which key the caches of _readable_records and
+  _warn_skipped."""
   status = tf.io.gfile.stat(file)
   return status.length, status.mtime_nsec
 
@@ -546,7 +547,7 @@ def _readable_records(file, size, modified_ns):  # noqa: ARG001 (size and time k
 @functools.cache
 def _warn_skipped(file, skipped, count, size, modified_ns):  # noqa: ARG001 (they key the cache)
   """Logs, once per process and version of a damaged shard, how many of its records skip_corrupt
-  leaves out: the data pipeline and the summary count both ask (a review saw the line twice)."""
+  leaves out: the data pipeline and the loop's summary count both read the split."""
   logging.warning(
     "data.skip_corrupt: shard %s is damaged; %d of its %d records are skipped", file, skipped, count
   )
