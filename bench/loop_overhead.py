@@ -150,30 +150,18 @@ def pieces_worker(overrides):
 def cached_training_data(batches=CACHED_BATCHES):
   """Within the block, relive's loop (loop.train_and_evaluate) trains on its first `batches`
   training batches over and over, cached, where it would read its pipeline: the loop's own cost
-  without the CPU that making its data takes from the step."""
+  without the CPU that making its data takes from the step. The loop splits, stamps and
+  distributes them as it does its pipeline's (loop.distributed_batches)."""
   from relive_tf.training import inputs  # noqa: PLC0415
-  from relive_tf.training import loop  # noqa: PLC0415
-  from relive_tf.training import step_timing  # noqa: PLC0415
 
-  def cached_batches(config, strategy, start, stamped=False):  # loop.distributed_batches' stand-in
-    def dataset_fn(context):
-      made = inputs.training_batches(
-        config,
-        batch_size=context.get_per_replica_batch_size(config.train.batch_size),
-        start=start,
-        num_shards=context.num_input_pipelines,
-        shard_index=context.input_pipeline_id,
-      )
-      made = made.take(batches).cache().repeat()
-      return step_timing.stamped(made) if stamped else made
-
-    return strategy.distribute_datasets_from_function(dataset_fn)
-
-  original, loop.distributed_batches = loop.distributed_batches, cached_batches
+  made = inputs.training_batches
+  inputs.training_batches = lambda *args, **kwargs: (
+    made(*args, **kwargs).take(batches).cache().repeat()
+  )
   try:
     yield
   finally:
-    loop.distributed_batches = original
+    inputs.training_batches = made
 
 
 def cached_loop_worker(overrides):

@@ -245,14 +245,14 @@ def test_the_loops_figures_start_at_the_first_logged_step_after_the_skip():
 
 def test_the_cached_loop_reads_its_first_batches_over_and_over(make_config):
   config = make_config("vgan", "tiny", **SMALL)
-  original = loop.distributed_batches
+  original = inputs.training_batches
   with loop_overhead.cached_training_data(batches=2):
     batches = loop.timed_batches(config, helpers.one_device(), start=4).iterator
     read = [next(batches) for _ in range(5)]
   assert [batch["index"].numpy().tolist() for batch in read] == [[4, 5], [6, 7]] * 2 + [[4, 5]]
   tf.debugging.assert_equal(read[2]["video"], read[0]["video"])
   assert all(step_timing.READY_TIME in batch for batch in read), "the loop times its batches"
-  assert loop.distributed_batches is original
+  assert inputs.training_batches is original
 
 
 def test_the_primitive_table_sums_executions_alone():

@@ -107,12 +107,11 @@ def unknown_flag(error, names, program):
   head, dot, rest = name.partition(".")
   if dot and head == "config" and "config" in names:
     return f"--{name} overrides a key of the --config file: give --config=FILE as well"
-  if dot:
-    close = difflib.get_close_matches(head, ["config"] if "config" in names else [], n=1)
-    suggestions = [f"--config.{rest}" for _ in close]
+  if dot:  # --confg.seed: a misspelt override
+    config_like = "config" in names and difflib.get_close_matches(head, ["config"])
+    suggestions = [f"--config.{rest}"] if config_like else []
   else:
-    close = difflib.get_close_matches(name, [*names, "verbosity"], n=3)
-    suggestions = [f"--{match}" for match in close]
+    suggestions = [f"--{match}" for match in difflib.get_close_matches(name, [*names, "verbosity"])]
   guess = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
   return f"unknown flag --{name}{guess}; `{program} --help` lists the flags"
 
