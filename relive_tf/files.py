@@ -86,8 +86,10 @@ def _renamed_when_done(path, suffix=""):
   try:
     yield temporary
     commit(temporary, path)
-  except BaseException:
+  except BaseException as error:
     discard(temporary)
+    if isinstance(error, OSError) and error.filename == temporary:
+      error.filename = path  # the user named `path`; the temporary name would only puzzle them
     raise
 
 

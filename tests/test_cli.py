@@ -127,6 +127,16 @@ def test_generate_into_a_folder_of_earlier_videos_warns(trained, tmp_path):
   assert sorted(os.listdir(tmp_path)) == ["video_0000.gif", "video_0001.gif"]
 
 
+def test_generate_into_a_folder_it_cannot_create_says_so_in_one_line(trained, tmp_path):
+  # As root every parent passes os.access, and tf.io.gfile.makedirs failed in a traceback.
+  from relive_tf.inference import generate  # noqa: PLC0415 (loads TensorFlow)
+
+  workdir, _ = trained
+  (tmp_path / "a_file").write_text("")
+  with pytest.raises(ValueError, match=r"cannot create the folder .*a_file/out \(.*\); give a"):
+    generate.generate(workdir, 1, str(tmp_path / "a_file" / "out"))
+
+
 def test_generate_writes_each_batch_before_it_makes_the_next(trained, tmp_path, monkeypatch):
   # All the videos were held in memory before the first was written (0.8 MB each): --num=100000
   # needed 80 GB, and an interrupted run wrote nothing.

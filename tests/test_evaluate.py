@@ -369,6 +369,37 @@ def test_a_report_path_that_is_a_folder_is_refused_before_anything_is_measured(
   assert not measured
 
 
+def test_a_report_path_over_another_file_is_refused_and_the_file_kept(
+  vgan_workdir, features_dir, tmp_path, monkeypatch
+):
+  # `--report=WORKDIR/config.json` replaced the workdir's config, and every command then failed.
+  measured = []
+  monkeypatch.setattr(gan, "_feature_extractor", lambda *args: measured.append(args))
+  photo = tmp_path / "photo.jpg"
+  photo.write_bytes(b"\xff\xd8\xff\xe0 not json")
+  config = os.path.join(vgan_workdir, "config.json")
+  for path in (config, str(photo)):
+    with open(path, "rb") as file:
+      before = file.read()
+    with pytest.raises(ValueError, match=r"is a file that is not an evaluation report, .*new path"):
+      _evaluate(
+        vgan_workdir, num_samples=2, batch_size=2, feature_network=features_dir, report=path
+      )
+    with open(path, "rb") as file:
+      assert file.read() == before
+  assert not measured
+
+
+def test_an_earlier_report_or_a_new_path_may_be_written(tmp_path):
+  earlier = tmp_path / "report.json"
+  earlier.write_text(json.dumps({"workdir": "runs/x", "model_type": "vgan", "step": 3}))
+  scores.make_report_folder(str(earlier))  # a report of `relive evaluate`: the new one replaces it
+  scores.make_report_folder(str(tmp_path / "new.json"))
+  earlier.write_text(json.dumps({"model_type": "vgan", "seed": 0}))  # JSON, but not a report
+  with pytest.raises(ValueError, match="not an evaluation report"):
+    scores.make_report_folder(str(earlier))
+
+
 def test_batches_are_cut_where_a_set_ends():
   batches = [{"video": np.arange(3), "index": np.arange(3) + 10} for _ in range(3)]
   cut = list(gan._cut_at_sets(batches, 2))

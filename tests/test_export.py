@@ -183,7 +183,11 @@ def test_an_export_root_or_a_workdir_as_export_dir_is_refused_before_writing(wor
     _export(workdirs["vgan"], tmp_path / "other")
   with pytest.raises(ValueError, match=r"is a training workdir; .*export/NAME"):
     _export(workdirs["vgan"], workdirs["vgan"])
-  assert not any(name.isdigit() for name in _entries(workdirs["vgan"]))
+  # A model folder right inside a workdir would put models.config in the workdir.
+  with pytest.raises(ValueError, match=r"is inside the training workdir .*, where models.config"):
+    _export(workdirs["vgan"], os.path.join(workdirs["vgan"], "export"))
+  assert not any(name.isdigit() or name == "export" for name in _entries(workdirs["vgan"]))
+  assert publish.MODELS_CONFIG not in _entries(workdirs["vgan"])
   assert not os.path.exists(os.path.join(os.path.dirname(workdirs["vgan"]), publish.MODELS_CONFIG))
 
 

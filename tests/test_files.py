@@ -32,6 +32,13 @@ def test_atomic_write_keeps_the_old_file_and_no_temporary_when_the_writer_fails(
   assert os.listdir(tmp_path) == ["video.gif"]
 
 
+def test_a_write_that_cannot_start_names_the_path_given_not_its_temporary(tmp_path):
+  path = str(tmp_path / "no_such_folder" / "video.gif")
+  with pytest.raises(FileNotFoundError) as failed:
+    files.write_text(path, "x")
+  assert failed.value.filename == path and ".partial-" not in str(failed.value)
+
+
 def test_a_held_folder_is_refused_naming_its_holder_then_free_again(tmp_path):
   with files.exclusive_use(str(tmp_path), "relive train"):
     with pytest.raises(ValueError, match=rf"in use by relive train \(process {os.getpid()}\)"):

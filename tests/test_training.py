@@ -407,6 +407,61 @@ def test_resuming_with_other_train_settings_logs_and_records_each_change(
   assert _saved_config(workdir)["train"]["learning_rate"] == before / 2
 
 
+def test_a_config_json_written_over_by_another_json_file_is_named_in_one_line(trained_workdir):
+  workdir = trained_workdir("vgan", **TINY)
+  with open(os.path.join(workdir, "config.json"), "w") as file:
+    json.dump({"workdir": workdir, "model_type": "vgan", "step": 2}, file)  # a report's keys
+  with pytest.raises(
+    ValueError,
+    match=r"config.json is not a config `relive train` wrote \(it "
+    r"lacks seed, model, data, train\); restore it",
+  ):
+    workdir_lib.load_config(workdir, families.get("vgan"))
+
+
+@pytest.mark.parametrize(
+  "override, named",
+  [
+    ({"train__ema_decay": 0.999}, "train.ema_decay: 0.0 there, 0.999 now"),  # the EMA generator
+    ({"train__precision": "mixed_float16"}, "train.precision: float32 there, mixed_float16 now"),
+  ],
+)
+def test_a_resume_with_a_setting_that_adds_state_is_refused_in_one_line(
+  make_config, trained_workdir, override, named
+):
+  # Both passed the config check, then failed restoring in a screenful of variable values.
+  workdir = trained_workdir("vgan", **TINY)
+  before = _saved_config(workdir)
+  with pytest.raises(ValueError) as refused:
+    helpers.train(_tiny(make_config, train__num_steps=3, **override), workdir)
+  message = str(refused.value)
+  assert "ckpt-2 does not hold every variable this run needs, as when a setting" in message
+  assert named in message and "\n" not in message
+  assert message.endswith(f"settings in {workdir}/config.json or use another workdir")
+  assert _saved_config(workdir) == before
+
+
+@pytest.mark.parametrize(
+  "written, what",
+  [
+    (("1/saved_model.pb",), "an export of `relive export`"),
+    (("models.config",), "an export of `relive export`"),
+    (("index.html", "media/vgan/real.gif"), "a gallery site of `relive gallery`"),
+  ],
+)
+def test_training_in_a_folder_export_or_gallery_wrote_is_refused(
+  make_config, tmp_path, written, what
+):
+  # Checkpoints among an export's versions made the next `relive export` there refuse it.
+  for name in written:
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_bytes(b"")
+  before = sorted(str(path) for path in tmp_path.rglob("*"))
+  with pytest.raises(ValueError, match=f"is {re.escape(what)}, not a training workdir; give a new"):
+    helpers.train(_tiny(make_config), tmp_path)
+  assert sorted(str(path) for path in tmp_path.rglob("*")) == before
+
+
 def test_resuming_on_other_data_is_a_warning(make_config, trained_workdir, caplog):
   workdir = trained_workdir("vgan", **TINY)  # trained on the built-in clips of seed 0
   with caplog.at_level(logging.INFO, logger="absl"):

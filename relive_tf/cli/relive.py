@@ -13,7 +13,9 @@ def define_flags():
   flags.DEFINE_string(
     "workdir", None, "a conditional WGAN workdir (relive train --config=configs/cvgan.py)"
   )
-  flags.DEFINE_string("photo", None, "a JPEG, PNG, GIF, BMP or WebP image, any size")
+  flags.DEFINE_string(
+    "photo", None, "a JPEG, PNG, GIF, BMP or WebP image, any size (an animation: its first frame)"
+  )
   flags.DEFINE_string("out", None, "the video to write: .gif or .mp4 (H.264)")
   flags.DEFINE_integer(
     "num",

@@ -1,6 +1,7 @@
 """What evaluation reports share: the digit recogniser to use or why the sample scores are not
 measured, and the report's folder."""
 
+import json
 import math
 import os
 
@@ -19,23 +20,48 @@ SCORES = (
 )
 
 
+# Keys every evaluation report holds (gan.py, predictor.py), which a workdir's config.json lacks.
+REPORT_KEYS = ("workdir", "model_type", "step")
+# A report is a few kilobytes; a larger file is not read to find out.
+_LARGEST_REPORT = 1 << 20
+
+
 def make_report_folder(report):
   """Creates the folder of a report path given by the user (None: the workdir's default) before
   anything is measured, so that a bad path fails at once, not after minutes of measuring.
 
   Raises:
-    ValueError: the path is a folder, or its folder cannot be created, naming the report path.
+    ValueError: the path is a folder, an existing file other than an earlier report (a workdir's
+      config.json, a photo: the report would replace it), or its folder cannot be created, naming
+      the report path.
   """
   if not report:
     return
   if report.endswith("/") or tf.io.gfile.isdir(report):
     raise ValueError(f"report {report} names a folder; give the path of the JSON file to write")
+  if tf.io.gfile.exists(report) and not _is_report(report):
+    raise ValueError(
+      f"report {report} is a file that is not an evaluation report, which the report would "
+      "replace; give a new path"
+    )
   try:
     tf.io.gfile.makedirs(os.path.dirname(files.absolute(report)))
   except tf.errors.OpError as error:
     raise ValueError(
       f"cannot create the folder of the report {report}: {error.message}; choose a writable path"
     ) from None
+
+
+def _is_report(path):
+  """Whether the file at `path` is a report of `relive evaluate` (which a new one may replace)."""
+  try:
+    if tf.io.gfile.stat(path).length > _LARGEST_REPORT:
+      return False
+    with tf.io.gfile.GFile(path, "rb") as file:
+      report = json.loads(file.read())
+  except (tf.errors.OpError, ValueError):  # unreadable, not UTF-8, not JSON
+    return False
+  return isinstance(report, dict) and all(key in report for key in REPORT_KEYS)
 
 
 def digit_recognizer(config, data=None, path=None):

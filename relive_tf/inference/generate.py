@@ -41,8 +41,8 @@ def generate(workdir, num, out_dir, seed=0, video_format="gif"):
     The paths written, out_dir/video_0000.gif and so on.
 
   Raises:
-    ValueError: num outside 1..limits.GENERATED_VIDEOS, an unknown format, or a workdir without a
-      trained video WGAN.
+    ValueError: num outside 1..limits.GENERATED_VIDEOS, an unknown format, a workdir without a
+      trained video WGAN, or an out_dir that cannot be created.
   """
   if not 1 <= num <= limits.GENERATED_VIDEOS:
     raise ValueError(
@@ -55,7 +55,12 @@ def generate(workdir, num, out_dir, seed=0, video_format="gif"):
   logging.info(
     "sampling %s from %s at step %d", progress.counted(num, "video"), workdir, trained.step
   )
-  tf.io.gfile.makedirs(out_dir)
+  try:
+    tf.io.gfile.makedirs(out_dir)
+  except tf.errors.OpError as error:  # a path the flag check could not foresee (/proc, as root)
+    raise ValueError(
+      f"cannot create the folder {out_dir} ({error.message}); give a folder you can write"
+    ) from None
   earlier = [name for name in tf.io.gfile.listdir(out_dir) if _VIDEO_NAME.fullmatch(name)]
   if earlier:
     logging.warning(

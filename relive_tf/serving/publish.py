@@ -163,9 +163,24 @@ def _model_name(export_dir):
   return name
 
 
+def _is_workdir(folder):
+  """Whether `folder` is a training workdir (config.json and checkpoints/ in it)."""
+  return tf.io.gfile.isdir(folder) and all(
+    tf.io.gfile.exists(os.path.join(folder, name))
+    for name in (workdir_lib.CONFIG_FILE, workdir_lib.CHECKPOINT_DIR)
+  )
+
+
 def _check_not_a_root_or_workdir(export_dir):
-  """Refuses an existing export_dir that is an export root (it holds models.config or models'
-  folders) or a training workdir: the version would land among them, and models.config above."""
+  """Refuses an export_dir that is an export root (it holds models.config or models' folders), a
+  training workdir, or a folder right inside one: the version would land among them, or
+  models.config in the workdir."""
+  root = os.path.dirname(export_dir.rstrip("/"))  # not normpath, which turns gs:// into gs:/
+  if root and _is_workdir(root):
+    raise ValueError(
+      f"export_dir {export_dir!r} is inside the training workdir {root!r}, where models.config "
+      "would be written; give a folder for the model outside it, such as export/NAME"
+    )
   if not tf.io.gfile.isdir(export_dir):
     return
   names = files.listdir(export_dir)

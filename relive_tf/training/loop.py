@@ -297,6 +297,22 @@ def _evaluators(config, family):
   return family.training_evaluators(config)
 
 
+def _missing_state(restore_from, workdir, changes):
+  """The one-line error for a checkpoint that lacks variables of the run resuming from it: a changed
+  setting outside `model` that adds state (train.ema_decay from 0: the averaged generator;
+  train.precision=mixed_float16: the loss scale) passes config_changes, then fails here."""
+  if changes:
+    why = ", as when a setting changed since it was written adds state (changed: " + (
+      "; ".join(f"{key}: {old} there, {new} now" for key, old, new in changes) + ")"
+    )
+  else:
+    why = " (was it written by another version of relive_tf?)"
+  return (
+    f"{restore_from} does not hold every variable this run needs{why}; resume with the "
+    f"settings in {os.path.join(workdir, workdir_lib.CONFIG_FILE)} or use another workdir"
+  )
+
+
 def _save(manager, step, saved):
   """manager.save(checkpoint_number=step); a failed write is deleted and raised as a WriteError.
 
@@ -373,8 +389,9 @@ def train_and_evaluate(config, workdir, family, strategy=None):
     The trainer (trained networks, optimizers) at the last step.
 
   Raises:
-    ValueError: settings the loop cannot run, a workdir of another model or in use, or a damaged
-      shard (naming it and the fix; see data.skip_corrupt).
+    ValueError: settings the loop cannot run, a workdir of another model or in use, a folder
+      `relive export` or `relive gallery` wrote, a checkpoint without state a changed setting adds,
+      or a damaged shard (naming it and the fix; see data.skip_corrupt).
     NonFiniteLossError: a loss or a weight became NaN or infinite (with train.nan_policy
       "restore": again after train.nan_max_restores restores, or before any checkpoint).
     stopping.Stopped: SIGINT (Ctrl-C) or SIGTERM arrived; the step it arrived in was finished and
@@ -384,6 +401,7 @@ def train_and_evaluate(config, workdir, family, strategy=None):
   strategy = strategy or distribution.pick_strategy()
   config = _with_loop_keys(config)
   validate(config, strategy.num_replicas_in_sync)
+  workdir_lib.check_not_other_output(workdir)
   # Only the chief holds and writes the workdir; the other workers of a multi-worker run save their
   # share of each checkpoint in a scratch folder of their own.
   chief = distribution.is_chief(strategy)
@@ -421,7 +439,10 @@ def _train(config, workdir, family, strategy, worker_dir):
   if restore_from:
     # Every variable of this run must come back; a multi-worker checkpoint also holds the
     # PreemptionCheckpointHandler's own counter, which the handler reads itself.
-    status.assert_existing_objects_matched()
+    try:
+      status.assert_existing_objects_matched()
+    except AssertionError:
+      raise ValueError(_missing_state(restore_from, workdir, changes)) from None
     logging.info("resumed from %s at step %d", restore_from, int(step))
   if int(step) >= train.num_steps:
     # Before the config is saved: a run that trains nothing changes nothing of the workdir's.

@@ -12,6 +12,8 @@ from absl import logging
 from relive_tf import files
 
 CONFIG_FILE = "config.json"
+# What every config.json holds beside model_type (configs/*.py).
+CONFIG_SECTIONS = ("seed", "model", "data", "train")
 # One line per config key a resumed run changed: when, after which step, old -> new.
 HISTORY_FILE = "config_history.log"
 # Keys that choose the training clips: a resume that changes one trains on other data from there,
@@ -71,10 +73,16 @@ def load_config(workdir, expect, purpose="this"):
     (config: ml_collections.ConfigDict, family: the matching Family of `expect`).
 
   Raises:
-    ValueError: no config.json, or a model type that is not expected.
+    ValueError: no config.json, one that is not a config, or a model type that is not expected.
   """
   saved = _read_json(workdir)
   family = _family_of(workdir, saved.get("model_type"), expect, purpose)
+  missing = [key for key in CONFIG_SECTIONS if key not in saved]
+  if missing:  # another JSON file written over it: each command failed on a missing attribute
+    raise ValueError(
+      f"{os.path.join(workdir, CONFIG_FILE)} is not a config `relive train` wrote (it lacks "
+      f"{', '.join(missing)}); restore it, or train in another workdir"
+    )
   for key, value in family.added_keys.items():
     section, name = key.split(".")
     saved.setdefault(section, {}).setdefault(name, value)
@@ -132,6 +140,34 @@ def config_changes(workdir, config, family):
       + "): resume with the values there or use another workdir"
     )
   return [(key, saved.get(key), new.get(key)) for key in changed]
+
+
+def check_not_other_output(workdir):
+  """Refuses to train in a folder that `relive export` or `relive gallery` wrote, as they refuse a
+  workdir: checkpoints among an export's versions kept later exports out ("is a training
+  workdir"), and a workdir's files would mix with a site's.
+
+  Raises:
+    ValueError: the folder holds no config.json and is an export (models.config, or version
+      folders with a saved_model.pb) or a gallery site (index.html and media/).
+  """
+  if not tf.io.gfile.isdir(workdir) or tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
+    return
+  names = {name.rstrip("/") for name in tf.io.gfile.listdir(workdir)}
+  versions = [
+    name
+    for name in names
+    if name.isdigit() and tf.io.gfile.exists(os.path.join(workdir, name, "saved_model.pb"))
+  ]
+  if "models.config" in names or versions:
+    what = "an export of `relive export`"
+  elif {"index.html", "media"} <= names:
+    what = "a gallery site of `relive gallery`"
+  else:
+    return
+  raise ValueError(
+    f"workdir {workdir!r} is {what}, not a training workdir; give a new folder, such as runs/NAME"
+  )
 
 
 def save_config(workdir, config, changes=(), step=0):
