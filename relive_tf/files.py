@@ -42,6 +42,21 @@ def absolute(path):
   return path if is_remote(path) else os.path.abspath(path)
 
 
+def make_folder(path):
+  """Creates the folder `path` and its parents (local or remote), where a command writes.
+
+  Raises:
+    ValueError: it cannot be made (a file in the way, a place no one can write: /proc, which
+      os.access lets root through), naming it and the fix.
+  """
+  try:
+    gfile().makedirs(path)
+  except _tensorflow().errors.OpError as error:
+    raise ValueError(
+      f"cannot create the folder {path} ({error.message}); give a folder you can write"
+    ) from None
+
+
 def is_inside(path, folder):
   """Whether `path` is `folder` or lies under it (both absolute, local or remote)."""
   if is_remote(path) or is_remote(folder):
@@ -88,7 +103,7 @@ def _renamed_when_done(path, suffix=""):
     commit(temporary, path)
   except BaseException as error:
     discard(temporary)
-    if isinstance(error, OSError) and error.filename == temporary:
+    if isinstance(error, OSError) and error.filename == temporary and error.filename2 is None:
       error.filename = path  # the user named `path`; the temporary name would only puzzle them
     raise
 

@@ -395,6 +395,8 @@ def test_an_earlier_report_or_a_new_path_may_be_written(tmp_path):
   earlier.write_text(json.dumps({"workdir": "runs/x", "model_type": "vgan", "step": 3}))
   scores.make_report_folder(str(earlier))  # a report of `relive evaluate`: the new one replaces it
   scores.make_report_folder(str(tmp_path / "new.json"))
+  (tmp_path / "empty.json").write_bytes(b"")  # mktemp's
+  scores.make_report_folder(str(tmp_path / "empty.json"))
   earlier.write_text(json.dumps({"model_type": "vgan", "seed": 0}))  # JSON, but not a report
   with pytest.raises(ValueError, match="not an evaluation report"):
     scores.make_report_folder(str(earlier))
@@ -431,7 +433,7 @@ def test_cli_evaluate_names_an_unknown_model_type_without_a_traceback(tmp_path):
 
 
 def test_cli_evaluate_rejects_gan_flags_for_a_predictor_workdir(tmp_path):
-  (tmp_path / "config.json").write_text(json.dumps({"model_type": "lstm"}))
+  (tmp_path / "config.json").write_text(helpers.load_config("lstm").to_json_best_effort())
   result = helpers.run_cli("evaluate", f"--workdir={tmp_path}", "--i3d=/models/i3d")
   assert result.returncode == 1
   assert "i3d does not apply to the next-frame predictor workdir" in result.stderr

@@ -171,7 +171,9 @@ def test_a_version_folder_as_export_dir_is_refused(workdirs, tmp_path):
     _export(workdirs["vgan"], tmp_path / "vgan" / "3")
 
 
-def test_an_export_root_or_a_workdir_as_export_dir_is_refused_before_writing(workdirs, tmp_path):
+def test_an_export_root_or_a_workdir_as_export_dir_is_refused_before_writing(
+  workdirs, tmp_path, monkeypatch
+):
   _export(workdirs["vgan"], tmp_path / "export" / "vgan")
   before = _entries(tmp_path / "export")
   with pytest.raises(ValueError, match=r"holds the models vgan: it is an export root; .*/NAME"):
@@ -186,6 +188,9 @@ def test_an_export_root_or_a_workdir_as_export_dir_is_refused_before_writing(wor
   # A model folder right inside a workdir would put models.config in the workdir.
   with pytest.raises(ValueError, match=r"is inside the training workdir .*, where models.config"):
     _export(workdirs["vgan"], os.path.join(workdirs["vgan"], "export"))
+  monkeypatch.chdir(workdirs["vgan"])  # a relative path, given from inside the workdir
+  with pytest.raises(ValueError, match=r"'export' is inside the training workdir"):
+    _export(workdirs["vgan"], "export")
   assert not any(name.isdigit() or name == "export" for name in _entries(workdirs["vgan"]))
   assert publish.MODELS_CONFIG not in _entries(workdirs["vgan"])
   assert not os.path.exists(os.path.join(os.path.dirname(workdirs["vgan"]), publish.MODELS_CONFIG))

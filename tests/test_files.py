@@ -39,6 +39,15 @@ def test_a_write_that_cannot_start_names_the_path_given_not_its_temporary(tmp_pa
   assert failed.value.filename == path and ".partial-" not in str(failed.value)
 
 
+def test_a_folder_that_cannot_be_made_is_one_line_naming_it(tmp_path):
+  # generate, relive and predict: as root every parent passes os.access, and makedirs raised.
+  (tmp_path / "a_file").write_text("")
+  with pytest.raises(ValueError, match=r"cannot create the folder .*a_file/out \(.*\); give a"):
+    files.make_folder(str(tmp_path / "a_file" / "out"))
+  files.make_folder(str(tmp_path / "new" / "folder"))
+  assert (tmp_path / "new" / "folder").is_dir()
+
+
 def test_a_held_folder_is_refused_naming_its_holder_then_free_again(tmp_path):
   with files.exclusive_use(str(tmp_path), "relive train"):
     with pytest.raises(ValueError, match=rf"in use by relive train \(process {os.getpid()}\)"):

@@ -411,19 +411,24 @@ def test_a_config_json_written_over_by_another_json_file_is_named_in_one_line(tr
   workdir = trained_workdir("vgan", **TINY)
   with open(os.path.join(workdir, "config.json"), "w") as file:
     json.dump({"workdir": workdir, "model_type": "vgan", "step": 2}, file)  # a report's keys
+  family = families.get("vgan")
   with pytest.raises(
     ValueError,
     match=r"config.json is not a config `relive train` wrote \(it "
     r"lacks seed, model, data, train\); restore it",
   ):
-    workdir_lib.load_config(workdir, families.get("vgan"))
+    workdir_lib.load_config(workdir, family)
+  with open(os.path.join(workdir, "config.json"), "w") as file:
+    json.dump({}, file)
+  with pytest.raises(ValueError, match=r"\(it lacks model_type, seed, model, data, train\)"):
+    workdir_lib.load_config(workdir, family)
 
 
 @pytest.mark.parametrize(
   "override, named",
   [
-    ({"train__ema_decay": 0.999}, "train.ema_decay: 0.0 there, 0.999 now"),  # the EMA generator
-    ({"train__precision": "mixed_float16"}, "train.precision: float32 there, mixed_float16 now"),
+    ({"train__ema_decay": 0.999}, "train.ema_decay (0.0 there, 0.999 now) adds"),  # the EMA
+    ({"train__precision": "mixed_float16"}, "train.precision (float32 there, mixed_float16 now)"),
   ],
 )
 def test_a_resume_with_a_setting_that_adds_state_is_refused_in_one_line(
@@ -435,7 +440,7 @@ def test_a_resume_with_a_setting_that_adds_state_is_refused_in_one_line(
   with pytest.raises(ValueError) as refused:
     helpers.train(_tiny(make_config, train__num_steps=3, **override), workdir)
   message = str(refused.value)
-  assert "ckpt-2 does not hold every variable this run needs, as when a setting" in message
+  assert "ckpt-2 does not hold every variable this run needs: the changed train." in message
   assert named in message and "\n" not in message
   assert message.endswith(f"settings in {workdir}/config.json or use another workdir")
   assert _saved_config(workdir) == before

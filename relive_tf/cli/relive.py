@@ -14,7 +14,9 @@ def define_flags():
     "workdir", None, "a conditional WGAN workdir (relive train --config=configs/cvgan.py)"
   )
   flags.DEFINE_string(
-    "photo", None, "a JPEG, PNG, GIF, BMP or WebP image, any size (an animation: its first frame)"
+    "photo",
+    None,
+    "a JPEG, PNG, GIF, BMP or WebP image, any size (an animated GIF or PNG: its first frame)",
   )
   flags.DEFINE_string("out", None, "the video to write: .gif or .mp4 (H.264)")
   flags.DEFINE_integer(

@@ -53,9 +53,13 @@ def make_report_folder(report):
 
 
 def _is_report(path):
-  """Whether the file at `path` is a report of `relive evaluate` (which a new one may replace)."""
+  """Whether the file at `path` is a report of `relive evaluate` or empty (`mktemp`): a new report
+  may replace it."""
   try:
-    if tf.io.gfile.stat(path).length > _LARGEST_REPORT:
+    length = tf.io.gfile.stat(path).length
+    if not length:
+      return True
+    if length > _LARGEST_REPORT:
       return False
     with tf.io.gfile.GFile(path, "rb") as file:
       report = json.loads(file.read())

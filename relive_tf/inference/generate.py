@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import files
 from relive_tf import limits
 from relive_tf import progress
 from relive_tf.data import pipeline
@@ -55,12 +56,7 @@ def generate(workdir, num, out_dir, seed=0, video_format="gif"):
   logging.info(
     "sampling %s from %s at step %d", progress.counted(num, "video"), workdir, trained.step
   )
-  try:
-    tf.io.gfile.makedirs(out_dir)
-  except tf.errors.OpError as error:  # a path the flag check could not foresee (/proc, as root)
-    raise ValueError(
-      f"cannot create the folder {out_dir} ({error.message}); give a folder you can write"
-    ) from None
+  files.make_folder(out_dir)
   earlier = [name for name in tf.io.gfile.listdir(out_dir) if _VIDEO_NAME.fullmatch(name)]
   if earlier:
     logging.warning(

@@ -3,7 +3,6 @@
 import os
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from relive_tf import files
@@ -87,7 +86,7 @@ def predict(workdir, video, context, future, out, start=0):
   if real_future_frames:
     ended = np.zeros((context + future - len(real), *real.shape[1:]), np.uint8)
     output = np.concatenate([output, np.concatenate([real, ended])], axis=2)
-  tf.io.gfile.makedirs(os.path.dirname(files.absolute(out)))
+  files.make_folder(os.path.dirname(files.absolute(out)))
   video_io.write_video(out, output)
   return {"path": out, "step": trained.step, "real_future_frames": real_future_frames}
 

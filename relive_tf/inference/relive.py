@@ -90,7 +90,6 @@ def relive(workdir, photo, out, num=1, seed=0, side_by_side=False):
   if side_by_side:
     still = np.repeat(picture[None, None], config.data.frames, axis=1)
     videos = np.concatenate([still, videos], axis=0)
-  if os.path.dirname(out):
-    tf.io.gfile.makedirs(os.path.dirname(out))
+  files.make_folder(os.path.dirname(files.absolute(out)))
   video_io.write_video(out, video_io.tile_videos(videos, columns=len(videos)))
   return out

@@ -175,8 +175,8 @@ def _check_not_a_root_or_workdir(export_dir):
   """Refuses an export_dir that is an export root (it holds models.config or models' folders), a
   training workdir, or a folder right inside one: the version would land among them, or
   models.config in the workdir."""
-  root = os.path.dirname(export_dir.rstrip("/"))  # not normpath, which turns gs:// into gs:/
-  if root and _is_workdir(root):
+  root = os.path.dirname(files.absolute(export_dir))  # where export() writes models.config
+  if _is_workdir(root):
     raise ValueError(
       f"export_dir {export_dir!r} is inside the training workdir {root!r}, where models.config "
       "would be written; give a folder for the model outside it, such as export/NAME"

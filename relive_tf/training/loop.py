@@ -297,14 +297,20 @@ def _evaluators(config, family):
   return family.training_evaluators(config)
 
 
+# Settings outside `model` whose change can add variables a checkpoint lacks: train.ema_decay from
+# 0 (the averaged generator), train.precision to mixed_float16 (the loss scale).
+STATE_KEYS = ("train.ema_decay", "train.precision")
+
+
 def _missing_state(restore_from, workdir, changes):
-  """The one-line error for a checkpoint that lacks variables of the run resuming from it: a changed
-  setting outside `model` that adds state (train.ema_decay from 0: the averaged generator;
-  train.precision=mixed_float16: the loss scale) passes config_changes, then fails here."""
-  if changes:
-    why = ", as when a setting changed since it was written adds state (changed: " + (
-      "; ".join(f"{key}: {old} there, {new} now" for key, old, new in changes) + ")"
+  """The one-line error for a checkpoint that lacks variables of the run resuming from it: a change
+  of STATE_KEYS passes config_changes, then fails here."""
+  adding = [(key, old, new) for key, old, new in changes if key in STATE_KEYS]
+  if adding:
+    why = ": the changed " + "; ".join(
+      f"{key} ({old} there, {new} now)" for key, old, new in adding
     )
+    why += " adds state"
   else:
     why = " (was it written by another version of relive_tf?)"
   return (
@@ -401,10 +407,11 @@ def train_and_evaluate(config, workdir, family, strategy=None):
   strategy = strategy or distribution.pick_strategy()
   config = _with_loop_keys(config)
   validate(config, strategy.num_replicas_in_sync)
-  workdir_lib.check_not_other_output(workdir)
   # Only the chief holds and writes the workdir; the other workers of a multi-worker run save their
   # share of each checkpoint in a scratch folder of their own.
   chief = distribution.is_chief(strategy)
+  if chief:
+    workdir_lib.check_not_other_output(workdir)
   holding = files.exclusive_use(workdir, "relive train") if chief else contextlib.nullcontext()
   scratch = (
     contextlib.nullcontext() if chief else tempfile.TemporaryDirectory(prefix="relive_worker_")

@@ -12,8 +12,8 @@ from absl import logging
 from relive_tf import files
 
 CONFIG_FILE = "config.json"
-# What every config.json holds beside model_type (configs/*.py).
-CONFIG_SECTIONS = ("seed", "model", "data", "train")
+# What every config.json holds (configs/*.py).
+CONFIG_KEYS = ("model_type", "seed", "model", "data", "train")
 # One line per config key a resumed run changed: when, after which step, old -> new.
 HISTORY_FILE = "config_history.log"
 # Keys that choose the training clips: a resume that changes one trains on other data from there,
@@ -57,6 +57,13 @@ def _family_of(workdir, saved_type, expect, purpose):
   raise ValueError(f"{workdir!r} holds a model of type {saved_type!r}; {purpose} takes {wanted}")
 
 
+def _not_a_config(workdir, missing):
+  return ValueError(
+    f"{os.path.join(workdir, CONFIG_FILE)} is not a config `relive train` wrote (it lacks "
+    f"{', '.join(missing)}); restore it, or train in another workdir"
+  )
+
+
 def load_config(workdir, expect, purpose="this"):
   """The config a workdir was trained with, and its family; the only reader of config.json.
 
@@ -76,13 +83,14 @@ def load_config(workdir, expect, purpose="this"):
     ValueError: no config.json, one that is not a config, or a model type that is not expected.
   """
   saved = _read_json(workdir)
-  family = _family_of(workdir, saved.get("model_type"), expect, purpose)
-  missing = [key for key in CONFIG_SECTIONS if key not in saved]
-  if missing:  # another JSON file written over it: each command failed on a missing attribute
-    raise ValueError(
-      f"{os.path.join(workdir, CONFIG_FILE)} is not a config `relive train` wrote (it lacks "
-      f"{', '.join(missing)}); restore it, or train in another workdir"
-    )
+  # Another JSON file written over it (each command then failed on a missing attribute); a model
+  # type of another version is named as such first.
+  missing = [key for key in CONFIG_KEYS if key not in saved]
+  if "model_type" in missing:
+    raise _not_a_config(workdir, missing)
+  family = _family_of(workdir, saved["model_type"], expect, purpose)
+  if missing:
+    raise _not_a_config(workdir, missing)
   for key, value in family.added_keys.items():
     section, name = key.split(".")
     saved.setdefault(section, {}).setdefault(name, value)
