@@ -12,6 +12,8 @@ import tensorflow as tf
 from relive_tf import families
 from relive_tf import files
 from relive_tf import losses
+from relive_tf.gallery import page
+from relive_tf.serving import publish
 from relive_tf.training import inputs
 from relive_tf.training import loop
 from relive_tf.training import trainer as trainer_lib
@@ -449,9 +451,10 @@ def test_a_resume_with_a_setting_that_adds_state_is_refused_in_one_line(
 @pytest.mark.parametrize(
   "written, what",
   [
-    (("1/saved_model.pb",), "an export of `relive export`"),
-    (("models.config",), "an export of `relive export`"),
-    (("index.html", "media/vgan/real.gif"), "a gallery site of `relive gallery`"),
+    # The names those commands write, from their own modules.
+    ((f"1/{tf.saved_model.SAVED_MODEL_FILENAME_PB}",), "an export of `relive export`"),
+    ((publish.MODELS_CONFIG,), "an export of `relive export`"),
+    ((page.INDEX_FILE, f"{page.MEDIA_DIR}/vgan/real.gif"), "a gallery site of `relive gallery`"),
   ],
 )
 def test_training_in_a_folder_export_or_gallery_wrote_is_refused(

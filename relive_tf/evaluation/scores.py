@@ -21,7 +21,7 @@ SCORES = (
 
 
 # Keys every evaluation report holds (gan.py, predictor.py), which a workdir's config.json lacks.
-REPORT_KEYS = ("workdir", "model_type", "step")
+_REPORT_KEYS = ("workdir", "model_type", "step")
 # A report is a few kilobytes; a larger file is not read to find out.
 _LARGEST_REPORT = 1 << 20
 
@@ -44,12 +44,7 @@ def make_report_folder(report):
       f"report {report} is a file that is not an evaluation report, which the report would "
       "replace; give a new path"
     )
-  try:
-    tf.io.gfile.makedirs(os.path.dirname(files.absolute(report)))
-  except tf.errors.OpError as error:
-    raise ValueError(
-      f"cannot create the folder of the report {report}: {error.message}; choose a writable path"
-    ) from None
+  files.make_folder(os.path.dirname(files.absolute(report)))
 
 
 def _is_report(path):
@@ -65,7 +60,7 @@ def _is_report(path):
       report = json.loads(file.read())
   except (tf.errors.OpError, ValueError):  # unreadable, not UTF-8, not JSON
     return False
-  return isinstance(report, dict) and all(key in report for key in REPORT_KEYS)
+  return isinstance(report, dict) and all(key in report for key in _REPORT_KEYS)
 
 
 def digit_recognizer(config, data=None, path=None):

@@ -163,20 +163,12 @@ def _model_name(export_dir):
   return name
 
 
-def _is_workdir(folder):
-  """Whether `folder` is a training workdir (config.json and checkpoints/ in it)."""
-  return tf.io.gfile.isdir(folder) and all(
-    tf.io.gfile.exists(os.path.join(folder, name))
-    for name in (workdir_lib.CONFIG_FILE, workdir_lib.CHECKPOINT_DIR)
-  )
-
-
 def _check_not_a_root_or_workdir(export_dir):
   """Refuses an export_dir that is an export root (it holds models.config or models' folders), a
   training workdir, or a folder right inside one: the version would land among them, or
   models.config in the workdir."""
   root = os.path.dirname(files.absolute(export_dir))  # where export() writes models.config
-  if _is_workdir(root):
+  if workdir_lib.is_workdir(root):
     raise ValueError(
       f"export_dir {export_dir!r} is inside the training workdir {root!r}, where models.config "
       "would be written; give a folder for the model outside it, such as export/NAME"
@@ -191,7 +183,7 @@ def _check_not_a_root_or_workdir(export_dir):
       f"export_dir {export_dir!r} holds {held}: it is an export root; give a folder for one "
       f"model inside it, {os.path.join(export_dir, 'NAME')}"
     )
-  if workdir_lib.CONFIG_FILE in names and workdir_lib.CHECKPOINT_DIR in names:
+  if workdir_lib.is_workdir(export_dir):
     raise ValueError(
       f"export_dir {export_dir!r} is a training workdir; give a folder for the model outside "
       "it, such as export/NAME"

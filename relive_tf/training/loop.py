@@ -307,10 +307,8 @@ def _missing_state(restore_from, workdir, changes):
   of STATE_KEYS passes config_changes, then fails here."""
   adding = [(key, old, new) for key, old, new in changes if key in STATE_KEYS]
   if adding:
-    why = ": the changed " + "; ".join(
-      f"{key} ({old} there, {new} now)" for key, old, new in adding
-    )
-    why += " adds state"
+    changed = "; ".join(f"{key} ({old} there, {new} now)" for key, old, new in adding)
+    why = f": the changed {changed} adds state"
   else:
     why = " (was it written by another version of relive_tf?)"
   return (

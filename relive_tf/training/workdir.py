@@ -150,6 +150,13 @@ def config_changes(workdir, config, family):
   return [(key, saved.get(key), new.get(key)) for key in changed]
 
 
+def is_workdir(folder):
+  """Whether `folder` is a training workdir: config.json and checkpoints/ in it."""
+  return all(
+    tf.io.gfile.exists(os.path.join(folder, name)) for name in (CONFIG_FILE, CHECKPOINT_DIR)
+  )
+
+
 def check_not_other_output(workdir):
   """Refuses to train in a folder that `relive export` or `relive gallery` wrote, as they refuse a
   workdir: checkpoints among an export's versions kept later exports out ("is a training
@@ -165,8 +172,11 @@ def check_not_other_output(workdir):
   versions = [
     name
     for name in names
-    if name.isdigit() and tf.io.gfile.exists(os.path.join(workdir, name, "saved_model.pb"))
+    if name.isdigit()
+    and tf.io.gfile.exists(os.path.join(workdir, name, tf.saved_model.SAVED_MODEL_FILENAME_PB))
   ]
+  # serving/publish.py's MODELS_CONFIG and gallery/page.py's INDEX_FILE and MEDIA_DIR, from layers
+  # above this one; tests/test_training.py writes them from there.
   if "models.config" in names or versions:
     what = "an export of `relive export`"
   elif {"index.html", "media"} <= names:
