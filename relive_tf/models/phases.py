@@ -39,7 +39,14 @@ def phase_convolution(features, kernel):
   kernel = tf.reshape(
     tf.transpose(kernel, [1, 3, 5, 7, 0, 2, 4, 6]), [2, 2, 2, channels, 8 * filters]
   )
-  padded = tf.pad(features, [[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]])
+  # PadV2, not tf.pad's Pad: grappler's remapper folds a Pad into the convolution after it, though
+  # the convolution's gradient still reads the Pad's shape, and then undoes its every fusion in the
+  # function (activations.py says why that matters).
+  padded = tf.raw_ops.PadV2(
+    input=features,
+    paddings=[[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]],
+    constant_values=tf.zeros([], features.dtype),
+  )
   with tf.name_scope(PHASE_CONVOLUTION):  # its gradients' ops take the scope too
     return tf.nn.conv3d(padded, kernel, [1] * 5, "VALID")
 

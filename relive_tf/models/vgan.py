@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from relive_tf.models import activations
 from relive_tf.models import phases
 from relive_tf.models import resize_conv
 from relive_tf.models import unet
@@ -315,7 +316,7 @@ def critic_blocks(rank, widths, normalization, prefix):
     blocks.append(critic_conv(rank, width, normalization, f"{prefix}{i}", first=i == 1))
     if i > 1:
       blocks.append(_normalization(normalization, f"{prefix}{i}_norm"))
-    blocks.append(layers.LeakyReLU(0.2))
+    blocks.append(activations.FusibleLeakyReLU(0.2))
   return blocks
 
 
