@@ -1,10 +1,12 @@
 """Writing videos: GIF and MP4 files are whole or absent, whatever the frame size."""
 
+import io
 import os
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from relive_tf.data import synthetic
 from relive_tf.data import video_io
@@ -61,6 +63,24 @@ def test_the_gif_quantizers_choose_different_palettes():
 def test_an_unknown_gif_quantizer_is_refused():
   with pytest.raises(ValueError, match="GIF quantizer 'kmeans': use one of"):
     video_io.encode_gif(gray_video(2, 4, 4), quantizer="kmeans")
+
+
+def test_a_gif_at_8_fps_plays_each_frame_its_eighth_of_a_second_on_average():
+  video = synthetic.moving_digits_clip(0, 0, frames=16, size=16)  # no two frames alike
+  image = Image.open(io.BytesIO(video_io.encode_gif(video, fps=8)))
+  durations = []
+  for index in range(image.n_frames):
+    image.seek(index)
+    durations.append(image.info["duration"])
+  assert len(durations) == 16
+  assert sum(durations) == 2000  # 16 frames at 125 ms, in centiseconds
+  assert set(durations) == {120, 130}
+
+
+@pytest.mark.parametrize("fps", [0, -8, 101])
+def test_a_gif_frame_rate_without_whole_centiseconds_is_refused(fps):
+  with pytest.raises(ValueError, match=r"fps must be in \(0, 100\]"):
+    video_io.encode_gif(gray_video(2, 4, 4), fps=fps)
 
 
 @pytest.mark.parametrize("extension", ["gif", "mp4"])
