@@ -3,6 +3,7 @@ remapper optimizes whole."""
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from relive_tf.models import activations
@@ -41,12 +42,13 @@ def test_the_fusible_leaky_relu_has_keras_outputs_and_first_and_second_gradients
   assert np.abs(r1[0]).max() > 0  # the kernel's R1 gradient is a real comparison
 
 
-def test_the_train_step_graph_keeps_the_remappers_fusions(tmp_path):
+@pytest.mark.parametrize("model_type", ["vgan", "cvgan"])
+def test_the_train_step_graph_keeps_the_remappers_fusions(tmp_path, model_type):
   # The remapper reports a rewrite it had to undo in TensorFlow's C++ log (once a process, so in a
   # process of its own), then runs the function with none of its fusions.
   done = helpers.run_cli(
     "train",
-    "--config=configs/vgan.py:tiny",
+    f"--config=configs/{model_type}.py:tiny",
     f"--workdir={tmp_path}",
     "--config.train.num_steps=1",
     "--verbosity=1",  # TensorFlow's log too

@@ -38,8 +38,9 @@ QUANTIZERS = {"median_cut": Image.Quantize.MEDIANCUT, "fast_octree": Image.Quant
 
 
 def gif_frame_durations(frames, fps):
-  """Milliseconds each frame shows, in the whole centiseconds a GIF stores, each frame ending within
-  5 ms of i / fps: at 8 fps 120 and 130 ms by turns, where one rounded delay (120) played 4 % fast.
+  """Milliseconds each frame shows, in the whole centiseconds a GIF stores, frame i ending within
+  5 ms of (i + 1) / fps seconds: at 8 fps 120 and 130 ms by turns (one delay of 120 played 4 %
+  fast).
 
   Raises:
     ValueError: fps outside (0, 100], where a frame would last under a centisecond.
