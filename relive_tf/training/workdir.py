@@ -168,7 +168,7 @@ def check_not_other_output(workdir):
   """
   if not tf.io.gfile.isdir(workdir) or tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
     return
-  names = {name.rstrip("/") for name in tf.io.gfile.listdir(workdir)}
+  names = set(files.listdir(workdir))
   versions = [
     name
     for name in names
