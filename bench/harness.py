@@ -175,13 +175,22 @@ def tensorflow_step(trainer, iterator):
   return step
 
 
-def tensorflow_matmul_rate(size=2048, repeats=20):
-  """FLOP/s of a size x size float32 matmul in TensorFlow (tf.linalg.matmul), the ceiling the steps
+# The dtype a config's layers compute in (train.precision), the matmul rate's dtype.
+COMPUTE_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
+
+
+def compute_dtype(config):
+  """ "float32", "bfloat16" or "float16": the dtype of config.train.precision's layers."""
+  return COMPUTE_DTYPES[config.train.get("precision", "float32")]
+
+
+def tensorflow_matmul_rate(size=2048, repeats=20, dtype="float32"):
+  """FLOP/s of a size x size matmul in TensorFlow (tf.linalg.matmul) in dtype, the ceiling the steps
   are compared with."""
   import tensorflow as tf  # noqa: PLC0415
 
-  a = tf.random.normal([size, size])
-  b = tf.random.normal([size, size])
+  a = tf.random.normal([size, size], dtype=dtype)
+  b = tf.random.normal([size, size], dtype=dtype)
   multiply = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
   seconds = time_steps(lambda: multiply().numpy(), repeats, warmup=2)
   return 2 * size**3 / sorted(seconds)[len(seconds) // 2]

@@ -14,8 +14,13 @@ or no normalization, RMSprop or Adam, WGAN clipping, a gradient penalty, hinge o
 and nothing else: build() refuses a config with resize upsampling, a frame critic, spectral norm,
 an R1 penalty or an EMA generator (unmirrored()), rather than time a different network. Options a
 config may lack (an older relive_tf) take the values that leave them off.
+
+train.precision=mixed_bfloat16 runs the twins' forward passes under torch.autocast to bfloat16, as
+Keras' mixed_bfloat16 policy runs relive_tf's layers: 16-bit convolutions and matmuls, float32
+weights, and the networks' outputs cast to float32 before any loss (autocast()).
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -37,6 +42,7 @@ GAN_DEFAULTS = {
 UNMIRRORED = ("model.upsample", "model.frame_critic_widths", "train.r1_weight", "train.ema_decay")
 CRITIC_NORMS = ("batch", "layer", "none")
 PREDICTOR_DEFAULTS = {"model.motion_kernels": 0, "model.kernel_size": 7}
+AUTOCAST_PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def option(config, key, defaults):
@@ -57,6 +63,25 @@ def unmirrored(config):
   if config.model.critic_norm not in CRITIC_NORMS:
     found.append(f"model.critic_norm={config.model.critic_norm!r}")
   return found
+
+
+def autocast(config):
+  """A function returning the context config.train.precision's forward passes run in: none at
+  float32, torch.autocast to bfloat16 on the CPU at mixed_bfloat16.
+
+  Raises:
+    ValueError: mixed_float16, which relive_tf runs with loss scaling, and which neither framework
+      has fast CPU kernels for (docs/benchmarks.md).
+  """
+  precision = config.train.get("precision", "float32")
+  if precision not in AUTOCAST_PRECISIONS:
+    raise ValueError(
+      f"the PyTorch twin runs train.precision {' or '.join(AUTOCAST_PRECISIONS)}, not "
+      f"{precision!r}: time it with --frameworks=relive_tf"
+    )
+  if precision == "float32":
+    return contextlib.nullcontext
+  return lambda: torch.autocast(device_type="cpu", dtype=torch.bfloat16)
 
 
 def parameter_count(module):
@@ -381,6 +406,7 @@ class GANTwin:
     self.critic = VideoCritic(6 if self.conditional else 3, model.critic_widths, model.critic_norm)
     keras_init(self.generator)
     keras_init(self.critic)
+    self.autocast = autocast(config)
     self.loss = train.loss
     self.clip_value = train.clip_value
     self.gradient_penalty_weight = train.gradient_penalty_weight
@@ -424,7 +450,7 @@ class GANTwin:
     else:
       streams = self.generator.streams(noise)
     foreground, mask, background = streams
-    return compose_video(foreground, mask, background), mask
+    return compose_video(foreground, mask, background).float(), mask.float()
 
   def photos(self, batch):
     return batch["video"][:, :, self.condition_index]
@@ -444,23 +470,24 @@ class GANTwin:
   def critic_step(self, batch, fake=None):
     """One critic update; fake: the generator's videos for the batch when already made."""
     real = batch["video"]
-    if fake is None:
-      with torch.no_grad():
-        fake, _ = self.fake_videos(batch)
-    critic = self.critic_fn(batch)
-    real_scores, fake_scores = critic(real), critic(fake)
-    if self.loss == "hinge":
-      loss = self._average(F.relu(1.0 - real_scores) + F.relu(1.0 + fake_scores))
-    elif self.loss == "logistic":
-      loss = self._average(F.softplus(-real_scores) + F.softplus(fake_scores))
-    else:
-      loss = self._average(fake_scores - real_scores)
-    total = loss
-    if self.loss == "wgan-gp":
-      alpha = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
-      gradients = _input_gradients(critic, alpha * real + (1.0 - alpha) * fake)
-      norms = torch.sqrt(gradients.square().sum(dim=1) + 1e-10)
-      total = total + self.gradient_penalty_weight * self._average((norms - 1.0).square())
+    with self.autocast():
+      if fake is None:
+        with torch.no_grad():
+          fake, _ = self.fake_videos(batch)
+      critic = self.critic_fn(batch)
+      real_scores, fake_scores = critic(real).float(), critic(fake).float()
+      if self.loss == "hinge":
+        loss = self._average(F.relu(1.0 - real_scores) + F.relu(1.0 + fake_scores))
+      elif self.loss == "logistic":
+        loss = self._average(F.softplus(-real_scores) + F.softplus(fake_scores))
+      else:
+        loss = self._average(fake_scores - real_scores)
+      total = loss
+      if self.loss == "wgan-gp":
+        alpha = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
+        gradients = _input_gradients(critic, alpha * real + (1.0 - alpha) * fake)
+        norms = torch.sqrt(gradients.float().square().sum(dim=1) + 1e-10)
+        total = total + self.gradient_penalty_weight * self._average((norms - 1.0).square())
     self.critic_optimizer.zero_grad(set_to_none=True)
     total.backward(inputs=list(self.critic_optimizer.param_groups[0]["params"]))
     self.critic_optimizer.step()
@@ -472,24 +499,26 @@ class GANTwin:
 
   def generator_step(self, batch, fake, mask):
     """One generator update on the videos it made for the batch (with their autograd graph)."""
-    fake_scores = self.critic_fn(batch)(fake)
-    if self.loss == "logistic":
-      loss = self._average(F.softplus(-fake_scores))
-    else:
-      loss = self._average(-fake_scores)
-    total = loss
-    if mask is not None and self.mask_l1_weight:
-      total = total + self.mask_l1_weight * self._average(mask.abs().mean(dim=(1, 2, 3, 4)))
-    if self.conditional:
-      error = (fake[:, :, self.condition_index] - self.photos(batch)).square().mean(dim=(1, 2, 3))
-      total = total + self.l2_weight * self._average(error)
-      if self.diversity_weight:
-        noise = batch["noise"]
-        other_noise = torch.randn_like(noise)
-        other, _ = self.fake_videos(batch, noise=other_noise)
-        ratio = (fake - other).abs().mean(dim=(1, 2, 3, 4)) / (noise - other_noise).abs().mean(1)
-        diversity = self._average(-torch.clamp(ratio, max=self.diversity_cap))
-        total = total + self.diversity_weight * diversity
+    with self.autocast():
+      fake_scores = self.critic_fn(batch)(fake).float()
+      if self.loss == "logistic":
+        loss = self._average(F.softplus(-fake_scores))
+      else:
+        loss = self._average(-fake_scores)
+      total = loss
+      if mask is not None and self.mask_l1_weight:
+        total = total + self.mask_l1_weight * self._average(mask.abs().mean(dim=(1, 2, 3, 4)))
+      if self.conditional:
+        error = (fake[:, :, self.condition_index] - self.photos(batch)).square()
+        total = total + self.l2_weight * self._average(error.mean(dim=(1, 2, 3)))
+        if self.diversity_weight:
+          noise = batch["noise"]
+          other_noise = torch.randn_like(noise)
+          other, _ = self.fake_videos(batch, noise=other_noise)
+          difference = (fake - other).abs().mean(dim=(1, 2, 3, 4))
+          ratio = difference / (noise - other_noise).abs().mean(1)
+          diversity = self._average(-torch.clamp(ratio, max=self.diversity_cap))
+          total = total + self.diversity_weight * diversity
     self.generator_optimizer.zero_grad(set_to_none=True)
     total.backward(inputs=list(self.generator_optimizer.param_groups[0]["params"]))
     self.generator_optimizer.step()
@@ -505,12 +534,14 @@ class GANTwin:
     if self.loss == "wgan":
       for batch in batches:
         critic_loss = self.critic_step(batch)
-      fake, mask = self.fake_videos(batch)
+      with self.autocast():
+        fake, mask = self.fake_videos(batch)
     else:
       for batch in batches[:-1]:
         self.critic_step(batch)
       batch = batches[-1]
-      fake, mask = self.fake_videos(batch)
+      with self.autocast():
+        fake, mask = self.fake_videos(batch)
       critic_loss = self.critic_step(batch, fake.detach())
     generator_loss = self.generator_step(batch, fake, mask)
     return {"critic_loss": critic_loss.item(), "generator_loss": generator_loss.item()}
@@ -669,6 +700,7 @@ class PredictorTwin:
       option(config, "model.kernel_size", PREDICTOR_DEFAULTS),
     )
     keras_init(self.predictor)
+    self.autocast = autocast(config)
     self.context_frames = train.context_frames
     self.probability = train.sampling_probability
     self.start_step = train.sampling_start_step
@@ -709,8 +741,10 @@ class PredictorTwin:
   def train_step(self, batches):
     (batch,) = batches
     video = batch["video"]
-    errors = (self.predictions(video) - video[:, 1:]).square().mean(dim=(1, 2, 3, 4))
-    loss = errors.sum() / self.batch_size
+    with self.autocast():
+      predictions = self.predictions(video).float()
+      errors = (predictions - video[:, 1:]).square().mean(dim=(1, 2, 3, 4))
+      loss = errors.sum() / self.batch_size
     self.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     self.optimizer.step()

@@ -18,7 +18,11 @@ frameworks take turns going first. Both run --threads threads (TF's
 intra- and inter-op pools, torch.set_num_threads and set_num_interop_threads), PyTorch with
 flush-to-zero on (torch.set_flush_denormal: clipped weights otherwise make it several times
 slower), as TensorFlow runs by default. Each subprocess also times a 2048x2048 float32 matmul in its
-own framework (tf.linalg.matmul, torch.matmul): its ceiling.
+own framework (tf.linalg.matmul, torch.matmul), in the dtype the layers compute in: its ceiling.
+
+--config.train.precision=mixed_bfloat16 runs both in bfloat16: relive_tf's layers by Keras' dtype
+policy, the twin's forward passes under torch.autocast (bench/torch_twin.py autocast()), float32
+weights in both. mixed_float16 has no twin (--frameworks=relive_tf times relive_tf alone).
 
 The twin must have relive_tf's parameter count per network: the PyTorch worker stops with an
 error naming both counts where they differ.
@@ -118,7 +122,7 @@ def relive_tf_worker(overrides):
   if not FLAGS.steps:
     harness.report({})
     return
-  matmul = harness.tensorflow_matmul_rate()
+  matmul = harness.tensorflow_matmul_rate(dtype=harness.compute_dtype(config))
   seconds = harness.time_steps(
     harness.tensorflow_step(trainer, iterator),
     harness.whole_periods(trainer, FLAGS.steps),
@@ -153,14 +157,14 @@ def pytorch_worker(overrides):
   for i in range(description["batches_per_step"]):
     batch = {key.split("/", 1)[1]: arrays[key] for key in arrays.files if key.startswith(f"{i}/")}
     batches.append(torch_twin.to_torch(batch, config.model_type))
-  matmul = torch_matmul_rate(torch)
+  matmul = torch_matmul_rate(torch, getattr(torch, harness.compute_dtype(config)))
   seconds = harness.time_steps(lambda: twin.train_step(batches), FLAGS.steps, FLAGS.warmup)
   harness.report({"seconds": seconds, "matmul_flops_per_second": matmul})
 
 
-def torch_matmul_rate(torch, size=2048, repeats=20):
-  """FLOP/s of a size x size float32 torch.matmul."""
-  a, b = torch.randn(size, size), torch.randn(size, size)
+def torch_matmul_rate(torch, dtype, size=2048, repeats=20):
+  """FLOP/s of a size x size torch.matmul in dtype."""
+  a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
   seconds = harness.time_steps(lambda: torch.matmul(a, b), repeats, warmup=2)
   return 2 * size**3 / harness.median(seconds)
 
@@ -186,7 +190,7 @@ def runs_of(spec, overrides):
   return config, runs
 
 
-def describe(spec, shared, results):
+def describe(spec, shared, config, results):
   description = {}
   if os.path.exists(shared):
     with open(shared, encoding="utf-8") as f:
@@ -195,7 +199,8 @@ def describe(spec, shared, results):
   flops = description.get("step_flops", 0)
   print(
     f"\n{spec.split('/')[-1]}  batch {FLAGS.batch_size}, {description.get('batches_per_step')} "
-    f"batches per step; parameters (equal in both): {parameters}; {flops / 1e9:.2f} GFLOP/step"
+    f"batches per step; parameters (equal in both): {parameters}; {flops / 1e9:.2f} GFLOP/step; "
+    f"layers and matmul rate in {harness.compute_dtype(config)}"
   )
   print(
     f"  {'framework':<15}{'s/step':>9}  {'per round':<24}{'GFLOP/s':>9}{'matmul GFLOP/s':>16}"
@@ -275,8 +280,8 @@ def driver(overrides):
           flush=True,
         )
   summary = [
-    describe(spec, os.path.join(workdir, f"config{number}.json"), results[spec])
-    for number, (spec, _, _) in enumerate(plans)
+    describe(spec, os.path.join(workdir, f"config{number}.json"), config, results[spec])
+    for number, (spec, config, _) in enumerate(plans)
   ]
   print(f"\nload average {harness.load_average():.2f} at the end (valid figures need about 0)")
   if FLAGS.json_out:

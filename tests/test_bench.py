@@ -446,6 +446,53 @@ def test_the_twin_refuses_a_recipe_it_does_not_mirror(make_config, model, option
   assert f"use configs/{model}.py:tiny,poster or :poster" in str(raised.value)  # variants it has
 
 
+@pytest.mark.parametrize(
+  "model, overrides",
+  [
+    ("vgan", {**SMALL, **POSTER}),
+    ("cvgan", {**SMALL, **POSTER}),
+    ("lstm", dict(data__frames=8, data__size=32, train__batch_size=2, train__context_frames=4)),
+  ],
+)
+@pytest.mark.parametrize(
+  "precision, layer_dtype", [("float32", "float32"), ("mixed_bfloat16", "bfloat16")]
+)
+def test_the_twin_runs_relive_tfs_precision(make_config, model, overrides, precision, layer_dtype):
+  import torch  # noqa: PLC0415
+
+  nn = torch.nn
+  convolutions = (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+  config = make_config(model, "tiny", **overrides, train__precision=precision)
+  torch_twin, twin = _twin(config)
+  trainer = trainer_lib.build(
+    families.get(model), config, helpers.one_device(), inputs.sample_batch(config)
+  )
+  batches = [torch_twin.to_torch(b, model) for b in harness.step_batches(config, trainer)]
+  convolution_outputs = set()
+  for network in twin.networks.values():
+    for module in network.modules():
+      if isinstance(module, convolutions):
+        module.register_forward_hook(lambda m, i, output: convolution_outputs.add(output.dtype))
+  losses = twin.train_step(batches)
+  assert convolution_outputs == {getattr(torch, layer_dtype)}
+  weights = {p.dtype for network in twin.networks.values() for p in network.parameters()}
+  assert weights == {torch.float32}
+  assert all(math.isfinite(loss) for loss in losses.values())
+
+
+def test_the_matmul_rate_is_taken_in_every_precisions_layer_dtype(make_config):
+  assert set(harness.COMPUTE_DTYPES) == set(trainer_lib.PRECISIONS)
+  config = make_config("vgan", "tiny", train__precision="mixed_bfloat16")
+  assert harness.compute_dtype(config) == "bfloat16"
+
+
+def test_the_twin_refuses_float16_in_one_line(make_config):
+  torch_twin = _torch_twin()
+  config = make_config("vgan", "tiny", **POSTER, train__precision="mixed_float16")
+  with pytest.raises(ValueError, match="not 'mixed_float16': time it with --frameworks=relive_tf"):
+    torch_twin.build(config)
+
+
 def test_the_twin_mirrors_the_poster_recipe_and_the_gradient_penalty(make_config):
   torch_twin = _torch_twin()
   assert torch_twin.unmirrored(make_config("vgan", "tiny", **POSTER)) == []
