@@ -180,7 +180,7 @@ COMPUTE_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_flo
 
 
 def compute_dtype(config):
-  """ "float32", "bfloat16" or "float16": the dtype of config.train.precision's layers."""
+  """The dtype config.train.precision's layers compute in: float32, bfloat16 or float16."""
   return COMPUTE_DTYPES[config.train.get("precision", "float32")]
 
 

@@ -17,8 +17,8 @@ Per round, a subprocess times relive_tf's train step (bench/harness.py: one step
 frameworks take turns going first. Both run --threads threads (TF's
 intra- and inter-op pools, torch.set_num_threads and set_num_interop_threads), PyTorch with
 flush-to-zero on (torch.set_flush_denormal: clipped weights otherwise make it several times
-slower), as TensorFlow runs by default. Each subprocess also times a 2048x2048 float32 matmul in its
-own framework (tf.linalg.matmul, torch.matmul), in the dtype the layers compute in: its ceiling.
+slower), as TensorFlow runs by default. Each subprocess also times a 2048x2048 matmul in its own
+framework (tf.linalg.matmul, torch.matmul), in the dtype the layers compute in: its ceiling.
 
 --config.train.precision=mixed_bfloat16 runs both in bfloat16: relive_tf's layers by Keras' dtype
 policy, the twin's forward passes under torch.autocast (bench/torch_twin.py autocast()), float32
@@ -173,8 +173,9 @@ def runs_of(spec, overrides):
   """(config, [(label, worker flags)]) to time for a config: relive_tf's and the twin's.
 
   Raises:
-    ValueError: the twin does not mirror the config (bench/torch_twin.py unmirrored()), or the
-      config or an override is bad (also AttributeError, KeyError, TypeError).
+    ValueError: the twin does not mirror the config (bench/torch_twin.py unmirrored(), or its
+      train.precision: autocast()), or the config or an override is bad (also AttributeError,
+      KeyError, TypeError).
   """
   config = harness.load_config(spec, overrides)
   runs = []
@@ -186,6 +187,7 @@ def runs_of(spec, overrides):
     found = torch_twin.unmirrored(config)
     if found:
       raise ValueError(f"the PyTorch twin mirrors the poster's recipe, not {', '.join(found)}")
+    torch_twin.autocast(config)
     runs.append(("pytorch", ["--worker=pytorch"]))
   return config, runs
 
