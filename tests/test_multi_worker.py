@@ -155,18 +155,29 @@ def _weights(trained):
 # weights, and 2.1e-5 for one batchnorm offset of the critic whose gradient is ~0 (RMSProp divides
 # by the gradient's size, so the two workers' order of summation shows there); one step of the
 # learning rate (1e-3) is 10 times the bound, so a worker that trained on other data, or missed a
-# step, fails this.
+# step, fails this. On an Intel Xeon with AMX (2026-12-06) one weight of the critic's first kernel
+# (1 of its 1,536) ended 5.1e-4 apart in every run, the same weight each time: where a gradient is
+# ~0 the summation order can decide RMSProp's step. So a weight array may hold OUTLIER_FRACTION of
+# such weights (at least one); other data or a missed step moves most weights past the bound.
 WEIGHTS_ATOL = 1e-4
+OUTLIER_FRACTION = 1e-3
 
 
 def assert_weights_of_one_process(workdir, straight_workdir):
-  """The workdir's final networks equal a one-process run's, within WEIGHTS_ATOL."""
+  """The workdir's final networks equal a one-process run's: every weight array within WEIGHTS_ATOL
+  but for at most OUTLIER_FRACTION of its weights (at least one)."""
   multi, straight = helpers.restore(workdir), helpers.restore(straight_workdir)
   assert multi.step == straight.step == RUN["train__num_steps"]
   first, second = _weights(multi), _weights(straight)
   assert first.keys() == second.keys()
   for path in first:
-    np.testing.assert_allclose(first[path], second[path], rtol=0, atol=WEIGHTS_ATOL, err_msg=path)
+    difference = np.abs(first[path] - second[path])
+    outliers = int((difference > WEIGHTS_ATOL).sum())
+    allowed = max(1, int(OUTLIER_FRACTION * difference.size))
+    assert outliers <= allowed, (
+      f"{path}: {outliers} of {difference.size} weights differ by more than {WEIGHTS_ATOL} "
+      f"(at most {allowed} may); the largest difference is {difference.max():.2e}"
+    )
 
 
 @pytest.fixture(name="two_workers", scope="module")
