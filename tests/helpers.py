@@ -23,7 +23,11 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def load_config(name, variant="tiny", **overrides):
-  """configs/<name>.py's get_config(variant), with dotted overrides such as train__num_steps=2."""
+  """configs/<name>.py's get_config(variant), with dotted overrides such as train__num_steps=2.
+
+  Raises:
+    KeyError: an override names no option of the config (a typo would otherwise test nothing).
+  """
   spec = importlib.util.spec_from_file_location(f"configs.{name}", REPO / "configs" / f"{name}.py")
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
@@ -34,6 +38,8 @@ def load_config(name, variant="tiny", **overrides):
       node = config
       for parent in parents:
         node = node[parent]
+      if leaf not in node:
+        raise KeyError(f"{key}: configs/{name}.py:{variant} has no option {key.replace('__', '.')}")
       node[leaf] = value
   return config
 
