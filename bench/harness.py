@@ -175,13 +175,10 @@ def tensorflow_step(trainer, iterator):
   return step
 
 
-# The dtype a config's layers compute in (train.precision), the matmul rate's dtype.
-COMPUTE_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
-
-
 def compute_dtype(config):
-  """The dtype config.train.precision's layers compute in: float32, bfloat16 or float16."""
-  return COMPUTE_DTYPES[config.train.get("precision", "float32")]
+  """The dtype config.train.precision's layers compute in (float32, bfloat16 or float16), as Keras
+  names its mixed policies, without importing it here (the driver does not load TensorFlow)."""
+  return config.train.get("precision", "float32").removeprefix("mixed_")
 
 
 def tensorflow_matmul_rate(size=2048, repeats=20, dtype="float32"):

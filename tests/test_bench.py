@@ -480,10 +480,10 @@ def test_the_twin_runs_relive_tfs_precision(make_config, model, overrides, preci
   assert all(math.isfinite(loss) for loss in losses.values())
 
 
-def test_the_matmul_rate_is_taken_in_every_precisions_layer_dtype(make_config):
-  assert set(harness.COMPUTE_DTYPES) == set(trainer_lib.PRECISIONS)
-  config = make_config("vgan", "tiny", train__precision="mixed_bfloat16")
-  assert harness.compute_dtype(config) == "bfloat16"
+@pytest.mark.parametrize("precision", trainer_lib.PRECISIONS)
+def test_the_matmul_rate_is_taken_in_the_dtype_keras_computes_the_layers_in(make_config, precision):
+  config = make_config("vgan", "tiny", train__precision=precision)
+  assert harness.compute_dtype(config) == keras.DTypePolicy(precision).compute_dtype
 
 
 def test_the_twin_refuses_float16_in_one_line(make_config):
