@@ -47,6 +47,29 @@ def test_train_writes_checkpoints_summaries_and_config(trained):
   assert "TensorBoard logs in" in result.stdout
 
 
+def test_train_leaves_without_the_interpreters_shutdown_once_all_is_written(tmp_path):
+  # That shutdown freed the training iterator last and waited up to a minute for tf.data's
+  # autotuning thread (docs/reliability.md, "Exit"); an atexit function runs only in it.
+  code = (
+    "import atexit, sys\n"
+    "from relive_tf import cli\n"
+    "atexit.register(print, 'interpreter shutdown')\n"
+    "cli.run(['relive', *sys.argv[1:]])\n"
+  )
+  workdir = tmp_path / "run"
+  result = subprocess.run(
+    [sys.executable, "-c", code, "train", TINY, f"--workdir={workdir}", *FAST],
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+  )
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.splitlines()[-1].startswith("trained: ") and "shutdown" not in result.stdout
+  assert {step for step, _ in helpers.summary_values(workdir)["train/critic_loss"]} == {1, 2}
+  assert helpers.restore(workdir).step == 2
+
+
 def test_train_prints_only_its_own_lines(trained):
   _, result = trained
   lines = result.stderr.splitlines()

@@ -6,8 +6,6 @@ import numpy as np
 
 from relive_tf.data import pipeline
 from relive_tf.data import synthetic
-from relive_tf.metrics import feature_network
-from relive_tf.training import step_timing
 
 # SHA-256 of clips (0, 0), (0, 1) and (7, 123), computed with the drawing code before its
 # 2026-12-05 rewrite for speed, which keeps them bit for bit.
@@ -44,22 +42,6 @@ def test_training_batches_are_scaled_indexed_and_resumable():
   np.testing.assert_array_equal(batches[2]["index"], [4, 5])
   np.testing.assert_array_equal(resumed["video"], batches[2]["video"])
   np.testing.assert_array_equal(resumed["noise"], batches[2]["noise"])
-
-
-def test_no_batches_of_the_package_start_tf_datas_autotuning_thread():
-  # Freeing an iterator at the interpreter's exit waited for that thread's next wake-up, up to a
-  # minute after `relive train` had finished (pipeline.prefetched).
-  batches = {
-    "training": pipeline.training_batches(
-      source="synthetic", path="", seed=0, frames=8, size=16, batch_size=2
-    ),
-    "labeled": feature_network.labeled_batches(seed=0, frames=8, size=16, batch_size=2),
-  }
-  batches["training, stamped"] = step_timing.stamped(batches["training"])
-  assert {name: b.options().autotune.enabled for name, b in batches.items()} == dict.fromkeys(
-    batches, False
-  )
-  assert next(iter(batches["training, stamped"]))["video"].shape == (2, 8, 16, 16, 3)
 
 
 def test_input_pipelines_split_the_indices_between_them():

@@ -12,7 +12,6 @@ line.
 """
 
 import importlib
-import os
 import signal
 import sys
 import textwrap
@@ -215,11 +214,10 @@ def _raised_by_relive_tf(error):
 def _exit_with_error(program, message, status, at_once=False):
   """Usage errors exit with 2, errors found while running with 1; neither prints a traceback.
   A message of several lines (several refused flags) prints a line for each. at_once: leave
-  without the interpreter's shutdown (os._exit), for a process whose libraries would block it."""
+  without the interpreter's shutdown (console.leave), for a process whose libraries would block
+  it."""
   for line in message.splitlines():
     sys.stderr.write(f"{program}: error: {line}\n")
   if at_once:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    console.leave(status)
   sys.exit(status)

@@ -78,6 +78,15 @@ def _native_stderr_filtered(keep):
       sys.stderr.flush()
 
 
+def leave(status):
+  """Ends the process with `status` now, its output flushed, skipping the interpreter's shutdown:
+  for a command whose work is all written and whose libraries would hold that shutdown up."""
+  std_logging.shutdown()
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(status)
+
+
 def command(name):
   """How to type `name` ("relive", "tensorboard"), installed beside the running relive: bare when
   PATH finds that one, else its path as relive was invoked (".venv/bin/relive" in `make demo`)."""

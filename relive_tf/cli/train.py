@@ -49,6 +49,7 @@ def main():
   signal.signal(signal.SIGTERM, _sigterm_while_starting)
   try:
     from relive_tf import families  # noqa: PLC0415 (loads TensorFlow: after the flags, see cli)
+    from relive_tf.training import distribution  # noqa: PLC0415
     from relive_tf.training import loop  # noqa: PLC0415
 
     family = families.get(FLAGS.config.model_type)
@@ -71,6 +72,12 @@ def main():
     f"trained: checkpoints in {FLAGS.workdir}/checkpoints, TensorBoard logs in "
     f"{FLAGS.workdir}/tb ({tensorboard} --logdir {FLAGS.workdir}/tb){use}"
   )
+  if len(distribution.training_tasks()) <= 1:
+    # The interpreter's shutdown frees the train step's traced graph last (TensorFlow's gradient
+    # registry keeps each tf.custom_gradient's closure), and with it the training iterator, whose
+    # tf.data autotuning thread it then waited for: up to a minute after the line above
+    # (docs/reliability.md, "Exit"). Several workers leave through TensorFlow's shutdown barrier.
+    console.leave(0)
 
 
 def _other_required_flags(command):

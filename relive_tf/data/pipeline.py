@@ -150,21 +150,7 @@ def training_batches(
   dataset = dataset.map(
     examples(seed, noise_dim), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
   )
-  return prefetched(dataset.batch(batch_size, drop_remainder=True))
-
-
-def prefetched(batches):
-  """batches.prefetch(AUTOTUNE), without tf.data's autotuning thread (tf.data.Options.autotune).
-
-  An iterator that a traced train step captured lives until the interpreter's exit, and freeing it
-  there waited for that thread's next wake-up, up to a minute: `relive train` of 300 tiny steps sat
-  33 to 38 s after its last line in 10 runs of 26, in none of 6 without the thread
-  (docs/reliability.md, "Exit"). Prefetching still keeps batches ready ahead of the step; a map's
-  AUTOTUNE parallelism takes tf.data's default instead of a tuned one.
-  """
-  options = tf.data.Options()
-  options.autotune.enabled = False
-  return batches.prefetch(tf.data.AUTOTUNE).with_options(options)
+  return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def examples(seed, noise_dim):

@@ -76,7 +76,7 @@ def labeled_batches(*, seed, frames, size, batch_size, start=0):
 
   dataset = pipeline.synthetic_clips(seed=seed, frames=frames, size=size, start=start)
   dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return pipeline.prefetched(dataset.batch(batch_size, drop_remainder=True))
+  return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def _set_accuracy(logits, labels):

@@ -1,5 +1,7 @@
 """A run's data settings, unpacked once: its training batches, sample batch and held-out clips."""
 
+import tensorflow as tf
+
 from relive_tf.data import held_out
 from relive_tf.data import pipeline
 
@@ -80,4 +82,4 @@ def held_out_batches(config, *, batch_size, data=None, frames=None):
   clips = shards.clip_records(settings["path"], split=settings["split"], **shape)
   clips = clips.map(lambda record: record["clip"]).enumerate()
   examples = clips.map(pipeline.examples(settings["seed"], config.model.noise_dim))
-  return pipeline.prefetched(examples.batch(batch_size))
+  return examples.batch(batch_size).prefetch(tf.data.AUTOTUNE)
