@@ -4,6 +4,7 @@
   python bench/memory.py --measure=peak --peak_batch=8     # configs/vgan.py (default) at batch 8
   python bench/memory.py --measure=largest --limit_gib=24 --max_probes=6
   python bench/memory.py --measure=flat --flat_steps=1000  # configs/vgan.py:tiny over 1,000 steps
+  python bench/memory.py --measure=runs --runs=3           # 3 default runs in one process
 
 Every measurement runs `relive train` in a new workdir as a subprocess (--config.KEY=VALUE
 overrides apply to all):
@@ -18,6 +19,10 @@ overrides apply to all):
 - flat: --flat_variant for --flat_steps steps, the child's RSS sampled every --sample_seconds and
   tied to the step its log reached; printed at tenths of the run, with the growth from the first
   tenth to the end.
+- runs (not in the default list): one worker process trains --runs times, each run a new workdir
+  of --peak_variant at --runs_batch for one step (`loop.train_and_evaluate`, as a notebook or a
+  sweep would call it); its RSS after each run, once garbage is collected. What a run leaves
+  behind in the process (relive_tf/training/gradient_registry.py) shows as growth from run to run.
 """
 
 import os
@@ -48,7 +53,10 @@ flags.DEFINE_integer("probe_steps", 1, "steps of each search run")
 flags.DEFINE_string("flat_variant", "tiny", "variant of the RSS-over-time run")
 flags.DEFINE_integer("flat_steps", 1000, "steps of the RSS-over-time run")
 flags.DEFINE_float("sample_seconds", 2.0, "RSS sampling interval of the flat run")
+flags.DEFINE_integer("runs", 3, "training runs of the runs measurement")
+flags.DEFINE_integer("runs_batch", 2, "batch of the runs measurement")
 flags.DEFINE_integer("timeout", 7200, "seconds before a run is stopped")
+flags.DEFINE_bool("runs_worker", False, "internal: train --runs times in this process")
 FLAGS = flags.FLAGS
 
 GIB = 1 << 30
@@ -236,8 +244,54 @@ def measure_flat(overrides):
     )
 
 
+def runs_worker(overrides):
+  import gc  # noqa: PLC0415 (the driver imports no TensorFlow)
+
+  from relive_tf import families  # noqa: PLC0415
+  from relive_tf.training import loop  # noqa: PLC0415
+
+  config = harness.load_config(
+    harness.config_spec(FLAGS.model, FLAGS.peak_variant),
+    [*overrides, f"--config.train.batch_size={FLAGS.runs_batch}", "--config.train.num_steps=1"],
+  )
+  resident = []
+  for _ in range(FLAGS.runs):
+    with tempfile.TemporaryDirectory(prefix="memory_runs_") as workdir:
+      loop.train_and_evaluate(config, workdir, families.get(config.model_type))
+    gc.collect()
+    resident.append(resident_bytes(os.getpid()))
+  harness.report({"resident_bytes": resident})
+
+
+def measure_runs(overrides):
+  result = harness.run_worker(
+    [
+      __file__,
+      "--runs_worker",
+      f"--model={FLAGS.model}",
+      f"--peak_variant={FLAGS.peak_variant}",
+      f"--runs={FLAGS.runs}",
+      f"--runs_batch={FLAGS.runs_batch}",
+      *overrides,
+    ],
+    FLAGS.timeout,
+  )
+  resident = [value / MIB for value in result["resident_bytes"]]
+  print(
+    f"runs: {FLAGS.model}:{FLAGS.peak_variant} at batch {FLAGS.runs_batch}, one step a run, "
+    f"{FLAGS.runs} runs in one process; RSS after each, MiB: "
+    + ", ".join(f"{value:.0f}" for value in resident)
+  )
+  if len(resident) >= 2:
+    growth = (resident[-1] - resident[0]) / (len(resident) - 1)
+    print(f"  from run 1 to {len(resident)}: {growth:+.0f} MiB a run")
+
+
 def main(parsed):
   _, overrides = parsed
+  if FLAGS.runs_worker:
+    runs_worker(overrides)
+    return
   print(f"load average {harness.load_average():.2f}; {available_bytes() / GIB:.1f} GiB available")
   if "peak" in FLAGS.measure:
     measure_peak(overrides)
@@ -245,6 +299,8 @@ def main(parsed):
     measure_largest(overrides)
   if "flat" in FLAGS.measure:
     measure_flat(overrides)
+  if "runs" in FLAGS.measure:
+    measure_runs(overrides)
 
 
 if __name__ == "__main__":

@@ -224,6 +224,29 @@ def test_a_flag_absl_rejects_ends_a_bench_with_absls_one_line_message():
     harness.parse_flags(["bench/profile_step.py", "--no_such=1", "--config.train.num_steps=2"])
 
 
+def test_the_runs_measurement_trains_in_one_process_and_prints_the_rss_after_each_run():
+  done = subprocess.run(
+    [
+      sys.executable,
+      str(helpers.REPO / "bench" / "memory.py"),
+      "--measure=runs",
+      "--peak_variant=tiny",
+      "--runs=2",
+      "--config.data.frames=16",
+      "--config.data.size=32",
+      "--config.train.num_samples=2",
+    ],
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+  )
+  assert done.returncode == 0, done.stderr[-2000:]
+  line = next(line for line in done.stdout.splitlines() if line.startswith("runs:"))
+  assert len(line.split("MiB: ")[1].split(", ")) == 2
+  assert "from run 1 to 2:" in done.stdout
+
+
 def test_the_loops_figures_start_at_the_first_logged_step_after_the_skip():
   # Steps 1 and 5 (compiling) are left out; 10 to 30 took 2 s a step by the events' wall times.
   windows = {

@@ -84,6 +84,25 @@ def test_batchnorm_is_synchronized_only_over_several_replicas(make_config, two_r
     assert {layer.synchronized for layer in norms} == {synchronized}
 
 
+def test_one_cpu_replica_reads_its_pipeline_with_autotuning_off_others_through_tf_distribute(
+  make_config, two_replicas
+):
+  # An iterator with tf.data's autotuning on can keep its destructor waiting up to a minute
+  # (docs/reliability.md, "Exit"); tf.distribute's input pipeline adds one with it on.
+  config = _tiny(make_config, "tiny")
+  one_cpu = loop.distributed_batches(config, helpers.one_device(), start=0)
+  assert isinstance(one_cpu, tf.data.Dataset)
+  assert one_cpu.options().autotune.enabled is False
+  assert not isinstance(loop.distributed_batches(config, two_replicas, start=0), tf.data.Dataset)
+  # No strategy (the benchmarks' cached steps): TensorFlow's own placement, the CPU here.
+  assert isinstance(
+    loop.distributed_batches(config, tf.distribute.get_strategy(), 0), tf.data.Dataset
+  )
+  first = next(iter(one_cpu))
+  assert first["video"].shape[0] == config.train.batch_size
+  np.testing.assert_array_equal(first["index"], np.arange(config.train.batch_size))
+
+
 @pytest.mark.parametrize(
   "variant, overrides",
   [("tiny,poster", {}), ("tiny", {}), ("tiny", {"train__r1_every": 1})],

@@ -73,10 +73,10 @@ def main():
     f"{FLAGS.workdir}/tb ({tensorboard} --logdir {FLAGS.workdir}/tb){use}"
   )
   if len(distribution.training_tasks()) <= 1:
-    # The interpreter's shutdown frees the train step's traced graph last (TensorFlow's gradient
-    # registry keeps each tf.custom_gradient's closure), and with it the training iterator, whose
-    # tf.data autotuning thread it then waited for: up to a minute after the line above
-    # (docs/reliability.md, "Exit"). Several workers leave through TensorFlow's shutdown barrier.
+    # Through tf.distribute's input pipeline (a GPU) the interpreter's shutdown frees the train
+    # step's graph last, and with it an iterator whose destructor waited for tf.data's autotuning
+    # thread: up to a minute after the line above (docs/reliability.md, "Exit"). Several workers
+    # leave through TensorFlow's shutdown barrier.
     console.leave(0)
 
 

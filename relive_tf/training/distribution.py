@@ -34,6 +34,18 @@ def pick_strategy():
   return strategy
 
 
+def feeds_from_host(strategy):
+  """Whether the train step can read the input pipeline's batches as they are: one task, one
+  replica, on this machine's CPU, where tf.distribute's input pipeline has nothing to copy."""
+  if len(training_tasks()) > 1 or strategy.num_replicas_in_sync != 1:
+    return False
+  try:
+    (device,) = strategy.extended.worker_devices
+  except RuntimeError:  # the default strategy: TensorFlow places the step itself
+    return not tf.config.list_logical_devices("GPU")
+  return tf.DeviceSpec.from_string(device).device_type == "CPU"
+
+
 def is_chief(strategy):
   """Whether this process writes the checkpoints and summaries (always, on one machine)."""
   resolver = getattr(strategy, "cluster_resolver", None)

@@ -19,6 +19,7 @@ from relive_tf.data import shards
 from relive_tf.training import checkpoints
 from relive_tf.training import distribution
 from relive_tf.training import family as family_lib
+from relive_tf.training import gradient_registry
 from relive_tf.training import inputs
 from relive_tf.training import step_timing
 from relive_tf.training import stopping
@@ -106,6 +107,12 @@ def distributed_batches(config, strategy, start, stamped=False):
   count; its replicas take consecutive per-replica batches, so one global batch is train.batch_size
   consecutive examples whatever the replica count. With `stamped`, each batch also carries the time
   it was ready (step_timing.stamped), for a step_timing.TimedIterator.
+
+  With one replica on the host's CPU (distribution.feeds_from_host) the step reads the pipeline
+  itself, with tf.data's autotuning off: tf.distribute's input pipeline would add a per-device
+  dataset with autotuning on, and the destructor of an iterator with autotuning waited up to a
+  minute for its thread, at the interpreter's exit or wherever the trainer was freed
+  (docs/reliability.md, "Exit"). Autotuning off did not slow the step (docs/benchmarks.md).
   """
 
   def dataset_fn(context):
@@ -120,6 +127,10 @@ def distributed_batches(config, strategy, start, stamped=False):
       batches = batches.map(_logging_indices(context))
     return step_timing.stamped(batches) if stamped else batches
 
+  if distribution.feeds_from_host(strategy):
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset_fn(tf.distribute.InputContext()).with_options(options)
   return strategy.distribute_datasets_from_function(dataset_fn)
 
 
@@ -414,7 +425,16 @@ def train_and_evaluate(config, workdir, family, strategy=None):
   scratch = (
     contextlib.nullcontext() if chief else tempfile.TemporaryDirectory(prefix="relive_worker_")
   )
-  with holding, scratch as worker_dir, _data_checks(), distribution.lost_workers(strategy):
+  # The run's graphs are released only where freeing them cannot stall: through tf.distribute's
+  # input pipeline the step holds an iterator whose destructor may wait up to a minute for tf.data's
+  # autotuning thread (docs/reliability.md, "Memory after a run").
+  releasing = (
+    gradient_registry.released_custom_gradients()
+    if distribution.feeds_from_host(strategy)
+    else contextlib.nullcontext()
+  )
+  lost_workers = distribution.lost_workers(strategy)
+  with holding, scratch as worker_dir, _data_checks(), lost_workers, releasing:
     return _train(config, workdir, family, strategy, worker_dir)
 
 
