@@ -6,8 +6,8 @@
   python bench/memory.py --measure=flat --flat_steps=1000  # configs/vgan.py:tiny over 1,000 steps
   python bench/memory.py --measure=runs --runs=3           # 3 default runs in one process
 
-Every measurement runs `relive train` in a new workdir as a subprocess (--config.KEY=VALUE
-overrides apply to all):
+Each measurement trains in new workdirs, in processes of its own (--config.KEY=VALUE overrides
+apply to all); peak, largest and flat run `relive train` as a subprocess:
 - peak: --peak_variant at --peak_batch for --peak_steps steps; the child's peak resident set
   (getrusage's ru_maxrss, read when it exits).
 - largest: the same config at growing batches (doubling from --peak_batch, then bisecting to
