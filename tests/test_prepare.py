@@ -4,6 +4,7 @@ Fixture videos are written here with cv2.VideoWriter (MJPEG .avi); most tests us
 16x16 pixels, the training test the full 32 frames of 64x64.
 """
 
+import json
 import os
 import re
 
@@ -343,7 +344,7 @@ def test_cli_prints_a_bad_source_as_an_error_without_traceback(tmp_path):
   assert "Traceback" not in result.stderr
 
 
-def test_training_two_steps_on_prepared_shards(tmp_path, make_config):
+def test_training_two_steps_on_prepared_shards(tmp_path, make_config, monkeypatch):
   source = tmp_path / "videos"
   os.makedirs(source)
   for number in range(2):
@@ -354,7 +355,7 @@ def test_training_two_steps_on_prepared_shards(tmp_path, make_config):
     "vgan",
     "tiny",
     data__source="shards",
-    data__path=str(out),
+    data__path="shards",  # relative: config.json names it absolute, for later commands elsewhere
     train__num_steps=2,
     train__batch_size=2,
     train__critic_steps=1,
@@ -363,8 +364,10 @@ def test_training_two_steps_on_prepared_shards(tmp_path, make_config):
     train__summary_every=2,
   )
   workdir = tmp_path / "workdir"
+  monkeypatch.chdir(tmp_path)
   helpers.train(config, workdir)
   assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("-2")
+  assert json.loads((workdir / "config.json").read_text())["data"]["path"] == str(out)
   clip = next(iter(shards.indexed_clips(str(out), split="train", seed=0, frames=32, size=64)))[1]
   assert clip.shape == (32, 64, 64, 3) and np.ptp(clip.numpy()) > 100
 

@@ -393,6 +393,43 @@ def test_a_damaged_newest_checkpoint_is_passed_over_for_the_one_before(
     helpers.train(_tiny(make_config, train__num_steps=3), workdir)
 
 
+@pytest.mark.parametrize("state", ["missing", "empty", "garbled"])
+def test_checkpoints_without_their_state_file_are_found_and_a_resume_keeps_them(
+  make_config, trained_workdir, caplog, state
+):
+  # Without the state file a run used to start from step 0 over the checkpoints, and generate
+  # said the workdir held none (empty: a ValueError traceback).
+  workdir = trained_workdir("vgan", **TINY)  # checkpoints of steps 1 and 2
+  directory = os.path.join(workdir, "checkpoints")
+  state_file = os.path.join(directory, "checkpoint")
+  if state == "missing":
+    os.remove(state_file)
+  else:
+    with open(state_file, "w") as f:
+      f.write("" if state == "empty" else "model_checkpoint_path: {{")
+  written = {
+    name: os.stat(os.path.join(directory, name)).st_mtime_ns
+    for name in os.listdir(directory)
+    if name.startswith("ckpt-2.")
+  }
+  with caplog.at_level(logging.WARNING, logger="absl"):
+    assert helpers.restore(workdir).step == 2
+  warned = [record.getMessage() for record in caplog.records if record.name == "absl"]
+  assert warned[-1] == (
+    f"{state_file} is missing, empty or unreadable: using the 2 checkpoints beside it "
+    "(ckpt-1 to ckpt-2)"
+  )
+  with caplog.at_level(logging.INFO, logger="absl"):
+    helpers.train(_tiny(make_config, train__num_steps=4, train__max_checkpoints=3), workdir)
+  said = [record.getMessage() for record in caplog.records if record.name == "absl"]
+  assert f"resumed from {directory}/ckpt-2 at step 2" in said
+  assert any("rewrote it listing the 2 checkpoints" in line for line in said)
+  assert written == {name: os.stat(os.path.join(directory, name)).st_mtime_ns for name in written}
+  listed = tf.train.get_checkpoint_state(directory).all_model_checkpoint_paths
+  assert [os.path.basename(path) for path in listed] == ["ckpt-2", "ckpt-3", "ckpt-4"]
+  assert not [name for name in os.listdir(directory) if name.startswith("ckpt-1.")]  # kept 3
+
+
 def test_a_resume_with_nothing_left_to_train_leaves_the_workdirs_config_as_it_was(
   make_config, trained_workdir, caplog
 ):

@@ -1,6 +1,7 @@
 """Checkpoints of a trainer keyed by variable path, and restoring a workdir's trained networks."""
 
 import os
+import re
 
 import tensorflow as tf
 from absl import logging
@@ -8,6 +9,9 @@ from absl import logging
 from relive_tf.training import family as family_lib
 from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import workdir as workdir_lib
+
+STATE_FILE = "checkpoint"  # tf.train.CheckpointManager's list of the checkpoints in its folder
+_INDEX_FILE = re.compile(r"(ckpt-(\d+))\.index")  # the loop saves ckpt-STEP
 
 
 def make_checkpoint(trainer, **counters):
@@ -48,21 +52,71 @@ def read(checkpoint, path):
     raise ValueError(f"checkpoint {path} is damaged ({type(error).__name__}: {error})") from None
 
 
-def read_newest(checkpoint, directory):
-  """Restores the newest checkpoint in `directory` that can be read: a damaged newer one (a cut
-  or corrupt file) is passed over with a warning, so a run resumes from the one before it.
+def checkpoint_prefixes(directory, repair=False):
+  """The prefixes of the checkpoints in `directory` whose index file is there, oldest first.
+
+  They come from the folder's state file (STATE_FILE). Where that file is missing, empty or
+  unreadable (a partial copy, an editor) they come from the ckpt-STEP files themselves, with a
+  warning, so that a resumed run starts from them instead of from step 0 over them; with `repair`
+  (the run's chief, before its tf.train.CheckpointManager reads the file) the file is written anew.
 
   Returns:
-    (its path, the restore's status), or (None, None) when the folder holds no checkpoint.
+    A list of paths without the .index suffix; empty for a folder without checkpoints.
+  """
+  if not tf.io.gfile.isdir(directory):
+    return []
+  try:
+    state = tf.train.get_checkpoint_state(directory)  # None for a missing or garbled file
+  except ValueError:  # an empty one
+    state = None
+  if state is not None:
+    paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+    return [path for path in paths if tf.io.gfile.exists(f"{path}.index")]
+  found = sorted(
+    (int(match[2]), os.path.join(directory, match[1]))
+    for name in tf.io.gfile.listdir(directory)
+    if (match := _INDEX_FILE.fullmatch(name))
+  )
+  paths = [path for _, path in found]
+  if paths:
+    state_file = os.path.join(directory, STATE_FILE)
+    if repair:
+      _write_state(state_file, paths)
+    logging.warning(
+      "%s is missing, empty or unreadable: %s the %d checkpoints beside it (%s to %s)",
+      state_file,
+      "rewrote it listing" if repair else "using",
+      len(paths),
+      os.path.basename(paths[0]),
+      os.path.basename(paths[-1]),
+    )
+  return paths
+
+
+def _write_state(state_file, paths):
+  """A state file listing `paths` as tf.train.CheckpointManager writes it (the CheckpointState
+  proto's text), their files' times as its timestamps, so that it deletes them in turn beyond
+  train.max_checkpoints; TensorFlow's update_checkpoint_state is deprecated and sets no times."""
+  times = [tf.io.gfile.stat(f"{path}.index").mtime_nsec / 1e9 for path in paths]
+  lines = [f'model_checkpoint_path: "{os.path.basename(paths[-1])}"']
+  lines += [f'all_model_checkpoint_paths: "{os.path.basename(path)}"' for path in paths]
+  lines += [f"all_model_checkpoint_timestamps: {time!r}" for time in times]
+  lines.append(f"last_preserved_timestamp: {min(times) - 1!r}")
+  with tf.io.gfile.GFile(state_file, "w") as f:
+    f.write("\n".join(lines) + "\n")
+
+
+def read_newest(checkpoint, directory, paths):
+  """Restores the newest of `paths` (checkpoint_prefixes(directory)) that can be read: a damaged
+  newer one (a cut or corrupt file) is passed over with a warning, so a run resumes from the one
+  before it.
+
+  Returns:
+    (its path, the restore's status), or (None, None) for no paths.
 
   Raises:
     ValueError: every checkpoint there is damaged.
   """
-  state = tf.train.get_checkpoint_state(directory) if tf.io.gfile.isdir(directory) else None
-  if state is None or not state.model_checkpoint_path:
-    return None, None
-  paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
-  paths = [path for path in paths if tf.io.gfile.exists(f"{path}.index")]
   for newer, path in enumerate(reversed(paths)):
     try:
       status = read(checkpoint, path)
@@ -79,9 +133,9 @@ def read_newest(checkpoint, directory):
 
 
 def latest_checkpoint(workdir):
-  """The path prefix of a workdir's latest checkpoint, or None."""
-  directory = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
-  return tf.train.latest_checkpoint(directory) if tf.io.gfile.isdir(directory) else None
+  """The path prefix of a workdir's latest checkpoint (checkpoint_prefixes), or None."""
+  paths = checkpoint_prefixes(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR))
+  return paths[-1] if paths else None
 
 
 def restore_trained(workdir, expect, purpose="this"):
@@ -112,12 +166,13 @@ def restore(workdir, config, family):
     ValueError: no checkpoint yet, or every one damaged (a damaged newest one is passed over with
       a warning: read_newest).
   """
-  if latest_checkpoint(workdir) is None:
+  directory = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
+  paths = checkpoint_prefixes(directory)
+  if not paths:
     raise ValueError(f"{workdir!r} holds no checkpoint yet: train it first (`relive train`)")
   trainer = trainer_lib.build(family, config, tf.distribute.get_strategy())
   step = tf.Variable(0, dtype=tf.int64)
-  directory = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
-  _, status = read_newest(make_checkpoint(trainer, step=step), directory)
+  _, status = read_newest(make_checkpoint(trainer, step=step), directory, paths)
   status.expect_partial()
   return family_lib.Trained(
     workdir=workdir, config=config, family=family, trainer=trainer, step=int(step.numpy())

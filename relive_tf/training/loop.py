@@ -391,6 +391,17 @@ def _with_loop_keys(config):
   return config
 
 
+def _with_absolute_data_path(config):
+  """The config with a relative local data.path made absolute: config.json keeps it for the
+  commands that read the workdir later (a resume, evaluate, the gallery), from any folder."""
+  path = config.data.get("path")
+  if not path or files.is_remote(path) or os.path.isabs(path):
+    return config
+  config = config.copy_and_resolve_references()
+  config.data.path = os.path.abspath(path)
+  return config
+
+
 def train_and_evaluate(config, workdir, family, strategy=None):
   """Trains a model of `family` in workdir, resuming from its latest checkpoint.
 
@@ -414,7 +425,7 @@ def train_and_evaluate(config, workdir, family, strategy=None):
     KeyboardInterrupt: a second SIGINT stopped the step it arrived in; the last checkpoint stays.
   """
   strategy = strategy or distribution.pick_strategy()
-  config = _with_loop_keys(config)
+  config = _with_absolute_data_path(_with_loop_keys(config))
   validate(config, strategy.num_replicas_in_sync)
   # Only the chief holds and writes the workdir; the other workers of a multi-worker run save their
   # share of each checkpoint in a scratch folder of their own.
@@ -456,11 +467,13 @@ def _train(config, workdir, family, strategy, worker_dir):
   data_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
   checkpoint = checkpoints.make_checkpoint(trainer, step=step, data_position=data_position)
   checkpoint_dir = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
+  # Before the manager reads the state file, which the chief writes anew where it is unusable.
+  written = checkpoints.checkpoint_prefixes(checkpoint_dir, repair=chief)
   # Every worker must take part in a save; only the chief's lands in the workdir.
   manager = tf.train.CheckpointManager(
     checkpoint, checkpoint_dir if chief else worker_dir, max_to_keep=train.max_checkpoints
   )
-  restore_from, status = checkpoints.read_newest(checkpoint, checkpoint_dir)
+  restore_from, status = checkpoints.read_newest(checkpoint, checkpoint_dir, written)
   if restore_from:
     # Every variable of this run must come back; a multi-worker checkpoint also holds the
     # PreemptionCheckpointHandler's own counter, which the handler reads itself.
