@@ -31,6 +31,10 @@ CASES = [
     ["train", "--workdir=W", "--config.seed=1"],
     "--config.seed overrides a key of the --config file: give --config=FILE as well",
   ),
+  (  # ml_collections named the override but not the fix
+    ["train", "--workdir=W", "--config.seed=1", TINY],
+    "--config.seed=1 comes before --config: give --config=FILE first, then its overrides",
+  ),
   (
     ["train", "-config=configs/nope.py:tiny", "--workdir=W", "--config.seed=1"],
     "relive train: error: --config: configs/nope.py does not exist",
@@ -239,6 +243,14 @@ CASES = [
     ["export", "--workdir={tmp}/vgan", "--export_dir=e/m", "--version=0"],
     "0 is not an integer in the range [1,",
   ),
+  # Names that are not UTF-8 (a Latin-1 é, as Python holds it), which TensorFlow cannot open:
+  # these were UnicodeEncodeError tracebacks.
+  (["train", TINY, "--workdir=W_\udce9"], "is not valid UTF-8, and TensorFlow opens UTF-8"),
+  (["generate", "--workdir={tmp}/vgan", "--out=O_\udce9"], "--out=O_\\udce9: is not valid"),
+  (["evaluate", "--workdir={tmp}/vgan", "--report=r_\udce9.json"], "is not valid UTF-8"),
+  (["gallery", "--workdir={tmp}/vgan", "--out=S_\udce9"], "is not valid UTF-8"),
+  (["export", "--workdir={tmp}/vgan", "--export_dir=e_\udce9/m"], "is not valid UTF-8"),
+  (["prepare", "--format=folder", "--source={tmp}/empty", "--out=P_\udce9"], "is not valid"),
 ]
 
 

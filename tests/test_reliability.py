@@ -88,6 +88,42 @@ def test_sigterm_while_the_networks_build_exits_0_as_a_stop_does(tmp_path):
   assert re.search(r"relive train: stopped (while starting|at step 1 )", lines), lines
 
 
+# Run as `relive train`: SIGTERM arrives as TensorFlow starts to load, in the command's first
+# seconds.
+SIGTERM_AS_TENSORFLOW_LOADS = """
+import os, signal, sys
+from relive_tf import cli
+from relive_tf.cli import console
+
+load = console.setup
+
+def load_after_a_sigterm(verbosity):
+  os.kill(os.getpid(), signal.SIGTERM)
+  load(verbosity)
+
+console.setup = load_after_a_sigterm
+sys.exit(cli.run(["relive", "train", *sys.argv[1:]]))
+"""
+
+
+def test_sigterm_as_tensorflow_loads_exits_0_as_a_stop_does(tmp_path):
+  workdir = tmp_path / "run"
+  result = subprocess.run(
+    [sys.executable, "-c", SIGTERM_AS_TENSORFLOW_LOADS, TINY, *FAST, f"--workdir={workdir}"],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
+  # Before, the handler came after TensorFlow had loaded: status -15 (143 in a shell), no word.
+  assert result.returncode == 0, result.stderr
+  assert result.stderr.endswith(
+    "relive train: stopped while starting (SIGTERM), before any step: run the same command to "
+    "train\n"
+  ), result.stderr
+  assert not (workdir / "checkpoints").exists()
+
+
 # Run as `relive train`, killed (SIGKILL) while it saves the checkpoint of step KILL_AT: its data
 # file is half written and the state file does not name it yet.
 KILLED_IN_A_CHECKPOINT_WRITE = """

@@ -11,6 +11,7 @@ operating system's errors about a path and a TensorFlow error that carries a fai
 line.
 """
 
+import contextlib
 import importlib
 import signal
 import sys
@@ -18,6 +19,7 @@ import textwrap
 
 from absl import app
 from absl import flags
+from ml_collections.config_flags import config_flags
 
 from relive_tf import errors
 from relive_tf.cli import console
@@ -59,7 +61,8 @@ subcommands:
 # absl's --verbosity (-v), which every subcommand takes.
 VERBOSITY_HELP = (
   "-v 1, --verbosity=1: also print debug lines (the resolved config) and the log lines of "
-  "TensorFlow and other libraries; -v -1: warnings and errors only"
+  "TensorFlow and other libraries; -v -1: of the log lines, warnings and errors only (the "
+  "result line a command ends with still prints)"
 )
 _WIDTH = 100
 
@@ -108,6 +111,8 @@ def run(argv=None):
   except flags.UnrecognizedFlagError as error:
     names = [flag.name for flag in flags.FLAGS.get_flags_for_module(module.__name__)]
     _exit_with_error(program, messages.unknown_flag(error, names, program), status=2)
+  except config_flags.FlagOrderError as error:
+    _exit_with_error(program, messages.override_before_config(error), status=2)
   except flags.Error as error:
     _exit_with_error(program, f"{error}; `{program} --help` lists the flags", status=2)
   except (AttributeError, KeyError) as error:  # ml_collections: --config.KEY names no key
@@ -129,8 +134,10 @@ def run(argv=None):
 
   def main(_):
     try:
-      console.setup(flags.FLAGS.verbosity)
-      module.main()
+      # A subcommand's `starting`, where it has one, holds from before TensorFlow loads.
+      with getattr(module, "starting", contextlib.nullcontext)():
+        console.setup(flags.FLAGS.verbosity)
+        module.main()
     except errors.UserError as error:
       _exit_with_error(program, str(error), status=1)
     except app.UsageError as error:

@@ -109,6 +109,21 @@ def output_file(name, extensions, what):
   _register(name, problem, local_paths=True)
 
 
+def utf8_name(name):
+  """--name is a path TensorFlow opens (tf.io.gfile, checkpoints, summaries), which takes UTF-8
+  names only: one holding other bytes (a Latin-1 é, which Python keeps as a surrogate escape)
+  failed in a UnicodeEncodeError traceback."""
+
+  def problem(path):
+    try:
+      path.encode("utf-8")
+    except UnicodeEncodeError:
+      return "is not valid UTF-8, and TensorFlow opens UTF-8 names only; rename it, or give another"
+    return None
+
+  _register(name, problem)
+
+
 def _unwritable_parent(path):
   """What keeps `path` from being made: its nearest existing parent is a file, or not writable."""
   parent = os.path.dirname(os.path.abspath(path))

@@ -34,6 +34,8 @@ def define_flags():
   flags.mark_flags_as_required(REQUIRED)
   checks.existing_folder("workdir", "a workdir written by `relive train`")
   checks.output_folder("export_dir", "the model's versions")
+  for name in ("workdir", "export_dir"):
+    checks.utf8_name(name)
 
 
 def main():

@@ -24,6 +24,8 @@ def define_flags():
   flags.mark_flags_as_required(REQUIRED)
   checks.existing_folder("workdir", "a video WGAN workdir written by `relive train`")
   checks.output_folder("out", "the videos")
+  for name in ("workdir", "out"):
+    checks.utf8_name(name)
 
 
 def main():

@@ -116,6 +116,16 @@ def unknown_flag(error, names, program):
   return f"unknown flag --{name}{guess}; `{program} --help` lists the flags"
 
 
+def override_before_config(error):
+  """The message of ml_collections' FlagOrderError, which names the override but not the fix: an
+  override (--config.KEY=VALUE) given before --config=FILE, whose keys it overrides."""
+  found = re.match(r"Found (\S+) in argv before a value for --(\w+) was specified", str(error))
+  if not found:
+    return str(error)
+  override, name = found.groups()
+  return f"{override} comes before --{name}: give --{name}=FILE first, then its overrides"
+
+
 def config_syntax_error(error):
   """The message of a SyntaxError raised loading --config: a file that is not Python."""
   return (

@@ -104,6 +104,8 @@ def define_flags():
   )
   checks.existing_folder("source", "the dataset's folder of videos")
   checks.output_folder("out", "the shards")
+  for name in ("out", "verify"):
+    checks.utf8_name(name)
   checks.existing_folder("verify", "a folder written by `relive prepare`")
   checks.existing_file("split_file", "a UCF-101 trainlistNN.txt or testlistNN.txt")
 

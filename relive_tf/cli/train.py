@@ -1,5 +1,6 @@
 """`relive train`: trains (or resumes) a model from a config in a workdir."""
 
+import contextlib
 import importlib
 import signal
 
@@ -31,6 +32,7 @@ def define_flags():
   flags.mark_flags_as_required(REQUIRED)
   checks.config_loaded("config")
   checks.output_folder("workdir", "the run")
+  checks.utf8_name("workdir")
 
 
 class _SigtermWhileStarting(BaseException):
@@ -43,17 +45,15 @@ def _sigterm_while_starting(signal_number, frame):
   raise _SigtermWhileStarting
 
 
-def main():
-  # A scheduler's SIGTERM while TensorFlow loads and the networks build ends the run as one during
-  # training does, with status 0 (the loop defers it to a step boundary from its first step on).
+@contextlib.contextmanager
+def starting():
+  """Entered by the CLI before TensorFlow loads (cli.run): a scheduler's SIGTERM from then to the
+  loop's first step ends the run as one during training does, with status 0; the loop defers it to
+  a step boundary from its first step on. (Installed in main, after TensorFlow had loaded, a
+  SIGTERM in the command's first 2 seconds killed it with status 143.)"""
   signal.signal(signal.SIGTERM, _sigterm_while_starting)
   try:
-    from relive_tf import families  # noqa: PLC0415 (loads TensorFlow: after the flags, see cli)
-    from relive_tf.training import distribution  # noqa: PLC0415
-    from relive_tf.training import loop  # noqa: PLC0415
-
-    family = families.get(FLAGS.config.model_type)
-    loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, family)
+    yield
   except _SigtermWhileStarting:
     raise stopping.Stopped(
       "stopped while starting (SIGTERM), before any step: run the same command to train",
@@ -61,6 +61,18 @@ def main():
     ) from None
   finally:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def main():
+  try:
+    from relive_tf import families  # noqa: PLC0415 (loads TensorFlow: after the flags, see cli)
+    from relive_tf.training import distribution  # noqa: PLC0415
+    from relive_tf.training import loop  # noqa: PLC0415
+
+    family = families.get(FLAGS.config.model_type)
+    loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, family)
+  finally:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # trained or stopped: nothing left to stop
   relive, tensorboard = console.command("relive"), console.command("tensorboard")
   use = (
     f"; use the {family.title} with `{relive} {family.command} --workdir={FLAGS.workdir} "
