@@ -248,6 +248,11 @@ CASES = [
   (["train", TINY, "--workdir=W_\udce9"], "is not valid UTF-8, and TensorFlow opens UTF-8"),
   (["generate", "--workdir={tmp}/vgan", "--out=O_\udce9"], "--out=O_\\udce9: is not valid"),
   (["evaluate", "--workdir={tmp}/vgan", "--report=r_\udce9.json"], "is not valid UTF-8"),
+  (["evaluate", "--workdir={tmp}/vgan", "--data=d_\udce9"], "is not valid UTF-8"),
+  (  # a config key TensorFlow opens
+    ["train", TINY, "--workdir=W4", "--config.data.source=shards", "--config.data.path=d_\udce9"],
+    "data.path '{tmp}/d_\\udce9' is not valid UTF-8, and TensorFlow opens UTF-8 names only",
+  ),
   (["gallery", "--workdir={tmp}/vgan", "--out=S_\udce9"], "is not valid UTF-8"),
   (["export", "--workdir={tmp}/vgan", "--export_dir=e_\udce9/m"], "is not valid UTF-8"),
   (["prepare", "--format=folder", "--source={tmp}/empty", "--out=P_\udce9"], "is not valid"),

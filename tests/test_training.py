@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from relive_tf import errors
 from relive_tf import families
 from relive_tf import files
 from relive_tf import losses
@@ -370,6 +371,19 @@ def test_a_resume_may_change_the_clips_shape_only_where_no_weight_depends_on_it(
     assert changes == [(f"data.{key}", config.data[key], config.data[key] // 2)]
 
 
+def test_a_relative_data_path_kept_by_an_older_run_is_the_same_path_from_its_folder(
+  make_config, tmp_path, monkeypatch
+):
+  monkeypatch.chdir(tmp_path)
+  shards_config = dict(data__source="shards", data__path="shards")
+  workdir_lib.save_config("run", make_config("vgan", "tiny", **shards_config))  # as kept before
+  resumed = make_config("vgan", "tiny", data__source="shards", data__path=str(tmp_path / "shards"))
+  assert workdir_lib.config_changes("run", resumed, families.get("vgan")) == []
+  assert workdir_lib.absolute_data_path("shards", "~/x") == os.path.expanduser("~/x")
+  assert workdir_lib.absolute_data_path("shards", "gs://bucket/x") == "gs://bucket/x"
+  assert workdir_lib.absolute_data_path("synthetic", ".") == "."  # read by no source: as given
+
+
 def _cut(path, size=1000):
   with open(path, "r+b") as f:
     f.truncate(size)
@@ -393,7 +407,7 @@ def test_a_damaged_newest_checkpoint_is_passed_over_for_the_one_before(
     helpers.train(_tiny(make_config, train__num_steps=3), workdir)
 
 
-@pytest.mark.parametrize("state", ["missing", "empty", "garbled"])
+@pytest.mark.parametrize("state", ["missing", "empty", "garbled", "naming others"])
 def test_checkpoints_without_their_state_file_are_found_and_a_resume_keeps_them(
   make_config, trained_workdir, caplog, state
 ):
@@ -402,11 +416,12 @@ def test_checkpoints_without_their_state_file_are_found_and_a_resume_keeps_them(
   workdir = trained_workdir("vgan", **TINY)  # checkpoints of steps 1 and 2
   directory = os.path.join(workdir, "checkpoints")
   state_file = os.path.join(directory, "checkpoint")
+  gone = 'model_checkpoint_path: "ckpt-9"\nall_model_checkpoint_paths: "ckpt-9"\n'
   if state == "missing":
     os.remove(state_file)
   else:
     with open(state_file, "w") as f:
-      f.write("" if state == "empty" else "model_checkpoint_path: {{")
+      f.write({"empty": "", "garbled": "model_checkpoint_path: {{", "naming others": gone}[state])
   written = {
     name: os.stat(os.path.join(directory, name)).st_mtime_ns
     for name in os.listdir(directory)
@@ -416,18 +431,34 @@ def test_checkpoints_without_their_state_file_are_found_and_a_resume_keeps_them(
     assert helpers.restore(workdir).step == 2
   warned = [record.getMessage() for record in caplog.records if record.name == "absl"]
   assert warned[-1] == (
-    f"{state_file} is missing, empty or unreadable: using the 2 checkpoints beside it "
-    "(ckpt-1 to ckpt-2)"
+    f"{state_file} is missing, empty, unreadable or names none of the checkpoints beside it: "
+    "using the 2 there (ckpt-1 to ckpt-2)"
   )
   with caplog.at_level(logging.INFO, logger="absl"):
     helpers.train(_tiny(make_config, train__num_steps=4, train__max_checkpoints=3), workdir)
   said = [record.getMessage() for record in caplog.records if record.name == "absl"]
   assert f"resumed from {directory}/ckpt-2 at step 2" in said
-  assert any("rewrote it listing the 2 checkpoints" in line for line in said)
+  assert any("rewrote it listing the 2 there" in line for line in said)
   assert written == {name: os.stat(os.path.join(directory, name)).st_mtime_ns for name in written}
   listed = tf.train.get_checkpoint_state(directory).all_model_checkpoint_paths
   assert [os.path.basename(path) for path in listed] == ["ckpt-2", "ckpt-3", "ckpt-4"]
   assert not [name for name in os.listdir(directory) if name.startswith("ckpt-1.")]  # kept 3
+
+
+def test_a_state_file_that_cannot_be_written_anew_ends_in_one_line(make_config, trained_workdir):
+  workdir = trained_workdir("vgan", **TINY)
+  state_file = os.path.join(workdir, "checkpoints", "checkpoint")
+  os.remove(state_file)
+  os.mkdir(state_file)  # in the way of the new one
+  with pytest.raises(errors.WriteError, match=r"cannot write the checkpoints' state file \("):
+    helpers.train(_tiny(make_config, train__num_steps=3), workdir)
+  assert helpers.restore(workdir).step == 2  # the checkpoints stay
+
+
+def test_an_index_file_without_its_data_is_passed_over(trained_workdir):
+  workdir = trained_workdir("vgan", **TINY)
+  os.remove(os.path.join(workdir, "checkpoints", "ckpt-2.data-00000-of-00001"))
+  assert helpers.restore(workdir).step == 1  # was a NotFoundError traceback
 
 
 def test_a_resume_with_nothing_left_to_train_leaves_the_workdirs_config_as_it_was(

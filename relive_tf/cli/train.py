@@ -42,6 +42,7 @@ class _SigtermWhileStarting(BaseException):
 
 def _sigterm_while_starting(signal_number, frame):
   del signal_number, frame
+  signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already: another one changes nothing
   raise _SigtermWhileStarting
 
 
@@ -60,6 +61,12 @@ def starting():
       signal.SIGTERM,
     ) from None
   finally:
+    _default_sigterm()
+
+
+def _default_sigterm():
+  """SIGTERM's default action back, but while a stop is under way: it stays ignored then."""
+  if signal.getsignal(signal.SIGTERM) is _sigterm_while_starting:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
@@ -72,7 +79,7 @@ def main():
     family = families.get(FLAGS.config.model_type)
     loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, family)
   finally:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # trained or stopped: nothing left to stop
+    _default_sigterm()  # trained, or stopping
   relive, tensorboard = console.command("relive"), console.command("tensorboard")
   use = (
     f"; use the {family.title} with `{relive} {family.command} --workdir={FLAGS.workdir} "

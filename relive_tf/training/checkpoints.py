@@ -2,10 +2,13 @@
 
 import os
 import re
+import time
 
 import tensorflow as tf
 from absl import logging
 
+from relive_tf import errors
+from relive_tf import files
 from relive_tf.training import family as family_lib
 from relive_tf.training import trainer as trainer_lib
 from relive_tf.training import workdir as workdir_lib
@@ -37,8 +40,8 @@ def make_checkpoint(trainer, **counters):
 
 
 def read(checkpoint, path):
-  """checkpoint.restore(path), with a damaged checkpoint (cut or corrupt files) as a ValueError
-  that names it and the fix, rather than TensorFlow's IndexError or DataLossError.
+  """checkpoint.restore(path), with a damaged checkpoint (cut, corrupt or missing files) as a
+  ValueError that names it and the fix, rather than TensorFlow's IndexError or OpError.
 
   Returns:
     The restore's status (tf.train.Checkpoint.restore).
@@ -48,7 +51,9 @@ def read(checkpoint, path):
   """
   try:
     return checkpoint.restore(path)
-  except (IndexError, tf.errors.DataLossError, tf.errors.OutOfRangeError) as error:
+  # OpError: DataLossError and OutOfRangeError for cut or corrupt files, a plain OpError for an
+  # index file without its data file (a partial copy).
+  except (IndexError, tf.errors.OpError) as error:
     raise ValueError(f"checkpoint {path} is damaged ({type(error).__name__}: {error})") from None
 
 
@@ -56,12 +61,17 @@ def checkpoint_prefixes(directory, repair=False):
   """The prefixes of the checkpoints in `directory` whose index file is there, oldest first.
 
   They come from the folder's state file (STATE_FILE). Where that file is missing, empty or
-  unreadable (a partial copy, an editor) they come from the ckpt-STEP files themselves, with a
-  warning, so that a resumed run starts from them instead of from step 0 over them; with `repair`
-  (the run's chief, before its tf.train.CheckpointManager reads the file) the file is written anew.
+  unreadable (a partial copy, an editor), or names no checkpoint that is there, they come from the
+  ckpt-STEP files themselves, with a warning, so that a resumed run starts from them instead of
+  from step 0 over them; with `repair` (the run's chief, before its tf.train.CheckpointManager
+  reads the file) the file is written anew.
 
   Returns:
     A list of paths without the .index suffix; empty for a folder without checkpoints.
+
+  Raises:
+    errors.WriteError: the state file could not be written anew (a folder in its place, a lost
+      permission).
   """
   if not tf.io.gfile.isdir(directory):
     return []
@@ -71,7 +81,9 @@ def checkpoint_prefixes(directory, repair=False):
     state = None
   if state is not None:
     paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
-    return [path for path in paths if tf.io.gfile.exists(f"{path}.index")]
+    paths = [path for path in paths if tf.io.gfile.exists(f"{path}.index")]
+    if paths:
+      return paths
   found = sorted(
     (int(match[2]), os.path.join(directory, match[1]))
     for name in tf.io.gfile.listdir(directory)
@@ -81,9 +93,15 @@ def checkpoint_prefixes(directory, repair=False):
   if paths:
     state_file = os.path.join(directory, STATE_FILE)
     if repair:
-      _write_state(state_file, paths)
+      try:
+        _write_state(state_file, paths)
+      except (OSError, tf.errors.OpError) as error:
+        raise errors.write_error(
+          "the checkpoints' state file", state_file, error, "the checkpoints are kept"
+        ) from None
     logging.warning(
-      "%s is missing, empty or unreadable: %s the %d checkpoints beside it (%s to %s)",
+      "%s is missing, empty, unreadable or names none of the checkpoints beside it: %s the %d "
+      "there (%s to %s)",
       state_file,
       "rewrote it listing" if repair else "using",
       len(paths),
@@ -95,15 +113,16 @@ def checkpoint_prefixes(directory, repair=False):
 
 def _write_state(state_file, paths):
   """A state file listing `paths` as tf.train.CheckpointManager writes it (the CheckpointState
-  proto's text), their files' times as its timestamps, so that it deletes them in turn beyond
-  train.max_checkpoints; TensorFlow's update_checkpoint_state is deprecated and sets no times."""
-  times = [tf.io.gfile.stat(f"{path}.index").mtime_nsec / 1e9 for path in paths]
+  proto's text), their files' times (no later than now) as its timestamps, so that it deletes them
+  in turn beyond train.max_checkpoints; TensorFlow's update_checkpoint_state is deprecated and sets
+  no times."""
+  now = time.time()
+  times = [min(tf.io.gfile.stat(f"{path}.index").mtime_nsec / 1e9, now) for path in paths]
   lines = [f'model_checkpoint_path: "{os.path.basename(paths[-1])}"']
   lines += [f'all_model_checkpoint_paths: "{os.path.basename(path)}"' for path in paths]
-  lines += [f"all_model_checkpoint_timestamps: {time!r}" for time in times]
+  lines += [f"all_model_checkpoint_timestamps: {stamp!r}" for stamp in times]
   lines.append(f"last_preserved_timestamp: {min(times) - 1!r}")
-  with tf.io.gfile.GFile(state_file, "w") as f:
-    f.write("\n".join(lines) + "\n")
+  files.write_text(state_file, "\n".join(lines) + "\n")
 
 
 def read_newest(checkpoint, directory, paths):

@@ -98,6 +98,13 @@ def validate(config, num_replicas):
       "data.source is 'shards' but data.path is empty: set data.path to a folder "
       "written by `relive prepare`"
     )
+  try:
+    config.data.get("path", "").encode("utf-8")
+  except UnicodeEncodeError:  # TensorFlow's file functions take UTF-8 names only
+    raise ValueError(
+      f"data.path {config.data.path!r} is not valid UTF-8, and TensorFlow opens UTF-8 names only: "
+      "rename the folder"
+    ) from None
 
 
 def distributed_batches(config, strategy, start, stamped=False):
@@ -392,13 +399,12 @@ def _with_loop_keys(config):
 
 
 def _with_absolute_data_path(config):
-  """The config with a relative local data.path made absolute: config.json keeps it for the
-  commands that read the workdir later (a resume, evaluate, the gallery), from any folder."""
-  path = config.data.get("path")
-  if not path or files.is_remote(path) or os.path.isabs(path):
+  """The config with data.path as config.json keeps it (workdir.absolute_data_path)."""
+  path = workdir_lib.absolute_data_path(config.data.source, config.data.get("path"))
+  if path == config.data.get("path"):
     return config
   config = config.copy_and_resolve_references()
-  config.data.path = os.path.abspath(path)
+  config.data.path = path
   return config
 
 

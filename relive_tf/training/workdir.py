@@ -110,6 +110,15 @@ def _flat(node, prefix=""):
   return flat
 
 
+def absolute_data_path(source, path):
+  """data.path as config.json keeps it: a local shards folder given relative (or with ~) becomes
+  absolute, so that a resume, `relive evaluate` and the gallery find it from any folder; a remote
+  path, and the path of data that reads none (synthetic), stay as given."""
+  if source != "shards" or not path or files.is_remote(path):
+    return path
+  return os.path.abspath(os.path.expanduser(path))
+
+
 def config_changes(workdir, config, family):
   """What a resumed run changes in the config it was started with; refuses model changes (`model`
   and the family's shape_keys, which set weight shapes).
@@ -139,6 +148,8 @@ def config_changes(workdir, config, family):
   saved_config, _ = load_config(workdir, family)
   saved = _flat(json.loads(saved_config.to_json_best_effort()))
   new = _flat(json.loads(config.to_json_best_effort()))
+  if "data.path" in saved:  # kept relative by runs before 2026-12-07: relative to this folder
+    saved["data.path"] = absolute_data_path(saved.get("data.source"), saved["data.path"])
   changed = sorted(key for key in saved.keys() | new.keys() if saved.get(key) != new.get(key))
   model_keys = [key for key in changed if key.startswith("model.") or key in family.shape_keys]
   if model_keys:
