@@ -6,6 +6,7 @@ import time
 
 import tensorflow as tf
 from absl import logging
+from google.protobuf import text_format
 
 from relive_tf import errors
 from relive_tf import files
@@ -112,17 +113,21 @@ def checkpoint_prefixes(directory, repair=False):
 
 
 def _write_state(state_file, paths):
-  """A state file listing `paths` as tf.train.CheckpointManager writes it (the CheckpointState
-  proto's text), their files' times (no later than now) as its timestamps, so that it deletes them
-  in turn beyond train.max_checkpoints; TensorFlow's update_checkpoint_state is deprecated and sets
-  no times."""
+  """A state file listing `paths` by name, as tf.train.CheckpointManager writes it, with their
+  files' times (no later than now) as its timestamps, so that it deletes them in turn beyond
+  train.max_checkpoints (update_checkpoint_state, which writes the file itself, is deprecated and
+  sets no times)."""
   now = time.time()
   times = [min(tf.io.gfile.stat(f"{path}.index").mtime_nsec / 1e9, now) for path in paths]
-  lines = [f'model_checkpoint_path: "{os.path.basename(paths[-1])}"']
-  lines += [f'all_model_checkpoint_paths: "{os.path.basename(path)}"' for path in paths]
-  lines += [f"all_model_checkpoint_timestamps: {stamp!r}" for stamp in times]
-  lines.append(f"last_preserved_timestamp: {min(times) - 1!r}")
-  files.write_text(state_file, "\n".join(lines) + "\n")
+  names = [os.path.basename(path) for path in paths]
+  state = tf.compat.v1.train.generate_checkpoint_state_proto(
+    os.path.dirname(state_file),
+    names[-1],
+    all_model_checkpoint_paths=names,
+    all_model_checkpoint_timestamps=times,
+    last_preserved_timestamp=min(times) - 1,
+  )
+  files.write_text(state_file, text_format.MessageToString(state))
 
 
 def read_newest(checkpoint, directory, paths):
