@@ -262,6 +262,17 @@ def test_gallery_says_on_the_console_too_when_a_workdir_has_no_checkpoint(
   assert f"gallery: {workdirs['untrained']} has no checkpoint yet" in caplog.text
 
 
+def test_gallery_warns_once_about_a_workdir_without_its_checkpoints_state_file(
+  workdirs, tmp_path, caplog
+):
+  workdir = shutil.copytree(workdirs["lstm"], tmp_path / "lstm")
+  os.remove(workdir / "checkpoints" / "checkpoint")
+  _build([workdir], tmp_path / "site", num_videos=1)
+  warned = [line for line in caplog.messages if "is missing, empty, unreadable" in line]
+  assert len(warned) == 1 and warned[0].endswith(f"to ckpt-{_STEPS})")
+  assert f"step {_STEPS}" in (tmp_path / "site" / "index.html").read_text()
+
+
 def test_gallery_refuses_a_workdir_given_twice(workdirs, tmp_path):
   untrained = str(workdirs["untrained"])
   with pytest.raises(

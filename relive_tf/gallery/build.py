@@ -53,12 +53,6 @@ def _check_workdir(workdir, families):
   return workdir_lib.load_config(workdir, families, "the gallery")
 
 
-def _checkpoint_step(workdir):
-  """The step of the latest checkpoint, from its name (the loop saves ckpt-STEP), or None."""
-  latest = checkpoints.latest_checkpoint(workdir)
-  return None if latest is None else int(latest.rsplit("-", 1)[1])
-
-
 def _config_summary(config):
   """(key, value) rows: every model.* setting and the main data and train ones."""
   flat = {}
@@ -209,7 +203,10 @@ def _section(media_dir, index, workdir, config, family, num_videos, seed):
   slug = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(os.path.normpath(workdir))) or "workdir"
   folder = f"{index:02d}_{slug}"
   page = page_lib.Page(os.path.join(media_dir, folder), f"{page_lib.MEDIA_DIR}/{folder}")
-  step = _checkpoint_step(workdir)
+  # Listed once for both uses, so that a missing state file is warned about once.
+  paths = checkpoints.checkpoint_prefixes(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR))
+  # The loop saves ckpt-STEP.
+  step = int(paths[-1].rsplit("-", 1)[1]) if paths else None
   if step is None:
     logging.warning(
       "gallery: %s has no checkpoint yet; its section says to train it first", workdir
@@ -227,7 +224,7 @@ def _section(media_dir, index, workdir, config, family, num_videos, seed):
       )
     )
   else:
-    trained = checkpoints.restore(workdir, config, family)
+    trained = checkpoints.restore(workdir, config, family, paths)
     family.gallery_section(page, trained, num_videos, seed)
     step = trained.step
   _curves(page, workdir)

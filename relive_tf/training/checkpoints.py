@@ -156,12 +156,6 @@ def read_newest(checkpoint, directory, paths):
   return None, None
 
 
-def latest_checkpoint(workdir):
-  """The path prefix of a workdir's latest checkpoint (checkpoint_prefixes), or None."""
-  paths = checkpoint_prefixes(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR))
-  return paths[-1] if paths else None
-
-
 def restore_trained(workdir, expect, purpose="this"):
   """Rebuilds a workdir's networks from its config and restores them from its latest checkpoint.
 
@@ -183,15 +177,18 @@ def restore_trained(workdir, expect, purpose="this"):
   return restore(workdir, config, family)
 
 
-def restore(workdir, config, family):
-  """restore_trained's second half, for a caller that has read the config (workdir.load_config).
+def restore(workdir, config, family, paths=None):
+  """restore_trained's second half, for a caller that has read the config (workdir.load_config)
+  and may have listed the checkpoints (`paths`: checkpoint_prefixes of the workdir's folder, so
+  that a missing state file is warned about once).
 
   Raises:
     ValueError: no checkpoint yet, or every one damaged (a damaged newest one is passed over with
       a warning: read_newest).
   """
   directory = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
-  paths = checkpoint_prefixes(directory)
+  if paths is None:
+    paths = checkpoint_prefixes(directory)
   if not paths:
     raise ValueError(f"{workdir!r} holds no checkpoint yet: train it first (`relive train`)")
   trainer = trainer_lib.build(family, config, tf.distribute.get_strategy())
