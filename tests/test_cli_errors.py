@@ -35,6 +35,11 @@ CASES = [
     ["train", "--workdir=W", "--config.seed=1", TINY],
     "--config.seed=1 comes before --config: give --config=FILE first, then its overrides",
   ),
+  (  # absl kept the last silently; with an override, "The flag ... is defined twice"
+    ["train", TINY, "--workdir=W", "--config", f"{CONFIGS}/vgan.py", "--config.seed=1"],
+    f"{TINY} and --config={CONFIGS}/vgan.py: give --config once; a file's variants combine",
+  ),
+  (["train", TINY, "--workdir=W", TINY], "give --config once"),
   (
     ["train", "-config=configs/nope.py:tiny", "--workdir=W", "--config.seed=1"],
     "relive train: error: --config: configs/nope.py does not exist",

@@ -73,17 +73,23 @@ def _usage():
   return USAGE.format(lines=lines)
 
 
-def _last_value(arguments, name):
-  """The value of the last --name=VALUE or --name VALUE (or -name, as absl also takes) before a
-  "--" in arguments, or None."""
-  value = None
+def _values(arguments, name):
+  """The values of every --name=VALUE or --name VALUE (or -name, as absl also takes) before a
+  "--" in arguments, in order."""
+  values = []
   for argument, following in zip(arguments, [*arguments[1:], None]):
     if argument == "--":
       break
     flag, equals, given = argument.removeprefix("-").removeprefix("-").partition("=")
     if argument.startswith("-") and flag == name:
-      value = given if equals else following
-  return value
+      values.append(given if equals else following)
+  return values
+
+
+def _last_value(arguments, name):
+  """The value of the last --name in arguments (_values), or None."""
+  values = _values(arguments, name)
+  return values[-1] if values else None
 
 
 def run(argv=None):
@@ -104,6 +110,9 @@ def run(argv=None):
     sys.exit(0)
 
   program = f"relive {name}"
+  configs = _values(argv[2:], "config")
+  if len(configs) > 1:  # absl keeps the last; with overrides, ml_collections fails on the second
+    _exit_with_error(program, messages.config_given_twice(configs), status=2)
   try:
     args = flags.FLAGS([program] + argv[2:])
   except flags.IllegalFlagValueError as error:

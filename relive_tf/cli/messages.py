@@ -126,6 +126,15 @@ def override_before_config(error):
   return f"{override} comes before --{name}: give --{name}=FILE first, then its overrides"
 
 
+def config_given_twice(configs):
+  """The message for --config given more than once (`configs`, its values in order)."""
+  given = " and ".join(f"--config={config}" for config in configs)
+  return (
+    f"{given}: give --config once; a file's variants combine in one value, as in "
+    "--config=configs/vgan.py:tiny,poster"
+  )
+
+
 def config_syntax_error(error):
   """The message of a SyntaxError raised loading --config: a file that is not Python."""
   return (
