@@ -122,11 +122,15 @@ def test_an_existing_version_is_refused_and_kept(workdirs, exports):
   assert _entries(model_dir) == ["1"]
 
 
-def test_another_kind_of_model_in_a_model_folder_is_refused(workdirs, tmp_path):
+def test_another_kind_of_model_in_a_model_folder_is_refused(workdirs, tmp_path, caplog):
   model_dir = tmp_path / "cvgan"
   _export(workdirs["cvgan"], model_dir)
-  with pytest.raises(ValueError, match=r"serves another kind of model \(version 1 has signatures"):
-    _export(workdirs["vgan"], model_dir)
+  caplog.clear()
+  with caplog.at_level(logging.INFO, logger="absl"):
+    with pytest.raises(ValueError, match=r"serves another kind of model \(version 1 has sig"):
+      _export(workdirs["vgan"], model_dir)
+  assert "exporting the video WGAN" in caplog.text
+  assert "version" not in caplog.text  # no version announced that is not written
   assert _entries(model_dir) == ["1"]  # nothing new, no temporary folder left
   assert _export(workdirs["cvgan"], model_dir) == str(model_dir / "2")
 

@@ -394,13 +394,13 @@ def _kept(export_dir):
 def _publish(trained, name, export_dir, root, version, check):
   """export()'s writing, with the export root held."""
   version = _new_version(export_dir, version)
+  # The version is named once written: a folder serving another kind of model refuses it after.
   logging.info(
-    "exporting the %s of %s at step %d as %s version %d",
+    "exporting the %s of %s at step %d to %s...",
     trained.family.title,
     trained.workdir,
     trained.step,
-    name,
-    version,
+    export_dir,
   )
   servable = trained.family.servable(trained)
   requests = servable.warmup_inputs()
