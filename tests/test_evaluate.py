@@ -4,6 +4,8 @@ and training."""
 import dataclasses
 import json
 import os
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -393,13 +395,42 @@ def test_a_report_path_over_another_file_is_refused_and_the_file_kept(
 def test_an_earlier_report_or_a_new_path_may_be_written(tmp_path):
   earlier = tmp_path / "report.json"
   earlier.write_text(json.dumps({"workdir": "runs/x", "model_type": "vgan", "step": 3}))
-  scores.make_report_folder(str(earlier))  # a report of `relive evaluate`: the new one replaces it
-  scores.make_report_folder(str(tmp_path / "new.json"))
+  workdir = str(tmp_path)
+  scores.make_report_folder(str(earlier), workdir)  # a `relive evaluate` report: it is replaced
+  scores.make_report_folder(str(tmp_path / "new.json"), workdir)
   (tmp_path / "empty.json").write_bytes(b"")  # mktemp's
-  scores.make_report_folder(str(tmp_path / "empty.json"))
+  scores.make_report_folder(str(tmp_path / "empty.json"), workdir)
   earlier.write_text(json.dumps({"model_type": "vgan", "seed": 0}))  # JSON, but not a report
   with pytest.raises(ValueError, match="not an evaluation report"):
-    scores.make_report_folder(str(earlier))
+    scores.make_report_folder(str(earlier), workdir)
+
+
+@pytest.fixture(name="read_only_workdir")
+def read_only_workdir_fixture(vgan_workdir, tmp_path):
+  """A copy of vgan_workdir that even root cannot write in (the immutable attribute, as on a
+  read-only mount)."""
+  workdir = shutil.copytree(vgan_workdir, tmp_path / "read_only")
+  subprocess.run(["chattr", "+i", str(workdir)], check=True)
+  yield str(workdir)
+  subprocess.run(["chattr", "-i", str(workdir)], check=True)
+
+
+def test_a_read_only_workdir_is_refused_before_anything_is_measured_unless_report_is_given(
+  read_only_workdir, features_dir, tmp_path, monkeypatch
+):
+  # The report was written after minutes of measuring, and the error did not name --report.
+  extractor, measured = gan._feature_extractor, []
+  monkeypatch.setattr(gan, "_feature_extractor", lambda *a: measured.append(a) or extractor(*a))
+  options = dict(num_samples=2, batch_size=2, feature_network=features_dir)
+  with pytest.raises(
+    ValueError,
+    match=rf"^cannot write the report in the workdir '{read_only_workdir}' \(Operation not "
+    r"permitted\); give --report=PATH in a folder you can write$",
+  ):
+    _evaluate(read_only_workdir, **options)
+  assert not measured
+  report, _ = _evaluate(read_only_workdir, report=str(tmp_path / "report.json"), **options)
+  assert measured and json.loads((tmp_path / "report.json").read_text())["num_samples"] == 2
 
 
 def test_batches_are_cut_where_a_set_ends():

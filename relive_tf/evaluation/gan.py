@@ -370,7 +370,7 @@ def evaluate(
     )
   if batch_size < 1:
     raise ValueError(f"batch_size is {batch_size}; give batches of at least 1 clip")
-  scores_lib.make_report_folder(report)
+  scores_lib.make_report_folder(report, workdir)
   real_data = inputs.held_out_settings(config, data)
   extract = _feature_extractor(config, i3d, feature_network)
   recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)

@@ -286,7 +286,7 @@ def evaluate(
     raise ValueError(
       f"num_samples is {num_samples} and batch_size {batch_size}; both must be at least 1"
     )
-  scores_lib.make_report_folder(report)
+  scores_lib.make_report_folder(report, workdir)
   videos, settings = _held_out_videos(config, data, batch_size, needed=context + future)
   recognizer, not_measured = scores_lib.digit_recognizer(config, data, digit_recognizer)
   clips = num_samples

@@ -4,6 +4,7 @@ measured, and the report's folder."""
 import json
 import math
 import os
+import tempfile
 
 import tensorflow as tf
 
@@ -26,25 +27,35 @@ _REPORT_KEYS = ("workdir", "model_type", "step")
 _LARGEST_REPORT = 1 << 20
 
 
-def make_report_folder(report):
-  """Creates the folder of a report path given by the user (None: the workdir's default) before
-  anything is measured, so that a bad path fails at once, not after minutes of measuring.
+def make_report_folder(report, workdir):
+  """Creates the folder of a report path given by the user, or checks that the workdir (where the
+  default report goes) can be written, before anything is measured: a bad path fails at once, not
+  after minutes of measuring.
 
   Raises:
     ValueError: the path is a folder, an existing file other than an earlier report (a workdir's
-      config.json, a photo: the report would replace it), or its folder cannot be created, naming
-      the report path.
+      config.json, a photo: the report would replace it), or its folder cannot be created or
+      written (a read-only workdir: --report names another place), naming the report path.
   """
-  if not report:
-    return
-  if report.endswith("/") or tf.io.gfile.isdir(report):
+  if report and (report.endswith("/") or tf.io.gfile.isdir(report)):
     raise ValueError(f"report {report} names a folder; give the path of the JSON file to write")
-  if tf.io.gfile.exists(report) and not _is_report(report):
+  if report and tf.io.gfile.exists(report) and not _is_report(report):
     raise ValueError(
       f"report {report} is a file that is not an evaluation report, which the report would "
       "replace; give a new path"
     )
-  files.make_folder(os.path.dirname(files.absolute(report)))
+  folder = os.path.dirname(files.absolute(report)) if report else workdir
+  files.make_folder(folder)
+  if files.is_remote(folder):
+    return
+  try:  # os.access passes root on a read-only mount
+    with tempfile.TemporaryFile(dir=folder):
+      pass
+  except OSError as error:
+    where = f"report {report}" if report else f"the report in the workdir {workdir!r}"
+    raise ValueError(
+      f"cannot write {where} ({error.strerror}); give --report=PATH in a folder you can write"
+    ) from None
 
 
 def _is_report(path):
