@@ -38,6 +38,22 @@ def test_the_previous_handlers_come_back():
   assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_after_a_sigterm_stop_another_sigterm_is_ignored_while_the_process_ends():
+  # A second SIGTERM between the stop and the exit ended `relive train` with status 143.
+  before, interrupt = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+  try:
+    with stopping.StopRequests(signals=stopping.TRAINING_SIGNALS):
+      pass
+    assert signal.getsignal(signal.SIGTERM) is before  # no stop asked: as it was
+    with stopping.StopRequests(signals=stopping.TRAINING_SIGNALS):
+      signal.raise_signal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is interrupt
+    signal.raise_signal(signal.SIGTERM)  # the test process lives on
+  finally:
+    signal.signal(signal.SIGTERM, before)
+
+
 def test_ctrl_c_exits_130_and_a_sigterm_stop_exits_0():
   assert stopping.Stopped("stopped", signal.SIGINT).exit_status == 130
   assert stopping.Stopped("stopped", signal.SIGTERM).exit_status == 0

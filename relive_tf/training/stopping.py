@@ -35,7 +35,9 @@ class StopRequests:
   main thread is inside a compiled step, which Python's handlers wait for (seconds at the default
   widths), the process ends with status 130 a second after it instead. Handlers can only be
   installed in the main thread; elsewhere the signals keep their handlers and `requested` stays
-  None. Use as a context manager: the previous handlers come back on exit.
+  None. Use as a context manager: the previous handlers come back on exit, but for a SIGTERM
+  that asked for the stop: it stays ignored, so that another one while the process ends (a
+  scheduler repeating itself) does not turn the clean stop into status 143.
 
   Args:
     signals: the signal numbers to defer, signal.SIGINT by default.
@@ -99,7 +101,8 @@ class StopRequests:
 
   def __exit__(self, *exc_info):
     for signal_number, handler in self._previous.items():
-      signal.signal(signal_number, handler)
+      stopping = signal_number == self.requested == signal.SIGTERM
+      signal.signal(signal_number, signal.SIG_IGN if stopping else handler)
     self._previous.clear()
     if self._wakeup:
       previous, write, done = self._wakeup
