@@ -371,6 +371,27 @@ def test_a_resume_may_change_the_clips_shape_only_where_no_weight_depends_on_it(
     assert changes == [(f"data.{key}", config.data[key], config.data[key] // 2)]
 
 
+def test_a_workdir_stopped_before_its_first_checkpoint_trains_another_config(
+  make_config, tmp_path, caplog
+):
+  # A run stopped while compiling left config.json alone, and the corrected command was refused as
+  # "trained with other settings that shape the model".
+  workdir = str(tmp_path / "run")
+  workdir_lib.save_config(workdir, make_config("lstm", "tiny"))
+  os.makedirs(os.path.join(workdir, "checkpoints"))
+  poster = _tiny(make_config, "tiny,poster", train__num_steps=1)
+  with caplog.at_level(logging.INFO, logger="absl"):
+    helpers.train(poster, workdir)
+  assert f"{workdir} holds no checkpoint yet: its config.json is replaced by this run's" in (
+    caplog.messages
+  )
+  saved, _ = workdir_lib.load_config(workdir, families.get("vgan"))
+  assert saved.model.critic_norm == "batch" and helpers.restore(workdir).step == 1
+  assert not os.path.exists(os.path.join(workdir, "config_history.log"))
+  with pytest.raises(ValueError, match="was trained with other settings that shape the model"):
+    helpers.train(_tiny(make_config, train__num_steps=2), workdir)  # once trained, it binds
+
+
 def test_a_relative_data_path_kept_by_an_older_run_is_the_same_path_from_its_folder(
   make_config, tmp_path, monkeypatch
 ):

@@ -458,8 +458,14 @@ def train_and_evaluate(config, workdir, family, strategy=None):
 def _train(config, workdir, family, strategy, worker_dir):
   """train_and_evaluate's run; worker_dir is None on the chief, else a worker's scratch folder."""
   chief = worker_dir is None
+  checkpoint_dir = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
+  # Before the manager reads the state file, which the chief writes anew where it is unusable.
+  written = checkpoints.checkpoint_prefixes(checkpoint_dir, repair=chief)
   # Every worker refuses a changed model; the chief alone writes config.json, after the restore.
-  changes = workdir_lib.config_changes(workdir, config, family)
+  # A config.json without checkpoints (a run stopped before its first) binds nothing.
+  changes = workdir_lib.config_changes(workdir, config, family) if written else []
+  if not written and chief and files.isfile(os.path.join(workdir, workdir_lib.CONFIG_FILE)):
+    logging.info("%s holds no checkpoint yet: its config.json is replaced by this run's", workdir)
   logging.debug("config:\n%s", config)
   train = config.train
 
@@ -472,9 +478,6 @@ def _train(config, workdir, family, strategy, worker_dir):
   step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
   data_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
   checkpoint = checkpoints.make_checkpoint(trainer, step=step, data_position=data_position)
-  checkpoint_dir = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
-  # Before the manager reads the state file, which the chief writes anew where it is unusable.
-  written = checkpoints.checkpoint_prefixes(checkpoint_dir, repair=chief)
   # Every worker must take part in a save; only the chief's lands in the workdir.
   manager = tf.train.CheckpointManager(
     checkpoint, checkpoint_dir if chief else worker_dir, max_to_keep=train.max_checkpoints
