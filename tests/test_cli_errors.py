@@ -8,6 +8,7 @@ CONFIGS = helpers.REPO / "configs"
 TINY = f"--config={CONFIGS}/vgan.py:tiny"
 
 # (arguments, what the one error line says). In the arguments, {tmp} is a folder holding a_file,
+# config files without keys (partial.py, plain.py: a dict, no_type.py),
 # empty/ (a folder), not_a_photo.jpg and not_a_video.mp4 (text files), empty.png (0 bytes),
 # linked_video.mp4 (a link to not_a_video.mp4), and vgan/, cvgan/ and lstm/: workdirs with the tiny
 # config of each family and no checkpoint. Relative paths are in it.
@@ -259,6 +260,16 @@ CASES = [
     "data.path '{tmp}/d_\\udce9' is not valid UTF-8, and TensorFlow opens UTF-8 names only",
   ),
   (["gallery", "--workdir={tmp}/vgan", "--out=S_\udce9"], "is not valid UTF-8"),
+  # Configs without keys their model needs: a traceback where the trainer first read one.
+  (
+    ["train", TINY, "--workdir=W11", "--config.model_type=lstm"],
+    "the config lacks model.blend_input, model.decoder_widths, model.embedding_dim and 10 more, "
+    "which a 'lstm' model needs (model_type is 'lstm'): start from configs/lstm.py",
+  ),
+  (["train", TINY, "--workdir=W12", "--config.train={{'num_steps': 2}}"], "lacks train.adam_beta1"),
+  (["train", "--config={tmp}/partial.py", "--workdir=W13"], "lacks data.frames, data.path"),
+  (["train", "--config={tmp}/plain.py", "--workdir=W14"], "get_config() returned a dict, not an"),
+  (["train", "--config={tmp}/no_type.py", "--workdir=W15"], "--config holds no model_type; start"),
   (["export", "--workdir={tmp}/vgan", "--export_dir=e_\udce9/m"], "is not valid UTF-8"),
   (["prepare", "--format=folder", "--source={tmp}/empty", "--out=P_\udce9"], "is not valid"),
 ]
@@ -273,6 +284,14 @@ def place_fixture(tmp_path_factory):
   (place / "empty.png").write_bytes(b"")
   (place / "not_a_video.mp4").write_text("a film")
   (place / "linked_video.mp4").symlink_to(place / "not_a_video.mp4")
+  (place / "partial.py").write_text(
+    "import ml_collections\ndef get_config():\n  return ml_collections.ConfigDict("
+    "{'model_type': 'vgan'})\n"
+  )
+  (place / "plain.py").write_text("def get_config():\n  return {'model_type': 'vgan'}\n")
+  (place / "no_type.py").write_text(
+    "import ml_collections\ndef get_config():\n  return ml_collections.ConfigDict({'seed': 1})\n"
+  )
   for name in ("vgan", "cvgan", "lstm"):
     (place / name).mkdir()
     (place / name / "config.json").write_text(helpers.load_config(name).to_json_best_effort())

@@ -379,6 +379,9 @@ def test_a_workdir_stopped_before_its_first_checkpoint_trains_another_config(
   workdir = str(tmp_path / "run")
   workdir_lib.save_config(workdir, make_config("lstm", "tiny"))
   os.makedirs(os.path.join(workdir, "checkpoints"))
+  with pytest.raises(ValueError, match="holds a model of type 'lstm', not 'vgan'"):
+    helpers.train(_tiny(make_config), workdir)  # another model type: perhaps another workdir meant
+  workdir_lib.save_config(workdir, make_config("vgan", "tiny"))
   poster = _tiny(make_config, "tiny,poster", train__num_steps=1)
   with caplog.at_level(logging.INFO, logger="absl"):
     helpers.train(poster, workdir)

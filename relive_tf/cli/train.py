@@ -2,13 +2,18 @@
 
 import contextlib
 import importlib
+import importlib.util
+import os
 import signal
 
+import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
+from relive_tf import errors
 from relive_tf.cli import checks
 from relive_tf.cli import console
+from relive_tf.cli import messages
 from relive_tf.training import stopping
 
 FLAGS = flags.FLAGS
@@ -76,7 +81,8 @@ def main():
     from relive_tf.training import distribution  # noqa: PLC0415
     from relive_tf.training import loop  # noqa: PLC0415
 
-    family = families.get(FLAGS.config.model_type)
+    family = families.get(_model_type(FLAGS.config))
+    _check_keys(FLAGS.config, family)
     loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, family)
   finally:
     _default_sigterm()  # trained, or stopping
@@ -97,6 +103,56 @@ def main():
     # thread: up to a minute after the line above (docs/reliability.md, "Exit"). Several workers
     # leave through TensorFlow's shutdown barrier.
     console.leave(0)
+
+
+def _model_type(config):
+  """The model_type of a --config file's config.
+
+  Raises:
+    errors.UserError: get_config() gave no ml_collections.ConfigDict, or one without model_type.
+  """
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise errors.UserError(
+      f"--config's get_config() returned a {type(config).__name__}, not an "
+      "ml_collections.ConfigDict; start from one of the repository's configs/*.py"
+    )
+  if "model_type" not in config:
+    raise errors.UserError("--config holds no model_type; start from one of the configs/*.py")
+  return config.model_type
+
+
+def _check_keys(config, family):
+  """Refuses a config that lacks keys of its family's config file (a custom file written from
+  scratch, --config.model_type=lstm on configs/vgan.py, a section replaced by a dict override):
+  the trainer would fail on the first one it reads, in a traceback.
+
+  Raises:
+    errors.UserError: naming the missing keys and the file to start from.
+  """
+  reference_file = os.path.join(messages.REPO_CONFIGS, os.path.basename(family.config))
+  if not os.path.isfile(reference_file):  # installed without the repository: nothing to compare
+    return
+  spec = importlib.util.spec_from_file_location("reference_config", reference_file)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  missing = sorted(_keys(module.get_config()) - _keys(config))
+  if missing:
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    raise errors.UserError(
+      f"the config lacks {', '.join(missing[:3])}{more}, which a {family.name!r} model needs "
+      f"(model_type is {family.name!r}): start from {family.config} and change its values"
+    )
+
+
+def _keys(config, prefix=""):
+  """The dotted keys of a ConfigDict's leaves ("train.num_steps")."""
+  keys = set()
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      keys |= _keys(value, f"{prefix}{key}.")
+    else:
+      keys.add(f"{prefix}{key}")
+  return keys
 
 
 def _other_required_flags(command):

@@ -462,10 +462,7 @@ def _train(config, workdir, family, strategy, worker_dir):
   # Before the manager reads the state file, which the chief writes anew where it is unusable.
   written = checkpoints.checkpoint_prefixes(checkpoint_dir, repair=chief)
   # Every worker refuses a changed model; the chief alone writes config.json, after the restore.
-  # A config.json without checkpoints (a run stopped before its first) binds nothing.
-  changes = workdir_lib.config_changes(workdir, config, family) if written else []
-  if not written and chief and files.isfile(os.path.join(workdir, workdir_lib.CONFIG_FILE)):
-    logging.info("%s holds no checkpoint yet: its config.json is replaced by this run's", workdir)
+  changes = workdir_lib.config_changes(workdir, config, family, checkpointed=bool(written))
   logging.debug("config:\n%s", config)
   train = config.train
 

@@ -119,7 +119,7 @@ def absolute_data_path(source, path):
   return os.path.abspath(os.path.expanduser(path))
 
 
-def config_changes(workdir, config, family):
+def config_changes(workdir, config, family, checkpointed=True):
   """What a resumed run changes in the config it was started with; refuses model changes (`model`
   and the family's shape_keys, which set weight shapes).
 
@@ -127,15 +127,17 @@ def config_changes(workdir, config, family):
     workdir: a workdir, new or written by `relive train`.
     config: the config the run is given.
     family: the config's Family.
+    checkpointed: whether the workdir holds a checkpoint. A config.json without one (a run
+      stopped before its first) binds only the model type: the run starts over with its config.
 
   Returns:
     [(key, saved value, new value)] for each key outside `model` whose value differs from the
     workdir's config.json ("train.learning_rate", 0.001, 0.0005), sorted by key; [] for a new
-    workdir. A key the saved config lacks has None as its saved value.
+    workdir or one without a checkpoint. A key the saved config lacks has None as its saved value.
 
   Raises:
-    ValueError: the workdir holds another model type, or the same one with other `model` settings
-      or shape keys.
+    ValueError: the workdir holds another model type, or (checkpointed) the same one with other
+      `model` settings or shape keys.
   """
   if not tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
     return []
@@ -145,6 +147,9 @@ def config_changes(workdir, config, family):
       f"{workdir!r} holds a model of type {saved_type!r}, not {config.model_type!r}: use another "
       "workdir"
     )
+  if not checkpointed:
+    logging.info("%s holds no checkpoint yet: its config.json is replaced by this run's", workdir)
+    return []
   saved_config, _ = load_config(workdir, family)
   saved = _flat(json.loads(saved_config.to_json_best_effort()))
   new = _flat(json.loads(config.to_json_best_effort()))
