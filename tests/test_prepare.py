@@ -5,6 +5,7 @@ Fixture videos are written here with cv2.VideoWriter (MJPEG .avi); most tests us
 """
 
 import json
+import logging
 import os
 import re
 
@@ -344,7 +345,7 @@ def test_cli_prints_a_bad_source_as_an_error_without_traceback(tmp_path):
   assert "Traceback" not in result.stderr
 
 
-def test_training_two_steps_on_prepared_shards(tmp_path, make_config, monkeypatch):
+def test_training_two_steps_on_prepared_shards(tmp_path, make_config, monkeypatch, caplog):
   source = tmp_path / "videos"
   os.makedirs(source)
   for number in range(2):
@@ -370,6 +371,22 @@ def test_training_two_steps_on_prepared_shards(tmp_path, make_config, monkeypatc
   assert json.loads((workdir / "config.json").read_text())["data"]["path"] == str(out)
   clip = next(iter(shards.indexed_clips(str(out), split="train", seed=0, frames=32, size=64)))[1]
   assert clip.shape == (32, 64, 64, 3) and np.ptp(clip.numpy()) > 100
+  # Prepared again with another video: a resume's data position points into other clips.
+  write_avi(source / "2.avi", smooth_video(34, 64, 80, seed=2))
+  run(source, out, frames=32, size=64, overwrite=True)
+  config.train.num_steps = 4
+  with caplog.at_level(logging.WARNING, logger="absl"):
+    helpers.train(config, workdir)
+    warned = [line for line in caplog.messages if "were prepared again" in line]
+    assert warned == [
+      f"the shards in {out} were prepared again since this run read them (their manifest's "
+      "fingerprint changed): training goes on from step 2 with other clips; to keep the run's "
+      "own, prepare new data into another folder"
+    ]
+    caplog.clear()
+    config.train.num_steps = 6
+    helpers.train(config, workdir)  # the same shards as the last run: nothing to say
+  assert not [line for line in caplog.messages if "were prepared again" in line]
 
 
 def test_an_out_folder_another_prepare_is_writing_is_refused(tmp_path):

@@ -496,6 +496,7 @@ def _train(config, workdir, family, strategy, worker_dir):
     return trainer
   if chief:
     workdir_lib.save_config(workdir, config, changes, step=int(step))
+    workdir_lib.check_data(workdir, config, int(step))
 
   iterator = timed_batches(config, strategy, int(data_position))
   data_counts = _skipped_records(config)

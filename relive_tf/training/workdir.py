@@ -10,6 +10,7 @@ import tensorflow as tf
 from absl import logging
 
 from relive_tf import files
+from relive_tf.data import shards
 
 CONFIG_FILE = "config.json"
 # What every config.json holds (configs/*.py).
@@ -21,6 +22,8 @@ HISTORY_FILE = "config_history.log"
 DATA_KEYS = ("data.source", "data.path", "seed")
 CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "tb"
+# The prepared shards a run reads: their path and manifest fingerprint (check_data).
+DATA_FILE = "data.json"
 
 
 def _read_json(workdir):
@@ -232,3 +235,32 @@ def save_config(workdir, config, changes=(), step=0):
     added = "".join(f"{when} after step {step}: {line}\n" for line in lines)
     files.write_text(history, before + added)
   files.write_text(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
+
+
+def check_data(workdir, config, step):
+  """Warns when the shards a resumed run reads were prepared again since it started (the same
+  data.path, another manifest fingerprint: `relive prepare --overwrite`), since its saved data
+  position then points into other clips; and records the fingerprint of the shards it reads.
+
+  Args:
+    workdir: the run's workdir.
+    config: the config the run trains with (data.path absolute).
+    step: the step it resumes from (0: a new run).
+  """
+  if config.data.source != "shards":
+    return
+  fingerprint = shards.read_manifest(config.data.path).get("fingerprint")
+  path = os.path.join(workdir, DATA_FILE)
+  try:
+    saved = files.read_json(path) if step and files.isfile(path) else {}
+  except ValueError:  # damaged: nothing to compare with
+    saved = {}
+  if saved.get("path") == config.data.path and saved.get("fingerprint") != fingerprint:
+    logging.warning(
+      "the shards in %s were prepared again since this run read them (their manifest's "
+      "fingerprint changed): training goes on from step %d with other clips; to keep the run's "
+      "own, prepare new data into another folder",
+      config.data.path,
+      step,
+    )
+  files.write_json(path, {"path": config.data.path, "fingerprint": fingerprint})
