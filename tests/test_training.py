@@ -581,6 +581,37 @@ def test_training_in_a_folder_export_or_gallery_wrote_is_refused(
   assert sorted(str(path) for path in tmp_path.rglob("*")) == before
 
 
+@pytest.mark.parametrize(
+  "written, inside, what",
+  [
+    ((f"1/{tf.saved_model.SAVED_MODEL_FILENAME_PB}",), "1", "a SavedModel .a version `relive"),
+    ((f"1/{tf.saved_model.SAVED_MODEL_FILENAME_PB}",), "1/variables", "a SavedModel .a version"),
+    ((publish.MODELS_CONFIG,), "vgan/2", "an export of `relive export`"),
+    ((page.INDEX_FILE, f"{page.MEDIA_DIR}/00_vgan/real.gif"), "media/run", "a gallery site of"),
+  ],
+)
+def test_training_inside_a_folder_export_or_gallery_wrote_is_refused(
+  make_config, tmp_path, written, inside, what
+):
+  # A run in a site's media/ went with the site's next rebuild; one in a version folder mixed its
+  # checkpoints with the SavedModel.
+  for name in written:
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_bytes(b"")
+  workdir = re.escape(str(tmp_path / inside))
+  with pytest.raises(ValueError, match=rf"'{workdir}' is (inside '{tmp_path}[^']*', )?{what}"):
+    helpers.train(_tiny(make_config), tmp_path / inside)
+  assert not (tmp_path / inside / "config.json").exists()
+
+
+def test_a_folder_beside_a_sites_media_may_be_a_workdir(make_config, tmp_path):
+  # A home folder with an index.html and a media/ of its own: runs/ beside them stays usable.
+  (tmp_path / page.MEDIA_DIR).mkdir()
+  (tmp_path / page.INDEX_FILE).write_text("<html></html>")
+  helpers.train(_tiny(make_config, train__num_steps=1), tmp_path / "runs" / "vgan")
+  assert helpers.restore(tmp_path / "runs" / "vgan").step == 1
+
+
 def test_resuming_on_other_data_is_a_warning(make_config, trained_workdir, caplog):
   workdir = trained_workdir("vgan", **TINY)  # trained on the built-in clips of seed 0
   with caplog.at_level(logging.INFO, logger="absl"):

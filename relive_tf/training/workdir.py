@@ -177,34 +177,55 @@ def is_workdir(folder):
 
 
 def check_not_other_output(workdir):
-  """Refuses to train in a folder that `relive export` or `relive gallery` wrote, as they refuse a
-  workdir: checkpoints among an export's versions kept later exports out ("is a training
-  workdir"), and a workdir's files would mix with a site's.
+  """Refuses to train in a folder that `relive export` or `relive gallery` wrote, or inside one, as
+  they refuse a workdir: checkpoints among an export's versions kept later exports out ("is a
+  training workdir"), a workdir in a version folder mixed with the SavedModel, and one inside a
+  site's media/ went with the next rebuild of the site.
 
   Raises:
-    ValueError: the folder holds no config.json and is an export (models.config, or version
-      folders with a saved_model.pb) or a gallery site (index.html and media/).
+    ValueError: the folder holds no config.json and it, or a folder above it, is an export
+      (models.config, or version folders with a saved_model.pb), a version of one (its
+      saved_model.pb) or a gallery site (index.html and media/).
   """
-  if not tf.io.gfile.isdir(workdir) or tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
+  if tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
     return
-  names = set(files.listdir(workdir))
+  folder = target = files.absolute(workdir)
+  while True:
+    what = _written_by_another_command(folder, below=os.path.relpath(target, folder))
+    if what:
+      where = "is" if folder == target else f"is inside {folder!r},"
+      raise ValueError(
+        f"workdir {workdir!r} {where} {what}, not a training workdir; give a new folder, such as "
+        "runs/NAME"
+      )
+    parent = os.path.dirname(folder.rstrip("/"))
+    if parent == folder or (files.is_remote(folder) and "://" not in parent) or not parent:
+      return
+    folder = parent
+
+
+def _written_by_another_command(folder, below="."):
+  """What `relive export` or `relive gallery` output the existing `folder` is, or None; a gallery
+  site counts only where the workdir (`below` it) is the site itself or in its media/, which a
+  rebuild replaces (a home folder with an index.html and a media/ stays usable)."""
+  if not tf.io.gfile.isdir(folder):
+    return None
+  names = set(files.listdir(folder))
+  # serving/publish.py's MODELS_CONFIG and gallery/page.py's INDEX_FILE and MEDIA_DIR, from layers
+  # above this one; tests/test_training.py writes them from there.
+  if tf.saved_model.SAVED_MODEL_FILENAME_PB in names:
+    return "a SavedModel (a version `relive export` wrote)"
   versions = [
     name
     for name in names
     if name.isdigit()
-    and tf.io.gfile.exists(os.path.join(workdir, name, tf.saved_model.SAVED_MODEL_FILENAME_PB))
+    and tf.io.gfile.exists(os.path.join(folder, name, tf.saved_model.SAVED_MODEL_FILENAME_PB))
   ]
-  # serving/publish.py's MODELS_CONFIG and gallery/page.py's INDEX_FILE and MEDIA_DIR, from layers
-  # above this one; tests/test_training.py writes them from there.
   if "models.config" in names or versions:
-    what = "an export of `relive export`"
-  elif {"index.html", "media"} <= names:
-    what = "a gallery site of `relive gallery`"
-  else:
-    return
-  raise ValueError(
-    f"workdir {workdir!r} is {what}, not a training workdir; give a new folder, such as runs/NAME"
-  )
+    return "an export of `relive export`"
+  if {"index.html", "media"} <= names and below.split(os.sep)[0] in (".", "media"):
+    return "a gallery site of `relive gallery`"
+  return None
 
 
 def save_config(workdir, config, changes=(), step=0):
