@@ -304,6 +304,16 @@ def test_gallery_refuses_an_out_folder_holding_other_files(workdirs, tmp_path):
   assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_gallery_refuses_to_rebuild_a_site_whose_media_holds_a_training_workdir(workdirs, tmp_path):
+  site = tmp_path / "site"
+  _build([workdirs["untrained"]], site)
+  run = site / "media" / "runs" / "vgan"  # trained there before `relive train` refused it
+  shutil.copytree(workdirs["vgan"], run)
+  with pytest.raises(ValueError, match=rf"'{run}' is a training workdir, which rebuilding"):
+    _build([workdirs["untrained"]], site)
+  assert (run / "config.json").exists() and (run / "checkpoints").is_dir()
+
+
 def test_gallery_rebuilt_in_place_drops_the_old_media(workdirs, tmp_path):
   (tmp_path / "media" / "00_old").mkdir(parents=True)
   (tmp_path / "media" / "00_old" / "sample_00.gif").write_bytes(b"GIF89a")

@@ -289,8 +289,23 @@ def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
         f"out {out_dir!r} holds other files and no {page_lib.INDEX_FILE}; pass a new "
         "or empty folder, or one that holds a gallery built before"
       )
+    _check_no_workdir_in_media(out_dir)
   with files.exclusive_use(out_dir, "relive gallery"):
     return _build_site(out_dir, workdirs, loaded, num_videos, seed)
+
+
+def _check_no_workdir_in_media(out_dir):
+  """Refuses to rebuild a site whose media/ holds a training workdir (trained there before
+  `relive train` refused such folders): the rebuild replaces media/ whole."""
+  media = os.path.join(out_dir, page_lib.MEDIA_DIR)
+  if not tf.io.gfile.isdir(media):
+    return
+  for folder, folders, names in tf.io.gfile.walk(media):
+    if workdir_lib.CONFIG_FILE in names and workdir_lib.CHECKPOINT_DIR in folders:
+      raise ValueError(
+        f"{folder!r} is a training workdir, which rebuilding the gallery in {out_dir!r} would "
+        "delete with the old media; move it out first, or pass another --out"
+      )
 
 
 def _build_site(out_dir, workdirs, loaded, num_videos, seed):
