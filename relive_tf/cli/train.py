@@ -135,24 +135,15 @@ def _check_keys(config, family):
   spec = importlib.util.spec_from_file_location("reference_config", reference_file)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  missing = sorted(_keys(module.get_config()) - _keys(config))
+  from relive_tf.training import workdir  # noqa: PLC0415 (loads TensorFlow, as main does)
+
+  missing = sorted(workdir.flat(module.get_config()).keys() - workdir.flat(config).keys())
   if missing:
     more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
     raise errors.UserError(
       f"the config lacks {', '.join(missing[:3])}{more}, which a {family.name!r} model needs "
       f"(model_type is {family.name!r}): start from {family.config} and change its values"
     )
-
-
-def _keys(config, prefix=""):
-  """The dotted keys of a ConfigDict's leaves ("train.num_steps")."""
-  keys = set()
-  for key, value in config.items():
-    if isinstance(value, ml_collections.ConfigDict):
-      keys |= _keys(value, f"{prefix}{key}.")
-    else:
-      keys.add(f"{prefix}{key}")
-  return keys
 
 
 def _other_required_flags(command):

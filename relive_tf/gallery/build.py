@@ -300,8 +300,8 @@ def _check_no_workdir_in_media(out_dir):
   media = os.path.join(out_dir, page_lib.MEDIA_DIR)
   if not tf.io.gfile.isdir(media):
     return
-  for folder, folders, names in tf.io.gfile.walk(media):
-    if workdir_lib.CONFIG_FILE in names and workdir_lib.CHECKPOINT_DIR in folders:
+  for folder, _, _ in tf.io.gfile.walk(media):
+    if workdir_lib.is_workdir(folder):
       raise ValueError(
         f"{folder!r} is a training workdir, which rebuilding the gallery in {out_dir!r} would "
         "delete with the old media; move it out first, or pass another --out"

@@ -102,15 +102,19 @@ def load_config(workdir, expect, purpose="this"):
   return config, family
 
 
+def flat(config):
+  """{"train.learning_rate": 0.001, ...}: a ConfigDict's leaves by dotted key (its JSON form)."""
+  return _flat(json.loads(config.to_json_best_effort()))
+
+
 def _flat(node, prefix=""):
-  """{"train.learning_rate": 0.001, ...} of a config's JSON form."""
-  flat = {}
+  leaves = {}
   for key, value in node.items():
     if isinstance(value, dict):
-      flat.update(_flat(value, f"{prefix}{key}."))
+      leaves.update(_flat(value, f"{prefix}{key}."))
     else:
-      flat[f"{prefix}{key}"] = value
-  return flat
+      leaves[f"{prefix}{key}"] = value
+  return leaves
 
 
 def absolute_data_path(source, path):
@@ -154,8 +158,7 @@ def config_changes(workdir, config, family, checkpointed=True):
     logging.info("%s holds no checkpoint yet: its config.json is replaced by this run's", workdir)
     return []
   saved_config, _ = load_config(workdir, family)
-  saved = _flat(json.loads(saved_config.to_json_best_effort()))
-  new = _flat(json.loads(config.to_json_best_effort()))
+  saved, new = flat(saved_config), flat(config)
   if "data.path" in saved:  # kept relative by runs before 2026-12-07: relative to this folder
     saved["data.path"] = absolute_data_path(saved.get("data.source"), saved["data.path"])
   changed = sorted(key for key in saved.keys() | new.keys() if saved.get(key) != new.get(key))
