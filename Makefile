@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 BEAM_STAMP := $(VENV)/.installed-beam-$(shell cat requirements-beam.txt requirements.txt bench/requirements.txt | cksum | cut -d' ' -f1)
 DEMO := runs/demo
+# The video WGAN shipped with the package (python -m relive_tf.training.shipped, docs/results.md).
+SHIPPED := relive_tf/assets/vgan_tiny
 
 .PHONY: demo test bench clean
 
@@ -25,13 +27,16 @@ $(BEAM_STAMP): $(STAMP) requirements-beam.txt bench/requirements.txt
 	touch $(BEAM_STAMP)
 
 # Trains the tiny video WGAN on the built-in moving digits (README.md says how long), writes sample
-# GIFs and a gallery page, and prints where they and the TensorBoard logs are.
+# GIFs of it and of the shipped model, which trained longer, and a gallery page of both, and prints
+# where they and the TensorBoard logs are.
 demo: $(STAMP)
 	$(BIN)/relive train --config=configs/vgan.py:tiny --workdir=$(DEMO)
 	$(BIN)/relive generate --workdir=$(DEMO) --num=8 --out=$(DEMO)/samples
-	$(BIN)/relive gallery --workdir=$(DEMO) --out=$(DEMO)/site
+	$(BIN)/relive generate --workdir=$(SHIPPED) --num=8 --out=$(DEMO)/shipped_samples
+	$(BIN)/relive gallery --workdir=$(DEMO) --workdir=$(SHIPPED) --out=$(DEMO)/site
 	@echo
 	@echo "sample GIFs:      $(DEMO)/samples/"
+	@echo "shipped model's:  $(DEMO)/shipped_samples/"
 	@echo "gallery page:     $(DEMO)/site/index.html"
 	@echo "TensorBoard logs: $(DEMO)/tb   ($(BIN)/tensorboard --logdir $(DEMO)/tb)"
 

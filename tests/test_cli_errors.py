@@ -88,6 +88,10 @@ CASES = [
   (["train", TINY, "--workdir=W2", "--config.model.generator_widths=None"], "generator_widths is"),
   (["train", TINY, "--workdir=W3", "--config.model.frames_judged=100"], "frames_judged is 100"),
   (["train", TINY, "--workdir={tmp}/lstm"], "holds a model of type 'lstm', not 'vgan'"),
+  (  # the video WGAN shipped in the package: its generator alone
+    ["train", TINY, f"--workdir={helpers.REPO}/relive_tf/assets/vgan_tiny"],
+    "is a model shipped with relive_tf",
+  ),
   # Values that failed in a traceback (a layer's, tf.data's, OpenCV's, CheckpointManager's).
   (["train", TINY, "--workdir=W4", "--config.data.frames=-4"], "data.frames is -4; it must be"),
   (["train", TINY, "--workdir=W5", "--config.data.size=0"], "data.size is 0; it must be"),

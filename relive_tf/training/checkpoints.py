@@ -25,10 +25,7 @@ def make_checkpoint(trainer, **counters):
   held in Python lists; optimizer variables by their path without the optimizer's name, which Keras
   numbers per process. The learning rate is left out so that a resumed run takes the config's.
   """
-  networks = {
-    name: {variable.path: variable for variable in network.weights}
-    for name, network in trainer.networks.items()
-  }
+  networks = {name: keyed_variables(network) for name, network in trainer.networks.items()}
   optimizers = {
     name: {
       variable.path.split("/", 1)[-1]: variable
@@ -38,6 +35,11 @@ def make_checkpoint(trainer, **counters):
     for name, optimizer in trainer.optimizers.items()
   }
   return tf.train.Checkpoint(networks=networks, optimizers=optimizers, **counters)
+
+
+def keyed_variables(network):
+  """{Keras path: variable} of a network's weights, how make_checkpoint saves them."""
+  return {variable.path: variable for variable in network.weights}
 
 
 def read(checkpoint, path):

@@ -24,6 +24,8 @@ CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "tb"
 # The prepared shards a run reads: their path and manifest fingerprint (check_data).
 DATA_FILE = "data.json"
+# A shipped model's description (training/shipped.py): a workdir with its sampling generator alone.
+SHIPPED_FILE = "shipped.json"
 
 
 def _read_json(workdir):
@@ -190,6 +192,11 @@ def check_not_other_output(workdir):
       (models.config, or version folders with a saved_model.pb), a version of one (its
       saved_model.pb) or a gallery site (index.html and media/).
   """
+  if tf.io.gfile.exists(os.path.join(workdir, SHIPPED_FILE)):
+    raise ValueError(
+      f"workdir {workdir!r} is a model shipped with relive_tf (its generator alone: nothing to "
+      "resume training from); give a new folder, such as runs/NAME"
+    )
   if tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
     return
   folder = target = files.absolute(workdir)

@@ -1,0 +1,132 @@
+"""training/shipped.py and the video WGAN it wrote into relive_tf/assets/vgan_tiny."""
+
+import os
+import pathlib
+import tomllib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from relive_tf import families
+from relive_tf import files
+from relive_tf.gallery import build
+from relive_tf.inference import generate
+from relive_tf.metrics import digit_recognizer
+from relive_tf.metrics import sample_scores
+from relive_tf.training import checkpoints
+from relive_tf.training import shipped
+from relive_tf.training import vgan as vgan_training
+from relive_tf.training import workdir as workdir_lib
+
+import helpers
+
+# Tiny 32x32 runs of 4 steps, a checkpoint every 2.
+TINY = dict(
+  data__frames=16,
+  data__size=32,
+  train__num_steps=4,
+  train__batch_size=2,
+  train__checkpoint_every=2,
+  train__num_samples=2,
+)
+
+
+@pytest.fixture(name="vgan_workdir", scope="module")
+def vgan_workdir_fixture(trained_workdir):
+  return trained_workdir("vgan", **TINY)
+
+
+def _variable_names(folder):
+  prefix = checkpoints.checkpoint_prefixes(os.path.join(folder, workdir_lib.CHECKPOINT_DIR))[-1]
+  return {name for name, _ in tf.train.list_variables(prefix)}
+
+
+def _samples(folder, num=4):
+  trained = checkpoints.restore_trained(folder, vgan_training.FAMILY)
+  return trained.step, generate.sample_videos(trained.trainer.sampling_generator, num, seed=5)
+
+
+def test_a_shipped_model_samples_what_its_checkpoint_does_without_the_critic(
+  vgan_workdir, tmp_path
+):
+  out = str(tmp_path / "shipped")
+  description = shipped.ship(vgan_workdir, out, step=2)
+
+  assert description == {"workdir": vgan_workdir, "step": 2, "network": "generator"}
+  assert files.read_json(os.path.join(out, workdir_lib.SHIPPED_FILE)) == description
+  names = _variable_names(out)
+  assert any(name.startswith("networks/generator/") for name in names)
+  assert not any(name.startswith(("networks/critic", "optimizers")) for name in names)
+  original = checkpoints.restore(
+    vgan_workdir,
+    *workdir_lib.load_config(vgan_workdir, vgan_training.FAMILY),
+    paths=[os.path.join(vgan_workdir, workdir_lib.CHECKPOINT_DIR, "ckpt-2")],
+  )
+  shipped_step, videos = _samples(out)
+  assert shipped_step == 2
+  expected = generate.sample_videos(original.trainer.sampling_generator, 4, seed=5)
+  np.testing.assert_array_equal(videos, expected)
+  # The newest checkpoint by default, and a second ship replaces the first.
+  assert shipped.ship(vgan_workdir, out)["step"] == 4
+  assert not any("ckpt-2" in name for name in os.listdir(os.path.join(out, "checkpoints")))
+
+
+def test_training_refuses_a_shipped_model(vgan_workdir, make_config, tmp_path):
+  out = str(tmp_path / "shipped")
+  shipped.ship(vgan_workdir, out)
+
+  with pytest.raises(ValueError, match="is a model shipped with relive_tf.*give a new folder"):
+    helpers.train(make_config("vgan", **dict(TINY, train__num_steps=6)), out)
+  assert sorted(os.listdir(os.path.join(out, workdir_lib.CHECKPOINT_DIR))) == [
+    "checkpoint",
+    "ckpt-4.data-00000-of-00001",
+    "ckpt-4.index",
+  ]
+
+
+def test_ship_refuses_a_missing_step_and_a_folder_of_other_files(vgan_workdir, tmp_path):
+  with pytest.raises(ValueError, match="no checkpoint of step 3; choose one of: 2, 4"):
+    shipped.ship(vgan_workdir, str(tmp_path / "a"), step=3)
+  other = tmp_path / "other"
+  other.mkdir()
+  (other / "notes.txt").write_text("mine")
+  with pytest.raises(ValueError, match="not a shipped model; give a new or empty folder"):
+    shipped.ship(vgan_workdir, str(other))
+  assert (other / "notes.txt").read_text() == "mine"
+
+
+def test_the_gallery_shows_a_shipped_model_with_a_note_in_place_of_its_curves(
+  vgan_workdir, tmp_path
+):
+  out = str(tmp_path / "shipped")
+  shipped.ship(vgan_workdir, out)
+  index = build.build_gallery([out], str(tmp_path / "site"), families.FAMILIES.values(), 2)
+
+  page = pathlib.Path(index).read_text()
+  assert "A model shipped with relive_tf: the generator of a `relive train` run at step 4" in page
+  assert "No scalar summaries" not in page
+  assert len(list((tmp_path / "site").rglob("*.mp4"))) >= 2
+
+
+def test_the_shipped_video_wgan_draws_digits():
+  """The model in relive_tf/assets: restored at the step its description names, its videos show
+  digits (a restore that left the weights untrained scores 0: docs/results.md)."""
+  description = files.read_json(os.path.join(shipped.VGAN_TINY, workdir_lib.SHIPPED_FILE))
+  step, videos = _samples(shipped.VGAN_TINY, num=16)
+
+  assert step == description["step"]
+  probabilities = digit_recognizer.DigitRecognizer().probabilities(videos)
+  assert sample_scores.digit_score(probabilities) > 0.3
+
+
+def test_the_package_ships_every_asset_file():
+  """pyproject.toml's package data names every file under relive_tf/assets (checkpoints/ too)."""
+  pyproject = tomllib.loads((helpers.REPO / "pyproject.toml").read_text())
+  patterns = pyproject["tool"]["setuptools"]["package-data"]["relive_tf"]
+  package = helpers.REPO / "relive_tf"
+  assets = {path for path in (package / "assets").rglob("*") if path.is_file()}
+  packaged = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
+
+  assert any("checkpoints" in path.parts for path in assets)
+  assert sorted(assets - packaged) == []
