@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import subprocess
+import sys
 import tomllib
 
 import numpy as np
@@ -10,6 +12,7 @@ import tensorflow as tf
 
 from relive_tf import families
 from relive_tf import files
+from relive_tf.evaluation import scores
 from relive_tf.gallery import build
 from relive_tf.inference import generate
 from relive_tf.metrics import digit_recognizer
@@ -72,17 +75,43 @@ def test_a_shipped_model_samples_what_its_checkpoint_does_without_the_critic(
   assert not any("ckpt-2" in name for name in os.listdir(os.path.join(out, "checkpoints")))
 
 
-def test_training_refuses_a_shipped_model(vgan_workdir, make_config, tmp_path):
+def test_training_refuses_a_shipped_model_and_folders_inside_it(
+  vgan_workdir, make_config, tmp_path
+):
+  out = tmp_path / "shipped"
+  shipped.ship(vgan_workdir, str(out))
+  before = sorted(path for path in out.rglob("*"))
+  config = make_config("vgan", **dict(TINY, train__num_steps=6))
+
+  with pytest.raises(ValueError, match="is a model shipped with relive_tf.*give a new folder"):
+    helpers.train(config, str(out))
+  for inside in (out / "checkpoints", out / "run"):
+    with pytest.raises(ValueError, match="is inside .*, a model shipped with relive_tf, not a"):
+      helpers.train(config, str(inside))
+  assert sorted(path for path in out.rglob("*")) == before
+
+
+def test_evaluate_keeps_a_shipped_models_report_unless_told_where(vgan_workdir, tmp_path):
   out = str(tmp_path / "shipped")
   shipped.ship(vgan_workdir, out)
 
-  with pytest.raises(ValueError, match="is a model shipped with relive_tf.*give a new folder"):
-    helpers.train(make_config("vgan", **dict(TINY, train__num_steps=6)), out)
-  assert sorted(os.listdir(os.path.join(out, workdir_lib.CHECKPOINT_DIR))) == [
-    "checkpoint",
-    "ckpt-4.data-00000-of-00001",
-    "ckpt-4.index",
-  ]
+  with pytest.raises(ValueError, match="is a model shipped with relive_tf.*give --report=PATH"):
+    scores.make_report_folder(None, out)
+  scores.make_report_folder(os.path.join(out, "evaluation_mine.json"), out)  # no error
+
+
+def test_a_shipped_models_damaged_checkpoint_says_to_restore_the_folder(vgan_workdir, tmp_path):
+  out = tmp_path / "shipped"
+  shipped.ship(vgan_workdir, str(out))
+  (data,) = (out / "checkpoints").glob("*.data-*")
+  data.write_bytes(data.read_bytes()[:100])
+
+  with pytest.raises(ValueError, match="shipped with relive_tf whose checkpoint is missing or da"):
+    checkpoints.restore_trained(str(out), vgan_training.FAMILY)
+  for path in (out / "checkpoints").iterdir():
+    path.unlink()
+  with pytest.raises(ValueError, match="restore the folder \\(reinstall relive_tf"):
+    checkpoints.restore_trained(str(out), vgan_training.FAMILY)
 
 
 def test_ship_refuses_a_missing_step_and_a_folder_of_other_files(vgan_workdir, tmp_path):
@@ -91,9 +120,55 @@ def test_ship_refuses_a_missing_step_and_a_folder_of_other_files(vgan_workdir, t
   other = tmp_path / "other"
   other.mkdir()
   (other / "notes.txt").write_text("mine")
-  with pytest.raises(ValueError, match="not a shipped model; give a new or empty folder"):
+  with pytest.raises(ValueError, match="holds files of no shipped model; give a new or empty"):
     shipped.ship(vgan_workdir, str(other))
   assert (other / "notes.txt").read_text() == "mine"
+
+
+def test_shipping_again_deletes_only_what_ship_and_evaluate_wrote(vgan_workdir, tmp_path):
+  out = tmp_path / "shipped"
+  shipped.ship(vgan_workdir, str(out), step=2)
+  (out / "evaluation_builtin_step2.json").write_text("{}")
+  for mine in (out / "my_samples", out / "checkpoints" / "video_0000.gif"):
+    mine.write_text("mine")
+    with pytest.raises(ValueError, match=f"also holds .*{mine.name}; move those out first"):
+      shipped.ship(vgan_workdir, str(out))
+    assert mine.read_text() == "mine"
+    assert files.read_json(str(out / workdir_lib.SHIPPED_FILE))["step"] == 2
+    mine.unlink()
+
+  shipped.ship(vgan_workdir, str(out))
+  assert sorted(path.name for path in out.iterdir()) == sorted(
+    [workdir_lib.CHECKPOINT_DIR, workdir_lib.CONFIG_FILE, workdir_lib.SHIPPED_FILE]
+  )
+
+
+def test_ship_refuses_an_out_folder_that_is_holds_or_lies_in_the_workdir(vgan_workdir, tmp_path):
+  copy = tmp_path / "copy"
+  shipped.ship(vgan_workdir, str(copy))
+  before = sorted(path for path in copy.rglob("*"))
+  for workdir, out in ((copy, copy), (copy, copy / "inner"), (copy, tmp_path)):
+    with pytest.raises(ValueError, match="is the workdir .*, lies inside it or holds it; give"):
+      shipped.ship(str(workdir), str(out))
+  assert sorted(path for path in copy.rglob("*")) == before
+
+
+def test_the_ship_command_ends_a_mistake_in_one_line(tmp_path):
+  process = subprocess.run(
+    [sys.executable, "-m", "relive_tf.training.shipped", f"--workdir={tmp_path}/none"],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
+
+  assert process.returncode == 1
+  assert "Traceback" not in process.stderr
+  assert (
+    process.stderr.strip()
+    .splitlines()[-1]
+    .startswith("python -m relive_tf.training.shipped: error: ")
+  )
 
 
 def test_the_gallery_shows_a_shipped_model_with_a_note_in_place_of_its_curves(
@@ -101,6 +176,8 @@ def test_the_gallery_shows_a_shipped_model_with_a_note_in_place_of_its_curves(
 ):
   out = str(tmp_path / "shipped")
   shipped.ship(vgan_workdir, out)
+  # The note's step is the checkpoint's: a description without one does not matter.
+  files.write_json(os.path.join(out, workdir_lib.SHIPPED_FILE), {})
   index = build.build_gallery([out], str(tmp_path / "site"), families.FAMILIES.values(), 2)
 
   page = pathlib.Path(index).read_text()

@@ -11,6 +11,7 @@ import tensorflow as tf
 from relive_tf import files
 from relive_tf.metrics import digit_recognizer as digit_recognizer_lib
 from relive_tf.training import inputs
+from relive_tf.training import workdir as workdir_lib
 
 BUILT_IN_ONLY = "not measured: the digit recogniser knows the built-in digits only"
 # The scores of metrics/sample_scores.py, by report key, with their table labels.
@@ -35,8 +36,14 @@ def make_report_folder(report, workdir):
   Raises:
     ValueError: the path is a folder, an existing file other than an earlier report (a workdir's
       config.json, a photo: the report would replace it), or its folder cannot be created or
-      written (a read-only workdir: --report names another place), naming the report path.
+      written (a read-only workdir: --report names another place), naming the report path; no
+      path for a shipped model (training/shipped.py), whose report the default would replace.
   """
+  if not report and files.isfile(os.path.join(workdir, workdir_lib.SHIPPED_FILE)):
+    raise ValueError(
+      f"{workdir!r} is a model shipped with relive_tf, whose report the default path would "
+      "replace; give --report=PATH"
+    )
   if report and (report.endswith("/") or tf.io.gfile.isdir(report)):
     raise ValueError(f"report {report} names a folder; give the path of the JSON file to write")
   if report and tf.io.gfile.exists(report) and not _is_report(report):

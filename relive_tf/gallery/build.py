@@ -227,13 +227,11 @@ def _section(media_dir, index, workdir, config, family, num_videos, seed):
     trained = checkpoints.restore(workdir, config, family, paths)
     family.gallery_section(page, trained, num_videos, seed)
     step = trained.step
-  shipped_file = os.path.join(workdir, workdir_lib.SHIPPED_FILE)
-  if files.isfile(shipped_file):
+  if files.isfile(os.path.join(workdir, workdir_lib.SHIPPED_FILE)):
     page.note(
       "Training curves",
-      "A model shipped with relive_tf: the generator of a `relive train` run at step "
-      f"{files.read_json(shipped_file)['step']}, without its TensorBoard logs (docs/results.md "
-      "shows that run).",
+      f"A model shipped with relive_tf: the generator of a `relive train` run at step {step}, "
+      "without its TensorBoard logs (docs/results.md shows that run).",
     )
   else:
     _curves(page, workdir)

@@ -186,16 +186,29 @@ def restore(workdir, config, family, paths=None):
 
   Raises:
     ValueError: no checkpoint yet, or every one damaged (a damaged newest one is passed over with
-      a warning: read_newest).
+      a warning: read_newest); for a shipped model (training/shipped.py), its one checkpoint
+      missing or damaged, with the fix for that.
   """
   directory = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
   if paths is None:
     paths = checkpoint_prefixes(directory)
+  shipped = files.isfile(os.path.join(workdir, workdir_lib.SHIPPED_FILE))
+  damaged_shipped = ValueError(
+    f"{workdir!r} is a model shipped with relive_tf whose checkpoint is missing or damaged; "
+    "restore the folder (reinstall relive_tf, or `git checkout` it in the repository)"
+  )
   if not paths:
+    if shipped:
+      raise damaged_shipped
     raise ValueError(f"{workdir!r} holds no checkpoint yet: train it first (`relive train`)")
   trainer = trainer_lib.build(family, config, tf.distribute.get_strategy())
   step = tf.Variable(0, dtype=tf.int64)
-  _, status = read_newest(make_checkpoint(trainer, step=step), directory, paths)
+  try:
+    _, status = read_newest(make_checkpoint(trainer, step=step), directory, paths)
+  except ValueError:
+    if shipped:
+      raise damaged_shipped from None
+    raise
   status.expect_partial()
   return family_lib.Trained(
     workdir=workdir, config=config, family=family, trainer=trainer, step=int(step.numpy())

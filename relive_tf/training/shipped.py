@@ -8,16 +8,17 @@
   python -m relive_tf.training.shipped --workdir=runs/shipped --step=STEP
 
 The folder is a workdir without the critic and the optimizers' state (a fifth of a checkpoint's
-size): config.json, checkpoints/ckpt-STEP and workdir.SHIPPED_FILE, which says where it came from
-and makes `relive train` refuse to resume it. docs/results.md has the run it ships and its scores.
+size): config.json, checkpoints/ckpt-STEP and shipped.json, which says where it came from and
+makes `relive train` refuse it. docs/results.md has the run it ships and its scores.
 """
 
 import os
+import re
+import sys
 
 import tensorflow as tf
 from absl import app
 from absl import flags
-from absl import logging
 
 from relive_tf import files
 from relive_tf.training import checkpoints
@@ -25,6 +26,10 @@ from relive_tf.training import vgan as vgan_training
 from relive_tf.training import workdir as workdir_lib
 
 VGAN_TINY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets", "vgan_tiny")
+# What ship writes in its folder, and the reports `relive evaluate --report` adds there, which
+# describe the model a new ship replaces.
+_WRITTEN = re.compile(r"config\.json|shipped\.json|checkpoints|evaluation_.*\.json")
+_CHECKPOINT_FILE = re.compile(r"checkpoint|ckpt-\d+\.(index|data-\d+-of-\d+)")
 
 FLAGS = flags.FLAGS
 
@@ -41,9 +46,14 @@ def ship(workdir, out_dir, step=None):
     The description written to out_dir/workdir.SHIPPED_FILE: {"workdir", "step", "network"}.
 
   Raises:
-    ValueError: workdir holds no video WGAN or no checkpoint (of `step`), or out_dir holds files
-      that ship did not write.
+    ValueError: workdir holds no video WGAN or no checkpoint (of `step`), out_dir is workdir, lies
+      in it or holds it, or out_dir holds files that ship did not write.
   """
+  source, target = _real(workdir), _real(out_dir)
+  if files.is_inside(source, target) or files.is_inside(target, source):
+    raise ValueError(
+      f"out {out_dir!r} is the workdir {workdir!r}, lies inside it or holds it; give another folder"
+    )
   config, family = workdir_lib.load_config(workdir, vgan_training.FAMILY, "shipping a model")
   paths = checkpoints.checkpoint_prefixes(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR))
   if step is not None:
@@ -71,23 +81,42 @@ def ship(workdir, out_dir, step=None):
   )
   description = {"workdir": workdir, "step": trained.step, "network": name}
   files.write_json(os.path.join(out_dir, workdir_lib.SHIPPED_FILE), description)
-  logging.info("shipped the %s of %s at step %d in %s", name, workdir, trained.step, out_dir)
   return description
 
 
+def _real(path):
+  """`path` absolute, with links resolved where it is local."""
+  return os.path.realpath(path) if not files.is_remote(path) else path
+
+
 def _clear(out_dir):
-  """Empties out_dir where ship wrote it before; refuses a folder holding anything else."""
+  """Makes out_dir, or empties one that ship wrote before (_WRITTEN); refuses a folder holding
+  anything else, before deleting anything."""
   if not tf.io.gfile.isdir(out_dir):
     files.make_folder(out_dir)
     return
-  if not files.listdir(out_dir):
-    return
-  if not files.isfile(os.path.join(out_dir, workdir_lib.SHIPPED_FILE)):
+  names = files.listdir(out_dir)
+  if names and workdir_lib.SHIPPED_FILE not in names:
+    raise ValueError(f"{out_dir!r} holds files of no shipped model; give a new or empty folder")
+  checkpoint_dir = os.path.join(out_dir, workdir_lib.CHECKPOINT_DIR)
+  others = [name for name in names if not _WRITTEN.fullmatch(name)]
+  if tf.io.gfile.isdir(checkpoint_dir):
+    others += [
+      os.path.join(workdir_lib.CHECKPOINT_DIR, name)
+      for name in files.listdir(checkpoint_dir)
+      if not _CHECKPOINT_FILE.fullmatch(name)
+    ]
+  if others:
     raise ValueError(
-      f"{out_dir!r} holds files that are not a shipped model; give a new or empty folder"
+      f"{out_dir!r} is a shipped model that also holds {', '.join(sorted(others))}; move those "
+      "out first, or give a new folder"
     )
-  tf.io.gfile.rmtree(out_dir)
-  files.make_folder(out_dir)
+  for name in names:
+    path = os.path.join(out_dir, name)
+    if tf.io.gfile.isdir(path):
+      tf.io.gfile.rmtree(path)
+    else:
+      tf.io.gfile.remove(path)
 
 
 def define_flags():
@@ -100,8 +129,11 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  description = ship(FLAGS.workdir, FLAGS.out, FLAGS.step)
-  print(f"{FLAGS.out}: {description}")
+  try:
+    description = ship(FLAGS.workdir, FLAGS.out, FLAGS.step)
+  except ValueError as error:
+    sys.exit(f"python -m relive_tf.training.shipped: error: {error}")
+  print(f"shipped the {description['network']} at step {description['step']} in {FLAGS.out}")
 
 
 if __name__ == "__main__":

@@ -188,9 +188,10 @@ def check_not_other_output(workdir):
   site's media/ went with the next rebuild of the site.
 
   Raises:
-    ValueError: the folder holds no config.json and it, or a folder above it, is an export
-      (models.config, or version folders with a saved_model.pb), a version of one (its
-      saved_model.pb) or a gallery site (index.html and media/).
+    ValueError: the folder is a shipped model (training/shipped.py), or holds no config.json and
+      it, or a folder above it, is a shipped model, an export (models.config, or version folders
+      with a saved_model.pb), a version of one (its saved_model.pb) or a gallery site (index.html
+      and media/).
   """
   if tf.io.gfile.exists(os.path.join(workdir, SHIPPED_FILE)):
     raise ValueError(
@@ -215,12 +216,14 @@ def check_not_other_output(workdir):
 
 
 def _written_by_another_command(folder, below="."):
-  """What `relive export` or `relive gallery` output the existing `folder` is, or None; a gallery
-  site counts only where the workdir (`below` it) is the site itself or in its media/, which a
-  rebuild replaces (a home folder with an index.html and a media/ stays usable)."""
+  """What shipped model or output of `relive export` or `relive gallery` the existing `folder` is,
+  or None; a gallery site counts only where the workdir (`below` it) is the site itself or in its
+  media/, which a rebuild replaces (a home folder with an index.html and a media/ stays usable)."""
   if not tf.io.gfile.isdir(folder):
     return None
   names = set(files.listdir(folder))
+  if SHIPPED_FILE in names:
+    return "a model shipped with relive_tf"
   # serving/publish.py's MODELS_CONFIG and gallery/page.py's INDEX_FILE and MEDIA_DIR, from layers
   # above this one; tests/test_training.py writes them from there.
   if tf.saved_model.SAVED_MODEL_FILENAME_PB in names:
