@@ -42,6 +42,11 @@ def absolute(path):
   return path if is_remote(path) else os.path.abspath(path)
 
 
+def resolved(path):
+  """`path` made absolute, with links resolved where it is local (a remote path is as given)."""
+  return path if is_remote(path) else os.path.realpath(path)
+
+
 def make_folder(path):
   """Creates the folder `path` and its parents (local or remote), where a command writes.
 

@@ -1,5 +1,7 @@
 """Every subcommand's bad input ends in one line naming the value and the fix, without traceback."""
 
+import shutil
+
 import pytest
 
 import helpers
@@ -11,7 +13,8 @@ TINY = f"--config={CONFIGS}/vgan.py:tiny"
 # config files without keys (partial.py, plain.py: a dict, no_type.py),
 # empty/ (a folder), not_a_photo.jpg and not_a_video.mp4 (text files), empty.png (0 bytes),
 # linked_video.mp4 (a link to not_a_video.mp4), and vgan/, cvgan/ and lstm/: workdirs with the tiny
-# config of each family and no checkpoint. Relative paths are in it.
+# config of each family and no checkpoint, and vgan_tiny/, a copy of the shipped video WGAN.
+# Relative paths are in it.
 CASES = [
   ([], "usage: relive SUBCOMMAND"),
   (["dance"], "unknown subcommand 'dance'"),
@@ -88,10 +91,9 @@ CASES = [
   (["train", TINY, "--workdir=W2", "--config.model.generator_widths=None"], "generator_widths is"),
   (["train", TINY, "--workdir=W3", "--config.model.frames_judged=100"], "frames_judged is 100"),
   (["train", TINY, "--workdir={tmp}/lstm"], "holds a model of type 'lstm', not 'vgan'"),
-  (  # the video WGAN shipped in the package: its generator alone
-    ["train", TINY, f"--workdir={helpers.REPO}/relive_tf/assets/vgan_tiny"],
-    "is a model shipped with relive_tf",
-  ),
+  # a copy of the video WGAN shipped in the package (its generator alone), and a folder in it
+  (["train", TINY, "--workdir={tmp}/vgan_tiny"], "is a model shipped with relive_tf"),
+  (["train", TINY, "--workdir={tmp}/vgan_tiny/runs/a"], "a model shipped with relive_tf, not a"),
   # Values that failed in a traceback (a layer's, tf.data's, OpenCV's, CheckpointManager's).
   (["train", TINY, "--workdir=W4", "--config.data.frames=-4"], "data.frames is -4; it must be"),
   (["train", TINY, "--workdir=W5", "--config.data.size=0"], "data.size is 0; it must be"),
@@ -299,6 +301,7 @@ def place_fixture(tmp_path_factory):
   for name in ("vgan", "cvgan", "lstm"):
     (place / name).mkdir()
     (place / name / "config.json").write_text(helpers.load_config(name).to_json_best_effort())
+  shutil.copytree(helpers.REPO / "relive_tf" / "assets" / "vgan_tiny", place / "vgan_tiny")
   return place
 
 

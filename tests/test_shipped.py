@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from relive_tf import errors
 from relive_tf import families
 from relive_tf import files
 from relive_tf.evaluation import scores
@@ -85,7 +87,8 @@ def test_training_refuses_a_shipped_model_and_folders_inside_it(
 
   with pytest.raises(ValueError, match="is a model shipped with relive_tf.*give a new folder"):
     helpers.train(config, str(out))
-  for inside in (out / "checkpoints", out / "run"):
+  (tmp_path / "link").symlink_to(out / "checkpoints")
+  for inside in (out / "checkpoints", out / "run", tmp_path / "link"):
     with pytest.raises(ValueError, match="is inside .*, a model shipped with relive_tf, not a"):
       helpers.train(config, str(inside))
   assert sorted(path for path in out.rglob("*")) == before
@@ -154,8 +157,9 @@ def test_ship_refuses_an_out_folder_that_is_holds_or_lies_in_the_workdir(vgan_wo
 
 
 def test_the_ship_command_ends_a_mistake_in_one_line(tmp_path):
+  command = [sys.executable, "-m", "relive_tf.training.shipped"]
   process = subprocess.run(
-    [sys.executable, "-m", "relive_tf.training.shipped", f"--workdir={tmp_path}/none"],
+    [*command, f"--workdir={tmp_path}/none", f"--out={tmp_path}/out"],
     capture_output=True,
     text=True,
     timeout=300,
@@ -164,11 +168,60 @@ def test_the_ship_command_ends_a_mistake_in_one_line(tmp_path):
 
   assert process.returncode == 1
   assert "Traceback" not in process.stderr
-  assert (
-    process.stderr.strip()
-    .splitlines()[-1]
-    .startswith("python -m relive_tf.training.shipped: error: ")
-  )
+  last = process.stderr.strip().splitlines()[-1]
+  assert last.startswith(f"python -m relive_tf.training.shipped: error: '{tmp_path}/none' holds no")
+
+
+def test_a_damaged_checkpoint_chosen_by_step_names_the_others(vgan_workdir, tmp_path):
+  workdir = shutil.copytree(vgan_workdir, tmp_path / "run")
+  (data,) = (workdir / "checkpoints").glob("ckpt-2.data-*")
+  data.write_bytes(data.read_bytes()[:100])
+
+  with pytest.raises(ValueError, match="of step 2 in .* is damaged; choose another --step of 2, 4"):
+    shipped.ship(str(workdir), str(tmp_path / "out"), step=2)
+  assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(name="read_only_parent")
+def read_only_parent_fixture(tmp_path):
+  """A folder that even root cannot create entries in once made immutable (chattr +i)."""
+  parent = tmp_path / "parent"
+  parent.mkdir()
+  yield parent
+  subprocess.run(["chattr", "-i", str(parent)], check=True)
+
+
+def test_a_ship_that_cannot_write_leaves_the_model_shipped_before(vgan_workdir, read_only_parent):
+  out = read_only_parent / "shipped"
+  shipped.ship(vgan_workdir, str(out), step=2)
+  before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+  subprocess.run(["chattr", "+i", str(read_only_parent)], check=True)
+
+  with pytest.raises(ValueError, match="cannot create the folder .*/shipped.partial-.*give a"):
+    shipped.ship(vgan_workdir, str(out))
+  assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+  assert sorted(path.name for path in read_only_parent.iterdir()) == ["shipped"]
+
+
+def test_a_swap_that_fails_midway_puts_the_model_shipped_before_back(
+  vgan_workdir, tmp_path, monkeypatch
+):
+  out = tmp_path / "shipped"
+  shipped.ship(vgan_workdir, str(out), step=2)
+  before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+  rename, calls = tf.io.gfile.rename, []
+
+  def rename_failing_second(source, target, *args):
+    calls.append(source)
+    if len(calls) == 2:  # the new model into place, once the old one is aside
+      raise OSError(28, "No space left on device")
+    return rename(source, target, *args)
+
+  monkeypatch.setattr(tf.io.gfile, "rename", rename_failing_second)
+  with pytest.raises(errors.WriteError, match="No space left on device; the folder is as it was"):
+    shipped.ship(vgan_workdir, str(out))
+  assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+  assert sorted(path.name for path in tmp_path.iterdir()) == ["shipped"]
 
 
 def test_the_gallery_shows_a_shipped_model_with_a_note_in_place_of_its_curves(
@@ -181,7 +234,9 @@ def test_the_gallery_shows_a_shipped_model_with_a_note_in_place_of_its_curves(
   index = build.build_gallery([out], str(tmp_path / "site"), families.FAMILIES.values(), 2)
 
   page = pathlib.Path(index).read_text()
-  assert "A model shipped with relive_tf: the generator of a `relive train` run at step 4" in page
+  assert "Shipped with relive_tf: the sampling generator of a `relive train` run at step 4" in page
+  assert "docs/results.md shows that run" not in page  # not the package's own model
+  assert f"`relive evaluate --workdir={out} --report=PATH` writes one" in page
   assert "No scalar summaries" not in page
   assert len(list((tmp_path / "site").rglob("*.mp4"))) >= 2
 

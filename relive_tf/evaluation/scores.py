@@ -39,10 +39,10 @@ def make_report_folder(report, workdir):
       written (a read-only workdir: --report names another place), naming the report path; no
       path for a shipped model (training/shipped.py), whose report the default would replace.
   """
-  if not report and files.isfile(os.path.join(workdir, workdir_lib.SHIPPED_FILE)):
+  if not report and workdir_lib.is_shipped(workdir):
     raise ValueError(
-      f"{workdir!r} is a model shipped with relive_tf, whose report the default path would "
-      "replace; give --report=PATH"
+      f"{workdir!r} is {workdir_lib.SHIPPED_MODEL}, whose report the default path would replace; "
+      "give --report=PATH"
     )
   if report and (report.endswith("/") or tf.io.gfile.isdir(report)):
     raise ValueError(f"report {report} names a folder; give the path of the JSON file to write")

@@ -19,6 +19,7 @@ from relive_tf.gallery import charts
 from relive_tf.gallery import events
 from relive_tf.gallery import page as page_lib
 from relive_tf.training import checkpoints
+from relive_tf.training import shipped
 from relive_tf.training import workdir as workdir_lib
 
 # The hidden folder a rebuild makes its media in, beside the site's media; with _REPLACED after
@@ -188,7 +189,11 @@ def _evaluations(page, workdir):
   """Every evaluation_*.json report written by `relive evaluate` in the workdir."""
   paths = sorted(tf.io.gfile.glob(os.path.join(workdir, "evaluation_*.json")))
   if not paths:
-    page.note("Evaluation", f"No report yet: `relive evaluate --workdir={workdir}` writes one.")
+    # A shipped model's default report path is refused (evaluation/scores.py).
+    report = " --report=PATH" if workdir_lib.is_shipped(workdir) else ""
+    page.note(
+      "Evaluation", f"No report yet: `relive evaluate --workdir={workdir}{report}` writes one."
+    )
     return
   page.add("<h3>Evaluation</h3>")
   for path in paths:
@@ -207,6 +212,9 @@ def _section(media_dir, index, workdir, config, family, num_videos, seed):
   paths = checkpoints.checkpoint_prefixes(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR))
   # The loop saves ckpt-STEP.
   step = int(paths[-1].rsplit("-", 1)[1]) if paths else None
+  shipped_model = workdir_lib.is_shipped(workdir)
+  if step is None and shipped_model:
+    raise checkpoints.damaged_shipped(workdir)
   if step is None:
     logging.warning(
       "gallery: %s has no checkpoint yet; its section says to train it first", workdir
@@ -227,11 +235,13 @@ def _section(media_dir, index, workdir, config, family, num_videos, seed):
     trained = checkpoints.restore(workdir, config, family, paths)
     family.gallery_section(page, trained, num_videos, seed)
     step = trained.step
-  if files.isfile(os.path.join(workdir, workdir_lib.SHIPPED_FILE)):
+  if shipped_model:
+    # The package's own model is described in docs/results.md; one shipped elsewhere is not.
+    own = files.same_file(workdir, shipped.VGAN_TINY)
     page.note(
       "Training curves",
-      f"A model shipped with relive_tf: the generator of a `relive train` run at step {step}, "
-      "without its TensorBoard logs (docs/results.md shows that run).",
+      f"Shipped with relive_tf: the sampling generator of a `relive train` run at step {step}, "
+      f"without its TensorBoard logs{' (docs/results.md shows that run)' if own else ''}.",
     )
   else:
     _curves(page, workdir)

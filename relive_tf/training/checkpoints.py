@@ -158,6 +158,15 @@ def read_newest(checkpoint, directory, paths):
   return None, None
 
 
+def damaged_shipped(workdir):
+  """The error for a shipped model (training/shipped.py) whose one checkpoint is missing or
+  damaged: the fix is the folder as shipped, not training."""
+  return ValueError(
+    f"{workdir!r} is {workdir_lib.SHIPPED_MODEL} whose checkpoint is missing or damaged; restore "
+    "the folder (reinstall relive_tf, or `git checkout` it in the repository)"
+  )
+
+
 def restore_trained(workdir, expect, purpose="this"):
   """Rebuilds a workdir's networks from its config and restores them from its latest checkpoint.
 
@@ -192,14 +201,10 @@ def restore(workdir, config, family, paths=None):
   directory = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
   if paths is None:
     paths = checkpoint_prefixes(directory)
-  shipped = files.isfile(os.path.join(workdir, workdir_lib.SHIPPED_FILE))
-  damaged_shipped = ValueError(
-    f"{workdir!r} is a model shipped with relive_tf whose checkpoint is missing or damaged; "
-    "restore the folder (reinstall relive_tf, or `git checkout` it in the repository)"
-  )
+  shipped = workdir_lib.is_shipped(workdir)
   if not paths:
     if shipped:
-      raise damaged_shipped
+      raise damaged_shipped(workdir)
     raise ValueError(f"{workdir!r} holds no checkpoint yet: train it first (`relive train`)")
   trainer = trainer_lib.build(family, config, tf.distribute.get_strategy())
   step = tf.Variable(0, dtype=tf.int64)
@@ -207,7 +212,7 @@ def restore(workdir, config, family, paths=None):
     _, status = read_newest(make_checkpoint(trainer, step=step), directory, paths)
   except ValueError:
     if shipped:
-      raise damaged_shipped from None
+      raise damaged_shipped(workdir) from None
     raise
   status.expect_partial()
   return family_lib.Trained(

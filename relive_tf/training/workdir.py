@@ -26,6 +26,7 @@ SUMMARY_DIR = "tb"
 DATA_FILE = "data.json"
 # A shipped model's description (training/shipped.py): a workdir with its sampling generator alone.
 SHIPPED_FILE = "shipped.json"
+SHIPPED_MODEL = "a model shipped with relive_tf"
 
 
 def _read_json(workdir):
@@ -181,11 +182,17 @@ def is_workdir(folder):
   )
 
 
+def is_shipped(folder):
+  """Whether `folder` is a shipped model (training/shipped.py): its SHIPPED_FILE in it."""
+  return tf.io.gfile.exists(os.path.join(folder, SHIPPED_FILE))
+
+
 def check_not_other_output(workdir):
-  """Refuses to train in a folder that `relive export` or `relive gallery` wrote, or inside one, as
-  they refuse a workdir: checkpoints among an export's versions kept later exports out ("is a
-  training workdir"), a workdir in a version folder mixed with the SavedModel, and one inside a
-  site's media/ went with the next rebuild of the site.
+  """Refuses to train in a shipped model or a folder that `relive export` or `relive gallery`
+  wrote, or inside one, as they refuse a workdir: checkpoints among an export's versions kept later
+  exports out ("is a training workdir"), a workdir in a version folder mixed with the SavedModel,
+  one inside a site's media/ went with the next rebuild of the site, and a shipped model holds no
+  critic or optimizer state to resume.
 
   Raises:
     ValueError: the folder is a shipped model (training/shipped.py), or holds no config.json and
@@ -193,14 +200,15 @@ def check_not_other_output(workdir):
       with a saved_model.pb), a version of one (its saved_model.pb) or a gallery site (index.html
       and media/).
   """
-  if tf.io.gfile.exists(os.path.join(workdir, SHIPPED_FILE)):
+  if is_shipped(workdir):
     raise ValueError(
-      f"workdir {workdir!r} is a model shipped with relive_tf (its generator alone: nothing to "
-      "resume training from); give a new folder, such as runs/NAME"
+      f"workdir {workdir!r} is {SHIPPED_MODEL} (its generator alone: nothing to resume training "
+      "from); give a new folder, such as runs/NAME"
     )
   if tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
     return
-  folder = target = files.absolute(workdir)
+  # Links resolved: a link to a folder inside an export or a shipped model is inside it.
+  folder = target = files.resolved(workdir)
   while True:
     what = _written_by_another_command(folder, below=os.path.relpath(target, folder))
     if what:
@@ -223,7 +231,7 @@ def _written_by_another_command(folder, below="."):
     return None
   names = set(files.listdir(folder))
   if SHIPPED_FILE in names:
-    return "a model shipped with relive_tf"
+    return SHIPPED_MODEL
   # serving/publish.py's MODELS_CONFIG and gallery/page.py's INDEX_FILE and MEDIA_DIR, from layers
   # above this one; tests/test_training.py writes them from there.
   if tf.saved_model.SAVED_MODEL_FILENAME_PB in names:
