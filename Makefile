@@ -27,8 +27,9 @@ $(BEAM_STAMP): $(STAMP) requirements-beam.txt bench/requirements.txt
 	touch $(BEAM_STAMP)
 
 # Trains the tiny video WGAN on the built-in moving digits (README.md says how long), writes sample
-# GIFs of it and of the shipped model, which trained longer, measures it as the shipped model was,
-# writes a gallery page of both, and prints where they and the TensorBoard logs are.
+# GIFs of it and of the shipped model (the same recipe trained longer), measures the run for the
+# gallery (relive evaluate), writes a gallery page of both, and prints where they and the
+# TensorBoard logs are.
 demo: $(STAMP)
 	$(BIN)/relive train --config=configs/vgan.py:tiny --workdir=$(DEMO)
 	$(BIN)/relive generate --workdir=$(DEMO) --num=8 --out=$(DEMO)/samples
