@@ -1,5 +1,8 @@
 """relive_tf.metrics: the distances, PSNR/SSIM, the I3D plumbing and the built-in features."""
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -11,6 +14,7 @@ from relive_tf.metrics import feature_network
 from relive_tf.metrics import features
 from relive_tf.metrics import frechet
 from relive_tf.metrics import image_quality
+from relive_tf.metrics import network_files
 
 
 def _scipy_frechet_distance(features_a, features_b):
@@ -360,3 +364,14 @@ def test_builtin_features_reject_clips_of_another_shape(features_dir):
 def test_builtin_features_name_the_missing_network(tmp_path):
   with pytest.raises(ValueError, match="no built-in feature network"):
     features.BuiltinFeatures(str(tmp_path))
+
+
+def test_reports_name_a_shipped_network_by_its_place_in_the_package(tmp_path, monkeypatch):
+  """The same on every machine and from any folder; a copy elsewhere by the path given."""
+  copy = shutil.copytree(feature_network.SHIPPED, tmp_path / "feature_network")
+
+  assert network_files.shown(feature_network.SHIPPED) == "relive_tf/assets/feature_network"
+  monkeypatch.chdir(os.path.dirname(network_files.ASSETS))
+  assert network_files.shown("assets/feature_network/") == "relive_tf/assets/feature_network"
+  assert network_files.shown(str(copy)) == str(copy)
+  assert "relive_tf/assets" not in features.BuiltinFeatures(str(copy)).description

@@ -23,7 +23,7 @@ from relive_tf.metrics import sample_scores
 NUM_DIGITS = 10
 INFO_FILE = "digit_recognizer.json"
 # The trained recogniser shipped with the package (`python -m relive_tf.metrics.shipped`).
-SHIPPED = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets", "digit_recognizer")
+SHIPPED = os.path.join(network_files.ASSETS, "digit_recognizer")
 # Held-out whole clips (unperturbed, all frames) whose scores the description records.
 REAL_CLIP_FRAMES = 32
 # Kinds of digit-free frame, in the order negative_frame draws them.
@@ -261,7 +261,8 @@ class DigitRecognizer:
     self.path = path
     self.size = self.info["size"]
     self.description = (
-      f"digit recogniser {path} (digit sets {self.info['digit_set_accuracy']:.0%} held-out, "
+      f"digit recogniser {network_files.shown(path)} "
+      f"(digit sets {self.info['digit_set_accuracy']:.0%} held-out, "
       f"digit-free frames with a digit seen {self.info['digit_free_frames_with_a_digit_seen']:.1%})"
     )
     # One graph for any number of frames: scoring batch after batch never retraces.

@@ -16,7 +16,7 @@ from relive_tf.metrics import network_files
 INFO_FILE = "feature_network.json"
 # The trained network shipped with the package, for the built-in clips of 32 frames of 64x64
 # (`python -m relive_tf.metrics.shipped`).
-SHIPPED = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets", "feature_network")
+SHIPPED = os.path.join(network_files.ASSETS, "feature_network")
 
 
 def build_feature_network(*, frames, size, width=16, embedding_dim=128):

@@ -196,7 +196,8 @@ class BuiltinFeatures:
     )
     self._batch_size = batch_size
     self.description = (
-      f"built-in 3D CNN {path} (digit sets {self.info['digit_set_accuracy']:.0%}, "
+      f"built-in 3D CNN {network_files.shown(path)} "
+      f"(digit sets {self.info['digit_set_accuracy']:.0%}, "
       f"direction sets {self.info['direction_set_accuracy']:.0%} held-out)"
     )
 

@@ -8,6 +8,14 @@ import keras
 from relive_tf import files
 
 MODEL_FILE = "model.keras"
+ASSETS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets")
+
+
+def shown(path):
+  """How reports name the network folder `path`: one shipped with the package by its place in it
+  (relive_tf/assets/NAME, the same on every machine), any other by the path given."""
+  name = os.path.basename(os.path.normpath(path))
+  return f"relive_tf/assets/{name}" if files.same_file(path, os.path.join(ASSETS, name)) else path
 
 
 def save(model, out_dir, info_file, info):

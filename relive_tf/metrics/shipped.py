@@ -21,8 +21,9 @@ from absl import logging
 from relive_tf import progress
 from relive_tf.metrics import digit_recognizer
 from relive_tf.metrics import feature_network
+from relive_tf.metrics import network_files
 
-ASSETS = os.path.dirname(digit_recognizer.SHIPPED)
+ASSETS = network_files.ASSETS
 NETWORKS = ("digit_recognizer", "feature_network")
 
 FLAGS = flags.FLAGS
