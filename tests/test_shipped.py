@@ -42,11 +42,6 @@ def vgan_workdir_fixture(trained_workdir):
   return trained_workdir("vgan", **TINY)
 
 
-def _variable_names(folder):
-  prefix = checkpoints.checkpoint_prefixes(os.path.join(folder, workdir_lib.CHECKPOINT_DIR))[-1]
-  return {name for name, _ in tf.train.list_variables(prefix)}
-
-
 def _samples(folder, num=4):
   trained = checkpoints.restore_trained(folder, vgan_training.FAMILY)
   return trained.step, generate.sample_videos(trained.trainer.sampling_generator, num, seed=5)
@@ -60,9 +55,10 @@ def test_a_shipped_model_samples_what_its_checkpoint_does_without_the_critic(
 
   assert description == {"workdir": vgan_workdir, "step": 2, "network": "generator"}
   assert files.read_json(os.path.join(out, workdir_lib.SHIPPED_FILE)) == description
-  names = _variable_names(out)
-  assert any(name.startswith("networks/generator/") for name in names)
-  assert not any(name.startswith(("networks/critic", "optimizers")) for name in names)
+  # The generator's weights in place of checkpoints: no critic, no optimizer state.
+  assert sorted(os.listdir(out)) == sorted(
+    [workdir_lib.CONFIG_FILE, workdir_lib.SHIPPED_FILE, workdir_lib.SHIPPED_WEIGHTS]
+  )
   original = checkpoints.restore(
     vgan_workdir,
     *workdir_lib.load_config(vgan_workdir, vgan_training.FAMILY),
@@ -74,7 +70,7 @@ def test_a_shipped_model_samples_what_its_checkpoint_does_without_the_critic(
   np.testing.assert_array_equal(videos, expected)
   # The newest checkpoint by default, and a second ship replaces the first.
   assert shipped.ship(vgan_workdir, out)["step"] == 4
-  assert not any("ckpt-2" in name for name in os.listdir(os.path.join(out, "checkpoints")))
+  assert _samples(out)[0] == 4
 
 
 def test_training_refuses_a_shipped_model_and_folders_inside_it(
@@ -87,8 +83,8 @@ def test_training_refuses_a_shipped_model_and_folders_inside_it(
 
   with pytest.raises(ValueError, match="is a model shipped with relive_tf.*give a new folder"):
     helpers.train(config, str(out))
-  (tmp_path / "link").symlink_to(out / "checkpoints")
-  for inside in (out / "checkpoints", out / "run", tmp_path / "link"):
+  (tmp_path / "link").symlink_to(out)
+  for inside in (out / "run", out / "run" / "deeper", tmp_path / "link" / "run"):
     with pytest.raises(ValueError, match="is inside .*, a model shipped with relive_tf, not a"):
       helpers.train(config, str(inside))
   assert sorted(path for path in out.rglob("*")) == before
@@ -103,16 +99,20 @@ def test_evaluate_keeps_a_shipped_models_report_unless_told_where(vgan_workdir, 
   scores.make_report_folder(os.path.join(out, "evaluation_mine.json"), out)  # no error
 
 
-def test_a_shipped_models_damaged_checkpoint_says_to_restore_the_folder(vgan_workdir, tmp_path):
+def test_a_shipped_models_damaged_weights_say_to_restore_the_folder(vgan_workdir, tmp_path):
   out = tmp_path / "shipped"
   shipped.ship(vgan_workdir, str(out))
-  (data,) = (out / "checkpoints").glob("*.data-*")
-  data.write_bytes(data.read_bytes()[:100])
+  weights = out / workdir_lib.SHIPPED_WEIGHTS
+  weights.write_bytes(weights.read_bytes()[:100])
 
-  with pytest.raises(ValueError, match="shipped with relive_tf whose checkpoint is missing or da"):
+  message = "shipped with relive_tf whose weights or description are missing or damaged"
+  with pytest.raises(ValueError, match=message):
     checkpoints.restore_trained(str(out), vgan_training.FAMILY)
-  for path in (out / "checkpoints").iterdir():
-    path.unlink()
+  shipped.ship(vgan_workdir, str(out))
+  files.write_json(str(out / workdir_lib.SHIPPED_FILE), {})  # no step, no network
+  with pytest.raises(ValueError, match=message):
+    checkpoints.restore_trained(str(out), vgan_training.FAMILY)
+  weights.unlink()
   with pytest.raises(ValueError, match="restore the folder \\(reinstall relive_tf"):
     checkpoints.restore_trained(str(out), vgan_training.FAMILY)
 
@@ -132,7 +132,7 @@ def test_shipping_again_deletes_only_what_ship_and_evaluate_wrote(vgan_workdir, 
   out = tmp_path / "shipped"
   shipped.ship(vgan_workdir, str(out), step=2)
   (out / "evaluation_builtin_step2.json").write_text("{}")
-  for mine in (out / "my_samples", out / "checkpoints" / "video_0000.gif"):
+  for mine in (out / "my_samples", out / "evaluation_notes.json"):
     mine.write_text("mine")
     with pytest.raises(ValueError, match=f"also holds .*{mine.name}; move those out first"):
       shipped.ship(vgan_workdir, str(out))
@@ -142,7 +142,7 @@ def test_shipping_again_deletes_only_what_ship_and_evaluate_wrote(vgan_workdir, 
 
   shipped.ship(vgan_workdir, str(out))
   assert sorted(path.name for path in out.iterdir()) == sorted(
-    [workdir_lib.CHECKPOINT_DIR, workdir_lib.CONFIG_FILE, workdir_lib.SHIPPED_FILE]
+    [workdir_lib.CONFIG_FILE, workdir_lib.SHIPPED_FILE, workdir_lib.SHIPPED_WEIGHTS]
   )
 
 
@@ -229,8 +229,6 @@ def test_the_gallery_shows_a_shipped_model_with_a_note_in_place_of_its_curves(
 ):
   out = str(tmp_path / "shipped")
   shipped.ship(vgan_workdir, out)
-  # The note's step is the checkpoint's: a description without one does not matter.
-  files.write_json(os.path.join(out, workdir_lib.SHIPPED_FILE), {})
   index = build.build_gallery([out], str(tmp_path / "site"), families.FAMILIES.values(), 2)
 
   page = pathlib.Path(index).read_text()
@@ -253,12 +251,12 @@ def test_the_shipped_video_wgan_draws_digits():
 
 
 def test_the_package_ships_every_asset_file():
-  """pyproject.toml's package data names every file under relive_tf/assets (checkpoints/ too)."""
+  """pyproject.toml's package data names every file under relive_tf/assets."""
   pyproject = tomllib.loads((helpers.REPO / "pyproject.toml").read_text())
   patterns = pyproject["tool"]["setuptools"]["package-data"]["relive_tf"]
   package = helpers.REPO / "relive_tf"
   assets = {path for path in (package / "assets").rglob("*") if path.is_file()}
   packaged = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
 
-  assert any("checkpoints" in path.parts for path in assets)
+  assert package / "assets" / "vgan_tiny" / workdir_lib.SHIPPED_WEIGHTS in assets
   assert sorted(assets - packaged) == []

@@ -208,14 +208,14 @@ def _section(media_dir, index, workdir, config, family, num_videos, seed):
   slug = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(os.path.normpath(workdir))) or "workdir"
   folder = f"{index:02d}_{slug}"
   page = page_lib.Page(os.path.join(media_dir, folder), f"{page_lib.MEDIA_DIR}/{folder}")
-  # Listed once for both uses, so that a missing state file is warned about once.
-  paths = checkpoints.checkpoint_prefixes(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR))
+  # Listed once for both uses, so that a missing state file is warned about once; a shipped model
+  # has no checkpoints (checkpoints.restore reads its weights).
+  shipped_model = workdir_lib.is_shipped(workdir)
+  directory = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
+  paths = [] if shipped_model else checkpoints.checkpoint_prefixes(directory)
   # The loop saves ckpt-STEP.
   step = int(paths[-1].rsplit("-", 1)[1]) if paths else None
-  shipped_model = workdir_lib.is_shipped(workdir)
-  if step is None and shipped_model:
-    raise checkpoints.damaged_shipped(workdir)
-  if step is None:
+  if step is None and not shipped_model:
     logging.warning(
       "gallery: %s has no checkpoint yet; its section says to train it first", workdir
     )

@@ -25,7 +25,10 @@ def make_checkpoint(trainer, **counters):
   held in Python lists; optimizer variables by their path without the optimizer's name, which Keras
   numbers per process. The learning rate is left out so that a resumed run takes the config's.
   """
-  networks = {name: keyed_variables(network) for name, network in trainer.networks.items()}
+  networks = {
+    name: {variable.path: variable for variable in network.weights}
+    for name, network in trainer.networks.items()
+  }
   optimizers = {
     name: {
       variable.path.split("/", 1)[-1]: variable
@@ -35,11 +38,6 @@ def make_checkpoint(trainer, **counters):
     for name, optimizer in trainer.optimizers.items()
   }
   return tf.train.Checkpoint(networks=networks, optimizers=optimizers, **counters)
-
-
-def keyed_variables(network):
-  """{Keras path: variable} of a network's weights, how make_checkpoint saves them."""
-  return {variable.path: variable for variable in network.weights}
 
 
 def read(checkpoint, path):
@@ -158,15 +156,6 @@ def read_newest(checkpoint, directory, paths):
   return None, None
 
 
-def damaged_shipped(workdir):
-  """The error for a shipped model (training/shipped.py) whose one checkpoint is missing or
-  damaged: the fix is the folder as shipped, not training."""
-  return ValueError(
-    f"{workdir!r} is {workdir_lib.SHIPPED_MODEL} whose checkpoint is missing or damaged; restore "
-    "the folder (reinstall relive_tf, or `git checkout` it in the repository)"
-  )
-
-
 def restore_trained(workdir, expect, purpose="this"):
   """Rebuilds a workdir's networks from its config and restores them from its latest checkpoint.
 
@@ -193,28 +182,49 @@ def restore(workdir, config, family, paths=None):
   and may have listed the checkpoints (`paths`: checkpoint_prefixes of the workdir's folder, so
   that a missing state file is warned about once).
 
+  A shipped model (training/shipped.py) has no checkpoint: its network's weights file is loaded,
+  at the step its description names.
+
   Raises:
     ValueError: no checkpoint yet, or every one damaged (a damaged newest one is passed over with
-      a warning: read_newest); for a shipped model (training/shipped.py), its one checkpoint
-      missing or damaged, with the fix for that.
+      a warning: read_newest); for a shipped model, its weights or description missing or
+      damaged, with the fix for that.
   """
+  if workdir_lib.is_shipped(workdir):
+    return _restore_shipped(workdir, config, family)
   directory = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)
   if paths is None:
     paths = checkpoint_prefixes(directory)
-  shipped = workdir_lib.is_shipped(workdir)
   if not paths:
-    if shipped:
-      raise damaged_shipped(workdir)
     raise ValueError(f"{workdir!r} holds no checkpoint yet: train it first (`relive train`)")
   trainer = trainer_lib.build(family, config, tf.distribute.get_strategy())
   step = tf.Variable(0, dtype=tf.int64)
-  try:
-    _, status = read_newest(make_checkpoint(trainer, step=step), directory, paths)
-  except ValueError:
-    if shipped:
-      raise damaged_shipped(workdir) from None
-    raise
+  _, status = read_newest(make_checkpoint(trainer, step=step), directory, paths)
   status.expect_partial()
   return family_lib.Trained(
     workdir=workdir, config=config, family=family, trainer=trainer, step=int(step.numpy())
+  )
+
+
+def _restore_shipped(workdir, config, family):
+  """restore for a shipped model: its networks built, the shipped one's weights loaded.
+
+  Raises:
+    ValueError: the weights file or the description is missing or damaged; the fix is the folder
+      as shipped, not training.
+  """
+  trainer = trainer_lib.build(family, config, tf.distribute.get_strategy())
+  try:
+    description = files.read_json(os.path.join(workdir, workdir_lib.SHIPPED_FILE))
+    network = trainer.networks[description["network"]]
+    network.load_weights(os.path.join(workdir, workdir_lib.SHIPPED_WEIGHTS))
+    step = int(description["step"])
+  except (OSError, ValueError, KeyError, TypeError) as error:
+    raise ValueError(
+      f"{workdir!r} is {workdir_lib.SHIPPED_MODEL} whose weights or description are missing or "
+      f"damaged ({type(error).__name__}); restore the folder (reinstall relive_tf, or `git "
+      "checkout` it in the repository)"
+    ) from None
+  return family_lib.Trained(
+    workdir=workdir, config=config, family=family, trainer=trainer, step=step
   )

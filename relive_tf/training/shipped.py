@@ -7,9 +7,11 @@
       --config.train.max_checkpoints=30
   python -m relive_tf.training.shipped --workdir=runs/shipped --step=STEP
 
-The folder is a workdir without the critic and the optimizers' state (a fifth of a checkpoint's
-size): config.json, checkpoints/ckpt-STEP and shipped.json, which says where it came from and
-makes `relive train` refuse it. docs/results.md has the run it ships and its scores.
+The folder is a workdir whose checkpoints are replaced by the sampling generator's weights (a fifth
+of a checkpoint's size; no critic or optimizer state): config.json, generator.weights.h5 (Keras's
+weights file) and shipped.json, written last, which names the source, step and network, makes
+checkpoints.restore load the weights and `relive train` refuse the folder. docs/results.md has the
+run it ships and its scores.
 """
 
 import os
@@ -30,8 +32,10 @@ from relive_tf.training import workdir as workdir_lib
 VGAN_TINY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets", "vgan_tiny")
 # What ship writes in its folder, and the reports `relive evaluate --report` adds there, which
 # describe the model a new ship replaces.
-_WRITTEN = re.compile(r"config\.json|shipped\.json|checkpoints|evaluation_.*_step\d+\.json")
-_CHECKPOINT_FILE = re.compile(r"checkpoint|ckpt-\d+\.(index|data-\d+-of-\d+)")
+_WRITTEN = re.compile(
+  rf"{re.escape(workdir_lib.CONFIG_FILE)}|{re.escape(workdir_lib.SHIPPED_FILE)}|"
+  rf"{re.escape(workdir_lib.SHIPPED_WEIGHTS)}|evaluation_.*_step\d+\.json"
+)
 
 FLAGS = flags.FLAGS
 
@@ -84,7 +88,7 @@ def ship(workdir, out_dir, step=None):
   description = {"workdir": workdir, "step": trained.step, "network": name}
   staging = f"{target.rstrip('/')}.partial-{uuid.uuid4().hex[:8]}"
   try:
-    _write(staging, workdir, generator, name, description)
+    _write(staging, workdir, generator, description)
     _swap_in(staging, target)
   except (OSError, tf.errors.OpError) as error:
     kept = "the folder is as it was"
@@ -105,14 +109,7 @@ def _check_replaceable(out_dir):
   names = files.listdir(out_dir)
   if names and workdir_lib.SHIPPED_FILE not in names:
     raise ValueError(f"{out_dir!r} holds files of no shipped model; give a new or empty folder")
-  checkpoint_dir = os.path.join(out_dir, workdir_lib.CHECKPOINT_DIR)
   others = [name for name in names if not _WRITTEN.fullmatch(name)]
-  if tf.io.gfile.isdir(checkpoint_dir):
-    others += [
-      os.path.join(workdir_lib.CHECKPOINT_DIR, name)
-      for name in files.listdir(checkpoint_dir)
-      if not _CHECKPOINT_FILE.fullmatch(name)
-    ]
   if others:
     raise ValueError(
       f"{out_dir!r} is a shipped model that also holds {', '.join(sorted(others))}; move those "
@@ -120,19 +117,13 @@ def _check_replaceable(out_dir):
     )
 
 
-def _write(folder, workdir, generator, name, description):
-  """The shipped model in `folder`: config.json, the checkpoint, shipped.json last."""
+def _write(folder, workdir, generator, description):
+  """The shipped model in `folder`: config.json, the generator's weights, shipped.json last."""
   files.make_folder(folder)
   tf.io.gfile.copy(
     os.path.join(workdir, workdir_lib.CONFIG_FILE), os.path.join(folder, workdir_lib.CONFIG_FILE)
   )
-  sampling = tf.train.Checkpoint(
-    networks={name: checkpoints.keyed_variables(generator)},
-    step=tf.Variable(description["step"], dtype=tf.int64),
-  )
-  directory = os.path.join(folder, workdir_lib.CHECKPOINT_DIR)
-  manager = tf.train.CheckpointManager(sampling, directory, max_to_keep=1)
-  manager.save(checkpoint_number=description["step"])
+  generator.save_weights(os.path.join(folder, workdir_lib.SHIPPED_WEIGHTS))
   files.write_json(os.path.join(folder, workdir_lib.SHIPPED_FILE), description)
 
 

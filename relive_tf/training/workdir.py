@@ -24,8 +24,10 @@ CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "tb"
 # The prepared shards a run reads: their path and manifest fingerprint (check_data).
 DATA_FILE = "data.json"
-# A shipped model's description (training/shipped.py): a workdir with its sampling generator alone.
+# A shipped model (training/shipped.py): a workdir holding, in place of checkpoints, the weights of
+# its sampling generator alone, described (source, step, network) by SHIPPED_FILE, written last.
 SHIPPED_FILE = "shipped.json"
+SHIPPED_WEIGHTS = "generator.weights.h5"
 SHIPPED_MODEL = "a model shipped with relive_tf"
 
 
@@ -176,8 +178,9 @@ def config_changes(workdir, config, family, checkpointed=True):
 
 
 def is_workdir(folder):
-  """Whether `folder` is a training workdir: config.json and checkpoints/ in it."""
-  return all(
+  """Whether `folder` is a training workdir (config.json and checkpoints/ in it) or a shipped
+  model."""
+  return is_shipped(folder) or all(
     tf.io.gfile.exists(os.path.join(folder, name)) for name in (CONFIG_FILE, CHECKPOINT_DIR)
   )
 
