@@ -16,6 +16,7 @@ from relive_tf.evaluation import evaluator
 from relive_tf.evaluation import gan
 from relive_tf.evaluation import scores
 from relive_tf.gallery import events
+from relive_tf.gallery import sections
 from relive_tf.metrics import digit_recognizer
 from relive_tf.metrics import feature_network
 from relive_tf.metrics import features
@@ -320,6 +321,18 @@ def test_held_out_shards_are_read_once_in_stored_order(vgan_workdir, held_out_sh
   assert len(stored) == 4 and len(videos) == 4  # an endless pass repeated them
   expected = np.stack([record["clip"] for record in stored]).astype(np.float32) / 127.5 - 1
   np.testing.assert_allclose(videos, expected, atol=1e-6)
+
+
+def test_the_gallery_shows_each_clip_of_a_test_split_once_in_stored_order(
+  vgan_workdir, held_out_shards
+):
+  # It read the split endlessly and shuffled, so 6 clips repeated some of its 4.
+  config = checkpoints.restore_trained(vgan_workdir, families.FAMILIES.values(), "reading").config
+  with config.unlocked():
+    config.data.source, config.data.path = "shards", held_out_shards
+  stored = helpers.prepared_records(held_out_shards, "test", _FRAMES, _SIZE)
+  clips = sections.held_out_clips(config, 6)
+  np.testing.assert_array_equal(clips, np.stack([record["clip"] for record in stored]))
 
 
 def test_evaluate_refuses_more_clips_than_the_test_split_holds(

@@ -278,6 +278,15 @@ def test_summaries_hold_poster_named_histograms_losses_and_a_gif(trained_workdir
   assert gif[2].startswith(b"GIF89a")
 
 
+def test_the_moving_average_generator_has_histograms_of_its_own(trained_workdir):
+  # It was built under the generator's name too: both wrote generator/noise_up/kernel, and
+  # TensorBoard showed one of them.
+  values = helpers.summary_values(trained_workdir("vgan", **TINY, train__ema_decay=0.5))
+  (step, trained), *_ = values["generator/noise_up/kernel"]
+  averaged = dict(values["ema_generator/noise_up/kernel"])[step]
+  assert not np.array_equal(averaged, trained)
+
+
 def test_summaries_hold_the_loops_input_wait_and_time_outside_the_step(trained_workdir):
   values = helpers.summary_values(trained_workdir("vgan", **TINY))
   for tag in ("train/input_wait_fraction", "train/outside_step_fraction"):

@@ -154,8 +154,8 @@ class HorizonEvaluator:
 
 
 def _mean_of_finite(values):
-  """The mean of the finite values (an exact copy's PSNR is infinite, a horizon without a digit has
-  no identity consistency); NaN when there are none."""
+  """The mean of the finite values (a horizon without a digit has no identity consistency); NaN
+  when there are none."""
   finite = values[np.isfinite(values)]
   return float(np.mean(finite)) if finite.size else float("nan")
 
@@ -270,7 +270,8 @@ def evaluate(
     The report: workdir, model_type, step, context, future, num_clips, size, data, horizons
     [1..future], metrics {method: {metric: [future] values}} and mean {method: {metric: value}}
     for the methods model, copy_last_frame and linear_extrapolation and the metrics mse, psnr and
-    ssim (an exact reproduction's infinite PSNR is null), mse_ratio_to_copy_last_frame;
+    ssim (PSNR at most image_quality.PSNR_CEILING_DB; a value a non-finite prediction made is
+    null), mse_ratio_to_copy_last_frame;
     sample_scores {method: {score: [future] values}} for the methods model, real_future,
     copy_last_frame and linear_extrapolation and the scores digit_score, identity_consistency
     (null where no digit is seen) and motion, with digit_recognizer (its description), or
@@ -375,7 +376,7 @@ def format_table(report):
     """values: {method: {metric: value}}."""
     groups = [
       "".join(
-        f"{'inf':>{_CELL}}"
+        f"{'n/a':>{_CELL}}"
         if values[name][metric] is None
         else f"{values[name][metric]:>{_CELL}.4g}"
         for name in names

@@ -107,9 +107,7 @@ def _gan_report_html(page, name, stem, report):
     for _, scores_key, label in gan.ROWS:
       rows[label].update(sample[scores_key])
     note += f" Sample scores by the {report['digit_recognizer']}."
-  html = markup('<p class="note">{}</p>').format(note) + page_lib.table(
-    rows, {}, columns, missing="-"
-  )
+  html = markup('<p class="note">{}</p>').format(note) + page_lib.table(rows, {}, columns)
   by_distance = report.get("by_distance_from_photo")
   if by_distance:
     plots = [

@@ -135,14 +135,14 @@ def _number(value):
   return f"{value:.3g}"
 
 
-def table(rows, row_labels, column_labels, missing="inf"):
+def table(rows, row_labels, column_labels):
   """An HTML table of {row: {column: number}}.
 
   Args:
     rows: {row key: {column key: number or None}}, in display order.
     row_labels: {row key: label}; keys without one show as they are.
-    column_labels: {column key: label}, in display order.
-    missing: what a None shows as (JSON's null: an infinite PSNR, nothing measured).
+    column_labels: {column key: label}, in display order; a None number (JSON's null: nothing
+      measured) shows as "-".
   """
   markup = markupsafe.Markup
   head = markup("").join(markup("<th>{}</th>").format(label) for label in column_labels.values())
@@ -150,9 +150,7 @@ def table(rows, row_labels, column_labels, missing="inf"):
     markup("<tr><th>{}</th>{}</tr>").format(
       row_labels.get(row, row),
       markup("").join(
-        markup("<td>{}</td>").format(
-          missing if values.get(column) is None else _number(values[column])
-        )
+        markup("<td>{}</td>").format("-" if values.get(column) is None else _number(values[column]))
         for column in column_labels
       ),
     )

@@ -28,16 +28,19 @@ SCORE_COLUMNS = {
 
 
 def held_out_clips(config, count):
-  """Real clips the model did not train on (data/held_out.py), as `relive evaluate` draws them.
+  """Real clips the model did not train on (data/held_out.py), as `relive evaluate` draws them:
+  the first `count`, or every clip of a smaller test split, each once.
 
   Returns:
-    uint8 [count, frames, size, size, 3].
+    uint8 [count or fewer, frames, size, size, 3].
 
   Raises:
-    ValueError: the config's shards cannot be read here.
+    ValueError: the config's shards cannot be read here, or their test split holds no clip.
   """
-  clips = inputs.held_out_clips(config)
-  return np.stack([clip for _, clip in clips.take(count).as_numpy_iterator()])
+  clips = [clip for _, clip in inputs.held_out_clips(config).take(count).as_numpy_iterator()]
+  if not clips:
+    raise ValueError(f"the test split of {config.data.path} holds no clip")
+  return np.stack(clips)
 
 
 def _held_out_or_note(page, config, count, heading):
@@ -96,7 +99,7 @@ def _scores(page, trained):
     note += f" Sample scores {sample['not_measured']}."
   page.add(
     markupsafe.Markup('<p class="note">{}</p>').format(note)
-    + page_lib.table(rows, {}, SCORE_COLUMNS, missing="-")
+    + page_lib.table(rows, {}, SCORE_COLUMNS)
   )
 
 

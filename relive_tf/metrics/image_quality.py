@@ -1,4 +1,4 @@
-"""Per-frame MSE, PSNR and SSIM between two videos, averaged per prediction horizon."""
+"""Per-frame MSE, PSNR and SSIM between two videos."""
 
 import tensorflow as tf
 
@@ -7,6 +7,11 @@ from relive_tf.data import pipeline
 # tf.image.ssim's Gaussian window (11x11, sigma 1.5, as in Wang et al. 2004) needs frames this
 # large.
 _SSIM_FILTER_SIZE = 11
+
+# What a frame reproduced exactly scores, in place of +inf, which made the average over clips of
+# every horizon it fell in infinite (a still clip's copy-last-frame baseline). Frames that differ
+# by one 8-bit level in one pixel score 89 dB at 64x64, 95 dB at 128x128.
+PSNR_CEILING_DB = 100.0
 
 
 def to_unit_range(videos):
@@ -45,10 +50,10 @@ def frame_psnr(predicted, target):
     predicted, target: [batch, frames, height, width, 3], uint8 in [0, 255] or float in [-1, 1].
 
   Returns:
-    float32 [batch, frames]; +inf where a frame is reproduced exactly.
+    float32 [batch, frames], at most PSNR_CEILING_DB, which a frame reproduced exactly scores.
   """
   predicted, target = _check_pair(predicted, target)
-  return tf.image.psnr(predicted, target, max_val=1.0)
+  return tf.minimum(tf.image.psnr(predicted, target, max_val=1.0), PSNR_CEILING_DB)
 
 
 def frame_ssim(predicted, target):
@@ -69,20 +74,3 @@ def frame_ssim(predicted, target):
       f"got {height}x{width}"
     )
   return tf.image.ssim(predicted, target, max_val=1.0, filter_size=_SSIM_FILTER_SIZE)
-
-
-def per_horizon(predicted, target):
-  """MSE, PSNR and SSIM of each frame averaged over the batch: quality at each prediction horizon.
-
-  Args:
-    predicted: [batch, frames, height, width, 3], frame t the prediction t + 1 steps ahead.
-    target: the true frames, same shape; each uint8 in [0, 255] or float in [-1, 1].
-
-  Returns:
-    {"mse": [frames], "psnr": [frames], "ssim": [frames]}, float32 tensors.
-  """
-  return {
-    "mse": tf.reduce_mean(frame_mse(predicted, target), axis=0),
-    "psnr": tf.reduce_mean(frame_psnr(predicted, target), axis=0),
-    "ssim": tf.reduce_mean(frame_ssim(predicted, target), axis=0),
-  }

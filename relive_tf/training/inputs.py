@@ -52,17 +52,29 @@ def held_out_settings(config, data=None):
   )
 
 
-def held_out_clips(config, data=None):
-  """Endless (index, uint8 clip) pairs the run never trained on (pipeline.clips)."""
-  return pipeline.clips(
-    **held_out_settings(config, data), frames=config.data.frames, size=config.data.size
-  )
+def held_out_clips(config, data=None, frames=None):
+  """(index, uint8 clip) pairs the run never trained on: endless synthetic clips, or the shards'
+  test split once, in stored order, so that no clip is counted or shown twice (an endless pass
+  repeated a split's few clips, shuffled).
+
+  Args:
+    config: a workdir's config.
+    data: None for the config's own data, "synthetic", or a folder of prepared shards.
+    frames: clip length; None for the config's data.frames.
+  """
+  settings = held_out_settings(config, data)
+  shape = dict(frames=frames or config.data.frames, size=config.data.size)
+  if settings["source"] == "synthetic":
+    return pipeline.clips(**settings, **shape)
+  # Imported here so that the synthetic path never needs the shard reader's dependencies.
+  from relive_tf.data import shards  # noqa: PLC0415
+
+  clips = shards.clip_records(settings["path"], split=settings["split"], **shape)
+  return clips.map(lambda record: record["clip"]).enumerate()
 
 
 def held_out_batches(config, *, batch_size, data=None, frames=None):
-  """pipeline.training_batches-style batches of held-out clips, with noise drawn from their seed:
-  endless synthetic clips, or the shards' test split once, in stored order, so that no clip is
-  counted twice (an endless pass repeated a split's few clips and compared them with themselves).
+  """pipeline.training_batches-style batches of held_out_clips, with noise drawn from their seed.
 
   Args:
     config: a workdir's config.
@@ -71,15 +83,14 @@ def held_out_batches(config, *, batch_size, data=None, frames=None):
     frames: clip length; None for the config's data.frames.
   """
   settings = held_out_settings(config, data)
-  shape = dict(frames=frames or config.data.frames, size=config.data.size)
   if settings["source"] == "synthetic":
     return pipeline.training_batches(
-      **settings, **shape, batch_size=batch_size, noise_dim=config.model.noise_dim
+      **settings,
+      frames=frames or config.data.frames,
+      size=config.data.size,
+      batch_size=batch_size,
+      noise_dim=config.model.noise_dim,
     )
-  # Imported here so that the synthetic path never needs the shard reader's dependencies.
-  from relive_tf.data import shards  # noqa: PLC0415
-
-  clips = shards.clip_records(settings["path"], split=settings["split"], **shape)
-  clips = clips.map(lambda record: record["clip"]).enumerate()
+  clips = held_out_clips(config, data, frames)
   examples = clips.map(pipeline.examples(settings["seed"], config.model.noise_dim))
   return examples.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -362,8 +362,8 @@ FAMILY = family.Family(
   title="next-frame predictor",
   config="configs/lstm.py",
   build_trainer=build_trainer,
-  # Keys every config declares since the configs were made alike; the predictor has no noise and
-  # no evaluation during training.
+  # Keys every config declares since the configs were made alike: the predictor has no noise, and
+  # workdirs written before train.eval_every had no evaluation during training.
   added_keys={
     **family.LOOP_ADDED_KEYS,
     "model.noise_dim": 0,
