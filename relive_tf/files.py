@@ -316,6 +316,27 @@ def exclusive_use(folder, job):
       fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def holder(folder):
+  """What holds `folder` through exclusive_use now ("relive train (process 123)"), or None.
+
+  Read where a command finds a folder not ready yet (a workdir before its first checkpoint), to
+  say that a run is making it rather than that none was started.
+  """
+  path = os.path.join(folder, LOCK_FILE)
+  if is_remote(folder) or not os.path.isfile(path):
+    held = read_bytes(path).decode("utf-8", "replace").strip() if isfile(path) else ""
+    return held or None
+  with open(path, encoding="utf-8", errors="replace") as lock:
+    try:
+      fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+      return lock.read().strip() or "another process"
+    except OSError:  # a filesystem without locks
+      return None
+    fcntl.flock(lock, fcntl.LOCK_UN)
+  return None
+
+
 def _outermost_missing(folder):
   """The outermost folder of the local path `folder` that does not exist yet, or None."""
   path, missing = os.path.abspath(folder), None

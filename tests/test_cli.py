@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from relive_tf import cli
+from relive_tf import files
 from relive_tf import progress
 from relive_tf.cli import console
 from relive_tf.cli import messages
@@ -145,9 +146,13 @@ def test_generate_into_a_folder_of_earlier_videos_warns(trained, tmp_path):
   again = relive("generate", f"--workdir={workdir}", "--num=1", f"--out={tmp_path}", "--seed=5")
   assert again.returncode == 0
   assert (
-    f"{tmp_path} already holds 2 videos of an earlier run: the new ones replace" in again.stderr
+    f"{tmp_path} already holds 2 videos of an earlier run: the new ones replace 1 of them, the "
+    "rest stay" in again.stderr
   )
   assert sorted(os.listdir(tmp_path)) == ["video_0000.gif", "video_0001.gif"]
+  # It said the new ones replace those of the same names where none shared a name.
+  mp4 = relive("generate", f"--workdir={workdir}", "--num=1", f"--out={tmp_path}", "--format=mp4")
+  assert "the new ones replace 0 of them, the rest stay" in mp4.stderr
 
 
 def test_generate_into_a_folder_it_cannot_create_says_so_in_one_line(trained, tmp_path):
@@ -249,6 +254,21 @@ def test_generate_without_a_checkpoint_is_refused(tmp_path):
   )
   result = relive("generate", f"--workdir={tmp_path / 'w'}", f"--out={tmp_path / 'o'}")
   assert result.returncode == 1 and "holds no checkpoint yet" in result.stderr
+
+
+def test_a_workdir_training_before_its_first_checkpoint_says_so(tmp_path):
+  # It said "train it first" while `relive train` was making it.
+  (tmp_path / "w").mkdir()
+  (tmp_path / "w" / "config.json").write_text(
+    '{"model_type": "vgan", "seed": 0, "model": {}, "data": {}, "train": {}}'
+  )
+  with files.exclusive_use(str(tmp_path / "w"), "relive train"):
+    result = relive("generate", f"--workdir={tmp_path / 'w'}", f"--out={tmp_path / 'o'}")
+  assert result.returncode == 1
+  assert f"holds no checkpoint yet: relive train (process {os.getpid()}) is training it" in (
+    result.stderr
+  )
+  assert files.holder(str(tmp_path / "w")) is None
 
 
 def test_a_bug_below_the_cli_keeps_its_traceback(tmp_path):

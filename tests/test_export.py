@@ -149,6 +149,15 @@ def test_a_model_of_other_input_shapes_in_a_model_folder_is_refused(
   assert _entries(model_dir) == ["1"]
 
 
+def test_a_version_whose_saved_model_is_empty_is_passed_over(workdirs, tmp_path):
+  # An empty saved_model.pb parses as a SavedModel of no graph: an IndexError traceback.
+  model_dir = tmp_path / "vgan"
+  (model_dir / "1").mkdir(parents=True)
+  (model_dir / "1" / tf.saved_model.SAVED_MODEL_FILENAME_PB).write_bytes(b"")
+  assert publish.signatures(str(model_dir / "1")) is None
+  assert _export(workdirs["vgan"], model_dir) == str(model_dir / "2")
+
+
 def test_an_explicit_version_is_used(workdirs, tmp_path):
   path = _export(workdirs["vgan"], tmp_path / "vgan", version=7)
   assert path == str(tmp_path / "vgan" / "7")

@@ -21,6 +21,7 @@ from relive_tf.evaluation import predictor
 from relive_tf.gallery import build
 from relive_tf.gallery import charts
 from relive_tf.gallery import events
+from relive_tf.gallery import page
 from relive_tf.gallery import sections
 from relive_tf.metrics import feature_network
 
@@ -304,6 +305,17 @@ def test_gallery_refuses_an_out_folder_holding_other_files(workdirs, tmp_path):
   assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_gallery_refuses_an_out_folder_whose_index_it_did_not_write(workdirs, tmp_path):
+  # Any index.html read as a gallery built before: a home page and its media/ were replaced.
+  (tmp_path / "media").mkdir()
+  (tmp_path / "media" / "holiday.gif").write_bytes(b"GIF89a")
+  (tmp_path / "index.html").write_text("<html>my homepage</html>")
+  with pytest.raises(ValueError, match="holds an index.html that `relive gallery` did not write"):
+    _build([workdirs["untrained"]], tmp_path)
+  assert (tmp_path / "index.html").read_text() == "<html>my homepage</html>"
+  assert (tmp_path / "media" / "holiday.gif").read_bytes() == b"GIF89a"
+
+
 def test_gallery_refuses_to_rebuild_a_site_whose_media_holds_a_training_workdir(workdirs, tmp_path):
   site = tmp_path / "site"
   _build([workdirs["untrained"]], site)
@@ -317,7 +329,7 @@ def test_gallery_refuses_to_rebuild_a_site_whose_media_holds_a_training_workdir(
 def test_gallery_rebuilt_in_place_drops_the_old_media(workdirs, tmp_path):
   (tmp_path / "media" / "00_old").mkdir(parents=True)
   (tmp_path / "media" / "00_old" / "sample_00.gif").write_bytes(b"GIF89a")
-  (tmp_path / "index.html").write_text("<html>the gallery built before</html>")
+  (tmp_path / "index.html").write_text(f"<html><title>{page.TITLE}</title>built before</html>")
   index = _build([workdirs["untrained"]], tmp_path)
   assert not (tmp_path / "media" / "00_old").exists()
   assert "No checkpoint yet" in pathlib.Path(index).read_text()

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import types
 
 import cv2
 import keras
@@ -428,6 +429,25 @@ def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(
   assert [line.split()[0] for line in rows[-4:]] == ["1", "2", "3", "4"]
 
 
+def test_a_clip_reproduced_exactly_leaves_every_horizons_psnr_finite():
+  # Each frame's PSNR was averaged over the clips: a still clip's copy-last-frame (infinite PSNR)
+  # made the horizon's PSNR infinite, and the report's means null.
+  rng = np.random.default_rng(0)
+  moving = rng.uniform(-1, 1, (1, 6, 16, 16, 3)).astype(np.float32)
+  still = np.repeat(moving[:, :1], 6, axis=1)
+  videos = np.concatenate([still, moving])
+  copying = types.SimpleNamespace(
+    predictor=types.SimpleNamespace(rollout=predictor_evaluation.copy_last_frame)
+  )
+  horizons = predictor_evaluation.HorizonEvaluator(
+    lambda: [tf.constant(videos)], context=2, future=4, num_clips=2
+  )
+  measured = dict(horizons.run(copying))
+  mse = measured["copy_last_frame/mse"]
+  assert np.all(mse > 0) and np.array_equal(measured["model/mse"], mse)
+  np.testing.assert_allclose(measured["copy_last_frame/psnr"], -10 * np.log10(mse))
+
+
 def test_evaluations_of_other_lengths_keep_each_others_reports(
   lstm_workdir, small_digit_recognizer, tmp_path
 ):
@@ -546,8 +566,18 @@ def test_evaluation_reads_held_out_shards_of_other_clip_lengths_that_hold_the_ro
 
 
 def test_evaluation_rejects_a_rollout_longer_than_the_training_clips(lstm_workdir):
-  with pytest.raises(ValueError, match="clips of 8 frames"):
+  with pytest.raises(ValueError, match="clips of 8 frames.*give --context and --future adding up"):
     evaluator.evaluate(lstm_workdir, families.FAMILIES.values(), context=4, future=5)
+
+
+def test_evaluation_predicts_the_frames_left_in_short_training_clips_unless_told(
+  lstm_workdir, tmp_path
+):
+  # The default of 10 frames was refused on clips shorter than the context and 10 frames.
+  report, _ = evaluator.evaluate(
+    lstm_workdir, families.FAMILIES.values(), num_samples=2, report=str(tmp_path / "r.json")
+  )
+  assert (report["context"], report["future"]) == (3, _FRAMES - 3)
 
 
 # relive predict.

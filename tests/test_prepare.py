@@ -485,3 +485,18 @@ def test_cli_warns_when_a_split_got_only_files_it_skipped(tmp_path, empty):
   counts = {"test": "train: 1 clip, test: 0 clips", "train": "train: 0 clips, test: 1 clip"}
   assert f"({counts[empty]})" in result.stdout
   assert f"the {empty} split holds no clips: its files were skipped or too short" in result.stderr
+
+
+def test_a_clip_taller_than_a_jpeg_strip_holds_is_refused_before_decoding(tmp_path):
+  # Every file was decoded, then skipped as "OpenCV could not encode".
+  (tmp_path / "videos").mkdir()
+  write_avi(tmp_path / "videos" / "a.avi", smooth_video(40, 16, 16))
+  with pytest.raises(ValueError, match="65536 rows of a JPEG strip, .*give --encoding=png"):
+    prepare.prepare(
+      layout="folder",
+      source=str(tmp_path / "videos"),
+      out=str(tmp_path / "out"),
+      frames=32,
+      size=2048,
+    )
+  assert not (tmp_path / "out").exists()

@@ -61,6 +61,13 @@ def test_export_publishes_and_checks_a_version_on_a_remote_filesystem(ram_workdi
   assert not tf.io.gfile.exists(f"ram://remote/export/{files.LOCK_FILE}")
 
 
+def test_a_remote_model_folder_inside_the_workdir_is_refused_with_a_trailing_slash(ram_workdir):
+  # The slash made the workdir check look one folder too deep: models.config went into it.
+  with pytest.raises(ValueError, match="is inside the training workdir"):
+    publish.export(ram_workdir, f"{ram_workdir}/vgan/", families.FAMILIES.values())
+  assert not tf.io.gfile.exists(f"{ram_workdir}/{publish.MODELS_CONFIG}")
+
+
 def test_a_failed_remote_copy_names_it_and_deletes_what_it_copied(ram_workdir, monkeypatch):
   export_dir = "ram://remote/failing/vgan"
   publish.export(ram_workdir, export_dir, families.FAMILIES.values())

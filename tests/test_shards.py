@@ -211,6 +211,33 @@ def test_stray_shards_without_a_manifest_are_refused(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+  "name, text",
+  [
+    (shards.MANIFEST, "null"),
+    (shards.MANIFEST, '{"fingerprint": "run"}'),
+    (shards.PROGRESS, "[]"),
+    (shards.PROGRESS, '{"fingerprint": "run", "splits": {"train": {"shards": []}}}'),
+  ],
+)
+def test_a_damaged_manifest_or_progress_file_is_named_with_the_fix(tmp_path, name, text):
+  # AttributeError and KeyError tracebacks before.
+  (tmp_path / name).write_text(text)
+  with pytest.raises(
+    ValueError, match=f"{name} is damaged: .*; give another --out, or --overwrite"
+  ):
+    shards.PreparedFolder(
+      str(tmp_path), splits=("train",), fingerprint="run", shard_bytes=1, overwrite=False
+    )
+
+
+def test_a_label_that_is_not_utf8_is_stored_as_its_bytes():
+  # A UCF-101 class folder named in Latin-1: a UnicodeEncodeError stopped the run.
+  example = shards.clip_example(b"", video_id="caf\udce9.avi", label="Caf\udce9", start_frame=0)
+  features = tf.train.Example.FromString(example).features.feature
+  assert features["label"].bytes_list.value == [b"Caf\xe9"]
+
+
 def test_a_finished_folder_of_the_same_run_gives_its_manifest(tmp_path):
   manifest = write_folder(tmp_path, {"train": 2})
   folder = shards.PreparedFolder(

@@ -613,6 +613,18 @@ def test_training_inside_a_folder_export_or_gallery_wrote_is_refused(
   assert not (tmp_path / inside / "config.json").exists()
 
 
+def test_a_folder_beside_the_models_of_an_export_root_may_be_a_workdir(make_config, tmp_path):
+  # `relive export --export_dir=runs/vgan_export` puts models.config in runs/: every new workdir in
+  # runs/ was then refused as "inside an export", with runs/NAME as the advice.
+  (tmp_path / publish.MODELS_CONFIG).write_text("")
+  (tmp_path / "vgan_export" / "1").mkdir(parents=True)
+  (tmp_path / "vgan_export" / "1" / tf.saved_model.SAVED_MODEL_FILENAME_PB).write_bytes(b"")
+  helpers.train(_tiny(make_config, train__num_steps=1), tmp_path / "lstm2")
+  assert helpers.restore(tmp_path / "lstm2").step == 1
+  with pytest.raises(ValueError, match="is inside .*vgan_export', an export of `relive export`"):
+    helpers.train(_tiny(make_config, train__num_steps=1), tmp_path / "vgan_export" / "run")
+
+
 def test_a_folder_beside_a_sites_media_may_be_a_workdir(make_config, tmp_path):
   # A home folder with an index.html and a media/ of its own: runs/ beside them stays usable.
   (tmp_path / page.MEDIA_DIR).mkdir()

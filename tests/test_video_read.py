@@ -1,7 +1,9 @@
 """Decoding videos and JPEG strips: pixels, sampling, cropping, refusals, frame counts that lie."""
 
+import contextlib
 import os
 import pathlib
+import re
 
 import cv2
 import numpy as np
@@ -82,6 +84,30 @@ def test_a_cut_video_gives_the_frames_that_decode_with_a_warning_quoting_ffmpeg(
   assert decoded.warning.endswith(
     f"used the {len(decoded.frames)} frames that decoded of the 20 its header lists"
   )
+
+
+def test_a_cut_videos_warning_counts_the_frames_kept_at_a_frame_step(tmp_path):
+  # It said "used the N frames that decoded", counting the frames frame_step drops.
+  path = truncate(write_avi(tmp_path / "cut.avi", smooth_video(20, 16, 16)), 0.6)
+  decoded = video_read.read_video(path, size=16, frame_step=2)
+  kept = len(decoded.frames)
+  grabbed = int(re.search(rf"used the {kept} kept of the (\d+) frames that", decoded.warning)[1])
+  assert grabbed in (2 * kept - 1, 2 * kept)
+
+
+def test_a_warning_names_the_header_count_only_when_the_stream_ended_short(tmp_path, monkeypatch):
+  @contextlib.contextmanager
+  def ffmpeg_complained():
+    yield ["Invalid data found when processing input"]
+
+  frames = [np.zeros((16, 16, 3), np.uint8)] * 2
+  monkeypatch.setattr(video_read, "_ffmpeg_errors", ffmpeg_complained)
+  monkeypatch.setattr(video_read, "_decode_frames", lambda *args: (frames, 2, 20))
+  path = write_avi(tmp_path / "v.avi", smooth_video(4, 16, 16))
+  stopped = video_read.read_video(path, size=16, max_frames=2).warning
+  ended = video_read.read_video(path, size=16).warning
+  assert stopped.endswith("used the 2 frames that decoded")
+  assert ended.endswith("used the 2 frames that decoded of the 20 its header lists")
 
 
 def test_a_cut_mp4_without_its_index_names_ffmpegs_reason(tmp_path):
@@ -196,6 +222,13 @@ def test_read_strip_refuses_a_truncated_jpeg(tmp_path):
   path = truncate(write_strip(tmp_path / "s.jpg", smooth_video(4, 32, 32)), 0.7)
   with pytest.raises(video_read.UnusableVideoError, match="truncated"):
     video_read.read_strip(path, size=16)
+
+
+def test_read_strip_reads_a_whole_jpeg_with_bytes_after_its_end(tmp_path):
+  # Only the last 32 bytes were searched for the end marker: padding past them read as a cut.
+  path = pathlib.Path(write_strip(tmp_path / "s.jpg", smooth_video(4, 32, 32)))
+  path.write_bytes(path.read_bytes() + bytes(64))
+  assert video_read.read_strip(str(path), size=16).frames.shape == (4, 16, 16, 3)
 
 
 @pytest.mark.parametrize("encoding", ["png", "raw"])

@@ -59,7 +59,13 @@ def define_flags():
     "predictor: frames given; default the config's train.context_frames",
     lower_bound=1,
   )
-  flags.DEFINE_integer("future", 10, "predictor: frames predicted after the context", lower_bound=1)
+  flags.DEFINE_integer(
+    "future",
+    None,
+    "predictor: frames predicted after the context; default 10, or as many as the training clips "
+    "hold after the context if fewer",
+    lower_bound=1,
+  )
   flags.DEFINE_string(
     "report", None, "JSON report path; default WORKDIR/evaluation_*_step<step>.json"
   )

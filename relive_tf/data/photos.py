@@ -5,6 +5,7 @@ import re
 import tensorflow as tf
 
 from relive_tf import files
+from relive_tf.data import video_read
 
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WebP")
 MATTE = 255.0  # the grey level that shows through transparent pixels (white)
@@ -393,25 +394,6 @@ def _not_a_photo(path, reason):
   return ValueError(f"{path!r} {reason}: give a {', '.join(FORMATS[:-1])} or {FORMATS[-1]} photo")
 
 
-def _jpeg_is_cut(data):
-  """Whether a JPEG file's bytes stop before its image does: no end-of-image marker after the main
-  image's first scan, or its header segments run past the end. The segments are walked from the
-  start, so that the markers of an EXIF thumbnail (inside a segment) are passed over. Told apart
-  before decoding because libjpeg prints a line of its own about a cut file."""
-  position = 2  # after the start-of-image marker
-  while position + 4 <= len(data):
-    if data[position] != 0xFF:
-      return False  # no marker where one belongs: damaged otherwise, as the decoder will say
-    marker = data[position + 1]
-    if marker == 0xFF:  # a fill byte before a marker
-      position += 1
-    elif marker == 0xDA:  # start of scan: entropy-coded data, which escapes every 0xFF it holds
-      return data.find(b"\xff\xd9", position) < 0
-    else:
-      position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
-  return True
-
-
 def load_photo(path, size):
   """Reads a photo file the way the served relive_image signature reads its bytes (decode_photos).
 
@@ -432,7 +414,7 @@ def load_photo(path, size):
     raise _not_a_photo(path, "is an empty file (0 bytes)")
   if _format_index(_head(tf.constant(data))) == len(FORMATS):
     raise _not_a_photo(path, f"is in a format relive does not read (it starts with {data[:8]!r})")
-  if data.startswith(b"\xff\xd8\xff") and _jpeg_is_cut(data):
+  if data.startswith(b"\xff\xd8\xff") and video_read.jpeg_is_cut(data):
     raise ValueError(
       f"{path!r} is cut short: its JPEG data stops before the image ends (an unfinished download "
       "or copy?): give the whole file"

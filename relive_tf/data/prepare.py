@@ -133,6 +133,11 @@ def _check_arguments(
     raise ValueError(f"--encoding={encoding!r} is not one of {', '.join(video_read.ENCODINGS)}")
   if not 1 <= jpeg_quality <= 100:
     raise ValueError(f"--jpeg_quality={jpeg_quality} must be in 1..100")
+  if encoding == "jpeg" and frames * size > video_read.JPEG_MAX_ROWS:
+    raise ValueError(
+      f"--frames={frames} x --size={size} is {frames * size} rows of a JPEG strip, more than JPEG "
+      f"holds ({video_read.JPEG_MAX_ROWS}); give --encoding=png, or fewer frames or a smaller size"
+    )
 
 
 def _decoded_in_order(pool, todo, spec, window):

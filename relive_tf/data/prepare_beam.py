@@ -173,9 +173,9 @@ def run(
   The pipeline decodes the files in parallel, numbers each split's clips in the dataset's order,
   groups consecutive clips into shards of about equal bytes and writes them (ShardWriter: whole
   files under their final names), then manifest.json. A Beam run does not resume part-way: the
-  runner retries failed work itself, and a run started again writes every shard again (an
-  interrupted processes run of the same settings is replaced). On a finished `out` it does
-  nothing.
+  runner retries failed work itself; the shards an interrupted run left are refused, so a run
+  started again needs `overwrite` (an interrupted processes run of the same settings is
+  replaced). On a finished `out` it does nothing.
 
   Args:
     items: the layouts.Item of every file, in the dataset's order.

@@ -63,9 +63,9 @@ def clip_example(encoded_clip, *, video_id, label, start_frame):
     features=tf.train.Features(
       feature={
         "clip": bytes_feature(encoded_clip),
-        # A name that is not valid UTF-8 is stored as its bytes.
+        # Names that are not valid UTF-8 (a file's, a UCF-101 class folder's) are stored as bytes.
         "video_id": bytes_feature(video_id.encode("utf-8", "surrogateescape")),
-        "label": bytes_feature(label.encode()),
+        "label": bytes_feature(label.encode("utf-8", "surrogateescape")),
         "start_frame": tf.train.Feature(int64_list=tf.train.Int64List(value=[start_frame])),
       }
     )
@@ -230,6 +230,11 @@ def claim(out, fingerprint, overwrite):
       raise ValueError(
         f"{path} is not valid JSON; give another --out, or --overwrite to start again"
       ) from None
+    problem = _manifest_problem(state) if name == MANIFEST else _progress_problem(state)
+    if problem:
+      raise ValueError(
+        f"{path} is damaged: {problem}; give another --out, or --overwrite to start again"
+      )
     if state.get("fingerprint") != fingerprint:
       raise ValueError(
         f"--out={out} holds shards prepared with other settings or from other "
@@ -251,6 +256,22 @@ def claim(out, fingerprint, overwrite):
       "another --out, or --overwrite to replace them"
     )
   return None, None
+
+
+def _progress_problem(progress):
+  """What makes a saved progress file unusable for resuming (a damaged file), or None."""
+  if not isinstance(progress, dict) or not isinstance(progress.get("splits"), dict):
+    return "not a JSON object with the splits' states"
+  for name, split in progress["splits"].items():
+    counts = ("files_done", "videos", "clips")
+    if not (
+      isinstance(split, dict)
+      and all(isinstance(split.get(key), int) for key in counts)
+      and isinstance(split.get("shards"), list)
+      and isinstance(split.get("skipped"), list)
+    ):
+      return f"split {name!r} lacks its counts ({', '.join(counts)}), shards or skipped files"
+  return None
 
 
 def _changed_shard(out, listed):

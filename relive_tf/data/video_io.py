@@ -39,8 +39,8 @@ QUANTIZERS = {"median_cut": Image.Quantize.MEDIANCUT, "fast_octree": Image.Quant
 
 def gif_frame_durations(frames, fps):
   """Milliseconds each frame shows, in the whole centiseconds a GIF stores, frame i ending within
-  5 ms of (i + 1) / fps seconds: at 8 fps 120 and 130 ms by turns (one delay of 120 played 4 %
-  fast).
+  5 ms of (i + 1) / fps seconds: at 8 fps 120 and 130 ms, 125 on average (one delay of 120
+  played 4 % fast).
 
   Raises:
     ValueError: fps outside (0, 100], where a frame would last under a centisecond.

@@ -48,9 +48,9 @@ VIDEO_EXTENSIONS = (
 STRIP_EXTENSIONS = (".jpg", ".jpeg")
 # How shards store a clip: one image of its frames stacked vertically (JPEG or PNG), or raw pixels.
 ENCODINGS = ("jpeg", "png", "raw")
+# libjpeg's JPEG_MAX_DIMENSION: a JPEG strip holds at most this many rows (frames x size).
+JPEG_MAX_ROWS = 65_500
 
-_JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
-_JPEG_TAIL_BYTES = 32  # some writers pad a few bytes after the end marker
 # A line FFmpeg logs: "[h264 @ 0x55c9...] message" by default, "[OPENCV:FFMPEG:16] message" when
 # OPENCV_FFMPEG_LOGLEVEL is set. OpenCV's own lines ("[ WARN:0@0.02] ...") do not match.
 _FFMPEG_LINE = re.compile(
@@ -233,9 +233,31 @@ def read_video(path, *, size, frame_step=1, max_frames=None):
     )
   warning = None
   if errors:
-    of_listed = f" of the {listed} its header lists" if decoded < listed else ""
-    warning = f"cut or damaged{said}: used the {decoded} frames that decoded{of_listed}"
+    # Of the header's count only when the stream ended there, not at max_frames.
+    ended = max_frames is None or len(frames) < max_frames
+    of_listed = f" of the {listed} its header lists" if ended and decoded < listed else ""
+    used = f"the {len(frames)} kept of " if frame_step > 1 else ""
+    warning = f"cut or damaged{said}: used {used}the {decoded} frames that decoded{of_listed}"
   return DecodedVideo(np.stack(frames), warning)
+
+
+def jpeg_is_cut(data):
+  """Whether a JPEG file's bytes stop before its image does: no end-of-image marker after the main
+  image's first scan, or its header segments run past the end. The segments are walked from the
+  start, so that the markers of an EXIF thumbnail (inside a segment) are passed over. Told apart
+  before decoding because libjpeg prints a line of its own about a cut file."""
+  position = 2  # after the start-of-image marker
+  while position + 4 <= len(data):
+    if data[position] != 0xFF:
+      return False  # no marker where one belongs: damaged otherwise, as the decoder will say
+    marker = data[position + 1]
+    if marker == 0xFF:  # a fill byte before a marker
+      position += 1
+    elif marker == 0xDA:  # start of scan: entropy-coded data, which escapes every 0xFF it holds
+      return data.find(b"\xff\xd9", position) < 0
+    else:
+      position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+  return True
 
 
 def read_strip(path, *, size, frame_step=1):
@@ -258,7 +280,7 @@ def read_strip(path, *, size, frame_step=1):
   with open(path, "rb") as f:
     data = f.read()
   # libjpeg may fill the rows missing from a cut JPEG with gray; the end marker is what is gone.
-  if data[:2] == _JPEG_START and _JPEG_END not in data[-_JPEG_TAIL_BYTES:]:
+  if data.startswith(b"\xff\xd8") and jpeg_is_cut(data):
     raise UnusableVideoError("truncated: the JPEG has no end-of-image marker")
   image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
   if image is None:

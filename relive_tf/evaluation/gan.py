@@ -315,6 +315,11 @@ def scores_far_from_photo(frame_scores, condition_index, distance=FAR):
   }
 
 
+# Fewer clips a set than this get a warning: the Frechet distance compares covariances of the
+# features (128 dimensions for the built-in network), which few clips estimate poorly.
+SMALL_SET = 64
+
+
 def evaluate(
   trained,
   *,
@@ -385,6 +390,14 @@ def evaluate(
     extract.description,
     f" and {recognizer.description}" if recognizer else f"; sample scores {not_measured}",
   )
+  if num_samples < SMALL_SET:
+    logging.warning(
+      "%d clips a set: distances over so few clips mostly measure which clips were drawn (the "
+      "real_vs_real row shows how much); give --num_samples of at least %d where the data holds "
+      "2 x that many",
+      num_samples,
+      SMALL_SET,
+    )
   measurer = GANEvaluator(batches, extract, num_samples, recognizer, show_progress=True)
   generated = measurer.measure(trained.trainer)
   untrained_measured = measurer.measure(untrained)

@@ -22,11 +22,13 @@ from relive_tf.training import lstm as lstm_training
 METHODS = (("model", "model"), ("copy_last_frame", "copy-last"), ("linear_extrapolation", "linear"))
 # The sample scores also take the real future frames: the ceiling at each horizon.
 SCORED = (METHODS[0], ("real_future", "real"), *METHODS[1:])
-METRICS = (
-  ("mse", "MSE (pixels in [0, 1])", image_quality.frame_mse),
-  ("psnr", "PSNR (dB)", image_quality.frame_psnr),
-  ("ssim", "SSIM", image_quality.frame_ssim),
-)
+METRICS = (("mse", "MSE (pixels in [0, 1])"), ("psnr", "PSNR of the MSE (dB)"), ("ssim", "SSIM"))
+# Averaged over the clips frame by frame. PSNR comes from each horizon's mean MSE: one frame
+# reproduced exactly (a still clip's copy-last-frame) has an infinite PSNR, which made its
+# horizon's mean infinite, and a cap on it would weigh one clip over all the others.
+_FRAME_METRICS = {"mse": image_quality.frame_mse, "ssim": image_quality.frame_ssim}
+# Frames `relive evaluate` predicts unless told (fewer where the training clips end sooner).
+DEFAULT_FUTURE = 10
 _CELL = 10  # table column width
 
 
@@ -112,7 +114,7 @@ class HorizonEvaluator:
       "linear_extrapolation": linear_extrapolation,
     }
     context, future = self._context, self._future
-    totals = {name: {metric: np.zeros(future) for metric, _, _ in METRICS} for name in predict_fns}
+    totals = {name: {metric: np.zeros(future) for metric in _FRAME_METRICS} for name in predict_fns}
     scored = {name: [] for name, _ in SCORED}
     count = 0
     with progress.bar(
@@ -123,7 +125,7 @@ class HorizonEvaluator:
         given, truth = videos[:, :context], videos[:, context : context + future]
         predictions = {name: predict(given, future) for name, predict in predict_fns.items()}
         for name, predicted in predictions.items():
-          for metric, _, frame_metric in METRICS:
+          for metric, frame_metric in _FRAME_METRICS.items():
             totals[name][metric] += tf.reduce_sum(frame_metric(predicted, truth), axis=0).numpy()
         if self._recognizer is not None:
           for name, predicted in {**predictions, "real_future": truth}.items():
@@ -138,8 +140,10 @@ class HorizonEvaluator:
     if not count:
       raise ValueError("the held-out data gave no clips; check data")
     for name, by_metric in totals.items():
-      for metric, values in by_metric.items():
-        yield f"{name}/{metric}", values / count
+      mse = by_metric["mse"] / count
+      yield f"{name}/mse", mse
+      yield f"{name}/psnr", image_quality.psnr_of_mse(mse)
+      yield f"{name}/ssim", by_metric["ssim"] / count
     if self._recognizer is not None:
       for name, parts in scored.items():
         frame_scores = sample_scores.FrameScores.concatenate(parts)
@@ -154,8 +158,8 @@ class HorizonEvaluator:
 
 
 def _mean_of_finite(values):
-  """The mean of the finite values (a horizon without a digit has no identity consistency); NaN
-  when there are none."""
+  """The mean of the finite values (a horizon reproduced exactly has an infinite PSNR, one without
+  a digit no identity consistency); NaN when there are none."""
   finite = values[np.isfinite(values)]
   return float(np.mean(finite)) if finite.size else float("nan")
 
@@ -239,7 +243,7 @@ def evaluate(
   *,
   data=None,
   context=None,
-  future=10,
+  future=None,
   num_samples=256,
   batch_size=16,
   digit_recognizer=None,
@@ -259,6 +263,7 @@ def evaluate(
       split); by default the data the workdir was trained on.
     context: frames given, >= 1; default the config's train.context_frames.
     future: frames predicted, >= 1; context + future is at most the training clips' data.frames.
+      Default: DEFAULT_FUTURE, or the frames the training clips hold after the context if fewer.
     num_samples: held-out clips to average over (fewer when a shards' test split holds fewer).
     batch_size: clips per model call.
     digit_recognizer: directory of a digit recogniser (default: the one shipped with the package).
@@ -270,8 +275,8 @@ def evaluate(
     The report: workdir, model_type, step, context, future, num_clips, size, data, horizons
     [1..future], metrics {method: {metric: [future] values}} and mean {method: {metric: value}}
     for the methods model, copy_last_frame and linear_extrapolation and the metrics mse, psnr and
-    ssim (PSNR at most image_quality.PSNR_CEILING_DB; a value a non-finite prediction made is
-    null), mse_ratio_to_copy_last_frame;
+    ssim (PSNR from each horizon's mean MSE; null where that MSE is 0),
+    mse_ratio_to_copy_last_frame;
     sample_scores {method: {score: [future] values}} for the methods model, real_future,
     copy_last_frame and linear_extrapolation and the scores digit_score, identity_consistency
     (null where no digit is seen) and motion, with digit_recognizer (its description), or
@@ -282,6 +287,8 @@ def evaluate(
   """
   workdir, config = trained.workdir, trained.config
   context = config.train.context_frames if context is None else context
+  if future is None:
+    future = min(DEFAULT_FUTURE, config.data.frames - context)
   lstm_training.check_rollout(context, future, config.data.frames)
   if num_samples < 1 or batch_size < 1:
     raise ValueError(
@@ -305,13 +312,13 @@ def evaluate(
     videos,
     context=context,
     future=future,
-    num_clips=num_samples,
+    num_clips=clips,
     recognizer=recognizer,
     show_progress=True,
   )
   measured = dict(horizons.run(trained.trainer))
   metrics = {
-    name: {metric: measured[f"{name}/{metric}"] for metric, _, _ in METRICS} for name, _ in METHODS
+    name: {metric: measured[f"{name}/{metric}"] for metric, _ in METRICS} for name, _ in METHODS
   }
   finite = scores_lib.finite_or_none
   result = {
@@ -367,7 +374,7 @@ def format_table(report):
     f"{report['workdir']} ({report['model_type']}) at step {report['step']}: "
     f"{report['num_clips']} held-out clips, {report['context']} context frames, "
     f"{report['future']} predicted, {report['size']}x{report['size']}",
-    f"{'':>8}" + "".join(f"  {title:<{group}}" for _, title, _ in METRICS).rstrip(),
+    f"{'':>8}" + "".join(f"  {title:<{group}}" for _, title in METRICS).rstrip(),
     f"{'horizon':>8}"
     + "".join(f"  {''.join(f'{label:>{_CELL}}' for _, label in METHODS)}" for _ in METRICS),
   ]
@@ -376,12 +383,12 @@ def format_table(report):
     """values: {method: {metric: value}}."""
     groups = [
       "".join(
-        f"{'n/a':>{_CELL}}"
+        f"{'inf':>{_CELL}}"
         if values[name][metric] is None
         else f"{values[name][metric]:>{_CELL}.4g}"
         for name in names
       )
-      for metric, _, _ in METRICS
+      for metric, _ in METRICS
     ]
     return f"{label:>8}  " + "  ".join(groups)
 

@@ -107,7 +107,9 @@ def _gan_report_html(page, name, stem, report):
     for _, scores_key, label in gan.ROWS:
       rows[label].update(sample[scores_key])
     note += f" Sample scores by the {report['digit_recognizer']}."
-  html = markup('<p class="note">{}</p>').format(note) + page_lib.table(rows, {}, columns)
+  html = markup('<p class="note">{}</p>').format(note) + page_lib.table(
+    rows, {}, columns, missing="-"
+  )
   by_distance = report.get("by_distance_from_photo")
   if by_distance:
     plots = [
@@ -156,7 +158,7 @@ def _report_html(page, path, report):
   if "distances" in report:
     return _gan_report_html(page, name, stem, report)
   if "mean" in report:
-    metrics = {key: label for key, label, _ in predictor.METRICS}
+    metrics = dict(predictor.METRICS)
     plots = [
       _horizon_chart(page, stem, report, metric, label, report["metrics"], predictor.METHODS)
       for metric, label in metrics.items()
@@ -303,6 +305,12 @@ def build_gallery(workdirs, out_dir, families, num_videos=8, seed=0):
       raise ValueError(
         f"out {out_dir!r} holds other files and no {page_lib.INDEX_FILE}; pass a new "
         "or empty folder, or one that holds a gallery built before"
+      )
+    index = os.path.join(out_dir, page_lib.INDEX_FILE)
+    if page_lib.INDEX_FILE in names and not page_lib.is_gallery_index(index):
+      raise ValueError(
+        f"out {out_dir!r} holds an {page_lib.INDEX_FILE} that `relive gallery` did not write, "
+        "which a build would replace with its media/; pass a new or empty folder"
       )
     _check_no_workdir_in_media(out_dir)
   with files.exclusive_use(out_dir, "relive gallery"):

@@ -15,6 +15,8 @@ from relive_tf.data import video_io
 
 INDEX_FILE = "index.html"
 MEDIA_DIR = "media"
+# In every index.html the gallery writes (templates/index.html.j2): how a rebuild knows its own.
+TITLE = "relive_tf gallery"
 # On-page size of a video tile: the 64x64 clips are upscaled with pixelated rendering.
 TILE_PIXELS = 128
 
@@ -135,14 +137,14 @@ def _number(value):
   return f"{value:.3g}"
 
 
-def table(rows, row_labels, column_labels):
+def table(rows, row_labels, column_labels, missing="inf"):
   """An HTML table of {row: {column: number}}.
 
   Args:
     rows: {row key: {column key: number or None}}, in display order.
     row_labels: {row key: label}; keys without one show as they are.
-    column_labels: {column key: label}, in display order; a None number (JSON's null: nothing
-      measured) shows as "-".
+    column_labels: {column key: label}, in display order.
+    missing: what a None shows as (JSON's null: an infinite PSNR, nothing measured).
   """
   markup = markupsafe.Markup
   head = markup("").join(markup("<th>{}</th>").format(label) for label in column_labels.values())
@@ -150,7 +152,9 @@ def table(rows, row_labels, column_labels):
     markup("<tr><th>{}</th>{}</tr>").format(
       row_labels.get(row, row),
       markup("").join(
-        markup("<td>{}</td>").format("-" if values.get(column) is None else _number(values[column]))
+        markup("<td>{}</td>").format(
+          missing if values.get(column) is None else _number(values[column])
+        )
         for column in column_labels
       ),
     )
@@ -172,7 +176,13 @@ def write_index(out_dir, sections):
   """
   built = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
   path = os.path.join(out_dir, INDEX_FILE)
-  files.write_text(
-    path, _TEMPLATES.get_template("index.html.j2").render(sections=sections, built=built)
+  html = _TEMPLATES.get_template("index.html.j2").render(
+    sections=sections, built=built, title=TITLE
   )
+  files.write_text(path, html)
   return path
+
+
+def is_gallery_index(path):
+  """Whether the HTML file at `path` is an index.html the gallery wrote (its <title>)."""
+  return f"<title>{TITLE}</title>" in files.read_bytes(path).decode("utf-8", "replace")

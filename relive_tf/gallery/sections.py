@@ -99,7 +99,7 @@ def _scores(page, trained):
     note += f" Sample scores {sample['not_measured']}."
   page.add(
     markupsafe.Markup('<p class="note">{}</p>').format(note)
-    + page_lib.table(rows, {}, SCORE_COLUMNS)
+    + page_lib.table(rows, {}, SCORE_COLUMNS, missing="-")
   )
 
 

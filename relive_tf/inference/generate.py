@@ -59,11 +59,13 @@ def generate(workdir, num, out_dir, seed=0, video_format="gif"):
   files.make_folder(out_dir)
   earlier = [name for name in tf.io.gfile.listdir(out_dir) if _VIDEO_NAME.fullmatch(name)]
   if earlier:
+    names = {f"video_{index:04d}.{video_format}" for index in range(num)}
     logging.warning(
-      "%s already holds %s of an earlier run: the new ones replace those of the same names, the "
-      "rest stay; give an empty folder to keep runs apart",
+      "%s already holds %s of an earlier run: the new ones replace %d of them, the rest stay; "
+      "give an empty folder to keep runs apart",
       out_dir,
       progress.counted(len(earlier), "video"),
+      len(names.intersection(earlier)),
     )
   paths = []
   for videos in sampled_batches(trained.trainer.sampling_generator, num, seed):

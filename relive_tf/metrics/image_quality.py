@@ -1,5 +1,6 @@
 """Per-frame MSE, PSNR and SSIM between two videos."""
 
+import numpy as np
 import tensorflow as tf
 
 from relive_tf.data import pipeline
@@ -7,11 +8,6 @@ from relive_tf.data import pipeline
 # tf.image.ssim's Gaussian window (11x11, sigma 1.5, as in Wang et al. 2004) needs frames this
 # large.
 _SSIM_FILTER_SIZE = 11
-
-# What a frame reproduced exactly scores, in place of +inf, which made the average over clips of
-# every horizon it fell in infinite (a still clip's copy-last-frame baseline). Frames that differ
-# by one 8-bit level in one pixel score 89 dB at 64x64, 95 dB at 128x128.
-PSNR_CEILING_DB = 100.0
 
 
 def to_unit_range(videos):
@@ -50,10 +46,23 @@ def frame_psnr(predicted, target):
     predicted, target: [batch, frames, height, width, 3], uint8 in [0, 255] or float in [-1, 1].
 
   Returns:
-    float32 [batch, frames], at most PSNR_CEILING_DB, which a frame reproduced exactly scores.
+    float32 [batch, frames]; +inf where a frame is reproduced exactly.
   """
   predicted, target = _check_pair(predicted, target)
-  return tf.minimum(tf.image.psnr(predicted, target, max_val=1.0), PSNR_CEILING_DB)
+  return tf.image.psnr(predicted, target, max_val=1.0)
+
+
+def psnr_of_mse(mse):
+  """PSNR in dB of a mean squared error on pixels in [0, 1] (peak 1): -10 log10(mse).
+
+  Args:
+    mse: float array, each >= 0.
+
+  Returns:
+    float64 array of its shape; +inf where mse is 0.
+  """
+  with np.errstate(divide="ignore"):
+    return -10.0 * np.log10(np.asarray(mse, np.float64))
 
 
 def frame_ssim(predicted, target):

@@ -167,7 +167,8 @@ def _check_not_a_root_or_workdir(export_dir):
   """Refuses an export_dir that is an export root (it holds models.config or models' folders), a
   training workdir, or a folder right inside one: the version would land among them, or
   models.config in the workdir."""
-  root = os.path.dirname(files.absolute(export_dir))  # where export() writes models.config
+  # Where export() writes models.config (a remote path keeps a trailing slash).
+  root = os.path.dirname(files.absolute(export_dir).rstrip("/"))
   if workdir_lib.is_workdir(root):
     raise ValueError(
       f"export_dir {export_dir!r} is inside the training workdir {root!r}, where models.config "
@@ -341,12 +342,14 @@ def _write_version(servable, staging, name, requests, export_dir):
 
 def signatures(version_dir):
   """The signatures of the SavedModel in a version folder, read from its saved_model.pb, as
-  {name: "input dtype [shape], ..." (-1: any size)}, or None where that file cannot be parsed
-  (a copy cut short)."""
+  {name: "input dtype [shape], ..." (-1: any size)}, or None where that file cannot be parsed or
+  holds no graph (a copy cut short)."""
   saved_model = saved_model_pb2.SavedModel()
   try:
     saved_model.ParseFromString(files.read_bytes(os.path.join(version_dir, "saved_model.pb")))
   except message.DecodeError:
+    return None
+  if not saved_model.meta_graphs:  # an empty file parses, as a SavedModel of nothing
     return None
   found = {}
   for name, signature in saved_model.meta_graphs[0].signature_def.items():

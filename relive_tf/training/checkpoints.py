@@ -196,6 +196,12 @@ def restore(workdir, config, family, paths=None):
   if paths is None:
     paths = checkpoint_prefixes(directory)
   if not paths:
+    running = files.holder(workdir)
+    if running:
+      raise ValueError(
+        f"{workdir!r} holds no checkpoint yet: {running} is training it; try again after its "
+        "first checkpoint (train.checkpoint_every steps)"
+      )
     raise ValueError(f"{workdir!r} holds no checkpoint yet: train it first (`relive train`)")
   trainer = trainer_lib.build(family, config, tf.distribute.get_strategy())
   step = tf.Variable(0, dtype=tf.int64)

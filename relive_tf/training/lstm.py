@@ -35,8 +35,8 @@ def check_rollout(context, future, clip_frames, *, measured=True):
   if measured and context + future > clip_frames:
     raise ValueError(
       f"context={context} plus future={future} is {context + future} frames, but "
-      f"the model was trained on clips of {clip_frames} frames (data.frames); ask "
-      f"for at most {clip_frames} in all"
+      f"the model was trained on clips of {clip_frames} frames (data.frames); give --context and "
+      f"--future adding up to at most {clip_frames}"
     )
 
 

@@ -199,9 +199,10 @@ def check_not_other_output(workdir):
 
   Raises:
     ValueError: the folder is a shipped model (training/shipped.py), or holds no config.json and
-      it, or a folder above it, is a shipped model, an export (models.config, or version folders
-      with a saved_model.pb), a version of one (its saved_model.pb) or a gallery site (index.html
-      and media/).
+      it, or a folder above it, is a shipped model, an export (version folders with a
+      saved_model.pb; an export root's models.config, where the workdir is the root or a version
+      folder in it), a version of one (its saved_model.pb) or a gallery site (index.html and
+      media/).
   """
   if is_shipped(workdir):
     raise ValueError(
@@ -228,7 +229,9 @@ def check_not_other_output(workdir):
 
 def _written_by_another_command(folder, below="."):
   """What shipped model or output of `relive export` or `relive gallery` the existing `folder` is,
-  or None; a gallery site counts only where the workdir (`below` it) is the site itself or in its
+  or None. An export root (models.config) counts only where the workdir (`below` it) is the root
+  itself or a version folder of a model there (runs/ holding a models.config keeps taking new
+  workdirs beside the models); a gallery site only where the workdir is the site itself or in its
   media/, which a rebuild replaces (a home folder with an index.html and a media/ stays usable)."""
   if not tf.io.gfile.isdir(folder):
     return None
@@ -245,7 +248,8 @@ def _written_by_another_command(folder, below="."):
     if name.isdigit()
     and tf.io.gfile.exists(os.path.join(folder, name, tf.saved_model.SAVED_MODEL_FILENAME_PB))
   ]
-  if "models.config" in names or versions:
+  in_root = below == "." or any(part.isdigit() for part in below.split(os.sep))
+  if ("models.config" in names and in_root) or versions:
     return "an export of `relive export`"
   if {"index.html", "media"} <= names and below.split(os.sep)[0] in (".", "media"):
     return "a gallery site of `relive gallery`"
