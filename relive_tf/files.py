@@ -331,8 +331,8 @@ def holder(folder):
       fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
       return lock.read().strip() or "another process"
-    except OSError:  # a filesystem without locks
-      return None
+    except OSError:  # a filesystem without locks: exclusive_use wrote its holder there
+      return lock.read().strip() or None
     fcntl.flock(lock, fcntl.LOCK_UN)
   return None
 

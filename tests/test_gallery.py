@@ -256,6 +256,14 @@ def test_gallery_says_when_a_workdir_has_no_checkpoint(site):
   assert "<video" not in section
 
 
+def test_gallery_names_the_run_training_a_workdir_before_its_first_checkpoint(workdirs, tmp_path):
+  workdir = shutil.copytree(workdirs["untrained"], tmp_path / "run")
+  with files.exclusive_use(str(workdir), "relive train"):
+    index = _build([workdir], tmp_path / "site")
+  text = pathlib.Path(index).read_text()
+  assert f"No checkpoint yet: relive train (process {os.getpid()}) is training this" in text
+
+
 def test_gallery_says_on_the_console_too_when_a_workdir_has_no_checkpoint(
   workdirs, tmp_path, caplog
 ):

@@ -570,6 +570,11 @@ def test_evaluation_rejects_a_rollout_longer_than_the_training_clips(lstm_workdi
     evaluator.evaluate(lstm_workdir, families.FAMILIES.values(), context=4, future=5)
 
 
+def test_a_context_as_long_as_the_clips_is_named_without_a_future_given(lstm_workdir):
+  with pytest.raises(ValueError, match="context=8 plus future=1 is 9 frames"):
+    evaluator.evaluate(lstm_workdir, families.FAMILIES.values(), context=_FRAMES)
+
+
 def test_evaluation_predicts_the_frames_left_in_short_training_clips_unless_told(
   lstm_workdir, tmp_path
 ):

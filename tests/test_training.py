@@ -287,6 +287,19 @@ def test_the_moving_average_generator_has_histograms_of_its_own(trained_workdir)
   assert not np.array_equal(averaged, trained)
 
 
+def test_the_moving_average_keeps_the_generators_checkpoint_keys(trained_workdir):
+  # Named apart by its Keras name, its variables moved to other keys: checkpoints written before
+  # restored it untrained, without a word (expect_partial).
+  workdir = trained_workdir("vgan", **TINY, train__ema_decay=0.5)
+  names = [name for name, _ in tf.train.list_variables(os.path.join(workdir, "checkpoints"))]
+
+  def keys(network):
+    prefix = f"networks/{network}/"
+    return {name[len(prefix) :] for name in names if name.startswith(prefix)}
+
+  assert keys("generator") and keys("ema_generator") == keys("generator")
+
+
 def test_summaries_hold_the_loops_input_wait_and_time_outside_the_step(trained_workdir):
   values = helpers.summary_values(trained_workdir("vgan", **TINY))
   for tag in ("train/input_wait_fraction", "train/outside_step_fraction"):
@@ -623,6 +636,9 @@ def test_a_folder_beside_the_models_of_an_export_root_may_be_a_workdir(make_conf
   assert helpers.restore(tmp_path / "lstm2").step == 1
   with pytest.raises(ValueError, match="is inside .*vgan_export', an export of `relive export`"):
     helpers.train(_tiny(make_config, train__num_steps=1), tmp_path / "vgan_export" / "run")
+  workdir_lib.check_not_other_output(str(tmp_path / "3"))  # a number, not a model's version
+  with pytest.raises(ValueError, match="an export of `relive export`"):
+    workdir_lib.check_not_other_output(str(tmp_path / "vgan" / "2" / "run"))
 
 
 def test_a_folder_beside_a_sites_media_may_be_a_workdir(make_config, tmp_path):

@@ -22,7 +22,7 @@ from relive_tf.training import lstm as lstm_training
 METHODS = (("model", "model"), ("copy_last_frame", "copy-last"), ("linear_extrapolation", "linear"))
 # The sample scores also take the real future frames: the ceiling at each horizon.
 SCORED = (METHODS[0], ("real_future", "real"), *METHODS[1:])
-METRICS = (("mse", "MSE (pixels in [0, 1])"), ("psnr", "PSNR of the MSE (dB)"), ("ssim", "SSIM"))
+METRICS = (("mse", "MSE (pixels in [0, 1])"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM"))
 # Averaged over the clips frame by frame. PSNR comes from each horizon's mean MSE: one frame
 # reproduced exactly (a still clip's copy-last-frame) has an infinite PSNR, which made its
 # horizon's mean infinite, and a cap on it would weigh one clip over all the others.
@@ -97,9 +97,10 @@ class HorizonEvaluator:
 
   def run(self, trainer):
     """Yields ("<method>/<metric>", float64 [future]) for the methods of METHODS and the metrics
-    of METRICS, averaged over the clips; with a recogniser, ("<method>/<score>", float64 [future])
-    for the methods of SCORED and the scores digit_score, identity_consistency (NaN at a horizon
-    where no digit is seen) and motion; then ("clips", the number of clips used).
+    of METRICS: MSE and SSIM averaged over the clips, PSNR that of the mean MSE; with a
+    recogniser, ("<method>/<score>", float64 [future]) for the methods of SCORED and the scores
+    digit_score, identity_consistency (NaN at a horizon where no digit is seen) and motion; then
+    ("clips", the number of clips used).
 
     Raises:
       ValueError: the held-out data gave no clips.
@@ -251,8 +252,9 @@ def evaluate(
 ):
   """Rollouts of a predictor's latest checkpoint on held-out clips, against two baselines.
 
-  MSE (pixels in [0, 1]), PSNR and SSIM (tf.image) of the model, copy-last-frame and linear
-  extrapolation are averaged over the clips at each horizon (HorizonEvaluator) and written as a
+  MSE (pixels in [0, 1]) and SSIM (tf.image) of the model, copy-last-frame and linear
+  extrapolation are averaged over the clips at each horizon, and PSNR is that of the horizon's
+  mean MSE (HorizonEvaluator); they are written as a
   JSON report, with the sample scores (digit score, identity consistency, motion) of each and of
   the real future frames at each horizon. Those need the built-in digits: on shards they are not
   measured, and the report says so.
@@ -275,7 +277,8 @@ def evaluate(
     The report: workdir, model_type, step, context, future, num_clips, size, data, horizons
     [1..future], metrics {method: {metric: [future] values}} and mean {method: {metric: value}}
     for the methods model, copy_last_frame and linear_extrapolation and the metrics mse, psnr and
-    ssim (PSNR from each horizon's mean MSE; null where that MSE is 0),
+    ssim (PSNR from each horizon's mean MSE, null where that MSE is 0; any value null where the
+    predictions were not finite),
     mse_ratio_to_copy_last_frame;
     sample_scores {method: {score: [future] values}} for the methods model, real_future,
     copy_last_frame and linear_extrapolation and the scores digit_score, identity_consistency
@@ -288,7 +291,7 @@ def evaluate(
   workdir, config = trained.workdir, trained.config
   context = config.train.context_frames if context is None else context
   if future is None:
-    future = min(DEFAULT_FUTURE, config.data.frames - context)
+    future = max(1, min(DEFAULT_FUTURE, config.data.frames - context))
   lstm_training.check_rollout(context, future, config.data.frames)
   if num_samples < 1 or batch_size < 1:
     raise ValueError(
@@ -383,7 +386,7 @@ def format_table(report):
     """values: {method: {metric: value}}."""
     groups = [
       "".join(
-        f"{'inf':>{_CELL}}"
+        f"{'inf' if metric == 'psnr' else 'n/a':>{_CELL}}"
         if values[name][metric] is None
         else f"{values[name][metric]:>{_CELL}.4g}"
         for name in names

@@ -215,7 +215,16 @@ def _section(media_dir, index, workdir, config, family, num_videos, seed):
   paths = [] if shipped_model else checkpoints.checkpoint_prefixes(directory)
   # The loop saves ckpt-STEP.
   step = int(paths[-1].rsplit("-", 1)[1]) if paths else None
-  if step is None and not shipped_model:
+  running = files.holder(workdir) if step is None and not shipped_model else None
+  if running:
+    logging.warning("gallery: %s has no checkpoint yet; %s is training it", workdir, running)
+    page.add(
+      markupsafe.Markup(
+        '<p class="warning">No checkpoint yet: {} is training this workdir; build the gallery '
+        "again after its first checkpoint.</p>"
+      ).format(running)
+    )
+  elif step is None and not shipped_model:
     logging.warning(
       "gallery: %s has no checkpoint yet; its section says to train it first", workdir
     )

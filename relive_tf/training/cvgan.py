@@ -96,7 +96,7 @@ def build_trainer(config, strategy, sample_batch=None):
     )
   index = cvgan.condition_index(model.condition_frame, data.frames)
 
-  def make_generator(name):
+  def make_generator():
     return cvgan.ConditionalGenerator(
       model.noise_dim,
       model.encoder_widths,
@@ -106,7 +106,6 @@ def build_trainer(config, strategy, sample_batch=None):
       two_stream=model.two_stream,
       skip_connections=model.skip_connections,
       upsample=model.upsample,
-      name=name,
     )
 
   networks = vgan_training.build_networks(

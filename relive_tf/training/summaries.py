@@ -14,11 +14,16 @@ def write_scalars(metrics, step, prefix="train/"):
 
 def write_kernel_histograms(networks, step):
   """A histogram per kernel, tagged by its Keras path: generator/noise_up/kernel,
-  generator/foreground_stream/deconv1/kernel, discriminator/disc3/kernel, as in the poster."""
-  for network in networks.values():
+  generator/foreground_stream/deconv1/kernel, discriminator/disc3/kernel, as in the poster. A
+  network under another's Keras name (the moving average of the generator) is tagged by its key
+  in `networks` instead: ema_generator/noise_up/kernel."""
+  names = [network.name for network in networks.values()]
+  for key, network in networks.items():
+    shared = key != network.name and names.count(network.name) > 1
     for variable in network.trainable_variables:
       if variable.path.endswith("kernel"):
-        tf.summary.histogram(variable.path, variable.value, step=step)
+        tag = key + variable.path[len(network.name) :] if shared else variable.path
+        tf.summary.histogram(tag, variable.value, step=step)
 
 
 def write_gif(tag, videos, step, columns=4, fps=video_io.DEFAULT_FPS):

@@ -403,7 +403,7 @@ def build_trainer(config, strategy, sample_batch=None):
     )
   settings = training_settings(config, strategy, sample_batch)
 
-  def make_generator(name):
+  def make_generator():
     return vgan.VideoGenerator(
       model.noise_dim,
       model.generator_widths,
@@ -411,7 +411,6 @@ def build_trainer(config, strategy, sample_batch=None):
       data.size,
       two_stream=model.two_stream,
       upsample=model.upsample,
-      name=name,
     )
 
   networks = build_networks(strategy, model, settings, make_generator, vgan.VideoCritic)
@@ -420,13 +419,12 @@ def build_trainer(config, strategy, sample_batch=None):
 
 def build_networks(strategy, model, settings, make_generator, critic_class):
   """{"generator", "ema_generator" (None without train.ema_decay), "critic"} built in the strategy's
-  scope, the critic from config.model's critic keys; both GANs' build_trainer use it.
-  make_generator(name) builds a generator named by its key, so that the kernel histograms and the
-  messages that name a weight by its path tell the moving average from the trained generator."""
+  scope, the critic from config.model's critic keys; both GANs' build_trainer use it. The two
+  generators share their Keras name, which checkpoints key their variables by."""
   with strategy.scope():
     return {
-      "generator": make_generator("generator"),
-      "ema_generator": make_generator("ema_generator") if settings["ema_decay"] else None,
+      "generator": make_generator(),
+      "ema_generator": make_generator() if settings["ema_decay"] else None,
       "critic": critic_class(
         model.critic_widths,
         normalization=model.critic_norm,

@@ -248,7 +248,8 @@ def _written_by_another_command(folder, below="."):
     if name.isdigit()
     and tf.io.gfile.exists(os.path.join(folder, name, tf.saved_model.SAVED_MODEL_FILENAME_PB))
   ]
-  in_root = below == "." or any(part.isdigit() for part in below.split(os.sep))
+  parts = below.split(os.sep)
+  in_root = below == "." or (len(parts) > 1 and parts[1].isdigit())  # ROOT or ROOT/MODEL/N/...
   if ("models.config" in names and in_root) or versions:
     return "an export of `relive export`"
   if {"index.html", "media"} <= names and below.split(os.sep)[0] in (".", "media"):
