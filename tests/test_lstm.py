@@ -448,6 +448,20 @@ def test_a_clip_reproduced_exactly_leaves_every_horizons_psnr_finite():
   np.testing.assert_allclose(measured["copy_last_frame/psnr"], -10 * np.log10(mse))
 
 
+def test_the_mean_psnr_is_that_of_the_mean_mse_and_a_still_baseline_has_no_ratio(
+  lstm_workdir, tmp_path
+):
+  # The mean row averaged the horizons' PSNRs, off its own MSE column; a copy-last MSE of 0 (every
+  # clip still) gave a ratio of 5.6e10.
+  report, table = evaluator.evaluate(
+    lstm_workdir, families.FAMILIES.values(), num_samples=2, report=str(tmp_path / "r.json")
+  )
+  for mean in report["mean"].values():
+    assert mean["psnr"] == pytest.approx(-10 * np.log10(mean["mse"]))
+  assert np.isinf(predictor_evaluation.mse_ratio([0.1, 0.2], [0.0, 0.0]))
+  assert predictor_evaluation.mse_ratio([0.1, 0.3], [0.4, 0.4]) == pytest.approx(0.5)
+
+
 def test_evaluations_of_other_lengths_keep_each_others_reports(
   lstm_workdir, small_digit_recognizer, tmp_path
 ):
@@ -571,7 +585,7 @@ def test_evaluation_rejects_a_rollout_longer_than_the_training_clips(lstm_workdi
 
 
 def test_a_context_as_long_as_the_clips_is_named_without_a_future_given(lstm_workdir):
-  with pytest.raises(ValueError, match="context=8 plus future=1 is 9 frames"):
+  with pytest.raises(ValueError, match="context=8 leaves no frame to predict in the 8-frame clips"):
     evaluator.evaluate(lstm_workdir, families.FAMILIES.values(), context=_FRAMES)
 
 

@@ -500,3 +500,16 @@ def test_a_clip_taller_than_a_jpeg_strip_holds_is_refused_before_decoding(tmp_pa
       size=2048,
     )
   assert not (tmp_path / "out").exists()
+
+
+def test_a_clip_of_more_pixels_than_opencv_holds_is_refused_for_any_encoding(tmp_path):
+  # PNG and raw decoded every file, then failed allocating 30 GB a clip.
+  with pytest.raises(ValueError, match=r"pixels a clip, more than a clip may hold"):
+    prepare.prepare(
+      layout="folder",
+      source=str(tmp_path),
+      out=str(tmp_path.parent / "out"),
+      frames=32,
+      size=8192,
+      encoding="png",
+    )

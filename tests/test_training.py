@@ -581,6 +581,15 @@ def test_a_resume_with_a_setting_that_adds_state_is_refused_in_one_line(
   assert _saved_config(workdir) == before
 
 
+def test_a_resume_that_would_drop_the_moving_average_is_refused(make_config, trained_workdir):
+  # It went on without a word but a logged change, and the next resume with the average refused.
+  workdir = trained_workdir("vgan", **TINY, train__ema_decay=0.5)
+  before = _saved_config(workdir)
+  with pytest.raises(ValueError, match=r"holds a moving average of its generator .*0.5 there, 0.0"):
+    helpers.train(_tiny(make_config, train__num_steps=3), workdir)
+  assert _saved_config(workdir) == before
+
+
 @pytest.mark.parametrize(
   "written, what",
   [

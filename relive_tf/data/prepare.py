@@ -133,6 +133,12 @@ def _check_arguments(
     raise ValueError(f"--encoding={encoding!r} is not one of {', '.join(video_read.ENCODINGS)}")
   if not 1 <= jpeg_quality <= 100:
     raise ValueError(f"--jpeg_quality={jpeg_quality} must be in 1..100")
+  if frames * size * size > video_read.MAX_CLIP_PIXELS:
+    raise ValueError(
+      f"--frames={frames} x --size={size} squared is {frames * size * size} pixels a clip, more "
+      f"than a clip may hold ({video_read.MAX_CLIP_PIXELS}, OpenCV's largest image); give fewer "
+      "frames or a smaller size"
+    )
   if encoding == "jpeg" and frames * size > video_read.JPEG_MAX_ROWS:
     raise ValueError(
       f"--frames={frames} x --size={size} is {frames * size} rows of a JPEG strip, more than JPEG "

@@ -50,6 +50,8 @@ STRIP_EXTENSIONS = (".jpg", ".jpeg")
 ENCODINGS = ("jpeg", "png", "raw")
 # libjpeg's JPEG_MAX_DIMENSION: a JPEG strip holds at most this many rows (frames x size).
 JPEG_MAX_ROWS = 65_500
+# OpenCV's default CV_IO_MAX_IMAGE_PIXELS: the largest image (a clip's strip) it encodes or decodes.
+MAX_CLIP_PIXELS = 1 << 30
 
 # A line FFmpeg logs: "[h264 @ 0x55c9...] message" by default, "[OPENCV:FFMPEG:16] message" when
 # OPENCV_FFMPEG_LOGLEVEL is set. OpenCV's own lines ("[ WARN:0@0.02] ...") do not match.

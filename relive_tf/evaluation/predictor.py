@@ -158,9 +158,18 @@ class HorizonEvaluator:
     yield "clips", count
 
 
+def mse_ratio(model_mse, copy_mse):
+  """The model's MSE over copy-last-frame's, each averaged over the horizons; inf where
+  copy-last-frame's is 0 (every clip still) and the model's is not, NaN where both are."""
+  model, copy = float(np.mean(model_mse)), float(np.mean(copy_mse))
+  if copy == 0:
+    return float("nan") if model == 0 else float("inf")
+  return model / copy
+
+
 def _mean_of_finite(values):
-  """The mean of the finite values (a horizon reproduced exactly has an infinite PSNR, one without
-  a digit no identity consistency); NaN when there are none."""
+  """The mean of the finite values (a horizon without a digit has no identity consistency); NaN
+  when there are none."""
   finite = values[np.isfinite(values)]
   return float(np.mean(finite)) if finite.size else float("nan")
 
@@ -179,10 +188,16 @@ class HorizonSummaries:
     "<method>/<measure>/horizon_<h>" at each horizon h (two digits)."""
     measured = dict(self._horizons.run(trainer))
     measured.pop("clips")
-    model, copy = np.mean(measured["model/mse"]), np.mean(measured["copy_last_frame/mse"])
-    yield "mse_ratio_to_copy_last_frame", float(model / max(copy, 1e-12))
+    yield (
+      "mse_ratio_to_copy_last_frame",
+      mse_ratio(measured["model/mse"], measured["copy_last_frame/mse"]),
+    )
     for name, values in measured.items():
-      yield name, _mean_of_finite(values)
+      if name.endswith("/psnr"):
+        mse = measured[name.replace("/psnr", "/mse")]
+        yield name, float(image_quality.psnr_of_mse(np.mean(mse)))
+      else:
+        yield name, _mean_of_finite(values)
     for name, values in measured.items():
       if name.split("/")[0] in ("model", "real_future"):
         for horizon, value in enumerate(values, start=1):
@@ -277,9 +292,9 @@ def evaluate(
     The report: workdir, model_type, step, context, future, num_clips, size, data, horizons
     [1..future], metrics {method: {metric: [future] values}} and mean {method: {metric: value}}
     for the methods model, copy_last_frame and linear_extrapolation and the metrics mse, psnr and
-    ssim (PSNR from each horizon's mean MSE, null where that MSE is 0; any value null where the
-    predictions were not finite),
-    mse_ratio_to_copy_last_frame;
+    ssim (PSNR from each horizon's mean MSE, the mean's from the mean MSE, null where that MSE is
+    0; any value null where the predictions were not finite), mse_ratio_to_copy_last_frame (null
+    where copy-last-frame's MSE is 0);
     sample_scores {method: {score: [future] values}} for the methods model, real_future,
     copy_last_frame and linear_extrapolation and the scores digit_score, identity_consistency
     (null where no digit is seen) and motion, with digit_recognizer (its description), or
@@ -304,10 +319,10 @@ def evaluate(
   if settings["source"] != "synthetic":
     clips = min(num_samples, shards.split_clips(settings["path"], settings["split"]))
   logging.info(
-    "predicting %d frames after %d on %d held-out clips%s; sample scores %s",
-    future,
+    "predicting %s after %d on %s%s; sample scores %s",
+    progress.counted(future, "frame"),
     context,
-    clips,
+    progress.counted(clips, "held-out clip"),
     "" if clips == num_samples else f" (all of the {settings['split']} split)",
     f"by the {recognizer.description}" if recognizer else not_measured,
   )
@@ -343,12 +358,14 @@ def evaluate(
     },
     "mean": {
       name: {
-        metric: scores_lib.finite_or_none(np.mean(values)) for metric, values in by_metric.items()
+        "mse": finite(np.mean(by_metric["mse"])),
+        "psnr": finite(image_quality.psnr_of_mse(np.mean(by_metric["mse"]))),
+        "ssim": finite(np.mean(by_metric["ssim"])),
       }
       for name, by_metric in metrics.items()
     },
-    "mse_ratio_to_copy_last_frame": float(
-      np.mean(metrics["model"]["mse"]) / max(np.mean(metrics["copy_last_frame"]["mse"]), 1e-12)
+    "mse_ratio_to_copy_last_frame": finite(
+      mse_ratio(metrics["model"]["mse"], metrics["copy_last_frame"]["mse"])
     ),
   }
   if recognizer is None:
@@ -406,9 +423,14 @@ def format_table(report):
       )
     )
   lines.append(row("mean", report["mean"]))
+  ratio = report["mse_ratio_to_copy_last_frame"]
   lines.append(
     f"model MSE averaged over the {report['future']} frames: "
-    f"{report['mse_ratio_to_copy_last_frame']:.3f} x copy-last-frame's"
+    + (
+      f"{ratio:.3f} x copy-last-frame's"
+      if ratio is not None
+      else "not a multiple of copy-last-frame's, which is 0 (every clip still)"
+    )
   )
   lines.extend(_sample_score_rows(report))
   return "\n".join(lines)

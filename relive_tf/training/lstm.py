@@ -32,6 +32,11 @@ def check_rollout(context, future, clip_frames, *, measured=True):
     raise ValueError(f"context is {context}; give at least 1 frame to predict from")
   if future < 1:
     raise ValueError(f"future is {future}; ask for at least 1 frame")
+  if measured and context >= clip_frames:
+    raise ValueError(
+      f"context={context} leaves no frame to predict in the {clip_frames}-frame clips the model "
+      f"was trained on (data.frames); give --context of at most {clip_frames - 1}"
+    )
   if measured and context + future > clip_frames:
     raise ValueError(
       f"context={context} plus future={future} is {context + future} frames, but "

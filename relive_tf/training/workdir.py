@@ -149,7 +149,7 @@ def config_changes(workdir, config, family, checkpointed=True):
 
   Raises:
     ValueError: the workdir holds another model type, or (checkpointed) the same one with other
-      `model` settings or shape keys.
+      `model` settings or shape keys, or without the moving average it holds (train.ema_decay 0).
   """
   if not tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
     return []
@@ -173,6 +173,13 @@ def config_changes(workdir, config, family, checkpointed=True):
       f"{workdir!r} was trained with other settings that shape the model ("
       + ", ".join(f"{key}: {saved.get(key)} there, {new.get(key)} now" for key in model_keys)
       + "): resume with the values there or use another workdir"
+    )
+  if "train.ema_decay" in changed and saved.get("train.ema_decay") and not new["train.ema_decay"]:
+    raise ValueError(
+      f"{workdir!r} holds a moving average of its generator (train.ema_decay "
+      f"{saved['train.ema_decay']} there, {new['train.ema_decay']} now), which this run would "
+      f"drop; resume with --config.train.ema_decay={saved['train.ema_decay']} or use another "
+      "workdir"
     )
   return [(key, saved.get(key), new.get(key)) for key in changed]
 
