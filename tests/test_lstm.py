@@ -415,11 +415,15 @@ def test_evaluation_report_has_every_metric_of_every_method_at_every_horizon(
   assert (saved["step"], saved["context"], saved["future"], saved["num_clips"]) == (2, 3, 4, 3)
   assert saved["data"] == {"source": "synthetic", "seed": 1}
   for method in ("model", "copy_last_frame", "linear_extrapolation"):
+    metrics, mean = saved["metrics"][method], saved["mean"][method]
     for metric in ("mse", "psnr", "ssim"):
-      assert len(saved["metrics"][method][metric]) == 4
-      assert saved["mean"][method][metric] == pytest.approx(
-        np.mean(saved["metrics"][method][metric])
-      )
+      assert len(metrics[metric]) == 4
+    # PSNR from the MSE, at each horizon and for the mean.
+    assert metrics["psnr"] == pytest.approx(list(-10 * np.log10(metrics["mse"])))
+    assert mean["psnr"] == pytest.approx(-10 * np.log10(np.mean(metrics["mse"])))
+    assert (mean["mse"], mean["ssim"]) == pytest.approx(
+      (np.mean(metrics["mse"]), np.mean(metrics["ssim"]))
+    )
   assert saved["mse_ratio_to_copy_last_frame"] == pytest.approx(
     saved["mean"]["model"]["mse"] / saved["mean"]["copy_last_frame"]["mse"]
   )
