@@ -323,9 +323,10 @@ def holder(folder):
   say that a run is making it rather than that none was started.
   """
   path = os.path.join(folder, LOCK_FILE)
-  if is_remote(folder) or not os.path.isfile(path):
-    held = read_bytes(path).decode("utf-8", "replace").strip() if isfile(path) else ""
-    return held or None
+  if is_remote(folder):
+    return _marked_holder(path) or None
+  if not os.path.isfile(path):
+    return None
   with open(path, encoding="utf-8", errors="replace") as lock:
     try:
       fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -407,11 +408,16 @@ def _flocked(lock, folder):
   return True
 
 
+def _marked_holder(path):
+  """The holder an advisory marker at `path` names, or "" where there is none."""
+  return read_bytes(path).decode("utf-8", "replace").strip() if isfile(path) else ""
+
+
 @contextlib.contextmanager
 def _marker(folder, job):
   """exclusive_use's advisory marker: FOLDER/.lock holds the holder's name while the block runs."""
   path = os.path.join(folder, LOCK_FILE)
-  held = read_bytes(path).decode("utf-8").strip() if isfile(path) else ""
+  held = _marked_holder(path)
   if held:
     raise ValueError(
       f"{folder} is in use by {held} (an advisory marker: this filesystem has no locks); wait "
