@@ -60,6 +60,17 @@ LOSSES = {
     2,
     0.5,
   ),
+  # Frames [2, 2, 2, 1]: a flat prediction of a left-to-right step of 1 misses its two horizontal
+  # edges of 1 (mean 1) and no vertical one; the second prediction is exact: (1 + 0) / 2.
+  "gradient_difference_loss": (
+    lambda **kw: losses.gradient_difference_loss(
+      _videos([0.0, 0.0, 0.0, 0.0, 0.2, 0.7, 0.2, 0.7], [2, 2, 2, 1]),
+      _videos([0.0, 1.0, 0.0, 1.0, 0.2, 0.7, 0.2, 0.7], [2, 2, 2, 1]),
+      **kw,
+    ),
+    2,
+    0.5,
+  ),
   # Video distances 0.2 and 1 over noise distance 2: ratios 0.1 and 0.5, the second capped at
   # 0.3; the loss is minus their mean.
   "diversity_loss": (

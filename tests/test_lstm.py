@@ -194,6 +194,26 @@ def test_teacher_forcing_gives_the_frame_by_frame_gradients_at_chance_zero():
     np.testing.assert_allclose(forced, frame_by_frame, atol=1e-6, err_msg=variable.path)
 
 
+def test_the_gradient_difference_term_is_reported_and_weighted_into_the_loss():
+  batches = iter(
+    tf.data.Dataset.from_tensors(
+      {"index": tf.range(2, dtype=tf.int64), "video": _videos()}
+    ).repeat()
+  )
+  plain = _trainer(sampling_probability=0.0)
+  weighted = _trainer(sampling_probability=0.0, gradient_difference_weight=1.0)
+  weighted.predictor.set_weights(plain.predictor.get_weights())
+  assert "gradient_difference" not in plain.train_step(batches)
+  assert float(weighted.train_step(batches)["gradient_difference"]) > 0
+  moved = [
+    float(np.max(np.abs(a - b)))
+    for a, b in zip(plain.predictor.get_weights(), weighted.predictor.get_weights(), strict=True)
+  ]
+  assert max(moved) > 1e-6, "the term changes the update"
+  with pytest.raises(ValueError, match="gradient_difference_weight is -1"):
+    _trainer(gradient_difference_weight=-1.0)
+
+
 def test_the_train_step_samples_frame_by_frame_once_the_chance_rises_above_zero():
   trainer = _trainer(sampling_probability=0.5, sampling_start_step=1, sampling_ramp_steps=4)
   batches = iter(

@@ -118,6 +118,7 @@ class NextFramePrediction:
     critic_widths=(),
     adversarial_weight=0.0,
     r1_weight=1.0,
+    gradient_difference_weight=0.0,
   ):
     frames = build_batch["video"].shape[1]
     if frames < 2:
@@ -155,6 +156,11 @@ class NextFramePrediction:
       )
     if r1_weight < 0:
       raise ValueError(f"train.r1_weight is {r1_weight}; it must be >= 0")
+    if gradient_difference_weight < 0:
+      raise ValueError(
+        f"train.gradient_difference_weight is {gradient_difference_weight}; it must be >= 0"
+      )
+    self.gradient_difference_weight = gradient_difference_weight
     self.global_batch_size = global_batch_size
     self.seed = seed
     self.adversarial_weight = adversarial_weight
@@ -230,7 +236,8 @@ class NextFramePrediction:
     """One update on one replica's share of the batch; probability as in `predictions`.
 
     Returns:
-      {"next_frame_mse": its share of the L2 loss} and, with a critic, "critic_loss",
+      {"next_frame_mse": its share of the L2 loss}, with gradient_difference_weight
+      "gradient_difference" (unweighted) and, with a critic, "critic_loss",
       "adversarial_loss" (the predictor's generator loss, unweighted) and, with r1_weight,
       "r1_penalty".
     """
@@ -242,6 +249,12 @@ class NextFramePrediction:
       )
       metrics = {"next_frame_mse": mse}
       loss = mse
+      if self.gradient_difference_weight:
+        gdl = losses.gradient_difference_loss(
+          predictions, batch["video"][:, 1:], self.global_batch_size
+        )
+        metrics["gradient_difference"] = gdl
+        loss += self.gradient_difference_weight * gdl
       if self.critic is not None:
         true, predicted = self.judged_clips(batch["video"], predictions)
         fake_scores = trainer_lib.float32(self.critic(predicted, training=True))
@@ -278,7 +291,8 @@ class NextFramePrediction:
 
     Returns:
       A tf.function of a distributed iterator (pipeline.training_batches) returning
-      {"next_frame_mse": the L2 loss (frames in [-1, 1]), and with a critic "critic_loss",
+      {"next_frame_mse": the L2 loss (frames in [-1, 1]), "gradient_difference" with
+      train.gradient_difference_weight, and with a critic "critic_loss",
       "adversarial_loss" and "r1_penalty": each summed over replicas, each share already divided
       by the global batch size; "sampling_probability": the scheduled sampling chance used}.
     """
@@ -359,6 +373,7 @@ def build_trainer(config, strategy, sample_batch=None):
     critic_widths=tuple(model.critic_widths),
     adversarial_weight=train.adversarial_weight,
     r1_weight=train.r1_weight,
+    gradient_difference_weight=train.gradient_difference_weight,
   )
 
 
@@ -380,5 +395,6 @@ FAMILY = family.Family(
     "model.critic_widths": (),
     "train.adversarial_weight": 0.0,
     "train.r1_weight": 1.0,
+    "train.gradient_difference_weight": 0.0,
   },
 )
