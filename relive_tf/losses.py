@@ -186,8 +186,8 @@ def gradient_difference_loss(predicted, true, global_batch_size=None):
   """Mean | |grad predicted| - |grad true| | over each frame's horizontal and vertical neighbours.
 
   Mathieu et al. 2016's gradient difference loss (alpha 1, https://arxiv.org/abs/1511.05440): an
-  L2 loss is as low for a blurred edge as for a sharp one in a slightly wrong place; this term
-  asks the predicted frames for edges as strong as the true ones, where they are.
+  L2 loss scores a blurred edge lower than a sharp one a pixel off; this term asks the predicted
+  frames for edges as strong as the true ones, where they are.
 
   Args:
     predicted, true: frames [batch, ..., height, width, channels], same shape and range.
