@@ -183,7 +183,8 @@ def conditioning_l2_loss(generated_frame, photo, global_batch_size=None):
 
 
 def gradient_difference_loss(predicted, true, global_batch_size=None):
-  """Mean | |grad predicted| - |grad true| | over each frame's horizontal and vertical neighbours.
+  """| |grad predicted| - |grad true| | averaged over vertical neighbours, plus the same over
+  horizontal ones.
 
   Mathieu et al. 2016's gradient difference loss (alpha 1, https://arxiv.org/abs/1511.05440): an
   L2 loss scores a blurred edge lower than a sharp one a pixel off; this term asks the predicted
@@ -194,7 +195,7 @@ def gradient_difference_loss(predicted, true, global_batch_size=None):
     global_batch_size: number of examples the mean is over.
 
   Returns:
-    Scalar loss >= 0, in units of the frames' range.
+    Scalar loss in [0, 2 x the frames' range] (each average is at most the range).
   """
 
   def strengths(frames):

@@ -222,6 +222,7 @@ def test_the_diversity_term_makes_the_noise_change_the_video(make_config):
   [
     ({"train__diversity_weight": -1.0}, "diversity_weight is -1.0"),
     ({"train__diversity_cap": 0.0}, "diversity_cap 0.0"),
+    ({"train__diversity_cap": float("nan")}, "diversity_cap nan"),
     ({"train__diversity_weight": 1.0, "model__noise_dim": 0}, "model.noise_dim is 0"),
   ],
 )

@@ -210,8 +210,24 @@ def test_the_gradient_difference_term_is_reported_and_weighted_into_the_loss():
     for a, b in zip(plain.predictor.get_weights(), weighted.predictor.get_weights(), strict=True)
   ]
   assert max(moved) > 1e-6, "the term changes the update"
-  with pytest.raises(ValueError, match="gradient_difference_weight is -1"):
-    _trainer(gradient_difference_weight=-1.0)
+  for bad in (-1.0, float("nan")):
+    with pytest.raises(ValueError, match=f"gradient_difference_weight is {bad}; it must be a"):
+      _trainer(gradient_difference_weight=bad)
+
+
+def test_the_gradient_difference_term_adds_to_the_adversarial_one():
+  # A loss rebuilt for the adversarial term dropped it: with a critic, the weight changed nothing.
+  updated, start = [], None
+  for weight in (0.0, 100.0):
+    trainer, batch = _build(_adversarial_config(weight=0.01, gradient_difference_weight=weight))
+    if start is None:
+      start = (trainer.predictor.get_weights(), trainer.critic.get_weights())
+    trainer.predictor.set_weights(start[0])
+    trainer.critic.set_weights(start[1])
+    trainer.train_step(iter(tf.data.Dataset.from_tensors(batch).repeat()))
+    updated.append(trainer.predictor.get_weights())
+  moved = [float(np.max(np.abs(a - b))) for a, b in zip(*updated, strict=True)]
+  assert max(moved) > 1e-6
 
 
 def test_the_train_step_samples_frame_by_frame_once_the_chance_rises_above_zero():

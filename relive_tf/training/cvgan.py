@@ -1,5 +1,7 @@
 """The conditional WGAN's train step: the video WGAN's, with the photo taken from each real clip."""
 
+import math
+
 import tensorflow as tf
 
 from relive_tf import losses
@@ -84,7 +86,7 @@ def build_trainer(config, strategy, sample_batch=None):
   settings = vgan_training.training_settings(config, strategy, sample_batch)
   if train.l2_weight < 0:
     raise ValueError(f"train.l2_weight is {train.l2_weight}; it must be 0 or more")
-  if train.diversity_weight < 0 or train.diversity_cap <= 0:
+  if train.diversity_weight < 0 or not 0 < train.diversity_cap < math.inf:  # NaN: not above 0
     raise ValueError(
       f"train.diversity_weight is {train.diversity_weight} and train.diversity_cap "
       f"{train.diversity_cap}; the weight must be 0 or more and the cap above 0"

@@ -86,8 +86,8 @@ def validate(config, num_replicas):
     raise ValueError(f"train.learning_rate is {train.learning_rate}; it must be a positive number")
   # 0: the learning rate; evaluation off; no such term.
   for key in ("critic_learning_rate", "eval_every", *(k for k in train if k.endswith("_weight"))):
-    if train.get(key, 0) < 0:
-      raise ValueError(f"train.{key} is {train[key]}; it must be 0 or more")
+    if not 0 <= train.get(key, 0) < math.inf:  # NaN fails both comparisons
+      raise ValueError(f"train.{key} is {train[key]}; it must be a number, 0 or more")
   for key in ("adam_beta1", "adam_beta2", "ema_decay"):  # decays: 1 would never move
     if not 0 <= train.get(key, 0) < 1:
       raise ValueError(f"train.{key} is {train[key]}; it must be in [0, 1)")

@@ -1,6 +1,8 @@
 """The LSTM next-frame predictor's trainer: L2 loss on each next frame, scheduled sampling, and
 optionally an adversarial term from a critic of the predicted future."""
 
+import math
+
 import tensorflow as tf
 
 from relive_tf import losses
@@ -156,9 +158,10 @@ class NextFramePrediction:
       )
     if r1_weight < 0:
       raise ValueError(f"train.r1_weight is {r1_weight}; it must be >= 0")
-    if gradient_difference_weight < 0:
+    if not 0 <= gradient_difference_weight < math.inf:
       raise ValueError(
-        f"train.gradient_difference_weight is {gradient_difference_weight}; it must be >= 0"
+        f"train.gradient_difference_weight is {gradient_difference_weight}; it must be a number, "
+        "0 or more"
       )
     self.gradient_difference_weight = gradient_difference_weight
     self.global_batch_size = global_batch_size
@@ -263,7 +266,7 @@ class NextFramePrediction:
         adversarial = losses.logistic_generator_loss(fake_scores, size)
         critic_loss = losses.logistic_critic_loss(real_scores, fake_scores, size)
         metrics.update(critic_loss=critic_loss, adversarial_loss=adversarial)
-        loss = mse + self.adversarial_weight * adversarial
+        loss += self.adversarial_weight * adversarial
         if self.r1_weight:
           r1 = losses.r1_penalty(lambda x: trainer_lib.float32(self.critic(x)), true, size)
           metrics["r1_penalty"] = r1
