@@ -269,7 +269,7 @@ CASES = [
   # Configs without keys their model needs: a traceback where the trainer first read one.
   (
     ["train", TINY, "--workdir=W11", "--config.model_type=lstm"],
-    "the config lacks model.blend_input, model.decoder_widths, model.embedding_dim and 10 more, "
+    "the config lacks model.blend_input, model.decoder_widths, model.embedding_dim and 11 more, "
     "which a 'lstm' model needs (model_type is 'lstm'): start from configs/lstm.py",
   ),
   (["train", TINY, "--workdir=W12", "--config.train={{'num_steps': 2}}"], "lacks train.adam_beta1"),
