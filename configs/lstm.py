@@ -75,7 +75,7 @@ def get_config(arg="default"):
   config.train.sampling_ramp_steps = 20_000
   # Weight of Mathieu et al. 2016's gradient difference loss (edges as strong as the true frames')
   # beside the L2 loss, which scores an edge blurred over its possible places lower; 0: none.
-  # At 0.1 it did not keep the tiny predictor's digits (docs/results.md, "Three more tries").
+  # At 0.1 it did not keep the tiny predictor's digits (docs/results.md, "Two more tries").
   config.train.gradient_difference_weight = 0.0
   # Weight of the critic's non-saturating logistic loss in the predictor's loss, > 0 exactly when
   # model.critic_widths is given (the L2 loss is about 0.01 at tiny widths, the logistic loss starts
