@@ -22,6 +22,8 @@ Starts nothing new after --budget_seconds (a device lease is short) and prints w
 --json_out keeps it all. Runs on a CPU too (--allow_cpu), to check the script itself.
 """
 
+import relive_tf  # noqa: F401, I001 (turns oneDNN on before TensorFlow loads, as relive does)
+
 import json
 import pathlib
 import sys

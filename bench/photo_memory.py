@@ -29,10 +29,11 @@ def _gib():
 
 
 def measure(form):
+  import relive_tf  # noqa: F401, I001, PLC0415 (turns oneDNN on before TensorFlow loads)
+
   import tensorflow as tf  # noqa: PLC0415
   from PIL import Image  # noqa: PLC0415
 
-  import relive_tf  # noqa: F401, PLC0415 (sets TensorFlow's environment)
   from relive_tf.data import photos  # noqa: PLC0415
 
   buffer = io.BytesIO()

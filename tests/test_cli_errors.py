@@ -1,6 +1,9 @@
 """Every subcommand's bad input ends in one line naming the value and the fix, without traceback."""
 
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -263,7 +266,8 @@ CASES = [
   (["evaluate", "--workdir={tmp}/vgan", "--data=d_\udce9"], "is not valid UTF-8"),
   (  # a config key TensorFlow opens
     ["train", TINY, "--workdir=W4", "--config.data.source=shards", "--config.data.path=d_\udce9"],
-    "data.path '{tmp}/d_\\udce9' is not valid UTF-8, and TensorFlow opens UTF-8 names only",
+    # named as given: refused before TensorFlow loads, before the path is made absolute
+    "data.path 'd_\\udce9' is not valid UTF-8, and TensorFlow opens UTF-8 names only",
   ),
   (["gallery", "--workdir={tmp}/vgan", "--out=S_\udce9"], "is not valid UTF-8"),
   # Configs without keys their model needs: a traceback where the trainer first read one.
@@ -320,3 +324,36 @@ def test_a_mistake_ends_in_one_line_without_traceback(place, args, message):
   program = f"relive {args[0]}" if args[0] != "dance" else "relive"
   assert errors[0].startswith(f"{program}: error: "), result.stderr
   assert message.format(tmp=place) in errors[0]
+
+
+@pytest.mark.parametrize(
+  "config, override, message",
+  [
+    ("vgan", "--config.train.num_steps=0", "train.num_steps is 0; it must be a positive integer"),
+    ("vgan", "--config.data.size=0", "data.size is 0; it must be a positive integer"),
+    ("cvgan", "--config.train.nan_policy=retry", "train.nan_policy is 'retry'; use one of"),
+    ("lstm", "--config.model.motion_kernels=-1", "model.motion_kernels is -1; it must be 0 or"),
+  ],
+)
+def test_a_bad_setting_is_refused_before_tensorflow_loads(tmp_path, config, override, message):
+  # A `tensorflow` package that fails to import, first on the path: the refusal must come first.
+  (tmp_path / "tensorflow").mkdir()
+  (tmp_path / "tensorflow" / "__init__.py").write_text("raise ImportError('TensorFlow loaded')\n")
+  result = subprocess.run(
+    [
+      os.path.join(os.path.dirname(sys.executable), "relive"),
+      "train",
+      f"--config={helpers.REPO / 'configs' / config}.py:tiny",
+      f"--workdir={tmp_path / 'run'}",
+      override,
+    ],
+    env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    capture_output=True,
+    text=True,
+    timeout=120,
+    check=False,
+  )
+  assert result.returncode == 1
+  (line,) = result.stderr.splitlines()
+  assert line.startswith("relive train: error: ") and message in line, line
+  assert not (tmp_path / "run").exists()  # nothing written

@@ -257,9 +257,11 @@ def test_a_lost_worker_stops_the_other_naming_it_and_leaves_a_checkpoint_to_resu
   assert re.search(lost, chief.output), chief.output[-5000:]
   assert "Traceback" not in chief.output
   other.finish()
-  # A checkpoint of before the loss restores; a restart of both workers resuming from one is the
-  # SIGTERM test's (checkpoints land every 2 steps).
-  assert helpers.restore(workdir).step in (2, 4)
+  # The newest checkpoint, of before the loss (they land every 2 steps), restores; a restart of both
+  # workers resuming from one is the SIGTERM test's.
+  newest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+  assert newest and int(newest.rsplit("-", 1)[1]) in (2, 4), newest
+  assert helpers.restore(workdir).step == int(newest.rsplit("-", 1)[1])
 
 
 def test_sigterm_to_one_worker_saves_on_both_exits_0_and_a_restart_resumes(

@@ -1,12 +1,15 @@
-"""relive_tf turns oneDNN on before TensorFlow loads, and warns when TensorFlow came first without
-it."""
+"""relive_tf turns oneDNN on first, and warns when TensorFlow loaded first without it."""
 
 import json
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
+from tensorflow.python.util import _pywrap_util_port
+
+import relive_tf
 
 # Imports TensorFlow first, then relive_tf; prints whether TensorFlow runs oneDNN and the warnings.
 _TENSORFLOW_FIRST = """
@@ -16,8 +19,12 @@ from tensorflow.python.util import _pywrap_util_port
 with warnings.catch_warnings(record=True) as caught:
   warnings.simplefilter("always")
   import relive_tf
-print(json.dumps([_pywrap_util_port.IsMklEnabled(), [str(w.message) for w in caught]]))
+print(json.dumps([
+  _pywrap_util_port.IsMklEnabled(),
+  [[w.category.__name__, w.filename, str(w.message)] for w in caught],
+]))
 """
+_FIX = "import relive_tf first, or set TF_ENABLE_ONEDNN_OPTS=1 before Python starts"
 
 
 def _run(code, **env):
@@ -33,23 +40,48 @@ def _run(code, **env):
   return json.loads(result.stdout.splitlines()[-1])
 
 
-def test_relive_tf_imported_first_turns_onednn_on():
+def test_relive_tf_imported_first_sets_the_flag_before_tensorflow_loads():
   code = (
-    "import json, relive_tf\n"
+    "import json, os, sys, relive_tf\n"
+    "flag, loaded = os.environ['TF_ENABLE_ONEDNN_OPTS'], 'tensorflow' in sys.modules\n"
     "from tensorflow.python.util import _pywrap_util_port\n"
-    "print(json.dumps(_pywrap_util_port.IsMklEnabled()))"
+    "print(json.dumps([flag, loaded, _pywrap_util_port.IsMklEnabled()]))"
   )
-  assert _run(code) is True
+  assert _run(code) == ["1", False, True]
 
 
-@pytest.mark.parametrize("chosen", [None, "0"], ids=["flag unset", "flag set to 0"])
-def test_tensorflow_imported_first_without_onednn_is_warned_of_unless_chosen(chosen):
-  flag = {"TF_ENABLE_ONEDNN_OPTS": chosen} if chosen else {}
-  onednn, warnings = _run(_TENSORFLOW_FIRST, **flag)
-  # Where TensorFlow turns oneDNN on by itself (AVX-512 CPUs) there is nothing to warn of; a user
-  # who set the flag to 0 chose it.
-  expected = 1 if chosen is None and not onednn else 0
-  assert len(warnings) == expected, warnings
-  assert all("import relive_tf first, or set TF_ENABLE_ONEDNN_OPTS=1" in w for w in warnings)
-  if chosen == "0":
-    assert onednn is False
+def test_tensorflow_imported_first_is_warned_of_at_the_import_line_when_it_runs_without_onednn():
+  # On this machine's CPU as TensorFlow decides: oneDNN off on some (an AVX2 AMD EPYC), on by
+  # itself on others (AVX512_BF16, AMX); the cases below force each.
+  onednn, caught = _run(_TENSORFLOW_FIRST)
+  expected = [] if onednn else [["RuntimeWarning", "<string>"]]
+  assert [[category, filename] for category, filename, _ in caught] == expected, caught
+  assert all(_FIX in message for _, _, message in caught)
+
+
+@pytest.mark.parametrize(
+  "onednn, turned_off, machine, warned",
+  [
+    (False, False, "x86_64", True),
+    (True, False, "x86_64", False),
+    (False, True, "x86_64", False),  # the user set TF_ENABLE_ONEDNN_OPTS=0
+    (False, False, "aarch64", False),  # measured on x86-64 only; most ARM builds lack oneDNN
+  ],
+)
+def test_the_warning_needs_onednn_off_not_chosen_on_x86(
+  monkeypatch, onednn, turned_off, machine, warned
+):
+  monkeypatch.setattr(_pywrap_util_port, "IsMklEnabled", lambda: onednn)
+  monkeypatch.setattr(relive_tf, "_TURNED_OFF", turned_off)
+  monkeypatch.setattr(relive_tf.platform, "machine", lambda: machine)
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    relive_tf._warn_if_onednn_was_missed()  # noqa: SLF001
+  assert len(caught) == int(warned), [str(w.message) for w in caught]
+  assert all(_FIX in str(w.message) for w in caught)
+
+
+def test_a_user_who_turned_onednn_off_is_not_warned():
+  onednn, caught = _run(_TENSORFLOW_FIRST, TF_ENABLE_ONEDNN_OPTS="0")
+  assert onednn is False
+  assert caught == []

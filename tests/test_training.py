@@ -106,8 +106,9 @@ def test_one_cpu_replica_reads_its_pipeline_with_autotuning_off_others_through_t
 
 @pytest.mark.parametrize(
   "variant, overrides",
-  [("tiny,poster", {}), ("tiny", {}), ("tiny", {"train__r1_every": 1})],
-  ids=["poster", "tiny", "r1-every-update"],
+  # tiny's lazy R1 is due at the first update: its penalty goes through tf.cond on both devices.
+  [("tiny,poster", {}), ("tiny", {})],
+  ids=["poster", "tiny"],
 )
 def test_mirrored_steps_on_two_devices_equal_one_device(
   make_config, two_replicas, variant, overrides

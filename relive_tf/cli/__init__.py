@@ -141,6 +141,11 @@ def run(argv=None):
       status=2,
     )
 
+  try:  # a subcommand's checks of its flags' values that need no TensorFlow
+    getattr(module, "check_settings", lambda: None)()
+  except ValueError as error:
+    _exit_with_error(program, str(error), status=1)
+
   def main(_):
     try:
       # A subcommand's `starting`, where it has one, holds from before TensorFlow loads.

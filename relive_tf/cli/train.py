@@ -14,6 +14,7 @@ from relive_tf import errors
 from relive_tf.cli import checks
 from relive_tf.cli import console
 from relive_tf.cli import messages
+from relive_tf.training import settings
 from relive_tf.training import stopping
 
 FLAGS = flags.FLAGS
@@ -38,6 +39,18 @@ def define_flags():
   checks.config_loaded("config")
   checks.output_folder("workdir", "the run")
   checks.utf8_name("workdir")
+
+
+def check_settings():
+  """Refuses a --config setting the training loop would refuse (training.settings.validate)
+  before TensorFlow loads: in half a second, not after the 5 s it takes to load. A config that
+  lacks keys, or is no ConfigDict, is left to main, which names what is wrong.
+
+  Raises:
+    ValueError: as settings.validate.
+  """
+  with contextlib.suppress(AttributeError, KeyError, OSError):  # OSError: a file not loaded
+    settings.validate(settings.with_loop_keys(FLAGS.config))
 
 
 class _SigtermWhileStarting(BaseException):

@@ -5,8 +5,6 @@ import tensorflow as tf
 from relive_tf.data import held_out
 from relive_tf.data import pipeline
 
-DATA_SOURCES = ("synthetic", "shards")
-
 
 def data_settings(config):
   """{"source", "path", "seed", "frames", "size", "skip_corrupt"} of a config's data
