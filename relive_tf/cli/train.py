@@ -44,12 +44,12 @@ def define_flags():
 def check_settings():
   """Refuses a --config setting the training loop would refuse (training.settings.validate)
   before TensorFlow loads: in half a second, not after the 5 s it takes to load. A config that
-  lacks keys, or is no ConfigDict, is left to main, which names what is wrong.
+  lacks keys, is no ConfigDict or holds a value of another type is left to main, as before.
 
   Raises:
     ValueError: as settings.validate.
   """
-  with contextlib.suppress(AttributeError, KeyError, OSError):  # OSError: a file not loaded
+  with contextlib.suppress(AttributeError, KeyError, OSError, TypeError):  # OSError: not loaded
     settings.validate(settings.with_loop_keys(FLAGS.config))
 
 

@@ -1,5 +1,5 @@
 """Checks of a config's settings that need no TensorFlow, so that `relive train` refuses a bad
-value before TensorFlow loads (0.3 s instead of about 5) and the loop refuses it for API callers."""
+value before TensorFlow loads (in half a second, not 5) and the loop refuses it for API callers."""
 
 import math
 
