@@ -201,6 +201,11 @@ def read_json(path):
     raise ValueError(f"{path} is not valid JSON ({error}): it was cut or edited") from None
 
 
+def exists(path):
+  """Whether a local or remote file or folder exists."""
+  return gfile().exists(path) if is_remote(path) else os.path.exists(path)
+
+
 def isdir(path):
   """Whether a local or remote folder exists."""
   return gfile().isdir(path) if is_remote(path) else os.path.isdir(path)

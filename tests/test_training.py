@@ -456,26 +456,26 @@ def test_a_damaged_newest_checkpoint_is_passed_over_for_the_one_before(
     helpers.train(_tiny(make_config, train__num_steps=3), workdir)
 
 
-@pytest.mark.parametrize("state", ["missing", "empty", "garbled", "naming others"])
-def test_checkpoints_without_their_state_file_are_found_and_a_resume_keeps_them(
-  make_config, trained_workdir, caplog, state
-):
-  # Without the state file a run used to start from step 0 over the checkpoints, and generate
-  # said the workdir held none (empty: a ValueError traceback).
-  workdir = trained_workdir("vgan", **TINY)  # checkpoints of steps 1 and 2
-  directory = os.path.join(workdir, "checkpoints")
-  state_file = os.path.join(directory, "checkpoint")
-  gone = 'model_checkpoint_path: "ckpt-9"\nall_model_checkpoint_paths: "ckpt-9"\n'
+_GONE = 'model_checkpoint_path: "ckpt-9"\nall_model_checkpoint_paths: "ckpt-9"\n'
+
+
+def _break_state_file(workdir, state):
+  """The checkpoints' state file of a workdir made missing, empty, garbled or naming others."""
+  state_file = os.path.join(workdir, "checkpoints", "checkpoint")
   if state == "missing":
     os.remove(state_file)
   else:
     with open(state_file, "w") as f:
-      f.write({"empty": "", "garbled": "model_checkpoint_path: {{", "naming others": gone}[state])
-  written = {
-    name: os.stat(os.path.join(directory, name)).st_mtime_ns
-    for name in os.listdir(directory)
-    if name.startswith("ckpt-2.")
-  }
+      f.write({"empty": "", "garbled": "model_checkpoint_path: {{", "naming others": _GONE}[state])
+  return state_file
+
+
+@pytest.mark.parametrize("state", ["missing", "empty", "garbled", "naming others"])
+def test_checkpoints_without_their_state_file_are_found(trained_workdir, caplog, state):
+  # Without the state file a run used to start from step 0 over the checkpoints, and generate
+  # said the workdir held none (empty: a ValueError traceback).
+  workdir = trained_workdir("vgan", **TINY)  # checkpoints of steps 1 and 2
+  state_file = _break_state_file(workdir, state)
   with caplog.at_level(logging.WARNING, logger="absl"):
     assert helpers.restore(workdir).step == 2
   warned = [record.getMessage() for record in caplog.records if record.name == "absl"]
@@ -483,6 +483,20 @@ def test_checkpoints_without_their_state_file_are_found_and_a_resume_keeps_them(
     f"{state_file} is missing, empty, unreadable or names none of the checkpoints beside it: "
     "using the 2 there (ckpt-1 to ckpt-2)"
   )
+
+
+def test_a_resume_without_a_usable_state_file_rewrites_it_and_keeps_the_checkpoints(
+  make_config, trained_workdir, caplog
+):
+  # Every state above reaches the same rewrite (checkpoints.checkpoint_prefixes): one resume.
+  workdir = trained_workdir("vgan", **TINY)  # checkpoints of steps 1 and 2
+  _break_state_file(workdir, "naming others")
+  directory = os.path.join(workdir, "checkpoints")
+  written = {
+    name: os.stat(os.path.join(directory, name)).st_mtime_ns
+    for name in os.listdir(directory)
+    if name.startswith("ckpt-2.")
+  }
   with caplog.at_level(logging.INFO, logger="absl"):
     helpers.train(_tiny(make_config, train__num_steps=4, train__max_checkpoints=3), workdir)
   said = [record.getMessage() for record in caplog.records if record.name == "absl"]

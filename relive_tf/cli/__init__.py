@@ -143,7 +143,7 @@ def run(argv=None):
 
   try:  # a subcommand's checks of its flags' values that need no TensorFlow
     getattr(module, "check_settings", lambda: None)()
-  except ValueError as error:
+  except (ValueError, errors.UserError) as error:
     _exit_with_error(program, str(error), status=1)
 
   def main(_):

@@ -15,6 +15,7 @@ from ml_collections import config_flags
 from relive_tf import files
 from relive_tf.cli import messages
 from relive_tf.data import video_io
+from relive_tf.training import workdir as workdir_lib
 
 # What the commands that write one video (relive, predict) can write, by the file's extension.
 VIDEO_EXTENSIONS = tuple(f".{name}" for name in video_io.VIDEO_FORMATS)
@@ -50,16 +51,26 @@ def _missing(path, what):
 
 
 def existing_folder(name, what):
-  """--name must be an existing folder; `what` says which one ("a workdir written by ...")."""
+  """--name must be an existing folder; `what` says which one ("the dataset's folder of videos")."""
+  _register(name, lambda path: _folder_problem(path, what), local_paths=True)
 
-  def problem(path):
-    if not os.path.exists(path):
-      return _missing(path, what)
-    if not os.path.isdir(path):
-      return f"is a file, not a folder; give {what}"
-    return None
 
-  _register(name, problem, local_paths=True)
+def existing_workdir(name, what):
+  """--name must be an existing folder holding a config.json (a workdir `relive train` wrote, or a
+  shipped model); `what` says which kind ("a video WGAN workdir written by `relive train`")."""
+  _register(
+    name,
+    lambda path: _folder_problem(path, what) or workdir_lib.missing_config(path),
+    local_paths=True,
+  )
+
+
+def _folder_problem(path, what):
+  if not os.path.exists(path):
+    return _missing(path, what)
+  if not os.path.isdir(path):
+    return f"is a file, not a folder; give {what}"
+  return None
 
 
 def existing_file(name, what):

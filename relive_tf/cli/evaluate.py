@@ -71,7 +71,7 @@ def define_flags():
   )
   flags.DEFINE_integer("batch_size", 16, "clips per model call", lower_bound=1)
   flags.mark_flags_as_required(REQUIRED)
-  checks.existing_folder("workdir", "a workdir written by `relive train`")
+  checks.existing_workdir("workdir", "a workdir written by `relive train`")
   for name in ("workdir", "report", "data"):
     checks.utf8_name(name)
 

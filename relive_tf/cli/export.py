@@ -32,7 +32,7 @@ def define_flags():
     "process on the warm-up requests and compare with the trained model",
   )
   flags.mark_flags_as_required(REQUIRED)
-  checks.existing_folder("workdir", "a workdir written by `relive train`")
+  checks.existing_workdir("workdir", "a workdir written by `relive train`")
   checks.output_folder("export_dir", "the model's versions")
   for name in ("workdir", "export_dir"):
     checks.utf8_name(name)

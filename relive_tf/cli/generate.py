@@ -22,7 +22,7 @@ def define_flags():
   )
   flags.DEFINE_enum("format", "gif", video_io.VIDEO_FORMATS, "gif, or mp4 (H.264)")
   flags.mark_flags_as_required(REQUIRED)
-  checks.existing_folder("workdir", "a video WGAN workdir written by `relive train`")
+  checks.existing_workdir("workdir", "a video WGAN workdir written by `relive train`")
   checks.output_folder("out", "the videos")
   for name in ("workdir", "out"):
     checks.utf8_name(name)

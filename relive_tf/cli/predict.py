@@ -37,7 +37,7 @@ def define_flags():
   )
   flags.DEFINE_integer("start", 0, "the first context frame's number in the video", lower_bound=0)
   flags.mark_flags_as_required(REQUIRED)
-  checks.existing_folder("workdir", "a next-frame predictor workdir written by `relive train`")
+  checks.existing_workdir("workdir", "a next-frame predictor workdir written by `relive train`")
   checks.utf8_name("workdir")
   checks.existing_file("video", "a video file OpenCV reads (mp4, avi, mov, ...) or a photo")
   checks.output_file("out", checks.VIDEO_EXTENSIONS, "the video")

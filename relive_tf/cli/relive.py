@@ -31,7 +31,7 @@ def define_flags():
   )
   flags.DEFINE_boolean("side_by_side", False, "put the photo, held still, left of the video(s)")
   flags.mark_flags_as_required(REQUIRED)
-  checks.existing_folder("workdir", "a conditional WGAN workdir written by `relive train`")
+  checks.existing_workdir("workdir", "a conditional WGAN workdir written by `relive train`")
   checks.utf8_name("workdir")
   checks.existing_file("photo", "a JPEG, PNG, GIF, BMP or WebP photo")
   checks.output_file("out", checks.VIDEO_EXTENSIONS, "the video")

@@ -11,11 +11,13 @@ from absl import flags
 from ml_collections import config_flags
 
 from relive_tf import errors
+from relive_tf import files
 from relive_tf.cli import checks
 from relive_tf.cli import console
 from relive_tf.cli import messages
 from relive_tf.training import settings
 from relive_tf.training import stopping
+from relive_tf.training import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
 REQUIRED = ("config", "workdir")
@@ -42,15 +44,24 @@ def define_flags():
 
 
 def check_settings():
-  """Refuses a --config setting the training loop would refuse (training.settings.validate)
-  before TensorFlow loads: in half a second, not after the 5 s it takes to load. A config that
-  lacks keys, is no ConfigDict or holds a value of another type is left to main, as before.
+  """Refuses a --config, or a local --workdir, that training would refuse, before TensorFlow
+  loads: in half a second, not after the 5 s it takes to load. A config that holds a value of
+  another type, a model type without a configs/ file to compare with and a remote workdir are left
+  to main.
 
   Raises:
-    ValueError: as settings.validate.
+    errors.UserError: a config that is no ConfigDict, lacks model_type or lacks keys of its model
+      type's configs/ file.
+    ValueError: a setting settings.validate refuses; a workdir of another model type, a shipped
+      model, or a folder `relive export` or `relive gallery` wrote (workdir.py).
   """
+  model_type = _model_type(FLAGS.config)
+  _check_keys(FLAGS.config, model_type)
   with contextlib.suppress(AttributeError, KeyError, OSError, TypeError):  # OSError: not loaded
     settings.validate(settings.with_loop_keys(FLAGS.config))
+  if not files.is_remote(FLAGS.workdir):  # tf.io.gfile would read a remote one
+    workdir_lib.check_not_other_output(FLAGS.workdir)
+    workdir_lib.check_model_type(FLAGS.workdir, FLAGS.config)
 
 
 class _SigtermWhileStarting(BaseException):
@@ -94,8 +105,7 @@ def main():
     from relive_tf.training import distribution  # noqa: PLC0415
     from relive_tf.training import loop  # noqa: PLC0415
 
-    family = families.get(_model_type(FLAGS.config))
-    _check_keys(FLAGS.config, family)
+    family = families.get(FLAGS.config.model_type)  # a known one, or a ValueError naming them
     loop.train_and_evaluate(FLAGS.config, FLAGS.workdir, family)
   finally:
     _default_sigterm()  # trained, or stopping
@@ -134,28 +144,28 @@ def _model_type(config):
   return config.model_type
 
 
-def _check_keys(config, family):
-  """Refuses a config that lacks keys of its family's config file (a custom file written from
-  scratch, --config.model_type=lstm on configs/vgan.py, a section replaced by a dict override):
-  the trainer would fail on the first one it reads, in a traceback.
+def _check_keys(config, model_type):
+  """Refuses a config that lacks keys of its model type's config file, configs/MODEL_TYPE.py (a
+  custom file written from scratch, --config.model_type=lstm on configs/vgan.py, a section
+  replaced by a dict override): the trainer would fail on the first one it reads, in a traceback.
 
   Raises:
     errors.UserError: naming the missing keys and the file to start from.
   """
-  reference_file = os.path.join(messages.REPO_CONFIGS, os.path.basename(family.config))
-  if not os.path.isfile(reference_file):  # installed without the repository: nothing to compare
+  name = f"{model_type}.py"
+  reference_file = os.path.join(messages.REPO_CONFIGS, name)
+  # Installed without the repository, or a model type no family has (main names the known ones).
+  if not os.path.isfile(reference_file):
     return
   spec = importlib.util.spec_from_file_location("reference_config", reference_file)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  from relive_tf.training import workdir  # noqa: PLC0415 (loads TensorFlow, as main does)
-
-  missing = sorted(workdir.flat(module.get_config()).keys() - workdir.flat(config).keys())
+  missing = sorted(workdir_lib.flat(module.get_config()).keys() - workdir_lib.flat(config).keys())
   if missing:
     more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
     raise errors.UserError(
-      f"the config lacks {', '.join(missing[:3])}{more}, which a {family.name!r} model needs "
-      f"(model_type is {family.name!r}): start from {family.config} and change its values"
+      f"the config lacks {', '.join(missing[:3])}{more}, which a {model_type!r} model needs "
+      f"(model_type is {model_type!r}): start from configs/{name} and change its values"
     )
 
 

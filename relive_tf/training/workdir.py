@@ -1,4 +1,8 @@
-"""A workdir's config.json, read (older keys filled in) everywhere; what resumed runs changed."""
+"""A workdir's config.json, read (older keys filled in) everywhere; what resumed runs changed.
+
+No TensorFlow here: `relive train` refuses a workdir it cannot train in before TensorFlow loads
+(cli/train.py, check_settings).
+"""
 
 import collections.abc
 import datetime
@@ -6,11 +10,9 @@ import json
 import os
 
 import ml_collections
-import tensorflow as tf
 from absl import logging
 
 from relive_tf import files
-from relive_tf.data import shards
 
 CONFIG_FILE = "config.json"
 # What every config.json holds (configs/*.py).
@@ -29,15 +31,23 @@ DATA_FILE = "data.json"
 SHIPPED_FILE = "shipped.json"
 SHIPPED_WEIGHTS = "generator.weights.h5"
 SHIPPED_MODEL = "a model shipped with relive_tf"
+# What a version folder of an export holds (tf.saved_model.SAVED_MODEL_FILENAME_PB).
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def missing_config(workdir):
+  """What keeps an existing folder from being a workdir `relive train` wrote, or None: no
+  config.json in it."""
+  if files.isfile(os.path.join(workdir, CONFIG_FILE)):
+    return None
+  return f"holds no {CONFIG_FILE}: it is not a relive_tf workdir (train one with `relive train`)"
 
 
 def _read_json(workdir):
   path = os.path.join(workdir, CONFIG_FILE)
-  if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
-    raise ValueError(
-      f"{workdir!r} holds no {CONFIG_FILE}: it is not a relive_tf workdir (train "
-      "one with `relive train`)"
-    )
+  problem = missing_config(workdir)
+  if problem:
+    raise ValueError(f"{workdir!r} {problem}")
   try:
     return files.read_json(path)
   except ValueError as error:
@@ -151,14 +161,9 @@ def config_changes(workdir, config, family, checkpointed=True):
     ValueError: the workdir holds another model type, or (checkpointed) the same one with other
       `model` settings or shape keys, or without the moving average it holds (train.ema_decay 0).
   """
-  if not tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
+  if not files.exists(os.path.join(workdir, CONFIG_FILE)):
     return []
-  saved_type = model_type(workdir)
-  if saved_type != config.model_type:
-    raise ValueError(
-      f"{workdir!r} holds a model of type {saved_type!r}, not {config.model_type!r}: use another "
-      "workdir"
-    )
+  check_model_type(workdir, config)
   if not checkpointed:
     logging.info("%s holds no checkpoint yet: its config.json is replaced by this run's", workdir)
     return []
@@ -188,13 +193,13 @@ def is_workdir(folder):
   """Whether `folder` is a training workdir (config.json and checkpoints/ in it) or a shipped
   model."""
   return is_shipped(folder) or all(
-    tf.io.gfile.exists(os.path.join(folder, name)) for name in (CONFIG_FILE, CHECKPOINT_DIR)
+    files.exists(os.path.join(folder, name)) for name in (CONFIG_FILE, CHECKPOINT_DIR)
   )
 
 
 def is_shipped(folder):
   """Whether `folder` is a shipped model (training/shipped.py): its SHIPPED_FILE in it."""
-  return tf.io.gfile.exists(os.path.join(folder, SHIPPED_FILE))
+  return files.exists(os.path.join(folder, SHIPPED_FILE))
 
 
 def check_not_other_output(workdir):
@@ -216,7 +221,7 @@ def check_not_other_output(workdir):
       f"workdir {workdir!r} is {SHIPPED_MODEL} (its generator alone: nothing to resume training "
       "from); give a new folder, such as runs/NAME"
     )
-  if tf.io.gfile.exists(os.path.join(workdir, CONFIG_FILE)):
+  if files.exists(os.path.join(workdir, CONFIG_FILE)):
     return
   # Links resolved: a link to a folder inside an export or a shipped model is inside it.
   folder = target = files.resolved(workdir)
@@ -240,20 +245,19 @@ def _written_by_another_command(folder, below="."):
   itself or a version folder of a model there (runs/ holding a models.config keeps taking new
   workdirs beside the models); a gallery site only where the workdir is the site itself or in its
   media/, which a rebuild replaces (a home folder with an index.html and a media/ stays usable)."""
-  if not tf.io.gfile.isdir(folder):
+  if not files.isdir(folder):
     return None
   names = set(files.listdir(folder))
   if SHIPPED_FILE in names:
     return SHIPPED_MODEL
   # serving/publish.py's MODELS_CONFIG and gallery/page.py's INDEX_FILE and MEDIA_DIR, from layers
   # above this one; tests/test_training.py writes them from there.
-  if tf.saved_model.SAVED_MODEL_FILENAME_PB in names:
+  if SAVED_MODEL_FILE in names:
     return "a SavedModel (a version `relive export` wrote)"
   versions = [
     name
     for name in names
-    if name.isdigit()
-    and tf.io.gfile.exists(os.path.join(folder, name, tf.saved_model.SAVED_MODEL_FILENAME_PB))
+    if name.isdigit() and files.exists(os.path.join(folder, name, SAVED_MODEL_FILE))
   ]
   parts = below.split(os.sep)
   in_root = below == "." or (len(parts) > 1 and parts[1].isdigit())  # ROOT or ROOT/MODEL/N/...
@@ -273,7 +277,7 @@ def save_config(workdir, config, changes=(), step=0):
     changes: config_changes(workdir, config, family) of a resumed run.
     step: the step the changes take effect after.
   """
-  tf.io.gfile.makedirs(workdir)
+  files.make_folder(workdir)
   if changes:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     lines = [f"{key}: {json.dumps(old)} -> {json.dumps(new)}" for key, old, new in changes]
@@ -294,6 +298,22 @@ def save_config(workdir, config, changes=(), step=0):
   files.write_text(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
 
 
+def check_model_type(workdir, config):
+  """Refuses to train a config of another model type in a workdir whose config.json names one.
+
+  Raises:
+    ValueError: the workdir's config.json names another model type, or cannot be read.
+  """
+  if not files.exists(os.path.join(workdir, CONFIG_FILE)):
+    return
+  saved_type = model_type(workdir)
+  if saved_type != config.model_type:
+    raise ValueError(
+      f"{workdir!r} holds a model of type {saved_type!r}, not {config.model_type!r}: use another "
+      "workdir"
+    )
+
+
 def check_data(workdir, config, step):
   """Warns when the shards a resumed run reads were prepared again since it started (the same
   data.path, another manifest fingerprint: `relive prepare --overwrite`), since its saved data
@@ -306,6 +326,8 @@ def check_data(workdir, config, step):
   """
   if config.data.source != "shards":
     return
+  from relive_tf.data import shards  # noqa: PLC0415 (loads TensorFlow: see the module docstring)
+
   fingerprint = shards.read_manifest(config.data.path).get("fingerprint")
   path = os.path.join(workdir, DATA_FILE)
   try:
