@@ -97,6 +97,11 @@ CASES = [
   # a copy of the video WGAN shipped in the package (its generator alone), and a folder in it
   (["train", TINY, "--workdir={tmp}/vgan_tiny"], "is a model shipped with relive_tf"),
   (["train", TINY, "--workdir={tmp}/vgan_tiny/runs/a"], "a model shipped with relive_tf, not a"),
+  # Refused by name, never run as configs/../relive_tf/errors.py, nor taken for another model type.
+  (
+    ["train", TINY, "--workdir={tmp}/lstm", "--config.model_type=../relive_tf/errors"],
+    "unknown model_type '../relive_tf/errors'; known: ['cvgan', 'lstm', 'vgan']",
+  ),
   # Values that failed in a traceback (a layer's, tf.data's, OpenCV's, CheckpointManager's).
   (["train", TINY, "--workdir=W4", "--config.data.frames=-4"], "data.frames is -4; it must be"),
   (["train", TINY, "--workdir=W5", "--config.data.size=0"], "data.size is 0; it must be"),
@@ -346,6 +351,10 @@ def _train(config, *arguments):
     (_train("vgan", "--workdir={tmp}/vgan_tiny/runs/a"), "is inside '{tmp}/vgan_tiny', a model"),
     (["generate", "--workdir={tmp}", "--out={tmp}/o"], "--workdir={tmp}: holds no config.json"),
     (["export", "--workdir={tmp}", "--export_dir={tmp}/e/m"], "--workdir={tmp}: holds no config"),
+    (
+      _train("vgan", "--workdir={tmp}/list"),
+      "list/config.json is not a config `relive train` wrote",
+    ),
   ],
 )
 def test_a_mistake_in_the_config_or_workdir_is_refused_before_tensorflow_loads(
@@ -357,6 +366,8 @@ def test_a_mistake_in_the_config_or_workdir_is_refused_before_tensorflow_loads(
   (tmp_path / "lstm").mkdir()
   (tmp_path / "lstm" / "config.json").write_text(helpers.load_config("lstm").to_json_best_effort())
   shutil.copytree(helpers.REPO / "relive_tf" / "assets" / "vgan_tiny", tmp_path / "vgan_tiny")
+  (tmp_path / "list").mkdir()
+  (tmp_path / "list" / "config.json").write_text("[]")  # JSON, not a config: an AttributeError
   before = sorted(tmp_path.rglob("*"))
   result = subprocess.run(
     [
@@ -374,3 +385,33 @@ def test_a_mistake_in_the_config_or_workdir_is_refused_before_tensorflow_loads(
   assert line.startswith(f"relive {arguments[0]}: error: "), line
   assert message.format(tmp=tmp_path) in line, line
   assert sorted(tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_a_workdir_that_cannot_be_read_before_tensorflow_loads_is_named_in_one_line(tmp_path):
+  # check_settings reads config.json before TensorFlow loads; an OSError there was a traceback.
+  (tmp_path / "tensorflow").mkdir()
+  (tmp_path / "tensorflow" / "__init__.py").write_text("raise ImportError('TensorFlow loaded')\n")
+  workdir = tmp_path / "lstm"
+  workdir.mkdir()
+  (workdir / "config.json").write_text(helpers.load_config("lstm").to_json_best_effort())
+  code = (
+    "import sys\n"
+    "from relive_tf import cli, files\n"
+    "def unreadable(path):\n"
+    "  raise PermissionError(13, 'Permission denied', path)\n"
+    "files.read_bytes = unreadable\n"
+    "cli.run(['relive', 'train', *sys.argv[1:]])\n"
+  )
+  result = subprocess.run(
+    [sys.executable, "-c", code, f"--config={CONFIGS}/vgan.py:tiny", f"--workdir={workdir}"],
+    env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    capture_output=True,
+    text=True,
+    timeout=120,
+    check=False,
+  )
+  assert result.returncode == 1
+  assert result.stderr.splitlines() == [
+    f"relive train: error: cannot use '{workdir}/config.json': permission denied; check the path "
+    "and its permissions"
+  ]

@@ -667,6 +667,25 @@ def test_a_folder_beside_the_models_of_an_export_root_may_be_a_workdir(make_conf
     workdir_lib.check_not_other_output(str(tmp_path / "vgan" / "2" / "run"))
 
 
+def test_a_folder_above_that_cannot_be_listed_is_no_other_commands_output(tmp_path, monkeypatch):
+  # /home or /scratch at mode 711: a run under it was refused (a PermissionError), in a traceback
+  # once `relive train` checked it before TensorFlow loads.
+  listdir = workdir_lib.files.listdir
+  locked = str(tmp_path / "locked")
+  (tmp_path / "locked" / "mine").mkdir(parents=True)
+
+  def refusing(path):
+    if path == locked:
+      raise PermissionError(13, "Permission denied", path)
+    return listdir(path)
+
+  monkeypatch.setattr(workdir_lib.files, "listdir", refusing)
+  workdir_lib.check_not_other_output(str(tmp_path / "locked" / "mine" / "run"))
+  (tmp_path / "locked" / "mine" / workdir_lib.SHIPPED_FILE).write_text("{}")
+  with pytest.raises(ValueError, match="is inside .*mine', a model shipped with relive_tf"):
+    workdir_lib.check_not_other_output(str(tmp_path / "locked" / "mine" / "run"))
+
+
 def test_a_folder_beside_a_sites_media_may_be_a_workdir(make_config, tmp_path):
   # A home folder with an index.html and a media/ of its own: runs/ beside them stays usable.
   (tmp_path / page.MEDIA_DIR).mkdir()

@@ -145,6 +145,10 @@ def run(argv=None):
     getattr(module, "check_settings", lambda: None)()
   except (ValueError, errors.UserError) as error:
     _exit_with_error(program, str(error), status=1)
+  except OSError as error:  # a file it read (a workdir's config.json) that cannot be opened
+    if error.filename is None:
+      raise
+    _exit_with_error(program, messages.path_error(error), status=1)
 
   def main(_):
     try:

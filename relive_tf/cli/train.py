@@ -56,12 +56,15 @@ def check_settings():
       model, or a folder `relive export` or `relive gallery` wrote (workdir.py).
   """
   model_type = _model_type(FLAGS.config)
-  _check_keys(FLAGS.config, model_type)
+  reference_file = _reference_config(model_type)
+  if reference_file:
+    _check_keys(FLAGS.config, model_type, reference_file)
   with contextlib.suppress(AttributeError, KeyError, OSError, TypeError):  # OSError: not loaded
     settings.validate(settings.with_loop_keys(FLAGS.config))
   if not files.is_remote(FLAGS.workdir):  # tf.io.gfile would read a remote one
     workdir_lib.check_not_other_output(FLAGS.workdir)
-    workdir_lib.check_model_type(FLAGS.workdir, FLAGS.config)
+    if reference_file:
+      workdir_lib.check_model_type(FLAGS.workdir, FLAGS.config)
 
 
 class _SigtermWhileStarting(BaseException):
@@ -144,7 +147,19 @@ def _model_type(config):
   return config.model_type
 
 
-def _check_keys(config, model_type):
+def _reference_config(model_type):
+  """The repository's configs/MODEL_TYPE.py, whose keys a config of that type must hold; None for
+  a model type without a file there (main names the known ones) or a package installed without
+  the repository. Looked up among the folder's names: a model type is never made a path."""
+  name = f"{model_type}.py"
+  if not isinstance(model_type, str) or not os.path.isdir(messages.REPO_CONFIGS):
+    return None
+  return (
+    os.path.join(messages.REPO_CONFIGS, name) if name in os.listdir(messages.REPO_CONFIGS) else None
+  )
+
+
+def _check_keys(config, model_type, reference_file):
   """Refuses a config that lacks keys of its model type's config file, configs/MODEL_TYPE.py (a
   custom file written from scratch, --config.model_type=lstm on configs/vgan.py, a section
   replaced by a dict override): the trainer would fail on the first one it reads, in a traceback.
@@ -152,11 +167,6 @@ def _check_keys(config, model_type):
   Raises:
     errors.UserError: naming the missing keys and the file to start from.
   """
-  name = f"{model_type}.py"
-  reference_file = os.path.join(messages.REPO_CONFIGS, name)
-  # Installed without the repository, or a model type no family has (main names the known ones).
-  if not os.path.isfile(reference_file):
-    return
   spec = importlib.util.spec_from_file_location("reference_config", reference_file)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
@@ -165,7 +175,7 @@ def _check_keys(config, model_type):
     more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
     raise errors.UserError(
       f"the config lacks {', '.join(missing[:3])}{more}, which a {model_type!r} model needs "
-      f"(model_type is {model_type!r}): start from configs/{name} and change its values"
+      f"(model_type is {model_type!r}): start from configs/{model_type}.py and change its values"
     )
 
 

@@ -49,9 +49,12 @@ def _read_json(workdir):
   if problem:
     raise ValueError(f"{workdir!r} {problem}")
   try:
-    return files.read_json(path)
+    saved = files.read_json(path)
   except ValueError as error:
     raise ValueError(f"{error}; restore it, or train in another workdir") from None
+  if not isinstance(saved, dict):  # JSON, but a list or a number: another file written over it
+    raise _not_a_config(workdir, CONFIG_KEYS)
+  return saved
 
 
 def model_type(workdir):
@@ -247,7 +250,10 @@ def _written_by_another_command(folder, below="."):
   media/, which a rebuild replaces (a home folder with an index.html and a media/ stays usable)."""
   if not files.isdir(folder):
     return None
-  names = set(files.listdir(folder))
+  try:
+    names = set(files.listdir(folder))
+  except OSError:  # a folder one may enter but not list (/home at mode 711): no command's output
+    return None
   if SHIPPED_FILE in names:
     return SHIPPED_MODEL
   # serving/publish.py's MODELS_CONFIG and gallery/page.py's INDEX_FILE and MEDIA_DIR, from layers
