@@ -45,15 +45,16 @@ def define_flags():
 
 def check_settings():
   """Refuses a --config, or a local --workdir, that training would refuse, before TensorFlow
-  loads: in half a second, not after the 5 s it takes to load. A config that holds a value of
-  another type, a model type without a configs/ file to compare with and a remote workdir are left
-  to main.
+  loads: in a quarter of a second, not after the 5 s it takes to load. A config that holds a value
+  of another type, a model type without a configs/ file to compare with and a remote workdir are
+  left to main.
 
   Raises:
     errors.UserError: a config that is no ConfigDict, lacks model_type or lacks keys of its model
       type's configs/ file.
     ValueError: a setting settings.validate refuses; a workdir of another model type, a shipped
       model, or a folder `relive export` or `relive gallery` wrote (workdir.py).
+    OSError: the workdir's config.json cannot be read.
   """
   model_type = _model_type(FLAGS.config)
   reference_file = _reference_config(model_type)
@@ -151,9 +152,9 @@ def _reference_config(model_type):
   """The repository's configs/MODEL_TYPE.py, whose keys a config of that type must hold; None for
   a model type without a file there (main names the known ones) or a package installed without
   the repository. Looked up among the folder's names: a model type is never made a path."""
-  name = f"{model_type}.py"
   if not isinstance(model_type, str) or not os.path.isdir(messages.REPO_CONFIGS):
     return None
+  name = f"{model_type}.py"
   return (
     os.path.join(messages.REPO_CONFIGS, name) if name in os.listdir(messages.REPO_CONFIGS) else None
   )
