@@ -50,6 +50,32 @@ def write_error(what, path, cause, kept):
   )
 
 
+# TensorFlow's words for a path whose scheme no registered file system reads (s3:// without
+# tensorflow-io, a typo such as gz://).
+_UNKNOWN_FILESYSTEM = re.compile(
+  r"File system scheme '([^']*)' not implemented \(file: '([^']*)'\)"
+)
+
+
+def unknown_filesystem_message(error):
+  """The message for a TensorFlow error about a path with a scheme no file system reads, or None.
+
+  Args:
+    error: any exception, e.g. the tf.errors.UnimplementedError of tf.io.gfile.exists("s3://b/x").
+
+  Returns:
+    One line naming the path and the scheme, and what to do; None for any other error.
+  """
+  match = _UNKNOWN_FILESYSTEM.search(str(error))
+  if not match:
+    return None
+  scheme, path = match.groups()
+  return (
+    f"{path!r}: TensorFlow reads no {scheme}:// paths here; give a local or gs:// path, or install "
+    f'the TensorFlow plugin that adds {scheme}:// (BUILD.md, "Files on any filesystem")'
+  )
+
+
 def data_check_message(error):
   """The message of a failed in-graph data check that a TensorFlow error carries, or None.
 

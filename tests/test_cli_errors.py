@@ -70,6 +70,10 @@ CASES = [
     f"{CONFIGS}/vgn.py does not exist: give one of {CONFIGS}/cvgan.py",
   ),
   (["train", f"--config={helpers.REPO}/README.md", "--workdir=W"], "not a Python config file"),
+  (  # a workdir's config.json (JSON's true): a NameError traceback
+    ["train", "--config={tmp}/vgan/config.json", "--workdir=W"],
+    "--config={tmp}/vgan/config.json failed to load (NameError: name 'true' is not defined)",
+  ),
   (
     ["train", f"--config={CONFIGS}/vgan.py:nope", "--workdir=W"],
     "unknown variant(s) ['nope'] of configs/vgan.py: use default, tiny, poster, gp",
@@ -147,6 +151,10 @@ CASES = [
   (["generate", "--workdir={tmp}/vgan", "--out=O"], "holds no checkpoint yet"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "stray"], "unexpected arguments: stray"),
   (["generate", "--workdir=ram://w", "--out=ram://o"], "'ram://w' holds no config.json"),
+  (  # s3:// without tensorflow-io, or a typo: an UnimplementedError traceback
+    ["generate", "--workdir=foo://run", "--out=O"],
+    "'foo://run/config.json': TensorFlow reads no foo:// paths here; give a local or gs:// path",
+  ),
   # relive
   (  # one file of 2,000 videos side by side: 22 GB, then a GIF too wide to write
     ["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/not_a_photo.jpg", "--out=v.gif", "--num=65"],

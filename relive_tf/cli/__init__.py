@@ -128,6 +128,9 @@ def run(argv=None):
     _exit_with_error(program, messages.unknown_config_key(error, argv[2:]), status=2)
   except SyntaxError as error:  # ml_collections: --config names a file that is not Python
     _exit_with_error(program, messages.config_syntax_error(error), status=2)
+  except (NameError, ImportError) as error:  # the --config file's own code failed (a JSON file)
+    message = messages.config_code_error(_last_value(argv[2:], "config"), error)
+    _exit_with_error(program, message, status=2)
   except (TypeError, ValueError) as error:  # ml_collections: a value of the wrong type
     _exit_with_error(program, f"bad config override: {error}", status=2)
   except OSError as error:  # ml_collections: a --config.KEY override of a file it could not load
@@ -180,8 +183,8 @@ def run(argv=None):
     except KeyboardInterrupt:
       sys.stderr.write(f"{program}: interrupted\n")
       sys.exit(128 + signal.SIGINT)
-    except Exception as error:  # a damaged shard met while TensorFlow reads it
-      message = errors.data_check_message(error)
+    except Exception as error:  # a damaged shard, or a path no file system of TensorFlow reads
+      message = errors.data_check_message(error) or errors.unknown_filesystem_message(error)
       if message is None:
         raise
       _exit_with_error(program, message, status=1)

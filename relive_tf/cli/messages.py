@@ -143,6 +143,17 @@ def config_syntax_error(error):
   )
 
 
+def config_code_error(path, error):
+  """The message of a NameError or ImportError raised running a --config file's code: a workdir's
+  config.json given as --config (JSON's `true` is no Python name), or a module it imports that is
+  not installed."""
+  return (
+    f"--config={path} failed to load ({type(error).__name__}: {error}); give a Python config "
+    "file such as configs/vgan.py:tiny (a workdir's config.json is not one: resume with "
+    "--workdir alone and the --config it was started with)"
+  )
+
+
 # The repository's config files (relive_tf is installed from the repository, editable).
 REPO_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "configs")
 
