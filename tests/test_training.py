@@ -667,6 +667,25 @@ def test_a_folder_beside_the_models_of_an_export_root_may_be_a_workdir(make_conf
     workdir_lib.check_not_other_output(str(tmp_path / "vgan" / "2" / "run"))
 
 
+def test_a_new_workdir_inside_another_runs_workdir_or_the_package_is_refused(trained_workdir):
+  # runs/v1/checkpoints trained: its tb/ became a run nested in v1's TensorBoard logs.
+  workdir = trained_workdir("vgan", **TINY)
+  for inside in ("checkpoints", "tb/train", "new"):
+    with pytest.raises(ValueError, match=f"is inside '{re.escape(workdir)}', the workdir of anot"):
+      workdir_lib.check_not_other_output(os.path.join(workdir, inside))
+  package = os.path.dirname(os.path.realpath(workdir_lib.__file__)).removesuffix("/training")
+  for inside in ("", "assets/feature_network", "assets/new"):
+    with pytest.raises(ValueError, match="is inside the relive_tf package .*; give a new folder"):
+      workdir_lib.check_not_other_output(os.path.join(package, inside))
+  with pytest.raises(ValueError, match="is a model shipped with relive_tf"):
+    workdir_lib.check_not_other_output(os.path.join(package, "assets", "vgan_tiny"))
+  nested = os.path.join(workdir, "nested")
+  os.makedirs(os.path.join(nested, "checkpoints"))
+  with open(os.path.join(nested, "config.json"), "w") as f:
+    f.write("{}")
+  workdir_lib.check_not_other_output(nested)  # one trained there already resumes
+
+
 def test_a_folder_above_that_cannot_be_listed_is_no_other_commands_output(tmp_path, monkeypatch):
   # /home or /scratch at mode 711: a run under it was refused (a PermissionError), in a traceback
   # once `relive train` checked it before TensorFlow loads.

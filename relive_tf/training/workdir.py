@@ -33,6 +33,8 @@ SHIPPED_WEIGHTS = "generator.weights.h5"
 SHIPPED_MODEL = "a model shipped with relive_tf"
 # What a version folder of an export holds (tf.saved_model.SAVED_MODEL_FILENAME_PB).
 SAVED_MODEL_FILE = "saved_model.pb"
+# The installed package (relive_tf/), links resolved: no place for a workdir.
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 def missing_config(workdir):
@@ -217,7 +219,8 @@ def check_not_other_output(workdir):
       it, or a folder above it, is a shipped model, an export (version folders with a
       saved_model.pb; an export root's models.config, where the workdir is the root or a version
       folder in it), a version of one (its saved_model.pb) or a gallery site (index.html and
-      media/).
+      media/); or it lies inside another run's workdir (whose checkpoints/ and tb/ it would mix
+      with its own) or inside the relive_tf package (whose files a reinstall replaces).
   """
   if is_shipped(workdir):
     raise ValueError(
@@ -229,6 +232,11 @@ def check_not_other_output(workdir):
   # Links resolved: a link to a folder inside an export or a shipped model is inside it.
   folder = target = files.resolved(workdir)
   while True:
+    if folder != target and is_workdir(folder) and not is_shipped(folder):  # shipped: below
+      raise ValueError(
+        f"workdir {workdir!r} is inside {folder!r}, the workdir of another run, whose checkpoints "
+        "and TensorBoard runs it would mix with its own; give a new folder, such as runs/NAME"
+      )
     what = _written_by_another_command(folder, below=os.path.relpath(target, folder))
     if what:
       where = "is" if folder == target else f"is inside {folder!r},"
@@ -238,8 +246,13 @@ def check_not_other_output(workdir):
       )
     parent = os.path.dirname(folder.rstrip("/"))
     if parent == folder or (files.is_remote(folder) and "://" not in parent) or not parent:
-      return
+      break
     folder = parent
+  if not files.is_remote(target) and files.is_inside(target, _PACKAGE):
+    raise ValueError(
+      f"workdir {workdir!r} is inside the relive_tf package ({_PACKAGE}), whose files a reinstall "
+      "replaces; give a new folder, such as runs/NAME"
+    )
 
 
 def _written_by_another_command(folder, below="."):
