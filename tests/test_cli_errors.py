@@ -90,6 +90,14 @@ CASES = [
   (["train", TINY, "--workdir=W", "--config.train.num_steps=many"], "num_steps=many"),
   (["train", TINY, "--workdir=W", "--config.train.num_steps=0"], "train.num_steps is 0"),
   (["train", TINY, "--workdir={tmp}/a_file"], "--workdir={tmp}/a_file: is a file"),
+  (  # "cannot write to ... File exists", after TensorFlow had loaded
+    ["train", TINY, "--workdir={tmp}/dangling"],
+    "--workdir={tmp}/dangling: is a symbolic link to 'nowhere', which does not exist",
+  ),
+  (  # "holds a model of type None"
+    ["train", TINY, "--workdir={tmp}/no_model_type"],
+    "no_model_type/config.json is not a config `relive train` wrote (it lacks model_type)",
+  ),
   (["train", f"--config={CONFIGS}/vgan.py:", "--workdir=W"], "unknown variant(s) ['']"),
   (["train", TINY, "--workdir=W", "--config.nope.x=1"], "no key 'nope' there. The config file"),
   # Model settings that failed inside the train step's graph, or named no key.
@@ -307,6 +315,9 @@ def place_fixture(tmp_path_factory):
   (place / "empty.png").write_bytes(b"")
   (place / "not_a_video.mp4").write_text("a film")
   (place / "linked_video.mp4").symlink_to(place / "not_a_video.mp4")
+  (place / "dangling").symlink_to("nowhere")
+  (place / "no_model_type").mkdir()
+  (place / "no_model_type" / "config.json").write_text('{"seed": 0}')
   (place / "partial.py").write_text(
     "import ml_collections\ndef get_config():\n  return ml_collections.ConfigDict("
     "{'model_type': 'vgan'})\n"

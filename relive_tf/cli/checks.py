@@ -96,6 +96,11 @@ def output_folder_problem(path, what):
   """What keeps a local `path` from being the folder to write `what` into, or None."""
   if not path:
     return f"is empty; give a folder for {what}"
+  if os.path.islink(path) and not os.path.exists(path):
+    return (
+      f"is a symbolic link to {os.readlink(path)!r}, which does not exist (or a loop of links); "
+      f"make its target, or give another folder for {what}"
+    )
   if os.path.exists(path) and not os.path.isdir(path):
     return f"is a file; give a folder for {what} (new, or one that exists)"
   if not os.path.exists(path) and os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:

@@ -326,6 +326,8 @@ def check_model_type(workdir, config):
   if not files.exists(os.path.join(workdir, CONFIG_FILE)):
     return
   saved_type = model_type(workdir)
+  if saved_type is None:  # another JSON object written over it
+    raise _not_a_config(workdir, ["model_type"])
   if saved_type != config.model_type:
     raise ValueError(
       f"{workdir!r} holds a model of type {saved_type!r}, not {config.model_type!r}: use another "
