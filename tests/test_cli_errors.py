@@ -351,6 +351,7 @@ def test_a_mistake_ends_in_one_line_without_traceback(place, args, message):
 
 
 RUN = "--workdir={tmp}/run"
+PACKAGE = helpers.REPO / "relive_tf"
 
 
 def _train(config, *arguments):
@@ -373,6 +374,30 @@ def _train(config, *arguments):
     (
       _train("vgan", "--workdir={tmp}/list"),
       "list/config.json is not a config `relive train` wrote",
+    ),
+    # Outputs inside the package, whose files a reinstall replaces: generate wrote its videos
+    # beside the shipped model's weights.
+    (
+      ["generate", "--workdir={tmp}/vgan_tiny", f"--out={PACKAGE}/assets/vgan_tiny"],
+      f"--out={PACKAGE}/assets/vgan_tiny: is inside the relive_tf package ({PACKAGE}), whose",
+    ),
+    (["gallery", "--workdir={tmp}/vgan_tiny", f"--out={PACKAGE}/site"], "give a path outside it"),
+    (
+      ["export", "--workdir={tmp}/vgan_tiny", f"--export_dir={PACKAGE}/assets/vgan"],
+      "is inside the relive_tf package",
+    ),
+    (
+      [
+        "relive",
+        "--workdir={tmp}/lstm",
+        "--photo={tmp}/list/config.json",
+        f"--out={PACKAGE}/a.gif",
+      ],
+      "is inside the relive_tf package",
+    ),
+    (
+      ["prepare", "--format=folder", "--source={tmp}", f"--out={PACKAGE}/data"],
+      "such as data/NAME",
     ),
   ],
 )

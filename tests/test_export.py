@@ -198,6 +198,9 @@ def test_an_export_root_or_a_workdir_as_export_dir_is_refused_before_writing(
     _export(workdirs["vgan"], tmp_path / "other")
   with pytest.raises(ValueError, match=r"is a training workdir; .*export/NAME"):
     _export(workdirs["vgan"], workdirs["vgan"])
+  shipped = shutil.copytree(helpers.REPO / "relive_tf" / "assets" / "vgan_tiny", tmp_path / "s")
+  with pytest.raises(ValueError, match=r"is a model shipped with relive_tf; .*export/NAME"):
+    _export(workdirs["vgan"], shipped)
   # A model folder right inside a workdir would put models.config in the workdir.
   with pytest.raises(ValueError, match=r"is inside the training workdir .*, where models.config"):
     _export(workdirs["vgan"], os.path.join(workdirs["vgan"], "export"))

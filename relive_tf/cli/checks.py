@@ -110,6 +110,21 @@ def output_folder_problem(path, what):
   return _unwritable_parent(path)
 
 
+def outside_package(name, example):
+  """--name must not be, or lie inside, the relive_tf package, whose files a reinstall replaces:
+  `relive generate --out=relive_tf/assets/vgan_tiny` wrote its videos beside the shipped model's
+  weights. `example` is a path to suggest instead ("runs/samples")."""
+  _register(
+    name,
+    lambda path: (
+      f"{workdir_lib.INSIDE_PACKAGE}; give a path outside it, such as {example}"
+      if workdir_lib.inside_package(path)
+      else None
+    ),
+    local_paths=True,
+  )
+
+
 def output_file(name, extensions, what):
   """--name is a file to write, ending in one of `extensions` (".gif", ".mp4"), never a folder."""
 

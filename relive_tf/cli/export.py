@@ -34,6 +34,7 @@ def define_flags():
   flags.mark_flags_as_required(REQUIRED)
   checks.existing_workdir("workdir", "a workdir written by `relive train`")
   checks.output_folder("export_dir", "the model's versions")
+  checks.outside_package("export_dir", "export/NAME")
   for name in ("workdir", "export_dir"):
     checks.utf8_name(name)
 

@@ -24,6 +24,7 @@ def define_flags():
   flags.mark_flags_as_required(REQUIRED)
   checks.existing_workdir("workdir", "a video WGAN workdir written by `relive train`")
   checks.output_folder("out", "the videos")
+  checks.outside_package("out", "runs/samples")
   for name in ("workdir", "out"):
     checks.utf8_name(name)
 

@@ -41,6 +41,7 @@ def define_flags():
   checks.utf8_name("workdir")
   checks.existing_file("video", "a video file OpenCV reads (mp4, avi, mov, ...) or a photo")
   checks.output_file("out", checks.VIDEO_EXTENSIONS, "the video")
+  checks.outside_package("out", "runs/predicted.gif")
 
 
 def main():

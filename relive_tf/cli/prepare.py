@@ -104,6 +104,7 @@ def define_flags():
   )
   checks.existing_folder("source", "the dataset's folder of videos")
   checks.output_folder("out", "the shards")
+  checks.outside_package("out", "data/NAME")
   for name in ("out", "verify"):
     checks.utf8_name(name)
   checks.existing_folder("verify", "a folder written by `relive prepare`")

@@ -35,6 +35,7 @@ def define_flags():
   checks.utf8_name("workdir")
   checks.existing_file("photo", "a JPEG, PNG, GIF, BMP or WebP photo")
   checks.output_file("out", checks.VIDEO_EXTENSIONS, "the video")
+  checks.outside_package("out", "runs/relived.gif")
 
 
 def main():

@@ -186,8 +186,8 @@ def _check_not_a_root_or_workdir(export_dir):
     )
   if workdir_lib.is_workdir(export_dir):
     raise ValueError(
-      f"export_dir {export_dir!r} is a training workdir; give a folder for the model outside "
-      "it, such as export/NAME"
+      f"export_dir {export_dir!r} is {workdir_lib.kind(export_dir)}; give a folder for the model "
+      "outside it, such as export/NAME"
     )
 
 

@@ -33,8 +33,9 @@ SHIPPED_WEIGHTS = "generator.weights.h5"
 SHIPPED_MODEL = "a model shipped with relive_tf"
 # What a version folder of an export holds (tf.saved_model.SAVED_MODEL_FILENAME_PB).
 SAVED_MODEL_FILE = "saved_model.pb"
-# The installed package (relive_tf/), links resolved: no place for a workdir.
+# The installed package (relive_tf/), links resolved: no place for a workdir or any output.
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+INSIDE_PACKAGE = f"is inside the relive_tf package ({_PACKAGE}), whose files a reinstall replaces"
 
 
 def missing_config(workdir):
@@ -202,6 +203,11 @@ def is_workdir(folder):
   )
 
 
+def kind(folder):
+  """What the workdir `folder` (is_workdir) is, in words: a shipped model or a training workdir."""
+  return SHIPPED_MODEL if is_shipped(folder) else "a training workdir"
+
+
 def is_shipped(folder):
   """Whether `folder` is a shipped model (training/shipped.py): its SHIPPED_FILE in it."""
   return files.exists(os.path.join(folder, SHIPPED_FILE))
@@ -248,11 +254,14 @@ def check_not_other_output(workdir):
     if parent == folder or (files.is_remote(folder) and "://" not in parent) or not parent:
       break
     folder = parent
-  if not files.is_remote(target) and files.is_inside(target, _PACKAGE):
-    raise ValueError(
-      f"workdir {workdir!r} is inside the relive_tf package ({_PACKAGE}), whose files a reinstall "
-      "replaces; give a new folder, such as runs/NAME"
-    )
+  if inside_package(target):
+    raise ValueError(f"workdir {workdir!r} {INSIDE_PACKAGE}; give a new folder, such as runs/NAME")
+
+
+def inside_package(path):
+  """Whether the local `path` (existing or not; links resolved) is, or lies inside, the relive_tf
+  package. A remote path never is."""
+  return not files.is_remote(path) and files.is_inside(files.resolved(path), _PACKAGE)
 
 
 def _written_by_another_command(folder, below="."):
