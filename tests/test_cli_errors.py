@@ -13,10 +13,11 @@ CONFIGS = helpers.REPO / "configs"
 TINY = f"--config={CONFIGS}/vgan.py:tiny"
 
 # (arguments, what the one error line says). In the arguments, {tmp} is a folder holding a_file,
-# config files without keys (partial.py, plain.py: a dict, no_type.py),
-# empty/ (a folder), not_a_photo.jpg and not_a_video.mp4 (text files), empty.png (0 bytes),
-# linked_video.mp4 (a link to not_a_video.mp4), and vgan/, cvgan/ and lstm/: workdirs with the tiny
-# config of each family and no checkpoint, and vgan_tiny/, a copy of the shipped video WGAN.
+# config files without keys (partial.py, plain.py: a dict, no_type.py) or no config (number.py,
+# list.py, none.py), empty/ (a folder), not_a_photo.jpg and not_a_video.mp4 (text files), empty.png
+# (0 bytes), linked_video.mp4 (a link to not_a_video.mp4), and vgan/, cvgan/ and lstm/: workdirs
+# with the tiny config of each family and no checkpoint, and vgan_tiny/, a copy of the shipped video
+# WGAN.
 # Relative paths are in it.
 CASES = [
   ([], "usage: relive SUBCOMMAND"),
@@ -301,6 +302,19 @@ CASES = [
   (["train", "--config={tmp}/partial.py", "--workdir=W13"], "lacks data.frames, data.path"),
   (["train", "--config={tmp}/plain.py", "--workdir=W14"], "get_config() returned a dict, not an"),
   (["train", "--config={tmp}/no_type.py", "--workdir=W15"], "--config holds no model_type; start"),
+  # These were a traceback (a number, a list) and "--config is required" (None).
+  (
+    ["train", "--config={tmp}/number.py", "--workdir=W16"],
+    "error: --config's get_config() returned an int",
+  ),
+  (
+    ["train", "--config={tmp}/list.py", "--workdir=W17"],
+    "error: --config's get_config() returned a list",
+  ),
+  (
+    ["train", "--config={tmp}/none.py", "--workdir=W18"],
+    "error: --config's get_config() returned None,",
+  ),
   (["export", "--workdir={tmp}/vgan", "--export_dir=e_\udce9/m"], "is not valid UTF-8"),
   (["prepare", "--format=folder", "--source={tmp}/empty", "--out=P_\udce9"], "is not valid"),
 ]
@@ -323,6 +337,8 @@ def place_fixture(tmp_path_factory):
     "{'model_type': 'vgan'})\n"
   )
   (place / "plain.py").write_text("def get_config():\n  return {'model_type': 'vgan'}\n")
+  for name, value in (("number", "5"), ("list", "['vgan']"), ("none", "None")):
+    (place / f"{name}.py").write_text(f"def get_config():\n  return {value}\n")
   (place / "no_type.py").write_text(
     "import ml_collections\ndef get_config():\n  return ml_collections.ConfigDict({'seed': 1})\n"
   )

@@ -171,12 +171,14 @@ def config_loaded(name):
   """--name (a config file flag) must have loaded: ml_collections keeps a file it could not read
   as a placeholder that raises OSError on first use, after the command has started."""
 
-  def problem(config):
+  def check(config):
     try:
       config.get("model_type")
     except OSError as error:
       path = config_flags.get_config_filename(flags.FLAGS[name])
-      return messages.config_load_error(path, error)
-    return None
+      raise flags.ValidationError(messages.config_load_error(path, error)) from None
+    except AttributeError:  # get_config() returned no mapping (a number, a list)
+      raise flags.ValidationError(messages.not_a_config_dict(config)) from None
+    return True
 
-  _register(name, problem)
+  flags.register_validator(name, check)  # not _register: a list is the config's value here

@@ -44,7 +44,9 @@ def flag_value_error(error, required, program):
     return text.removeprefix("flag ")
   # Raised by the flags' checks, a line per refused flag: "flag --NAME=VALUE: what is wrong". A
   # config flag's value is an object, left out: its check names the file. A repeated flag's list
-  # ("--NAME=['a', 'b']: a: what is wrong") gives way to the value its check names.
+  # ("--NAME=['a', 'b']: a: what is wrong") gives way to the value its check names. A config's
+  # own value (get_config() gave a number or a list) goes before the message naming it.
+  text = re.sub(r"(?m)^flag --(\w+)=.*?: (?=--\1's get_config\(\))", "", text)
   lines = [
     re.sub(
       r"--(\w+)=\[[^\n]*?\]: ",
@@ -151,6 +153,17 @@ def config_code_error(path, error):
     f"--config={path} failed to load ({type(error).__name__}: {error}); give a Python config "
     "file such as configs/vgan.py:tiny (a workdir's config.json is not one: resume with "
     "--workdir alone and the --config it was started with)"
+  )
+
+
+def not_a_config_dict(config):
+  """The message for a --config file whose get_config() returned something other than an
+  ml_collections.ConfigDict (None, a dict, a number)."""
+  name = type(config).__name__
+  what = "None" if config is None else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+  return (
+    f"--config's get_config() returned {what}, not an ml_collections.ConfigDict; start from one "
+    "of the repository's configs/*.py"
   )
 
 

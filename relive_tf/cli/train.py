@@ -139,10 +139,7 @@ def _model_type(config):
     errors.UserError: get_config() gave no ml_collections.ConfigDict, or one without model_type.
   """
   if not isinstance(config, ml_collections.ConfigDict):
-    raise errors.UserError(
-      f"--config's get_config() returned a {type(config).__name__}, not an "
-      "ml_collections.ConfigDict; start from one of the repository's configs/*.py"
-    )
+    raise errors.UserError(messages.not_a_config_dict(config))
   if "model_type" not in config:
     raise errors.UserError("--config holds no model_type; start from one of the configs/*.py")
   return config.model_type
