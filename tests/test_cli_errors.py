@@ -159,7 +159,12 @@ CASES = [
   (["generate", "--workdir={tmp}/lstm", "--out=O"], "holds a model of type 'lstm'"),
   (["generate", "--workdir={tmp}/vgan", "--out=O"], "holds no checkpoint yet"),
   (["generate", "--workdir={tmp}/vgan", "--out=O", "stray"], "unexpected arguments: stray"),
-  (["generate", "--workdir=ram://w", "--out=ram://o"], "'ram://w' holds no config.json"),
+  (["generate", "--workdir=ram://w", "--out=O"], "'ram://w' holds no config.json"),
+  # Outputs on ram://, which empties when the command exits: trained or written for nothing.
+  (["train", TINY, "--workdir=ram://run"], "--workdir=ram://run: is on ram://, TensorFlow's in-"),
+  (["generate", "--workdir={tmp}/vgan_tiny", "--out=ram://o"], "all it writes would be lost"),
+  (["export", "--workdir={tmp}/vgan", "--export_dir=RAM://e/m"], "is on ram://, TensorFlow's"),
+  (["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/empty.png", "--out=ram://a.gif"], "ram://"),
   (  # s3:// without tensorflow-io, or a typo: an UnimplementedError traceback
     ["generate", "--workdir=foo://run", "--out=O"],
     "'foo://run/config.json': TensorFlow reads no foo:// paths here; give a local or gs:// path",
@@ -257,7 +262,7 @@ CASES = [
   ),
   # A path with a scheme passes the flag checks; tf.io.gfile finds this one missing.
   (
-    ["prepare", "--format=folder", "--source=ram://videos", "--out=ram://shards"],
+    ["prepare", "--format=folder", "--source=ram://videos", "--out=S"],
     "--source=ram://videos is not a folder",
   ),
   # evaluate

@@ -90,6 +90,7 @@ def output_folder(name, what):
   """--name is a folder to write into: new, or an existing folder, never a file, nor a new one
   named like a video file (`--out=sample.gif` would make a folder of that name)."""
   _register(name, lambda path: output_folder_problem(path, what), local_paths=True)
+  _register(name, _in_memory)
 
 
 def output_folder_problem(path, what):
@@ -138,6 +139,18 @@ def output_file(name, extensions, what):
     return _unwritable_parent(path)
 
   _register(name, problem, local_paths=True)
+  _register(name, _in_memory)
+
+
+def _in_memory(path):
+  """What is wrong with an output on ram://, or None: `relive train --workdir=ram://run` trained
+  into memory that the command's exit empties."""
+  if path.lower().startswith("ram://"):
+    return (
+      "is on ram://, TensorFlow's in-memory filesystem, which empties when the command exits: all "
+      "it writes would be lost; give a local path, or one on gs://"
+    )
+  return None
 
 
 def utf8_name(name):
