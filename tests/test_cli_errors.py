@@ -14,10 +14,10 @@ TINY = f"--config={CONFIGS}/vgan.py:tiny"
 
 # (arguments, what the one error line says). In the arguments, {tmp} is a folder holding a_file,
 # config files without keys (partial.py, plain.py: a dict, no_type.py) or no config (number.py,
-# list.py, none.py), empty/ (a folder), not_a_photo.jpg and not_a_video.mp4 (text files), empty.png
-# (0 bytes), linked_video.mp4 (a link to not_a_video.mp4), and vgan/, cvgan/ and lstm/: workdirs
-# with the tiny config of each family and no checkpoint, and vgan_tiny/, a copy of the shipped video
-# WGAN.
+# list.py, none.py; none_flags.txt, a --flagfile giving none.py), empty/ (a folder), not_a_photo.jpg
+# and not_a_video.mp4 (text files), empty.png (0 bytes), linked_video.mp4 (a link to
+# not_a_video.mp4), and vgan/, cvgan/ and lstm/: workdirs with the tiny config of each family and no
+# checkpoint, and vgan_tiny/, a copy of the shipped video WGAN.
 # Relative paths are in it.
 CASES = [
   ([], "usage: relive SUBCOMMAND"),
@@ -163,7 +163,16 @@ CASES = [
   # Outputs on ram://, which empties when the command exits: trained or written for nothing.
   (["train", TINY, "--workdir=ram://run"], "--workdir=ram://run: is on ram://, TensorFlow's in-"),
   (["generate", "--workdir={tmp}/vgan_tiny", "--out=ram://o"], "all it writes would be lost"),
-  (["export", "--workdir={tmp}/vgan", "--export_dir=RAM://e/m"], "is on ram://, TensorFlow's"),
+  (["export", "--workdir={tmp}/vgan", "--export_dir=ram://e/m"], "is on ram://, TensorFlow's"),
+  (["evaluate", "--workdir={tmp}/vgan", "--report=ram://r.json"], "is on ram://, TensorFlow's"),
+  (  # refused once TensorFlow reads the path (a file:// workdir is checked as remote ones are)
+    ["train", TINY, f"--workdir=file://{helpers.REPO}/relive_tf/run"],
+    "is inside the relive_tf package",
+  ),
+  (  # scheme names are case-sensitive: RAM:// is no filesystem at all
+    ["export", "--workdir={tmp}/vgan", "--export_dir=RAM://e/m"],
+    "'RAM://e/m': TensorFlow reads no RAM:// paths here",
+  ),
   (["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/empty.png", "--out=ram://a.gif"], "ram://"),
   (  # s3:// without tensorflow-io, or a typo: an UnimplementedError traceback
     ["generate", "--workdir=foo://run", "--out=O"],
@@ -320,6 +329,7 @@ CASES = [
     ["train", "--config={tmp}/none.py", "--workdir=W18"],
     "error: --config's get_config() returned None,",
   ),
+  (["train", "--flagfile={tmp}/none_flags.txt", "--workdir=W19"], "get_config() returned None,"),
   (["export", "--workdir={tmp}/vgan", "--export_dir=e_\udce9/m"], "is not valid UTF-8"),
   (["prepare", "--format=folder", "--source={tmp}/empty", "--out=P_\udce9"], "is not valid"),
 ]
@@ -344,6 +354,7 @@ def place_fixture(tmp_path_factory):
   (place / "plain.py").write_text("def get_config():\n  return {'model_type': 'vgan'}\n")
   for name, value in (("number", "5"), ("list", "['vgan']"), ("none", "None")):
     (place / f"{name}.py").write_text(f"def get_config():\n  return {value}\n")
+  (place / "none_flags.txt").write_text(f"--config={place / 'none.py'}\n")
   (place / "no_type.py").write_text(
     "import ml_collections\ndef get_config():\n  return ml_collections.ConfigDict({'seed': 1})\n"
   )
@@ -403,6 +414,7 @@ def _train(config, *arguments):
       f"--out={PACKAGE}/assets/vgan_tiny: is inside the relive_tf package ({PACKAGE}), whose",
     ),
     (["gallery", "--workdir={tmp}/vgan_tiny", f"--out={PACKAGE}/site"], "give a path outside it"),
+    (["gallery", "--workdir={tmp}/vgan_tiny", f"--out=file://{PACKAGE}/s"], "is inside the relive"),
     (
       ["export", "--workdir={tmp}/vgan_tiny", f"--export_dir={PACKAGE}/assets/vgan"],
       "is inside the relive_tf package",

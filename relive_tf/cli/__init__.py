@@ -116,8 +116,6 @@ def run(argv=None):
   try:
     args = flags.FLAGS([program] + argv[2:])
   except flags.IllegalFlagValueError as error:
-    if configs and "--config=None: " in str(error):  # the file loaded; its get_config() gave None
-      _exit_with_error(program, messages.not_a_config_dict(None), status=2)
     _exit_with_error(program, messages.flag_value_error(error, module.REQUIRED, program), status=2)
   except flags.UnrecognizedFlagError as error:
     names = [flag.name for flag in flags.FLAGS.get_flags_for_module(module.__name__)]

@@ -4,7 +4,8 @@ Each registers an absl validator; a refused value ends the command with one line
 "flag --photo=cat.jpg: does not exist; give a JPEG, PNG, GIF, BMP or WebP photo". An unset flag
 passes (the required ones are marked apart). A path with a filesystem scheme (gs://, s3://,
 ram://) is left to the command itself: checking it would load TensorFlow, whose tf.io.gfile reads
-it.
+it. Two are refused here: an output on ram://, which the command's exit empties, and a file:// path
+inside the relive_tf package.
 """
 
 import os
@@ -88,9 +89,9 @@ def existing_file(name, what):
 
 def output_folder(name, what):
   """--name is a folder to write into: new, or an existing folder, never a file, nor a new one
-  named like a video file (`--out=sample.gif` would make a folder of that name)."""
+  named like a video file (`--out=sample.gif` would make a folder of that name), nor on ram://."""
   _register(name, lambda path: output_folder_problem(path, what), local_paths=True)
-  _register(name, _in_memory)
+  not_in_memory(name)
 
 
 def output_folder_problem(path, what):
@@ -122,12 +123,12 @@ def outside_package(name, example):
       if workdir_lib.inside_package(path)
       else None
     ),
-    local_paths=True,
   )
 
 
 def output_file(name, extensions, what):
-  """--name is a file to write, ending in one of `extensions` (".gif", ".mp4"), never a folder."""
+  """--name is a file to write, ending in one of `extensions` (".gif", ".mp4"), never a folder,
+  nor on ram://."""
 
   def problem(path):
     if not path:
@@ -139,18 +140,21 @@ def output_file(name, extensions, what):
     return _unwritable_parent(path)
 
   _register(name, problem, local_paths=True)
-  _register(name, _in_memory)
+  not_in_memory(name)
 
 
-def _in_memory(path):
-  """What is wrong with an output on ram://, or None: `relive train --workdir=ram://run` trained
-  into memory that the command's exit empties."""
-  if path.lower().startswith("ram://"):
-    return (
+def not_in_memory(name):
+  """--name, an output, must not be on ram:// (TensorFlow's scheme names are case-sensitive):
+  `relive train --workdir=ram://run` trained into memory that the command's exit empties."""
+  _register(
+    name,
+    lambda path: (
       "is on ram://, TensorFlow's in-memory filesystem, which empties when the command exits: all "
       "it writes would be lost; give a local path, or one on gs://"
-    )
-  return None
+      if path.startswith("ram://")
+      else None
+    ),
+  )
 
 
 def utf8_name(name):

@@ -72,6 +72,7 @@ def define_flags():
   flags.DEFINE_integer("batch_size", 16, "clips per model call", lower_bound=1)
   flags.mark_flags_as_required(REQUIRED)
   checks.existing_workdir("workdir", "a workdir written by `relive train`")
+  checks.not_in_memory("report")
   for name in ("workdir", "report", "data"):
     checks.utf8_name(name)
 

@@ -45,7 +45,7 @@ def flag_value_error(error, required, program):
   # Raised by the flags' checks, a line per refused flag: "flag --NAME=VALUE: what is wrong". A
   # config flag's value is an object, left out: its check names the file. A repeated flag's list
   # ("--NAME=['a', 'b']: a: what is wrong") gives way to the value its check names. A config's
-  # own value (get_config() gave a number or a list) goes before the message naming it.
+  # own value (get_config() gave a number or a list) is left out: the message names its type.
   text = re.sub(r"(?m)^flag --(\w+)=.*?: (?=--\1's get_config\(\))", "", text)
   lines = [
     re.sub(
@@ -57,11 +57,12 @@ def flag_value_error(error, required, program):
   ]
   others = [line for line in lines if "must have a value other than None" not in line]
   # Only flags marked required are reported missing (`relive prepare --verify` needs none of them).
-  missing = [
-    f"--{name}"
-    for name in required
-    if f"--{name}=None: " in text and flags.FLAGS[name].value is None
+  unset = [
+    name for name in required if f"--{name}=None: " in text and flags.FLAGS[name].value is None
   ]
+  missing = [f"--{name}" for name in unset if not flags.FLAGS[name].present]
+  if len(missing) < len(unset):  # a config file given, whose get_config() returned None
+    others.insert(0, not_a_config_dict(None))
   if missing:
     verb, pronoun = ("is", "it") if len(missing) == 1 else ("are", "them")
     others.insert(0, f"{_names(missing)} {verb} required; `{program} --help` describes {pronoun}")
@@ -160,7 +161,7 @@ def not_a_config_dict(config):
   """The message for a --config file whose get_config() returned something other than an
   ml_collections.ConfigDict (None, a dict, a number)."""
   name = type(config).__name__
-  what = "None" if config is None else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+  what = "None" if config is None else f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
   return (
     f"--config's get_config() returned {what}, not an ml_collections.ConfigDict; start from one "
     "of the repository's configs/*.py"

@@ -259,9 +259,10 @@ def check_not_other_output(workdir):
 
 
 def inside_package(path):
-  """Whether the local `path` (existing or not; links resolved) is, or lies inside, the relive_tf
-  package. A remote path never is."""
-  return not files.is_remote(path) and files.is_inside(files.resolved(path), _PACKAGE)
+  """Whether `path` (existing or not; links resolved; local, or local through file://) is, or lies
+  inside, the relive_tf package. A remote path never is."""
+  local = path.removeprefix("file://")
+  return not files.is_remote(local) and files.is_inside(files.resolved(local), _PACKAGE)
 
 
 def _written_by_another_command(folder, below="."):
