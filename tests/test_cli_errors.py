@@ -285,7 +285,7 @@ CASES = [
     "65 is not an integer in the range [1, 64]",
   ),
   (["gallery", "--workdir={tmp}/vgan", "--out={tmp}/a_file"], "--out={tmp}/a_file: is a file"),
-  (["gallery", "--workdir=W", "--out=site"], "workdir 'W' does not exist"),
+  (["gallery", "--workdir=W", "--out=site"], "--workdir=W: does not exist; give a workdir written"),
   # export
   (["export", "--workdir=W", "--export_dir=export/m"], "--workdir=W: does not exist"),
   (["export", "--workdir={tmp}/vgan", "--export_dir={tmp}/a_file"], "is a file"),
@@ -403,6 +403,10 @@ def _train(config, *arguments):
     (_train("vgan", "--workdir={tmp}/vgan_tiny/runs/a"), "is inside '{tmp}/vgan_tiny', a model"),
     (["generate", "--workdir={tmp}", "--out={tmp}/o"], "--workdir={tmp}: holds no config.json"),
     (["export", "--workdir={tmp}", "--export_dir={tmp}/e/m"], "--workdir={tmp}: holds no config"),
+    (  # every workdir of several
+      ["gallery", "--workdir={tmp}/vgan_tiny", "--workdir={tmp}", "--out={tmp}/s"],
+      "--workdir={tmp}: holds no config.json",
+    ),
     (
       _train("vgan", "--workdir={tmp}/list"),
       "list/config.json is not a config `relive train` wrote",

@@ -25,6 +25,7 @@ def define_flags():
   )
   flags.DEFINE_integer("seed", 0, "noise seed of the sampled videos", **checks.SEED_BOUNDS)
   flags.mark_flags_as_required(REQUIRED)
+  checks.existing_workdir("workdir", "a workdir written by `relive train`")
   checks.output_folder("out", "the gallery")
   checks.outside_package("out", "runs/site")
   for name in ("workdir", "out"):
