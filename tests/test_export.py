@@ -83,6 +83,12 @@ def exports_fixture(workdirs, tmp_path_factory):
   }
 
 
+def _copy(exports, model_type, model_dir):
+  """A model folder holding version 1 of `model_type`, copied from `exports` (sooner than another
+  export)."""
+  shutil.copytree(os.path.dirname(exports[model_type]), model_dir)
+
+
 def _network(workdir):
   trainer = helpers.restore(workdir).trainer
   return trainer.predictor if hasattr(trainer, "predictor") else trainer.sampling_generator
@@ -122,9 +128,9 @@ def test_an_existing_version_is_refused_and_kept(workdirs, exports):
   assert _entries(model_dir) == ["1"]
 
 
-def test_another_kind_of_model_in_a_model_folder_is_refused(workdirs, tmp_path, caplog):
+def test_another_kind_of_model_in_a_model_folder_is_refused(workdirs, exports, tmp_path, caplog):
   model_dir = tmp_path / "cvgan"
-  _export(workdirs["cvgan"], model_dir)
+  _copy(exports, "cvgan", model_dir)
   caplog.clear()
   with caplog.at_level(logging.INFO, logger="absl"):
     with pytest.raises(ValueError, match=r"serves another kind of model \(version 1 has sig"):
@@ -136,14 +142,14 @@ def test_another_kind_of_model_in_a_model_folder_is_refused(workdirs, tmp_path, 
 
 
 def test_a_model_of_other_input_shapes_in_a_model_folder_is_refused(
-  workdirs, trained_workdir, tmp_path
+  exports, trained_workdir, tmp_path
 ):
   # The same signature names, another noise size: every client's request would be refused.
   other = trained_workdir(
     "vgan", train__num_steps=1, train__batch_size=2, **{**TINY["vgan"], "model__noise_dim": 4}
   )
   model_dir = tmp_path / "vgan"
-  _export(workdirs["vgan"], model_dir)
+  _copy(exports, "vgan", model_dir)
   with pytest.raises(ValueError, match=re.escape("serving_default(noise float32 [-1, 8]); this")):
     _export(other, model_dir)
   assert _entries(model_dir) == ["1"]
@@ -185,9 +191,9 @@ def test_a_version_folder_as_export_dir_is_refused(workdirs, tmp_path):
 
 
 def test_an_export_root_or_a_workdir_as_export_dir_is_refused_before_writing(
-  workdirs, tmp_path, monkeypatch
+  workdirs, exports, tmp_path, monkeypatch
 ):
-  _export(workdirs["vgan"], tmp_path / "export" / "vgan")
+  _copy(exports, "vgan", tmp_path / "export" / "vgan")
   before = _entries(tmp_path / "export")
   with pytest.raises(ValueError, match=r"holds the models vgan: it is an export root; .*/NAME"):
     _export(workdirs["vgan"], tmp_path / "export")
