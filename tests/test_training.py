@@ -314,14 +314,16 @@ def test_summaries_hold_the_loops_input_wait_and_time_outside_the_step(trained_w
     assert all(0.0 <= float(value) <= 1.0 for _, value in values[tag]), values[tag]
 
 
-def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(make_config, tmp_path):
-  helpers.train(_tiny(make_config), tmp_path)
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(
+  make_config, trained_workdir
+):
+  workdir = trained_workdir("vgan", **TINY)  # checkpoints of steps 1 and 2
   # Near the largest float32 learning rate (inf is refused): the first update leaves weights
   # near 1e38.
   diverging = _tiny(make_config, train__num_steps=4, train__learning_rate=3e38)
   with pytest.raises(loop.NonFiniteLossError, match="at step 3"):
-    helpers.train(diverging, tmp_path)
-  assert tf.train.latest_checkpoint(os.path.join(tmp_path, "checkpoints")).endswith("ckpt-2")
+    helpers.train(diverging, workdir)
+  assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-2")
 
 
 @pytest.mark.parametrize(
