@@ -185,8 +185,9 @@ def _unwritable_parent(path):
 
 
 def config_loaded(name):
-  """--name (a config file flag) must have loaded: ml_collections keeps a file it could not read
-  as a placeholder that raises OSError on first use, after the command has started."""
+  """--name (a config file flag) must have loaded, and its get_config() returned a mapping:
+  ml_collections keeps a file it could not read as a placeholder that raises OSError on first use,
+  after the command has started, and keeps a number or a list as it is."""
 
   def check(config):
     try:
