@@ -173,7 +173,10 @@ CASES = [
     ["export", "--workdir={tmp}/vgan", "--export_dir=RAM://e/m"],
     "'RAM://e/m': TensorFlow reads no RAM:// paths here",
   ),
-  (["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/empty.png", "--out=ram://a.gif"], "ram://"),
+  (
+    ["relive", "--workdir={tmp}/cvgan", "--photo={tmp}/empty.png", "--out=ram://a.gif"],
+    "is on ram",
+  ),
   (  # s3:// without tensorflow-io, or a typo: an UnimplementedError traceback
     ["generate", "--workdir=foo://run", "--out=O"],
     "'foo://run/config.json': TensorFlow reads no foo:// paths here; give a local or gs:// path",
