@@ -403,8 +403,10 @@ def test_cli_gallery_reports_a_missing_workdir_without_a_traceback(workdirs, tmp
     f"--workdir={missing}",
     f"--out={tmp_path / 'site'}",
   )
-  assert result.returncode == 1
-  assert f"relive gallery: error: workdir '{missing}' does not exist" in result.stderr
+  assert result.returncode == 2  # refused while flags are parsed, before TensorFlow loads
+  assert f"relive gallery: error: --workdir={missing}: does not exist; give a workdir" in (
+    result.stderr
+  )
   assert "Traceback" not in result.stderr
 
 
